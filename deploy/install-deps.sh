@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that building, testing, benchmarking and running the
+# demo need. Idempotent: when everything is present it changes nothing and prints one line.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
+  # libraries of the daemon
+  libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libboost-dev librdkafka-dev libsystemd-dev libssl-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev time
+  # real peers for the integration tests
+  bsdutils rsyslog rsyslog-openssl prometheus systemd
+)
+
+# Node.js runs the DuckDB oracle. Machines that already carry a Node.js of their own (from
+# another repository) conflict with Debian's nodejs/npm packages, so ask for them only when
+# the commands are missing.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# DuckDB is the independent oracle of the replay tests and the benchmark; it comes from the
+# npm registry (the package ships its native library).
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$here/tests/oracle/node_modules/@duckdb/node-api" ]; then
+  echo "install-deps: installing the DuckDB oracle (npm ci)"
+  (cd "$here/tests/oracle" && npm ci --no-audit --no-fund --loglevel=error)
+fi

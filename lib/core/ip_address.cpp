@@ -1,0 +1,174 @@
+#include "core/ip_address.hpp"
+
+#include <arpa/inet.h>
+
+namespace portscand {
+namespace {
+
+constexpr std::array<std::uint8_t, 12> v4_mapped_prefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+std::optional<std::uint32_t> parse_v4(std::string_view s) noexcept {
+  if (s.size() < 7 || s.size() > 15) return std::nullopt;
+  std::uint32_t value = 0;
+  std::size_t i = 0;
+  for (int part = 0; part < 4; ++part) {
+    if (part > 0) {
+      if (i >= s.size() || s[i] != '.') return std::nullopt;
+      ++i;
+    }
+    const std::size_t start = i;
+    std::uint32_t octet = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3) {
+      octet = octet * 10 + static_cast<std::uint32_t>(s[i] - '0');
+      ++i;
+    }
+    const std::size_t digits = i - start;
+    if (digits == 0 || octet > 255) return std::nullopt;
+    if (digits > 1 && s[start] == '0') return std::nullopt;  // no octal-looking octets
+    value = (value << 8) | octet;
+  }
+  if (i != s.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+ip_address ip_address::from_v4(std::uint32_t host_order) noexcept {
+  ip_address ip;
+  std::memcpy(ip.bytes_.data(), v4_mapped_prefix.data(), 12);
+  ip.bytes_[12] = static_cast<std::uint8_t>(host_order >> 24);
+  ip.bytes_[13] = static_cast<std::uint8_t>(host_order >> 16);
+  ip.bytes_[14] = static_cast<std::uint8_t>(host_order >> 8);
+  ip.bytes_[15] = static_cast<std::uint8_t>(host_order);
+  ip.v4_ = true;
+  return ip;
+}
+
+ip_address ip_address::from_v6(const std::array<std::uint8_t, 16>& bytes) noexcept {
+  ip_address ip;
+  ip.bytes_ = bytes;
+  ip.v4_ = std::memcmp(bytes.data(), v4_mapped_prefix.data(), 12) == 0;
+  return ip;
+}
+
+std::optional<ip_address> ip_address::parse(std::string_view text) noexcept {
+  if (text.empty() || text.size() > 45) return std::nullopt;
+  if (text.find(':') == std::string_view::npos) {
+    auto v4 = parse_v4(text);
+    if (!v4) return std::nullopt;
+    return from_v4(*v4);
+  }
+  char buf[46];
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  std::array<std::uint8_t, 16> bytes{};
+  if (inet_pton(AF_INET6, buf, bytes.data()) != 1) return std::nullopt;
+  return from_v6(bytes);
+}
+
+std::uint32_t ip_address::v4() const noexcept {
+  return (std::uint32_t{bytes_[12]} << 24) | (std::uint32_t{bytes_[13]} << 16) |
+         (std::uint32_t{bytes_[14]} << 8) | std::uint32_t{bytes_[15]};
+}
+
+std::size_t ip_address::format(char* out) const noexcept {
+  char* p = out;
+  if (v4_) {
+    for (int i = 12; i < 16; ++i) {
+      if (i > 12) *p++ = '.';
+      unsigned v = bytes_[i];
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + (v / 10) % 10);
+      *p++ = static_cast<char>('0' + v % 10);
+    }
+    return static_cast<std::size_t>(p - out);
+  }
+  // RFC 5952: lower-case hex, no leading zeros, the longest run (first on a tie) of two or
+  // more zero groups becomes "::".
+  std::uint16_t groups[8];
+  for (int i = 0; i < 8; ++i) groups[i] = static_cast<std::uint16_t>(bytes_[2 * i] << 8 | bytes_[2 * i + 1]);
+  int best_start = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (groups[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && groups[j] == 0) ++j;
+    if (j - i > best_len && j - i >= 2) {
+      best_start = i;
+      best_len = j - i;
+    }
+    i = j;
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (i == best_start) {
+      *p++ = ':';
+      *p++ = ':';
+      i += best_len - 1;
+      continue;
+    }
+    if (i > 0 && i != best_start + best_len) *p++ = ':';
+    bool started = false;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      unsigned nibble = (groups[i] >> shift) & 0xf;
+      if (nibble != 0 || started || shift == 0) {
+        *p++ = hex[nibble];
+        started = true;
+      }
+    }
+  }
+  return static_cast<std::size_t>(p - out);
+}
+
+std::string ip_address::to_string() const {
+  char buf[48];
+  return std::string(buf, format(buf));
+}
+
+std::size_t ip_address::hash() const noexcept {
+  std::uint64_t a, b;
+  std::memcpy(&a, bytes_.data(), 8);
+  std::memcpy(&b, bytes_.data() + 8, 8);
+  // 128 -> 64 bit mix (a Murmur3-style finalizer over both halves): cheap and well spread,
+  // so that shard = hash % N and the window tables see uniform keys.
+  std::uint64_t h = a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return static_cast<std::size_t>(h);
+}
+
+source_class classify_source(const ip_address& ip, detection_mode mode) noexcept {
+  if (ip.is_v4()) {
+    const std::uint32_t v = ip.v4();
+    if ((v >> 24) == 10 || (v >> 20) == (172u << 4 | 1u) || (v >> 16) == (192u << 8 | 168u))
+      return source_class::private_v4;
+    if (v == 0x7f000001u) return source_class::loopback;
+    return source_class::candidate;
+  }
+  if (mode == detection_mode::sentinel) return source_class::ipv6_sentinel;
+  const auto& b = ip.bytes();
+  static constexpr std::array<std::uint8_t, 16> loopback6{0, 0, 0, 0, 0, 0, 0, 0,
+                                                          0, 0, 0, 0, 0, 0, 0, 1};
+  if (b == loopback6) return source_class::loopback;
+  if ((b[0] & 0xfe) == 0xfc) return source_class::private_v6;                   // fc00::/7
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return source_class::private_v6;  // fe80::/10
+  return source_class::candidate;
+}
+
+std::string_view to_string(source_class c) noexcept {
+  switch (c) {
+    case source_class::candidate: return "candidate";
+    case source_class::private_v4: return "private";
+    case source_class::loopback: return "loopback";
+    case source_class::private_v6: return "private_v6";
+    case source_class::ipv6_sentinel: return "ipv6_sentinel";
+  }
+  return "unknown";
+}
+
+}  // namespace portscand

@@ -1,0 +1,187 @@
+#include "event/alert.hpp"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <nlohmann/json.hpp>
+
+#include "core/assert.hpp"
+
+namespace portscand {
+namespace {
+
+std::array<std::uint8_t, 16> parse_uuid(std::string_view text) {
+  std::array<std::uint8_t, 16> out{};
+  std::size_t n = 0;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < text.size() && n < 32; ++i) {
+    if (text[i] == '-') continue;
+    const int v = nibble(text[i]);
+    PORTSCAND_ASSERT(v >= 0, "namespace uuid is not hex");
+    out[n / 2] = static_cast<std::uint8_t>(out[n / 2] | (n % 2 == 0 ? v << 4 : v));
+    ++n;
+  }
+  PORTSCAND_ASSERT(n == 32, "namespace uuid has not 32 hex digits");
+  return out;
+}
+
+std::string format_uuid(const std::uint8_t* b) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+    s += hex[b[i] >> 4];
+    s += hex[b[i] & 0xf];
+  }
+  return s;
+}
+
+std::string iso(timestamp_us t) { return format_iso8601(t); }
+
+nlohmann::ordered_json native_json(const alert& a) {
+  const rule_metadata& r = *a.rule;
+  const std::string src = a.src.to_string();
+  nlohmann::ordered_json j;
+  j["alert_id"] = a.alert_id;
+  j["schema"] = "portscand.alert.v1";
+  j["SrcIpAddr"] = src;
+  j["TimeGenerated"] = iso(a.bin_start);
+  j["AttemptedPortsCount"] = a.ports_count;
+  j["AttemptedPorts"] = a.ports;
+  j["ReportedBy"] = a.reported_by;
+  j["window"] = {{"start", iso(a.bin_start)}, {"end", iso(a.bin_end)}};
+  j["first_seen"] = iso(a.first_seen);
+  j["last_seen"] = iso(a.last_seen);
+  j["event_count"] = a.event_count;
+  j["rule"] = {{"id", r.id},
+               {"name", r.name},
+               {"version", r.version},
+               {"severity", r.severity},
+               {"tactics", r.tactics},
+               {"techniques", r.techniques}};
+  j["title"] = expand_alert_format(r.title_format, a);
+  j["description"] = expand_alert_format(r.description_format, a);
+  j["entities"] = nlohmann::ordered_json::array({{{"type", "ip"}, {"address", src}}});
+  j["custom_details"] = {{"AttemptedPortsCount", a.ports_count}};
+  j["detected_at"] = iso(a.detected_at);
+  return j;
+}
+
+int ocsf_severity_id(std::string_view severity) {
+  if (severity == "Informational") return 1;
+  if (severity == "Low") return 2;
+  if (severity == "Medium") return 3;
+  if (severity == "High") return 4;
+  if (severity == "Critical") return 5;
+  return 0;
+}
+
+// OCSF 1.1 Detection Finding (class_uid 2004, category Findings).
+nlohmann::ordered_json ocsf_json(const alert& a) {
+  const rule_metadata& r = *a.rule;
+  const std::string src = a.src.to_string();
+  const auto ms = [](timestamp_us t) { return t / 1000; };
+  nlohmann::ordered_json attacks = nlohmann::ordered_json::array();
+  for (const auto& t : r.techniques) {
+    nlohmann::ordered_json attack = {{"technique", {{"uid", t}}}, {"version", "v14"}};
+    if (!r.tactics.empty()) attack["tactic"] = {{"name", r.tactics.front()}};
+    attacks.push_back(std::move(attack));
+  }
+  nlohmann::ordered_json j;
+  j["class_uid"] = 2004;
+  j["class_name"] = "Detection Finding";
+  j["category_uid"] = 2;
+  j["category_name"] = "Findings";
+  j["activity_id"] = 1;
+  j["activity_name"] = "Create";
+  j["type_uid"] = 200401;
+  j["severity_id"] = ocsf_severity_id(r.severity);
+  j["severity"] = r.severity;
+  j["status_id"] = 1;
+  j["status"] = "New";
+  j["time"] = ms(a.detected_at);
+  j["start_time"] = ms(a.first_seen);
+  j["end_time"] = ms(a.last_seen);
+  j["count"] = a.event_count;
+  j["message"] = expand_alert_format(r.title_format, a);
+  j["metadata"] = {{"version", "1.1.0"},
+                   {"product", {{"name", "portscand"}, {"vendor_name", "portscand"}}},
+                   {"uid", a.alert_id}};
+  j["finding_info"] = {{"uid", a.alert_id},
+                       {"title", expand_alert_format(r.title_format, a)},
+                       {"desc", expand_alert_format(r.description_format, a)},
+                       {"types", {"Port Scan"}},
+                       {"first_seen_time", ms(a.first_seen)},
+                       {"last_seen_time", ms(a.last_seen)},
+                       {"analytic",
+                        {{"uid", r.id}, {"name", r.name}, {"version", r.version},
+                         {"type_id", 1}, {"type", "Rule"}}},
+                       {"attacks", attacks}};
+  j["evidences"] = nlohmann::ordered_json::array({{{"src_endpoint", {{"ip", src}}}}});
+  j["observables"] = nlohmann::ordered_json::array({{{"name", "src_endpoint.ip"}, {"type_id", 2}, {"type", "IP Address"}, {"value", src}}});
+  j["unmapped"] = {{"AttemptedPortsCount", a.ports_count},
+                   {"AttemptedPorts", a.ports},
+                   {"ReportedBy", a.reported_by},
+                   {"window", {{"start", iso(a.bin_start)}, {"end", iso(a.bin_end)}}}};
+  return j;
+}
+
+}  // namespace
+
+std::string uuid_v5(std::string_view ns, std::string_view name) {
+  const auto ns_bytes = parse_uuid(ns);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  PORTSCAND_ASSERT(ctx != nullptr, "EVP_MD_CTX_new failed");
+  const bool ok = EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, ns_bytes.data(), ns_bytes.size()) == 1 &&
+                  EVP_DigestUpdate(ctx, name.data(), name.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, digest, &len) == 1;
+  EVP_MD_CTX_free(ctx);
+  PORTSCAND_ASSERT(ok && len >= 16, "SHA-1 failed");
+  digest[6] = static_cast<unsigned char>((digest[6] & 0x0f) | 0x50);  // version 5
+  digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  return format_uuid(digest);
+}
+
+std::string make_alert_id(std::string_view rule_id, const ip_address& src, timestamp_us bin_start) {
+  std::string name;
+  name.reserve(96);
+  name.append(rule_id).append("|").append(src.to_string()).append("|").append(iso(bin_start));
+  return uuid_v5(alert_id_namespace, name);
+}
+
+std::string expand_alert_format(std::string_view format, const alert& a) {
+  std::string out;
+  out.reserve(format.size() + 32);
+  std::size_t i = 0;
+  while (i < format.size()) {
+    const std::size_t open = format.find("{{", i);
+    if (open == std::string_view::npos) break;
+    const std::size_t close = format.find("}}", open + 2);
+    if (close == std::string_view::npos) break;
+    out.append(format.substr(i, open - i));
+    const std::string_view key = format.substr(open + 2, close - open - 2);
+    if (key == "SrcIpAddr") out += a.src.to_string();
+    else if (key == "AttemptedPortsCount") out += std::to_string(a.ports_count);
+    else out.append(format.substr(open, close + 2 - open));  // unknown: left as written
+    i = close + 2;
+  }
+  out.append(format.substr(i));
+  return out;
+}
+
+std::string render_alert(const alert& a, alert_schema schema) {
+  PORTSCAND_ASSERT(a.rule != nullptr, "alert without rule metadata");
+  const nlohmann::ordered_json j = schema == alert_schema::native ? native_json(a) : ocsf_json(a);
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace portscand

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/ip_address.hpp"
+#include "core/time.hpp"
+
+namespace portscand {
+
+// The rule's metadata as it travels with each alert (SPEC §1, last paragraph). Immutable
+// once built; shared between threads through shared_ptr<const rule_metadata>.
+struct rule_metadata {
+  std::string id;
+  std::string name;
+  std::string version;
+  std::string severity;
+  std::vector<std::string> tactics;
+  std::vector<std::string> techniques;
+  std::string title_format;        // "{{SrcIpAddr}}" and "{{AttemptedPortsCount}}" are substituted
+  std::string description_format;  // same placeholders
+};
+
+// One alert: a (source, bin) whose distinct destination ports exceeded the threshold.
+struct alert {
+  std::string alert_id;  // UUIDv5 over rule_id|source|bin_start_iso
+  ip_address src;
+  timestamp_us bin_start = 0;
+  timestamp_us bin_end = 0;
+  std::uint32_t ports_count = 0;             // AttemptedPortsCount (exact)
+  std::vector<std::uint16_t> ports;          // AttemptedPorts: ascending, capped
+  std::vector<std::string> reported_by;      // ReportedBy: ascending byte order, capped
+  timestamp_us first_seen = 0;
+  timestamp_us last_seen = 0;
+  std::uint64_t event_count = 0;
+  timestamp_us detected_at = 0;
+  std::shared_ptr<const rule_metadata> rule;
+};
+
+enum class alert_schema : std::uint8_t { native, ocsf };
+
+// The namespace of our alert ids (RFC 4122 §4.3). Fixed forever: changing it changes every
+// alert id and breaks de-duplication downstream.
+inline constexpr std::string_view alert_id_namespace = "3f6c1a2e-9b47-5d8e-a1c3-7e2b94d05f61";
+
+// UUIDv5 of `name` in namespace `ns` (ns in canonical text form), lower-case canonical text.
+std::string uuid_v5(std::string_view ns, std::string_view name);
+std::string make_alert_id(std::string_view rule_id, const ip_address& src, timestamp_us bin_start);
+
+// Replaces {{SrcIpAddr}} and {{AttemptedPortsCount}} in a title/description format.
+std::string expand_alert_format(std::string_view format, const alert& a);
+
+// One line of JSON (no trailing newline). Any thread.
+std::string render_alert(const alert& a, alert_schema schema);
+
+}  // namespace portscand

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "core/ip_address.hpp"
+#include "core/time.hpp"
+#include "event/label_table.hpp"
+
+namespace portscand {
+
+// What the device did with the session (ASIM DvcAction, reduced to what a SOC filters on).
+enum class dvc_action : std::uint8_t { unknown, allow, deny, drop, drop_icmp, reset, reset_source, reset_destination, encrypt, decrypt };
+std::string_view to_string(dvc_action a) noexcept;
+
+// THE normalized record: one network session as the rule sees it (the ASIM NetworkSession
+// columns the rule and its alert use, plus what an analyst wants next to them).
+// 64 bytes, trivially copyable: it moves through the shard queues by value.
+struct network_session {
+  static constexpr std::int32_t no_port = -1;
+  static constexpr std::uint16_t no_protocol = 0xffff;
+
+  timestamp_us time = 0;          // event time; see has_time
+  ip_address src;                 // SrcIpAddr
+  ip_address dst;                 // DstIpAddr (unset when !has_dst)
+  std::int32_t dst_port = no_port;  // DstPortNumber, 0..65535, or no_port
+  label_id reported_by = label_table::empty_id;  // EventVendor + "/" + EventProduct
+  label_id device = label_table::empty_id;       // the device's own name (host, devname)
+  std::uint16_t protocol = no_protocol;          // IANA protocol number (NetworkProtocol)
+  dvc_action action = dvc_action::unknown;
+  bool has_time = false;  // false: the record had no own time; the input sets receive time
+  bool has_dst = false;
+
+  bool has_port() const noexcept { return dst_port >= 0; }
+};
+
+// IANA protocol number from a name ("TCP", "udp", "icmp", "IPv6-ICMP", "6"); no_protocol
+// when unknown.
+std::uint16_t protocol_from_name(std::string_view name) noexcept;
+// Upper-case name ("TCP") or the number as text for unnamed ones; "" for no_protocol.
+std::string protocol_name(std::uint16_t number);
+
+}  // namespace portscand

@@ -1,0 +1,11 @@
+#include "parse/asim_json.hpp"
+#include "parse/registry.hpp"
+
+namespace portscand {
+
+// Probe order matters: specific signatures first, generic ones last.
+void register_builtin_formats(format_registry& r) {
+  r.add(asim_json_format());
+}
+
+}  // namespace portscand

@@ -1,0 +1,49 @@
+#include "parse/decoder.hpp"
+
+#include <stdexcept>
+
+namespace portscand {
+
+unit_decoder::unit_decoder(const format_registry& registry, std::string_view format,
+                           std::size_t max_unit_bytes)
+    : registry_(registry), max_unit_bytes_(max_unit_bytes), parsers_(registry.entries().size()) {
+  if (format == "auto") return;
+  const auto& entries = registry.entries();
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    if (entries[i].name == format) fixed_ = static_cast<int>(i);
+  if (fixed_ < 0) throw std::invalid_argument("unknown format: " + std::string(format));
+}
+
+format_parser& unit_decoder::parser_for(std::size_t index) {
+  auto& p = parsers_[index];
+  if (!p) p = registry_.entries()[index].make();
+  return *p;
+}
+
+void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse_sink& sink) {
+  last_format_ = {};
+  while (!unit.empty() && (unit.back() == '\n' || unit.back() == '\r')) unit.remove_suffix(1);
+  if (unit.size() > max_unit_bytes_) {
+    sink.rejected("too_large");
+    return;
+  }
+  if (unit.find_first_not_of(" \t") == std::string_view::npos) {
+    sink.skipped("empty");
+    return;
+  }
+  std::size_t index;
+  if (fixed_ >= 0) {
+    index = static_cast<std::size_t>(fixed_);
+  } else {
+    const format_entry* e = registry_.detect(unit);
+    if (e == nullptr) {
+      sink.rejected("unknown_format");
+      return;
+    }
+    index = static_cast<std::size_t>(e - registry_.entries().data());
+  }
+  last_format_ = registry_.entries()[index].name;
+  parser_for(index).parse(unit, ctx, sink);
+}
+
+}  // namespace portscand

@@ -1,0 +1,46 @@
+#pragma once
+
+// Helpers shared by the simdjson (ondemand) based formats. Everything here is for the data
+// path: no exceptions (simdjson's error-code API), no allocation unless stated.
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/ip_address.hpp"
+#include "core/time.hpp"
+#include "parse/parser.hpp"
+
+namespace portscand::json {
+
+static_assert(unit_padding == simdjson::SIMDJSON_PADDING, "parse_context::padded promises simdjson::SIMDJSON_PADDING");
+
+// Gives a padded view of `unit`: in place when the context says the bytes after it are
+// readable, else through `scratch` (one copy, reused across calls).
+simdjson::padded_string_view padded_view(std::string_view unit, const parse_context& ctx,
+                                         std::string& scratch);
+
+enum class field_status : std::uint8_t { ok, absent, invalid };
+
+// A value as text: strings are unescaped views (valid until the next simdjson call on the
+// document); numbers and booleans are their raw JSON text; null is `absent`.
+field_status as_text(simdjson::ondemand::value v, std::string_view& out) noexcept;
+
+// A destination port from a number or a numeric string; null/"" -> absent; anything not an
+// integer in 0..65535 -> invalid.
+field_status as_port(simdjson::ondemand::value v, std::int32_t& out) noexcept;
+
+// An integer from a number or a numeric string.
+field_status as_int64(simdjson::ondemand::value v, std::int64_t& out) noexcept;
+
+// Parses a decimal integer (optional leading '-') that must fill all of `s`.
+bool parse_int64(std::string_view s, std::int64_t& out) noexcept;
+
+// An epoch number in seconds, milliseconds, microseconds or nanoseconds, told apart by
+// magnitude (a time after 2001 in any unit); fractional seconds are accepted as text.
+std::optional<timestamp_us> epoch_to_us(std::string_view number_text) noexcept;
+
+}  // namespace portscand::json

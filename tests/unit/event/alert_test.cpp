@@ -1,0 +1,85 @@
+#include "event/alert.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace portscand {
+namespace {
+
+TEST(UuidV5, MatchesTheRfc4122ReferenceVector) {
+  // uuid5(NAMESPACE_DNS, "python.org"), as computed by Python's uuid module.
+  EXPECT_EQ(uuid_v5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org"),
+            "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+}
+
+TEST(AlertId, IsUuidV5OverRuleSourceAndBinStart) {
+  // Independently: python3 -c "import uuid; print(uuid.uuid5(uuid.UUID('3f6c1a2e-9b47-5d8e-a1c3-7e2b94d05f61'),
+  //   '1da9853f-3dea-4ea9-b7e5-26730da3d537|203.0.113.7|2026-11-28T10:05:00Z'))"
+  EXPECT_EQ(make_alert_id("1da9853f-3dea-4ea9-b7e5-26730da3d537", *ip_address::parse("203.0.113.7"),
+                          *parse_iso8601("2026-11-28T10:05:00Z")),
+            "42e86120-9ca0-5889-83d5-7adfd40223cd");
+}
+
+alert sample_alert() {
+  auto rule = std::make_shared<rule_metadata>();
+  rule->id = "r-1";
+  rule->name = "Port scan";
+  rule->version = "1.0.6";
+  rule->severity = "Medium";
+  rule->tactics = {"Discovery"};
+  rule->techniques = {"T1046"};
+  rule->title_format = "Potential port scan from {{SrcIpAddr}}";
+  rule->description_format = "{{SrcIpAddr}} tried {{AttemptedPortsCount}} ports {{Unknown}}";
+  alert a;
+  a.rule = rule;
+  a.src = *ip_address::parse("203.0.113.7");
+  a.bin_start = *parse_iso8601("2026-11-28T10:05:00Z");
+  a.bin_end = a.bin_start + 300 * us_per_second;
+  a.ports_count = 73;
+  a.ports = {21, 22};
+  a.reported_by = {"Fortinet/Fortigate"};
+  a.first_seen = a.bin_start + 1;
+  a.last_seen = a.bin_end - 1;
+  a.event_count = 912;
+  a.detected_at = a.bin_end;
+  a.alert_id = make_alert_id(rule->id, a.src, a.bin_start);
+  return a;
+}
+
+TEST(AlertJson, NativeSchemaKeepsTheRuleColumnNames) {
+  const auto j = nlohmann::json::parse(render_alert(sample_alert(), alert_schema::native));
+  EXPECT_EQ(j["schema"], "portscand.alert.v1");
+  EXPECT_EQ(j["SrcIpAddr"], "203.0.113.7");
+  EXPECT_EQ(j["TimeGenerated"], "2026-11-28T10:05:00Z");
+  EXPECT_EQ(j["AttemptedPortsCount"], 73);
+  EXPECT_EQ(j["AttemptedPorts"], nlohmann::json::array({21, 22}));
+  EXPECT_EQ(j["ReportedBy"], nlohmann::json::array({"Fortinet/Fortigate"}));
+  EXPECT_EQ(j["window"]["end"], "2026-11-28T10:10:00Z");
+  EXPECT_EQ(j["first_seen"], "2026-11-28T10:05:00.000001Z");
+  EXPECT_EQ(j["title"], "Potential port scan from 203.0.113.7");
+  EXPECT_EQ(j["description"], "203.0.113.7 tried 73 ports {{Unknown}}");
+  EXPECT_EQ(j["entities"][0]["address"], "203.0.113.7");
+  EXPECT_EQ(j["custom_details"]["AttemptedPortsCount"], 73);
+  EXPECT_EQ(j["rule"]["techniques"][0], "T1046");
+}
+
+TEST(AlertJson, NativeSchemaIsOneLineWithTheIdFirst) {
+  const std::string line = render_alert(sample_alert(), alert_schema::native);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line.rfind("{\"alert_id\":", 0), 0u);
+}
+
+TEST(AlertJson, OcsfIsADetectionFindingWithTheAlertIdAsFindingUid) {
+  const alert a = sample_alert();
+  const auto j = nlohmann::json::parse(render_alert(a, alert_schema::ocsf));
+  EXPECT_EQ(j["class_uid"], 2004);
+  EXPECT_EQ(j["type_uid"], 200401);
+  EXPECT_EQ(j["severity_id"], 3);
+  EXPECT_EQ(j["finding_info"]["uid"], a.alert_id);
+  EXPECT_EQ(j["finding_info"]["analytic"]["uid"], "r-1");
+  EXPECT_EQ(j["observables"][0]["value"], "203.0.113.7");
+}
+
+}  // namespace
+}  // namespace portscand

@@ -1,7 +1,9 @@
-// Parse throughput per format, one core: records/s and bytes/s over a set of sample units.
-// Each format adds one BENCHMARK_CAPTURE line with representative units of its own.
+// Parse throughput per format, one core: records/s (items) and bytes/s over the sample units
+// of a fixture file. Each format adds one BENCHMARK_CAPTURE(run_fixture, ...) line below.
 #include <benchmark/benchmark.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,14 +14,31 @@ namespace {
 
 class counting_sink final : public parse_sink {
  public:
-  void record(const network_session& s) override { benchmark::DoNotOptimize(s.dst_port); ++records; }
+  void record(const network_session& s) override {
+    benchmark::DoNotOptimize(s.dst_port);
+    ++records;
+  }
   void skipped(std::string_view) override {}
-  void rejected(std::string_view) override { ++rejects; }
-  std::size_t records = 0, rejects = 0;
+  void rejected(std::string_view) override {}
+  std::size_t records = 0;
 };
 
-// Runs `units` through a decoder for `format` (padded: as replay parses file chunks).
-void run_units(benchmark::State& state, const std::string& format, const std::vector<std::string>& units) {
+std::vector<std::string> fixture_units(const std::string& rel) {
+  std::ifstream in(std::string(PORTSCAND_FIXTURES) + "/" + rel, std::ios::binary);
+  std::vector<std::string> units;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] != '#') units.push_back(line);
+  return units;
+}
+
+// Runs every non-empty line of a fixture through a decoder for `format`, padded as replay
+// parses file chunks. Items = records produced (a line may hold several), bytes = input.
+void run_fixture(benchmark::State& state, const std::string& format, const std::string& fixture) {
+  const std::vector<std::string> units = fixture_units(fixture);
+  if (units.empty()) {
+    state.SkipWithError(("no units in " + fixture).c_str());
+    return;
+  }
   unit_decoder decoder(builtin_formats(), format);
   std::vector<std::string> padded;
   std::size_t bytes = 0;
@@ -30,27 +49,16 @@ void run_units(benchmark::State& state, const std::string& format, const std::ve
   counting_sink sink;
   parse_context ctx;
   ctx.padded = true;
-  for (auto _ : state) {
+  for (auto _ : state)
     for (std::size_t i = 0; i < units.size(); ++i)
       decoder.decode(std::string_view(padded[i]).substr(0, units[i].size()), ctx, sink);
-  }
-  if (sink.rejects != 0) state.SkipWithError("sample units were rejected");
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * units.size()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(sink.records));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
 }
 
-std::vector<std::string> asim_units() {
-  std::vector<std::string> v;
-  for (int i = 0; i < 64; ++i)
-    v.push_back(R"({"TimeGenerated":"2026-11-28T10:05:)" + std::to_string(10 + i % 50) +
-                R"(.123Z","SrcIpAddr":"203.0.113.)" + std::to_string(i) +
-                R"(","DstIpAddr":"198.51.100.1","DstPortNumber":)" + std::to_string(1000 + i) +
-                R"(,"NetworkProtocol":"TCP","DvcAction":"Deny","EventVendor":"Fortinet","EventProduct":"Fortigate"})");
-  return v;
-}
-
-BENCHMARK_CAPTURE(run_units, asim, std::string("asim"), asim_units());
-BENCHMARK_CAPTURE(run_units, asim_auto, std::string("auto"), asim_units());
+// One line per format, alphabetical.
+BENCHMARK_CAPTURE(run_fixture, asim, std::string("asim"), std::string("asim/sample.jsonl"));
+BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim/sample.jsonl"));
 
 }  // namespace
 }  // namespace portscand

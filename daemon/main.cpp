@@ -1,1 +1,269 @@
-int main(){}
+// portscand: argv, configuration, and the subcommands. Everything else lives in lib/.
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <algorithm>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "detect/rule_loader.hpp"
+#include "parse/registry.hpp"
+#include "portscand/version.hpp"
+#include "runtime/replay.hpp"
+
+namespace {
+
+using namespace portscand;
+
+// Exit codes (documented in the README and in --help).
+constexpr int exit_ok = 0;
+constexpr int exit_runtime_error = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_config = 3;
+
+const char* const main_help =
+    "portscand — streaming port-scan detection (Sentinel rule 1da9853f, ASIM NetworkSession)\n"
+    "\n"
+    "Usage:\n"
+    "  portscand replay [options] FILE... | -   evaluate record files, print alerts as JSON lines\n"
+    "  portscand check-config --config FILE      validate a configuration and its rule file\n"
+    "  portscand formats                         list the record formats\n"
+    "  portscand --version | --help\n"
+    "\n"
+    "Run 'portscand <command> --help' for the options of a command.\n"
+    "\n"
+    "Exit codes: 0 success, 1 runtime error (e.g. an unreadable input), 2 usage error,\n"
+    "3 invalid configuration or rule file.\n";
+
+const char* const replay_help =
+    "Usage: portscand replay [--config FILE] [--mode default|sentinel] [--format NAME|auto]\n"
+    "                        [--shards N] [--threads N] [--schema native|ocsf] FILE... | -\n"
+    "\n"
+    "Reads network-session records from the files (or standard input for '-'), runs them\n"
+    "through the detection engine with event-time semantics (each file is one input of the\n"
+    "watermark; bins close allowed_lateness after their end), evaluates every remaining bin at\n"
+    "end of input, and writes the alerts to standard output as JSON lines ordered by\n"
+    "TimeGenerated, then SrcIpAddr. A summary of counts goes to standard error.\n"
+    "\n"
+    "  --config FILE   take rule, mode, evaluation and limits from a configuration file\n"
+    "  --mode M        default (IPv6 sources count) or sentinel (as the Sentinel rule: none do)\n"
+    "  --format NAME   the record format of every file, or auto (detected per record; default)\n"
+    "  --rule FILE     a rule file (Sentinel analytic-rule YAML or portscand's rule YAML)\n"
+    "  --shards N      shard threads (default: the number of cores)\n"
+    "  --threads N     parse threads (default: the number of cores)\n"
+    "  --schema S      alert schema: native (default) or ocsf\n";
+
+const char* const check_help =
+    "Usage: portscand check-config --config FILE\n"
+    "\n"
+    "Validates the configuration and the rule file it names. Prints every problem with its\n"
+    "YAML path and exits 3 when there is any; prints the effective configuration and exits 0\n"
+    "otherwise.\n";
+
+struct args {
+  std::vector<std::string> positional;
+  std::vector<std::pair<std::string, std::string>> options;
+  bool help = false;
+  std::string error;
+};
+
+// Options take one value ("--x v" or "--x=v"); "--help" takes none.
+args parse_args(int argc, char** argv, int first, const std::vector<std::string>& known) {
+  args a;
+  for (int i = first; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--help" || s == "-h") {
+      a.help = true;
+      continue;
+    }
+    if (s.size() > 2 && s.rfind("--", 0) == 0) {
+      std::string name = s.substr(2), value;
+      const auto eq = name.find('=');
+      if (eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        a.error = "option --" + name + " needs a value";
+        return a;
+      }
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        a.error = "unknown option --" + name;
+        return a;
+      }
+      a.options.emplace_back(name, value);
+      continue;
+    }
+    a.positional.push_back(s);
+  }
+  return a;
+}
+
+const std::string* option(const args& a, const std::string& name) {
+  const std::string* found = nullptr;
+  for (const auto& [n, v] : a.options)
+    if (n == name) found = &v;
+  return found;
+}
+
+void print_problems(const std::vector<config_problem>& problems, const std::string& file) {
+  for (const auto& p : problems)
+    std::cerr << file << ": " << (p.path.empty() ? "" : p.path + ": ") << p.message << '\n';
+}
+
+bool parse_count(const std::string& s, unsigned& out) {
+  if (s.empty() || s.size() > 3 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  out = static_cast<unsigned>(std::stoul(s));
+  return out >= 1 && out <= 256;
+}
+
+// Loads the configuration and its rule; prints problems. Returns false when invalid.
+bool load_all(const std::string& path, config& cfg, rule_definition& rule) {
+  auto loaded = load_config_file(path, builtin_formats().names());
+  bool ok = loaded.problems.empty();
+  print_problems(loaded.problems, path);
+  cfg = std::move(loaded.cfg);
+  auto r = load_rule(cfg.rule_path);
+  if (!r.problems.empty()) {
+    print_problems(r.problems, cfg.rule_path);
+    ok = false;
+  }
+  rule = std::move(r.rule);
+  return ok;
+}
+
+int cmd_replay(int argc, char** argv) {
+  const args a = parse_args(argc, argv, 2, {"config", "mode", "format", "rule", "shards", "threads", "schema"});
+  if (a.help) {
+    std::cout << replay_help;
+    return exit_ok;
+  }
+  if (!a.error.empty()) {
+    std::cerr << "portscand replay: " << a.error << "\n\n" << replay_help;
+    return exit_usage;
+  }
+  if (a.positional.empty()) {
+    std::cerr << "portscand replay: no input files (use - for standard input)\n\n" << replay_help;
+    return exit_usage;
+  }
+  config cfg;
+  rule_definition rule = default_rule();
+  if (const auto* path = option(a, "config")) {
+    if (!load_all(*path, cfg, rule)) return exit_config;
+  } else {
+    cfg.shards = std::max(1u, std::thread::hardware_concurrency());
+  }
+  if (const auto* path = option(a, "rule")) {
+    auto r = load_rule(*path);
+    if (!r.problems.empty()) {
+      print_problems(r.problems, *path);
+      return exit_config;
+    }
+    rule = std::move(r.rule);
+  }
+  replay_options opt;
+  opt.files = a.positional;
+  opt.mode = cfg.mode;
+  opt.evaluation = cfg.evaluation;
+  opt.shards = cfg.shards;
+  opt.max_keys_per_shard = cfg.limits.max_keys_per_shard;
+  if (const auto* m = option(a, "mode")) {
+    if (*m == "default") opt.mode = detection_mode::standard;
+    else if (*m == "sentinel") opt.mode = detection_mode::sentinel;
+    else {
+      std::cerr << "portscand replay: --mode must be default or sentinel\n";
+      return exit_usage;
+    }
+  }
+  if (const auto* f = option(a, "format")) {
+    if (*f != "auto" && builtin_formats().find(*f) == nullptr) {
+      std::string names;
+      for (const auto& n : builtin_formats().names()) names += " " + n;
+      std::cerr << "portscand replay: unknown format '" << *f << "' (valid: auto" << names << ")\n";
+      return exit_usage;
+    }
+    opt.format = *f;
+  }
+  if (const auto* s = option(a, "shards"); s && !parse_count(*s, opt.shards)) {
+    std::cerr << "portscand replay: --shards must be 1..256\n";
+    return exit_usage;
+  }
+  if (const auto* s = option(a, "threads"); s && !parse_count(*s, opt.parse_threads)) {
+    std::cerr << "portscand replay: --threads must be 1..256\n";
+    return exit_usage;
+  }
+  if (const auto* s = option(a, "schema")) {
+    if (*s == "native") opt.schema = output_schema::native;
+    else if (*s == "ocsf") opt.schema = output_schema::ocsf;
+    else {
+      std::cerr << "portscand replay: --schema must be native or ocsf\n";
+      return exit_usage;
+    }
+  }
+  std::ios::sync_with_stdio(false);
+  system_clock clk;
+  const replay_result r = run_replay(opt, rule, clk, std::cout, std::cerr);
+  return r.exit_code == 0 ? exit_ok : exit_runtime_error;
+}
+
+int cmd_check_config(int argc, char** argv) {
+  const args a = parse_args(argc, argv, 2, {"config"});
+  if (a.help) {
+    std::cout << check_help;
+    return exit_ok;
+  }
+  const std::string* path = option(a, "config");
+  if (!a.error.empty() || path == nullptr || !a.positional.empty()) {
+    std::cerr << "portscand check-config: " << (a.error.empty() ? "--config FILE is required" : a.error)
+              << "\n\n" << check_help;
+    return exit_usage;
+  }
+  config cfg;
+  rule_definition rule;
+  if (!load_all(*path, cfg, rule)) return exit_config;
+  std::cout << *path << ": OK\n" << describe_config(cfg) << "\nrule: " << rule.metadata->name << " ("
+            << rule.metadata->id << " v" << rule.metadata->version << "), threshold " << rule.threshold
+            << ", bin " << format_duration(rule.bin_width) << ", caps " << rule.max_ports << "/"
+            << rule.max_labels << '\n';
+  return exit_ok;
+}
+
+int cmd_formats() {
+  for (const auto& e : builtin_formats().entries()) std::cout << e.name << "\t" << e.description << '\n';
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc < 2) {
+      std::cerr << main_help;
+      return exit_usage;
+    }
+    const std::string_view cmd = argv[1];
+    if (cmd == "--version" || cmd == "version") {
+      std::cout << "portscand " << portscand::version_string << '\n';
+      return exit_ok;
+    }
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << main_help;
+      return exit_ok;
+    }
+    portscand::init_logging("warn");
+    if (cmd == "replay") return cmd_replay(argc, argv);
+    if (cmd == "check-config") return cmd_check_config(argc, argv);
+    if (cmd == "formats") return cmd_formats();
+    std::cerr << "portscand: unknown command '" << cmd << "'\n\n" << main_help;
+    return exit_usage;
+  } catch (const std::exception& e) {
+    std::cerr << "portscand: fatal: " << e.what() << '\n';
+    return exit_runtime_error;
+  }
+}

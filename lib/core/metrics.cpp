@@ -17,7 +17,7 @@ void append_escaped(std::string& out, std::string_view v) {
   }
 }
 
-void append_labels(std::string& out, const label_set& labels, const char* extra_key = nullptr,
+void append_labels(std::string& out, const metric_labels& labels, const char* extra_key = nullptr,
                    const std::string& extra_value = {}) {
   if (labels.empty() && extra_key == nullptr) return;
   out += '{';
@@ -84,7 +84,7 @@ metrics_registry::family& metrics_registry::family_for(std::string_view name,
 }
 
 counter& metrics_registry::get_counter(std::string_view name, std::string_view help,
-                                       const label_set& labels) {
+                                       const metric_labels& labels) {
   std::lock_guard lock(mu_);
   family& f = family_for(name, help, kind::counter);
   auto [it, inserted] = f.counters.try_emplace(labels, nullptr);
@@ -93,7 +93,7 @@ counter& metrics_registry::get_counter(std::string_view name, std::string_view h
 }
 
 gauge& metrics_registry::get_gauge(std::string_view name, std::string_view help,
-                                   const label_set& labels) {
+                                   const metric_labels& labels) {
   std::lock_guard lock(mu_);
   family& f = family_for(name, help, kind::gauge);
   auto [it, inserted] = f.gauges.try_emplace(labels, nullptr);
@@ -102,7 +102,7 @@ gauge& metrics_registry::get_gauge(std::string_view name, std::string_view help,
 }
 
 histogram& metrics_registry::get_histogram(std::string_view name, std::string_view help,
-                                           std::vector<double> bounds, const label_set& labels) {
+                                           std::vector<double> bounds, const metric_labels& labels) {
   std::lock_guard lock(mu_);
   family& f = family_for(name, help, kind::histogram);
   auto [it, inserted] = f.histograms.try_emplace(labels, nullptr);
@@ -110,16 +110,17 @@ histogram& metrics_registry::get_histogram(std::string_view name, std::string_vi
   return *it->second;
 }
 
-std::uint64_t metrics_registry::counter_sum(std::string_view name, const label_set& match) const {
+std::uint64_t metrics_registry::counter_sum(std::string_view name, const metric_labels& match) const {
   std::lock_guard lock(mu_);
   auto it = families_.find(name);
   if (it == families_.end()) return 0;
   std::uint64_t sum = 0;
-  for (const auto& [labels, c] : it->second.counters) {
+  for (const auto& entry : it->second.counters) {
+    const metric_labels& labels = entry.first;
     const bool all = std::all_of(match.begin(), match.end(), [&labels](const auto& m) {
       return std::find(labels.begin(), labels.end(), m) != labels.end();
     });
-    if (all) sum += c->value();
+    if (all) sum += entry.second->value();
   }
   return sum;
 }

@@ -13,7 +13,7 @@
 
 namespace portscand {
 
-using label_set = std::vector<std::pair<std::string, std::string>>;
+using metric_labels = std::vector<std::pair<std::string, std::string>>;
 
 // A monotonically increasing count. inc() is a relaxed atomic add: safe from any thread,
 // cheap on the data path (each hot counter is touched by one thread, so no line bouncing).
@@ -57,13 +57,13 @@ class histogram {
 // references stay valid for the registry's lifetime. Any thread.
 class metrics_registry {
  public:
-  counter& get_counter(std::string_view name, std::string_view help, const label_set& labels = {});
-  gauge& get_gauge(std::string_view name, std::string_view help, const label_set& labels = {});
+  counter& get_counter(std::string_view name, std::string_view help, const metric_labels& labels = {});
+  gauge& get_gauge(std::string_view name, std::string_view help, const metric_labels& labels = {});
   histogram& get_histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
-                           const label_set& labels = {});
+                           const metric_labels& labels = {});
 
   // The sum of a counter family over all label sets that contain every pair of `match`.
-  std::uint64_t counter_sum(std::string_view name, const label_set& match = {}) const;
+  std::uint64_t counter_sum(std::string_view name, const metric_labels& match = {}) const;
 
   std::string render() const;
 
@@ -72,9 +72,9 @@ class metrics_registry {
   struct family {
     kind k;
     std::string help;
-    std::map<label_set, counter*> counters;
-    std::map<label_set, gauge*> gauges;
-    std::map<label_set, histogram*> histograms;
+    std::map<metric_labels, counter*> counters;
+    std::map<metric_labels, gauge*> gauges;
+    std::map<metric_labels, histogram*> histograms;
   };
   family& family_for(std::string_view name, std::string_view help, kind k);
 

@@ -1,0 +1,462 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace portscand {
+namespace {
+
+// Walks a YAML document into a config, collecting problems with their paths.
+class reader {
+ public:
+  explicit reader(std::vector<std::string> formats) : formats_(std::move(formats)) {}
+
+  std::vector<config_problem> problems;
+
+  void problem(const std::string& path, const std::string& message) {
+    problems.push_back({path, message});
+  }
+
+  // Reports keys of `node` that are not in `allowed` (typos must not pass silently).
+  void check_keys(const YAML::Node& node, const std::string& path,
+                  std::initializer_list<const char*> allowed) {
+    if (!node.IsMap()) return;
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      if (std::none_of(allowed.begin(), allowed.end(), [&key](const char* a) { return key == a; })) {
+        std::string list;
+        for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+        problem(join(path, key), "unknown key (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  bool string_at(const YAML::Node& parent, const char* key, const std::string& path, std::string& out) {
+    const YAML::Node n = parent[key];
+    if (!n) return false;
+    if (!n.IsScalar()) {
+      problem(join(path, key), "must be a string");
+      return false;
+    }
+    out = n.Scalar();
+    return true;
+  }
+
+  template <typename T>
+  bool number_at(const YAML::Node& parent, const char* key, const std::string& path, T& out, T min, T max) {
+    const YAML::Node n = parent[key];
+    if (!n) return false;
+    try {
+      const long long v = n.as<long long>();
+      if (v < static_cast<long long>(min) || v > static_cast<long long>(max)) {
+        problem(join(path, key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
+        return false;
+      }
+      out = static_cast<T>(v);
+      return true;
+    } catch (const YAML::Exception&) {
+      problem(join(path, key), "must be an integer");
+      return false;
+    }
+  }
+
+  bool bool_at(const YAML::Node& parent, const char* key, const std::string& path, bool& out) {
+    const YAML::Node n = parent[key];
+    if (!n) return false;
+    try {
+      out = n.as<bool>();
+      return true;
+    } catch (const YAML::Exception&) {
+      problem(join(path, key), "must be true or false");
+      return false;
+    }
+  }
+
+  void duration_at(const YAML::Node& parent, const char* key, const std::string& path, timestamp_us& out,
+                   timestamp_us min, timestamp_us max) {
+    std::string text;
+    if (!string_at(parent, key, path, text)) return;
+    auto d = parse_duration(text);
+    if (!d) {
+      problem(join(path, key), "'" + text + "' is not a duration (examples: 90s, 10m, 1h)");
+      return;
+    }
+    if (*d < min || *d > max) {
+      problem(join(path, key), "must be between " + format_duration(min) + " and " + format_duration(max));
+      return;
+    }
+    out = *d;
+  }
+
+  void string_list_at(const YAML::Node& parent, const char* key, const std::string& path,
+                      std::vector<std::string>& out) {
+    const YAML::Node n = parent[key];
+    if (!n) return;
+    if (n.IsScalar()) {
+      out = {n.Scalar()};
+      return;
+    }
+    if (!n.IsSequence()) {
+      problem(join(path, key), "must be a list of strings");
+      return;
+    }
+    out.clear();
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      if (!n[i].IsScalar()) {
+        problem(join(path, key) + "[" + std::to_string(i) + "]", "must be a string");
+        continue;
+      }
+      out.push_back(n[i].Scalar());
+    }
+  }
+
+  void properties_at(const YAML::Node& parent, const std::string& path,
+                     std::map<std::string, std::string>& out) {
+    const YAML::Node n = parent["properties"];
+    if (!n) return;
+    const std::string p = join(path, "properties");
+    if (!n.IsMap()) {
+      problem(p, "must be a map of librdkafka property names to values");
+      return;
+    }
+    for (const auto& kv : n) {
+      const std::string key = kv.first.Scalar();
+      if (!kv.second.IsScalar()) {
+        problem(p + "." + key, "must be a scalar");
+        continue;
+      }
+      std::string error;
+      auto value = resolve_secret_reference(kv.second.Scalar(), error);
+      if (!value) {
+        problem(p + "." + key, error);
+        continue;
+      }
+      out[key] = *value;
+    }
+  }
+
+  void format_at(const YAML::Node& node, const std::string& path, std::string& out) {
+    if (!string_at(node, "format", path, out)) return;
+    if (out == "auto" || std::find(formats_.begin(), formats_.end(), out) != formats_.end()) return;
+    std::string list = "auto";
+    for (const auto& f : formats_) list += ", " + f;
+    problem(join(path, "format"), "unknown format '" + out + "' (valid: " + list + ")");
+  }
+
+  void read(const YAML::Node& root, config& cfg) {
+    if (!root.IsMap()) {
+      problem("", "the configuration must be a YAML map");
+      return;
+    }
+    check_keys(root, "", {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
+                          "inputs", "outputs", "metrics", "limits", "log_level"});
+    string_at(root, "rule", "", cfg.rule_path);
+    std::string mode;
+    if (string_at(root, "mode", "", mode)) {
+      if (mode == "default") cfg.mode = detection_mode::standard;
+      else if (mode == "sentinel") cfg.mode = detection_mode::sentinel;
+      else problem("mode", "must be 'default' or 'sentinel'");
+    }
+    if (const YAML::Node e = root["evaluation"]) {
+      if (!e.IsMap()) {
+        problem("evaluation", "must be a map");
+      } else {
+        check_keys(e, "evaluation", {"schedule", "allowed_lateness", "idle_timeout", "max_future_skew"});
+        std::string schedule;
+        if (string_at(e, "schedule", "evaluation", schedule)) {
+          if (schedule == "hourly") cfg.evaluation.schedule = schedule_kind::hourly;
+          else if (schedule == "on_close") cfg.evaluation.schedule = schedule_kind::on_close;
+          else problem("evaluation.schedule", "must be 'hourly' or 'on_close'");
+        }
+        duration_at(e, "allowed_lateness", "evaluation", cfg.evaluation.allowed_lateness, 0, 24 * 60 * us_per_minute);
+        duration_at(e, "idle_timeout", "evaluation", cfg.evaluation.idle_timeout, us_per_second, 24 * 60 * us_per_minute);
+        duration_at(e, "max_future_skew", "evaluation", cfg.evaluation.max_future_skew, 0, 24 * 60 * us_per_minute);
+      }
+    }
+    number_at<unsigned>(root, "shards", "", cfg.shards, 1u, 256u);
+    string_at(root, "state_dir", "", cfg.state_dir);
+    duration_at(root, "checkpoint_interval", "", cfg.checkpoint_interval, us_per_second, 60 * us_per_minute);
+    std::string level;
+    if (string_at(root, "log_level", "", level)) {
+      static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+      if (levels.count(level) == 0) problem("log_level", "must be one of trace, debug, info, warn, error, critical, off");
+      else cfg.log_level = level;
+    }
+    if (const YAML::Node m = root["metrics"]) {
+      if (!m.IsMap()) {
+        problem("metrics", "must be a map");
+      } else {
+        check_keys(m, "metrics", {"listen"});
+        string_at(m, "listen", "metrics", cfg.metrics.listen);
+      }
+    }
+    if (const YAML::Node l = root["limits"]) {
+      if (!l.IsMap()) {
+        problem("limits", "must be a map");
+      } else {
+        check_keys(l, "limits", {"max_keys_per_shard", "queue_batches"});
+        number_at<std::size_t>(l, "max_keys_per_shard", "limits", cfg.limits.max_keys_per_shard, 1000, 1'000'000'000);
+        number_at<std::size_t>(l, "queue_batches", "limits", cfg.limits.queue_batches, 2, 1'000'000);
+      }
+    }
+    read_inputs(root["inputs"], cfg);
+    read_outputs(root["outputs"], cfg);
+  }
+
+  void read_inputs(const YAML::Node& n, config& cfg) {
+    if (!n) return;
+    if (!n.IsSequence()) {
+      problem("inputs", "must be a list");
+      return;
+    }
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string path = "inputs[" + std::to_string(i) + "]";
+      const YAML::Node in = n[i];
+      if (!in.IsMap()) {
+        problem(path, "must be a map");
+        continue;
+      }
+      input_config ic;
+      std::string type;
+      if (!string_at(in, "type", path, type)) {
+        problem(path + ".type", "is required (kafka, syslog or file)");
+        continue;
+      }
+      format_at(in, path, ic.format);
+      std::string time_source;
+      if (string_at(in, "event_time", path, time_source)) {
+        if (time_source == "record") ic.time_source = event_time_source::record;
+        else if (time_source == "receive") ic.time_source = event_time_source::receive;
+        else problem(path + ".event_time", "must be 'record' or 'receive'");
+      }
+      if (type == "kafka") {
+        check_keys(in, path, {"type", "name", "format", "event_time", "brokers", "topics", "group", "properties"});
+        kafka_input_config k;
+        if (!string_at(in, "brokers", path, k.brokers) || k.brokers.empty())
+          problem(path + ".brokers", "is required (host:port[,host:port...])");
+        string_list_at(in, "topics", path, k.topics);
+        if (k.topics.empty()) problem(path + ".topics", "needs at least one topic");
+        string_at(in, "group", path, k.group);
+        if (k.group.empty()) problem(path + ".group", "must not be empty");
+        properties_at(in, path, k.properties);
+        ic.transport = std::move(k);
+      } else if (type == "syslog") {
+        check_keys(in, path, {"type", "name", "format", "event_time", "listen", "max_message_bytes",
+                              "max_connections", "idle_timeout", "receive_buffer_bytes", "allow", "tls"});
+        syslog_input_config s;
+        if (!string_at(in, "listen", path, s.listen)) {
+          problem(path + ".listen", "is required (udp://host:port, tcp://host:port or tls://host:port)");
+        } else if (s.listen.rfind("udp://", 0) != 0 && s.listen.rfind("tcp://", 0) != 0 &&
+                   s.listen.rfind("tls://", 0) != 0) {
+          problem(path + ".listen", "'" + s.listen + "' must start with udp://, tcp:// or tls://");
+        }
+        number_at<std::size_t>(in, "max_message_bytes", path, s.max_message_bytes, 480, 16u << 20);
+        number_at<std::size_t>(in, "max_connections", path, s.max_connections, 1, 100'000);
+        number_at<std::size_t>(in, "receive_buffer_bytes", path, s.receive_buffer_bytes, 4096, 1u << 30);
+        duration_at(in, "idle_timeout", path, s.connection_idle_timeout, us_per_second, 24 * 60 * us_per_minute);
+        string_list_at(in, "allow", path, s.allow);
+        for (std::size_t k = 0; k < s.allow.size(); ++k)
+          if (!valid_cidr(s.allow[k])) problem(path + ".allow[" + std::to_string(k) + "]", "'" + s.allow[k] + "' is not an address or CIDR");
+        if (const YAML::Node t = in["tls"]) {
+          const std::string tp = path + ".tls";
+          check_keys(t, tp, {"certificate", "key", "ca", "verify_client"});
+          string_at(t, "certificate", tp, s.tls_certificate);
+          string_at(t, "key", tp, s.tls_key);
+          string_at(t, "ca", tp, s.tls_ca);
+          bool_at(t, "verify_client", tp, s.tls_verify_client);
+        }
+        if (s.listen.rfind("tls://", 0) == 0 && (s.tls_certificate.empty() || s.tls_key.empty()))
+          problem(path + ".tls", "a tls:// listener needs tls.certificate and tls.key");
+        if (s.tls_verify_client && s.tls_ca.empty())
+          problem(path + ".tls.ca", "verify_client needs a CA file");
+        ic.transport = std::move(s);
+      } else if (type == "file") {
+        check_keys(in, path, {"type", "name", "format", "event_time", "path"});
+        file_input_config f;
+        if (!string_at(in, "path", path, f.path) || f.path.empty()) problem(path + ".path", "is required");
+        ic.transport = std::move(f);
+      } else {
+        problem(path + ".type", "unknown input type '" + type + "' (valid: kafka, syslog, file)");
+        continue;
+      }
+      if (!string_at(in, "name", path, ic.name)) ic.name = type + "-" + std::to_string(i);
+      if (!names.insert(ic.name).second) problem(path + ".name", "duplicate input name '" + ic.name + "'");
+      cfg.inputs.push_back(std::move(ic));
+    }
+  }
+
+  void read_outputs(const YAML::Node& n, config& cfg) {
+    if (!n) return;
+    if (!n.IsSequence()) {
+      problem("outputs", "must be a list");
+      return;
+    }
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string path = "outputs[" + std::to_string(i) + "]";
+      const YAML::Node out = n[i];
+      if (!out.IsMap()) {
+        problem(path, "must be a map");
+        continue;
+      }
+      output_config oc;
+      std::string type, schema;
+      if (!string_at(out, "type", path, type)) {
+        problem(path + ".type", "is required (kafka, file or stdout)");
+        continue;
+      }
+      if (string_at(out, "schema", path, schema)) {
+        if (schema == "native") oc.schema = output_schema::native;
+        else if (schema == "ocsf") oc.schema = output_schema::ocsf;
+        else problem(path + ".schema", "must be 'native' or 'ocsf'");
+      }
+      if (type == "kafka") {
+        check_keys(out, path, {"type", "name", "schema", "brokers", "topic", "properties", "max_pending_alerts"});
+        kafka_output_config k;
+        if (!string_at(out, "brokers", path, k.brokers) || k.brokers.empty()) problem(path + ".brokers", "is required");
+        if (!string_at(out, "topic", path, k.topic) || k.topic.empty()) problem(path + ".topic", "is required");
+        properties_at(out, path, k.properties);
+        number_at<std::size_t>(out, "max_pending_alerts", path, k.max_pending_alerts, 1, 100'000'000);
+        oc.sink = std::move(k);
+      } else if (type == "file") {
+        check_keys(out, path, {"type", "name", "schema", "path", "fsync"});
+        file_output_config f;
+        if (!string_at(out, "path", path, f.path) || f.path.empty()) problem(path + ".path", "is required");
+        bool_at(out, "fsync", path, f.fsync);
+        oc.sink = std::move(f);
+      } else if (type == "stdout") {
+        check_keys(out, path, {"type", "name", "schema"});
+        oc.sink = file_output_config{"-", false};
+      } else {
+        problem(path + ".type", "unknown output type '" + type + "' (valid: kafka, file, stdout)");
+        continue;
+      }
+      if (!string_at(out, "name", path, oc.name)) oc.name = type + "-" + std::to_string(i);
+      cfg.outputs.push_back(std::move(oc));
+    }
+  }
+
+  static bool valid_cidr(const std::string& s) {
+    const auto slash = s.find('/');
+    auto ip = ip_address::parse(s.substr(0, slash));
+    if (!ip) return false;
+    if (slash == std::string::npos) return true;
+    const std::string bits = s.substr(slash + 1);
+    if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) return false;
+    const int b = std::stoi(bits);
+    return b <= (ip->is_v4() && s.find(':') == std::string::npos ? 32 : 128);
+  }
+
+ private:
+  std::vector<std::string> formats_;
+};
+
+}  // namespace
+
+std::optional<std::string> resolve_secret_reference(const std::string& value, std::string& error) {
+  if (value.rfind("${", 0) != 0 || value.back() != '}') return value;
+  const std::string inner = value.substr(2, value.size() - 3);
+  if (inner.rfind("env:", 0) == 0) {
+    const char* v = std::getenv(inner.substr(4).c_str());
+    if (v == nullptr) {
+      error = "environment variable " + inner.substr(4) + " is not set";
+      return std::nullopt;
+    }
+    return std::string(v);
+  }
+  if (inner.rfind("file:", 0) == 0) {
+    std::ifstream in(inner.substr(5), std::ios::binary);
+    if (!in) {
+      error = "cannot read secret file " + inner.substr(5);
+      return std::nullopt;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string s = ss.str();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+  }
+  error = "unknown reference '" + value + "' (use ${env:NAME} or ${file:/path})";
+  return std::nullopt;
+}
+
+bool is_secret_key(const std::string& key) {
+  for (const char* word : {"password", "secret", "key", "token", "jaas", "credential"})
+    if (key.find(word) != std::string::npos) return true;
+  return false;
+}
+
+config_load_result load_config_text(const std::string& yaml, const std::vector<std::string>& known_formats) {
+  config_load_result out;
+  reader r(known_formats);
+  try {
+    const YAML::Node root = YAML::Load(yaml);
+    r.read(root, out.cfg);
+  } catch (const YAML::Exception& e) {
+    r.problem("", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
+                      std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  if (out.cfg.shards == 0) out.cfg.shards = std::max(1u, std::thread::hardware_concurrency());
+  out.problems = std::move(r.problems);
+  return out;
+}
+
+config_load_result load_config_file(const std::string& path, const std::vector<std::string>& known_formats) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    config_load_result out;
+    out.problems.push_back({"", "cannot read configuration file " + path});
+    return out;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_config_text(ss.str(), known_formats);
+}
+
+std::string describe_config(const config& cfg) {
+  std::ostringstream o;
+  o << "rule=" << (cfg.rule_path.empty() ? "(built-in)" : cfg.rule_path)
+    << " mode=" << (cfg.mode == detection_mode::sentinel ? "sentinel" : "default")
+    << " schedule=" << (cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close")
+    << " allowed_lateness=" << format_duration(cfg.evaluation.allowed_lateness)
+    << " idle_timeout=" << format_duration(cfg.evaluation.idle_timeout)
+    << " max_future_skew=" << format_duration(cfg.evaluation.max_future_skew)
+    << " shards=" << cfg.shards << " state_dir=" << cfg.state_dir
+    << " max_keys_per_shard=" << cfg.limits.max_keys_per_shard;
+  for (const auto& in : cfg.inputs) {
+    o << " input[" << in.name << " format=" << in.format;
+    if (const auto* k = std::get_if<kafka_input_config>(&in.transport)) {
+      o << " kafka brokers=" << k->brokers << " group=" << k->group << " topics=";
+      for (const auto& t : k->topics) o << t << ',';
+      for (const auto& [key, value] : k->properties) o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
+    } else if (const auto* s = std::get_if<syslog_input_config>(&in.transport)) {
+      o << " syslog listen=" << s->listen;
+    } else if (const auto* f = std::get_if<file_input_config>(&in.transport)) {
+      o << " file path=" << f->path;
+    }
+    o << ']';
+  }
+  for (const auto& out : cfg.outputs) {
+    o << " output[" << out.name << " schema=" << (out.schema == output_schema::native ? "native" : "ocsf");
+    if (const auto* k = std::get_if<kafka_output_config>(&out.sink)) {
+      o << " kafka brokers=" << k->brokers << " topic=" << k->topic;
+      for (const auto& [key, value] : k->properties) o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
+    } else if (const auto* f = std::get_if<file_output_config>(&out.sink)) {
+      o << " file path=" << f->path;
+    }
+    o << ']';
+  }
+  return o.str();
+}
+
+}  // namespace portscand

@@ -1,0 +1,126 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/ip_address.hpp"
+#include "core/time.hpp"
+
+namespace portscand {
+
+// Plain structs with the documented defaults. yaml-cpp is used only in this module.
+
+enum class schedule_kind : std::uint8_t { hourly, on_close };
+
+struct evaluation_config {
+  schedule_kind schedule = schedule_kind::hourly;
+  timestamp_us allowed_lateness = 10 * us_per_minute;
+  timestamp_us idle_timeout = 1 * us_per_minute;
+  timestamp_us max_future_skew = 5 * us_per_minute;
+};
+
+// Where a record's event time comes from (SPEC §1 "event time").
+enum class event_time_source : std::uint8_t { record, receive };
+
+struct kafka_input_config {
+  std::string brokers;
+  std::vector<std::string> topics;
+  std::string group = "portscand";
+  std::map<std::string, std::string> properties;  // librdkafka passthrough (secrets resolved)
+};
+
+struct syslog_input_config {
+  std::string listen;  // udp://host:port, tcp://host:port, tls://host:port
+  std::size_t max_message_bytes = 64 * 1024;
+  std::size_t max_connections = 1024;
+  timestamp_us connection_idle_timeout = 5 * us_per_minute;
+  std::size_t receive_buffer_bytes = 8u << 20;
+  std::vector<std::string> allow;  // peer CIDRs; empty = everyone
+  std::string tls_certificate, tls_key, tls_ca;
+  bool tls_verify_client = false;
+};
+
+struct file_input_config {
+  std::string path;  // NDJSON / lines; "-" = stdin
+};
+
+struct input_config {
+  std::string name;    // for metrics labels; defaults to "<type>-<index>"
+  std::string format = "auto";
+  event_time_source time_source = event_time_source::record;
+  std::variant<kafka_input_config, syslog_input_config, file_input_config> transport;
+};
+
+enum class output_schema : std::uint8_t { native, ocsf };
+
+struct kafka_output_config {
+  std::string brokers;
+  std::string topic;
+  std::map<std::string, std::string> properties;
+  std::size_t max_pending_alerts = 100'000;  // bounded wait queue while the broker is away
+};
+
+struct file_output_config {
+  std::string path;  // "-" = stdout
+  bool fsync = true;
+};
+
+struct output_config {
+  std::string name;
+  output_schema schema = output_schema::native;
+  std::variant<kafka_output_config, file_output_config> sink;
+};
+
+struct metrics_config {
+  std::string listen = "127.0.0.1:9108";  // "" disables the HTTP endpoint
+};
+
+struct limits_config {
+  std::size_t max_keys_per_shard = 4'000'000;
+  std::size_t queue_batches = 256;  // per shard, batches of up to 1024 records
+};
+
+struct config {
+  std::string rule_path;  // "" = the built-in rule
+  detection_mode mode = detection_mode::standard;
+  evaluation_config evaluation;
+  unsigned shards = 0;  // 0 = number of cores
+  std::string state_dir = "/var/lib/portscand";
+  timestamp_us checkpoint_interval = 30 * us_per_second;
+  std::vector<input_config> inputs;
+  std::vector<output_config> outputs;
+  metrics_config metrics;
+  limits_config limits;
+  std::string log_level = "info";
+};
+
+// One problem found in a configuration, with the YAML path it concerns ("inputs[1].listen").
+struct config_problem {
+  std::string path;
+  std::string message;
+};
+
+struct config_load_result {
+  config cfg;
+  std::vector<config_problem> problems;  // empty = valid
+};
+
+// Reads and validates a YAML configuration file. Every problem is reported, not only the
+// first. known_formats are the valid `format:` names besides "auto".
+config_load_result load_config_file(const std::string& path, const std::vector<std::string>& known_formats);
+config_load_result load_config_text(const std::string& yaml, const std::vector<std::string>& known_formats);
+
+// Resolves "${env:NAME}" and "${file:/path}" references (for secrets in properties).
+std::optional<std::string> resolve_secret_reference(const std::string& value, std::string& error);
+
+// True for property names whose values must never be logged.
+bool is_secret_key(const std::string& key);
+
+// The effective configuration as YAML-ish text with secrets redacted (startup banner).
+std::string describe_config(const config& cfg);
+
+}  // namespace portscand

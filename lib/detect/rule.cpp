@@ -1,0 +1,22 @@
+#include "detect/rule.hpp"
+
+namespace portscand {
+
+rule_definition default_rule() {
+  auto m = std::make_shared<rule_metadata>();
+  m->id = "1da9853f-3dea-4ea9-b7e5-26730da3d537";
+  m->name = "Port scan detected (ASIM Network Session schema)";
+  m->version = "1.0.6";
+  m->severity = "Medium";
+  m->tactics = {"Discovery"};
+  m->techniques = {"T1046"};
+  m->title_format = "Potential port scan from {{SrcIpAddr}}";
+  m->description_format =
+      "Source {{SrcIpAddr}} tried {{AttemptedPortsCount}} distinct destination ports within one "
+      "5-minute window, a pattern typical of a port scanner probing for open services.";
+  rule_definition r;
+  r.metadata = std::move(m);
+  return r;
+}
+
+}  // namespace portscand

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/time.hpp"
+#include "event/alert.hpp"
+
+namespace portscand {
+
+// The rule's parameters (SPEC §1): what the detection needs, plus the metadata that travels
+// with each alert. Immutable once built; a reload builds a new one and swaps the pointer.
+struct rule_definition {
+  std::shared_ptr<const rule_metadata> metadata;
+  std::uint32_t threshold = 50;       // alert when distinct ports > threshold
+  timestamp_us bin_width = 5 * us_per_minute;
+  std::uint32_t max_ports = 100;      // AttemptedPorts cap
+  std::uint32_t max_labels = 20;      // ReportedBy cap
+  timestamp_us query_frequency = 60 * us_per_minute;
+  timestamp_us query_period = 60 * us_per_minute;
+};
+
+// The built-in rule: the published Sentinel rule 1da9853f-3dea-4ea9-b7e5-26730da3d537 v1.0.6.
+rule_definition default_rule();
+
+}  // namespace portscand

@@ -1,0 +1,224 @@
+#include "runtime/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace portscand {
+namespace {
+
+constexpr const char* filtered_help = "Records dropped by the rule's source filter or the time checks, by reason.";
+
+}  // namespace
+
+engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, const clock& clk,
+               alert_sink& sink, metrics_registry& metrics)
+    : opt_(std::move(opt)), clock_(clk), sink_(sink), metrics_(metrics) {
+  PORTSCAND_ASSERT(opt_.shards >= 1, "an engine needs at least one shard");
+  PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width, "rule and window disagree on the bin width");
+  late_counter_ = &metrics_.get_counter("portscand_records_late_total",
+                                        "Records older than the retention horizon, dropped.");
+  alerts_counter_ = &metrics_.get_counter("portscand_alerts_total", "Alerts emitted by the rule.");
+  eval_seconds_ = &metrics_.get_histogram("portscand_evaluation_duration_seconds",
+                                          "Time a shard spends evaluating closed bins.",
+                                          {0.0001, 0.001, 0.01, 0.1, 1, 10});
+  for (unsigned i = 0; i < opt_.shards; ++i) {
+    auto s = std::make_unique<shard>(i, opt_.window, opt_.queue_batches);
+    s->rule = rule;
+    const metric_labels shard_label{{"shard", std::to_string(i)}};
+    s->keys_gauge = &metrics_.get_gauge("portscand_tracked_keys", "Tracked (source, bin) keys per shard.", shard_label);
+    s->bytes_gauge = &metrics_.get_gauge("portscand_state_bytes", "Window state bytes per shard.", shard_label);
+    shards_.push_back(std::move(s));
+  }
+  for (auto& s : shards_) s->thread = std::thread([this, sp = s.get()] { run_shard(*sp); });
+}
+
+engine::~engine() { stop(); }
+
+void engine::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& s : shards_) s->queue.close();
+  for (auto& s : shards_)
+    if (s->thread.joinable()) s->thread.join();
+}
+
+void engine::run_shard(shard& s) {
+  std::vector<alert> alerts;
+  while (auto msg = s.queue.pop()) {
+    if (auto* batch = std::get_if<std::vector<network_session>>(&*msg)) {
+      std::uint64_t late = 0;
+      for (const network_session& r : *batch)
+        if (s.state.add(r) == shard_state::add_result::late) ++late;
+      if (late != 0) late_counter_->inc(late);
+      continue;
+    }
+    control& c = std::get<control>(*msg);
+    if (c.rule) {
+      s.rule = c.rule;
+    }
+    if (c.watermark != INT64_MIN) s.state.advance_watermark(c.watermark);
+    if (c.evaluate_before) {
+      const auto t0 = std::chrono::steady_clock::now();
+      alerts.clear();
+      s.eval.evaluate(s.state, *s.rule, *c.evaluate_before, clock_.now(), alerts);
+      eval_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      if (!alerts.empty()) {
+        alerts_counter_->inc(alerts.size());
+        s.alerts.fetch_add(alerts.size(), std::memory_order_relaxed);
+        sink_.publish(std::move(alerts));
+        alerts = {};
+      }
+      // A watermark that moved during evaluation may now free the bins just evaluated.
+      if (c.watermark != INT64_MIN && c.watermark != INT64_MAX) s.state.advance_watermark(c.watermark + 1);
+    }
+    const auto& st = s.state.stats();
+    s.keys.store(s.state.keys(), std::memory_order_relaxed);
+    s.bins.store(s.state.bins(), std::memory_order_relaxed);
+    s.late.store(st.late_dropped, std::memory_order_relaxed);
+    s.reopened.store(st.reopened, std::memory_order_relaxed);
+    s.shed.store(st.shed_keys, std::memory_order_relaxed);
+    s.keys_gauge->set(static_cast<double>(s.state.keys()));
+    // The byte count walks every key: at most every 10 s.
+    const timestamp_us now = clock_.now();
+    if (s.last_bytes_walk == 0 || now - s.last_bytes_walk >= 10 * us_per_second) {
+      s.bytes_gauge->set(static_cast<double>(s.state.memory_bytes()));
+      s.last_bytes_walk = now;
+    }
+    if (c.done) c.done->arrive();
+  }
+}
+
+std::future<void> engine::advance(timestamp_us watermark, std::optional<timestamp_us> evaluate_before) {
+  auto done = std::make_shared<completion>(shards_.size());
+  auto fut = done->promise.get_future();
+  for (auto& s : shards_) {
+    if (!s->queue.push_control(control{watermark, evaluate_before, nullptr, done})) done->arrive();
+  }
+  return fut;
+}
+
+void engine::set_rule(std::shared_ptr<const rule_definition> rule) {
+  PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width, "the bin width cannot change at run time");
+  for (auto& s : shards_) s->queue.push_control(control{INT64_MIN, std::nullopt, rule, nullptr});
+}
+
+engine::totals engine::snapshot() const {
+  totals t;
+  for (const auto& s : shards_) {
+    t.keys += s->keys.load(std::memory_order_relaxed);
+    t.bins += s->bins.load(std::memory_order_relaxed);
+    t.late += s->late.load(std::memory_order_relaxed);
+    t.reopened += s->reopened.load(std::memory_order_relaxed);
+    t.shed += s->shed.load(std::memory_order_relaxed);
+    t.alerts += s->alerts.load(std::memory_order_relaxed);
+  }
+  return t;
+}
+
+std::unique_ptr<engine::dispatcher> engine::make_dispatcher(std::string input_name,
+                                                            event_time_source time_source) {
+  return std::make_unique<dispatcher>(*this, std::move(input_name), time_source);
+}
+
+engine::dispatcher::dispatcher(engine& e, std::string input_name, event_time_source time_source)
+    : engine_(e), input_(std::move(input_name)), time_source_(time_source), pending_(e.shards()) {
+  for (auto& p : pending_) p.reserve(batch_size);
+  const source_class classes[] = {source_class::candidate, source_class::private_v4, source_class::loopback,
+                                  source_class::private_v6, source_class::ipv6_sentinel};
+  for (source_class c : classes) {
+    if (c == source_class::candidate) continue;
+    filtered_[static_cast<std::size_t>(c)] = &engine_.metrics_.get_counter(
+        "portscand_records_filtered_total", filtered_help,
+        {{"input", input_}, {"reason", std::string(to_string(c))}});
+  }
+  future_ = &engine_.metrics_.get_counter("portscand_records_filtered_total", filtered_help,
+                                          {{"input", input_}, {"reason", "future"}});
+}
+
+std::string_view engine::dispatcher::format_name() const noexcept {
+  if (decoder_ == nullptr || decoder_->last_format().empty()) return "unknown";
+  return decoder_->last_format();
+}
+
+counter& engine::dispatcher::count(std::unordered_map<reason_key, counter*, reason_hash>& cache,
+                                   const char* metric, const char* help, std::string_view reason) {
+  reason_key key{std::string(format_name()), std::string(reason)};
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  metric_labels labels{{"input", input_}, {"format", key.format}};
+  if (!reason.empty()) labels.emplace_back("reason", key.reason);
+  counter* c = &engine_.metrics_.get_counter(metric, help, labels);
+  cache.emplace(std::move(key), c);
+  return *c;
+}
+
+void engine::dispatcher::log_reject(std::string_view what, std::string_view reason) {
+  std::uint64_t suppressed = 0;
+  std::string key = std::string(format_name()) + "/" + std::string(reason);
+  if (!log_.allow(key, engine_.clock_.now(), suppressed)) return;
+  spdlog::warn("input {}: {} record (format {}): {}{}", input_, what, format_name(), reason,
+               suppressed != 0 ? fmt::format(" ({} more since the last line)", suppressed) : std::string());
+}
+
+void engine::dispatcher::skipped(std::string_view reason) {
+  count(skipped_, "portscand_records_skipped_total",
+        "Well-formed records that are not network sessions (not_a_session), by reason.", reason)
+      .inc();
+}
+
+void engine::dispatcher::rejected(std::string_view reason) {
+  count(rejected_, "portscand_records_rejected_total", "Malformed records, by input, format and reason.", reason)
+      .inc();
+  log_reject("rejected", reason);
+}
+
+void engine::dispatcher::record(const network_session& in) {
+  const std::string_view format = format_name();
+  if (format.data() != last_format_) {
+    last_parsed_ = &count(parsed_, "portscand_records_parsed_total",
+                          "Network-session records parsed, by input and format.", {});
+    last_format_ = format.data();
+  }
+  last_parsed_->inc();
+  network_session r = in;
+  if (time_source_ == event_time_source::receive || !r.has_time) {
+    const timestamp_us header = ctx_ != nullptr ? ctx_->header_time : 0;
+    r.time = (time_source_ == event_time_source::record && header != 0)
+                 ? header
+                 : (ctx_ != nullptr && ctx_->receive_time != 0 ? ctx_->receive_time : now_);
+    r.has_time = true;
+  }
+  const source_class c = classify_source(r.src, engine_.opt_.mode);
+  if (c != source_class::candidate) {
+    filtered_[static_cast<std::size_t>(c)]->inc();
+    return;
+  }
+  if (r.time > now_ + engine_.opt_.max_future_skew) {
+    future_->inc();
+    log_reject("dropped future-dated", "time ahead of the wall clock by more than max_future_skew");
+    return;
+  }
+  max_event_ = std::max(max_event_, r.time);
+  auto& batch = pending_[engine_.shard_of(r.src)];
+  batch.push_back(r);
+  if (batch.size() >= batch_size) {
+    const std::size_t shard = engine_.shard_of(r.src);
+    std::vector<network_session> full;
+    full.reserve(batch_size);
+    full.swap(batch);
+    engine_.shards_[shard]->queue.push(std::move(full));
+  }
+}
+
+void engine::dispatcher::flush() {
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    if (pending_[i].empty()) continue;
+    std::vector<network_session> out;
+    out.reserve(batch_size);
+    out.swap(pending_[i]);
+    engine_.shards_[i]->queue.push(std::move(out));
+  }
+}
+
+}  // namespace portscand

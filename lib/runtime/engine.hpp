@@ -1,0 +1,184 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "detect/evaluator.hpp"
+#include "detect/rule.hpp"
+#include "event/alert.hpp"
+#include "parse/decoder.hpp"
+#include "runtime/bounded_queue.hpp"
+#include "window/shard_state.hpp"
+
+namespace portscand {
+
+// Receives the alerts of every shard. Called from shard threads: must be thread-safe.
+class alert_sink {
+ public:
+  virtual ~alert_sink() = default;
+  virtual void publish(std::vector<alert>&& alerts) = 0;
+};
+
+struct engine_options {
+  unsigned shards = 2;
+  window_config window;
+  detection_mode mode = detection_mode::standard;
+  timestamp_us max_future_skew = 5 * us_per_minute;
+  std::size_t queue_batches = 256;
+};
+
+// The sharded detection engine: N shard threads, each the only owner of its window state,
+// fed through bounded queues. Ingest threads talk to it through a dispatcher; the
+// coordinator (replay driver or daemon) through control messages.
+class engine {
+ public:
+  static constexpr std::size_t batch_size = 1024;
+
+  engine(engine_options opt, std::shared_ptr<const rule_definition> rule, const clock& clk,
+         alert_sink& sink, metrics_registry& metrics);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // One per ingest thread: the parse_sink that filters records by the rule's source filter
+  // and routes them to the owning shard in batches. Not thread-safe.
+  class dispatcher final : public parse_sink {
+   public:
+    dispatcher(engine& e, std::string input_name, event_time_source time_source);
+
+    // Call before decoding a unit: its context fills in missing times.
+    void begin_unit(const parse_context& ctx, const unit_decoder* decoder) noexcept {
+      ctx_ = &ctx;
+      decoder_ = decoder;
+      now_ = engine_.clock_.now();
+    }
+    void record(const network_session& s) override;
+    void skipped(std::string_view reason) override;
+    void rejected(std::string_view reason) override;
+
+    // Pushes every partial batch to its shard (blocking while a queue is full).
+    void flush();
+    // Largest event time of the records routed since the last call (INT64_MIN if none).
+    timestamp_us take_max_event_time() noexcept {
+      const timestamp_us t = max_event_;
+      max_event_ = INT64_MIN;
+      return t;
+    }
+
+   private:
+    struct reason_key {
+      std::string format, reason;
+      bool operator==(const reason_key&) const = default;
+    };
+    struct reason_hash {
+      std::size_t operator()(const reason_key& k) const noexcept {
+        return std::hash<std::string>{}(k.format) * 31 + std::hash<std::string>{}(k.reason);
+      }
+    };
+    counter& count(std::unordered_map<reason_key, counter*, reason_hash>& cache, const char* metric,
+                   const char* help, std::string_view reason);
+    std::string_view format_name() const noexcept;
+    void log_reject(std::string_view what, std::string_view reason);
+
+    engine& engine_;
+    std::string input_;
+    event_time_source time_source_;
+    const parse_context* ctx_ = nullptr;
+    const unit_decoder* decoder_ = nullptr;
+    timestamp_us now_ = 0;
+    // The parsed-records counter of the last format seen (names are stable registry strings).
+    const char* last_format_ = nullptr;
+    counter* last_parsed_ = nullptr;
+    std::vector<std::vector<network_session>> pending_;  // per shard
+    timestamp_us max_event_ = INT64_MIN;
+    std::unordered_map<reason_key, counter*, reason_hash> rejected_, skipped_, parsed_;
+    std::array<counter*, 5> filtered_{};
+    counter* future_ = nullptr;
+    rate_limited_log log_;
+  };
+
+  std::unique_ptr<dispatcher> make_dispatcher(std::string input_name,
+                                              event_time_source time_source = event_time_source::record);
+
+  // Tells every shard the watermark; with evaluate_before, each evaluates the bins closed
+  // before it and publishes their alerts. Returns a future that is ready when every shard
+  // has done so (the coordinator may ignore it).
+  std::future<void> advance(timestamp_us watermark, std::optional<timestamp_us> evaluate_before);
+
+  // Swaps the rule (SIGHUP): threshold, caps and metadata apply from the next evaluation;
+  // window state is kept. The bin width cannot change at run time (the caller refuses it).
+  void set_rule(std::shared_ptr<const rule_definition> rule);
+
+  // Closes the queues and joins the shard threads after they drained.
+  void stop();
+
+  unsigned shards() const noexcept { return static_cast<unsigned>(shards_.size()); }
+  std::size_t shard_of(const ip_address& ip) const noexcept { return ip.hash() % shards_.size(); }
+  std::size_t queue_depth(std::size_t shard) const { return shards_[shard]->queue.size(); }
+
+  // Totals over shards, as of the last control message each processed.
+  struct totals {
+    std::uint64_t keys = 0, bins = 0, late = 0, reopened = 0, shed = 0, alerts = 0;
+  };
+  totals snapshot() const;
+
+ private:
+  // Completes a future once every shard has handled one control message.
+  struct completion {
+    explicit completion(std::size_t n) : remaining(n) {}
+    std::atomic<std::size_t> remaining;
+    std::promise<void> promise;
+    void arrive() {
+      if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) promise.set_value();
+    }
+  };
+  struct control {
+    timestamp_us watermark = INT64_MIN;
+    std::optional<timestamp_us> evaluate_before;
+    std::shared_ptr<const rule_definition> rule;  // non-null: switch to it first
+    std::shared_ptr<completion> done;
+  };
+  using message = std::variant<std::vector<network_session>, control>;
+
+  struct shard {
+    shard(std::size_t index, const window_config& cfg, std::size_t queue_batches)
+        : index(index), state(cfg), queue(queue_batches) {}
+    std::size_t index;
+    shard_state state;
+    evaluator eval;
+    bounded_queue<message> queue;
+    std::shared_ptr<const rule_definition> rule;
+    std::thread thread;
+    // Published by the shard thread after each control message, read by snapshot().
+    std::atomic<std::uint64_t> keys{0}, bins{0}, late{0}, reopened{0}, shed{0}, alerts{0};
+    gauge* keys_gauge = nullptr;
+    gauge* bytes_gauge = nullptr;
+    timestamp_us last_bytes_walk = 0;  // the walk is due at the first control message
+  };
+
+  void run_shard(shard& s);
+
+  engine_options opt_;
+  const clock& clock_;
+  alert_sink& sink_;
+  metrics_registry& metrics_;
+  std::vector<std::unique_ptr<shard>> shards_;
+  counter* late_counter_;
+  counter* alerts_counter_;
+  histogram* eval_seconds_;
+  bool stopped_ = false;
+};
+
+}  // namespace portscand

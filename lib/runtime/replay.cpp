@@ -1,0 +1,281 @@
+#include "runtime/replay.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "core/metrics.hpp"
+#include "parse/decoder.hpp"
+#include "runtime/engine.hpp"
+#include "schedule/schedule.hpp"
+#include "schedule/watermark.hpp"
+
+namespace portscand {
+namespace {
+
+class collecting_alert_sink final : public alert_sink {
+ public:
+  void publish(std::vector<alert>&& alerts) override {
+    std::lock_guard lock(mu_);
+    for (auto& a : alerts) alerts_.push_back(std::move(a));
+  }
+  std::vector<alert> take() {
+    std::lock_guard lock(mu_);
+    return std::move(alerts_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<alert> alerts_;
+};
+
+// A piece of one file that ends at a line boundary, with unit_padding readable bytes after
+// `size` (so JSON formats parse in place).
+struct chunk {
+  std::size_t file = 0;
+  std::size_t seq = 0;
+  std::shared_ptr<std::vector<char>> data;
+  std::size_t size = 0;
+};
+
+struct chunk_done {
+  std::size_t file = 0;
+  std::size_t seq = 0;
+  timestamp_us max_event = INT64_MIN;
+  bool end_of_file = false;   // sent by the reader: `seq` chunks in all
+  bool read_error = false;
+};
+
+// Reads files into line-aligned chunks. A line longer than max_line is cut into a unit of
+// max_line + 1 bytes (which the decoder rejects as too_large) and the rest of it skipped.
+class chunk_reader {
+ public:
+  chunk_reader(std::size_t chunk_bytes, std::size_t max_line) : chunk_bytes_(chunk_bytes), max_line_(max_line) {}
+
+  // Calls emit(chunk) for each chunk of the file; returns false on a read error.
+  template <typename Emit>
+  bool read_file(std::size_t file_index, int fd, Emit emit, std::size_t& chunks, std::string& error) {
+    std::vector<char> carry;
+    bool skipping = false;  // inside an over-long line, looking for its end
+    std::size_t seq = 0;
+    while (true) {
+      auto buf = std::make_shared<std::vector<char>>();
+      buf->reserve(carry.size() + chunk_bytes_ + unit_padding);
+      buf->assign(carry.begin(), carry.end());
+      carry.clear();
+      const std::size_t start = buf->size();
+      buf->resize(start + chunk_bytes_);
+      ssize_t n;
+      do {
+        n = ::read(fd, buf->data() + start, chunk_bytes_);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        error = std::strerror(errno);
+        chunks = seq;
+        return false;
+      }
+      buf->resize(start + static_cast<std::size_t>(n));
+      const bool eof = n == 0;
+      std::size_t begin = 0;
+      if (skipping) {
+        auto nl = std::find(buf->begin(), buf->end(), '\n');
+        if (nl == buf->end()) {
+          if (eof) break;
+          continue;
+        }
+        begin = static_cast<std::size_t>(nl - buf->begin()) + 1;
+        skipping = false;
+      }
+      std::size_t end = buf->size();
+      if (!eof) {
+        // Cut after the last newline; the tail is carried into the next chunk.
+        std::size_t last_nl = end;
+        while (last_nl > begin && (*buf)[last_nl - 1] != '\n') --last_nl;
+        if (last_nl == begin) {
+          // No newline at all since `begin`: a line longer than what we hold.
+          if (end - begin > max_line_) {
+            carry.clear();
+            auto unit = std::make_shared<std::vector<char>>(buf->begin() + static_cast<std::ptrdiff_t>(begin),
+                                                            buf->begin() + static_cast<std::ptrdiff_t>(begin + max_line_ + 1));
+            unit->push_back('\n');
+            const std::size_t size = unit->size();
+            unit->resize(size + unit_padding, ' ');
+            emit(chunk{file_index, seq++, std::move(unit), size});
+            skipping = true;
+          } else {
+            carry.assign(buf->begin() + static_cast<std::ptrdiff_t>(begin), buf->end());
+          }
+          continue;
+        }
+        carry.assign(buf->begin() + static_cast<std::ptrdiff_t>(last_nl), buf->end());
+        end = last_nl;
+      }
+      if (end > begin) {
+        if (begin != 0) buf->erase(buf->begin(), buf->begin() + static_cast<std::ptrdiff_t>(begin));
+        const std::size_t size = end - begin;
+        buf->resize(size + unit_padding, ' ');
+        emit(chunk{file_index, seq++, std::move(buf), size});
+      }
+      if (eof) break;
+    }
+    chunks = seq;
+    return true;
+  }
+
+ private:
+  std::size_t chunk_bytes_;
+  std::size_t max_line_;
+};
+
+}  // namespace
+
+replay_result run_replay(const replay_options& opt, const rule_definition& rule, const clock& clk,
+                         std::ostream& out, std::ostream& summary) {
+  replay_result result;
+  metrics_registry metrics;
+  collecting_alert_sink alerts;
+  engine_options eo;
+  eo.shards = std::max(1u, opt.shards);
+  eo.window.bin_width = rule.bin_width;
+  eo.window.retention = rule.query_period + opt.evaluation.allowed_lateness;
+  eo.window.max_keys = opt.max_keys_per_shard;
+  eo.mode = opt.mode;
+  eo.max_future_skew = opt.evaluation.max_future_skew;
+  auto rule_ptr = std::make_shared<const rule_definition>(rule);
+  engine eng(eo, rule_ptr, clk, alerts, metrics);
+
+  watermark_tracker tracker({opt.evaluation.idle_timeout, /*wall_clock_idleness=*/false});
+  for (const auto& f : opt.files) tracker.add_input(f);
+  evaluation_schedule schedule(schedule_kind::on_close, rule.query_frequency, opt.evaluation.allowed_lateness);
+
+  const unsigned workers = opt.parse_threads != 0 ? opt.parse_threads : std::max(1u, std::thread::hardware_concurrency());
+  bounded_queue<chunk> chunks(workers * 2);
+  bounded_queue<chunk_done> done(1u << 20);
+
+  std::vector<std::thread> pool;
+  for (unsigned w = 0; w < workers; ++w) {
+    pool.emplace_back([&] {
+      unit_decoder decoder(builtin_formats(), opt.format);
+      std::map<std::size_t, std::unique_ptr<engine::dispatcher>> dispatchers;  // per file: input label
+      while (auto c = chunks.pop()) {
+        auto& d = dispatchers[c->file];
+        if (!d) d = eng.make_dispatcher(opt.files[c->file] == "-" ? "stdin" : opt.files[c->file]);
+        parse_context ctx;
+        ctx.padded = true;
+        ctx.receive_time = clk.now();
+        const char* p = c->data->data();
+        const char* end = p + c->size;
+        while (p < end) {
+          const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+          const char* line_end = nl != nullptr ? nl : end;
+          d->begin_unit(ctx, &decoder);
+          decoder.decode(std::string_view(p, static_cast<std::size_t>(line_end - p)), ctx, *d);
+          p = line_end + 1;
+        }
+        d->flush();
+        done.push(chunk_done{c->file, c->seq, d->take_max_event_time()});
+      }
+    });
+  }
+
+  std::thread reader([&] {
+    chunk_reader rd(opt.chunk_bytes, unit_decoder::default_max_unit_bytes);
+    for (std::size_t i = 0; i < opt.files.size(); ++i) {
+      const std::string& path = opt.files[i];
+      const int fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      std::size_t n = 0;
+      std::string error;
+      bool ok = fd >= 0;
+      if (!ok) error = std::strerror(errno);
+      else ok = rd.read_file(i, fd, [&chunks](chunk c) { chunks.push(std::move(c)); }, n, error);
+      if (fd > 0) ::close(fd);
+      if (!ok) summary << "portscand replay: cannot read " << path << ": " << error << '\n';
+      done.push(chunk_done{i, n, INT64_MIN, true, !ok});
+    }
+    chunks.close();
+  });
+
+  // Coordinator: per file, the contiguous prefix of finished chunks defines its progress.
+  struct file_progress {
+    std::size_t next = 0;               // first chunk not yet accounted
+    std::size_t total = SIZE_MAX;       // known at end of file
+    std::map<std::size_t, timestamp_us> finished;  // out-of-order completions
+    bool closed = false;
+  };
+  std::vector<file_progress> progress(opt.files.size());
+  std::size_t open_files = opt.files.size();
+  timestamp_us last_watermark = INT64_MIN;
+  while (open_files > 0) {
+    auto d = done.pop();
+    if (!d) break;
+    file_progress& fp = progress[d->file];
+    if (d->end_of_file) {
+      fp.total = d->seq;
+      if (d->read_error) result.exit_code = 1;
+    } else {
+      fp.finished[d->seq] = d->max_event;
+    }
+    while (!fp.finished.empty() && fp.finished.begin()->first == fp.next) {
+      const timestamp_us t = fp.finished.begin()->second;
+      if (t != INT64_MIN) tracker.observe(d->file, t, clk.now());
+      fp.finished.erase(fp.finished.begin());
+      ++fp.next;
+    }
+    if (!fp.closed && fp.next == fp.total) {
+      fp.closed = true;
+      tracker.finish(d->file);
+      --open_files;
+    }
+    const timestamp_us wm = tracker.current(clk.now());
+    if (wm != last_watermark && open_files > 0) {
+      last_watermark = wm;
+      eng.advance(wm, schedule.due(wm, clk.now()));
+    }
+  }
+  reader.join();
+  for (auto& t : pool) t.join();
+  // End of input: every bin is evaluated.
+  eng.advance(INT64_MAX, INT64_MAX).wait();
+  const engine::totals totals = eng.snapshot();
+  eng.stop();
+
+  std::vector<alert> all = alerts.take();
+  std::vector<std::pair<std::string, std::size_t>> order;
+  order.reserve(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) order.emplace_back(all[i].src.to_string(), i);
+  std::sort(order.begin(), order.end(), [&all](const auto& a, const auto& b) {
+    if (all[a.second].bin_start != all[b.second].bin_start) return all[a.second].bin_start < all[b.second].bin_start;
+    return a.first < b.first;
+  });
+  const alert_schema schema = opt.schema == output_schema::ocsf ? alert_schema::ocsf : alert_schema::native;
+  for (const auto& [src, i] : order) out << render_alert(all[i], schema) << '\n';
+  out.flush();
+  result.alerts = all.size();
+
+  // Summary: what happened to every unit.
+  auto sum = [&metrics](const char* name, metric_labels match = {}) { return metrics.counter_sum(name, match); };
+  summary << "portscand replay: " << sum("portscand_records_parsed_total") << " records parsed, "
+          << sum("portscand_records_rejected_total") << " rejected, " << sum("portscand_records_skipped_total")
+          << " skipped (not a session), " << sum("portscand_records_filtered_total") << " filtered, "
+          << totals.late << " late, " << totals.shed << " shed, " << all.size() << " alerts\n";
+  const std::string text = metrics.render();
+  for (const char* family : {"portscand_records_rejected_total", "portscand_records_skipped_total",
+                             "portscand_records_filtered_total"}) {
+    std::size_t pos = 0;
+    const std::string prefix = std::string(family) + "{";
+    while ((pos = text.find(prefix, pos)) != std::string::npos) {
+      const std::size_t eol = text.find('\n', pos);
+      const std::string line = text.substr(pos, eol - pos);
+      if (line.substr(line.rfind(' ') + 1) != "0") summary << "  " << line << '\n';
+      pos = eol;
+    }
+  }
+  return result;
+}
+
+}  // namespace portscand

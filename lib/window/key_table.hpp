@@ -1,0 +1,144 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/assert.hpp"
+#include "core/time.hpp"
+#include "window/label_set.hpp"
+#include "window/port_set.hpp"
+
+namespace portscand {
+
+// Everything the rule needs of one (source, bin): 36 bytes.
+struct __attribute__((packed, aligned(4))) key_state {
+  static constexpr std::uint8_t alerted = 1;   // this key has alerted: never again (SPEC "once per key")
+  static constexpr std::uint8_t dirty = 2;     // touched since its bin was last evaluated
+
+  port_set ports;
+  label_set labels;
+  std::uint32_t first_offset = 0;  // first_seen - bin start, microseconds (a bin is at most 1 h)
+  std::uint32_t last_offset = 0;   // last_seen - bin start
+  std::uint32_t events = 0;        // saturating
+  std::uint8_t flags = 0;
+};
+
+// Dense, chunked storage of (key, state) plus an open-addressing index of 32-bit slots.
+// Entries never move while the table lives (chunks are never reallocated), removal happens
+// only by rebuilding (shedding). Memory per key: sizeof(entry) + about 6 bytes of index.
+// Not thread-safe: owned by one shard.
+template <typename Key, typename Hash>
+class key_table {
+ public:
+  struct entry {
+    Key key;
+    key_state state;
+  };
+
+  key_table() = default;
+  key_table(const key_table&) = delete;
+  key_table& operator=(const key_table&) = delete;
+  key_table(key_table&&) noexcept = default;
+  key_table& operator=(key_table&&) noexcept = default;
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+
+  // Finds the key or default-constructs a new entry. `inserted` tells which.
+  entry& find_or_insert(const Key& key, bool& inserted) {
+    if ((size_ + 1) * 4 > index_.size() * 3) grow_index();
+    const std::size_t mask = index_.size() - 1;
+    std::size_t slot = Hash{}(key) & mask;
+    while (true) {
+      const std::uint32_t v = index_[slot];
+      if (v == 0) break;
+      entry& e = at(v - 1);
+      if (e.key == key) {
+        inserted = false;
+        return e;
+      }
+      slot = (slot + 1) & mask;
+    }
+    PORTSCAND_ASSERT(size_ < 0xfffffffeu, "key table index overflow");
+    if (size_ == chunks_.size() * chunk_size) chunks_.push_back(std::make_unique<entry[]>(chunk_size));
+    entry& e = at(size_);
+    e.key = key;
+    index_[slot] = static_cast<std::uint32_t>(++size_);
+    inserted = true;
+    return e;
+  }
+
+  entry& at(std::size_t i) noexcept { return chunks_[i / chunk_size][i % chunk_size]; }
+  const entry& at(std::size_t i) const noexcept { return chunks_[i / chunk_size][i % chunk_size]; }
+
+  // Keeps the entries for which keep(entry) is true, in order; rebuilds the index.
+  template <typename Keep>
+  std::size_t retain_if(Keep keep) {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < size_; ++i) {
+      entry& e = at(i);
+      if (!keep(e)) continue;
+      if (out != i) {
+        entry& dst = at(out);
+        dst.key = e.key;
+        dst.state = std::move(e.state);
+      }
+      ++out;
+    }
+    for (std::size_t i = out; i < size_; ++i) at(i).state = key_state{};  // frees heap tiers
+    const std::size_t removed = size_ - out;
+    size_ = out;
+    chunks_.resize((size_ + chunk_size - 1) / chunk_size);
+    rebuild_index();
+    return removed;
+  }
+
+  std::size_t memory_bytes() const noexcept {
+    return chunks_.size() * chunk_size * sizeof(entry) + index_.size() * sizeof(std::uint32_t);
+  }
+
+ private:
+  static constexpr std::size_t chunk_size = 1024;
+
+  void grow_index() { rebuild_index(std::max<std::size_t>(16, index_.size() * 2)); }
+  void rebuild_index(std::size_t buckets = 0) {
+    if (buckets == 0) {
+      buckets = 16;
+      while ((size_ + 1) * 4 > buckets * 3) buckets *= 2;
+    }
+    index_.assign(buckets, 0);
+    const std::size_t mask = buckets - 1;
+    for (std::size_t i = 0; i < size_; ++i) {
+      std::size_t slot = Hash{}(at(i).key) & mask;
+      while (index_[slot] != 0) slot = (slot + 1) & mask;
+      index_[slot] = static_cast<std::uint32_t>(i + 1);
+    }
+  }
+
+  std::vector<std::unique_ptr<entry[]>> chunks_;
+  std::vector<std::uint32_t> index_;
+  std::size_t size_ = 0;
+};
+
+struct v4_key_hash {
+  std::size_t operator()(std::uint32_t k) const noexcept {
+    std::uint64_t h = k * 0x9e3779b97f4a7c15ULL;
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
+};
+
+using v6_key = std::array<std::uint8_t, 16>;
+struct v6_key_hash {
+  std::size_t operator()(const v6_key& k) const noexcept {
+    std::uint64_t a, b;
+    std::memcpy(&a, k.data(), 8);
+    std::memcpy(&b, k.data() + 8, 8);
+    std::uint64_t h = (a ^ (b * 0xc2b2ae3d27d4eb4fULL)) * 0x9e3779b97f4a7c15ULL;
+    return static_cast<std::size_t>(h ^ (h >> 31));
+  }
+};
+
+}  // namespace portscand

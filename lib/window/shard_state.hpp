@@ -1,0 +1,91 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "core/ip_address.hpp"
+#include "core/time.hpp"
+#include "event/network_session.hpp"
+#include "window/key_table.hpp"
+
+namespace portscand {
+
+struct window_config {
+  timestamp_us bin_width = 5 * us_per_minute;
+  // Records whose time is more than this behind the watermark are dropped (SPEC: query
+  // period + allowed lateness), and bins wholly behind it are freed once evaluated.
+  timestamp_us retention = 70 * us_per_minute;
+  std::size_t max_keys = 4'000'000;  // per shard; shedding keeps the keys closest to alerting
+};
+
+// One (source, bin) as the rule sees it when a bin is evaluated.
+struct key_view {
+  ip_address src;
+  timestamp_us bin_start;
+  key_state& state;
+};
+
+// The window state of one shard: bins of (source -> key_state), keyed by bin start.
+// Owned and touched by exactly one shard thread: no locks, no atomics.
+class shard_state {
+ public:
+  enum class add_result : std::uint8_t { added, late };
+
+  explicit shard_state(const window_config& config, const label_table& labels = label_table::global());
+
+  // Adds a record whose source already passed the rule's filter and whose time is set.
+  add_result add(const network_session& r);
+
+  // Moves the watermark forward (never back) and frees evaluated bins wholly behind the
+  // retention horizon.
+  void advance_watermark(timestamp_us watermark);
+  timestamp_us watermark() const noexcept { return watermark_; }
+
+  // Calls fn for every key of every bin with end <= close_before that has not been
+  // evaluated since it last changed: all keys of a never-evaluated bin, the dirty keys of a
+  // re-opened one. Marks those bins evaluated and the keys clean. Returns the bins visited.
+  std::size_t evaluate_closed(timestamp_us close_before, const std::function<void(key_view)>& fn);
+
+  std::size_t keys() const noexcept { return keys_; }
+  std::size_t bins() const noexcept { return bins_.size(); }
+  std::size_t memory_bytes() const noexcept;  // tables + heap tiers (computed by a walk: not hot)
+
+  struct counters {
+    std::uint64_t late_dropped = 0;   // records older than the retention horizon
+    std::uint64_t reopened = 0;       // records that landed in an already-evaluated bin
+    std::uint64_t shed_keys = 0;      // keys dropped by the memory cap
+    std::uint64_t shed_passes = 0;
+    std::uint64_t freed_bins = 0;
+  };
+  const counters& stats() const noexcept { return stats_; }
+  const window_config& config() const noexcept { return config_; }
+  void set_max_keys(std::size_t max_keys) noexcept { config_.max_keys = max_keys; }
+
+ private:
+  struct bin {
+    key_table<std::uint32_t, v4_key_hash> v4;
+    key_table<v6_key, v6_key_hash> v6;
+    bool evaluated = false;
+    bool reopened = false;  // some key is dirty: evaluate again
+  };
+
+  void shed();
+  void touch(bin& b, key_state& s, bool inserted, const network_session& r, timestamp_us bin_start);
+  template <typename Table, typename ToIp>
+  static void visit(Table& table, timestamp_us start, bool only_dirty, ToIp to_ip,
+                    const std::function<void(key_view)>& fn);
+
+  window_config config_;
+  const label_table& labels_;
+  std::map<timestamp_us, bin> bins_;
+  timestamp_us watermark_ = INT64_MIN;
+  std::size_t keys_ = 0;
+  counters stats_;
+  // The bin the last record went to: consecutive records mostly share it.
+  timestamp_us last_bin_start_ = INT64_MIN;
+  bin* last_bin_ = nullptr;
+};
+
+}  // namespace portscand

@@ -1,0 +1,104 @@
+// Window insert, evaluation, and the memory cost of a tracked key.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "detect/evaluator.hpp"
+#include "window/shard_state.hpp"
+
+namespace portscand {
+namespace {
+
+constexpr timestamp_us t0 = 1'768'471'500LL * us_per_second;  // a bin start
+
+network_session rec(std::uint32_t src, timestamp_us t, int port) {
+  network_session r;
+  r.src = ip_address::from_v4(src);
+  r.time = t;
+  r.has_time = true;
+  r.dst_port = port;
+  r.reported_by = label_table::global().intern("Fortinet/Fortigate");
+  return r;
+}
+
+// Background-like traffic: many sources, 1-4 ports each, one bin.
+void window_insert_new_keys(benchmark::State& state) {
+  const auto keys = static_cast<std::uint32_t>(state.range(0));
+  std::mt19937 rng(1);
+  std::vector<network_session> records;
+  for (std::uint32_t i = 0; i < keys; ++i) records.push_back(rec(0x0b000000u + i * 7919u, t0 + (i % 300) * us_per_second, 443));
+  for (auto _ : state) {
+    shard_state s(window_config{});
+    for (const auto& r : records) s.add(r);
+    benchmark::DoNotOptimize(s.keys());
+  }
+  state.SetItemsProcessed(state.iterations() * keys);
+}
+BENCHMARK(window_insert_new_keys)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+
+// A realistic mix: 200k sources hitting 1-4 ports, repeated, plus scanners.
+void window_insert_mixed(benchmark::State& state) {
+  std::mt19937 rng(2);
+  std::vector<network_session> records;
+  for (int i = 0; i < 1'000'000; ++i) {
+    const std::uint32_t src = 0x0b000000u + static_cast<std::uint32_t>(rng() % 200'000) * 7919u;
+    const int port = i % 50 == 0 ? static_cast<int>(rng() % 65536) : 443 + static_cast<int>(rng() % 4);
+    records.push_back(rec(src, t0 + (i % 300) * us_per_second, port));
+  }
+  for (auto _ : state) {
+    shard_state s(window_config{});
+    for (const auto& r : records) s.add(r);
+    benchmark::DoNotOptimize(s.keys());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(records.size()));
+}
+BENCHMARK(window_insert_mixed)->Unit(benchmark::kMillisecond);
+
+// Bytes per tracked (source, bin) key with 1..4 ports, IPv4 and IPv6: the whole state
+// (tables, index, heap tiers) divided by the keys.
+void window_memory_per_key(benchmark::State& state) {
+  const bool v6 = state.range(0) == 6;
+  std::mt19937 rng(3);
+  double bytes_per_key = 0;
+  for (auto _ : state) {
+    shard_state s(window_config{});
+    for (std::uint32_t i = 0; i < 1'000'000; ++i) {
+      network_session r = rec(0x0b000000u + i * 7919u, t0, 0);
+      if (v6) {
+        std::array<std::uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8};
+        std::memcpy(b.data() + 12, &i, 4);
+        r.src = ip_address::from_v6(b);
+      }
+      const int ports = 1 + static_cast<int>(rng() % 4);
+      for (int p = 0; p < ports; ++p) {
+        r.dst_port = 1000 + p;
+        s.add(r);
+      }
+    }
+    bytes_per_key = static_cast<double>(s.memory_bytes()) / static_cast<double>(s.keys());
+  }
+  state.counters["bytes_per_key"] = bytes_per_key;
+}
+BENCHMARK(window_memory_per_key)->Arg(4)->Arg(6)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Evaluating a closed bin of 200k keys of which 100 are scanners.
+void evaluate_bin(benchmark::State& state) {
+  const rule_definition rule = default_rule();
+  for (auto _ : state) {
+    state.PauseTiming();
+    shard_state s(window_config{});
+    for (std::uint32_t i = 0; i < 200'000; ++i) s.add(rec(0x0b000000u + i * 7919u, t0, 443));
+    for (std::uint32_t k = 0; k < 100; ++k)
+      for (int p = 0; p < 200; ++p) s.add(rec(0x0c000000u + k, t0, p));
+    std::vector<alert> alerts;
+    evaluator e;
+    state.ResumeTiming();
+    e.evaluate(s, rule, INT64_MAX, t0, alerts);
+    benchmark::DoNotOptimize(alerts.size());
+  }
+  state.SetItemsProcessed(state.iterations() * 200'100);
+}
+BENCHMARK(evaluate_bin)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace portscand

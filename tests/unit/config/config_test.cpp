@@ -1,0 +1,105 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "../test_names.hpp"
+#include "parse/registry.hpp"
+
+namespace portscand {
+namespace {
+
+config_load_result load(const std::string& yaml) { return load_config_text(yaml, builtin_formats().names()); }
+
+TEST(Config, TheSpecExampleIsValid) {
+  const auto r = load(R"(
+rule: /etc/portscand/rules/port-scan.yaml
+mode: default
+evaluation: {schedule: hourly, allowed_lateness: 10m, idle_timeout: 1m}
+shards: 2
+state_dir: /var/lib/portscand
+inputs:
+  - {type: kafka, brokers: "127.0.0.1:9092", topics: [asim-network-session], group: portscand,
+     format: auto, properties: {security.protocol: SASL_SSL}}
+  - {type: syslog, listen: "udp://0.0.0.0:514", format: auto}
+  - {type: syslog, listen: "tcp://0.0.0.0:514", format: auto}
+outputs:
+  - {type: kafka, brokers: "127.0.0.1:9092", topic: portscan-alerts, schema: native}
+  - {type: file, path: /var/log/portscand/alerts.jsonl, schema: native}
+metrics: {listen: "127.0.0.1:9108"}
+)");
+  for (const auto& p : r.problems) ADD_FAILURE() << p.path << ": " << p.message;
+  EXPECT_EQ(r.cfg.shards, 2u);
+  EXPECT_EQ(r.cfg.inputs.size(), 3u);
+  EXPECT_EQ(r.cfg.evaluation.allowed_lateness, 10 * us_per_minute);
+  EXPECT_EQ(std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("security.protocol"), "SASL_SSL");
+}
+
+TEST(Config, DefaultsApplyToAnEmptyFile) {
+  const auto r = load("{}");
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_EQ(r.cfg.evaluation.schedule, schedule_kind::hourly);
+  EXPECT_EQ(r.cfg.evaluation.idle_timeout, us_per_minute);
+  EXPECT_EQ(r.cfg.evaluation.max_future_skew, 5 * us_per_minute);
+  EXPECT_GE(r.cfg.shards, 1u);
+}
+
+struct invalid_case {
+  std::string why;
+  std::string yaml;
+  std::string path;  // the YAML path the problem must name
+};
+
+class InvalidConfig : public ::testing::TestWithParam<invalid_case> {};
+
+TEST_P(InvalidConfig, IsReportedWithItsPath) {
+  const auto r = load(GetParam().yaml);
+  bool found = false;
+  for (const auto& p : r.problems) found = found || p.path == GetParam().path;
+  EXPECT_TRUE(found) << "no problem at " << GetParam().path << "; got "
+                     << (r.problems.empty() ? "none" : r.problems[0].path + ": " + r.problems[0].message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, InvalidConfig,
+    ::testing::Values(
+        invalid_case{"a mistyped top-level key", "shard: 2", "shard"},
+        invalid_case{"an unknown mode", "mode: strict", "mode"},
+        invalid_case{"an unknown schedule", "evaluation: {schedule: daily}", "evaluation.schedule"},
+        invalid_case{"a duration without unit", "evaluation: {allowed_lateness: 10}", "evaluation.allowed_lateness"},
+        invalid_case{"zero shards", "shards: 0", "shards"},
+        invalid_case{"shards not a number", "shards: many", "shards"},
+        invalid_case{"an input without type", "inputs: [{listen: 'udp://0.0.0.0:514'}]", "inputs[0].type"},
+        invalid_case{"an unknown input type", "inputs: [{type: http}]", "inputs[0].type"},
+        invalid_case{"a kafka input without brokers", "inputs: [{type: kafka, topics: [t]}]", "inputs[0].brokers"},
+        invalid_case{"a kafka input without topics", "inputs: [{type: kafka, brokers: 'b:9092'}]", "inputs[0].topics"},
+        invalid_case{"an unknown format", "inputs: [{type: file, path: x, format: cef2}]", "inputs[0].format"},
+        invalid_case{"a syslog listen URL without scheme", "inputs: [{type: syslog, listen: '0.0.0.0:514'}]", "inputs[0].listen"},
+        invalid_case{"a tls listener without certificate", "inputs: [{type: syslog, listen: 'tls://0.0.0.0:6514'}]", "inputs[0].tls"},
+        invalid_case{"a bad allow CIDR", "inputs: [{type: syslog, listen: 'udp://0.0.0.0:514', allow: [10.0.0.0/33]}]", "inputs[0].allow[0]"},
+        invalid_case{"a misspelled input key", "inputs: [{type: file, path: x, fromat: auto}]", "inputs[0].fromat"},
+        invalid_case{"duplicate input names", "inputs: [{type: file, path: x, name: a}, {type: file, path: y, name: a}]", "inputs[1].name"},
+        invalid_case{"an output without topic", "outputs: [{type: kafka, brokers: 'b:9092'}]", "outputs[0].topic"},
+        invalid_case{"an unknown schema", "outputs: [{type: stdout, schema: cef}]", "outputs[0].schema"},
+        invalid_case{"an unset secret variable", "inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: '${env:PORTSCAND_TEST_UNSET_VAR}'}}]", "inputs[0].properties.sasl.password"},
+        invalid_case{"YAML syntax", "inputs: [", ""}),
+    test::why_name{});
+
+TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {
+  const auto r = load("mode: x\nshards: 0\nevaluation: {schedule: y}\n");
+  EXPECT_EQ(r.problems.size(), 3u);
+}
+
+TEST(Config, SecretsComeFromTheEnvironmentAndAreRedactedInTheBanner) {
+  ::setenv("PORTSCAND_TEST_SECRET", "hunter2", 1);
+  const auto r = load("inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: '${env:PORTSCAND_TEST_SECRET}'}}]");
+  ASSERT_TRUE(r.problems.empty());
+  EXPECT_EQ(std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("sasl.password"), "hunter2");
+  const std::string banner = describe_config(r.cfg);
+  EXPECT_EQ(banner.find("hunter2"), std::string::npos);
+  EXPECT_NE(banner.find("(redacted)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portscand

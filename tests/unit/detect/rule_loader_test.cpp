@@ -1,0 +1,99 @@
+#include "detect/rule_loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include "../test_names.hpp"
+
+namespace portscand {
+namespace {
+
+const std::string fixtures = PORTSCAND_FIXTURES;
+
+TEST(RuleLoader, TheBuiltInRuleIsThePublishedOne) {
+  const auto r = load_rule("");
+  ASSERT_TRUE(r.problems.empty());
+  EXPECT_EQ(r.rule.metadata->id, "1da9853f-3dea-4ea9-b7e5-26730da3d537");
+  EXPECT_EQ(r.rule.metadata->version, "1.0.6");
+  EXPECT_EQ(r.rule.threshold, 50u);
+  EXPECT_EQ(r.rule.bin_width, 5 * us_per_minute);
+  EXPECT_EQ(r.rule.max_ports, 100u);
+  EXPECT_EQ(r.rule.max_labels, 20u);
+}
+
+TEST(RuleLoader, ASentinelRuleFileGivesItsMetadataThresholdBinAndCaps) {
+  const auto r = load_rule(fixtures + "/rules/sentinel-portscan.yaml");
+  ASSERT_TRUE(r.problems.empty()) << r.problems[0].path << ": " << r.problems[0].message;
+  EXPECT_EQ(r.rule.metadata->id, "6c1f0d4e-2b7a-4f0e-9a51-0c3d8e7f1a22");
+  EXPECT_EQ(r.rule.metadata->severity, "High");
+  EXPECT_EQ(r.rule.metadata->version, "2.0.0");
+  EXPECT_EQ(r.rule.metadata->title_format, "Scan from {{SrcIpAddr}}");
+  EXPECT_EQ(r.rule.threshold, 20u);
+  EXPECT_EQ(r.rule.bin_width, 10 * us_per_minute);
+  EXPECT_EQ(r.rule.max_ports, 10u);
+  EXPECT_EQ(r.rule.max_labels, 5u);
+  EXPECT_EQ(r.rule.query_frequency, 30 * us_per_minute);
+  EXPECT_EQ(r.rule.query_period, 120 * us_per_minute);
+}
+
+TEST(RuleLoader, PortscandsOwnRuleFormatIsRead) {
+  const auto r = load_rule(fixtures + "/rules/portscand-rule.yaml");
+  ASSERT_TRUE(r.problems.empty()) << r.problems[0].path << ": " << r.problems[0].message;
+  EXPECT_EQ(r.rule.threshold, 100u);
+  EXPECT_EQ(r.rule.max_ports, 200u);
+  EXPECT_EQ(r.rule.metadata->name, "Wide port scan");
+}
+
+const std::string good_query =
+    "let PortScanThreshold = 50;\n_Im_NetworkSession\n| where ipv4_is_private(SrcIpAddr) == False\n"
+    "| where SrcIpAddr !in (\"127.0.0.1\", \"::1\")\n"
+    "| summarize AttemptedPortsCount=dcount(DstPortNumber), AttemptedPorts=make_set(DstPortNumber, 100), "
+    "ReportedBy=make_set(strcat(EventVendor, \"/\", EventProduct), 20) by SrcIpAddr, bin(TimeGenerated, 5m)\n"
+    "| where AttemptedPortsCount > PortScanThreshold\n";
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  s.replace(s.find(from), from.size(), to);
+  return s;
+}
+
+struct query_case {
+  std::string why;
+  std::string query;
+  std::string message_names;  // a fragment the error message must contain
+};
+
+class RuleQueryRefused : public ::testing::TestWithParam<query_case> {};
+
+TEST_P(RuleQueryRefused, WithAMessageNamingTheConstruct) {
+  rule_definition r = default_rule();
+  const auto problems = read_sentinel_query(GetParam().query, r);
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems[0].message.find(GetParam().message_names), std::string::npos) << problems[0].message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, RuleQueryRefused,
+    ::testing::Values(
+        query_case{"an extra extend stage", replace(good_query, "| where AttemptedPortsCount", "| extend X = 1\n| where AttemptedPortsCount"), "'extend'"},
+        query_case{"another let", "let Foo = 3;\n" + good_query, "let Foo"},
+        query_case{"another source table", replace(good_query, "_Im_NetworkSession", "CommonSecurityLog"), "unsupported source"},
+        query_case{"count instead of dcount", replace(good_query, "dcount(DstPortNumber)", "count()"), "unsupported summarize"},
+        query_case{"a bin that does not divide an hour", replace(good_query, "5m)", "7m)"), "bin(TimeGenerated"},
+        query_case{"a different comparison", replace(good_query, "> PortScanThreshold", ">= PortScanThreshold"), "unsupported condition"},
+        query_case{"a missing private filter", replace(good_query, "| where ipv4_is_private(SrcIpAddr) == False\n", ""), "stage"},
+        query_case{"a comment", "// hi\n" + good_query, "comments"}),
+    test::why_name{});
+
+TEST(RuleQuery, ALiteralThresholdIsAccepted) {
+  rule_definition r = default_rule();
+  EXPECT_TRUE(read_sentinel_query(replace(good_query, "> PortScanThreshold", "> 7"), r).empty());
+  EXPECT_EQ(r.threshold, 7u);
+}
+
+TEST(RuleQuery, WhitespaceAndLineBreaksDoNotMatter) {
+  rule_definition r = default_rule();
+  std::string q = replace(good_query, "| summarize ", "|\n   summarize   ");
+  EXPECT_TRUE(read_sentinel_query(q, r).empty());
+}
+
+}  // namespace
+}  // namespace portscand

@@ -1,0 +1,285 @@
+// SPEC §1, row by row, through the real engine (dispatcher filter + shards + evaluator),
+// with records built by hand and the clock injected.
+#include "runtime/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace portscand {
+namespace {
+
+timestamp_us at(const char* iso) { return *parse_iso8601(iso); }
+
+class collecting_sink final : public alert_sink {
+ public:
+  void publish(std::vector<alert>&& alerts) override {
+    std::lock_guard lock(mu);
+    for (auto& a : alerts) got.push_back(std::move(a));
+  }
+  std::mutex mu;
+  std::vector<alert> got;
+};
+
+class harness {
+ public:
+  explicit harness(detection_mode mode = detection_mode::standard, unsigned shards = 2)
+      : clk_(at("2026-01-15T12:00:00Z")) {
+    engine_options o;
+    o.shards = shards;
+    o.mode = mode;
+    o.window.retention = 70 * us_per_minute;  // 1 h query period + 10 min lateness
+    eng_ = std::make_unique<engine>(o, std::make_shared<const rule_definition>(default_rule()), clk_, sink_, metrics_);
+    d_ = eng_->make_dispatcher("test");
+  }
+
+  void add(const char* src, timestamp_us t, int port, const char* label = "Fortinet/Fortigate") {
+    network_session r;
+    r.src = *ip_address::parse(src);
+    r.time = t;
+    r.has_time = true;
+    r.dst_port = port;
+    r.reported_by = label_table::global().intern(label);
+    d_->begin_unit(ctx_, nullptr);
+    d_->record(r);
+  }
+  // `count` distinct ports starting at `first_port`, one record each, spread over 60 s from t.
+  void scan(const char* src, timestamp_us t, int count, int first_port = 1, const char* label = "Fortinet/Fortigate") {
+    for (int i = 0; i < count; ++i) add(src, t + (i % 60) * us_per_second, first_port + i, label);
+  }
+
+  // Moves the watermark; evaluates what closed (on_close behaviour, lateness 10 min).
+  void watermark(timestamp_us w) {
+    d_->flush();
+    eng_->advance(w, w - 10 * us_per_minute).wait();
+  }
+  std::vector<alert> finish() {
+    d_->flush();
+    eng_->advance(INT64_MAX, INT64_MAX).wait();
+    return alerts();
+  }
+  std::vector<alert> alerts() {
+    std::lock_guard lock(sink_.mu);
+    auto v = sink_.got;
+    std::sort(v.begin(), v.end(), [](const alert& a, const alert& b) {
+      return a.bin_start != b.bin_start ? a.bin_start < b.bin_start : a.src.to_string() < b.src.to_string();
+    });
+    return v;
+  }
+  std::uint64_t counted(const char* metric, metric_labels match = {}) { return metrics_.counter_sum(metric, match); }
+  manual_clock& clock() { return clk_; }
+
+ private:
+  manual_clock clk_;
+  metrics_registry metrics_;
+  collecting_sink sink_;
+  std::unique_ptr<engine> eng_;
+  std::unique_ptr<engine::dispatcher> d_;
+  parse_context ctx_;
+};
+
+std::vector<std::string> sources(const std::vector<alert>& alerts) {
+  std::vector<std::string> out;
+  for (const auto& a : alerts) out.push_back(a.src.to_string());
+  return out;
+}
+
+const timestamp_us t0 = at("2026-01-15T10:05:00Z");
+
+TEST(Threshold, FiftyOnePortsAlertAndFiftyDoNot) {
+  harness h;
+  h.scan("203.0.113.51", t0, 51);
+  h.scan("203.0.113.50", t0, 50);
+  EXPECT_EQ(sources(h.finish()), std::vector<std::string>{"203.0.113.51"});
+}
+
+TEST(SourceFilter, Rfc1918EdgesAreExcludedExactly) {
+  harness h;
+  for (const char* s : {"172.15.255.255", "172.16.0.0", "172.31.255.255", "172.32.0.0", "10.0.0.1",
+                        "192.168.255.255", "192.169.0.1"})
+    h.scan(s, t0, 60);
+  EXPECT_EQ(sources(h.finish()), (std::vector<std::string>{"172.15.255.255", "172.32.0.0", "192.169.0.1"}));
+  EXPECT_EQ(h.counted("portscand_records_filtered_total", {{"reason", "private"}}), 4u * 60);
+}
+
+TEST(SourceFilter, OnlyTheLiteral127001IsExcluded) {
+  harness h;
+  h.scan("127.0.0.1", t0, 60);
+  h.scan("127.0.0.2", t0, 60);
+  EXPECT_EQ(sources(h.finish()), std::vector<std::string>{"127.0.0.2"});
+}
+
+TEST(SourceFilter, Ipv6SourcesAlertInDefaultModeExceptLoopbackAndPrivate) {
+  harness h;
+  for (const char* s : {"2001:db8::7", "::1", "fd00::1", "fe80::1"}) h.scan(s, t0, 60);
+  EXPECT_EQ(sources(h.finish()), std::vector<std::string>{"2001:db8::7"});
+}
+
+TEST(SourceFilter, SentinelModeDropsEveryIpv6Source) {
+  harness h(detection_mode::sentinel);
+  h.scan("2001:db8::7", t0, 60);
+  h.scan("203.0.113.7", t0, 60);
+  EXPECT_EQ(sources(h.finish()), std::vector<std::string>{"203.0.113.7"});
+  EXPECT_EQ(h.counted("portscand_records_filtered_total", {{"reason", "ipv6_sentinel"}}), 60u);
+}
+
+TEST(SourceFilter, AMappedIpv4SourceIsTheIpv4Source) {
+  harness h;
+  h.scan("::ffff:203.0.113.9", t0, 30);
+  h.scan("203.0.113.9", t0, 30, 31);  // ports 31..60: together 60 distinct
+  const auto a = h.finish();
+  ASSERT_EQ(sources(a), std::vector<std::string>{"203.0.113.9"});
+  EXPECT_EQ(a[0].ports_count, 60u);
+}
+
+TEST(DistinctCount, PortlessRecordsAddTheirLabelAndEventsButNoPort) {
+  harness h;
+  h.scan("203.0.113.7", t0, 51);
+  h.add("203.0.113.7", t0 + 5 * us_per_second, network_session::no_port, "AWS/VPC");
+  h.add("203.0.113.7", t0 + 6 * us_per_second, network_session::no_port, "AWS/VPC");
+  const auto a = h.finish();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].ports_count, 51u);
+  EXPECT_EQ(a[0].event_count, 53u);
+  EXPECT_EQ(a[0].reported_by, (std::vector<std::string>{"AWS/VPC", "Fortinet/Fortigate"}));
+}
+
+TEST(DistinctCount, FiftyPortsPlusPortlessRecordsDoNotAlert) {
+  harness h;
+  h.scan("203.0.113.7", t0, 50);
+  for (int i = 0; i < 10; ++i) h.add("203.0.113.7", t0, network_session::no_port);
+  EXPECT_TRUE(h.finish().empty());
+}
+
+TEST(DistinctCount, PortZeroAnd65535Count) {
+  harness h;
+  h.scan("203.0.113.7", t0, 49, 1000);
+  h.add("203.0.113.7", t0, 0);
+  h.add("203.0.113.7", t0, 65535);
+  const auto a = h.finish();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].ports_count, 51u);
+  EXPECT_EQ(a[0].ports.front(), 0);
+  EXPECT_EQ(a[0].ports.back(), 65535);
+}
+
+TEST(DistinctCount, DuplicatePortsCountOnce) {
+  harness h;
+  for (int round = 0; round < 3; ++round) h.scan("203.0.113.7", t0, 40);
+  EXPECT_TRUE(h.finish().empty());
+}
+
+TEST(Caps, AttemptedPortsAreTheFirstHundredAscendingAndReportedByTheFirstTwenty) {
+  harness h;
+  for (int i = 0; i < 150; ++i) {
+    char label[32];
+    std::snprintf(label, sizeof label, "V%02d/P", 29 - i % 30);
+    h.add("203.0.113.7", t0 + i * us_per_second, 1000 - i * 3, label);  // descending arrival
+  }
+  const auto a = h.finish();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].ports_count, 150u);
+  ASSERT_EQ(a[0].ports.size(), 100u);
+  EXPECT_EQ(a[0].ports.front(), 1000 - 149 * 3);
+  EXPECT_TRUE(std::is_sorted(a[0].ports.begin(), a[0].ports.end()));
+  EXPECT_EQ(a[0].ports.back(), 1000 - 50 * 3);
+  ASSERT_EQ(a[0].reported_by.size(), 20u);
+  EXPECT_EQ(a[0].reported_by.front(), "V00/P");
+  EXPECT_EQ(a[0].reported_by.back(), "V19/P");
+}
+
+TEST(Bins, ThirtyPlusThirtyAcrossABinBoundaryDoNotAlert) {
+  harness h;
+  for (int i = 0; i < 30; ++i) h.add("203.0.113.7", at("2026-01-15T10:04:59.999999Z"), i);
+  for (int i = 30; i < 60; ++i) h.add("203.0.113.7", at("2026-01-15T10:05:00Z"), i);
+  EXPECT_TRUE(h.finish().empty());
+}
+
+TEST(Bins, TheAlertIsStampedWithTheBinStartAndItsWindow) {
+  harness h;
+  h.scan("203.0.113.7", at("2026-01-15T10:07:13Z"), 51);
+  const auto a = h.finish();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(format_iso8601(a[0].bin_start), "2026-01-15T10:05:00Z");
+  EXPECT_EQ(format_iso8601(a[0].bin_end), "2026-01-15T10:10:00Z");
+  EXPECT_EQ(format_iso8601(a[0].first_seen), "2026-01-15T10:07:13Z");
+  EXPECT_EQ(format_iso8601(a[0].last_seen), "2026-01-15T10:08:03Z");  // 51 records, 1 s apart
+}
+
+TEST(OutOfOrder, RecordsWithinTheLatenessLandInTheirBin) {
+  harness h;
+  h.scan("203.0.113.7", t0, 30);
+  h.watermark(at("2026-01-15T10:14:00Z"));  // bin 10:05 ends 10:10, closes at 10:20
+  h.scan("203.0.113.7", t0 + 10 * us_per_second, 30, 31);
+  h.watermark(at("2026-01-15T10:21:00Z"));
+  const auto a = h.alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].ports_count, 60u);
+}
+
+TEST(LateData, ARecordWithinTheHorizonReopensAnEvaluatedBinAndAlerts) {
+  harness h;
+  h.scan("203.0.113.7", t0, 50);
+  h.watermark(at("2026-01-15T10:30:00Z"));  // evaluated: 50 ports, no alert
+  EXPECT_TRUE(h.alerts().empty());
+  h.add("203.0.113.7", t0 + us_per_second, 5000);  // 20 min late, horizon is 70 min
+  h.watermark(at("2026-01-15T10:31:00Z"));
+  const auto a = h.alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].ports_count, 51u);
+}
+
+TEST(LateData, ARecordBeyondTheHorizonIsDroppedAndCounted) {
+  harness h;
+  h.scan("203.0.113.7", t0, 50);
+  h.watermark(at("2026-01-15T11:30:00Z"));  // horizon: 10:20; the bin ended 10:10
+  h.add("203.0.113.7", t0 + us_per_second, 5000);
+  EXPECT_TRUE(h.finish().empty());
+  EXPECT_EQ(h.counted("portscand_records_late_total"), 1u);
+}
+
+TEST(FutureSkew, RecordsMoreThanFiveMinutesAheadOfTheWallClockAreDropped) {
+  harness h;  // wall clock 12:00
+  h.scan("203.0.113.7", at("2026-01-15T12:05:30Z"), 60);
+  h.scan("203.0.113.8", at("2026-01-15T12:04:00Z"), 60);
+  EXPECT_EQ(sources(h.finish()), std::vector<std::string>{"203.0.113.8"});
+  EXPECT_EQ(h.counted("portscand_records_filtered_total", {{"reason", "future"}}), 60u);
+}
+
+TEST(OncePerKey, AKeyThatAlertedNeverAlertsAgainEvenWhenItGrows) {
+  harness h;
+  h.scan("203.0.113.7", t0, 51);
+  h.watermark(at("2026-01-15T10:30:00Z"));
+  ASSERT_EQ(h.alerts().size(), 1u);
+  h.scan("203.0.113.7", t0, 40, 100);  // late, within the horizon: re-opens the bin
+  h.watermark(at("2026-01-15T10:31:00Z"));
+  EXPECT_EQ(h.finish().size(), 1u);
+}
+
+TEST(OncePerKey, TheSameSourceAlertsOncePerBin) {
+  harness h;
+  h.scan("203.0.113.7", t0, 51);
+  h.scan("203.0.113.7", t0 + 5 * us_per_minute, 51);
+  const auto a = h.finish();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_NE(a[0].alert_id, a[1].alert_id);
+}
+
+TEST(Shards, TheResultDoesNotDependOnTheShardCount) {
+  auto run = [](unsigned shards) {
+    harness h(detection_mode::standard, shards);
+    for (int s = 0; s < 40; ++s) {
+      const std::string src = "198.51.100." + std::to_string(s);
+      h.scan(src.c_str(), t0 + s * us_per_second, 45 + s % 10);
+    }
+    std::vector<std::string> out;
+    for (const auto& a : h.finish()) out.push_back(a.alert_id + std::to_string(a.ports_count));
+    return out;
+  };
+  const auto one = run(1);
+  EXPECT_EQ(one.size(), 16u);  // 45..54 ports: the sources with 51..54 alert
+  EXPECT_EQ(run(3), one);
+}
+
+}  // namespace
+}  // namespace portscand

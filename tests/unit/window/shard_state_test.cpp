@@ -1,0 +1,86 @@
+#include "window/shard_state.hpp"
+
+#include <gtest/gtest.h>
+
+namespace portscand {
+namespace {
+
+network_session rec(const char* src, timestamp_us t, int port) {
+  network_session r;
+  r.src = *ip_address::parse(src);
+  r.time = t;
+  r.has_time = true;
+  r.dst_port = port;
+  return r;
+}
+
+const timestamp_us t0 = 1'768'471'500LL * us_per_second;  // 2026-01-15T10:05:00Z, a bin start
+
+TEST(ShardState, KeysAreCountedPerSourceAndBin) {
+  shard_state s(window_config{});
+  s.add(rec("203.0.113.1", t0, 1));
+  s.add(rec("203.0.113.1", t0 + 1, 2));
+  s.add(rec("203.0.113.1", t0 + 5 * us_per_minute, 3));
+  s.add(rec("2001:db8::1", t0, 3));
+  EXPECT_EQ(s.keys(), 3u);
+  EXPECT_EQ(s.bins(), 2u);
+}
+
+TEST(ShardState, EvaluatedBinsBehindTheHorizonAreFreedAndUnevaluatedOnesKept) {
+  window_config cfg;
+  cfg.retention = 70 * us_per_minute;
+  shard_state s(cfg);
+  s.add(rec("203.0.113.1", t0, 1));
+  s.advance_watermark(t0 + 3 * 60 * us_per_minute);
+  EXPECT_EQ(s.bins(), 1u) << "never evaluated: must wait for its evaluation";
+  std::size_t seen = 0;
+  s.evaluate_closed(INT64_MAX, [&seen](key_view) { ++seen; });
+  EXPECT_EQ(seen, 1u);
+  s.advance_watermark(t0 + 3 * 60 * us_per_minute + 1);
+  EXPECT_EQ(s.bins(), 0u);
+  EXPECT_EQ(s.keys(), 0u);
+}
+
+TEST(ShardState, AReopenedBinPresentsOnlyItsDirtyKeys) {
+  shard_state s(window_config{});
+  s.add(rec("203.0.113.1", t0, 1));
+  s.add(rec("203.0.113.2", t0, 1));
+  s.evaluate_closed(INT64_MAX, [](key_view) {});
+  s.add(rec("203.0.113.2", t0, 2));
+  std::vector<std::string> seen;
+  s.evaluate_closed(INT64_MAX, [&seen](key_view k) { seen.push_back(k.src.to_string()); });
+  EXPECT_EQ(seen, std::vector<std::string>{"203.0.113.2"});
+  EXPECT_EQ(s.stats().reopened, 1u);
+}
+
+TEST(ShardState, TheKeyCapShedsTheKeysFarthestFromTheThreshold) {
+  window_config cfg;
+  cfg.max_keys = 1000;
+  shard_state s(cfg);
+  // One scanner with 40 ports, then a flood of one-port spoofed sources.
+  for (int p = 0; p < 40; ++p) s.add(rec("198.51.100.7", t0, p));
+  for (std::uint32_t i = 0; i < 5000; ++i) {
+    network_session r = rec("1.0.0.0", t0, 80);
+    r.src = ip_address::from_v4(0x01000000u + i);
+    s.add(r);
+  }
+  EXPECT_LE(s.keys(), 1000u);
+  EXPECT_GT(s.stats().shed_keys, 0u);
+  bool scanner_kept = false;
+  s.evaluate_closed(INT64_MAX, [&](key_view k) {
+    if (k.src.to_string() == "198.51.100.7") scanner_kept = k.state.ports.size() == 40;
+  });
+  EXPECT_TRUE(scanner_kept);
+}
+
+TEST(ShardState, RecordsOlderThanTheRetentionAreLate) {
+  window_config cfg;
+  cfg.retention = 70 * us_per_minute;
+  shard_state s(cfg);
+  s.advance_watermark(t0 + 71 * us_per_minute);
+  EXPECT_EQ(s.add(rec("203.0.113.1", t0, 1)), shard_state::add_result::late);
+  EXPECT_EQ(s.add(rec("203.0.113.1", t0 + 2 * us_per_minute, 1)), shard_state::add_result::added);
+}
+
+}  // namespace
+}  // namespace portscand

@@ -139,9 +139,12 @@ class suricata_eve_parser final : public json::record_parser {
 bool probe_suricata_eve(std::string_view head) noexcept {
   const auto first = head.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
-  // "timestamp" with its quotes: Logstash's "@timestamp" does not contain it.
-  return head.find("\"event_type\"") != std::string_view::npos &&
-         head.find("\"timestamp\"") != std::string_view::npos;
+  // "timestamp" with its quotes: Logstash's "@timestamp" does not contain it. pmacct's
+  // BGP/BMP and purge_init messages also have event_type and timestamp, plus writer_id or
+  // peer_ip_src, which Suricata never writes.
+  auto has = [head](std::string_view s) { return head.find(s) != std::string_view::npos; };
+  return has("\"event_type\"") && has("\"timestamp\"") && !has("\"writer_id\"") &&
+         !has("\"peer_ip_src\"");
 }
 
 }  // namespace

@@ -201,6 +201,8 @@ class ecs_parser final : public json::record_parser {
     s.protocol = protocol_from_name(f.transport);
     if (s.protocol == network_session::no_protocol) s.protocol = protocol_from_name(f.iana_number);
     if (s.protocol == network_session::no_protocol) s.protocol = protocol_from_name(f.protocol);
+    // ICMP rows carry 0 or the ICMP type/code where a port would be: not a port.
+    if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
     const std::string_view when = !f.timestamp.empty() ? f.timestamp : f.event_start;
     if (!when.empty()) {
       auto t = json::time_from_text(when);

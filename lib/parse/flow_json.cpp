@@ -233,7 +233,7 @@ bool probe_flow_json(std::string_view head) noexcept {
   const auto first = head.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
   auto has = [head](std::string_view s) { return head.find(s) != std::string_view::npos; };
-  return has("\"ip_src\"") || has("\"peer_ip_src\"") ||                  // pmacct
+  return has("\"ip_src\"") || has("\"peer_ip_src\"") || has("\"writer_id\"") ||  // pmacct
          has("\"SamplerAddress\"") || has("\"TimeFlowStart") ||          // goflow2 v1
          (has("\"SrcAddr\"") && has("\"DstAddr\"")) ||                   // goflow2 v1
          has("\"sampler_address\"") || has("\"time_flow_start_ns\"") ||  // goflow2 v2

@@ -117,7 +117,9 @@ class ocsf_parser final : public json::record_parser {
       return true;
     }
     std::int64_t cls = f.class_uid;
-    if (cls < 0 && f.type_uid >= 0) cls = f.type_uid / 100;  // type_uid = class_uid*100+activity
+    // type_uid = class_uid * 100 + activity_id: it stands in for either when missing.
+    if (cls < 0 && f.type_uid >= 0) cls = f.type_uid / 100;
+    if (f.activity_id < 0 && f.type_uid >= 0) f.activity_id = f.type_uid % 100;
     if (cls < 0) {
       sink.rejected("missing_class_uid");
       return true;
@@ -133,6 +135,8 @@ class ocsf_parser final : public json::record_parser {
     }
     s.protocol = protocol_from_name(f.proto_num);
     if (s.protocol == network_session::no_protocol) s.protocol = protocol_from_name(f.proto_name);
+    // ICMP rows carry 0 or the ICMP type/code where a port would be: not a port.
+    if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
     const std::string_view when = !f.time.empty() ? f.time : f.start_time;
     if (!when.empty()) {
       auto t = ocsf_time(when);

@@ -101,8 +101,10 @@ void ecs_leaf(std::string_view p, value v, ecs_fields& f) noexcept {
       if (json::read_ip(v, f.address_dst, present)) f.has_address_dst = present;
     } else if (p == "port") {
       const auto st = json::as_port(v, f.s.dst_port);
-      if (st == json::field_status::invalid) f.reject = "bad_dst_port";
-      else if (st == json::field_status::absent) f.s.dst_port = network_session::no_port;
+      if (st == json::field_status::invalid)
+        f.reject = "bad_dst_port";
+      else if (st == json::field_status::absent)
+        f.s.dst_port = network_session::no_port;
     }
     return;
   }
@@ -118,8 +120,10 @@ void ecs_leaf(std::string_view p, value v, ecs_fields& f) noexcept {
       });
     } else if (p == "type") {
       f.broken |= !for_each_string(v, [&f](std::string_view t) {
-        if (t == "allowed") f.type_allowed = true;
-        else if (t == "denied") f.type_denied = true;
+        if (t == "allowed")
+          f.type_allowed = true;
+        else if (t == "denied")
+          f.type_denied = true;
       });
     } else if (p == "action") {
       text_of(v, f.action);
@@ -145,8 +149,8 @@ void ecs_leaf(std::string_view p, value v, ecs_fields& f) noexcept {
 }
 
 bool ecs_descend(std::string_view p) noexcept {
-  return p == "source" || p == "destination" || p == "network" || p == "event" ||
-         p == "observer" || p == "host";
+  return p == "source" || p == "destination" || p == "network" || p == "event" || p == "observer" ||
+         p == "host";
 }
 
 class ecs_parser final : public json::record_parser {
@@ -216,12 +220,17 @@ class ecs_parser final : public json::record_parser {
     // event.type allowed/denied are the ECS categorization values; then a plain verb in
     // event.action; then ECS 1.x-era outcome values "allow"/"deny" (AWS VPC pipelines).
     // outcome success/failure is not an action (a failed connection was not denied).
-    if (f.type_denied) s.action = dvc_action::deny;
-    else if (f.type_allowed) s.action = dvc_action::allow;
-    else s.action = action_from_verb(f.action);
+    if (f.type_denied)
+      s.action = dvc_action::deny;
+    else if (f.type_allowed)
+      s.action = dvc_action::allow;
+    else
+      s.action = action_from_verb(f.action);
     if (s.action == dvc_action::unknown) {
-      if (f.outcome == "allow") s.action = dvc_action::allow;
-      else if (f.outcome == "deny") s.action = dvc_action::deny;
+      if (f.outcome == "allow")
+        s.action = dvc_action::allow;
+      else if (f.outcome == "deny")
+        s.action = dvc_action::deny;
     }
     if (!f.vendor.empty() || !f.product.empty()) {
       s.reported_by = labels_.reported_by(f.vendor, f.product);
@@ -230,9 +239,12 @@ class ecs_parser final : public json::record_parser {
     } else {
       s.reported_by = labels_.reported_by(fallback_vendor, fallback_product);
     }
-    if (!f.observer_host.empty()) s.device = labels_.get(f.observer_host);
-    else if (!f.host_name.empty()) s.device = labels_.get(f.host_name);
-    else if (!ctx.host.empty()) s.device = labels_.get(ctx.host);
+    if (!f.observer_host.empty())
+      s.device = labels_.get(f.observer_host);
+    else if (!f.host_name.empty())
+      s.device = labels_.get(f.host_name);
+    else if (!ctx.host.empty())
+      s.device = labels_.get(ctx.host);
     sink.record(s);
     return true;
   }

@@ -31,9 +31,12 @@ int b64(char c) noexcept {
 // lengths, which no address text contains, so the two forms cannot be confused.
 std::optional<ip_address> decode_base64_ip(std::string_view t) noexcept {
   std::size_t bytes = 0;
-  if (t.size() == 8 && t.substr(6) == "==") bytes = 4;
-  else if (t.size() == 24 && t.substr(22) == "==") bytes = 16;
-  else return std::nullopt;
+  if (t.size() == 8 && t.substr(6) == "==")
+    bytes = 4;
+  else if (t.size() == 24 && t.substr(22) == "==")
+    bytes = 16;
+  else
+    return std::nullopt;
   std::array<std::uint8_t, 18> out{};
   std::size_t n = 0;
   std::uint32_t acc = 0;
@@ -127,8 +130,10 @@ class flow_json_parser final : public json::record_parser {
         if (read_flow_ip(v, s.dst, present)) s.has_dst = present;
       } else if (key == "port_dst") {
         const auto st = json::as_port(v, s.dst_port);
-        if (st == json::field_status::invalid) reject = "bad_dst_port";
-        else if (st == json::field_status::absent) s.dst_port = network_session::no_port;
+        if (st == json::field_status::invalid)
+          reject = "bad_dst_port";
+        else if (st == json::field_status::absent)
+          s.dst_port = network_session::no_port;
       } else if (key == "ip_proto") {
         if (json::as_text(v, text) == json::field_status::ok) proto = text;
       } else if (key == "event_type") {
@@ -150,8 +155,10 @@ class flow_json_parser final : public json::record_parser {
         if (read_flow_ip(v, s.dst, present)) s.has_dst = present;
       } else if (key == "DstPort" || key == "dst_port") {
         const auto st = json::as_port(v, s.dst_port);
-        if (st == json::field_status::invalid) reject = "bad_dst_port";
-        else if (st == json::field_status::absent) s.dst_port = network_session::no_port;
+        if (st == json::field_status::invalid)
+          reject = "bad_dst_port";
+        else if (st == json::field_status::absent)
+          s.dst_port = network_session::no_port;
       } else if (key == "Proto" || key == "proto") {
         if (json::as_text(v, text) == json::field_status::ok) proto = text;
       } else if (key == "SamplerAddress" || key == "sampler_address") {
@@ -203,8 +210,10 @@ class flow_json_parser final : public json::record_parser {
     // IPFIX forwardingStatus (RFC 7270): the two high bits say forwarded / dropped.
     if (forwarding_status >= 0 && forwarding_status <= 255) {
       const auto status = forwarding_status >> 6;
-      if (status == 1) s.action = dvc_action::allow;
-      else if (status == 2) s.action = dvc_action::drop;
+      if (status == 1)
+        s.action = dvc_action::allow;
+      else if (status == 2)
+        s.action = dvc_action::drop;
     }
     if (kind == flavor::pmacct) {
       s.reported_by = labels_.reported_by(pmacct_vendor, pmacct_product);
@@ -234,9 +243,9 @@ bool probe_flow_json(std::string_view head) noexcept {
   if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
   auto has = [head](std::string_view s) { return head.find(s) != std::string_view::npos; };
   return has("\"ip_src\"") || has("\"peer_ip_src\"") || has("\"writer_id\"") ||  // pmacct
-         has("\"SamplerAddress\"") || has("\"TimeFlowStart") ||          // goflow2 v1
-         (has("\"SrcAddr\"") && has("\"DstAddr\"")) ||                   // goflow2 v1
-         has("\"sampler_address\"") || has("\"time_flow_start_ns\"") ||  // goflow2 v2
+         has("\"SamplerAddress\"") || has("\"TimeFlowStart") ||                  // goflow2 v1
+         (has("\"SrcAddr\"") && has("\"DstAddr\"")) ||                           // goflow2 v1
+         has("\"sampler_address\"") || has("\"time_flow_start_ns\"") ||          // goflow2 v2
          has("\"time_received_ns\"");
 }
 

@@ -34,7 +34,8 @@ class record_parser : public format_parser {
         unit = nl == std::string_view::npos ? std::string_view{} : unit.substr(nl + 1);
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
           line.remove_suffix(1);
-        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+          line.remove_prefix(1);
         if (line.empty()) continue;
         // Lines are copied (padded_view with an unpadded context): the bytes after a line are
         // the next line, and the last line's padding is only promised for the whole unit.

@@ -17,10 +17,14 @@ constexpr std::int64_t network_activity = 4001;
 // isolated, ...) says nothing a port-scan analyst filters on.
 dvc_action action_from_disposition(std::int64_t id) noexcept {
   switch (id) {
-    case 1: return dvc_action::allow;
-    case 2: return dvc_action::deny;
-    case 6: return dvc_action::drop;
-    default: return dvc_action::unknown;
+    case 1:
+      return dvc_action::allow;
+    case 2:
+      return dvc_action::deny;
+    case 6:
+      return dvc_action::drop;
+    default:
+      return dvc_action::unknown;
   }
 }
 
@@ -39,8 +43,7 @@ std::optional<timestamp_us> ocsf_time(std::string_view text) noexcept {
 struct ocsf_fields {
   network_session s;
   std::string_view time, start_time, proto_num, proto_name, vendor, product, hostname;
-  std::int64_t class_uid = -1, type_uid = -1, disposition_id = -1, action_id = -1,
-               activity_id = -1;
+  std::int64_t class_uid = -1, type_uid = -1, disposition_id = -1, action_id = -1, activity_id = -1;
   bool has_src = false;
   const char* reject = nullptr;
 };
@@ -56,8 +59,10 @@ void ocsf_leaf(std::string_view path, value v, ocsf_fields& f) noexcept {
   if (path == "class_uid") {
     std::int64_t n = 0;
     const auto st = json::as_int64(v, n);
-    if (st == json::field_status::invalid) f.reject = "bad_class_uid";
-    else if (st == json::field_status::ok) f.class_uid = n;
+    if (st == json::field_status::invalid)
+      f.reject = "bad_class_uid";
+    else if (st == json::field_status::ok)
+      f.class_uid = n;
   } else if (path == "type_uid") {
     read_int(v, f.type_uid);
   } else if (path == "time") {
@@ -72,8 +77,10 @@ void ocsf_leaf(std::string_view path, value v, ocsf_fields& f) noexcept {
     if (json::read_ip(v, f.s.dst, present)) f.s.has_dst = present;
   } else if (path == "dst_endpoint.port") {
     const auto st = json::as_port(v, f.s.dst_port);
-    if (st == json::field_status::invalid) f.reject = "bad_dst_port";
-    else if (st == json::field_status::absent) f.s.dst_port = network_session::no_port;
+    if (st == json::field_status::invalid)
+      f.reject = "bad_dst_port";
+    else if (st == json::field_status::absent)
+      f.s.dst_port = network_session::no_port;
   } else if (path == "connection_info.protocol_num") {
     if (json::as_text(v, text) == json::field_status::ok) f.proto_num = text;
   } else if (path == "connection_info.protocol_name") {
@@ -106,9 +113,8 @@ class ocsf_parser final : public json::record_parser {
   bool on_object(object obj, const parse_context& ctx, parse_sink& sink) override {
     ocsf_fields f;
     std::array<char, 96> path{};
-    if (!json::walk_paths(
-            obj, path.data(), 0, path.size(), 0, ocsf_descend,
-            [&f](std::string_view p, value v) { ocsf_leaf(p, v, f); })) {
+    if (!json::walk_paths(obj, path.data(), 0, path.size(), 0, ocsf_descend,
+                          [&f](std::string_view p, value v) { ocsf_leaf(p, v, f); })) {
       sink.rejected("invalid_json");
       return false;
     }
@@ -151,14 +157,20 @@ class ocsf_parser final : public json::record_parser {
     // 2 Denied), then the activity itself (5 Refuse, 3 Reset).
     s.action = action_from_disposition(f.disposition_id);
     if (s.action == dvc_action::unknown) {
-      if (f.action_id == 1) s.action = dvc_action::allow;
-      else if (f.action_id == 2) s.action = dvc_action::deny;
-      else if (f.activity_id == 5) s.action = dvc_action::deny;
-      else if (f.activity_id == 3) s.action = dvc_action::reset;
+      if (f.action_id == 1)
+        s.action = dvc_action::allow;
+      else if (f.action_id == 2)
+        s.action = dvc_action::deny;
+      else if (f.activity_id == 5)
+        s.action = dvc_action::deny;
+      else if (f.activity_id == 3)
+        s.action = dvc_action::reset;
     }
     s.reported_by = labels_.reported_by(f.vendor, f.product);
-    if (!f.hostname.empty()) s.device = labels_.get(f.hostname);
-    else if (!ctx.host.empty()) s.device = labels_.get(ctx.host);
+    if (!f.hostname.empty())
+      s.device = labels_.get(f.hostname);
+    else if (!ctx.host.empty())
+      s.device = labels_.get(ctx.host);
     sink.record(s);
     return true;
   }

@@ -47,8 +47,10 @@ class suricata_eve_parser final : public json::record_parser {
             if (json::as_text(v, text) == json::field_status::ok) timestamp = text;
           } else if (key == "dest_port") {
             const auto st = json::as_port(v, s.dst_port);
-            if (st == json::field_status::invalid) reject = "bad_dst_port";
-            else if (st == json::field_status::absent) s.dst_port = network_session::no_port;
+            if (st == json::field_status::invalid)
+              reject = "bad_dst_port";
+            else if (st == json::field_status::absent)
+              s.dst_port = network_session::no_port;
           }
           break;
         case 6:
@@ -126,8 +128,10 @@ class suricata_eve_parser final : public json::record_parser {
       s.has_time = true;
     }
     s.reported_by = labels_.reported_by(vendor, product);
-    if (!host.empty()) s.device = labels_.get(host);
-    else if (!ctx.host.empty()) s.device = labels_.get(ctx.host);
+    if (!host.empty())
+      s.device = labels_.get(host);
+    else if (!ctx.host.empty())
+      s.device = labels_.get(ctx.host);
     sink.record(s);
     return true;
   }

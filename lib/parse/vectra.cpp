@@ -44,8 +44,10 @@ class vectra_parser final : public json::record_parser {
         if (json::read_ip(v, s.dst, present)) s.has_dst = present;
       } else if (key == "id.resp_p") {
         st = json::as_port(v, s.dst_port);
-        if (st == json::field_status::invalid) reject = "bad_dst_port";
-        else if (st == json::field_status::absent) s.dst_port = network_session::no_port;
+        if (st == json::field_status::invalid)
+          reject = "bad_dst_port";
+        else if (st == json::field_status::absent)
+          s.dst_port = network_session::no_port;
       } else if (key == "protoName") {
         if (json::as_text(v, text) == json::field_status::ok) proto_name = text;
       } else if (key == "proto") {
@@ -93,8 +95,10 @@ class vectra_parser final : public json::record_parser {
     // Same reading of conn_state as zeek-conn: only REJ says what the network did.
     if (conn_state == "REJ") s.action = dvc_action::reset;
     s.reported_by = labels_.reported_by(vendor, product);
-    if (!hostname.empty()) s.device = labels_.get(hostname);
-    else if (!ctx.host.empty()) s.device = labels_.get(ctx.host);
+    if (!hostname.empty())
+      s.device = labels_.get(hostname);
+    else if (!ctx.host.empty())
+      s.device = labels_.get(ctx.host);
     sink.record(s);
     return true;
   }

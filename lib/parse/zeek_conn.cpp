@@ -23,7 +23,9 @@ dvc_action action_from_conn_state(std::string_view s) noexcept {
   return s == "REJ" ? dvc_action::reset : dvc_action::unknown;
 }
 
-bool is_icmp(std::uint16_t protocol) noexcept { return protocol == 1 || protocol == 58; }
+bool is_icmp(std::uint16_t protocol) noexcept {
+  return protocol == 1 || protocol == 58;
+}
 
 // Fields of one conn record, as text views, gathered in any order and checked at the end so
 // that JSON and TSV share one set of rules.
@@ -34,8 +36,7 @@ struct conn_fields {
 
 // Turns the gathered fields into a record or a rejection. The has_* flags are false for
 // values that are absent: JSON null or no key, TSV's unset/empty markers.
-void finish(const conn_fields& f, const parse_context& ctx, label_cache& labels,
-            parse_sink& sink) {
+void finish(const conn_fields& f, const parse_context& ctx, label_cache& labels, parse_sink& sink) {
   network_session s;
   if (!f.has_orig_h) {
     sink.rejected("missing_src_ip");
@@ -75,8 +76,10 @@ void finish(const conn_fields& f, const parse_context& ctx, label_cache& labels,
   }
   s.action = action_from_conn_state(f.conn_state);
   s.reported_by = labels.reported_by(vendor, product);
-  if (!f.system_name.empty()) s.device = labels.get(f.system_name);
-  else if (!ctx.host.empty()) s.device = labels.get(ctx.host);
+  if (!f.system_name.empty())
+    s.device = labels.get(f.system_name);
+  else if (!ctx.host.empty())
+    s.device = labels.get(ctx.host);
   sink.record(s);
 }
 
@@ -250,12 +253,18 @@ class zeek_conn_parser final : public format_parser {
     while (true) {
       const std::size_t cut = names.find(sep_);
       const std::string_view n = names.substr(0, cut);
-      if (n == "ts") c.ts = i;
-      else if (n == "id.orig_h") c.orig_h = i;
-      else if (n == "id.resp_h") c.resp_h = i;
-      else if (n == "id.resp_p") c.resp_p = i;
-      else if (n == "proto") c.proto = i;
-      else if (n == "conn_state") c.conn_state = i;
+      if (n == "ts")
+        c.ts = i;
+      else if (n == "id.orig_h")
+        c.orig_h = i;
+      else if (n == "id.resp_h")
+        c.resp_h = i;
+      else if (n == "id.resp_p")
+        c.resp_p = i;
+      else if (n == "proto")
+        c.proto = i;
+      else if (n == "conn_state")
+        c.conn_state = i;
       ++i;
       if (cut == std::string_view::npos) break;
       names.remove_prefix(cut + 1);
@@ -322,7 +331,9 @@ class zeek_conn_parser final : public format_parser {
   bool conn_path_ = true;
 };
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 
 // A TSV data line of conn.log: "<epoch>.<frac>\tC<uid>\t" (conn uids start with 'C').
 bool probe_tsv_data(std::string_view head) noexcept {

@@ -12,7 +12,7 @@ constexpr const char* fallback_label = "Elastic/ECS";
 
 struct expected_doc {
   const char* file;
-  int line;         // 1-based line of the .ecs.jsonl file
+  int line;          // 1-based line of the .ecs.jsonl file
   const char* time;  // @timestamp
   const char* src;   // nullptr: not a session (no addresses)
   const char* dst;
@@ -54,8 +54,8 @@ const expected_doc docs[] = {
     // "layer3-firewall-allowed-flow" is not a plain verb.
     {"cisco-meraki-flows-lines1-3", 1, "2022-03-17T01:03:08.289Z", "10.0.2.170", "10.0.0.34", 15600,
      17, dvc_action::unknown, "MX84_4"},
-    {"cisco-meraki-flows-lines1-3", 2, "2022-03-17T01:03:08.476Z", "216.160.83.57",
-     "216.160.83.61", 44210, 6, dvc_action::unknown, "MX84"},
+    {"cisco-meraki-flows-lines1-3", 2, "2022-03-17T01:03:08.476Z", "216.160.83.57", "216.160.83.61",
+     44210, 6, dvc_action::unknown, "MX84"},
     {"cisco-meraki-flows-lines1-3", 3, "2022-03-17T01:03:08.596Z", "10.0.0.34", "10.0.0.234", 15500,
      6, dvc_action::unknown, "MX84_7"},
 };
@@ -91,8 +91,12 @@ TEST(Ecs, EveryUpstreamExpectedDocumentYieldsItsSessionOrIsSkipped) {
 }
 
 TEST(Ecs, DottedFlatKeysAreReadLikeNestedObjects) {
-  auto flat = parse_with("ecs", R"({"@timestamp":"2024-11-28T10:00:00Z","source.ip":"203.0.113.7","destination.ip":"192.0.2.1","destination.port":22,"network.transport":"tcp","event.category":"network","event.type":["denied"],"observer.vendor":"Example","observer.product":"FW","observer.hostname":"fw-1"})");
-  auto mixed = parse_with("ecs", R"({"@timestamp":"2024-11-28T10:00:00Z","source":{"ip":"203.0.113.7"},"destination.ip":"192.0.2.1","destination":{"port":22},"network":{"transport":"tcp"},"event.category":["network"],"event":{"type":"denied"},"observer":{"vendor":"Example","product":"FW","hostname":"fw-1"}})");
+  auto flat = parse_with(
+      "ecs",
+      R"({"@timestamp":"2024-11-28T10:00:00Z","source.ip":"203.0.113.7","destination.ip":"192.0.2.1","destination.port":22,"network.transport":"tcp","event.category":"network","event.type":["denied"],"observer.vendor":"Example","observer.product":"FW","observer.hostname":"fw-1"})");
+  auto mixed = parse_with(
+      "ecs",
+      R"({"@timestamp":"2024-11-28T10:00:00Z","source":{"ip":"203.0.113.7"},"destination.ip":"192.0.2.1","destination":{"port":22},"network":{"transport":"tcp"},"event.category":["network"],"event":{"type":"denied"},"observer":{"vendor":"Example","product":"FW","hostname":"fw-1"}})");
   for (const auto* s : {&flat, &mixed}) {
     ASSERT_EQ(s->records.size(), 1u);
     const auto& r = s->records[0];
@@ -107,23 +111,32 @@ TEST(Ecs, DottedFlatKeysAreReadLikeNestedObjects) {
 }
 
 TEST(Ecs, TheModuleAndDatasetLabelADocumentWithoutObserver) {
-  auto s = parse_with("ecs", R"({"@timestamp":"2024-11-28T10:00:00Z","event":{"module":"aws","dataset":"aws.vpcflow","category":["network"]},"source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1","port":22}})");
+  auto s = parse_with(
+      "ecs",
+      R"({"@timestamp":"2024-11-28T10:00:00Z","event":{"module":"aws","dataset":"aws.vpcflow","category":["network"]},"source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1","port":22}})");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(label(s.records[0].reported_by), "aws/aws.vpcflow");
 }
 
 TEST(Ecs, NonNetworkEventsAreSkipped) {
-  auto auth = parse_with("ecs", R"({"@timestamp":"2024-11-28T10:00:00Z","event":{"category":["authentication"]},"source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1","port":22}})");
+  auto auth = parse_with(
+      "ecs",
+      R"({"@timestamp":"2024-11-28T10:00:00Z","event":{"category":["authentication"]},"source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1","port":22}})");
   EXPECT_TRUE(auth.records.empty());
   EXPECT_EQ(auth.skips, std::vector<std::string>{"not_network_event"});
   // No category and no destination: nothing says it is a connection.
-  auto bare = parse_with("ecs", R"({"@timestamp":"2024-11-28T10:00:00Z","source":{"ip":"203.0.113.7"},"message":"login"})");
+  auto bare = parse_with(
+      "ecs",
+      R"({"@timestamp":"2024-11-28T10:00:00Z","source":{"ip":"203.0.113.7"},"message":"login"})");
   EXPECT_EQ(bare.skips, std::vector<std::string>{"not_network_event"});
 }
 
 TEST(Ecs, ActionVerbsAndLegacyOutcomesAreMapped) {
   auto action = [](const std::string& event) {
-    return parse_with("ecs", R"({"source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1"},"event":)" + event + "}")
+    return parse_with(
+               "ecs",
+               R"({"source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1"},"event":)" +
+                   event + "}")
         .records.at(0)
         .action;
   };
@@ -160,12 +173,26 @@ TEST_P(EcsMalformed, IsRejectedWithItsReason) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, EcsMalformed,
     ::testing::Values(
-        malformed_case{"truncated json", R"({"@timestamp":"2024-11-28T10:00:00Z","source":{"ip":"203.0)", "invalid_json"},
-        malformed_case{"truncated inside a category array", R"({"event":{"category":["network",)", "invalid_json"},
-        malformed_case{"destination without source", R"({"event":{"category":"network"},"destination":{"ip":"192.0.2.1","port":22}})", "missing_src_ip"},
-        malformed_case{"bad source", R"({"source":{"ip":"203.0.113.7.1"},"destination":{"ip":"192.0.2.1"}})", "bad_src_ip"},
-        malformed_case{"bad port", R"({"source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1","port":65536}})", "bad_dst_port"},
-        malformed_case{"bad time", R"({"@timestamp":"2024-02-30T00:00:00Z","source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1"}})", "bad_time"},
+        malformed_case{"truncated json",
+                       R"({"@timestamp":"2024-11-28T10:00:00Z","source":{"ip":"203.0)",
+                       "invalid_json"},
+        malformed_case{"truncated inside a category array", R"({"event":{"category":["network",)",
+                       "invalid_json"},
+        malformed_case{
+            "destination without source",
+            R"({"event":{"category":"network"},"destination":{"ip":"192.0.2.1","port":22}})",
+            "missing_src_ip"},
+        malformed_case{"bad source",
+                       R"({"source":{"ip":"203.0.113.7.1"},"destination":{"ip":"192.0.2.1"}})",
+                       "bad_src_ip"},
+        malformed_case{
+            "bad port",
+            R"({"source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1","port":65536}})",
+            "bad_dst_port"},
+        malformed_case{
+            "bad time",
+            R"({"@timestamp":"2024-02-30T00:00:00Z","source":{"ip":"203.0.113.7"},"destination":{"ip":"192.0.2.1"}})",
+            "bad_time"},
         malformed_case{"a string", R"("source.ip")", "not_an_object"}),
     why_name{});
 

@@ -45,8 +45,8 @@ const expected_flow flows[] = {
     {10, "2024-11-28T10:01:30Z", "203.0.113.63", "198.51.100.22", 3306, 6, dvc_action::unknown,
      "netsampler/goflow2", "192.0.2.4"},
     // Zero flow times: time_received_ns as RFC 3339 text (truncated to microseconds).
-    {11, "2024-11-28T10:01:40.064235Z", "2001:db8::63", "2001:db8::22", network_session::no_port, 58,
-     dvc_action::unknown, "netsampler/goflow2", "192.0.2.4"},
+    {11, "2024-11-28T10:01:40.064235Z", "2001:db8::63", "2001:db8::22", network_session::no_port,
+     58, dvc_action::unknown, "netsampler/goflow2", "192.0.2.4"},
 };
 
 TEST(FlowJson, EveryFlowRecordOfTheFixtureYieldsItsSession) {
@@ -87,7 +87,9 @@ TEST(FlowJson, PmacctMultiValueMessagesYieldEveryLine) {
 }
 
 TEST(FlowJson, AFlowWithoutAnyTimeIsLeftToTheReceiveTime) {
-  auto s = parse_with("flow-json", R"({"SrcAddr":"203.0.113.9","DstAddr":"192.0.2.1","DstPort":22,"Proto":6,"TimeFlowStart":0,"TimeReceived":0})");
+  auto s = parse_with(
+      "flow-json",
+      R"({"SrcAddr":"203.0.113.9","DstAddr":"192.0.2.1","DstPort":22,"Proto":6,"TimeFlowStart":0,"TimeReceived":0})");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_FALSE(s.records[0].has_time);
 }
@@ -110,13 +112,21 @@ TEST_P(FlowJsonMalformed, IsRejectedWithItsReason) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, FlowJsonMalformed,
     ::testing::Values(
-        malformed_case{"truncated json", R"({"event_type": "purge", "ip_src": "203.0)", "invalid_json"},
-        malformed_case{"no source", R"({"event_type": "purge", "ip_dst": "192.0.2.1", "port_dst": 22})", "missing_src_ip"},
+        malformed_case{"truncated json", R"({"event_type": "purge", "ip_src": "203.0)",
+                       "invalid_json"},
+        malformed_case{"no source",
+                       R"({"event_type": "purge", "ip_dst": "192.0.2.1", "port_dst": 22})",
+                       "missing_src_ip"},
         malformed_case{"bad source", R"({"SrcAddr":"203.0.113.999","DstPort":22})", "bad_src_ip"},
-        malformed_case{"base64 of the wrong length", R"({"SrcAddr":"AAAAAAA=","DstPort":22})", "bad_src_ip"},
-        malformed_case{"base64 with a bad digit", R"({"SrcAddr":"ywB*Pg==","DstPort":22})", "bad_src_ip"},
+        malformed_case{"base64 of the wrong length", R"({"SrcAddr":"AAAAAAA=","DstPort":22})",
+                       "bad_src_ip"},
+        malformed_case{"base64 with a bad digit", R"({"SrcAddr":"ywB*Pg==","DstPort":22})",
+                       "bad_src_ip"},
         malformed_case{"bad port", R"({"src_addr":"203.0.113.9","dst_port":-1})", "bad_dst_port"},
-        malformed_case{"bad time", R"({"event_type": "purge", "ip_src": "203.0.113.9", "timestamp_start": "2024-11-31 10:00:00"})", "bad_time"}),
+        malformed_case{
+            "bad time",
+            R"({"event_type": "purge", "ip_src": "203.0.113.9", "timestamp_start": "2024-11-31 10:00:00"})",
+            "bad_time"}),
     why_name{});
 
 TEST(FlowJson, TheProbeRecognisesEverySampleUnitAndNoOtherFormats) {

@@ -48,7 +48,8 @@ inline timestamp_us iso(const std::string& text) {
 
 // Runs units through ONE decoder, as an input does: state kept by a parser instance (the
 // zeek-conn TSV header) carries from unit to unit.
-inline collecting_sink parse_stream(std::string_view format, const std::vector<std::string>& units) {
+inline collecting_sink parse_stream(std::string_view format,
+                                    const std::vector<std::string>& units) {
   unit_decoder decoder(builtin_formats(), format);
   collecting_sink sink;
   for (const auto& u : units) decoder.decode(u, parse_context{}, sink);
@@ -80,10 +81,10 @@ inline std::vector<std::pair<std::string, std::string>> sample_units() {
   lines("vectra", "vectra/isession.jsonl");
   lines("suricata-eve", "suricata-eve/test-eve-small.log");
   lines("flow-json", "flow-json/flows.jsonl");
-  for (const char* f : {"ecs/aws-vpcflow-extra-samples.ecs.jsonl",
-                        "ecs/aws-vpcflow-tcp-flag-sequence.ecs.jsonl",
-                        "ecs/aws-vpcflow-v5-all-fields.ecs.jsonl", "ecs/windows-5156.ecs.jsonl",
-                        "ecs/cisco-meraki-flows-lines1-3.ecs.jsonl"})
+  for (const char* f :
+       {"ecs/aws-vpcflow-extra-samples.ecs.jsonl", "ecs/aws-vpcflow-tcp-flag-sequence.ecs.jsonl",
+        "ecs/aws-vpcflow-v5-all-fields.ecs.jsonl", "ecs/windows-5156.ecs.jsonl",
+        "ecs/cisco-meraki-flows-lines1-3.ecs.jsonl"})
     lines("ecs", f);
   out.emplace_back("ocsf", fixture_text("ocsf/vpcflowlog.json"));
   out.emplace_back("ocsf", fixture_text("ocsf/SampleOCSF_FCCX.json"));

@@ -28,13 +28,15 @@ TEST(Ocsf, BothSampleDocumentsMatchTheDerivedFields) {
     // Label = metadata.product.vendor_name + "/" + metadata.product.name. The derived
     // file's product for the AWS sample ("Amazon VPC Flowlogs") appends the feature name;
     // the document's product.name is "Amazon VPC".
-    EXPECT_EQ(label(r.reported_by), e.str("/vendor") + "/" +
-                                        (e.str("/vendor") == "AWS" ? "Amazon VPC" : e.str("/product")));
+    EXPECT_EQ(
+        label(r.reported_by),
+        e.str("/vendor") + "/" + (e.str("/vendor") == "AWS" ? "Amazon VPC" : e.str("/product")));
   }
 }
 
 TEST(Ocsf, OtherClassesAreSkipped) {
-  auto s = parse_with("ocsf", R"({"class_uid":4003,"src_endpoint":{"ip":"203.0.113.1"},"time":1649721732000})");
+  auto s = parse_with(
+      "ocsf", R"({"class_uid":4003,"src_endpoint":{"ip":"203.0.113.1"},"time":1649721732000})");
   EXPECT_TRUE(s.records.empty());
   EXPECT_EQ(s.skips, std::vector<std::string>{"not_network_activity"});
   auto auth = parse_with("ocsf", R"({"class_uid":"3002","time":1649721732000})");
@@ -42,7 +44,9 @@ TEST(Ocsf, OtherClassesAreSkipped) {
 }
 
 TEST(Ocsf, TypeUidStandsInForAMissingClassUid) {
-  auto s = parse_with("ocsf", R"({"type_uid":400105,"src_endpoint":{"ip":"203.0.113.1"},"dst_endpoint":{"ip":"192.0.2.1","port":22}})");
+  auto s = parse_with(
+      "ocsf",
+      R"({"type_uid":400105,"src_endpoint":{"ip":"203.0.113.1"},"dst_endpoint":{"ip":"192.0.2.1","port":22}})");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(s.records[0].action, dvc_action::deny);  // activity 5 = Refuse
   EXPECT_FALSE(s.records[0].has_time);
@@ -50,7 +54,8 @@ TEST(Ocsf, TypeUidStandsInForAMissingClassUid) {
 
 TEST(Ocsf, ActionComesFromDispositionThenActionIdThenActivity) {
   auto with = [](const std::string& extra) {
-    return parse_with("ocsf", R"({"class_uid":4001,"src_endpoint":{"ip":"203.0.113.1"},)" + extra + "}")
+    return parse_with("ocsf",
+                      R"({"class_uid":4001,"src_endpoint":{"ip":"203.0.113.1"},)" + extra + "}")
         .records.at(0)
         .action;
   };
@@ -62,9 +67,10 @@ TEST(Ocsf, ActionComesFromDispositionThenActionIdThenActivity) {
 }
 
 TEST(Ocsf, ProtocolNameAndDeviceHostnameAreRead) {
-  auto s = parse_with("ocsf", R"({"class_uid":4001,"time":"2024-11-28T10:00:00Z","device":{"hostname":"fw-9"},)"
-                              R"("src_endpoint":{"ip":"203.0.113.1"},"connection_info":{"protocol_name":"udp"},)"
-                              R"("metadata":{"product":{"vendor_name":"Example","name":"Sensor"}}})");
+  auto s = parse_with(
+      "ocsf", R"({"class_uid":4001,"time":"2024-11-28T10:00:00Z","device":{"hostname":"fw-9"},)"
+              R"("src_endpoint":{"ip":"203.0.113.1"},"connection_info":{"protocol_name":"udp"},)"
+              R"("metadata":{"product":{"vendor_name":"Example","name":"Sensor"}}})");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(s.records[0].protocol, 17);
   EXPECT_EQ(label(s.records[0].device), "fw-9");
@@ -96,13 +102,25 @@ TEST_P(OcsfMalformed, IsRejectedWithItsReason) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, OcsfMalformed,
     ::testing::Values(
-        malformed_case{"truncated json", R"({"class_uid":4001,"src_endpoint":{"ip":"203.0.1)", "invalid_json"},
+        malformed_case{"truncated json", R"({"class_uid":4001,"src_endpoint":{"ip":"203.0.1)",
+                       "invalid_json"},
         malformed_case{"no class", R"({"src_endpoint":{"ip":"203.0.113.1"}})", "missing_class_uid"},
-        malformed_case{"class is not a number", R"({"class_uid":"network","src_endpoint":{"ip":"203.0.113.1"}})", "bad_class_uid"},
-        malformed_case{"no source", R"({"class_uid":4001,"dst_endpoint":{"ip":"192.0.2.1","port":22}})", "missing_src_ip"},
-        malformed_case{"bad source", R"({"class_uid":4001,"src_endpoint":{"ip":"1.2.3"}})", "bad_src_ip"},
-        malformed_case{"bad port", R"({"class_uid":4001,"src_endpoint":{"ip":"203.0.113.1"},"dst_endpoint":{"port":"x"}})", "bad_dst_port"},
-        malformed_case{"bad time", R"({"class_uid":4001,"time":"yesterday","src_endpoint":{"ip":"203.0.113.1"}})", "bad_time"}),
+        malformed_case{"class is not a number",
+                       R"({"class_uid":"network","src_endpoint":{"ip":"203.0.113.1"}})",
+                       "bad_class_uid"},
+        malformed_case{"no source",
+                       R"({"class_uid":4001,"dst_endpoint":{"ip":"192.0.2.1","port":22}})",
+                       "missing_src_ip"},
+        malformed_case{"bad source", R"({"class_uid":4001,"src_endpoint":{"ip":"1.2.3"}})",
+                       "bad_src_ip"},
+        malformed_case{
+            "bad port",
+            R"({"class_uid":4001,"src_endpoint":{"ip":"203.0.113.1"},"dst_endpoint":{"port":"x"}})",
+            "bad_dst_port"},
+        malformed_case{
+            "bad time",
+            R"({"class_uid":4001,"time":"yesterday","src_endpoint":{"ip":"203.0.113.1"}})",
+            "bad_time"}),
     why_name{});
 
 TEST(Ocsf, TheProbeRecognisesEverySampleUnitAndNoOtherFormats) {

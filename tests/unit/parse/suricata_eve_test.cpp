@@ -48,14 +48,18 @@ TEST(SuricataEve, FullyExpandedIpv6AddressesAreNormalised) {
 }
 
 TEST(SuricataEve, TheEventTimestampIsUsedWhenTheFlowHasNoStart) {
-  auto s = parse_with("suricata-eve", R"({"timestamp":"2020-12-09T16:02:43.000505+0000","event_type":"flow","src_ip":"203.0.113.5","src_port":1,"dest_ip":"192.0.2.1","dest_port":445,"proto":"TCP","host":"ids-01","flow":{"state":"new"}})");
+  auto s = parse_with(
+      "suricata-eve",
+      R"({"timestamp":"2020-12-09T16:02:43.000505+0000","event_type":"flow","src_ip":"203.0.113.5","src_port":1,"dest_ip":"192.0.2.1","dest_port":445,"proto":"TCP","host":"ids-01","flow":{"state":"new"}})");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(format_iso8601(s.records[0].time), "2020-12-09T16:02:43.000505Z");
   EXPECT_EQ(label(s.records[0].device), "ids-01");
 }
 
 TEST(SuricataEve, IcmpFlowsHaveNoPort) {
-  auto s = parse_with("suricata-eve", R"({"event_type":"flow","src_ip":"203.0.113.5","dest_ip":"192.0.2.1","proto":"ICMP","icmp_type":8,"icmp_code":0})");
+  auto s = parse_with(
+      "suricata-eve",
+      R"({"event_type":"flow","src_ip":"203.0.113.5","dest_ip":"192.0.2.1","proto":"ICMP","icmp_type":8,"icmp_code":0})");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_FALSE(s.records[0].has_port());
   EXPECT_EQ(s.records[0].protocol, 1);
@@ -63,8 +67,10 @@ TEST(SuricataEve, IcmpFlowsHaveNoPort) {
 
 TEST(SuricataEve, NetflowAndAlertEventsAreSkippedToAvoidCountingAConnectionTwice) {
   for (const char* t : {"netflow", "alert", "anomaly", "drop"}) {
-    auto s = parse_with("suricata-eve", std::string(R"({"event_type":")") + t +
-                                            R"(","src_ip":"203.0.113.5","dest_ip":"192.0.2.1","dest_port":80,"proto":"TCP"})");
+    auto s = parse_with(
+        "suricata-eve",
+        std::string(R"({"event_type":")") + t +
+            R"(","src_ip":"203.0.113.5","dest_ip":"192.0.2.1","dest_port":80,"proto":"TCP"})");
     EXPECT_TRUE(s.records.empty()) << t;
     EXPECT_EQ(s.skips, std::vector<std::string>{"not_flow_event"}) << t;
   }
@@ -95,12 +101,22 @@ TEST_P(SuricataEveMalformed, IsRejectedWithItsReason) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, SuricataEveMalformed,
     ::testing::Values(
-        malformed_case{"truncated json", R"({"event_type":"flow","src_ip":"203.0.1)", "invalid_json"},
-        malformed_case{"no event type", R"({"src_ip":"203.0.113.5","dest_port":80})", "missing_event_type"},
-        malformed_case{"flow without source", R"({"event_type":"flow","dest_ip":"192.0.2.1","dest_port":80})", "missing_src_ip"},
-        malformed_case{"bad source", R"({"event_type":"flow","src_ip":"203.0.113","dest_port":80})", "bad_src_ip"},
-        malformed_case{"bad port", R"({"event_type":"flow","src_ip":"203.0.113.5","dest_port":99999})", "bad_dst_port"},
-        malformed_case{"bad time", R"({"timestamp":"2020-13-09T16:02:43+0000","event_type":"flow","src_ip":"203.0.113.5"})", "bad_time"}),
+        malformed_case{"truncated json", R"({"event_type":"flow","src_ip":"203.0.1)",
+                       "invalid_json"},
+        malformed_case{"no event type", R"({"src_ip":"203.0.113.5","dest_port":80})",
+                       "missing_event_type"},
+        malformed_case{"flow without source",
+                       R"({"event_type":"flow","dest_ip":"192.0.2.1","dest_port":80})",
+                       "missing_src_ip"},
+        malformed_case{"bad source", R"({"event_type":"flow","src_ip":"203.0.113","dest_port":80})",
+                       "bad_src_ip"},
+        malformed_case{"bad port",
+                       R"({"event_type":"flow","src_ip":"203.0.113.5","dest_port":99999})",
+                       "bad_dst_port"},
+        malformed_case{
+            "bad time",
+            R"({"timestamp":"2020-13-09T16:02:43+0000","event_type":"flow","src_ip":"203.0.113.5"})",
+            "bad_time"}),
     why_name{});
 
 TEST(SuricataEve, TheProbeRecognisesEverySampleUnitAndNoOtherFormats) {

@@ -63,7 +63,9 @@ TEST(Vectra, OtherMetadataTypesAreSkipped) {
 }
 
 TEST(Vectra, TsIsTheTimeWhenSessionStartTimeIsMissing) {
-  auto s = parse_with("vectra", R"({"metadata_type":"metadata_isession","id.orig_h":"203.0.113.1","id.resp_p":80,"proto":6,"ts":1732788000450})");
+  auto s = parse_with(
+      "vectra",
+      R"({"metadata_type":"metadata_isession","id.orig_h":"203.0.113.1","id.resp_p":80,"proto":6,"ts":1732788000450})");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(format_iso8601(s.records[0].time), "2024-11-28T10:00:00.450000Z");
   // No protoName: the numeric proto is used.
@@ -95,12 +97,23 @@ TEST_P(VectraMalformed, IsRejectedWithItsReason) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, VectraMalformed,
     ::testing::Values(
-        malformed_case{"truncated json", R"({"metadata_type":"metadata_isession","id.orig_h":"203.)", "invalid_json"},
-        malformed_case{"no metadata type", R"({"id.orig_h":"203.0.113.1","id.resp_p":80})", "missing_metadata_type"},
-        malformed_case{"no originator", R"({"metadata_type":"metadata_isession","id.resp_p":80})", "missing_src_ip"},
-        malformed_case{"bad originator", R"({"metadata_type":"metadata_isession","id.orig_h":"203.0.113.256"})", "bad_src_ip"},
-        malformed_case{"bad port", R"({"metadata_type":"metadata_isession","id.orig_h":"203.0.113.1","id.resp_p":-5})", "bad_dst_port"},
-        malformed_case{"bad time", R"({"metadata_type":"metadata_isession","id.orig_h":"203.0.113.1","session_start_time":"later"})", "bad_time"}),
+        malformed_case{"truncated json",
+                       R"({"metadata_type":"metadata_isession","id.orig_h":"203.)", "invalid_json"},
+        malformed_case{"no metadata type", R"({"id.orig_h":"203.0.113.1","id.resp_p":80})",
+                       "missing_metadata_type"},
+        malformed_case{"no originator", R"({"metadata_type":"metadata_isession","id.resp_p":80})",
+                       "missing_src_ip"},
+        malformed_case{"bad originator",
+                       R"({"metadata_type":"metadata_isession","id.orig_h":"203.0.113.256"})",
+                       "bad_src_ip"},
+        malformed_case{
+            "bad port",
+            R"({"metadata_type":"metadata_isession","id.orig_h":"203.0.113.1","id.resp_p":-5})",
+            "bad_dst_port"},
+        malformed_case{
+            "bad time",
+            R"({"metadata_type":"metadata_isession","id.orig_h":"203.0.113.1","session_start_time":"later"})",
+            "bad_time"}),
     why_name{});
 
 TEST(Vectra, TheProbeRecognisesEverySampleUnitAndNoOtherFormats) {

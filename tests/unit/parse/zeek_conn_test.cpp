@@ -91,33 +91,36 @@ TEST(ZeekConn, AFieldsHeaderSetsTheColumnOrderOfTheLinesAfterIt) {
 }
 
 TEST(ZeekConn, ACustomSeparatorHeaderIsHonoured) {
-  auto s = parse_stream("zeek-conn", {"#separator \\x2c", "#fields,ts,id.orig_h,id.resp_h,id.resp_p,proto",
-                                      "1700000000,203.0.113.9,192.0.2.1,22,tcp"});
+  auto s = parse_stream("zeek-conn",
+                        {"#separator \\x2c", "#fields,ts,id.orig_h,id.resp_h,id.resp_p,proto",
+                         "1700000000,203.0.113.9,192.0.2.1,22,tcp"});
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(s.records[0].dst_port, 22);
 }
 
 TEST(ZeekConn, DataLinesOfAnotherLogPathAreSkipped) {
-  auto s = parse_stream("zeek-conn", {"#path\tdns",
-                                      "1700000000.1\tCabc123\t203.0.113.9\t5353\t192.0.2.1\t53\tudp"});
+  auto s = parse_stream(
+      "zeek-conn", {"#path\tdns", "1700000000.1\tCabc123\t203.0.113.9\t5353\t192.0.2.1\t53\tudp"});
   EXPECT_TRUE(s.records.empty());
   EXPECT_EQ(s.skips, (std::vector<std::string>{"header", "not_conn_log"}));
 }
 
 TEST(ZeekConn, SeveralTsvLinesInOneUnitAreAllRead) {
-  auto s = parse_with("zeek-conn", "#path\tconn\n"
-                                   "1700000000.1\tCa\t203.0.113.9\t1\t192.0.2.1\t80\ttcp\t-\t-\t-\t-\tS0\n"
-                                   "1700000000.2\tCb\t203.0.113.9\t2\t192.0.2.1\t81\ttcp\t-\t-\t-\t-\tS0\n");
+  auto s = parse_with("zeek-conn",
+                      "#path\tconn\n"
+                      "1700000000.1\tCa\t203.0.113.9\t1\t192.0.2.1\t80\ttcp\t-\t-\t-\t-\tS0\n"
+                      "1700000000.2\tCb\t203.0.113.9\t2\t192.0.2.1\t81\ttcp\t-\t-\t-\t-\tS0\n");
   ASSERT_EQ(s.records.size(), 2u);
   EXPECT_EQ(s.records[1].dst_port, 81);
 }
 
 // Hand-written Corelight-shaped record (Corelight adds _path, _system_name, _write_ts).
 TEST(ZeekConn, CorelightConnRecordsUseTheSensorNameAsDevice) {
-  auto s = parse_with("zeek-conn",
-                      R"({"_path":"conn","_system_name":"cl-sensor-01","_write_ts":"2024-06-13T12:14:40.000000Z",)"
-                      R"("ts":"2024-06-13T12:14:37.013007Z","uid":"CL0jWq3WeMU4py67t7","id.orig_h":"203.0.113.9",)"
-                      R"("id.orig_p":51000,"id.resp_h":"192.0.2.1","id.resp_p":3389,"proto":"tcp","conn_state":"REJ"})");
+  auto s = parse_with(
+      "zeek-conn",
+      R"({"_path":"conn","_system_name":"cl-sensor-01","_write_ts":"2024-06-13T12:14:40.000000Z",)"
+      R"("ts":"2024-06-13T12:14:37.013007Z","uid":"CL0jWq3WeMU4py67t7","id.orig_h":"203.0.113.9",)"
+      R"("id.orig_p":51000,"id.resp_h":"192.0.2.1","id.resp_p":3389,"proto":"tcp","conn_state":"REJ"})");
   ASSERT_EQ(s.records.size(), 1u);
   const auto& r = s.records[0];
   EXPECT_EQ(label(r.device), "cl-sensor-01");
@@ -128,14 +131,19 @@ TEST(ZeekConn, CorelightConnRecordsUseTheSensorNameAsDevice) {
 }
 
 TEST(ZeekConn, CorelightReducedConnRecordsCountAndOtherPathsAreSkipped) {
-  EXPECT_EQ(parse_with("zeek-conn", R"({"_path":"conn_red","id.orig_h":"203.0.113.9","id.resp_p":22})").records.size(), 1u);
+  EXPECT_EQ(
+      parse_with("zeek-conn", R"({"_path":"conn_red","id.orig_h":"203.0.113.9","id.resp_p":22})")
+          .records.size(),
+      1u);
   auto dns = parse_with("zeek-conn", R"({"_path":"dns","id.orig_h":"203.0.113.9","id.resp_p":53})");
   EXPECT_TRUE(dns.records.empty());
   EXPECT_EQ(dns.skips, std::vector<std::string>{"not_conn_log"});
 }
 
 TEST(ZeekConn, ReNestedIdObjectsAreReadLikeDottedKeys) {
-  auto s = parse_with("zeek-conn", R"({"ts":1700000000,"id":{"orig_h":"203.0.113.9","orig_p":1,"resp_h":"192.0.2.1","resp_p":8080},"proto":"tcp"})");
+  auto s = parse_with(
+      "zeek-conn",
+      R"({"ts":1700000000,"id":{"orig_h":"203.0.113.9","orig_p":1,"resp_h":"192.0.2.1","resp_p":8080},"proto":"tcp"})");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(s.records[0].dst_port, 8080);
 }
@@ -173,16 +181,28 @@ TEST_P(ZeekConnMalformed, IsRejectedWithItsReason) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, ZeekConnMalformed,
     ::testing::Values(
-        malformed_case{"truncated json", R"({"id.orig_h":"203.0.113.9","id.resp_p":2)", "invalid_json"},
-        malformed_case{"no originator", R"({"id.resp_h":"192.0.2.1","id.resp_p":22})", "missing_src_ip"},
-        malformed_case{"originator is not an address", R"({"id.orig_h":"host-a","id.resp_p":22})", "bad_src_ip"},
-        malformed_case{"originator is an object", R"({"id.orig_h":{},"id.resp_p":22})", "bad_src_ip"},
-        malformed_case{"port out of range", R"({"id.orig_h":"203.0.113.9","id.resp_p":70000})", "bad_dst_port"},
-        malformed_case{"port is text", R"({"id.orig_h":"203.0.113.9","id.resp_p":"ssh"})", "bad_dst_port"},
-        malformed_case{"time is not a time", R"({"ts":"soon","id.orig_h":"203.0.113.9"})", "bad_time"},
-        malformed_case{"tsv port is not a number", "1700000000.1\tCa\t203.0.113.9\t1\t192.0.2.1\tx\ttcp\t-\t-\t-\t-\tS0", "bad_dst_port"},
-        malformed_case{"tsv line is short", "1700000000.1\tCa\t203.0.113.9\t1\t192.0.2.1\t80\ttcp", "missing_columns"},
-        malformed_case{"tsv unset originator", "1700000000.1\tCa\t-\t1\t192.0.2.1\t80\ttcp\t-\t-\t-\t-\tS0", "missing_src_ip"},
+        malformed_case{"truncated json", R"({"id.orig_h":"203.0.113.9","id.resp_p":2)",
+                       "invalid_json"},
+        malformed_case{"no originator", R"({"id.resp_h":"192.0.2.1","id.resp_p":22})",
+                       "missing_src_ip"},
+        malformed_case{"originator is not an address", R"({"id.orig_h":"host-a","id.resp_p":22})",
+                       "bad_src_ip"},
+        malformed_case{"originator is an object", R"({"id.orig_h":{},"id.resp_p":22})",
+                       "bad_src_ip"},
+        malformed_case{"port out of range", R"({"id.orig_h":"203.0.113.9","id.resp_p":70000})",
+                       "bad_dst_port"},
+        malformed_case{"port is text", R"({"id.orig_h":"203.0.113.9","id.resp_p":"ssh"})",
+                       "bad_dst_port"},
+        malformed_case{"time is not a time", R"({"ts":"soon","id.orig_h":"203.0.113.9"})",
+                       "bad_time"},
+        malformed_case{"tsv port is not a number",
+                       "1700000000.1\tCa\t203.0.113.9\t1\t192.0.2.1\tx\ttcp\t-\t-\t-\t-\tS0",
+                       "bad_dst_port"},
+        malformed_case{"tsv line is short", "1700000000.1\tCa\t203.0.113.9\t1\t192.0.2.1\t80\ttcp",
+                       "missing_columns"},
+        malformed_case{"tsv unset originator",
+                       "1700000000.1\tCa\t-\t1\t192.0.2.1\t80\ttcp\t-\t-\t-\t-\tS0",
+                       "missing_src_ip"},
         malformed_case{"a bare number", "[42]", "not_an_object"}),
     why_name{});
 

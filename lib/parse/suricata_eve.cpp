@@ -1,0 +1,161 @@
+#include "parse/suricata_eve.hpp"
+
+#include "event/network_session.hpp"
+#include "parse/json_records.hpp"
+
+namespace portscand {
+namespace {
+
+using simdjson::ondemand::object;
+using simdjson::ondemand::value;
+
+// Sentinel has no ASIM parser for Suricata; the label names the project's maintainer and
+// product the way the other labels do.
+constexpr std::string_view vendor = "OISF";
+constexpr std::string_view product = "Suricata";
+
+class suricata_eve_parser final : public json::record_parser {
+ public:
+  suricata_eve_parser() : record_parser(true) {}
+
+ protected:
+  bool on_object(object obj, const parse_context& ctx, parse_sink& sink) override {
+    network_session s;
+    std::string_view event_type, timestamp, flow_start, proto, host;
+    bool has_type = false, has_src = false;
+    const char* reject = nullptr;
+    for (auto field : obj) {
+      std::string_view key;
+      value v;
+      if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
+          field.value().get(v) != simdjson::SUCCESS) {
+        sink.rejected("invalid_json");
+        return false;
+      }
+      // Once the event is known not to be a flow, or is already rejected, the remaining
+      // values are skipped unread (stats events are kilobytes of counters).
+      if (reject != nullptr || (has_type && event_type != "flow")) continue;
+      std::string_view text;
+      switch (key.size()) {
+        case 10:
+          if (key == "event_type") {
+            has_type = json::as_text(v, event_type) == json::field_status::ok;
+          }
+          break;
+        case 9:
+          if (key == "timestamp") {
+            if (json::as_text(v, text) == json::field_status::ok) timestamp = text;
+          } else if (key == "dest_port") {
+            const auto st = json::as_port(v, s.dst_port);
+            if (st == json::field_status::invalid)
+              reject = "bad_dst_port";
+            else if (st == json::field_status::absent)
+              s.dst_port = network_session::no_port;
+          }
+          break;
+        case 6:
+          if (key == "src_ip") {
+            if (!json::read_ip(v, s.src, has_src)) reject = "bad_src_ip";
+          }
+          break;
+        case 7:
+          if (key == "dest_ip") {
+            bool present = false;
+            // The rule does not use the destination: an unreadable one leaves it unset.
+            if (json::read_ip(v, s.dst, present)) s.has_dst = present;
+          }
+          break;
+        case 5:
+          if (key == "proto") {
+            if (json::as_text(v, text) == json::field_status::ok) proto = text;
+          }
+          break;
+        case 4:
+          if (key == "host") {
+            if (json::as_text(v, text) == json::field_status::ok) host = text;
+          } else if (key == "flow") {
+            object flow;
+            if (v.get_object().get(flow) == simdjson::SUCCESS) {
+              for (auto f : flow) {
+                std::string_view k;
+                value fv;
+                if (f.unescaped_key().get(k) != simdjson::SUCCESS ||
+                    f.value().get(fv) != simdjson::SUCCESS) {
+                  sink.rejected("invalid_json");
+                  return false;
+                }
+                if (k == "start" && json::as_text(fv, text) == json::field_status::ok)
+                  flow_start = text;
+              }
+            }
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    if (!has_type) {
+      sink.rejected("missing_event_type");
+      return true;
+    }
+    // Alerts, netflow and app-layer events repeat the tuple of a flow that also gets its
+    // own flow event; counting them would count connections twice (and netflow's reverse
+    // half would make servers look like scanners of ephemeral ports).
+    if (event_type != "flow") {
+      sink.skipped("not_flow_event");
+      return true;
+    }
+    if (reject != nullptr) {
+      sink.rejected(reject);
+      return true;
+    }
+    if (!has_src) {
+      sink.rejected("missing_src_ip");
+      return true;
+    }
+    s.protocol = protocol_from_name(proto);
+    if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
+    // A flow event is written when the flow ends (timeout, up to minutes later): the
+    // flow's first packet is when the connection was tried.
+    const std::string_view when = !flow_start.empty() ? flow_start : timestamp;
+    if (!when.empty()) {
+      auto t = parse_iso8601(when);
+      if (!t) {
+        sink.rejected("bad_time");
+        return true;
+      }
+      s.time = *t;
+      s.has_time = true;
+    }
+    s.reported_by = labels_.reported_by(vendor, product);
+    if (!host.empty())
+      s.device = labels_.get(host);
+    else if (!ctx.host.empty())
+      s.device = labels_.get(ctx.host);
+    sink.record(s);
+    return true;
+  }
+
+ private:
+  label_cache labels_;
+};
+
+bool probe_suricata_eve(std::string_view head) noexcept {
+  const auto first = head.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  // "timestamp" with its quotes: Logstash's "@timestamp" does not contain it. pmacct's
+  // BGP/BMP and purge_init messages also have event_type and timestamp, plus writer_id or
+  // peer_ip_src, which Suricata never writes.
+  auto has = [head](std::string_view s) { return head.find(s) != std::string_view::npos; };
+  return has("\"event_type\"") && has("\"timestamp\"") && !has("\"writer_id\"") &&
+         !has("\"peer_ip_src\"");
+}
+
+}  // namespace
+
+format_entry suricata_eve_format() {
+  return {"suricata-eve", "Suricata EVE JSON (flow events)",
+          [] { return std::make_unique<suricata_eve_parser>(); }, probe_suricata_eve};
+}
+
+}  // namespace portscand

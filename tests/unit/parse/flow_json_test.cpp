@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+
+#include "../test_names.hpp"
+#include "json_formats_test_util.hpp"
+
+namespace portscand::test {
+namespace {
+
+struct expected_flow {
+  int line;  // 1-based line of tests/fixtures/flow-json/flows.jsonl
+  const char* time;
+  const char* src;
+  const char* dst;
+  std::int32_t dst_port;
+  std::uint16_t protocol;
+  dvc_action action;
+  const char* label;
+  const char* device;
+};
+
+// The fixture is hand-made (see its NOTICE.md); the values are read off each line by hand.
+const expected_flow flows[] = {
+    // pmacct: timestamp_start ("YYYY-MM-DD hh:mm:ss.ffffff", read as UTC), peer_ip_src.
+    {1, "2024-11-28T10:00:00.123456Z", "203.0.113.60", "198.51.100.20", 22, 6, dvc_action::unknown,
+     "pmacct/pmacct", "192.0.2.1"},
+    // timestamps_since_epoch text; ip_proto as a number.
+    {2, "2024-11-28T10:00:01.500Z", "203.0.113.60", "198.51.100.20", 23, 6, dvc_action::unknown,
+     "pmacct/pmacct", "192.0.2.1"},
+    // No timestamp_start: timestamp_arrival.
+    {3, "2024-11-28T10:01:00Z", "2001:db8::60", "2001:db8::20", 161, 17, dvc_action::unknown,
+     "pmacct/pmacct", "192.0.2.1"},
+    // ICMP: port_dst 0 is not a port.
+    {4, "2024-11-28T10:02:00Z", "203.0.113.61", "198.51.100.20", network_session::no_port, 1,
+     dvc_action::unknown, "pmacct/pmacct", "192.0.2.1"},
+    // goflow2 v1: TimeFlowStartMs (1732788056008) is preferred to TimeFlowStart (s).
+    {7, "2024-11-28T10:00:56.008Z", "203.0.113.62", "198.51.100.21", 80, 6, dvc_action::unknown,
+     "netsampler/goflow2", "192.0.2.3"},
+    // Zero flow times: TimeReceived 1732788070. ForwardingStatus 130 = dropped.
+    {8, "2024-11-28T10:01:10Z", "203.0.113.62", "198.51.100.21", 443, 6, dvc_action::drop,
+     "netsampler/goflow2", "192.0.2.3"},
+    // Base64 addresses; ForwardingStatus 64 = forwarded.
+    {9, "2024-11-28T10:01:18.518Z", "203.0.113.62", "198.51.100.21", 5353, 17, dvc_action::allow,
+     "netsampler/goflow2", "192.0.2.3"},
+    // goflow2 v2: time_flow_start_ns, proto as a name.
+    {10, "2024-11-28T10:01:30Z", "203.0.113.63", "198.51.100.22", 3306, 6, dvc_action::unknown,
+     "netsampler/goflow2", "192.0.2.4"},
+    // Zero flow times: time_received_ns as RFC 3339 text (truncated to microseconds).
+    {11, "2024-11-28T10:01:40.064235Z", "2001:db8::63", "2001:db8::22", network_session::no_port,
+     58, dvc_action::unknown, "netsampler/goflow2", "192.0.2.4"},
+};
+
+TEST(FlowJson, EveryFlowRecordOfTheFixtureYieldsItsSession) {
+  const auto lines = fixture_lines("flow-json/flows.jsonl");
+  ASSERT_EQ(lines.size(), 11u);
+  for (const auto& e : flows) {
+    SCOPED_TRACE("line " + std::to_string(e.line));
+    auto s = parse_with("flow-json", lines[e.line - 1]);
+    ASSERT_EQ(s.records.size(), 1u);
+    const auto& r = s.records[0];
+    EXPECT_TRUE(r.has_time);
+    EXPECT_EQ(r.time, iso(e.time));
+    EXPECT_EQ(ip(r.src), e.src);
+    EXPECT_TRUE(r.has_dst);
+    EXPECT_EQ(ip(r.dst), e.dst);
+    EXPECT_EQ(r.dst_port, e.dst_port);
+    EXPECT_EQ(r.protocol, e.protocol);
+    EXPECT_EQ(r.action, e.action);
+    EXPECT_EQ(label(r.reported_by), e.label);
+    EXPECT_EQ(label(r.device), e.device);
+  }
+}
+
+TEST(FlowJson, PmacctMarkersAndBgpMessagesAreSkipped) {
+  const auto lines = fixture_lines("flow-json/flows.jsonl");
+  for (std::size_t i : {4u, 5u}) {
+    auto s = parse_with("flow-json", lines[i]);
+    EXPECT_TRUE(s.records.empty());
+    EXPECT_EQ(s.skips, std::vector<std::string>{"not_flow_record"});
+  }
+}
+
+TEST(FlowJson, PmacctMultiValueMessagesYieldEveryLine) {
+  const auto lines = fixture_lines("flow-json/flows.jsonl");
+  auto s = parse_with("flow-json", lines[0] + "\n" + lines[1] + "\n" + lines[4] + "\n");
+  EXPECT_EQ(s.records.size(), 2u);
+  EXPECT_EQ(s.skips, std::vector<std::string>{"not_flow_record"});
+}
+
+TEST(FlowJson, AFlowWithoutAnyTimeIsLeftToTheReceiveTime) {
+  auto s = parse_with(
+      "flow-json",
+      R"({"SrcAddr":"203.0.113.9","DstAddr":"192.0.2.1","DstPort":22,"Proto":6,"TimeFlowStart":0,"TimeReceived":0})");
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_FALSE(s.records[0].has_time);
+}
+
+struct malformed_case {
+  const char* why;
+  std::string input;
+  const char* reason;
+};
+
+class FlowJsonMalformed : public ::testing::TestWithParam<malformed_case> {};
+
+TEST_P(FlowJsonMalformed, IsRejectedWithItsReason) {
+  const auto& c = GetParam();
+  auto s = parse_with("flow-json", c.input);
+  EXPECT_TRUE(s.records.empty()) << c.why;
+  EXPECT_EQ(s.rejects, std::vector<std::string>{c.reason}) << c.why;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, FlowJsonMalformed,
+    ::testing::Values(
+        malformed_case{"truncated json", R"({"event_type": "purge", "ip_src": "203.0)",
+                       "invalid_json"},
+        malformed_case{"no source",
+                       R"({"event_type": "purge", "ip_dst": "192.0.2.1", "port_dst": 22})",
+                       "missing_src_ip"},
+        malformed_case{"bad source", R"({"SrcAddr":"203.0.113.999","DstPort":22})", "bad_src_ip"},
+        malformed_case{"base64 of the wrong length", R"({"SrcAddr":"AAAAAAA=","DstPort":22})",
+                       "bad_src_ip"},
+        malformed_case{"base64 with a bad digit", R"({"SrcAddr":"ywB*Pg==","DstPort":22})",
+                       "bad_src_ip"},
+        malformed_case{"bad port", R"({"src_addr":"203.0.113.9","dst_port":-1})", "bad_dst_port"},
+        malformed_case{
+            "bad time",
+            R"({"event_type": "purge", "ip_src": "203.0.113.9", "timestamp_start": "2024-11-31 10:00:00"})",
+            "bad_time"}),
+    why_name{});
+
+TEST(FlowJson, TheProbeRecognisesEverySampleUnitAndNoOtherFormats) {
+  for (const auto& [format, unit] : sample_units()) {
+    SCOPED_TRACE(format + ": " + unit.substr(0, 80));
+    EXPECT_EQ(probe_claims("flow-json", unit), format == "flow-json");
+  }
+}
+
+TEST(FlowJson, AutoDetectionYieldsTheSameRecordsAsTheFixedFormat) {
+  const auto lines = fixture_lines("flow-json/flows.jsonl");
+  auto fixed = parse_stream("flow-json", lines);
+  auto autod = parse_stream("auto", lines);
+  ASSERT_EQ(autod.records.size(), fixed.records.size());
+  EXPECT_EQ(autod.skips, fixed.skips);
+  for (std::size_t i = 0; i < fixed.records.size(); ++i) {
+    EXPECT_EQ(autod.records[i].src, fixed.records[i].src);
+    EXPECT_EQ(autod.records[i].dst_port, fixed.records[i].dst_port);
+    EXPECT_EQ(autod.records[i].time, fixed.records[i].time);
+    EXPECT_EQ(autod.records[i].reported_by, fixed.records[i].reported_by);
+  }
+}
+
+}  // namespace
+}  // namespace portscand::test

@@ -1,6 +1,7 @@
 #include "parse/asim_json.hpp"
 #include "parse/aws_vpc.hpp"
 #include "parse/mde.hpp"
+#include "parse/vmconnection.hpp"
 #include "parse/registry.hpp"
 
 namespace portscand {
@@ -9,6 +10,7 @@ namespace portscand {
 void register_builtin_formats(format_registry& r) {
   r.add(asim_json_format());
   r.add(mde_format());
+  r.add(vmconnection_format());
   r.add(aws_vpc_format());
 }
 

@@ -61,6 +61,7 @@ BENCHMARK_CAPTURE(run_fixture, asim, std::string("asim"), std::string("asim/samp
 BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim/sample.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, aws_vpc, std::string("aws-vpc"), std::string("aws_vpc/test-extra-samples.log"));
 BENCHMARK_CAPTURE(run_fixture, azure_firewall, std::string("azure-firewall"), std::string("azure_firewall/test-networkrules-raw.log"));
+BENCHMARK_CAPTURE(run_fixture, azure_nsg, std::string("azure-nsg"), std::string("azure_nsg/sample_logs-testdata.log"));
 BENCHMARK_CAPTURE(run_fixture, mde, std::string("mde"), std::string("mde/test-device.DeviceNetworkEvents-subset.log"));
 BENCHMARK_CAPTURE(run_fixture, vmconnection, std::string("vmconnection"), std::string("vmconnection/handmade.jsonl"));
 

@@ -1,10 +1,15 @@
 #include "parse/asim_json.hpp"
+#include "parse/aws_vpc.hpp"
+#include "parse/azure_firewall.hpp"
+#include "parse/azure_nsg.hpp"
 #include "parse/ecs.hpp"
 #include "parse/flow_json.hpp"
+#include "parse/mde.hpp"
 #include "parse/ocsf.hpp"
 #include "parse/registry.hpp"
 #include "parse/suricata_eve.hpp"
 #include "parse/vectra.hpp"
+#include "parse/vmconnection.hpp"
 #include "parse/zeek_conn.hpp"
 
 namespace portscand {
@@ -12,12 +17,19 @@ namespace portscand {
 // Probe order matters: specific signatures first, generic ones last.
 void register_builtin_formats(format_registry& r) {
   r.add(asim_json_format());
+  // JSON formats with distinctive keys
+  r.add(azure_nsg_format());
+  r.add(azure_firewall_format());
+  r.add(mde_format());
+  r.add(vmconnection_format());
   r.add(vectra_format());        // before zeek-conn: Vectra reuses Zeek's id.* keys
   r.add(zeek_conn_format());
   r.add(ocsf_format());
   r.add(flow_json_format());     // before suricata-eve: pmacct also writes "event_type"
   r.add(suricata_eve_format());
   r.add(ecs_format());           // generic ("@timestamp"): after every specific JSON probe
+  // text formats
+  r.add(aws_vpc_format());
 }
 
 }  // namespace portscand

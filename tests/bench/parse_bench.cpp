@@ -59,11 +59,16 @@ void run_fixture(benchmark::State& state, const std::string& format, const std::
 // One line per format, alphabetical.
 BENCHMARK_CAPTURE(run_fixture, asim, std::string("asim"), std::string("asim/sample.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim/sample.jsonl"));
+BENCHMARK_CAPTURE(run_fixture, aws_vpc, std::string("aws-vpc"), std::string("aws-vpc/test-extra-samples.log"));
+BENCHMARK_CAPTURE(run_fixture, azure_firewall, std::string("azure-firewall"), std::string("azure-firewall/test-networkrules-raw.log"));
+BENCHMARK_CAPTURE(run_fixture, azure_nsg, std::string("azure-nsg"), std::string("azure-nsg/sample_logs-testdata.log"));
 BENCHMARK_CAPTURE(run_fixture, ecs, std::string("ecs"), std::string("ecs/aws-vpcflow-extra-samples.ecs.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, flow_json, std::string("flow-json"), std::string("flow-json/flows.jsonl"));
+BENCHMARK_CAPTURE(run_fixture, mde, std::string("mde"), std::string("mde/test-device.DeviceNetworkEvents-subset.log"));
 BENCHMARK_CAPTURE(run_fixture, ocsf, std::string("ocsf"), std::string("ocsf/bench.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, suricata_eve, std::string("suricata-eve"), std::string("suricata-eve/test-eve-small.log"));
 BENCHMARK_CAPTURE(run_fixture, vectra, std::string("vectra"), std::string("vectra/isession.jsonl"));
+BENCHMARK_CAPTURE(run_fixture, vmconnection, std::string("vmconnection"), std::string("vmconnection/handmade.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, zeek_conn, std::string("zeek-conn"), std::string("zeek-conn/test-conn.log"));
 
 }  // namespace

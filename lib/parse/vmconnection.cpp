@@ -1,0 +1,258 @@
+#include "parse/vmconnection.hpp"
+
+#include <simdjson.h>
+
+#include "event/network_session.hpp"
+#include "parse/json_util.hpp"
+
+namespace portscand {
+namespace {
+
+using simdjson::ondemand::json_type;
+using simdjson::ondemand::object;
+using simdjson::ondemand::value;
+
+bool iequals(std::string_view a, std::string_view lower) noexcept {
+  if (a.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+// One row's fields as read. String views point into the simdjson parser's string buffer,
+// valid until the next parse.
+struct row {
+  std::string_view direction, src, dst, protocol, computer, table;
+  bool has_direction = false;
+  std::int32_t dst_port = network_session::no_port;
+  timestamp_us time = 0;
+  bool has_time = false;
+  const char* reject = nullptr;
+};
+
+void note(row& r, const char* reason) noexcept {
+  if (r.reject == nullptr) r.reject = reason;
+}
+
+class vmconnection_parser final : public format_parser {
+ public:
+  vmconnection_parser() : label_(labels_.reported_by("Microsoft", "VMConnection")) {}
+
+  void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
+    simdjson::ondemand::document doc;
+    json_type t;
+    if (parser_.iterate(json::padded_view(unit, ctx, scratch_)).get(doc) != simdjson::SUCCESS ||
+        doc.type().get(t) != simdjson::SUCCESS) {
+      sink.rejected("invalid_json");
+      return;
+    }
+    if (t == json_type::array) {
+      simdjson::ondemand::array arr;
+      if (doc.get_array().get(arr) != simdjson::SUCCESS) {
+        sink.rejected("invalid_json");
+        return;
+      }
+      parse_array(arr, sink);
+      return;
+    }
+    if (t != json_type::object) {
+      sink.rejected("not_an_object");
+      return;
+    }
+    object obj;
+    if (doc.get_object().get(obj) != simdjson::SUCCESS) {
+      sink.rejected("invalid_json");
+      return;
+    }
+    parse_row(obj, sink, /*top_level=*/true);
+  }
+
+ private:
+  void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
+    for (auto element : arr) {
+      object o;
+      if (element.get_object().get(o) != simdjson::SUCCESS) {
+        sink.rejected("not_an_object");  // ondemand cannot step past it: the rest is lost
+        return;
+      }
+      if (!parse_row(o, sink, false)) return;
+    }
+  }
+
+  // Reads the columns at this level; a `properties` object (diagnostic-settings shape) is
+  // read the same way. Returns false when the document can no longer be read (or it was
+  // an envelope, already handled).
+  bool read_fields(object obj, row& r, bool top_level, bool row_level, parse_sink& sink) {
+    for (auto field : obj) {
+      std::string_view key;
+      value v;
+      if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
+          field.value().get(v) != simdjson::SUCCESS) {
+        sink.rejected("invalid_json");
+        return false;
+      }
+      std::string_view text;
+      switch (key.size()) {
+        case 4:
+          if (key == "Type") {
+            if (json::as_text(v, text) == json::field_status::ok) r.table = text;
+          }
+          break;
+        case 7:
+          if (key == "records" && top_level) {
+            simdjson::ondemand::array arr;
+            if (v.get_array().get(arr) != simdjson::SUCCESS) {
+              sink.rejected("bad_envelope");
+              return false;
+            }
+            parse_array(arr, sink);
+            return false;
+          }
+          break;
+        case 8:
+          if (key == "SourceIp") {
+            const json::field_status st = json::as_text(v, text);
+            if (st == json::field_status::ok)
+              r.src = text;
+            else if (st == json::field_status::invalid)
+              note(r, "bad_src_ip");
+          } else if (key == "Computer") {
+            if (json::as_text(v, text) == json::field_status::ok) r.computer = text;
+          } else if (key == "Protocol") {
+            if (json::as_text(v, text) == json::field_status::ok) r.protocol = text;
+          }
+          break;
+        case 9:
+          if (key == "Direction") {
+            const json::field_status st = json::as_text(v, text);
+            if (st == json::field_status::ok && !text.empty()) {
+              r.direction = text;
+              r.has_direction = true;
+            } else if (st == json::field_status::invalid) {
+              note(r, "bad_direction");
+            }
+          }
+          break;
+        case 10:
+          if (key == "properties" && row_level) {
+            object props;
+            if (v.get_object().get(props) != simdjson::SUCCESS) {
+              note(r, "bad_properties");
+              break;
+            }
+            if (!read_fields(props, r, false, false, sink)) return false;
+          }
+          break;
+        case 13:
+          if (key == "DestinationIp") {
+            if (json::as_text(v, text) == json::field_status::ok) r.dst = text;
+          } else if (key == "TimeGenerated") {
+            const json::field_status st = json::as_text(v, text);
+            if (st == json::field_status::ok && !text.empty()) {
+              if (auto t = parse_iso8601(text)) {
+                r.time = *t;
+                r.has_time = true;
+              } else if (auto e = json::epoch_to_us(text)) {
+                r.time = *e;
+                r.has_time = true;
+              } else {
+                note(r, "bad_time");
+              }
+            } else if (st == json::field_status::invalid) {
+              note(r, "bad_time");
+            }
+          }
+          break;
+        case 15:
+          if (key == "DestinationPort") {
+            const json::field_status st = json::as_port(v, r.dst_port);
+            if (st == json::field_status::invalid) note(r, "bad_dst_port");
+            if (st != json::field_status::ok) r.dst_port = network_session::no_port;
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    return true;
+  }
+
+  bool parse_row(object obj, parse_sink& sink, bool top_level) {
+    row r;
+    if (!read_fields(obj, r, top_level, true, sink)) return false;
+    emit(r, sink);
+    return true;
+  }
+
+  void emit(const row& r, parse_sink& sink) {
+    // A data export can put VM insights' other tables (VMBoundPort, VMProcess...) on the
+    // same stream.
+    if (!r.table.empty() && r.table != "VMConnection") {
+      sink.skipped("other_table");
+      return;
+    }
+    if (r.reject == nullptr && !r.has_direction) {
+      sink.rejected("missing_direction");
+      return;
+    }
+    // ASIM keeps outbound and inbound rows only; the columns are already initiator first.
+    if (r.reject == nullptr && !iequals(r.direction, "outbound") &&
+        !iequals(r.direction, "inbound")) {
+      sink.skipped("other_direction");
+      return;
+    }
+    if (r.reject != nullptr) {
+      sink.rejected(r.reject);
+      return;
+    }
+    network_session s;
+    if (r.src.empty()) {
+      sink.rejected("missing_src_ip");
+      return;
+    }
+    if (auto ip = ip_address::parse(r.src)) {
+      s.src = *ip;
+    } else {
+      sink.rejected("bad_src_ip");
+      return;
+    }
+    if (auto ip = ip_address::parse(r.dst)) {
+      s.dst = *ip;
+      s.has_dst = true;
+    }
+    // One row aggregates every connection of the window between the two endpoints on this
+    // port (LinksEstablished of them): for the rule it is one record adding one port.
+    s.dst_port = r.dst_port;
+    s.protocol = protocol_from_name(r.protocol);
+    s.time = r.time;
+    s.has_time = r.has_time;
+    if (!r.computer.empty()) s.device = labels_.get(r.computer);
+    s.reported_by = label_;
+    sink.record(s);
+  }
+
+  simdjson::ondemand::parser parser_;
+  std::string scratch_;
+  label_cache labels_;
+  label_id label_;
+};
+
+bool probe_vmconnection(std::string_view head) noexcept {
+  const auto first = head.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  return head.find("\"VMConnection\"") != std::string_view::npos ||
+         head.find("\"LinksEstablished\"") != std::string_view::npos;
+}
+
+}  // namespace
+
+format_entry vmconnection_format() {
+  return {"vmconnection",
+          "Azure Monitor VMConnection rows as JSON (row, array or {\"records\":[...]})",
+          [] { return std::make_unique<vmconnection_parser>(); }, probe_vmconnection};
+}
+
+}  // namespace portscand

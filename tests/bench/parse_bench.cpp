@@ -59,6 +59,8 @@ void run_fixture(benchmark::State& state, const std::string& format, const std::
 // One line per format, alphabetical.
 BENCHMARK_CAPTURE(run_fixture, asim, std::string("asim"), std::string("asim/sample.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim/sample.jsonl"));
+BENCHMARK_CAPTURE(run_fixture, cef, std::string("cef"), std::string("cef/elastic-cef-checkpoint-asa.cef"));
+BENCHMARK_CAPTURE(run_fixture, cisco_asa, std::string("cisco-asa"), std::string("cisco-asa/test-sample.log"));
 
 }  // namespace
 }  // namespace portscand

@@ -2,6 +2,8 @@
 #include "parse/aws_vpc.hpp"
 #include "parse/azure_firewall.hpp"
 #include "parse/azure_nsg.hpp"
+#include "parse/cef.hpp"
+#include "parse/cisco_asa.hpp"
 #include "parse/ecs.hpp"
 #include "parse/flow_json.hpp"
 #include "parse/mde.hpp"
@@ -22,14 +24,17 @@ void register_builtin_formats(format_registry& r) {
   r.add(azure_firewall_format());
   r.add(mde_format());
   r.add(vmconnection_format());
-  r.add(vectra_format());        // before zeek-conn: Vectra reuses Zeek's id.* keys
+  r.add(vectra_format());  // before zeek-conn: Vectra reuses Zeek's id.* keys
   r.add(zeek_conn_format());
   r.add(ocsf_format());
-  r.add(flow_json_format());     // before suricata-eve: pmacct also writes "event_type"
+  r.add(flow_json_format());  // before suricata-eve: pmacct also writes "event_type"
   r.add(suricata_eve_format());
-  r.add(ecs_format());           // generic ("@timestamp"): after every specific JSON probe
-  // text formats
-  r.add(aws_vpc_format());
+  r.add(ecs_format());  // generic ("@timestamp"): after every specific JSON probe
+  // syslog-borne text formats (probes see the body after any syslog header)
+  r.add(cef_format());  // before the device natives: a CEF line may quote their messages
+  r.add(cisco_asa_format());
+  // plain text
+  r.add(aws_vpc_format());  // last: its probe is the loosest (space-separated fields)
 }
 
 }  // namespace portscand

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "parse/syslog_header.hpp"
+
 namespace portscand {
 
 unit_decoder::unit_decoder(const format_registry& registry, std::string_view format,
@@ -27,9 +29,28 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
     sink.rejected("too_large");
     return;
   }
-  if (unit.find_first_not_of(" \t") == std::string_view::npos) {
+  const std::size_t first = unit.find_first_not_of(" \t");
+  if (first == std::string_view::npos) {
     sink.skipped("empty");
     return;
+  }
+  // A syslog header in front of the record: its time, host and tag go into the context and
+  // the format (and the probes) see only the body. JSON units (objects, arrays) never carry
+  // a header and go to the format as they are.
+  parse_context body_ctx = ctx;
+  if (unit[first] != '{' && unit[first] != '[') {
+    syslog_header h;
+    if (parse_syslog_header(unit, ctx.receive_time, h)) {
+      // The body is a suffix of the unit, so whatever padding followed the unit follows it.
+      unit = h.body;
+      if (h.time != 0) body_ctx.header_time = h.time;
+      if (!h.host.empty()) body_ctx.host = h.host;
+      if (!h.app.empty()) body_ctx.app = h.app;
+      if (unit.find_first_not_of(" \t") == std::string_view::npos) {
+        sink.skipped("empty");
+        return;
+      }
+    }
   }
   std::size_t index;
   if (fixed_ >= 0) {
@@ -43,7 +64,7 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
     index = static_cast<std::size_t>(e - registry_.entries().data());
   }
   last_format_ = registry_.entries()[index].name;
-  parser_for(index).parse(unit, ctx, sink);
+  parser_for(index).parse(unit, body_ctx, sink);
 }
 
 }  // namespace portscand

@@ -62,6 +62,8 @@ BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim
 BENCHMARK_CAPTURE(run_fixture, aws_vpc, std::string("aws-vpc"), std::string("aws-vpc/test-extra-samples.log"));
 BENCHMARK_CAPTURE(run_fixture, azure_firewall, std::string("azure-firewall"), std::string("azure-firewall/test-networkrules-raw.log"));
 BENCHMARK_CAPTURE(run_fixture, azure_nsg, std::string("azure-nsg"), std::string("azure-nsg/sample_logs-testdata.log"));
+BENCHMARK_CAPTURE(run_fixture, cef, std::string("cef"), std::string("cef/elastic-cef-checkpoint-asa.cef"));
+BENCHMARK_CAPTURE(run_fixture, cisco_asa, std::string("cisco-asa"), std::string("cisco-asa/test-sample.log"));
 BENCHMARK_CAPTURE(run_fixture, ecs, std::string("ecs"), std::string("ecs/aws-vpcflow-extra-samples.ecs.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, flow_json, std::string("flow-json"), std::string("flow-json/flows.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, mde, std::string("mde"), std::string("mde/test-device.DeviceNetworkEvents-subset.log"));

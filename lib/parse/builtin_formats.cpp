@@ -1,4 +1,5 @@
 #include "parse/asim_json.hpp"
+#include "parse/fortigate.hpp"
 #include "parse/registry.hpp"
 
 namespace portscand {
@@ -6,6 +7,7 @@ namespace portscand {
 // Probe order matters: specific signatures first, generic ones last.
 void register_builtin_formats(format_registry& r) {
   r.add(asim_json_format());
+  r.add(fortigate_format());
 }
 
 }  // namespace portscand

@@ -202,7 +202,10 @@ class checkpoint_parser final : public format_parser {
     network_session base;
     base.action = action_from_checkpoint(action);
     if (!time.empty()) {
-      if (auto t = json::epoch_to_us(time)) {
+      // Epoch seconds from the Log Exporter; some exporter templates write ISO 8601.
+      auto t = json::epoch_to_us(time);
+      if (!t) t = parse_iso8601(time);
+      if (t) {
         base.time = *t;
         base.has_time = true;
       } else {

@@ -193,6 +193,15 @@ TEST(Checkpoint, EscapedQuotesAndBracketsStayInsideTheirValues) {
   EXPECT_EQ(s.records[0].dst_port, 22);
 }
 
+TEST(Checkpoint, TimeIsEpochSecondsOrIso8601) {
+  const std::string pairs = R"([src:"203.0.113.8"; service:"22"; time:")";
+  EXPECT_EQ(format_iso8601(parse_with("checkpoint", pairs + "1677657520\"]").records.at(0).time),
+            "2023-03-01T07:58:40Z");
+  EXPECT_EQ(format_iso8601(
+                parse_with("checkpoint", pairs + "2023-03-01T07:58:40Z\"]").records.at(0).time),
+            "2023-03-01T07:58:40Z");
+}
+
 TEST(Checkpoint, TheNewerFirewallProductNameCountsToo) {
   const auto s =
       parse_with("checkpoint",

@@ -59,6 +59,10 @@ void run_fixture(benchmark::State& state, const std::string& format, const std::
 // One line per format, alphabetical.
 BENCHMARK_CAPTURE(run_fixture, asim, std::string("asim"), std::string("asim/sample.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim/sample.jsonl"));
+BENCHMARK_CAPTURE(run_fixture, checkpoint, std::string("checkpoint"), std::string("checkpoint/test-r81x.log"));
+BENCHMARK_CAPTURE(run_fixture, fortigate, std::string("fortigate"), std::string("fortigate/test-fortinet.log"));
+BENCHMARK_CAPTURE(run_fixture, meraki, std::string("meraki"), std::string("meraki/test-flows.log"));
+BENCHMARK_CAPTURE(run_fixture, panos, std::string("panos"), std::string("panos/test-panw-panos-traffic-sample.first34.log"));
 
 }  // namespace
 }  // namespace portscand

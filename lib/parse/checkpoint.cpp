@@ -61,8 +61,8 @@ class pair_scanner {
       ++pos_;
       if (pos_ < s_.size() && s_[pos_] == '"') {
         const std::size_t v = ++pos_;
-        while (pos_ < s_.size() && s_[pos_] != '"') pos_ += s_[pos_] == '\\' ? 2 : 1;
-        if (pos_ >= s_.size()) {
+        pos_ = fwtext::find_closing_quote(s_, v);
+        if (pos_ == std::string_view::npos) {
           broken_ = true;
           return false;
         }

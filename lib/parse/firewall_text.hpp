@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -117,6 +118,23 @@ inline bool is_slash_datetime(std::string_view s, std::size_t pos) noexcept {
   return true;
 }
 
+// The index of the quote that closes a quoted value starting at `from` (just after the
+// opening quote): the first '"' not escaped by an odd run of backslashes. npos when the
+// value is not closed. memchr-based: values are most of a record's bytes.
+inline std::size_t find_closing_quote(std::string_view s, std::size_t from) noexcept {
+  std::size_t pos = from;
+  while (pos < s.size()) {
+    const void* hit = std::memchr(s.data() + pos, '"', s.size() - pos);
+    if (hit == nullptr) return std::string_view::npos;
+    const auto q = static_cast<std::size_t>(static_cast<const char*>(hit) - s.data());
+    std::size_t backslashes = 0;
+    while (q - backslashes > from && s[q - backslashes - 1] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return q;
+    pos = q + 1;
+  }
+  return std::string_view::npos;
+}
+
 // One key=value pair of a blank-separated list.
 struct kv_pair {
   std::string_view key;
@@ -143,8 +161,8 @@ class kv_scanner {
       out.terminated = true;
       if (pos_ < s_.size() && s_[pos_] == '"') {
         const std::size_t v = ++pos_;
-        while (pos_ < s_.size() && s_[pos_] != '"') pos_ += s_[pos_] == '\\' ? 2 : 1;
-        if (pos_ >= s_.size()) {
+        pos_ = find_closing_quote(s_, v);
+        if (pos_ == std::string_view::npos) {
           out.value = s_.substr(v);
           out.terminated = false;
           pos_ = s_.size();

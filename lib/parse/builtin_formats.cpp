@@ -3,11 +3,15 @@
 #include "parse/azure_firewall.hpp"
 #include "parse/azure_nsg.hpp"
 #include "parse/cef.hpp"
+#include "parse/checkpoint.hpp"
 #include "parse/cisco_asa.hpp"
 #include "parse/ecs.hpp"
 #include "parse/flow_json.hpp"
+#include "parse/fortigate.hpp"
 #include "parse/mde.hpp"
+#include "parse/meraki.hpp"
 #include "parse/ocsf.hpp"
+#include "parse/panos.hpp"
 #include "parse/registry.hpp"
 #include "parse/suricata_eve.hpp"
 #include "parse/vectra.hpp"
@@ -33,6 +37,10 @@ void register_builtin_formats(format_registry& r) {
   // syslog-borne text formats (probes see the body after any syslog header)
   r.add(cef_format());  // before the device natives: a CEF line may quote their messages
   r.add(cisco_asa_format());
+  r.add(checkpoint_format());
+  r.add(panos_format());
+  r.add(meraki_format());
+  r.add(fortigate_format());
   // plain text
   r.add(aws_vpc_format());  // last: its probe is the loosest (space-separated fields)
 }

@@ -116,8 +116,9 @@ std::uint64_t metrics_registry::counter_sum(std::string_view name, const label_s
   if (it == families_.end()) return 0;
   std::uint64_t sum = 0;
   for (const auto& [labels, c] : it->second.counters) {
-    const bool all = std::all_of(match.begin(), match.end(), [&labels](const auto& m) {
-      return std::find(labels.begin(), labels.end(), m) != labels.end();
+    // An init-capture: clang 14 cannot capture a structured binding by name.
+    const bool all = std::all_of(match.begin(), match.end(), [&ls = labels](const auto& m) {
+      return std::find(ls.begin(), ls.end(), m) != ls.end();
     });
     if (all) sum += c->value();
   }

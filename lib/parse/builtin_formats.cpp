@@ -1,11 +1,13 @@
 #include "parse/asim_json.hpp"
 #include "parse/registry.hpp"
+#include "parse/sysmon_linux.hpp"
 
 namespace portscand {
 
 // Probe order matters: specific signatures first, generic ones last.
 void register_builtin_formats(format_registry& r) {
   r.add(asim_json_format());
+  r.add(sysmon_linux_format());
 }
 
 }  // namespace portscand

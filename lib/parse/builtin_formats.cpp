@@ -1,6 +1,7 @@
 #include "parse/asim_json.hpp"
 #include "parse/registry.hpp"
 #include "parse/sysmon_linux.hpp"
+#include "parse/windows_wfp.hpp"
 
 namespace portscand {
 
@@ -8,6 +9,7 @@ namespace portscand {
 void register_builtin_formats(format_registry& r) {
   r.add(asim_json_format());
   r.add(sysmon_linux_format());
+  r.add(windows_wfp_format());
 }
 
 }  // namespace portscand

@@ -1,4 +1,5 @@
 #include "parse/asim_json.hpp"
+#include "parse/iptables.hpp"
 #include "parse/registry.hpp"
 #include "parse/sysmon_linux.hpp"
 #include "parse/windows_wfp.hpp"
@@ -10,6 +11,7 @@ void register_builtin_formats(format_registry& r) {
   r.add(asim_json_format());
   r.add(sysmon_linux_format());
   r.add(windows_wfp_format());
+  r.add(iptables_format());
 }
 
 }  // namespace portscand

@@ -59,6 +59,7 @@ void run_fixture(benchmark::State& state, const std::string& format, const std::
 // One line per format, alphabetical.
 BENCHMARK_CAPTURE(run_fixture, asim, std::string("asim"), std::string("asim/sample.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim/sample.jsonl"));
+BENCHMARK_CAPTURE(run_fixture, iptables, std::string("iptables"), std::string("iptables/test-iptables-raw.log"));
 BENCHMARK_CAPTURE(run_fixture, sysmon_linux, std::string("sysmon-linux"), std::string("sysmon-linux/pop-ecx-wazuh-blog-sysmon3.log"));
 BENCHMARK_CAPTURE(run_fixture, windows_wfp, std::string("windows-wfp"), std::string("windows-wfp/oneline.log"));
 

@@ -3,6 +3,7 @@
 #include "parse/registry.hpp"
 #include "parse/sysmon_linux.hpp"
 #include "parse/windows_wfp.hpp"
+#include "parse/zscaler_nss.hpp"
 
 namespace portscand {
 
@@ -11,6 +12,7 @@ void register_builtin_formats(format_registry& r) {
   r.add(asim_json_format());
   r.add(sysmon_linux_format());
   r.add(windows_wfp_format());
+  r.add(zscaler_nss_format());
   r.add(iptables_format());
 }
 

@@ -62,6 +62,7 @@ BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim
 BENCHMARK_CAPTURE(run_fixture, iptables, std::string("iptables"), std::string("iptables/test-iptables-raw.log"));
 BENCHMARK_CAPTURE(run_fixture, sysmon_linux, std::string("sysmon-linux"), std::string("sysmon-linux/pop-ecx-wazuh-blog-sysmon3.log"));
 BENCHMARK_CAPTURE(run_fixture, windows_wfp, std::string("windows-wfp"), std::string("windows-wfp/oneline.log"));
+BENCHMARK_CAPTURE(run_fixture, zscaler_nss, std::string("zscaler-nss"), std::string("zscaler-nss/test-firewall-http-endpoint.log"));
 
 }  // namespace
 }  // namespace portscand

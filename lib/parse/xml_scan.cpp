@@ -14,8 +14,8 @@ constexpr std::array<std::uint8_t, 256> make_classes() {
   for (int c = 0; c < 256; ++c) {
     std::uint8_t v = 0;
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') v |= cls_space;
-    const bool start = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
-                       c == ':' || c >= 0x80;
+    const bool start =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':' || c >= 0x80;
     if (start) v |= cls_name_start | cls_name;
     if ((c >= '0' && c <= '9') || c == '-' || c == '.') v |= cls_name;
     t[static_cast<std::size_t>(c)] = v;
@@ -27,9 +27,15 @@ constexpr std::array<std::uint8_t, 256> classes = make_classes();
 constexpr bool has(char c, std::uint8_t cls) noexcept {
   return (classes[static_cast<unsigned char>(c)] & cls) != 0;
 }
-constexpr bool is_space(char c) noexcept { return has(c, cls_space); }
-constexpr bool is_name_start(char c) noexcept { return has(c, cls_name_start); }
-constexpr bool is_name_char(char c) noexcept { return has(c, cls_name); }
+constexpr bool is_space(char c) noexcept {
+  return has(c, cls_space);
+}
+constexpr bool is_name_start(char c) noexcept {
+  return has(c, cls_name_start);
+}
+constexpr bool is_name_char(char c) noexcept {
+  return has(c, cls_name);
+}
 
 }  // namespace
 

@@ -228,10 +228,11 @@ TEST(ZscalerNss, TheJsonLineBehindASyslogHeaderParsesLikeTheBareLine) {
 }
 
 TEST(ZscalerNss, FieldsAfterTheEventObjectAreStillRead) {
-  auto s = parse_with("zscaler-nss",
-                      R"({"event":{"datetime":"Mon Oct 16 22:55:48 2023","tz":"GMT","csip":"203.0.113.7",)"
-                      R"("cdip":"198.51.100.1","cdport":"22","proto":"TCP","action":"Allow","more":[1,{"a":2}]},)"
-                      R"("sourcetype":"zscalernss-dns"})");
+  auto s = parse_with(
+      "zscaler-nss",
+      R"({"event":{"datetime":"Mon Oct 16 22:55:48 2023","tz":"GMT","csip":"203.0.113.7",)"
+      R"("cdip":"198.51.100.1","cdport":"22","proto":"TCP","action":"Allow","more":[1,{"a":2}]},)"
+      R"("sourcetype":"zscalernss-dns"})");
   EXPECT_TRUE(s.records.empty());
   EXPECT_EQ(s.skips, std::vector<std::string>{"not_firewall_feed"});
 }

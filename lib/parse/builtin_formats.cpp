@@ -8,15 +8,19 @@
 #include "parse/ecs.hpp"
 #include "parse/flow_json.hpp"
 #include "parse/fortigate.hpp"
+#include "parse/iptables.hpp"
 #include "parse/mde.hpp"
 #include "parse/meraki.hpp"
 #include "parse/ocsf.hpp"
 #include "parse/panos.hpp"
 #include "parse/registry.hpp"
 #include "parse/suricata_eve.hpp"
+#include "parse/sysmon_linux.hpp"
 #include "parse/vectra.hpp"
 #include "parse/vmconnection.hpp"
+#include "parse/windows_wfp.hpp"
 #include "parse/zeek_conn.hpp"
+#include "parse/zscaler_nss.hpp"
 
 namespace portscand {
 
@@ -28,6 +32,8 @@ void register_builtin_formats(format_registry& r) {
   r.add(azure_firewall_format());
   r.add(mde_format());
   r.add(vmconnection_format());
+  r.add(windows_wfp_format());
+  r.add(zscaler_nss_format());
   r.add(vectra_format());  // before zeek-conn: Vectra reuses Zeek's id.* keys
   r.add(zeek_conn_format());
   r.add(ocsf_format());
@@ -41,6 +47,8 @@ void register_builtin_formats(format_registry& r) {
   r.add(panos_format());
   r.add(meraki_format());
   r.add(fortigate_format());
+  r.add(sysmon_linux_format());
+  r.add(iptables_format());
   // plain text
   r.add(aws_vpc_format());  // last: its probe is the loosest (space-separated fields)
 }

@@ -68,14 +68,18 @@ BENCHMARK_CAPTURE(run_fixture, cisco_asa, std::string("cisco-asa"), std::string(
 BENCHMARK_CAPTURE(run_fixture, ecs, std::string("ecs"), std::string("ecs/aws-vpcflow-extra-samples.ecs.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, flow_json, std::string("flow-json"), std::string("flow-json/flows.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, fortigate, std::string("fortigate"), std::string("fortigate/test-fortinet.log"));
+BENCHMARK_CAPTURE(run_fixture, iptables, std::string("iptables"), std::string("iptables/test-iptables-raw.log"));
 BENCHMARK_CAPTURE(run_fixture, mde, std::string("mde"), std::string("mde/test-device.DeviceNetworkEvents-subset.log"));
 BENCHMARK_CAPTURE(run_fixture, meraki, std::string("meraki"), std::string("meraki/test-flows.log"));
 BENCHMARK_CAPTURE(run_fixture, ocsf, std::string("ocsf"), std::string("ocsf/bench.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, panos, std::string("panos"), std::string("panos/test-panw-panos-traffic-sample.first34.log"));
 BENCHMARK_CAPTURE(run_fixture, suricata_eve, std::string("suricata-eve"), std::string("suricata-eve/test-eve-small.log"));
+BENCHMARK_CAPTURE(run_fixture, sysmon_linux, std::string("sysmon-linux"), std::string("sysmon-linux/pop-ecx-wazuh-blog-sysmon3.log"));
 BENCHMARK_CAPTURE(run_fixture, vectra, std::string("vectra"), std::string("vectra/isession.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, vmconnection, std::string("vmconnection"), std::string("vmconnection/handmade.jsonl"));
+BENCHMARK_CAPTURE(run_fixture, windows_wfp, std::string("windows-wfp"), std::string("windows-wfp/oneline.log"));
 BENCHMARK_CAPTURE(run_fixture, zeek_conn, std::string("zeek-conn"), std::string("zeek-conn/test-conn.log"));
+BENCHMARK_CAPTURE(run_fixture, zscaler_nss, std::string("zscaler-nss"), std::string("zscaler-nss/test-firewall-http-endpoint.log"));
 
 }  // namespace
 }  // namespace portscand

@@ -1,0 +1,75 @@
+#pragma once
+
+// Small, allocation-free text helpers shared by the line formats (key=value, XML values).
+
+#include <cstdint>
+#include <string_view>
+
+#include "event/network_session.hpp"
+
+namespace portscand::text {
+
+constexpr bool is_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+constexpr std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// A port 0..65535 written as plain decimal digits (no sign, no space).
+inline bool parse_port(std::string_view s, std::int32_t& out) noexcept {
+  if (s.empty() || s.size() > 5) return false;
+  std::int32_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  if (v > 65535) return false;
+  out = v;
+  return true;
+}
+
+// Whether a protocol's sessions have ports the rule can count. Unknown protocols keep what
+// the record says; ICMP, ESP, GRE... have none (a "port" there is a type/code or junk).
+constexpr bool carries_ports(std::uint16_t protocol) noexcept {
+  switch (protocol) {
+    case network_session::no_protocol:
+    case 6:    // TCP
+    case 17:   // UDP
+    case 33:   // DCCP
+    case 132:  // SCTP
+    case 136:  // UDP-Lite
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr char ascii_upper(char c) noexcept {
+  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
+}
+
+// Case-insensitive equality against an upper-case ASCII literal.
+constexpr bool iequals_upper(std::string_view s, std::string_view upper) noexcept {
+  if (s.size() != upper.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (ascii_upper(s[i]) != upper[i]) return false;
+  return true;
+}
+
+// Case-insensitive search for an upper-case ASCII literal.
+constexpr bool icontains_upper(std::string_view s, std::string_view upper) noexcept {
+  if (upper.empty()) return true;
+  if (s.size() < upper.size()) return false;
+  for (std::size_t i = 0; i + upper.size() <= s.size(); ++i) {
+    std::size_t j = 0;
+    while (j < upper.size() && ascii_upper(s[i + j]) == upper[j]) ++j;
+    if (j == upper.size()) return true;
+  }
+  return false;
+}
+
+}  // namespace portscand::text

@@ -1,0 +1,14 @@
+#pragma once
+
+#include "parse/registry.hpp"
+
+namespace portscand {
+
+// Windows Security auditing events of the Windows Filtering Platform: 5156 (connection
+// permitted), 5157 (connection blocked), 5152 (packet dropped) are sessions; other event
+// ids (5154/5155/5158/5159 listen/bind, any other Security event) are skipped. Shapes:
+// raw event XML (<Event>...), Winlogbeat/Elastic Agent JSON (winlog.event_data), and the
+// Sentinel SecurityEvent/WindowsEvent rows (EventID + EventData as XML text or object).
+format_entry windows_wfp_format();
+
+}  // namespace portscand

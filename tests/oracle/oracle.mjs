@@ -14,6 +14,8 @@
 //                       expected_alerts.sql, after spec_macros.sql, and print the rows of
 //                       its view NAME (same columns as ps_expected_alerts); no reject count
 //   --timing            print the wall time of the load and the query on stderr
+//   --baseline          only start node and DuckDB and run SELECT 1 (FILE not needed): the
+//                       benchmark's measure of what node + DuckDB cost before any work
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -34,7 +36,7 @@ function fail(message) {
 
 function parseArgs(argv) {
   const opts = { mode: 'default', threshold: 50, rejectsOut: null, rejects: true,
-                 sql: null, view: 'ps_expected_alerts', timing: false, input: null };
+                 sql: null, view: 'ps_expected_alerts', timing: false, baseline: false, input: null };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     const value = () => {
@@ -48,10 +50,12 @@ function parseArgs(argv) {
     else if (a === '--sql') { opts.sql = value(); opts.rejects = false; }
     else if (a === '--view') opts.view = value();
     else if (a === '--timing') opts.timing = true;
+    else if (a === '--baseline') opts.baseline = true;
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (opts.input === null) opts.input = a;
     else fail('exactly one input file');
   }
+  if (opts.baseline) return opts;
   if (opts.input === null) fail('usage: node oracle.mjs [--mode default|sentinel] FILE');
   if (!['default', 'sentinel'].includes(opts.mode)) fail(`--mode must be default or sentinel, not ${opts.mode}`);
   if (!Number.isInteger(opts.threshold) || opts.threshold < 0) fail('--threshold wants a non-negative integer');
@@ -92,6 +96,11 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const instance = await DuckDBInstance.create(':memory:');
   const con = await instance.connect();
+  if (opts.baseline) {
+    const r = (await con.runAndReadAll("SELECT version() AS v, current_setting('threads') AS t")).getRowObjectsJS()[0];
+    process.stdout.write(`DuckDB ${r.v}, ${r.t} threads\n`);
+    return;
+  }
   await runScript(con, [
     `SET VARIABLE input = ${sqlString(path.resolve(opts.input))};`,
     `SET VARIABLE mode = ${sqlString(opts.mode)};`,

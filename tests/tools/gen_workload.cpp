@@ -1,9 +1,11 @@
 // gen_workload — a deterministic ASIM NetworkSession NDJSON workload for the replay oracle
 // test and the end-to-end benchmark.
 //
-// Background noise (many sources, each using 1..5 ports, so it never alerts by itself) is
-// interleaved in time order with planted scans whose expected outcome is written down here,
-// by hand, per case (not computed by a classifier that could share a bug with the daemon).
+// Background noise (many sources, each using 1..5 ports) is interleaved in time order with
+// planted scans whose expected outcome is written down here, by hand, per case (not
+// computed by a classifier that could share a bug with the daemon). The background alerts
+// only where many of its sources share one address: 127.0.0.2, a candidate by the rule,
+// can gather more than 50 ports in a bin in large workloads.
 // A manifest (--manifest FILE) lists every planted (source, bin) with its exact figures and
 // the count of deliberately malformed lines by reason, so the test can tell a broken oracle
 // from a broken daemon.

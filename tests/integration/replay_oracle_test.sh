@@ -67,7 +67,8 @@ replay() {
     tail -20 "$work/$name.stderr" >&2
     return 1
   fi
-  echo "replay $name: $(wc -l <"$out") alerts; summary: $(tail -5 "$work/$name.stderr" | tr '\n' ' ')"
+  echo "replay $name: $(wc -l <"$out") alerts; $(grep -m1 '^portscand replay:' "$work/$name.stderr" ||
+    tail -1 "$work/$name.stderr")"
 }
 
 for mode in default sentinel; do
@@ -83,8 +84,9 @@ for mode in default sentinel; do
   replay "$mode" "$actual" --mode "$mode" --format asim "$workload" || continue
   node "$oracle/compare.mjs" --names oracle,replay "$expected" "$actual" ||
     failed "replay differs from the oracle ($mode mode)"
-  node "$oracle/check_planted.mjs" --mode "$mode" "$manifest" "$actual" ||
-    failed "replay misses planted cases ($mode mode)"
+  # Also every malformed line must be counted, by reason (SPEC §4), in replay's summary.
+  node "$oracle/check_planted.mjs" --mode "$mode" --metrics "$work/$mode.stderr" "$manifest" "$actual" ||
+    failed "replay misses planted cases or miscounts rejected lines ($mode mode)"
 done
 
 # Sharding must not change anything: same alerts, same order, same bytes (but for the

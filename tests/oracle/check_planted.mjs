@@ -6,9 +6,14 @@
 // JavaScript, to every alert. A broken oracle therefore cannot pass just by agreeing with
 // a broken daemon.
 //
-// usage: node check_planted.mjs --mode default|sentinel [--rejects FILE] MANIFEST ALERTS
+// usage: node check_planted.mjs --mode default|sentinel [--rejects FILE] [--metrics FILE]
+//                               MANIFEST ALERTS
 //   --rejects FILE  the oracle's reject counts (oracle.mjs --rejects-out): must equal the
 //                   manifest's malformed lines, reason by reason
+//   --metrics FILE  text holding the daemon's Prometheus counters (replay's stderr
+//                   summary): portscand_records_rejected_total, summed over inputs and
+//                   formats, must equal the manifest's malformed lines, reason by reason
+//                   (SPEC §4: no bad record is lost silently)
 
 import fs from 'node:fs';
 
@@ -26,17 +31,19 @@ const REQUIRED = [
 
 function usage(message) {
   if (message) process.stderr.write(`check_planted: ${message}\n`);
-  process.stderr.write('usage: node check_planted.mjs --mode default|sentinel [--rejects FILE] MANIFEST ALERTS\n');
+  process.stderr.write('usage: node check_planted.mjs --mode default|sentinel [--rejects FILE] [--metrics FILE] MANIFEST ALERTS\n');
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
 let mode = null;
 let rejectsFile = null;
+let metricsFile = null;
 const files = [];
 for (let i = 0; i < args.length; ++i) {
   if (args[i] === '--mode' && i + 1 < args.length) mode = args[++i];
   else if (args[i] === '--rejects' && i + 1 < args.length) rejectsFile = args[++i];
+  else if (args[i] === '--metrics' && i + 1 < args.length) metricsFile = args[++i];
   else if (args[i].startsWith('--')) usage(`unknown option ${args[i]}`);
   else files.push(args[i]);
 }
@@ -121,6 +128,28 @@ if (rejectsFile !== null) {
   if (got.rejected !== manifest.malformed_total) fail(`rejected ${got.rejected} lines, the generator wrote ${manifest.malformed_total} malformed`);
 }
 
+if (metricsFile !== null) {
+  const counted = {};
+  let seen = 0;
+  for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n')) {
+    const m = /^\s*portscand_records_rejected_total\{([^}]*)\}\s+(\d+)\s*$/.exec(line);
+    if (m === null) continue;
+    const reason = /(?:^|,)reason="([^"]*)"/.exec(m[1]);
+    if (reason === null) continue;
+    counted[reason[1]] = (counted[reason[1]] ?? 0) + Number(m[2]);
+    ++seen;
+  }
+  const want = manifest.malformed;
+  if (seen === 0 && manifest.malformed_total > 0) {
+    fail(`no portscand_records_rejected_total counter in ${metricsFile}, yet ${manifest.malformed_total} malformed lines were written`);
+  } else {
+    for (const reason of new Set([...Object.keys(want), ...Object.keys(counted)])) {
+      if ((want[reason] ?? 0) !== (counted[reason] ?? 0))
+        fail(`daemon rejected '${reason}': ${counted[reason] ?? 0}, the generator wrote ${want[reason] ?? 0}`);
+    }
+  }
+}
+
 if (failures.length > 0) {
   process.stdout.write(`check_planted (${mode}) ${files[1]}: ${failures.length} problems\n`);
   for (const f of failures.slice(0, 30)) process.stdout.write(`  ${f}\n`);
@@ -129,4 +158,5 @@ if (failures.length > 0) {
 }
 process.stdout.write(`check_planted (${mode}) ${files[1]}: ${manifest.cases.length} planted cases as promised ` +
   `(${expectedPresent} alert), ${alerts.length} alerts pass the source filter and shape checks` +
-  `${rejectsFile ? `, rejects match (${manifest.malformed_total})` : ''}\n`);
+  `${rejectsFile ? `, oracle rejects match (${manifest.malformed_total})` : ''}` +
+  `${metricsFile ? `, daemon reject counters match (${manifest.malformed_total})` : ''}\n`);

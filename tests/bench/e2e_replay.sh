@@ -88,7 +88,7 @@ fi
 echo
 echo "End-to-end: $events ASIM records ($(du -m "$workload" | cut -f1) MB), $sources sources, $(wc -l <"$scratch/duckdb_best.jsonl" 2>/dev/null || echo "?") alerts"
 echo "machine: $(nproc) cores, load average before $load_before, after $load_after; $(cat "$scratch/node_baseline.jsonl" 2>/dev/null)"
-echo "portscand: $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'), $build"
+echo "portscand: $("$portscand" --version 2>/dev/null | head -1) at $portscand; tests at $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
 echo
 awk -v events="$events" -v scratch="$scratch" '
   function load(name,   line, f) {

@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// check_planted.mjs — checks a file of alert JSON lines (the oracle's or replay's) against
+// the manifest gen_workload wrote: each planted case by name, with the outcome the
+// generator promises for the mode, and the exact figures of the cases whose source the
+// background never touches. It also applies SPEC §1's source filter once more, in plain
+// JavaScript, to every alert. A broken oracle therefore cannot pass just by agreeing with
+// a broken daemon.
+//
+// usage: node check_planted.mjs --mode default|sentinel [--rejects FILE] [--metrics FILE]
+//                               MANIFEST ALERTS
+//   --rejects FILE  the oracle's reject counts (oracle.mjs --rejects-out): must equal the
+//                   manifest's malformed lines, reason by reason
+//   --metrics FILE  text holding the daemon's Prometheus counters (replay's stderr
+//                   summary): portscand_records_rejected_total, summed over inputs and
+//                   formats, must equal the manifest's malformed lines, reason by reason
+//                   (SPEC §4: no bad record is lost silently)
+
+import fs from 'node:fs';
+
+// The edge cases the test is about; a manifest without them fails, so a generator change
+// cannot drop them unnoticed.
+const REQUIRED = [
+  'exact51', 'exact50', 'split30_first', 'split30_second', 'caps', 'big3000', 'port_edges',
+  'portless_labels', 'dup_heavy51', 'dup_heavy50', 'twice_first', 'twice_second',
+  'order_v6', 'order_dot9', 'order_dot10', 'mapped_merge', 'mapped_only', 'mapped_private',
+  'mapped_loopback', 'v6_global', 'v6_two_runs', 'v6_loopback', 'v6_ula_low', 'v6_ula_high',
+  'v6_below_ula', 'v6_link_local', 'v6_link_local_high', 'v6_above_link_local', 'v6_between',
+  'private_10', 'private_172_high', 'private_192_low', 'near_172_low', 'near_172_high',
+  'near_192_high', 'loopback_v4', 'loopback_other', 'cgnat', 'v4_link_local',
+];
+
+function usage(message) {
+  if (message) process.stderr.write(`check_planted: ${message}\n`);
+  process.stderr.write('usage: node check_planted.mjs --mode default|sentinel [--rejects FILE] [--metrics FILE] MANIFEST ALERTS\n');
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+let mode = null;
+let rejectsFile = null;
+let metricsFile = null;
+const files = [];
+for (let i = 0; i < args.length; ++i) {
+  if (args[i] === '--mode' && i + 1 < args.length) mode = args[++i];
+  else if (args[i] === '--rejects' && i + 1 < args.length) rejectsFile = args[++i];
+  else if (args[i] === '--metrics' && i + 1 < args.length) metricsFile = args[++i];
+  else if (args[i].startsWith('--')) usage(`unknown option ${args[i]}`);
+  else files.push(args[i]);
+}
+if (!['default', 'sentinel'].includes(mode) || files.length !== 2) usage();
+
+const manifest = JSON.parse(fs.readFileSync(files[0], 'utf8'));
+const alerts = fs.readFileSync(files[1], 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+const byKey = new Map(alerts.map((a) => [`${a.SrcIpAddr}|${a.TimeGenerated}`, a]));
+
+const failures = [];
+const fail = (text) => failures.push(text);
+
+// --- SPEC §1 source filter, a third time (after the SQL and the C++) --------------------
+function v4Octets(s) {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  return m ? m.slice(1).map(Number) : null;
+}
+function v6FirstGroup(s) {
+  // Canonical text only (alerts are canonical): "::..." starts with a zero group.
+  return s.startsWith('::') ? 0 : parseInt(s.split(':')[0], 16);
+}
+function isCandidate(src) {
+  const o = v4Octets(src);
+  if (o !== null) {
+    if (src === '127.0.0.1') return false;
+    return !(o[0] === 10 || (o[0] === 172 && o[1] >= 16 && o[1] <= 31) || (o[0] === 192 && o[1] === 168));
+  }
+  if (mode === 'sentinel') return false;
+  if (src === '::1') return false;
+  const g = v6FirstGroup(src);
+  return (g & 0xfe00) !== 0xfc00 && (g & 0xffc0) !== 0xfe80;
+}
+
+const byteOrder = (a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+for (const a of alerts) {
+  const where = `${a.SrcIpAddr} @ ${a.TimeGenerated}`;
+  if (!isCandidate(a.SrcIpAddr)) fail(`${where}: this source is not a candidate in ${mode} mode (SPEC §1), yet it alerted`);
+  if (/^::ffff:/i.test(a.SrcIpAddr)) fail(`${where}: an IPv4-mapped source must be reported as IPv4`);
+  if (!(a.AttemptedPortsCount > 50)) fail(`${where}: AttemptedPortsCount ${a.AttemptedPortsCount} is not above 50`);
+  const ports = a.AttemptedPorts ?? [];
+  if (ports.length !== Math.min(100, a.AttemptedPortsCount)) fail(`${where}: ${ports.length} AttemptedPorts for a count of ${a.AttemptedPortsCount}`);
+  if (ports.some((p, i) => !Number.isInteger(p) || p < 0 || p > 65535 || (i > 0 && ports[i - 1] >= p))) fail(`${where}: AttemptedPorts not distinct ascending 0..65535`);
+  const labels = a.ReportedBy ?? [];
+  if (labels.length < 1 || labels.length > 20) fail(`${where}: ${labels.length} ReportedBy labels`);
+  if (labels.some((l, i) => i > 0 && byteOrder(labels[i - 1], l) >= 0)) fail(`${where}: ReportedBy not distinct in byte order`);
+  const start = Date.parse(a.TimeGenerated);
+  if (start % 300000 !== 0) fail(`${where}: TimeGenerated is not on a 5-minute boundary`);
+  if (a.window?.start !== a.TimeGenerated || Date.parse(a.window?.end) - start !== 300000) fail(`${where}: window is not [TimeGenerated, +5 min)`);
+  if (!(Date.parse(a.first_seen) >= start && Date.parse(a.last_seen) < start + 300000 && a.first_seen <= a.last_seen)) fail(`${where}: first/last seen outside the bin`);
+  if (!(a.event_count >= a.AttemptedPortsCount)) fail(`${where}: event_count ${a.event_count} below the port count`);
+}
+
+// --- the planted cases ---------------------------------------------------------------------
+const cases = new Map(manifest.cases.map((c) => [c.name, c]));
+for (const name of REQUIRED) if (!cases.has(name)) fail(`the manifest has no case '${name}'`);
+
+let expectedPresent = 0;
+for (const c of manifest.cases) {
+  const want = mode === 'default' ? c.alert_default : c.alert_sentinel;
+  const a = byKey.get(`${c.SrcIpAddr}|${c.TimeGenerated}`);
+  const where = `case ${c.name} (${c.SrcIpAddr} @ ${c.TimeGenerated})`;
+  if (want) ++expectedPresent;
+  if (want && a === undefined) { fail(`${where}: must alert in ${mode} mode, no alert`); continue; }
+  if (!want && a !== undefined) { fail(`${where}: must not alert in ${mode} mode (${c.AttemptedPortsCount} ports planted), alerted with ${a.AttemptedPortsCount}`); continue; }
+  if (!want || !c.exact) continue;
+  for (const field of ['AttemptedPortsCount', 'event_count', 'first_seen', 'last_seen']) {
+    if (a[field] !== c[field]) fail(`${where}: ${field} is ${JSON.stringify(a[field])}, planted ${JSON.stringify(c[field])}`);
+  }
+  if (a.ReportedBy.length !== Math.min(20, c.labels)) fail(`${where}: ${a.ReportedBy.length} ReportedBy labels, planted ${c.labels} distinct`);
+}
+if (alerts.length < expectedPresent) fail(`${alerts.length} alerts, fewer than the ${expectedPresent} planted ones`);
+
+// --- rejects ------------------------------------------------------------------------------
+if (rejectsFile !== null) {
+  const got = JSON.parse(fs.readFileSync(rejectsFile, 'utf8'));
+  const want = manifest.malformed;
+  for (const reason of new Set([...Object.keys(want), ...Object.keys(got.by_reason)])) {
+    if ((want[reason] ?? 0) !== (got.by_reason[reason] ?? 0))
+      fail(`rejected lines '${reason}': oracle counted ${got.by_reason[reason] ?? 0}, the generator wrote ${want[reason] ?? 0}`);
+  }
+  if (got.rejected !== manifest.malformed_total) fail(`rejected ${got.rejected} lines, the generator wrote ${manifest.malformed_total} malformed`);
+}
+
+if (metricsFile !== null) {
+  const counted = {};
+  let seen = 0;
+  for (const line of fs.readFileSync(metricsFile, 'utf8').split('\n')) {
+    const m = /^\s*portscand_records_rejected_total\{([^}]*)\}\s+(\d+)\s*$/.exec(line);
+    if (m === null) continue;
+    const reason = /(?:^|,)reason="([^"]*)"/.exec(m[1]);
+    if (reason === null) continue;
+    counted[reason[1]] = (counted[reason[1]] ?? 0) + Number(m[2]);
+    ++seen;
+  }
+  const want = manifest.malformed;
+  if (seen === 0 && manifest.malformed_total > 0) {
+    fail(`no portscand_records_rejected_total counter in ${metricsFile}, yet ${manifest.malformed_total} malformed lines were written`);
+  } else {
+    for (const reason of new Set([...Object.keys(want), ...Object.keys(counted)])) {
+      if ((want[reason] ?? 0) !== (counted[reason] ?? 0))
+        fail(`daemon rejected '${reason}': ${counted[reason] ?? 0}, the generator wrote ${want[reason] ?? 0}`);
+    }
+  }
+}
+
+if (failures.length > 0) {
+  process.stdout.write(`check_planted (${mode}) ${files[1]}: ${failures.length} problems\n`);
+  for (const f of failures.slice(0, 30)) process.stdout.write(`  ${f}\n`);
+  if (failures.length > 30) process.stdout.write(`  ... ${failures.length - 30} more\n`);
+  process.exit(1);
+}
+process.stdout.write(`check_planted (${mode}) ${files[1]}: ${manifest.cases.length} planted cases as promised ` +
+  `(${expectedPresent} alert), ${alerts.length} alerts pass the source filter and shape checks` +
+  `${rejectsFile ? `, oracle rejects match (${manifest.malformed_total})` : ''}` +
+  `${metricsFile ? `, daemon reject counters match (${manifest.malformed_total})` : ''}\n`);

@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// compare.mjs — compares two files of alert JSON lines (SPEC §2 native schema), e.g. the
+// oracle's expected alerts with `portscand replay`'s output, field by field and line by
+// line. Exit 0 only when both hold the same alerts, with the same values, in the same
+// order, and there is at least one alert (an empty comparison proves nothing).
+//
+// usage: node compare.mjs [--names EXPECTED_NAME,ACTUAL_NAME] [--max N] EXPECTED ACTUAL
+//
+// Compared, for each alert: alert_id, SrcIpAddr, TimeGenerated, window.start, window.end,
+// AttemptedPortsCount, AttemptedPorts, ReportedBy, first_seen, last_seen, event_count.
+// Other fields (schema, rule metadata, title, detected_at, ...) are not the oracle's
+// business and are ignored. An alert is identified by (SrcIpAddr, TimeGenerated).
+
+import fs from 'node:fs';
+
+const FIELDS = [
+  ['alert_id', (a) => a.alert_id],
+  ['SrcIpAddr', (a) => a.SrcIpAddr],
+  ['TimeGenerated', (a) => a.TimeGenerated],
+  ['window.start', (a) => a.window?.start],
+  ['window.end', (a) => a.window?.end],
+  ['AttemptedPortsCount', (a) => a.AttemptedPortsCount],
+  ['AttemptedPorts', (a) => a.AttemptedPorts],
+  ['ReportedBy', (a) => a.ReportedBy],
+  ['first_seen', (a) => a.first_seen],
+  ['last_seen', (a) => a.last_seen],
+  ['event_count', (a) => a.event_count],
+];
+
+function usage(message) {
+  if (message) process.stderr.write(`compare: ${message}\n`);
+  process.stderr.write('usage: node compare.mjs [--names A,B] [--max N] EXPECTED ACTUAL\n');
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+let names = ['expected', 'actual'];
+let max = 10;
+const files = [];
+for (let i = 0; i < args.length; ++i) {
+  if (args[i] === '--names' && i + 1 < args.length) names = args[++i].split(',');
+  else if (args[i] === '--max' && i + 1 < args.length) max = Number(args[++i]);
+  else if (args[i].startsWith('--')) usage(`unknown option ${args[i]}`);
+  else files.push(args[i]);
+}
+if (files.length !== 2 || names.length !== 2) usage();
+
+const problems = [];
+const report = (kind, text) => problems.push({ kind, text });
+
+// Each line must be one JSON object; a line that is not counts as a difference.
+function load(file, name) {
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    usage(`cannot read ${name} (${file}): ${e.message}`);
+  }
+  const alerts = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      const a = JSON.parse(line);
+      if (a === null || typeof a !== 'object' || Array.isArray(a)) throw new Error('not an object');
+      alerts.push({ line: i + 1, alert: a, key: `${a.SrcIpAddr} @ ${a.TimeGenerated}` });
+    } catch (e) {
+      report('unparseable', `${name}:${i + 1}: ${e.message}: ${line.slice(0, 120)}`);
+    }
+  });
+  return alerts;
+}
+
+const expected = load(files[0], names[0]);
+const actual = load(files[1], names[1]);
+
+function index(list, name) {
+  const m = new Map();
+  for (const e of list) {
+    if (m.has(e.key)) report('duplicate', `${name}:${e.line}: a second alert for ${e.key} (first at line ${m.get(e.key).line})`);
+    else m.set(e.key, e);
+  }
+  return m;
+}
+const byKeyE = index(expected, names[0]);
+const byKeyA = index(actual, names[1]);
+
+const show = (v) => (v === undefined ? '(missing)' : JSON.stringify(v));
+
+// A short description of how two values differ; for lists, the first differing position
+// and the elements around it (a 100-port list in full would hide the point).
+function describe(e, a) {
+  if (Array.isArray(e) && Array.isArray(a)) {
+    let i = 0;
+    while (i < e.length && i < a.length && JSON.stringify(e[i]) === JSON.stringify(a[i])) ++i;
+    const around = (l) => (l.length <= 24 ? show(l) : `[${i > 3 ? '..., ' : ''}${l.slice(Math.max(0, i - 3), i + 5).map(show).join(', ')}${i + 5 < l.length ? ', ...' : ''}]`);
+    return `lengths ${e.length}/${a.length}, first difference at [${i}]: ` +
+      `${show(e[i])} vs ${show(a[i])}\n      ${names[0]}: ${around(e)}\n      ${names[1]}: ${around(a)}`;
+  }
+  return `${show(e)} vs ${show(a)}`;
+}
+
+for (const e of expected) {
+  const a = byKeyA.get(e.key);
+  if (a === undefined) {
+    report('missing', `${e.key} (${names[0]}:${e.line}) is not in ${names[1]}: ${JSON.stringify(e.alert).slice(0, 200)}`);
+    continue;
+  }
+  for (const [field, get] of FIELDS) {
+    const ev = get(e.alert);
+    const av = get(a.alert);
+    if (ev === undefined) report('field', `${e.key}: ${names[0]}:${e.line} has no ${field}`);
+    else if (JSON.stringify(ev) !== JSON.stringify(av))
+      report('field', `${e.key}: ${field}: ${describe(ev, av)}  (${names[0]}:${e.line}, ${names[1]}:${a.line})`);
+  }
+}
+for (const a of actual) {
+  if (!byKeyE.has(a.key))
+    report('unexpected', `${a.key} (${names[1]}:${a.line}) is not in ${names[0]}: ${JSON.stringify(a.alert).slice(0, 200)}`);
+}
+
+// Order: the common alerts must come in the same sequence (SPEC: by TimeGenerated, then
+// the address text), and so must the whole files once nothing is missing.
+const commonE = expected.filter((e) => byKeyA.has(e.key)).map((e) => e.key);
+const commonA = actual.filter((a) => byKeyE.has(a.key)).map((a) => a.key);
+for (let i = 0; i < Math.min(commonE.length, commonA.length); ++i) {
+  if (commonE[i] !== commonA[i]) {
+    report('order', `position ${i + 1} of the common alerts: ${names[0]} has ${commonE[i]}, ${names[1]} has ${commonA[i]}`);
+    break;
+  }
+}
+
+if (expected.length === 0) report('empty', `${names[0]} holds no alert: a comparison of nothing proves nothing`);
+
+const counts = {};
+for (const p of problems) counts[p.kind] = (counts[p.kind] ?? 0) + 1;
+if (problems.length === 0) {
+  process.stdout.write(`compare: ${names[0]} and ${names[1]} agree on all ${expected.length} alerts (every field, same order)\n`);
+  process.exit(0);
+}
+process.stdout.write(`compare: ${names[0]} (${expected.length} alerts) and ${names[1]} (${actual.length} alerts) differ: ` +
+  `${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ')}\n`);
+const shown = {};
+for (const p of problems) {
+  shown[p.kind] = (shown[p.kind] ?? 0) + 1;
+  if (shown[p.kind] <= max) process.stdout.write(`  [${p.kind}] ${p.text}\n`);
+  else if (shown[p.kind] === max + 1) process.stdout.write(`  [${p.kind}] ... ${counts[p.kind] - max} more\n`);
+}
+process.exit(1);

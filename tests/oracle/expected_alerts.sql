@@ -1,0 +1,103 @@
+-- expected_alerts.sql — the expected alerts of an ASIM NetworkSession NDJSON file, by the
+-- contract of SPEC §1: the oracle that `portscand replay` is compared with.
+--
+-- Written from the specification alone (not from our C++), with DuckDB doing the JSON
+-- parsing, the grouping and the distinct counts, so that a bug in our engine shows up as a
+-- difference instead of being repeated. The record-level rules are in spec_macros.sql,
+-- which must be loaded first (oracle.mjs does).
+--
+-- Parameters (DuckDB variables, set before this script runs):
+--   input      path of the NDJSON file (one JSON object per line)
+--   mode       'default' or 'sentinel'
+--   threshold  an alert needs more than this many distinct ports (SPEC: 50)
+--
+-- Results:
+--   ps_records          every line: its reject reason, or its normalized fields
+--   ps_rejects          the rejected lines by reason
+--   ps_expected_alerts  one row per alert, in the order replay prints them
+--
+-- What the oracle assumes of its input (tests/tools/gen_workload keeps to it):
+--   - every record carries its own TimeGenerated, ISO 8601 (the daemon would use the
+--     receive time for a record without one; such lines are counted as 'missing_time');
+--   - the file is in time order up to a few minutes and entirely in the past, so that the
+--     daemon's event-time rules (lateness, retention, future skew) drop nothing and a plain
+--     GROUP BY is the truth.
+
+-- One row per line. read_json_objects with ignore_errors keeps a row for every line and
+-- gives a line that is not JSON a NULL document: every rejected line is counted below.
+CREATE OR REPLACE TEMP TABLE ps_lines AS
+WITH docs AS (
+  SELECT json AS doc,
+         json_extract_string(json, ['$.TimeGenerated', '$.SrcIpAddr', '$.DstPortNumber',
+                                    '$.EventVendor', '$.EventProduct']) AS v
+  FROM read_json_objects(getvariable('input'), format = 'newline_delimited',
+                         ignore_errors = true)
+)
+SELECT doc IS NULL AS not_json,
+       json_type(doc) IS DISTINCT FROM 'OBJECT' AS not_object,
+       v[1] AS time_text,
+       v[2] AS src_text,
+       ps_port(v[3]) AS port,
+       ps_time_us(v[1]) AS us,
+       ps_label(v[4], v[5]) AS label
+FROM docs;
+
+CREATE OR REPLACE TEMP TABLE ps_sources AS
+SELECT * FROM ps_classify_sources('ps_lines');
+
+CREATE OR REPLACE TEMP VIEW ps_records AS
+SELECT CASE
+         WHEN l.not_json THEN 'invalid_json'
+         WHEN l.not_object THEN 'not_an_object'
+         WHEN l.src_text IS NULL OR l.src_text = '' THEN 'missing_src_ip'
+         WHEN s.src IS NULL THEN 'bad_src_ip'
+         WHEN l.port = -1 THEN 'bad_dst_port'
+         WHEN l.time_text IS NULL THEN 'missing_time'
+         WHEN l.us IS NULL THEN 'bad_time'
+       END AS reject,
+       s.src,
+       ps_candidate_in(getvariable('mode'), s.candidate_default, s.candidate_sentinel) AS candidate,
+       l.port, l.us, ps_bin(l.us) AS bin_us, l.label
+FROM ps_lines l
+LEFT JOIN ps_sources s USING (src_text);
+
+CREATE OR REPLACE TEMP VIEW ps_rejects AS
+SELECT reject AS reason, count(*) AS lines
+FROM ps_records
+WHERE reject IS NOT NULL
+GROUP BY reject
+ORDER BY reject;
+
+CREATE OR REPLACE TEMP VIEW ps_expected_alerts AS
+WITH candidates AS (
+  SELECT src, bin_us, us, port, label FROM ps_records WHERE reject IS NULL AND candidate
+), keys AS (
+  -- Every accepted record of the key counts, with or without a port.
+  SELECT src, bin_us, count(*) AS event_count, min(us) AS first_us, max(us) AS last_us
+  FROM candidates
+  GROUP BY src, bin_us
+), ports AS (
+  SELECT src, bin_us, count(*) AS n, list(port ORDER BY port)[1:100] AS ports
+  FROM (SELECT DISTINCT src, bin_us, port FROM candidates WHERE port IS NOT NULL)
+  GROUP BY src, bin_us
+), labels AS (
+  -- Byte order of the UTF-8 text: compare the bytes, whatever the collation settings.
+  SELECT src, bin_us, list(label ORDER BY encode(label))[1:20] AS labels
+  FROM (SELECT DISTINCT src, bin_us, label FROM candidates)
+  GROUP BY src, bin_us
+)
+SELECT k.src AS "SrcIpAddr",
+       ps_iso(k.bin_us) AS "TimeGenerated",
+       p.n AS "AttemptedPortsCount",
+       p.ports AS "AttemptedPorts",
+       l.labels AS "ReportedBy",
+       ps_iso(k.bin_us) AS window_start,
+       ps_iso(k.bin_us + ps_bin_width_us()) AS window_end,
+       ps_iso(k.first_us) AS first_seen,
+       ps_iso(k.last_us) AS last_seen,
+       k.event_count
+FROM keys k
+JOIN ports p USING (src, bin_us)
+JOIN labels l USING (src, bin_us)
+WHERE p.n > getvariable('threshold')
+ORDER BY k.bin_us, encode(k.src);

@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// oracle.mjs — the expected alerts of an ASIM NetworkSession NDJSON file, computed by
+// DuckDB from expected_alerts.sql (SPEC §1), printed as alert JSON lines with the field
+// names of SPEC §2, in the order `portscand replay` must print them.
+//
+// The alert id is computed here with node's own SHA-1 (UUIDv5, RFC 4122 §4.3), not taken
+// from our C++, so an id bug in the daemon shows up in the comparison.
+//
+// usage: node oracle.mjs [--mode default|sentinel] [--threshold N] [--rejects-out FILE]
+//                        [--no-rejects] [--sql FILE --view NAME] [--timing] FILE
+//   --rejects-out FILE  write the reject counts by reason as JSON (default: stderr summary)
+//   --no-rejects        skip the reject count (one pass over the file less; the benchmark)
+//   --sql/--view        run another script (a benchmark variant) instead of
+//                       expected_alerts.sql, after spec_macros.sql, and print the rows of
+//                       its view NAME (same columns as ps_expected_alerts); no reject count
+//   --timing            print the wall time of the load and the query on stderr
+//   --baseline          only start node and DuckDB and run SELECT 1 (FILE not needed): the
+//                       benchmark's measure of what node + DuckDB cost before any work
+
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// From the project's contract (SPEC §1, lib/event/alert.hpp): fixed forever.
+const RULE_ID = '1da9853f-3dea-4ea9-b7e5-26730da3d537';
+const ALERT_ID_NAMESPACE = '3f6c1a2e-9b47-5d8e-a1c3-7e2b94d05f61';
+
+function fail(message) {
+  process.stderr.write(`oracle: ${message}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { mode: 'default', threshold: 50, rejectsOut: null, rejects: true,
+                 sql: null, view: 'ps_expected_alerts', timing: false, baseline: false, input: null };
+  for (let i = 0; i < argv.length; ++i) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) fail(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--mode') opts.mode = value();
+    else if (a === '--threshold') opts.threshold = Number(value());
+    else if (a === '--rejects-out') opts.rejectsOut = value();
+    else if (a === '--no-rejects') opts.rejects = false;
+    else if (a === '--sql') { opts.sql = value(); opts.rejects = false; }
+    else if (a === '--view') opts.view = value();
+    else if (a === '--timing') opts.timing = true;
+    else if (a === '--baseline') opts.baseline = true;
+    else if (a.startsWith('--')) fail(`unknown option ${a}`);
+    else if (opts.input === null) opts.input = a;
+    else fail('exactly one input file');
+  }
+  if (opts.baseline) return opts;
+  if (opts.input === null) fail('usage: node oracle.mjs [--mode default|sentinel] FILE');
+  if (!['default', 'sentinel'].includes(opts.mode)) fail(`--mode must be default or sentinel, not ${opts.mode}`);
+  if (!Number.isInteger(opts.threshold) || opts.threshold < 0) fail('--threshold wants a non-negative integer');
+  if (!/^[a-z_][a-z0-9_]*$/.test(opts.view)) fail(`--view ${opts.view} is not a plain name`);
+  if (!fs.existsSync(opts.input)) fail(`no such file: ${opts.input}`);
+  return opts;
+}
+
+// RFC 4122 §4.3: SHA-1 over namespace bytes + name, version 5, variant 10.
+export function uuidV5(namespace, name) {
+  const ns = Buffer.from(namespace.replace(/-/g, ''), 'hex');
+  if (ns.length !== 16) throw new Error(`bad namespace uuid ${namespace}`);
+  const digest = createHash('sha1').update(ns).update(Buffer.from(name, 'utf8')).digest();
+  const b = digest.subarray(0, 16);
+  b[6] = (b[6] & 0x0f) | 0x50;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+// The published example of RFC 4122 / Python's uuid module: a wrong UUIDv5 here would make
+// every id comparison meaningless, so check it on every run.
+if (uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com') !== '2ed6657d-e927-568b-95e1-2665a8aea6a2') {
+  fail('UUIDv5 self-check failed');
+}
+
+const sqlString = (s) => `'${String(s).replace(/'/g, "''")}'`;
+
+async function runScript(con, sql) {
+  const statements = await con.extractStatements(sql);
+  for (let i = 0; i < statements.count; ++i) {
+    const prepared = await statements.prepare(i);
+    await prepared.run();
+  }
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const instance = await DuckDBInstance.create(':memory:');
+  const con = await instance.connect();
+  if (opts.baseline) {
+    const r = (await con.runAndReadAll("SELECT version() AS v, current_setting('threads') AS t")).getRowObjectsJS()[0];
+    process.stdout.write(`DuckDB ${r.v}, ${r.t} threads\n`);
+    return;
+  }
+  await runScript(con, [
+    `SET VARIABLE input = ${sqlString(path.resolve(opts.input))};`,
+    `SET VARIABLE mode = ${sqlString(opts.mode)};`,
+    `SET VARIABLE threshold = ${opts.threshold};`,
+  ].join('\n'));
+  await runScript(con, fs.readFileSync(path.join(here, 'spec_macros.sql'), 'utf8'));
+  const started = process.hrtime.bigint();
+  await runScript(con, fs.readFileSync(opts.sql ?? path.join(here, 'expected_alerts.sql'), 'utf8'));
+  const reader = await con.runAndReadAll(`SELECT * FROM ${opts.view}`);
+  const rows = reader.getRowObjectsJS();
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+
+  const out = [];
+  for (const r of rows) {
+    const alert = {
+      alert_id: uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${r.TimeGenerated}`),
+      SrcIpAddr: r.SrcIpAddr,
+      TimeGenerated: r.TimeGenerated,
+      AttemptedPortsCount: Number(r.AttemptedPortsCount),
+      AttemptedPorts: r.AttemptedPorts.map(Number),
+      ReportedBy: r.ReportedBy,
+      window: { start: r.window_start, end: r.window_end },
+      first_seen: r.first_seen,
+      last_seen: r.last_seen,
+      event_count: Number(r.event_count),
+    };
+    out.push(JSON.stringify(alert));
+  }
+  process.stdout.write(out.length ? out.join('\n') + '\n' : '');
+  if (opts.timing) process.stderr.write(`oracle: ${opts.view}: ${rows.length} alerts in ${elapsed.toFixed(3)} s\n`);
+
+  if (opts.rejects) {
+    const rej = (await con.runAndReadAll('SELECT reason, lines FROM ps_rejects')).getRowObjectsJS();
+    const counts = Object.fromEntries(rej.map((r) => [r.reason, Number(r.lines)]));
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    const summary = { rejected: total, by_reason: counts };
+    if (opts.rejectsOut !== null) fs.writeFileSync(opts.rejectsOut, JSON.stringify(summary) + '\n');
+    else process.stderr.write(`oracle: ${rows.length} alerts; rejected ${JSON.stringify(summary)}\n`);
+  }
+  con.closeSync();
+  instance.closeSync();
+}
+
+await main();

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Checks the oracle itself before anything is compared with it: the SQL against alerts
+# worked out by hand (README.md here), and compare.mjs against files that must differ.
+# No portscand needed. Fails (never skips) when node or DuckDB is missing.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+oracle=$here/..
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+command -v node >/dev/null || fail "node is not installed (deploy/install-deps.sh)"
+[ -d "$oracle/node_modules/@duckdb/node-api" ] ||
+  fail "the DuckDB oracle is not installed: (cd tests/oracle && npm ci)"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+for mode in default sentinel; do
+  node "$oracle/oracle.mjs" --mode "$mode" --threshold 2 --rejects-out "$work/rejects.$mode.json" \
+    "$here/basic.jsonl" >"$work/oracle.$mode.jsonl"
+  node "$oracle/compare.mjs" --names hand,oracle "$here/basic.$mode.expected.jsonl" "$work/oracle.$mode.jsonl" ||
+    fail "the oracle disagrees with the hand-computed alerts ($mode mode)"
+  node -e '
+    const fs = require("fs");
+    const a = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    const b = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+    const canon = (o) => JSON.stringify(o, Object.keys(o).sort());
+    if (a.rejected !== b.rejected || canon(a.by_reason) !== canon(b.by_reason)) {
+      console.error("rejects: oracle", JSON.stringify(a), "hand", JSON.stringify(b));
+      process.exit(1);
+    }' "$work/rejects.$mode.json" "$here/basic.rejects.json" ||
+    fail "the oracle's reject counts differ from the hand count ($mode mode)"
+done
+
+# The benchmark's DuckDB formulations (tests/bench/duckdb_*.sql) must give the same result:
+# their pre-filters are easy to get wrong (a key spelled two ways, a port-less record).
+for variant in natural best; do
+  for mode in default sentinel; do
+    node "$oracle/oracle.mjs" --mode "$mode" --threshold 2 --sql "$here/../../bench/duckdb_$variant.sql" \
+      --view ps_bench_alerts "$here/basic.jsonl" >"$work/$variant.$mode.jsonl"
+    node "$oracle/compare.mjs" --names hand,"duckdb_$variant" "$here/basic.$mode.expected.jsonl" \
+      "$work/$variant.$mode.jsonl" || fail "duckdb_$variant.sql disagrees with the hand-computed alerts ($mode mode)"
+  done
+done
+
+# compare.mjs must notice each kind of difference; a comparator that cannot fail would
+# let every replay test pass.
+expected=$here/basic.default.expected.jsonl
+must_differ() {
+  local what=$1 file=$2
+  if node "$oracle/compare.mjs" "$expected" "$file" >"$work/compare.out"; then
+    cat "$work/compare.out"
+    fail "compare.mjs did not notice $what"
+  fi
+  echo "ok: compare.mjs notices $what"
+}
+{ sed -n 2p "$expected"; sed -n 1p "$expected"; sed -n 3p "$expected"; } >"$work/swapped.jsonl"
+must_differ "two alerts in the wrong order" "$work/swapped.jsonl"
+sed '1s/"event_count":6/"event_count":7/' "$expected" >"$work/count.jsonl"
+must_differ "a different event_count" "$work/count.jsonl"
+sed '1s/"Zscaler\/",//' "$expected" >"$work/label.jsonl"
+must_differ "a missing ReportedBy label" "$work/label.jsonl"
+sed '3s/"alert_id":"a/"alert_id":"b/' "$expected" >"$work/id.jsonl"
+must_differ "a different alert_id" "$work/id.jsonl"
+sed '2d' "$expected" >"$work/missing.jsonl"
+must_differ "a missing alert" "$work/missing.jsonl"
+{ cat "$expected"; sed -n '1p' "$expected"; } >"$work/dup.jsonl"
+must_differ "a duplicated alert" "$work/dup.jsonl"
+sed '1s/"last_seen":"2026-01-15T10:04:59.999999Z"/"last_seen":"2026-01-15T10:04:59.999Z"/' "$expected" >"$work/time.jsonl"
+must_differ "a truncated last_seen" "$work/time.jsonl"
+: >"$work/empty.jsonl"
+if node "$oracle/compare.mjs" "$work/empty.jsonl" "$work/empty.jsonl" >/dev/null; then
+  fail "compare.mjs accepted two empty files"
+fi
+echo "ok: compare.mjs refuses to compare nothing"
+echo "PASS: oracle self-test"

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "core/time.hpp"
+
+namespace portscand {
+
+// What an input knows about a unit besides its bytes.
+struct unit_meta {
+  timestamp_us receive_time = 0;
+  std::string_view peer;  // "ip:port" of a syslog sender, "" when unknown
+};
+
+// Where an input delivers the units it receives (datagrams, framed TCP messages, Kafka
+// payloads, file lines). ingest/ is I/O only: the runtime implements this with a decoder and
+// an engine dispatcher. One instance per input thread; not thread-safe.
+//
+// Backpressure: on_unit() may block while the engine's queues are full (a TCP listener then
+// stops reading, which is the backpressure the peer sees). A sink made for a lossy input
+// (UDP) never blocks: it counts what it cannot queue as dropped.
+class unit_sink {
+ public:
+  virtual ~unit_sink() = default;
+  virtual void on_unit(std::string_view unit, const unit_meta& meta) = 0;
+  // Called after each burst of units (one read from a socket): the sink pushes its
+  // partial batches and publishes the input's progress for the watermark.
+  virtual void on_burst_end() = 0;
+};
+
+}  // namespace portscand

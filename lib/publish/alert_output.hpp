@@ -1,0 +1,39 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/metrics.hpp"
+#include "event/alert.hpp"
+
+namespace portscand {
+
+// A destination for alerts (SPEC §3 outputs). The publisher thread is the only caller.
+// Delivery is at-least-once: an alert handed to publish() is retried until the output
+// confirms it or the process stops; it is never dropped silently. Alert ids are
+// deterministic, so a re-sent alert carries the same id.
+class alert_output {
+ public:
+  virtual ~alert_output() = default;
+  virtual const std::string& name() const = 0;
+  // Queues alerts for delivery. Returns false when the output's bounded pending queue is
+  // full (the publisher keeps them and retries later, loudly).
+  virtual bool publish(const std::vector<alert>& alerts) = 0;
+  // Serves delivery reports and retries; call regularly from the publisher thread.
+  virtual void poll() = 0;
+  // Alerts handed over but not yet confirmed delivered.
+  virtual std::size_t pending() const = 0;
+  // Waits up to `timeout` for pending alerts to be delivered. Returns true when none remain.
+  virtual bool flush(std::chrono::milliseconds timeout) = 0;
+  // True while the output can deliver (broker reachable, file writable).
+  virtual bool healthy() const = 0;
+};
+
+// Builds an output from its configuration. Throws std::runtime_error with a clear message
+// on a fatal configuration problem (startup only).
+std::unique_ptr<alert_output> make_output(const output_config& cfg, metrics_registry& metrics);
+
+}  // namespace portscand

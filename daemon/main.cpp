@@ -14,6 +14,7 @@
 #include "detect/rule_loader.hpp"
 #include "parse/registry.hpp"
 #include "portscand/version.hpp"
+#include "runtime/daemon.hpp"
 #include "runtime/replay.hpp"
 
 namespace {
@@ -30,6 +31,7 @@ const char* const main_help =
     "portscand — streaming port-scan detection (Sentinel rule 1da9853f, ASIM NetworkSession)\n"
     "\n"
     "Usage:\n"
+    "  portscand run --config FILE               the daemon: inputs -> detection -> outputs\n"
     "  portscand replay [options] FILE... | -   evaluate record files, print alerts as JSON lines\n"
     "  portscand check-config --config FILE      validate a configuration and its rule file\n"
     "  portscand formats                         list the record formats\n"
@@ -57,6 +59,17 @@ const char* const replay_help =
     "  --shards N      shard threads (default: the number of cores)\n"
     "  --threads N     parse threads (default: the number of cores)\n"
     "  --schema S      alert schema: native (default) or ocsf\n";
+
+const char* const run_help =
+    "Usage: portscand run --config FILE [--log-level LEVEL]\n"
+    "\n"
+    "Runs the daemon: consumes the configured inputs, evaluates bins on the configured schedule\n"
+    "and publishes alerts to the outputs. Logs go to standard error (journald-friendly under\n"
+    "systemd). SIGTERM/SIGINT stop gracefully (stop inputs, drain, checkpoint, flush outputs);\n"
+    "SIGHUP reloads the rule parameters (threshold, caps, schedule) keeping the window state.\n"
+    "\n"
+    "  --config FILE     the configuration (see check-config)\n"
+    "  --log-level L     trace, debug, info (default: the config's log_level), warn, error\n";
 
 const char* const check_help =
     "Usage: portscand check-config --config FILE\n"
@@ -212,6 +225,39 @@ int cmd_replay(int argc, char** argv) {
   return r.exit_code == 0 ? exit_ok : exit_runtime_error;
 }
 
+int cmd_run(int argc, char** argv) {
+  const args a = parse_args(argc, argv, 2, {"config", "log-level"});
+  if (a.help) {
+    std::cout << run_help;
+    return exit_ok;
+  }
+  const std::string* path = option(a, "config");
+  if (!a.error.empty() || path == nullptr || !a.positional.empty()) {
+    std::cerr << "portscand run: " << (a.error.empty() ? "--config FILE is required" : a.error) << "\n\n" << run_help;
+    return exit_usage;
+  }
+  config cfg;
+  rule_definition rule;
+  if (!load_all(*path, cfg, rule)) return exit_config;
+  std::string level = cfg.log_level;
+  if (const auto* l = option(a, "log-level")) {
+    spdlog::level::level_enum parsed;
+    if (!parse_log_level(*l, parsed)) {
+      std::cerr << "portscand run: unknown log level '" << *l << "'\n";
+      return exit_usage;
+    }
+    level = *l;
+  }
+  init_logging(level);
+  system_clock clk;
+  try {
+    return run_daemon(*path, std::move(cfg), std::move(rule), clk);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return exit_config;
+  }
+}
+
 int cmd_check_config(int argc, char** argv) {
   const args a = parse_args(argc, argv, 2, {"config"});
   if (a.help) {
@@ -257,6 +303,7 @@ int main(int argc, char** argv) {
       return exit_ok;
     }
     portscand::init_logging("warn");
+    if (cmd == "run") return cmd_run(argc, argv);
     if (cmd == "replay") return cmd_replay(argc, argv);
     if (cmd == "check-config") return cmd_check_config(argc, argv);
     if (cmd == "formats") return cmd_formats();

@@ -15,6 +15,8 @@ simdjson::padded_string_view padded_view(std::string_view unit, const parse_cont
 }
 
 field_status as_text(simdjson::ondemand::value v, std::string_view& out) noexcept {
+  // Strings are the common case: try them first (a type mismatch does not consume the value).
+  if (v.get_string().get(out) == simdjson::SUCCESS) return field_status::ok;
   simdjson::ondemand::json_type t;
   if (v.type().get(t) != simdjson::SUCCESS) return field_status::invalid;
   switch (t) {

@@ -59,6 +59,19 @@ class bounded_queue {
     return item;
   }
 
+  // Waits up to `timeout` for an item; nullopt on timeout or when closed and drained.
+  template <typename Duration>
+  std::optional<T> pop_for(Duration timeout) {
+    std::unique_lock lock(mu_);
+    if (!not_empty_.wait_for(lock, timeout, [this] { return closed_ || !items_.empty(); })) return std::nullopt;
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    lock.unlock();
+    not_full_.notify_one();
+    return item;
+  }
+
   // Producers stop; the consumer drains what is queued, then pop() returns nullopt.
   void close() {
     {

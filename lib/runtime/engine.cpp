@@ -54,9 +54,8 @@ void engine::run_shard(shard& s) {
       continue;
     }
     control& c = std::get<control>(*msg);
-    if (c.rule) {
-      s.rule = c.rule;
-    }
+    if (c.rule) s.rule = c.rule;
+    if (c.visit) (*c.visit)(s.index, s.state);
     if (c.watermark != INT64_MIN) s.state.advance_watermark(c.watermark);
     if (c.evaluate_before) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -93,14 +92,35 @@ std::future<void> engine::advance(timestamp_us watermark, std::optional<timestam
   auto done = std::make_shared<completion>(shards_.size());
   auto fut = done->promise.get_future();
   for (auto& s : shards_) {
-    if (!s->queue.push_control(control{watermark, evaluate_before, nullptr, done})) done->arrive();
+    control c;
+    c.watermark = watermark;
+    c.evaluate_before = evaluate_before;
+    c.done = done;
+    if (!s->queue.push_control(std::move(c))) done->arrive();
+  }
+  return fut;
+}
+
+std::future<void> engine::visit_shards(std::function<void(std::size_t, shard_state&)> fn) {
+  auto done = std::make_shared<completion>(shards_.size());
+  auto fut = done->promise.get_future();
+  auto shared_fn = std::make_shared<std::function<void(std::size_t, shard_state&)>>(std::move(fn));
+  for (auto& s : shards_) {
+    control c;
+    c.visit = shared_fn;
+    c.done = done;
+    if (!s->queue.push_control(std::move(c))) done->arrive();
   }
   return fut;
 }
 
 void engine::set_rule(std::shared_ptr<const rule_definition> rule) {
   PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width, "the bin width cannot change at run time");
-  for (auto& s : shards_) s->queue.push_control(control{INT64_MIN, std::nullopt, rule, nullptr});
+  for (auto& s : shards_) {
+    control c;
+    c.rule = rule;
+    s->queue.push_control(std::move(c));
+  }
 }
 
 engine::totals engine::snapshot() const {
@@ -200,25 +220,51 @@ void engine::dispatcher::record(const network_session& in) {
     return;
   }
   max_event_ = std::max(max_event_, r.time);
-  auto& batch = pending_[engine_.shard_of(r.src)];
+  const std::size_t shard = engine_.shard_of(r.src);
+  auto& batch = pending_[shard];
   batch.push_back(r);
-  if (batch.size() >= batch_size) {
-    const std::size_t shard = engine_.shard_of(r.src);
-    std::vector<network_session> full;
-    full.reserve(batch_size);
-    full.swap(batch);
-    engine_.shards_[shard]->queue.push(std::move(full));
+  if (batch.size() >= batch_size) push_batch(shard);
+}
+
+void engine::dispatcher::push_batch(std::size_t shard) {
+  std::vector<network_session> out;
+  out.reserve(batch_size);
+  out.swap(pending_[shard]);
+  if (!drop_when_full_) {
+    engine_.shards_[shard]->queue.push(std::move(out));
+    return;
+  }
+  const std::size_t n = out.size();
+  message m(std::move(out));
+  if (!engine_.shards_[shard]->queue.try_push(m)) {
+    if (dropped_ == nullptr)
+      dropped_ = &engine_.metrics_.get_counter("portscand_records_dropped_total",
+                                               "Records of lossy inputs dropped because the shards were behind.",
+                                               {{"input", input_}, {"reason", "queue_full"}});
+    dropped_->inc(n);
+    log_reject("dropped", "shard queue full");
   }
 }
 
 void engine::dispatcher::flush() {
+  for (std::size_t i = 0; i < pending_.size(); ++i)
+    if (!pending_[i].empty()) push_batch(i);
+}
+
+bool engine::dispatcher::try_flush() {
+  bool all = true;
   for (std::size_t i = 0; i < pending_.size(); ++i) {
     if (pending_[i].empty()) continue;
-    std::vector<network_session> out;
-    out.reserve(batch_size);
-    out.swap(pending_[i]);
-    engine_.shards_[i]->queue.push(std::move(out));
+    message m(std::move(pending_[i]));
+    if (engine_.shards_[i]->queue.try_push(m)) {
+      pending_[i] = {};
+      pending_[i].reserve(batch_size);
+    } else {
+      pending_[i] = std::move(std::get<std::vector<network_session>>(m));  // not queued: keep it
+      all = false;
+    }
   }
+  return all;
 }
 
 }  // namespace portscand

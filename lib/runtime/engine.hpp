@@ -62,7 +62,9 @@ class engine {
     void begin_unit(const parse_context& ctx, const unit_decoder* decoder) noexcept {
       ctx_ = &ctx;
       decoder_ = decoder;
-      now_ = engine_.clock_.now();
+      // Inputs stamp units with their receive time; reading the clock per record costs more
+      // than the check it serves (future skew is a matter of minutes).
+      now_ = ctx.receive_time != 0 ? ctx.receive_time : engine_.clock_.now();
     }
     void record(const network_session& s) override;
     void skipped(std::string_view reason) override;
@@ -70,6 +72,12 @@ class engine {
 
     // Pushes every partial batch to its shard (blocking while a queue is full).
     void flush();
+    // Pushes partial batches without waiting; false when some shard queue is full (what
+    // could not be queued stays pending for the next call).
+    bool try_flush();
+    // For lossy inputs (UDP): a batch that finds its queue full is dropped and counted
+    // instead of waiting.
+    void set_drop_when_full(bool drop) noexcept { drop_when_full_ = drop; }
     // Largest event time of the records routed since the last call (INT64_MIN if none).
     timestamp_us take_max_event_time() noexcept {
       const timestamp_us t = max_event_;
@@ -105,6 +113,9 @@ class engine {
     timestamp_us max_event_ = INT64_MIN;
     std::unordered_map<reason_key, counter*, reason_hash> rejected_, skipped_, parsed_;
     std::array<counter*, 5> filtered_{};
+    bool drop_when_full_ = false;
+    counter* dropped_ = nullptr;
+    void push_batch(std::size_t shard);
     counter* future_ = nullptr;
     rate_limited_log log_;
   };
@@ -116,6 +127,10 @@ class engine {
   // before it and publishes their alerts. Returns a future that is ready when every shard
   // has done so (the coordinator may ignore it).
   std::future<void> advance(timestamp_us watermark, std::optional<timestamp_us> evaluate_before);
+
+  // Runs fn(shard index, state) on every shard's own thread, in queue order (after every
+  // record queued before the call). For checkpoints and restores.
+  std::future<void> visit_shards(std::function<void(std::size_t, shard_state&)> fn);
 
   // Swaps the rule (SIGHUP): threshold, caps and metadata apply from the next evaluation;
   // window state is kept. The bin width cannot change at run time (the caller refuses it).
@@ -149,6 +164,7 @@ class engine {
     std::optional<timestamp_us> evaluate_before;
     std::shared_ptr<const rule_definition> rule;  // non-null: switch to it first
     std::shared_ptr<completion> done;
+    std::shared_ptr<std::function<void(std::size_t, shard_state&)>> visit;
   };
   using message = std::variant<std::vector<network_session>, control>;
 

@@ -72,6 +72,18 @@ void label_set::first(std::size_t limit, const label_table& table,
   for (std::uint8_t i = 0; i < size_ && out.size() < limit; ++i) out.emplace_back(table.view(ids[i]));
 }
 
+void label_set::ids(std::vector<label_id>& out) const {
+  out.clear();
+  if (size_ > inline_capacity) {
+    const label_id* h = heap();
+    out.assign(h, h + size_);
+    return;
+  }
+  label_id inline_ids[inline_capacity];
+  std::memcpy(inline_ids, storage_, sizeof inline_ids);
+  out.assign(inline_ids, inline_ids + size_);
+}
+
 std::size_t label_set::heap_bytes() const noexcept {
   return size_ > inline_capacity ? capacity_for(size_) * sizeof(label_id) : 0;
 }

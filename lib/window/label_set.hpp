@@ -42,6 +42,7 @@ class __attribute__((packed)) label_set {
   std::uint8_t size() const noexcept { return size_; }
   void first(std::size_t limit, const label_table& table, std::vector<std::string>& out) const;
   std::size_t heap_bytes() const noexcept;
+  void ids(std::vector<label_id>& out) const;
 
  private:
   static std::uint8_t capacity_for(std::uint8_t size) noexcept;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <unordered_map>
+
+#include "core/binary_io.hpp"
 
 namespace portscand {
 
@@ -140,6 +143,155 @@ std::size_t shard_state::memory_bytes() const noexcept {
       total += b.v6.at(i).state.ports.heap_bytes() + b.v6.at(i).state.labels.heap_bytes();
   }
   return total;
+}
+
+}  // namespace portscand
+
+namespace portscand {
+namespace {
+
+constexpr std::uint32_t state_magic = 0x50534853;  // "SHSP"
+constexpr std::uint32_t state_version = 1;
+
+template <typename Table, typename WriteKey>
+void write_table(binary_writer& w, const Table& t, const std::unordered_map<label_id, std::uint32_t>& dict,
+                 WriteKey write_key) {
+  std::vector<std::uint16_t> ports;
+  std::vector<label_id> ids;
+  w.put<std::uint64_t>(t.size());
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const auto& e = t.at(i);
+    write_key(w, e.key);
+    const key_state& s = e.state;
+    w.put<std::uint32_t>(s.first_offset);
+    w.put<std::uint32_t>(s.last_offset);
+    w.put<std::uint32_t>(s.events);
+    w.put<std::uint8_t>(s.flags);
+    s.ports.first(UINT32_MAX, ports);
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(ports.size()));
+    for (auto p : ports) w.put<std::uint16_t>(p);
+    s.labels.ids(ids);
+    w.put<std::uint8_t>(static_cast<std::uint8_t>(ids.size()));
+    for (auto id : ids) w.put<std::uint32_t>(dict.at(id));
+  }
+}
+
+}  // namespace
+
+void shard_state::clear() noexcept {
+  bins_.clear();
+  keys_ = 0;
+  last_bin_ = nullptr;
+  last_bin_start_ = INT64_MIN;
+  watermark_ = INT64_MIN;
+}
+
+void shard_state::serialize(std::string& out) const {
+  binary_writer w(out);
+  w.put(state_magic);
+  w.put(state_version);
+  w.put<std::int64_t>(config_.bin_width);
+  w.put<std::int64_t>(watermark_);
+  // A dictionary of the labels in use, so keys refer to them by index.
+  std::unordered_map<label_id, std::uint32_t> dict;
+  std::vector<label_id> order, ids;
+  auto collect = [&](const auto& table) {
+    for (std::size_t i = 0; i < table.size(); ++i) {
+      table.at(i).state.labels.ids(ids);
+      for (auto id : ids)
+        if (dict.emplace(id, static_cast<std::uint32_t>(order.size())).second) order.push_back(id);
+    }
+  };
+  for (const auto& [start, b] : bins_) {
+    collect(b.v4);
+    collect(b.v6);
+  }
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(order.size()));
+  for (auto id : order) w.put_string(labels_.view(id));
+  w.put<std::uint64_t>(bins_.size());
+  for (const auto& [start, b] : bins_) {
+    w.put<std::int64_t>(start);
+    w.put<std::uint8_t>(static_cast<std::uint8_t>((b.evaluated ? 1 : 0) | (b.reopened ? 2 : 0)));
+    write_table(w, b.v4, dict, [](binary_writer& bw, std::uint32_t k) { bw.put<std::uint32_t>(k); });
+    write_table(w, b.v6, dict, [](binary_writer& bw, const v6_key& k) { bw.put_bytes(k.data(), k.size()); });
+  }
+}
+
+bool shard_state::deserialize(std::string_view in, label_table& labels) {
+  clear();
+  binary_reader r(in);
+  std::uint32_t magic = 0, version = 0;
+  std::int64_t bin_width = 0, watermark = 0;
+  if (!r.get(magic) || magic != state_magic || !r.get(version) || version != state_version) return false;
+  if (!r.get(bin_width) || bin_width != config_.bin_width || !r.get(watermark)) return false;
+  std::uint32_t dict_size = 0;
+  if (!r.get(dict_size) || dict_size > (1u << 20)) return false;
+  std::vector<label_id> dict;
+  dict.reserve(dict_size);
+  for (std::uint32_t i = 0; i < dict_size; ++i) {
+    std::string s;
+    if (!r.get_string(s, 4096)) return false;
+    dict.push_back(labels.intern(s));
+  }
+  std::uint64_t nbins = 0;
+  if (!r.get(nbins) || nbins > (1u << 20)) return false;
+  auto read_table = [&](auto& table, auto read_key) -> bool {
+    std::uint64_t n = 0;
+    if (!r.get(n)) return false;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      typename std::remove_reference_t<decltype(table)>::entry tmp;
+      if (!read_key(tmp.key)) return false;
+      bool inserted = false;
+      auto& e = table.find_or_insert(tmp.key, inserted);
+      if (!inserted) return false;  // a key twice: corrupt
+      key_state& s = e.state;
+      std::uint32_t nports = 0, first = 0, last = 0, events = 0;
+      std::uint8_t nlabels = 0, flags = 0;
+      if (!r.get(first) || !r.get(last) || !r.get(events) || !r.get(flags) || !r.get(nports) || nports > 65536 ||
+          first > last || last >= config_.bin_width)
+        return false;
+      s.first_offset = first;  // packed fields: read into locals, then assign
+      s.last_offset = last;
+      s.events = events;
+      s.flags = flags;
+      for (std::uint32_t k = 0; k < nports; ++k) {
+        std::uint16_t p = 0;
+        if (!r.get(p)) return false;
+        s.ports.insert(p);
+      }
+      if (!r.get(nlabels)) return false;
+      for (std::uint8_t k = 0; k < nlabels; ++k) {
+        std::uint32_t idx = 0;
+        if (!r.get(idx) || idx >= dict.size()) return false;
+        s.labels.insert(dict[idx], labels_);
+      }
+      ++keys_;
+    }
+    return true;
+  };
+  for (std::uint64_t i = 0; i < nbins; ++i) {
+    std::int64_t start = 0;
+    std::uint8_t flags = 0;
+    if (!r.get(start) || !r.get(flags) || floor_to(start, config_.bin_width) != start || bins_.count(start) != 0) {
+      clear();
+      return false;
+    }
+    bin& b = bins_[start];
+    b.evaluated = flags & 1;
+    b.reopened = flags & 2;
+    const bool ok = read_table(b.v4, [&r](std::uint32_t& k) { return r.get(k); }) &&
+                    read_table(b.v6, [&r](v6_key& k) { return r.get_bytes(k.data(), k.size()); });
+    if (!ok) {
+      clear();
+      return false;
+    }
+  }
+  if (!r.done()) {
+    clear();
+    return false;
+  }
+  watermark_ = watermark;
+  return true;
 }
 
 }  // namespace portscand

@@ -60,6 +60,13 @@ class shard_state {
     std::uint64_t freed_bins = 0;
   };
   const counters& stats() const noexcept { return stats_; }
+
+  // Checkpoint encoding of the whole state (bins, keys with their ports, labels as strings,
+  // flags, the watermark). Labels are written as strings because label ids are per process.
+  void serialize(std::string& out) const;
+  // Replaces this state with a serialized one. Returns false (state left empty) when the
+  // bytes are not a valid encoding; never reads out of bounds.
+  bool deserialize(std::string_view in, label_table& labels);
   const window_config& config() const noexcept { return config_; }
   void set_max_keys(std::size_t max_keys) noexcept { config_.max_keys = max_keys; }
 
@@ -72,6 +79,7 @@ class shard_state {
   };
 
   void shed();
+  void clear() noexcept;
   void touch(bin& b, key_state& s, bool inserted, const network_session& r, timestamp_us bin_start);
   template <typename Table, typename ToIp>
   static void visit(Table& table, timestamp_us start, bool only_dirty, ToIp to_ip,

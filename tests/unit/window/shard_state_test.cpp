@@ -84,3 +84,54 @@ TEST(ShardState, RecordsOlderThanTheRetentionAreLate) {
 
 }  // namespace
 }  // namespace portscand
+
+namespace portscand {
+namespace {
+
+TEST(ShardStateCheckpoint, ARoundTripKeepsEveryKeyPortLabelFlagAndTheWatermark) {
+  label_table& labels = label_table::global();
+  shard_state a(window_config{});
+  for (int p = 0; p < 5000; ++p) {  // reaches the bitmap tier
+    network_session r = rec("203.0.113.1", t0 + p, p);
+    r.reported_by = labels.intern(p % 2 ? "Fortinet/Fortigate" : "AWS/VPC");
+    a.add(r);
+  }
+  a.add(rec("2001:db8::1", t0 + 5 * us_per_minute, 22));
+  a.evaluate_closed(t0 + 5 * us_per_minute, [](key_view k) { k.state.flags |= key_state::alerted; });
+  a.advance_watermark(t0 + 7 * us_per_minute);
+  std::string bytes;
+  a.serialize(bytes);
+
+  shard_state b(window_config{});
+  ASSERT_TRUE(b.deserialize(bytes, labels));
+  EXPECT_EQ(b.keys(), a.keys());
+  EXPECT_EQ(b.bins(), 2u);
+  EXPECT_EQ(b.watermark(), a.watermark());
+  std::string again;
+  b.serialize(again);
+  EXPECT_EQ(again, bytes);
+  // The evaluated bin stays evaluated (its key alerted); the open one is still to evaluate.
+  std::vector<std::string> seen;
+  b.evaluate_closed(INT64_MAX, [&seen](key_view k) { seen.push_back(k.src.to_string()); });
+  EXPECT_EQ(seen, std::vector<std::string>{"2001:db8::1"});
+}
+
+TEST(ShardStateCheckpoint, CorruptOrTruncatedBytesAreRefusedNotCrashed) {
+  shard_state a(window_config{});
+  for (int p = 0; p < 100; ++p) a.add(rec("203.0.113.1", t0, p));
+  std::string bytes;
+  a.serialize(bytes);
+  shard_state b(window_config{});
+  for (std::size_t cut = 0; cut < bytes.size(); cut += 7) EXPECT_FALSE(b.deserialize(std::string_view(bytes).substr(0, cut), label_table::global()));
+  std::string flipped = bytes;
+  flipped[4] ^= 0x55;  // the version
+  EXPECT_FALSE(b.deserialize(flipped, label_table::global()));
+  EXPECT_EQ(b.keys(), 0u);
+  window_config other;
+  other.bin_width = 10 * us_per_minute;
+  shard_state c(other);
+  EXPECT_FALSE(c.deserialize(bytes, label_table::global())) << "a state of another bin width";
+}
+
+}  // namespace
+}  // namespace portscand

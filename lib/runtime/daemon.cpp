@@ -1,0 +1,356 @@
+#include "runtime/daemon.hpp"
+
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "detect/rule_loader.hpp"
+#include "ingest/file_source.hpp"
+#include "ingest/kafka_source.hpp"
+#include "parse/registry.hpp"
+#include "portscand/version.hpp"
+#include "runtime/checkpoint.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/input_sink.hpp"
+#include "runtime/metrics_server.hpp"
+#include "runtime/publisher.hpp"
+#include "schedule/schedule.hpp"
+#include "schedule/watermark.hpp"
+
+namespace portscand {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string partition_name(const partition_key& k) { return k.topic + "/" + std::to_string(k.partition); }
+
+class coordinator {
+ public:
+  coordinator(std::string config_path, config cfg, rule_definition rule, const clock& clk)
+      : config_path_(std::move(config_path)), cfg_(std::move(cfg)), rule_(std::make_shared<const rule_definition>(std::move(rule))),
+        clock_(clk), store_(cfg_.state_dir), tracker_({cfg_.evaluation.idle_timeout, true}),
+        schedule_(cfg_.evaluation.schedule, rule_->query_frequency, cfg_.evaluation.allowed_lateness) {}
+
+  int run();
+
+ private:
+  void build();
+  void restore();
+  void feed_watermark(timestamp_us now);
+  bool checkpoint();
+  void reload();
+  void notify(const std::string& state);
+
+  std::string config_path_;
+  config cfg_;
+  std::shared_ptr<const rule_definition> rule_;
+  const clock& clock_;
+  metrics_registry metrics_;
+  checkpoint_store store_;
+  watermark_tracker tracker_;
+  evaluation_schedule schedule_;
+  std::string not_ready() const;
+
+  std::unique_ptr<publisher> publisher_;
+  std::unique_ptr<metrics_server> http_;
+  std::vector<gauge*> queue_depth_;
+  std::unique_ptr<engine> engine_;
+  std::vector<std::unique_ptr<kafka_source>> kafka_;
+  std::vector<std::unique_ptr<file_source>> files_;
+  std::vector<std::pair<std::string, std::unique_ptr<input_progress>>> progress_;  // non-Kafka inputs
+  std::map<std::string, watermark_tracker::input_id> tracker_ids_;
+  std::uint64_t epoch_ = 0;
+  timestamp_us last_watermark_ = INT64_MIN;
+  std::future<void> last_advance_;
+  // Read by the HTTP thread (readiness) too.
+  std::atomic<std::chrono::steady_clock::rep> last_advance_done_{std::chrono::steady_clock::now().time_since_epoch().count()};
+  std::chrono::steady_clock::time_point last_advance_done() const {
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last_advance_done_.load()));
+  }
+  gauge* watermark_lag_ = nullptr;
+  gauge* checkpoint_age_ = nullptr;
+  histogram* checkpoint_seconds_ = nullptr;
+  counter* checkpoint_failures_ = nullptr;
+  timestamp_us last_checkpoint_ = 0;
+};
+
+void coordinator::notify(const std::string& state) { sd_notify(0, state.c_str()); }
+
+void coordinator::build() {
+  if (auto s = store_.prepare(); !s) throw std::runtime_error(s.err().message);
+  std::vector<std::unique_ptr<alert_output>> outputs;
+  for (const auto& o : cfg_.outputs) outputs.push_back(make_output(o, metrics_));
+  if (outputs.empty()) throw std::runtime_error("no outputs configured: alerts would go nowhere");
+  publisher_ = std::make_unique<publisher>(std::move(outputs), metrics_);
+  engine_options eo;
+  eo.shards = cfg_.shards;
+  eo.window.bin_width = rule_->bin_width;
+  eo.window.retention = rule_->query_period + cfg_.evaluation.allowed_lateness;
+  eo.window.max_keys = cfg_.limits.max_keys_per_shard;
+  eo.mode = cfg_.mode;
+  eo.max_future_skew = cfg_.evaluation.max_future_skew;
+  eo.queue_batches = cfg_.limits.queue_batches;
+  engine_ = std::make_unique<engine>(eo, rule_, clock_, *publisher_, metrics_);
+  watermark_lag_ = &metrics_.get_gauge("portscand_watermark_lag_seconds", "Wall clock minus the event-time watermark.");
+  checkpoint_age_ = &metrics_.get_gauge("portscand_checkpoint_age_seconds", "Time since the last written checkpoint.");
+  checkpoint_seconds_ = &metrics_.get_histogram("portscand_checkpoint_duration_seconds", "Time to write a checkpoint.",
+                                                {0.01, 0.1, 1, 10, 60});
+  checkpoint_failures_ = &metrics_.get_counter("portscand_checkpoint_failures_total", "Checkpoints that could not be written.");
+  for (unsigned i = 0; i < cfg_.shards; ++i)
+    queue_depth_.push_back(&metrics_.get_gauge("portscand_shard_queue_batches", "Record batches queued for a shard.",
+                                               {{"shard", std::to_string(i)}}));
+  for (const auto& in : cfg_.inputs) {
+    if (const auto* k = std::get_if<kafka_input_config>(&in.transport)) {
+      auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source, nullptr, false);
+      kafka_.push_back(std::make_unique<kafka_source>(in.name, *k, std::move(sink), metrics_, clock_));
+    } else if (const auto* f = std::get_if<file_input_config>(&in.transport)) {
+      auto& p = progress_.emplace_back(in.name, std::make_unique<input_progress>());
+      tracker_ids_[in.name] = tracker_.add_input(in.name);
+      auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source, p.second.get(), false);
+      files_.push_back(std::make_unique<file_source>(in.name, *f, std::move(sink), metrics_, clock_));
+    } else {
+      throw std::runtime_error("input " + in.name + ": syslog inputs are not available in this build");
+    }
+  }
+}
+
+void coordinator::restore() {
+  auto loaded = store_.load();
+  if (!loaded) {
+    spdlog::info("no checkpoint in {}: starting empty, Kafka inputs resume from the group's committed offsets", store_.dir());
+    return;
+  }
+  if (!loaded->ok()) {
+    spdlog::error("checkpoint unusable: {}; starting empty, Kafka inputs resume from the group's committed offsets",
+                  loaded->err().message);
+    return;
+  }
+  checkpoint_data& data = loaded->value();
+  if (data.shards.size() != engine_->shards() || data.bin_width != rule_->bin_width) {
+    spdlog::error("checkpoint epoch {} was written with {} shards and bin {} (now {} and {}); it cannot be mapped, "
+                  "starting empty from the committed offsets",
+                  data.epoch, data.shards.size(), format_duration(data.bin_width), engine_->shards(),
+                  format_duration(rule_->bin_width));
+    return;
+  }
+  std::atomic<std::size_t> failed{0};
+  engine_->visit_shards([&data, &failed](std::size_t i, shard_state& s) {
+        if (!s.deserialize(data.shards[i], label_table::global())) failed.fetch_add(1);
+      }).wait();
+  if (failed.load() != 0) {
+    spdlog::error("checkpoint epoch {}: {} shard file(s) do not decode; starting empty from the committed offsets",
+                  data.epoch, failed.load());
+    engine_->visit_shards([](std::size_t, shard_state& s) { s.deserialize({}, label_table::global()); }).wait();
+    return;
+  }
+  for (auto& k : kafka_) {
+    std::map<partition_key, std::int64_t> offsets;
+    if (auto it = data.offsets.find(k->name()); it != data.offsets.end()) {
+      for (const auto& [name, off] : it->second) {
+        const auto slash = name.rfind('/');
+        if (slash == std::string::npos) continue;
+        offsets[partition_key{name.substr(0, slash), std::stoi(name.substr(slash + 1))}] = off;
+      }
+    }
+    k->set_start_offsets(std::move(offsets));
+  }
+  epoch_ = data.epoch;
+  spdlog::info("restored checkpoint epoch {} written {}", data.epoch, format_iso8601(data.created));
+}
+
+void coordinator::feed_watermark(timestamp_us now) {
+  for (auto& k : kafka_) {
+    for (const auto& [key, p] : k->progress()) {
+      const std::string id_name = k->name() + ":" + partition_name(key);
+      auto it = tracker_ids_.find(id_name);
+      if (it == tracker_ids_.end()) it = tracker_ids_.emplace(id_name, tracker_.add_input(id_name)).first;
+      if (!p.assigned) {
+        tracker_.finish(it->second);
+        continue;
+      }
+      if (p.max_event != INT64_MIN) tracker_.observe(it->second, p.max_event, p.last_active);
+      if (p.high_watermark >= 0 && p.next_offset >= 0)
+        metrics_
+            .get_gauge("portscand_kafka_consumer_lag_messages", "Messages between the consumer's position and the partition end.",
+                       {{"input", k->name()}, {"topic", key.topic}, {"partition", std::to_string(key.partition)}})
+            .set(static_cast<double>(std::max<std::int64_t>(0, p.high_watermark - p.next_offset)));
+    }
+  }
+  for (std::size_t i = 0; i < queue_depth_.size(); ++i) queue_depth_[i]->set(static_cast<double>(engine_->queue_depth(i)));
+  for (auto& [name, p] : progress_) {
+    const timestamp_us t = p->max_event.load(std::memory_order_acquire);
+    if (t != INT64_MIN) tracker_.observe(tracker_ids_[name], t, p->last_active.load(std::memory_order_acquire));
+  }
+  const timestamp_us wm = tracker_.current(now);
+  const auto due = schedule_.due(wm, now);
+  if (wm != last_watermark_ || due) {
+    last_watermark_ = wm;
+    if (last_advance_.valid() && last_advance_.wait_for(0s) != std::future_status::ready) {
+      // The shards have not finished the previous step; do not pile up control messages.
+      if (!due) return;
+    }
+    last_advance_ = engine_->advance(wm, due);
+  }
+  if (wm != INT64_MIN) watermark_lag_->set(static_cast<double>(now - wm) / 1e6);
+}
+
+bool coordinator::checkpoint() {
+  const auto t0 = std::chrono::steady_clock::now();
+  checkpoint_data data;
+  data.epoch = epoch_ + 1;
+  data.created = clock_.now();
+  data.rule_id = rule_->metadata->id;
+  data.bin_width = rule_->bin_width;
+  std::map<std::string, std::map<partition_key, std::int64_t>> offsets;
+  for (auto& k : kafka_) {
+    auto snap = k->snapshot_offsets(10s);
+    if (!snap) {
+      spdlog::warn("checkpoint skipped: input {} did not answer", k->name());
+      checkpoint_failures_->inc();
+      return false;
+    }
+    offsets[k->name()] = *snap;
+    for (const auto& [key, off] : *snap) data.offsets[k->name()][partition_name(key)] = off;
+  }
+  data.shards.resize(engine_->shards());
+  engine_->visit_shards([&data](std::size_t i, shard_state& s) { s.serialize(data.shards[i]); }).wait();
+  // A key marked alerted in this state must have its alert delivered before the state is
+  // published, or a crash would lose the alert for good.
+  if (!publisher_->drain(30s)) {
+    spdlog::warn("checkpoint postponed: alerts are not yet confirmed by every output");
+    checkpoint_failures_->inc();
+    return false;
+  }
+  if (auto s = store_.write(data); !s) {
+    spdlog::error("checkpoint failed: {}", s.err().message);
+    checkpoint_failures_->inc();
+    return false;
+  }
+  epoch_ = data.epoch;
+  for (auto& k : kafka_) k->commit(offsets[k->name()]);
+  last_checkpoint_ = clock_.now();
+  checkpoint_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  spdlog::debug("checkpoint epoch {} written", epoch_);
+  return true;
+}
+
+std::string coordinator::not_ready() const {
+  for (const auto& k : kafka_)
+    if (!k->healthy()) return "input " + k->name() + ": the consumer reports errors";
+  if (!publisher_->healthy()) return "an output is not accepting alerts";
+  if (std::chrono::steady_clock::now() - last_advance_done() > 60s) return "the shards have not advanced for 60 s";
+  return {};
+}
+
+void coordinator::reload() {
+  spdlog::info("SIGHUP: reloading the rule parameters from {}", config_path_);
+  auto loaded = load_config_file(config_path_, builtin_formats().names());
+  if (!loaded.problems.empty()) {
+    for (const auto& p : loaded.problems) spdlog::error("reload: {}: {}", p.path, p.message);
+    spdlog::error("reload refused: the running configuration stays in force");
+    return;
+  }
+  auto r = load_rule(loaded.cfg.rule_path);
+  if (!r.problems.empty()) {
+    for (const auto& p : r.problems) spdlog::error("reload: rule {}: {}", p.path, p.message);
+    spdlog::error("reload refused: the running rule stays in force");
+    return;
+  }
+  if (r.rule.bin_width != rule_->bin_width) {
+    spdlog::error("reload refused: the bin width cannot change while running (restart instead)");
+    return;
+  }
+  rule_ = std::make_shared<const rule_definition>(std::move(r.rule));
+  engine_->set_rule(rule_);
+  schedule_.reconfigure(loaded.cfg.evaluation.schedule, rule_->query_frequency, loaded.cfg.evaluation.allowed_lateness);
+  spdlog::info("reloaded: threshold {}, caps {}/{}, schedule {}; inputs, outputs, shards and limits need a restart",
+               rule_->threshold, rule_->max_ports, rule_->max_labels,
+               loaded.cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close");
+}
+
+int coordinator::run() {
+  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  spdlog::info("portscand {} starting: {}", version_string, describe_config(cfg_));
+  build();
+  restore();
+  publisher_->start();
+  if (!cfg_.metrics.listen.empty()) {
+    http_ = std::make_unique<metrics_server>(cfg_.metrics.listen, metrics_, [this] { return not_ready(); });
+    spdlog::info("metrics on http://{}/metrics (port {})", cfg_.metrics.listen, http_->port());
+  }
+  for (auto& k : kafka_) k->start();
+  for (auto& f : files_) f->start();
+  notify("READY=1\nSTATUS=running");
+  spdlog::info("running: {} shard(s), {} input(s), {} output(s)", cfg_.shards, cfg_.inputs.size(), cfg_.outputs.size());
+
+  std::uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  auto last_ping = std::chrono::steady_clock::now();
+  last_checkpoint_ = clock_.now();
+  bool stopping = false;
+  while (!stopping) {
+    timespec ts{0, 100'000'000};
+    const int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("signal {}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      stopping = true;
+      break;
+    }
+    if (sig == SIGHUP) {
+      notify("RELOADING=1");
+      reload();
+      notify("READY=1");
+    }
+    const timestamp_us now = clock_.now();
+    feed_watermark(now);
+    if (last_advance_.valid() && last_advance_.wait_for(0s) == std::future_status::ready)
+      last_advance_done_ = std::chrono::steady_clock::now().time_since_epoch().count();
+    checkpoint_age_->set(static_cast<double>(now - last_checkpoint_) / 1e6);
+    if (now - last_checkpoint_ >= cfg_.checkpoint_interval) {
+      if (!checkpoint()) last_checkpoint_ += cfg_.checkpoint_interval / 4;  // retry sooner
+    }
+    // The watchdog is pinged only while the shards keep up: a stuck shard stops the pings
+    // and systemd restarts the service.
+    if (watchdog && std::chrono::steady_clock::now() - last_ping >= std::chrono::microseconds(watchdog_usec / 2)) {
+      const bool shards_alive = std::chrono::steady_clock::now() - last_advance_done() < std::chrono::microseconds(watchdog_usec);
+      if (shards_alive) {
+        notify("WATCHDOG=1");
+        last_ping = std::chrono::steady_clock::now();
+      }
+    }
+  }
+
+  notify("STOPPING=1\nSTATUS=stopping: draining inputs and writing the last checkpoint");
+  for (auto& f : files_) f->stop();
+  for (auto& k : kafka_) k->halt();  // pushes what it consumed; the consumer stays open
+  feed_watermark(clock_.now());
+  engine_->advance(last_watermark_, std::nullopt).wait();
+  const bool saved = checkpoint();
+  for (auto& k : kafka_) k->stop();  // leaves the group after the final commit
+  engine_->stop();
+  publisher_->stop(10s);
+  if (http_) http_->stop();
+  spdlog::info("stopped{}", saved ? " (checkpoint written)" : " (the last checkpoint could not be written)");
+  return 0;
+}
+
+}  // namespace
+
+int run_daemon(const std::string& config_path, config cfg, rule_definition rule, const clock& clk) {
+  coordinator c(config_path, std::move(cfg), std::move(rule), clk);
+  return c.run();
+}
+
+}  // namespace portscand

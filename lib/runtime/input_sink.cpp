@@ -1,0 +1,40 @@
+#include "runtime/input_sink.hpp"
+
+namespace portscand {
+
+input_sink::input_sink(engine& eng, const std::string& input_name, const std::string& format,
+                       event_time_source time_source, input_progress* progress, bool lossy)
+    : decoder_(builtin_formats(), format), dispatcher_(eng.make_dispatcher(input_name, time_source)), progress_(progress) {
+  dispatcher_->set_drop_when_full(lossy);
+}
+
+void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
+  parse_context ctx;
+  ctx.receive_time = meta.receive_time;
+  dispatcher_->begin_unit(ctx, &decoder_);
+  decoder_.decode(unit, ctx, *dispatcher_);
+  const timestamp_us t = dispatcher_->take_max_event_time();
+  pending_max_ = std::max(pending_max_, t);
+  message_max_ = std::max(message_max_, t);
+  last_receive_ = meta.receive_time;
+}
+
+void input_sink::on_burst_end() {
+  dispatcher_->flush();
+  if (progress_ != nullptr) {
+    if (pending_max_ != INT64_MIN && pending_max_ > progress_->max_event.load(std::memory_order_relaxed))
+      progress_->max_event.store(pending_max_, std::memory_order_release);
+    if (last_receive_ != INT64_MIN) progress_->last_active.store(last_receive_, std::memory_order_release);
+  }
+  pending_max_ = INT64_MIN;
+}
+
+bool input_sink::try_flush() { return dispatcher_->try_flush(); }
+
+timestamp_us input_sink::take_max_event_time() {
+  const timestamp_us t = message_max_;
+  message_max_ = INT64_MIN;
+  return t;
+}
+
+}  // namespace portscand

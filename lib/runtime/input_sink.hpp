@@ -1,0 +1,41 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "ingest/kafka_source.hpp"
+#include "parse/decoder.hpp"
+#include "runtime/engine.hpp"
+
+namespace portscand {
+
+// Progress of one non-Kafka input (a syslog listener, a file) for the watermark: written by
+// the input's thread after each flush, read by the coordinator.
+struct input_progress {
+  std::atomic<timestamp_us> max_event{INT64_MIN};
+  std::atomic<timestamp_us> last_active{INT64_MIN};
+};
+
+// The unit_sink the runtime gives to inputs: decodes units with a decoder (fixed format or
+// auto) on the input's own thread and routes records through an engine dispatcher.
+class input_sink final : public kafka_unit_sink {
+ public:
+  input_sink(engine& eng, const std::string& input_name, const std::string& format, event_time_source time_source,
+             input_progress* progress, bool lossy);
+
+  void on_unit(std::string_view unit, const unit_meta& meta) override;
+  void on_burst_end() override;
+  bool try_flush() override;
+  timestamp_us take_max_event_time() override;
+
+ private:
+  unit_decoder decoder_;
+  std::unique_ptr<engine::dispatcher> dispatcher_;
+  input_progress* progress_;
+  timestamp_us pending_max_ = INT64_MIN;  // for input_progress, published after a flush
+  timestamp_us message_max_ = INT64_MIN;  // for take_max_event_time (Kafka, per message)
+  timestamp_us last_receive_ = INT64_MIN;
+};
+
+}  // namespace portscand

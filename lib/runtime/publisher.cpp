@@ -1,0 +1,84 @@
+#include "runtime/publisher.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace portscand {
+
+publisher::publisher(std::vector<std::unique_ptr<alert_output>> outputs, metrics_registry& metrics,
+                     std::size_t max_backlog_batches)
+    : queue_(max_backlog_batches) {
+  for (auto& o : outputs) outputs_.push_back(output_state{std::move(o), {}});
+  backlog_gauge_ = &metrics.get_gauge("portscand_publisher_backlog_batches",
+                                      "Alert batches waiting for an output that refused them.");
+}
+
+publisher::~publisher() { stop(std::chrono::milliseconds(0)); }
+
+void publisher::start() { thread_ = std::thread([this] { run(); }); }
+
+void publisher::publish(std::vector<alert>&& alerts) {
+  received_.fetch_add(1, std::memory_order_acq_rel);
+  queue_.push(std::move(alerts));
+}
+
+void publisher::deliver(std::vector<alert>&& batch) {
+  for (auto& o : outputs_) {
+    if (!o.backlog.empty() || !o.out->publish(batch)) o.backlog.push_back(batch);
+  }
+}
+
+void publisher::run() {
+  auto last_warn = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  std::uint64_t handed = 0;
+  while (true) {
+    auto batch = queue_.pop_for(std::chrono::milliseconds(20));
+    if (batch) {
+      deliver(std::move(*batch));
+      ++handed;
+    } else if (stop_.load(std::memory_order_acquire) && queue_.size() == 0) {
+      break;
+    }
+    std::size_t backlog = 0, pending = 0;
+    bool healthy = true;
+    for (auto& o : outputs_) {
+      o.out->poll();
+      while (!o.backlog.empty() && o.out->publish(o.backlog.front())) o.backlog.pop_front();
+      backlog += o.backlog.size();
+      pending += o.out->pending();
+      healthy = healthy && o.out->healthy();
+    }
+    if (backlog == 0 && pending == 0) confirmed_.store(handed, std::memory_order_release);
+    healthy_.store(healthy && backlog == 0, std::memory_order_release);
+    backlog_gauge_->set(static_cast<double>(backlog));
+    if (backlog != 0 && std::chrono::steady_clock::now() - last_warn > std::chrono::seconds(30)) {
+      last_warn = std::chrono::steady_clock::now();
+      for (auto& o : outputs_)
+        if (!o.backlog.empty())
+          spdlog::error("output {}: {} alert batch(es) waiting, {} alert(s) unconfirmed: the output is not accepting alerts",
+                        o.out->name(), o.backlog.size(), o.out->pending());
+    }
+  }
+}
+
+bool publisher::drain(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::uint64_t target = received_.load(std::memory_order_acquire);
+  while (confirmed_.load(std::memory_order_acquire) < target) {
+    if (std::chrono::steady_clock::now() >= deadline || !thread_.joinable()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+void publisher::stop(std::chrono::milliseconds drain_timeout) {
+  if (!thread_.joinable()) return;
+  if (!drain(drain_timeout)) spdlog::error("stopping with undelivered alerts; they are re-sent after restart from the last checkpoint");
+  stop_.store(true, std::memory_order_release);
+  queue_.close();
+  thread_.join();
+  for (auto& o : outputs_) o.out->flush(std::chrono::milliseconds(0));
+}
+
+bool publisher::healthy() const { return healthy_.load(std::memory_order_acquire); }
+
+}  // namespace portscand

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/metrics.hpp"
+#include "publish/alert_output.hpp"
+#include "runtime/bounded_queue.hpp"
+#include "runtime/engine.hpp"
+
+namespace portscand {
+
+// Takes the alerts of every shard and hands them to every output, on its own thread.
+// Nothing is dropped: an output that refuses (its bounded pending queue is full, the broker
+// is away) keeps its own backlog here, retried every poll; when backlogs and the queue are
+// full, shard threads wait in publish() (backpressure up to the inputs) and the daemon says
+// so loudly in logs and metrics.
+class publisher final : public alert_sink {
+ public:
+  publisher(std::vector<std::unique_ptr<alert_output>> outputs, metrics_registry& metrics,
+            std::size_t max_backlog_batches = 1024);
+  ~publisher() override;
+
+  void start();
+  // Shard threads: queues a batch (waits while the queue is full).
+  void publish(std::vector<alert>&& alerts) override;
+  // Waits until everything handed over so far is confirmed by every output. For checkpoints:
+  // a key marked alerted in a checkpoint must have its alert delivered.
+  bool drain(std::chrono::milliseconds timeout);
+  // Stops the thread after a bounded drain; what is still undelivered is logged.
+  void stop(std::chrono::milliseconds drain_timeout);
+  bool healthy() const;
+
+ private:
+  void run();
+  void deliver(std::vector<alert>&& batch);
+
+  struct output_state {
+    std::unique_ptr<alert_output> out;
+    std::deque<std::vector<alert>> backlog;
+  };
+  std::vector<output_state> outputs_;
+  bounded_queue<std::vector<alert>> queue_;
+  // Batches received from the shards, and the count of those that every output had
+  // confirmed at the publisher thread's last look (outputs are only ever touched by the
+  // publisher thread; other threads read these).
+  std::atomic<std::uint64_t> received_{0}, confirmed_{0};
+  std::atomic<bool> healthy_{true};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  gauge* backlog_gauge_;
+};
+
+}  // namespace portscand

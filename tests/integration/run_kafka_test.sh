@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# run_kafka_test.sh PORTSCAND GEN_WORKLOAD MOCK_BROKER SCENARIO
+#
+# `portscand run` against librdkafka's mock cluster (a real Kafka-protocol broker in
+# process of tests/tools/mock_broker): a generated workload with planted scans is produced
+# to a 4-partition input topic with kcat, the daemon consumes it (schedule on_close),
+# publishes alerts to the output topic, and the alerts read back with kcat must equal the
+# DuckDB oracle's on every field (duplicates allowed, with identical content).
+#
+# SCENARIO:
+#   plain     one run, stopped with SIGTERM at the end (exit code 0, checkpoint written)
+#   kill9     kill -9 at several points mid-stream (before the first checkpoint, between
+#             checkpoints, while publishing), restarting each time
+#   faults    a broker down and up while consuming and while publishing, injected produce
+#             errors (retriable, then a topic authorization failure) on the alert topic
+#
+# Every scenario is also the backlog case: the workload's event times lie months before the
+# wall clock, so the daemon catches up on old data and must still evaluate by event time.
+#
+# Fails, never skips, when anything it needs is missing.
+set -uo pipefail
+
+[ $# -eq 4 ] || { echo "usage: $0 PORTSCAND GEN_WORKLOAD MOCK_BROKER SCENARIO" >&2; exit 2; }
+portscand=$1 gen=$2 mock=$3 scenario=$4
+here=$(cd "$(dirname "$0")" && pwd)
+oracle=$here/../oracle
+
+die() { echo "FAIL: $*" >&2; exit 1; }
+for x in "$portscand" "$gen" "$mock"; do [ -x "$x" ] || die "missing executable $x"; done
+command -v kcat >/dev/null || die "kcat is not installed (deploy/install-deps.sh installs it)"
+command -v node >/dev/null || die "node is not installed"
+[ -d "$oracle/node_modules/@duckdb/node-api" ] || die "the DuckDB oracle is not installed (cd tests/oracle && npm ci)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/run_kafka_$scenario.XXXXXX")
+daemon_pid=
+broker_pid=
+cleanup() {
+  [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+  exec 7>&- 2>/dev/null
+  [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL ($scenario): $*" >&2
+  echo "work directory kept: $work" >&2
+  [ -f "$work/daemon.log" ] && tail -30 "$work/daemon.log" >&2
+  exit 1
+}
+
+# The broker: its stdin is our control channel (fd 7), its first output line the bootstrap.
+mkfifo "$work/ctl"
+"$mock" --brokers 3 --topic asim:4 --topic alerts:1 <"$work/ctl" >"$work/broker.out" 2>"$work/broker.log" &
+broker_pid=$!
+exec 7>"$work/ctl"
+for _ in $(seq 100); do [ -s "$work/broker.out" ] && break; sleep 0.1; done
+bootstrap=$(head -1 "$work/broker.out")
+[ -n "$bootstrap" ] || fail "the mock broker printed no bootstrap address"
+broker() { echo "$*" >&7; }
+
+# The workload and its expected alerts.
+"$gen" --events 60000 --sources 8000 --scans 30 --seed 23 --duration-min 60 --bad-lines 20 \
+  --manifest "$work/manifest.json" >"$work/workload.jsonl" || fail "gen_workload failed"
+node "$oracle/oracle.mjs" --rejects-out "$work/oracle-rejects.json" "$work/workload.jsonl" >"$work/expected.jsonl" \
+  || fail "the oracle failed"
+expected=$(wc -l <"$work/expected.jsonl")
+[ "$expected" -gt 10 ] || fail "the oracle expects only $expected alerts: the workload is too small to prove anything"
+
+kcat -P -b "$bootstrap" -t asim -l "$work/workload.jsonl" 2>"$work/kcat-produce.log" || fail "kcat could not produce the workload"
+
+cat >"$work/portscand.yaml" <<YAML
+mode: default
+evaluation: {schedule: on_close, allowed_lateness: 10m, idle_timeout: 2s}
+shards: 2
+state_dir: $work/state
+checkpoint_interval: 1s
+log_level: info
+inputs:
+  - type: kafka
+    name: asim
+    brokers: "$bootstrap"
+    topics: [asim]
+    group: portscand-test
+    format: asim
+    properties: {session.timeout.ms: "6000", heartbeat.interval.ms: "500", fetch.wait.max.ms: "50"}
+outputs:
+  - type: kafka
+    name: alerts
+    brokers: "$bootstrap"
+    topic: alerts
+    properties: {message.timeout.ms: "300000", retry.backoff.ms: "100"}
+metrics: {listen: "127.0.0.1:0"}
+YAML
+"$portscand" check-config --config "$work/portscand.yaml" >/dev/null 2>"$work/check.log" || fail "check-config refused the test config: $(cat "$work/check.log")"
+
+start_daemon() {
+  "$portscand" run --config "$work/portscand.yaml" >>"$work/daemon.log" 2>&1 &
+  daemon_pid=$!
+}
+alerts_so_far() {
+  kcat -C -b "$bootstrap" -t alerts -o beginning -e -q 2>/dev/null | wc -l
+}
+wait_for_alerts() {  # wait_for_alerts SECONDS: until the topic holds at least $expected
+  local deadline=$((SECONDS + $1))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(alerts_so_far)" -ge "$expected" ] && return 0
+    sleep 1
+  done
+  return 1
+}
+
+case "$scenario" in
+  plain)
+    start_daemon
+    wait_for_alerts 120 || fail "only $(alerts_so_far) of $expected alerts after 120 s"
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid"
+    rc=$?
+    daemon_pid=
+    [ $rc -eq 0 ] || fail "SIGTERM: exit code $rc (want 0)"
+    ls "$work"/state/ckpt-* >/dev/null 2>&1 || fail "no checkpoint after a graceful stop"
+    ;;
+  kill9)
+    for delay in 0.3 2.5 4; do
+      start_daemon
+      sleep "$delay"
+      kill -9 "$daemon_pid"
+      wait "$daemon_pid" 2>/dev/null
+      daemon_pid=
+      echo "killed after ${delay}s: $(alerts_so_far) alerts published so far" >&2
+    done
+    start_daemon
+    wait_for_alerts 180 || fail "only $(alerts_so_far) of $expected alerts after the restarts"
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid"
+    daemon_pid=
+    ;;
+  faults)
+    broker "broker down 2"
+    start_daemon
+    sleep 3
+    broker "broker up 2"
+    # Produce errors on the alert topic: retriable first, then an authorization failure.
+    broker "error PRODUCE 7 5"    # REQUEST_TIMED_OUT
+    sleep 2
+    broker "error PRODUCE 29 20"  # TOPIC_AUTHORIZATION_FAILED
+    sleep 5
+    broker "clear"
+    broker "broker down 1"
+    sleep 3
+    broker "broker up 1"
+    wait_for_alerts 240 || fail "only $(alerts_so_far) of $expected alerts after the broker faults"
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid"
+    daemon_pid=
+    ;;
+  *) die "unknown scenario $scenario" ;;
+esac
+
+kcat -C -b "$bootstrap" -t alerts -o beginning -e -q >"$work/published.jsonl" 2>/dev/null
+summary=$(node "$here/dedupe_alerts.mjs" "$work/published.jsonl" "$work/actual.jsonl") || fail "an alert id was published with different content"
+echo "$scenario: $summary (expected $expected)"
+node "$oracle/compare.mjs" --names oracle,daemon "$work/expected.jsonl" "$work/actual.jsonl" >"$work/compare.log" 2>&1 \
+  || fail "alerts differ from the oracle: $(head -20 "$work/compare.log")"
+rm -rf "$work"
+echo "PASS ($scenario)"

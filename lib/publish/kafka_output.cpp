@@ -99,6 +99,7 @@ kafka_output::kafka_output(std::string name, output_schema schema, const kafka_o
   set_property(conf.get(), name_, "acks", "all");
   for (const auto& [key, value] : cfg.properties) {
     check_user_property(name_, key, value);
+    if (is_secret_key(key)) secret_values_.push_back(value);
     set_property(conf.get(), name_, key, value);
   }
   rd_kafka_conf_set_opaque(conf.get(), this);
@@ -129,13 +130,22 @@ kafka_output::~kafka_output() {
   rd_kafka_conf_destroy(conf_template_);
 }
 
+std::string kafka_output::redact(std::string text) const {
+  for (const std::string& secret : secret_values_) {
+    if (secret.empty()) continue;
+    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos))
+      text.replace(pos, secret.size(), "(redacted)");
+  }
+  return text;
+}
+
 rd_kafka_t* kafka_output::create_producer() {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_dup(conf_template_);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (rk == nullptr) {
     rd_kafka_conf_destroy(conf);  // rd_kafka_new() owns conf only on success
-    config_error(name_, std::string("cannot create the Kafka producer: ") + errstr);
+    config_error(name_, "cannot create the Kafka producer: " + redact(errstr));
   }
   ++generation_;
   return rk;

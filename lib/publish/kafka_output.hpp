@@ -88,6 +88,7 @@ class kafka_output final : public alert_output {
   };
 
   rd_kafka_s* create_producer();
+  std::string redact(std::string text) const;  // librdkafka text, secret values removed
   void send(std::uint64_t seq, entry& e);
   void schedule_retry(std::uint64_t seq, steady::time_point at);
   void record_failure(std::uint64_t seq, entry& e, int err, int broker_id);
@@ -112,6 +113,7 @@ class kafka_output final : public alert_output {
   gauge& pending_gauge_;
   std::unordered_map<std::string, counter*> failure_counters_;
 
+  std::vector<std::string> secret_values_;     // values of is_secret_key() properties
   rd_kafka_conf_s* conf_template_ = nullptr;  // duplicated for every (re)created producer
   rd_kafka_s* rk_ = nullptr;
   std::uint64_t generation_ = 0;

@@ -1,0 +1,131 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/log.hpp"
+#include "publish/alert_output.hpp"
+
+// librdkafka's C types, forward-declared so that users of this header do not need rdkafka.h.
+struct rd_kafka_s;
+struct rd_kafka_conf_s;
+struct rd_kafka_message_s;
+
+namespace portscand {
+
+// Timings of our own retry loop around librdkafka. The defaults are for production; tests
+// shorten them.
+struct kafka_output_options {
+  // Backoff before re-sending an alert whose delivery failed: min * 2^(failures-1), capped.
+  std::chrono::milliseconds retry_backoff_min{500};
+  std::chrono::milliseconds retry_backoff_max{30'000};
+  // After a fatal (idempotence) error: how long to wait for in-flight acknowledgements from
+  // the broken producer before it is destroyed. Acks that arrive in this time spare
+  // duplicates; everything else is re-sent on the new producer.
+  std::chrono::milliseconds fatal_drain_timeout{2'000};
+};
+
+// Publishes alerts to one Kafka topic with an idempotent producer (acks=all). Message key =
+// SrcIpAddr, headers alert_id and rule_id, value = the alert JSON in the output's schema.
+//
+// Delivery: every alert stays in `entries_` from publish() until its delivery report says
+// it was written. A failed report (any error, retriable or permanent: topic authorization,
+// message too large, message timeout, purge after a fatal error) puts the alert back in
+// the retry queue with an exponential backoff; the failure is counted by reason and logged,
+// rate limited, with the broker's error. Nothing is ever dropped. A fatal producer error
+// (idempotence desynchronization) destroys the producer and re-sends everything pending on
+// a new one (the alert ids make the duplicates recognizable).
+//
+// Threads: every member function is for the publisher thread only. librdkafka's own threads
+// do the network I/O; delivery reports and error callbacks are served inside poll() and
+// flush() on the calling thread, so no state here is shared. (librdkafka's log callback
+// runs on its threads; it only touches the immutable name_ and spdlog, which is
+// thread-safe.)
+class kafka_output final : public alert_output {
+ public:
+  // Throws std::runtime_error on a configuration librdkafka refuses (unknown property, bad
+  // value, conflicting acks/enable.idempotence). Secret property values never appear in
+  // the message.
+  kafka_output(std::string name, output_schema schema, const kafka_output_config& cfg,
+               metrics_registry& metrics, kafka_output_options options = {});
+  ~kafka_output() override;
+  kafka_output(const kafka_output&) = delete;
+  kafka_output& operator=(const kafka_output&) = delete;
+
+  const std::string& name() const override { return name_; }
+  // Accepts the whole batch or none of it: false when pending() + alerts.size() would exceed
+  // max_pending_alerts. A batch larger than the whole bound is accepted into an empty queue,
+  // so that it cannot be refused forever (the bound is then exceeded by that batch alone).
+  bool publish(const std::vector<alert>& alerts) override;
+  void poll() override;
+  std::size_t pending() const override { return entries_.size(); }
+  bool flush(std::chrono::milliseconds timeout) override;
+  // False while deliveries fail (since the last failure no delivery succeeded), after a
+  // fatal producer error until a delivery succeeds, and while librdkafka reports all
+  // brokers down with alerts waiting. An idle output cannot tell and reports true.
+  bool healthy() const override;
+
+  // How many producers were created (1 + restarts after fatal errors). For tests/metrics.
+  std::uint64_t producer_generation() const noexcept { return generation_; }
+  // Test hook: raises a fabricated fatal error on the current producer
+  // (rd_kafka_test_fatal_error), as a real idempotence desynchronization would.
+  bool inject_fatal_error_for_test(int librdkafka_error_code);
+
+ private:
+  using steady = std::chrono::steady_clock;
+
+  struct entry {
+    std::string alert_id;
+    std::string rule_id;
+    std::string key;    // SrcIpAddr
+    std::string value;  // rendered alert, one line
+    std::uint32_t failures = 0;
+    bool in_flight = false;  // handed to the current producer, delivery report outstanding
+  };
+
+  rd_kafka_s* create_producer();
+  std::string redact(std::string text) const;  // librdkafka text, secret values removed
+  void send(std::uint64_t seq, entry& e);
+  void schedule_retry(std::uint64_t seq, steady::time_point at);
+  void record_failure(std::uint64_t seq, entry& e, int err, int broker_id);
+  void serve(int timeout_ms);
+  void resend_due();
+  void recover_from_fatal();
+  void update_gauge();
+  counter& failure_counter(const std::string& reason);
+
+  static void on_delivery(rd_kafka_s* rk, const rd_kafka_message_s* msg, void* opaque);
+  static void on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque);
+  static void on_log(const rd_kafka_s* rk, int level, const char* fac, const char* buf);
+
+  const std::string name_;
+  const alert_schema schema_;
+  const std::string topic_;
+  const std::size_t max_pending_;
+  const kafka_output_options options_;
+  metrics_registry& metrics_;
+  counter& delivered_;
+  counter& restarts_;
+  gauge& pending_gauge_;
+  std::unordered_map<std::string, counter*> failure_counters_;
+
+  std::vector<std::string> secret_values_;     // values of is_secret_key() properties
+  rd_kafka_conf_s* conf_template_ = nullptr;  // duplicated for every (re)created producer
+  rd_kafka_s* rk_ = nullptr;
+  std::uint64_t generation_ = 0;
+
+  std::uint64_t next_seq_ = 1;
+  std::map<std::uint64_t, entry> entries_;                 // publish order
+  std::multimap<steady::time_point, std::uint64_t> retry_;  // entries not in flight
+
+  std::uint64_t consecutive_failures_ = 0;
+  bool all_brokers_down_ = false;
+  bool fatal_unrecovered_ = false;
+  rate_limited_log log_limit_;
+};
+
+}  // namespace portscand

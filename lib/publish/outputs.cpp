@@ -1,0 +1,16 @@
+#include <variant>
+
+#include "publish/alert_output.hpp"
+#include "publish/file_output.hpp"
+#include "publish/kafka_output.hpp"
+
+namespace portscand {
+
+std::unique_ptr<alert_output> make_output(const output_config& cfg, metrics_registry& metrics) {
+  if (const auto* k = std::get_if<kafka_output_config>(&cfg.sink))
+    return std::make_unique<kafka_output>(cfg.name, cfg.schema, *k, metrics);
+  return std::make_unique<file_output>(cfg.name, cfg.schema, std::get<file_output_config>(cfg.sink),
+                                       metrics);
+}
+
+}  // namespace portscand

@@ -5,8 +5,10 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -134,6 +136,11 @@ kafka_output_config fast_config(const mock_cluster& mc, std::size_t max_pending 
                     {"retry.backoff.ms", "10"},         {"reconnect.backoff.ms", "10"},
                     {"reconnect.backoff.max.ms", "100"}, {"linger.ms", "1"},
                     {"topic.metadata.refresh.interval.ms", "500"}};
+  // PORTSCAND_KAFKA_DEBUG=eos,msg,protocol ... turns on librdkafka's debug contexts.
+  if (const char* debug = std::getenv("PORTSCAND_KAFKA_DEBUG")) {
+    cfg.properties["debug"] = debug;
+    spdlog::set_level(spdlog::level::debug);
+  }
   return cfg;
 }
 
@@ -274,6 +281,29 @@ TEST(KafkaOutput, RetriableProduceErrorsAreRetriedToDelivery) {
   EXPECT_EQ(alert_ids(consume(mc.bootstraps(), 1, 3)), alert_ids(alerts));
 }
 
+TEST(KafkaOutput, FirstRequestFailingRetriablyIsNotLostToALaterOne) {
+  // A broker with no state for the producer accepts any first sequence (Kafka 2.5 to 4.4,
+  // KAFKA-15591, and librdkafka's mock). With two requests in flight, the first failing
+  // retriably (not written) and the second succeeding, librdkafka "implicitly acks" the
+  // first: a successful delivery report for an alert that is not in the topic. Hence
+  // max.in.flight=1. Here the first ProduceRequest fails after 500 ms while the second
+  // alert is published 100 ms after the first.
+  mock_cluster mc(1);
+  rd_kafka_mock_broker_push_request_error_rtts(mc.get(), 1, produce_api, 1,
+                                               RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 500);
+  metrics_registry m;
+  kafka_output out("kafka-test", output_schema::native, fast_config(mc), m, fast_options());
+  ASSERT_TRUE(out.publish(test_alerts(0, 1)));
+  const auto until = std::chrono::steady_clock::now() + 100ms;
+  while (std::chrono::steady_clock::now() < until) {
+    out.poll();
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(out.publish(test_alerts(1, 1)));
+  ASSERT_TRUE(out.flush(20s));
+  EXPECT_EQ(alert_ids(consume(mc.bootstraps(), 1, 2)), alert_ids(test_alerts(0, 2)));
+}
+
 TEST(KafkaOutput, TopicAuthorizationFailureIsCountedRetriedAndDeliveredOnceCleared) {
   mock_cluster mc(1);
   // More errors than the test will consume: the failure lasts until it is cleared.
@@ -378,6 +408,9 @@ TEST(KafkaOutput, RefusesPropertiesThatWeakenTheDeliveryContract) {
   EXPECT_THROW(kafka_output("k", output_schema::native, with("enable.idempotence", "false"), m),
                std::runtime_error);
   EXPECT_THROW(kafka_output("k", output_schema::native, with("bootstrap.servers", "x:1"), m),
+               std::runtime_error);
+  EXPECT_THROW(kafka_output("k", output_schema::native,
+                            with("max.in.flight.requests.per.connection", "5"), m),
                std::runtime_error);
   EXPECT_NO_THROW(kafka_output("k", output_schema::native, with("acks", "all"), m));
   try {

@@ -2,7 +2,6 @@
 
 // rdkafka.h first: rdkafka_mock.h (used by the tests) relies on its declarations.
 #include <librdkafka/rdkafka.h>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -44,20 +43,24 @@ void check_user_property(const std::string& output, const std::string& key,
                          const std::string& value) {
   const std::string v = lower(value);
   if (key == "enable.idempotence" && v != "true" && v != "1")
-    config_error(output, "enable.idempotence cannot be disabled: alerts need the idempotent "
-                         "producer (SPEC §3)");
+    config_error(output,
+                 "enable.idempotence cannot be disabled: alerts need the idempotent "
+                 "producer (SPEC §3)");
   if ((key == "acks" || key == "request.required.acks") && v != "all" && v != "-1")
-    config_error(output, key + " must be 'all': alerts are confirmed only once every in-sync "
-                               "replica has them");
+    config_error(output, key +
+                             " must be 'all': alerts are confirmed only once every in-sync "
+                             "replica has them");
   if ((key == "max.in.flight.requests.per.connection" || key == "max.in.flight") && v != "1")
-    config_error(output, key + " must be 1: with more requests in flight a retried first "
-                               "request can be reported delivered without being written "
-                               "(librdkafka implicit ack, KAFKA-15591)");
+    config_error(output, key +
+                             " must be 1: with more requests in flight a retried first "
+                             "request can be reported delivered without being written "
+                             "(librdkafka implicit ack, KAFKA-15591)");
   if (key == "bootstrap.servers" || key == "metadata.broker.list")
     config_error(output, "set the brokers with 'brokers:', not with the property '" + key + "'");
   if (key == "transactional.id")
-    config_error(output, "transactional.id is not supported: the output produces outside "
-                         "transactions");
+    config_error(output,
+                 "transactional.id is not supported: the output produces outside "
+                 "transactions");
 }
 
 alert_schema to_alert_schema(output_schema s) {
@@ -191,8 +194,7 @@ void kafka_output::send(std::uint64_t seq, entry& e) {
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_HEADER("alert_id", e.alert_id.data(), static_cast<ssize_t>(e.alert_id.size())),
       RD_KAFKA_V_HEADER("rule_id", e.rule_id.data(), static_cast<ssize_t>(e.rule_id.size())),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq))),
-      RD_KAFKA_V_END);
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq))), RD_KAFKA_V_END);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     e.in_flight = true;
     return;
@@ -291,8 +293,10 @@ void kafka_output::on_log(const rd_kafka_t* rk, int level, const char* fac, cons
   const auto* self = static_cast<const kafka_output*>(rd_kafka_opaque(rk));
   const std::string& name = self != nullptr ? self->name_ : std::string();
   spdlog::level::level_enum lvl = spdlog::level::debug;
-  if (level <= 4) lvl = spdlog::level::warn;  // syslog levels: 0 emerg .. 4 warning
-  else if (level <= 6) lvl = spdlog::level::info;
+  if (level <= 4)
+    lvl = spdlog::level::warn;  // syslog levels: 0 emerg .. 4 warning
+  else if (level <= 6)
+    lvl = spdlog::level::info;
   spdlog::log(lvl, "output '{}': librdkafka {}: {}", name, fac, buf);
 }
 
@@ -365,7 +369,9 @@ void kafka_output::resend_due() {
   }
 }
 
-void kafka_output::poll() { serve(0); }
+void kafka_output::poll() {
+  serve(0);
+}
 
 bool kafka_output::flush(std::chrono::milliseconds timeout) {
   const auto deadline = steady::now() + timeout;
@@ -396,6 +402,8 @@ bool kafka_output::inject_fatal_error_for_test(int librdkafka_error_code) {
                                    "injected by a portscand test") == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-void kafka_output::update_gauge() { pending_gauge_.set(static_cast<double>(entries_.size())); }
+void kafka_output::update_gauge() {
+  pending_gauge_.set(static_cast<double>(entries_.size()));
+}
 
 }  // namespace portscand

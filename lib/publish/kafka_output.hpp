@@ -114,13 +114,13 @@ class kafka_output final : public alert_output {
   gauge& pending_gauge_;
   std::unordered_map<std::string, counter*> failure_counters_;
 
-  std::vector<std::string> secret_values_;     // values of is_secret_key() properties
+  std::vector<std::string> secret_values_;    // values of is_secret_key() properties
   rd_kafka_conf_s* conf_template_ = nullptr;  // duplicated for every (re)created producer
   rd_kafka_s* rk_ = nullptr;
   std::uint64_t generation_ = 0;
 
   std::uint64_t next_seq_ = 1;
-  std::map<std::uint64_t, entry> entries_;                 // publish order
+  std::map<std::uint64_t, entry> entries_;                  // publish order
   std::multimap<steady::time_point, std::uint64_t> retry_;  // entries not in flight
 
   std::uint64_t consecutive_failures_ = 0;

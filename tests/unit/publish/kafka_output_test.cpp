@@ -1,10 +1,9 @@
 #include "publish/kafka_output.hpp"
 
 // rdkafka.h first: rdkafka_mock.h does not include it.
+#include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-
-#include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -64,7 +63,8 @@ struct consumed_message {
 std::string header(rd_kafka_headers_t* hdrs, const char* name) {
   const void* v = nullptr;
   std::size_t size = 0;
-  if (hdrs == nullptr || rd_kafka_header_get_last(hdrs, name, &v, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (hdrs == nullptr ||
+      rd_kafka_header_get_last(hdrs, name, &v, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return "(missing)";
   return std::string(static_cast<const char*>(v), size);
 }
@@ -132,9 +132,12 @@ kafka_output_config fast_config(const mock_cluster& mc, std::size_t max_pending 
   cfg.brokers = mc.bootstraps();
   cfg.topic = topic;
   cfg.max_pending_alerts = max_pending;
-  cfg.properties = {{"message.timeout.ms", "1000"},     {"socket.timeout.ms", "500"},
-                    {"retry.backoff.ms", "10"},         {"reconnect.backoff.ms", "10"},
-                    {"reconnect.backoff.max.ms", "100"}, {"linger.ms", "1"},
+  cfg.properties = {{"message.timeout.ms", "1000"},
+                    {"socket.timeout.ms", "500"},
+                    {"retry.backoff.ms", "10"},
+                    {"reconnect.backoff.ms", "10"},
+                    {"reconnect.backoff.max.ms", "100"},
+                    {"linger.ms", "1"},
                     {"topic.metadata.refresh.interval.ms", "500"}};
   // PORTSCAND_KAFKA_DEBUG=eos,msg,protocol ... turns on librdkafka's debug contexts.
   if (const char* debug = std::getenv("PORTSCAND_KAFKA_DEBUG")) {
@@ -267,11 +270,10 @@ TEST(KafkaOutput, BrokerDownDelaysAlertsButLosesNone) {
 
 TEST(KafkaOutput, RetriableProduceErrorsAreRetriedToDelivery) {
   mock_cluster mc(1);
-  rd_kafka_mock_push_request_errors(mc.get(), produce_api, 4,
-                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+  rd_kafka_mock_push_request_errors(
+      mc.get(), produce_api, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
   metrics_registry m;
   kafka_output out("kafka-test", output_schema::native, fast_config(mc), m, fast_options());
   const auto alerts = test_alerts(0, 3);

@@ -332,6 +332,21 @@ TEST(KafkaOutput, TopicAuthorizationFailureIsCountedRetriedAndDeliveredOnceClear
   EXPECT_EQ(msgs.size(), 2u) << "refused requests were not written, so no duplicates";
 }
 
+TEST(KafkaOutput, MessageTooLargeIsKeptCountedAndRetriedNotDropped) {
+  // librdkafka refuses it in producev() already; it is still an alert we owe the SOAR.
+  mock_cluster mc(1);
+  metrics_registry m;
+  auto cfg = fast_config(mc);
+  cfg.properties["message.max.bytes"] = "1000";  // an alert is ~1.2 kB
+  kafka_output out("kafka-test", output_schema::native, cfg, m, fast_options());
+  ASSERT_TRUE(out.publish(test_alerts(0, 1)));
+  EXPECT_EQ(failures(m, "MSG_SIZE_TOO_LARGE"), 1u);
+  ASSERT_TRUE(poll_until(out, [&] { return failures(m, "MSG_SIZE_TOO_LARGE") >= 3; }));
+  EXPECT_EQ(out.pending(), 1u);
+  EXPECT_FALSE(out.healthy());
+  EXPECT_FALSE(out.flush(50ms));
+}
+
 TEST(KafkaOutput, BoundedQueueRefusesWholeBatchesBeyondMaxPending) {
   mock_cluster mc(1);
   rd_kafka_mock_broker_set_down(mc.get(), 1);  // nothing gets confirmed

@@ -19,10 +19,13 @@ class alert_output {
  public:
   virtual ~alert_output() = default;
   virtual const std::string& name() const = 0;
-  // Queues alerts for delivery. Returns false when the output's bounded pending queue is
-  // full (the publisher keeps them and retries later, loudly).
+  // Queues alerts for delivery. Accepts the whole batch or none of it: returns false when
+  // pending() + alerts.size() would exceed the output's bound (the publisher keeps them and
+  // retries later, loudly). A batch larger than the whole bound is accepted when nothing is
+  // pending, so that it cannot be refused forever.
   virtual bool publish(const std::vector<alert>& alerts) = 0;
-  // Serves delivery reports and retries; call regularly from the publisher thread.
+  // Serves delivery reports and retries, and does the writing for outputs that write
+  // synchronously (file); call regularly (every ~100 ms) from the publisher thread.
   virtual void poll() = 0;
   // Alerts handed over but not yet confirmed delivered.
   virtual std::size_t pending() const = 0;

@@ -1,10 +1,9 @@
 #include "publish/file_output.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
@@ -106,7 +105,8 @@ bool file_output::reopen_if_moved() {
     return false;
   }
   if (!regular_) return true;
-  struct stat at_path {}, ours {};
+  struct stat at_path {
+  }, ours{};
   const bool exists = ::stat(path_.c_str(), &at_path) == 0;
   if (::fstat(fd_, &ours) != 0) return true;  // cannot tell; the write will report trouble
   if (exists && at_path.st_dev == ours.st_dev && at_path.st_ino == ours.st_ino) return true;
@@ -194,11 +194,11 @@ void file_output::fail(const char* operation, int err) {
       .inc();
   std::uint64_t suppressed = 0;
   if (log_limit_.allow(reason, steady_us(), suppressed))
-    spdlog::warn(
-        "output '{}': {} '{}' failed: {}; {} alert(s) kept and retried on the next poll{}", name_,
-        operation, path_, std::strerror(err), pending(),
-        suppressed == 0 ? std::string()
-                        : " (" + std::to_string(suppressed) + " similar lines suppressed)");
+    spdlog::warn("output '{}': {} '{}' failed: {}; {} alert(s) kept and retried on the next poll{}",
+                 name_, operation, path_, std::strerror(err), pending(),
+                 suppressed == 0
+                     ? std::string()
+                     : " (" + std::to_string(suppressed) + " similar lines suppressed)");
 }
 
 bool file_output::flush(std::chrono::milliseconds timeout) {

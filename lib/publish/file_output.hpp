@@ -50,7 +50,7 @@ class file_output final : public alert_output {
   bool healthy() const override { return !failing_; }
 
  private:
-  bool open_file();       // (re)opens path_; false and counted on error
+  bool open_file();        // (re)opens path_; false and counted on error
   bool reopen_if_moved();  // logrotate: the path names another file now
   bool write_batch();      // false on error (batch kept)
   void fail(const char* operation, int err);

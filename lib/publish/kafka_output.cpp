@@ -2,7 +2,6 @@
 
 // rdkafka.h first: rdkafka_mock.h (used by the tests) relies on its declarations.
 #include <librdkafka/rdkafka.h>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -44,16 +43,24 @@ void check_user_property(const std::string& output, const std::string& key,
                          const std::string& value) {
   const std::string v = lower(value);
   if (key == "enable.idempotence" && v != "true" && v != "1")
-    config_error(output, "enable.idempotence cannot be disabled: alerts need the idempotent "
-                         "producer (SPEC §3)");
+    config_error(output,
+                 "enable.idempotence cannot be disabled: alerts need the idempotent "
+                 "producer (SPEC §3)");
   if ((key == "acks" || key == "request.required.acks") && v != "all" && v != "-1")
-    config_error(output, key + " must be 'all': alerts are confirmed only once every in-sync "
-                               "replica has them");
+    config_error(output, key +
+                             " must be 'all': alerts are confirmed only once every in-sync "
+                             "replica has them");
+  if ((key == "max.in.flight.requests.per.connection" || key == "max.in.flight") && v != "1")
+    config_error(output, key +
+                             " must be 1: with more requests in flight a retried first "
+                             "request can be reported delivered without being written "
+                             "(librdkafka implicit ack, KAFKA-15591)");
   if (key == "bootstrap.servers" || key == "metadata.broker.list")
     config_error(output, "set the brokers with 'brokers:', not with the property '" + key + "'");
   if (key == "transactional.id")
-    config_error(output, "transactional.id is not supported: the output produces outside "
-                         "transactions");
+    config_error(output,
+                 "transactional.id is not supported: the output produces outside "
+                 "transactions");
 }
 
 alert_schema to_alert_schema(output_schema s) {
@@ -97,6 +104,12 @@ kafka_output::kafka_output(std::string name, output_schema schema, const kafka_o
   set_property(conf.get(), name_, "client.id", "portscand");
   set_property(conf.get(), name_, "enable.idempotence", "true");
   set_property(conf.get(), name_, "acks", "all");
+  // One request in flight per broker: a broker that has no state for our producer id
+  // (Kafka 2.5..4.4, KAFKA-15591) accepts any first sequence, so when the first request
+  // fails retriably and a second one is written, librdkafka acks the first implicitly and
+  // reports it delivered though it never was. Alert volume is small and batched by
+  // linger.ms, so serializing requests costs nothing that matters.
+  set_property(conf.get(), name_, "max.in.flight.requests.per.connection", "1");
   for (const auto& [key, value] : cfg.properties) {
     check_user_property(name_, key, value);
     if (is_secret_key(key)) secret_values_.push_back(value);
@@ -181,8 +194,7 @@ void kafka_output::send(std::uint64_t seq, entry& e) {
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_HEADER("alert_id", e.alert_id.data(), static_cast<ssize_t>(e.alert_id.size())),
       RD_KAFKA_V_HEADER("rule_id", e.rule_id.data(), static_cast<ssize_t>(e.rule_id.size())),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq))),
-      RD_KAFKA_V_END);
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(seq))), RD_KAFKA_V_END);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     e.in_flight = true;
     return;
@@ -252,7 +264,7 @@ void kafka_output::on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, vo
     self->entries_.erase(it);
     self->delivered_.inc();
     self->consecutive_failures_ = 0;
-    self->all_brokers_down_ = false;
+    self->broker_unusable_ = false;
     self->fatal_unrecovered_ = false;
     return;
   }
@@ -263,7 +275,9 @@ void kafka_output::on_error(rd_kafka_t* rk, int err, const char* reason, void* o
   auto* self = static_cast<kafka_output*>(opaque);
   if (rk != self->rk_) return;
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) self->all_brokers_down_ = true;
+  if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+      code == RD_KAFKA_RESP_ERR__SSL)
+    self->broker_unusable_ = true;
   // Fatal errors are handled (and logged) by serve(); transport errors are already logged
   // by librdkafka itself through on_log.
   if (code == RD_KAFKA_RESP_ERR__FATAL || code == RD_KAFKA_RESP_ERR__TRANSPORT) return;
@@ -279,8 +293,10 @@ void kafka_output::on_log(const rd_kafka_t* rk, int level, const char* fac, cons
   const auto* self = static_cast<const kafka_output*>(rd_kafka_opaque(rk));
   const std::string& name = self != nullptr ? self->name_ : std::string();
   spdlog::level::level_enum lvl = spdlog::level::debug;
-  if (level <= 4) lvl = spdlog::level::warn;  // syslog levels: 0 emerg .. 4 warning
-  else if (level <= 6) lvl = spdlog::level::info;
+  if (level <= 4)
+    lvl = spdlog::level::warn;  // syslog levels: 0 emerg .. 4 warning
+  else if (level <= 6)
+    lvl = spdlog::level::info;
   spdlog::log(lvl, "output '{}': librdkafka {}: {}", name, fac, buf);
 }
 
@@ -353,7 +369,9 @@ void kafka_output::resend_due() {
   }
 }
 
-void kafka_output::poll() { serve(0); }
+void kafka_output::poll() {
+  serve(0);
+}
 
 bool kafka_output::flush(std::chrono::milliseconds timeout) {
   const auto deadline = steady::now() + timeout;
@@ -372,8 +390,10 @@ bool kafka_output::flush(std::chrono::milliseconds timeout) {
 }
 
 bool kafka_output::healthy() const {
-  if (fatal_unrecovered_ || consecutive_failures_ > 0) return false;
-  return !(all_brokers_down_ && !entries_.empty());
+  // consecutive_failures_ > 0 implies alerts pending: a failed alert stays until delivered,
+  // and its delivery resets the count.
+  if (consecutive_failures_ > 0) return false;
+  return entries_.empty() || !(fatal_unrecovered_ || broker_unusable_);
 }
 
 bool kafka_output::inject_fatal_error_for_test(int librdkafka_error_code) {
@@ -382,6 +402,8 @@ bool kafka_output::inject_fatal_error_for_test(int librdkafka_error_code) {
                                    "injected by a portscand test") == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-void kafka_output::update_gauge() { pending_gauge_.set(static_cast<double>(entries_.size())); }
+void kafka_output::update_gauge() {
+  pending_gauge_.set(static_cast<double>(entries_.size()));
+}
 
 }  // namespace portscand

@@ -64,9 +64,10 @@ class kafka_output final : public alert_output {
   void poll() override;
   std::size_t pending() const override { return entries_.size(); }
   bool flush(std::chrono::milliseconds timeout) override;
-  // False while deliveries fail (since the last failure no delivery succeeded), after a
-  // fatal producer error until a delivery succeeds, and while librdkafka reports all
-  // brokers down with alerts waiting. An idle output cannot tell and reports true.
+  // False while deliveries fail (no delivery succeeded since the last failure); with
+  // alerts waiting, also after a fatal producer error or a report of all brokers down or
+  // of an authentication/TLS failure, until a delivery succeeds. An idle output cannot
+  // tell and reports true.
   bool healthy() const override;
 
   // How many producers were created (1 + restarts after fatal errors). For tests/metrics.
@@ -113,17 +114,17 @@ class kafka_output final : public alert_output {
   gauge& pending_gauge_;
   std::unordered_map<std::string, counter*> failure_counters_;
 
-  std::vector<std::string> secret_values_;     // values of is_secret_key() properties
+  std::vector<std::string> secret_values_;    // values of is_secret_key() properties
   rd_kafka_conf_s* conf_template_ = nullptr;  // duplicated for every (re)created producer
   rd_kafka_s* rk_ = nullptr;
   std::uint64_t generation_ = 0;
 
   std::uint64_t next_seq_ = 1;
-  std::map<std::uint64_t, entry> entries_;                 // publish order
+  std::map<std::uint64_t, entry> entries_;                  // publish order
   std::multimap<steady::time_point, std::uint64_t> retry_;  // entries not in flight
 
   std::uint64_t consecutive_failures_ = 0;
-  bool all_brokers_down_ = false;
+  bool broker_unusable_ = false;  // all brokers down, authentication or TLS failure
   bool fatal_unrecovered_ = false;
   rate_limited_log log_limit_;
 };

@@ -80,12 +80,17 @@ std::optional<long> parse_int(const std::string& s) {
 }
 
 std::optional<int> parse_api(const std::string& name) {
-  if (auto n = parse_int(name)) return *n >= 0 && *n < max_api_key ? std::optional<int>(*n) : std::nullopt;
+  if (auto n = parse_int(name))
+    return *n >= 0 && *n < max_api_key ? std::optional<int>(*n) : std::nullopt;
   static const std::pair<const char*, int> apis[] = {
-      {"PRODUCE", 0},          {"FETCH", 1},       {"LISTOFFSETS", 2},    {"METADATA", 3},
-      {"OFFSETCOMMIT", 8},     {"OFFSETFETCH", 9}, {"FINDCOORDINATOR", 10}, {"JOINGROUP", 11},
-      {"HEARTBEAT", 12},       {"LEAVEGROUP", 13}, {"SYNCGROUP", 14},     {"APIVERSIONS", 18},
-      {"INITPRODUCERID", 22},  {"ADDPARTITIONSTOTXN", 24}, {"ENDTXN", 26}};
+      {"PRODUCE", 0},          {"FETCH", 1},
+      {"LISTOFFSETS", 2},      {"METADATA", 3},
+      {"OFFSETCOMMIT", 8},     {"OFFSETFETCH", 9},
+      {"FINDCOORDINATOR", 10}, {"JOINGROUP", 11},
+      {"HEARTBEAT", 12},       {"LEAVEGROUP", 13},
+      {"SYNCGROUP", 14},       {"APIVERSIONS", 18},
+      {"INITPRODUCERID", 22},  {"ADDPARTITIONSTOTXN", 24},
+      {"ENDTXN", 26}};
   const std::string u = upper(name);
   for (const auto& [n, key] : apis)
     if (u == n) return key;
@@ -129,15 +134,15 @@ class mock_broker {
       if (!part || *part < 0) return "error: partition must be a number >= 0";
       if (!id || (*id != -1 && (*id < 1 || *id > brokers_)))
         return "error: broker id must be 1.." + std::to_string(brokers_) + " or -1";
-      return reply(rd_kafka_mock_partition_set_leader(mc_, w[1].c_str(),
-                                                      static_cast<int32_t>(*part),
-                                                      static_cast<int32_t>(*id)));
+      return reply(rd_kafka_mock_partition_set_leader(
+          mc_, w[1].c_str(), static_cast<int32_t>(*part), static_cast<int32_t>(*id)));
     }
     if (cmd == "error" && w.size() == 4) {
       const auto api = parse_api(w[1]);
       const auto code = parse_error_code(w[2]);
       const auto count = parse_int(w[3]);
-      if (!api) return "error: unknown API '" + w[1] + "' (PRODUCE, FETCH, METADATA, ... or a number)";
+      if (!api)
+        return "error: unknown API '" + w[1] + "' (PRODUCE, FETCH, METADATA, ... or a number)";
       if (!code) return "error: unknown error code '" + w[2] + "'";
       if (!count || *count < 1 || *count > 1'000'000) return "error: COUNT must be 1..1000000";
       const std::vector<rd_kafka_resp_err_t> errs(static_cast<std::size_t>(*count), *code);
@@ -179,7 +184,8 @@ class mock_broker {
     return static_cast<int32_t>(*id);
   }
   static std::string reply(rd_kafka_resp_err_t err) {
-    return err == RD_KAFKA_RESP_ERR_NO_ERROR ? "ok" : std::string("error: ") + rd_kafka_err2str(err);
+    return err == RD_KAFKA_RESP_ERR_NO_ERROR ? "ok"
+                                             : std::string("error: ") + rd_kafka_err2str(err);
   }
 
   rd_kafka_mock_cluster_t* mc_;

@@ -1,12 +1,13 @@
 #include "publish/kafka_output.hpp"
 
 // rdkafka.h first: rdkafka_mock.h does not include it.
+#include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-
-#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -62,7 +63,8 @@ struct consumed_message {
 std::string header(rd_kafka_headers_t* hdrs, const char* name) {
   const void* v = nullptr;
   std::size_t size = 0;
-  if (hdrs == nullptr || rd_kafka_header_get_last(hdrs, name, &v, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (hdrs == nullptr ||
+      rd_kafka_header_get_last(hdrs, name, &v, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return "(missing)";
   return std::string(static_cast<const char*>(v), size);
 }
@@ -130,10 +132,18 @@ kafka_output_config fast_config(const mock_cluster& mc, std::size_t max_pending 
   cfg.brokers = mc.bootstraps();
   cfg.topic = topic;
   cfg.max_pending_alerts = max_pending;
-  cfg.properties = {{"message.timeout.ms", "1000"},     {"socket.timeout.ms", "500"},
-                    {"retry.backoff.ms", "10"},         {"reconnect.backoff.ms", "10"},
-                    {"reconnect.backoff.max.ms", "100"}, {"linger.ms", "1"},
+  cfg.properties = {{"message.timeout.ms", "1000"},
+                    {"socket.timeout.ms", "500"},
+                    {"retry.backoff.ms", "10"},
+                    {"reconnect.backoff.ms", "10"},
+                    {"reconnect.backoff.max.ms", "100"},
+                    {"linger.ms", "1"},
                     {"topic.metadata.refresh.interval.ms", "500"}};
+  // PORTSCAND_KAFKA_DEBUG=eos,msg,protocol ... turns on librdkafka's debug contexts.
+  if (const char* debug = std::getenv("PORTSCAND_KAFKA_DEBUG")) {
+    cfg.properties["debug"] = debug;
+    spdlog::set_level(spdlog::level::debug);
+  }
   return cfg;
 }
 
@@ -260,11 +270,10 @@ TEST(KafkaOutput, BrokerDownDelaysAlertsButLosesNone) {
 
 TEST(KafkaOutput, RetriableProduceErrorsAreRetriedToDelivery) {
   mock_cluster mc(1);
-  rd_kafka_mock_push_request_errors(mc.get(), produce_api, 4,
-                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+  rd_kafka_mock_push_request_errors(
+      mc.get(), produce_api, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
   metrics_registry m;
   kafka_output out("kafka-test", output_schema::native, fast_config(mc), m, fast_options());
   const auto alerts = test_alerts(0, 3);
@@ -272,6 +281,29 @@ TEST(KafkaOutput, RetriableProduceErrorsAreRetriedToDelivery) {
   ASSERT_TRUE(out.flush(20s));
   EXPECT_TRUE(out.healthy());
   EXPECT_EQ(alert_ids(consume(mc.bootstraps(), 1, 3)), alert_ids(alerts));
+}
+
+TEST(KafkaOutput, FirstRequestFailingRetriablyIsNotLostToALaterOne) {
+  // A broker with no state for the producer accepts any first sequence (Kafka 2.5 to 4.4,
+  // KAFKA-15591, and librdkafka's mock). With two requests in flight, the first failing
+  // retriably (not written) and the second succeeding, librdkafka "implicitly acks" the
+  // first: a successful delivery report for an alert that is not in the topic. Hence
+  // max.in.flight=1. Here the first ProduceRequest fails after 500 ms while the second
+  // alert is published 100 ms after the first.
+  mock_cluster mc(1);
+  rd_kafka_mock_broker_push_request_error_rtts(mc.get(), 1, produce_api, 1,
+                                               RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 500);
+  metrics_registry m;
+  kafka_output out("kafka-test", output_schema::native, fast_config(mc), m, fast_options());
+  ASSERT_TRUE(out.publish(test_alerts(0, 1)));
+  const auto until = std::chrono::steady_clock::now() + 100ms;
+  while (std::chrono::steady_clock::now() < until) {
+    out.poll();
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(out.publish(test_alerts(1, 1)));
+  ASSERT_TRUE(out.flush(20s));
+  EXPECT_EQ(alert_ids(consume(mc.bootstraps(), 1, 2)), alert_ids(test_alerts(0, 2)));
 }
 
 TEST(KafkaOutput, TopicAuthorizationFailureIsCountedRetriedAndDeliveredOnceCleared) {
@@ -298,6 +330,21 @@ TEST(KafkaOutput, TopicAuthorizationFailureIsCountedRetriedAndDeliveredOnceClear
   const auto msgs = consume(mc.bootstraps(), 1, 2);
   EXPECT_EQ(alert_ids(msgs), alert_ids(alerts));
   EXPECT_EQ(msgs.size(), 2u) << "refused requests were not written, so no duplicates";
+}
+
+TEST(KafkaOutput, MessageTooLargeIsKeptCountedAndRetriedNotDropped) {
+  // librdkafka refuses it in producev() already; it is still an alert we owe the SOAR.
+  mock_cluster mc(1);
+  metrics_registry m;
+  auto cfg = fast_config(mc);
+  cfg.properties["message.max.bytes"] = "1000";  // an alert is ~1.2 kB
+  kafka_output out("kafka-test", output_schema::native, cfg, m, fast_options());
+  ASSERT_TRUE(out.publish(test_alerts(0, 1)));
+  EXPECT_EQ(failures(m, "MSG_SIZE_TOO_LARGE"), 1u);
+  ASSERT_TRUE(poll_until(out, [&] { return failures(m, "MSG_SIZE_TOO_LARGE") >= 3; }));
+  EXPECT_EQ(out.pending(), 1u);
+  EXPECT_FALSE(out.healthy());
+  EXPECT_FALSE(out.flush(50ms));
 }
 
 TEST(KafkaOutput, BoundedQueueRefusesWholeBatchesBeyondMaxPending) {
@@ -378,6 +425,9 @@ TEST(KafkaOutput, RefusesPropertiesThatWeakenTheDeliveryContract) {
   EXPECT_THROW(kafka_output("k", output_schema::native, with("enable.idempotence", "false"), m),
                std::runtime_error);
   EXPECT_THROW(kafka_output("k", output_schema::native, with("bootstrap.servers", "x:1"), m),
+               std::runtime_error);
+  EXPECT_THROW(kafka_output("k", output_schema::native,
+                            with("max.in.flight.requests.per.connection", "5"), m),
                std::runtime_error);
   EXPECT_NO_THROW(kafka_output("k", output_schema::native, with("acks", "all"), m));
   try {

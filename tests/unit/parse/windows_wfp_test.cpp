@@ -53,8 +53,8 @@ TEST(WindowsWfp, TheInboundWinlogbeat5157IsTurnedToInitiatorOrientation) {
   // expected-normalized.jsonl line 2 (derived): SourceAddress 10.47.0.110:137, DestAddress
   // 10.47.0.255:137, UDP, Direction %%14592 (inbound), blocked. Inbound WFP events put the
   // local side in Source*, so the record reads DestAddress -> SourceAddress:SourcePort.
-  // (That makes the broadcast address the "initiator" here: this sample looks edited, see
-  // SOURCE.md; the rule never counts 10/8 sources anyway.)
+  // (That makes the broadcast address the "initiator" here: this upstream sample looks
+  // edited; the rule never counts 10/8 sources anyway.)
   for (const std::string& unit : {fixture_text("windows-wfp/test-5157.json"),
                                   fixture_lines("windows-wfp/oneline.log").at(1)}) {
     auto s = parse_with("windows-wfp", unit);
@@ -91,7 +91,8 @@ struct msdocs_row {
 };
 
 TEST(WindowsWfp, TheMicrosoftDocsXmlEventsMatchTheCorpusTable) {
-  // SOURCE.md's initiator-oriented table for the msdocs events (both inbound, TCP).
+  // The msdocs events read initiator first by hand (both inbound, TCP; see
+  // expected-normalized.jsonl and tests/fixtures/windows-wfp/NOTICE.md).
   const msdocs_row rows[] = {
       {"5156", "2015-09-22T05:24:22.622090Z", "10.0.0.100", "10.0.0.10", 3333, dvc_action::allow},
       {"5157", "2015-09-22T03:46:51.662750Z", "10.0.0.100", "10.0.0.10", 3333, dvc_action::deny},

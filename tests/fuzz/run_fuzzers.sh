@@ -24,7 +24,7 @@ out=${OUT:-$build/fuzz-runs}
 command -v clang++ >/dev/null || { echo "FAIL: clang++ is not installed" >&2; exit 1; }
 
 if [ "$build" = "$root/build/fuzz" ]; then
-  cmake --preset fuzz -S "$root" >/dev/null || { echo "FAIL: configure" >&2; exit 1; }
+  (cd "$root" && cmake --preset fuzz) >/dev/null || { echo "FAIL: configure" >&2; exit 1; }
 else
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER=clang++ -DPORTSCAND_BUILD_FUZZ=ON -DPORTSCAND_BUILD_TESTS=OFF \

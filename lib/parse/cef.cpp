@@ -197,8 +197,8 @@ vendor_kind classify(std::string_view vendor, std::string_view product) noexcept
     return product == "NSSWeblog" ? vendor_kind::zscaler_web : vendor_kind::zscaler_other;
   }
   // ASIM compares "Cisco" exactly; ArcSight connectors send "CISCO" for the same product
-  // (the corpus line). Reading it as the ASA keeps its message-id filter, so the 305012
-  // NAT teardown in the corpus is skipped rather than labelled "CISCO/ASA".
+  // (the fixture's line). Reading it as the ASA keeps its message-id filter, so the 305012
+  // NAT teardown in the fixture is skipped rather than labelled "CISCO/ASA".
   if (iequals(vendor, "Cisco") && product == "ASA") return vendor_kind::cisco_asa;
   return vendor_kind::generic;
 }

@@ -171,7 +171,13 @@ class iptables_parser final : public format_parser {
       sink.rejected("bad_dst_port");
       return;
     }
-    s.action = action_from_prefix(log_prefix(unit.substr(0, start)));
+    // The decoder splits the syslog header off first, and a prefix that ends in ": " right
+    // after the header's time ("Jan  8 03:37:09 DENY: IN=...") is an RFC 3164 TAG to it:
+    // the prefix then arrives as ctx.app. Read it there when the body itself carries none
+    // ("kernel" is the kernel's own tag, never a prefix).
+    std::string_view prefix = log_prefix(unit.substr(0, start));
+    if (prefix.empty() && !ctx.app.empty() && ctx.app != "kernel") prefix = ctx.app;
+    s.action = action_from_prefix(prefix);
     if (ctx.header_time != 0) {
       s.time = ctx.header_time;
       s.has_time = true;

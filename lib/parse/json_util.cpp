@@ -7,7 +7,9 @@ namespace portscand::json {
 
 simdjson::padded_string_view padded_view(std::string_view unit, const parse_context& ctx,
                                          std::string& scratch) {
-  if (ctx.padded) return simdjson::padded_string_view(unit.data(), unit.size(), unit.size() + simdjson::SIMDJSON_PADDING);
+  if (ctx.padded)
+    return simdjson::padded_string_view(unit.data(), unit.size(),
+                                        unit.size() + simdjson::SIMDJSON_PADDING);
   scratch.resize(unit.size() + simdjson::SIMDJSON_PADDING);
   std::memcpy(scratch.data(), unit.data(), unit.size());
   std::memset(scratch.data() + unit.size(), 0, simdjson::SIMDJSON_PADDING);
@@ -21,13 +23,16 @@ field_status as_text(simdjson::ondemand::value v, std::string_view& out) noexcep
   if (v.type().get(t) != simdjson::SUCCESS) return field_status::invalid;
   switch (t) {
     case simdjson::ondemand::json_type::string:
-      return v.get_string().get(out) == simdjson::SUCCESS ? field_status::ok : field_status::invalid;
+      return v.get_string().get(out) == simdjson::SUCCESS ? field_status::ok
+                                                          : field_status::invalid;
     case simdjson::ondemand::json_type::null:
       return field_status::absent;
     case simdjson::ondemand::json_type::number:
     case simdjson::ondemand::json_type::boolean: {
       out = v.raw_json_token();
-      while (!out.empty() && (out.back() == ' ' || out.back() == '\n' || out.back() == '\r' || out.back() == '\t')) out.remove_suffix(1);
+      while (!out.empty() &&
+             (out.back() == ' ' || out.back() == '\n' || out.back() == '\r' || out.back() == '\t'))
+        out.remove_suffix(1);
       return field_status::ok;
     }
     default:
@@ -80,6 +85,34 @@ std::optional<timestamp_us> epoch_to_us(std::string_view s) noexcept {
   if (whole < 100'000'000'000'000LL) return whole * 1000;
   if (whole < 100'000'000'000'000'000LL) return whole;
   return whole / 1000;
+}
+
+namespace {
+
+bool is_json_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// A `key` (quotes included) followed by optional white space, ':', white space and '{'.
+bool has_object_member(std::string_view head, std::string_view key) noexcept {
+  for (std::size_t p = head.find(key); p != std::string_view::npos; p = head.find(key, p + 1)) {
+    std::size_t i = p + key.size();
+    while (i < head.size() && is_json_space(head[i])) ++i;
+    if (i >= head.size() || head[i] != ':') continue;
+    ++i;
+    while (i < head.size() && is_json_space(head[i])) ++i;
+    if (i < head.size() && head[i] == '{') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool has_ecs_endpoint(std::string_view head) noexcept {
+  for (std::string_view k : {"\"source.ip\"", "\"source.address\"", "\"destination.ip\"",
+                             "\"destination.address\"", "\"destination.port\""})
+    if (head.find(k) != std::string_view::npos) return true;
+  return has_object_member(head, "\"source\"") || has_object_member(head, "\"destination\"");
 }
 
 }  // namespace portscand::json

@@ -16,7 +16,8 @@
 
 namespace portscand::json {
 
-static_assert(unit_padding == simdjson::SIMDJSON_PADDING, "parse_context::padded promises simdjson::SIMDJSON_PADDING");
+static_assert(unit_padding == simdjson::SIMDJSON_PADDING,
+              "parse_context::padded promises simdjson::SIMDJSON_PADDING");
 
 // Gives a padded view of `unit`: in place when the context says the bytes after it are
 // readable, else through `scratch` (one copy, reused across calls).
@@ -42,5 +43,12 @@ bool parse_int64(std::string_view s, std::int64_t& out) noexcept;
 // An epoch number in seconds, milliseconds, microseconds or nanoseconds, told apart by
 // magnitude (a time after 2001 in any unit); fractional seconds are accepted as text.
 std::optional<timestamp_us> epoch_to_us(std::string_view number_text) noexcept;
+
+// Probe helper: whether a JSON head carries Elastic Common Schema endpoint fields, i.e. a
+// "source" or "destination" key whose value is an object, or one of the dotted flat keys
+// "source.ip", "source.address", "destination.ip", "destination.address",
+// "destination.port". Elastic's normalized documents have them; raw Winlogbeat documents
+// (winlog.event_data only) and Sentinel rows do not. Text search only: no parse.
+bool has_ecs_endpoint(std::string_view head) noexcept;
 
 }  // namespace portscand::json

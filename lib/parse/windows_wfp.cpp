@@ -479,21 +479,24 @@ bool has_json_value_prefix(std::string_view head, std::string_view key,
   return false;
 }
 
+}  // namespace
+
 bool probe_windows_wfp(std::string_view head) noexcept {
   const std::size_t brace = head.find('{');
   const std::size_t event = xml::find_event_element(head);
   if (brace != std::string_view::npos && (event == std::string_view::npos || brace < event)) {
     const std::string_view body = head.substr(brace);
-    return body.find("Microsoft-Windows-Security-Auditing") != std::string_view::npos ||
-           body.find("Windows Filtering Platform") != std::string_view::npos ||
-           has_json_value_prefix(body, "\"event_id\"", "515") ||
-           has_json_value_prefix(body, "\"EventID\"", "515");
+    const bool wfp = body.find("Microsoft-Windows-Security-Auditing") != std::string_view::npos ||
+                     body.find("Windows Filtering Platform") != std::string_view::npos ||
+                     has_json_value_prefix(body, "\"event_id\"", "515") ||
+                     has_json_value_prefix(body, "\"EventID\"", "515");
+    // Elastic's ECS document of a WFP event keeps winlog.event_data beside the normalized
+    // source/destination: it is the ecs format's (Elastic's mapping, ms @timestamp).
+    return wfp && !json::has_ecs_endpoint(body);
   }
   return event != std::string_view::npos &&
          head.find("Microsoft-Windows-Security-Auditing", event) != std::string_view::npos;
 }
-
-}  // namespace
 
 format_entry windows_wfp_format() {
   return {"windows-wfp",

@@ -36,7 +36,11 @@ timestamp_us watermark_tracker::current(timestamp_us wall_now) {
   if (any_active) {
     if (low != INT64_MIN) watermark_ = std::max(watermark_, low);
   } else if (opt_.wall_clock_idleness) {
-    watermark_ = std::max(watermark_, wall_now);
+    // Only once some input has delivered: at startup (Kafka partitions not yet assigned,
+    // a backlog not yet fetched) the wall clock must not close every bin of the backlog.
+    const bool any_data = std::any_of(inputs_.begin(), inputs_.end(),
+                                      [](const input& in) { return in.max_event != INT64_MIN; });
+    if (any_data) watermark_ = std::max(watermark_, wall_now);
   } else {
     // Replay: every input has finished; the largest event time seen is the end.
     for (const input& in : inputs_) watermark_ = std::max(watermark_, in.max_event);

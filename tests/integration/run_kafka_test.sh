@@ -49,7 +49,7 @@ fail() {
 
 # The broker: its stdin is our control channel (fd 7), its first output line the bootstrap.
 mkfifo "$work/ctl"
-"$mock" --brokers 3 --topic asim:4 --topic alerts:1 <"$work/ctl" >"$work/broker.out" 2>"$work/broker.log" &
+"$mock" --brokers 3 --topic asim:4 --topic alerts:1 --exit-on-stdin-eof <"$work/ctl" >"$work/broker.out" 2>"$work/broker.log" &
 broker_pid=$!
 exec 7>"$work/ctl"
 for _ in $(seq 100); do [ -s "$work/broker.out" ] && break; sleep 0.1; done

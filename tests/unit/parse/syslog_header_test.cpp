@@ -14,8 +14,9 @@ timestamp_us iso(const char* text) {
   return parse_iso8601(text).value();
 }
 
-// Header shapes are the first bytes of real lines from /work/shared/corpus (folder named in
-// `why`), cut after a few body bytes: the header is what is under test, the body is checked
+// Header shapes are the first bytes of real vendor sample lines (the source named in `why`;
+// most are fixtures under tests/fixtures/<format>/, provenance in its NOTICE.md), cut after
+// a few body bytes: the header is what is under test, the body is checked
 // byte for byte.
 struct header_case {
   std::string why;

@@ -22,6 +22,13 @@ std::string real_with(std::string_view from, std::string_view to) {
   return s;
 }
 
+std::string replace_in(std::string s, std::string_view from, std::string_view to) {
+  const auto p = s.find(from);
+  EXPECT_NE(p, std::string::npos) << from;
+  if (p != std::string::npos) s.replace(p, from.size(), to);
+  return s;
+}
+
 TEST(SysmonLinux, TheRealEventThreeLineYieldsItsSession) {
   // Read by hand from the XML: UtcTime 2026-01-22 13:17:16.412 (UTC), tcp,
   // 192.168.2.2:37678 -> 192.168.2.3:3307, Computer testserver. Sysmon has no action.
@@ -134,12 +141,26 @@ TEST(SysmonLinux, TimeCreatedIsTheFallbackThenTheSyslogHeaderTime) {
 }
 
 TEST(SysmonLinux, TheSyslogHostNamesTheDeviceWhenTheEventHasNoComputer) {
+  // The decoder splits the line's own syslog header off, and its HOST replaces whatever
+  // host the transport put in the context (syslog_header.hpp). This test used to hand the
+  // full line (header host "testserver") with ctx.host "relay-host" and expect
+  // "relay-host": written before the decoder stripped headers, when the parser never saw
+  // the line's host. The header host is renamed here so that each source is told apart.
   parse_context ctx;
   ctx.host = "relay-host";
-  auto s = parse_with("sysmon-linux", real_with("<Computer>testserver</Computer>", ""), ctx);
+  const std::string header_host =
+      real_with("16:17:16 testserver sysmon:", "16:17:16 syslog-host sysmon:");
+  auto s = parse_with("sysmon-linux",
+                      replace_in(header_host, "<Computer>testserver</Computer>", ""), ctx);
   ASSERT_EQ(s.records.size(), 1u);
-  EXPECT_EQ(label(s.records[0].device), "relay-host");
-  auto t = parse_with("sysmon-linux", real_line(), ctx);
+  EXPECT_EQ(label(s.records[0].device), "syslog-host");
+  // A bare body (a transport that parsed the header itself): the context's host.
+  const std::string no_computer = real_with("<Computer>testserver</Computer>", "");
+  auto b = parse_with("sysmon-linux", no_computer.substr(no_computer.find("<Event")), ctx);
+  ASSERT_EQ(b.records.size(), 1u);
+  EXPECT_EQ(label(b.records[0].device), "relay-host");
+  // <Computer> wins over any syslog host.
+  auto t = parse_with("sysmon-linux", header_host, ctx);
   EXPECT_EQ(label(t.records.at(0).device), "testserver");
 }
 

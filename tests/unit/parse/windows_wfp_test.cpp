@@ -53,8 +53,8 @@ TEST(WindowsWfp, TheInboundWinlogbeat5157IsTurnedToInitiatorOrientation) {
   // expected-normalized.jsonl line 2 (derived): SourceAddress 10.47.0.110:137, DestAddress
   // 10.47.0.255:137, UDP, Direction %%14592 (inbound), blocked. Inbound WFP events put the
   // local side in Source*, so the record reads DestAddress -> SourceAddress:SourcePort.
-  // (That makes the broadcast address the "initiator" here: this sample looks edited, see
-  // SOURCE.md; the rule never counts 10/8 sources anyway.)
+  // (That makes the broadcast address the "initiator" here: this upstream sample looks
+  // edited; the rule never counts 10/8 sources anyway.)
   for (const std::string& unit : {fixture_text("windows-wfp/test-5157.json"),
                                   fixture_lines("windows-wfp/oneline.log").at(1)}) {
     auto s = parse_with("windows-wfp", unit);
@@ -91,7 +91,8 @@ struct msdocs_row {
 };
 
 TEST(WindowsWfp, TheMicrosoftDocsXmlEventsMatchTheCorpusTable) {
-  // SOURCE.md's initiator-oriented table for the msdocs events (both inbound, TCP).
+  // The msdocs events read initiator first by hand (both inbound, TCP; see
+  // expected-normalized.jsonl and tests/fixtures/windows-wfp/NOTICE.md).
   const msdocs_row rows[] = {
       {"5156", "2015-09-22T05:24:22.622090Z", "10.0.0.100", "10.0.0.10", 3333, dvc_action::allow},
       {"5157", "2015-09-22T03:46:51.662750Z", "10.0.0.100", "10.0.0.10", 3333, dvc_action::deny},
@@ -239,6 +240,55 @@ TEST(WindowsWfp, TheProbeRecognisesTheSamplesAndNothingElse) {
   // Windows Sysmon shipped by Winlogbeat is not a WFP event.
   EXPECT_FALSE(
       e->probe(R"({"winlog":{"provider_name":"Microsoft-Windows-Sysmon","event_id":"3"}})"));
+  // Elastic's ECS document of a 5156 keeps winlog.event_data but carries ECS source/
+  // destination: it is the ecs format's, nested or with dotted flat keys.
+  const std::string ecs_doc = fixture_lines("ecs/windows-5156.ecs.jsonl").at(0);
+  EXPECT_FALSE(e->probe(ecs_doc.substr(0, probe_window)));
+  EXPECT_FALSE(
+      e->probe(R"({"winlog": {"event_id": "5156"}, "destination" : { "ip": "10.47.0.110" }})"));
+  EXPECT_FALSE(e->probe(R"({"winlog.event_id":"5156","source.ip":"10.47.0.151"})"));
+  // ... while a raw Winlogbeat document whose event_data merely names a Source stays here.
+  EXPECT_TRUE(
+      e->probe(R"({"winlog":{"event_id":"5156","event_data":{"SourceAddress":"1.2.3.4"}}})"));
+}
+
+TEST(WindowsWfp, TheProbesOfWindowsWfpAndEcsAreDisjointOnWfpDocuments) {
+  const format_entry* wfp = builtin_formats().find("windows-wfp");
+  const format_entry* ecs = builtin_formats().find("ecs");
+  ASSERT_NE(wfp, nullptr);
+  ASSERT_NE(ecs, nullptr);
+  std::vector<std::string> raw = fixture_lines("windows-wfp/oneline.log");
+  for (const char* f : {"test-5156.json", "test-5157.json", "test-5158.json"})
+    raw.push_back(fixture_text(std::string("windows-wfp/") + f));
+  for (const auto& u : raw) {
+    const std::string head = u.substr(0, probe_window);
+    EXPECT_TRUE(wfp->probe(head)) << head;
+    EXPECT_FALSE(ecs->probe(head)) << head;
+    EXPECT_EQ(builtin_formats().detect(u)->name, "windows-wfp");
+  }
+  const std::string doc = fixture_lines("ecs/windows-5156.ecs.jsonl").at(0);
+  EXPECT_FALSE(wfp->probe(doc.substr(0, probe_window)));
+  EXPECT_TRUE(ecs->probe(doc.substr(0, probe_window)));
+  EXPECT_EQ(builtin_formats().detect(doc)->name, "ecs");
+}
+
+TEST(WindowsWfp, TheFixedFormatStillReadsTheWinlogPartOfAnEcsDocument) {
+  // Configured as windows-wfp, Elastic's ECS document is read through its winlog.event_data
+  // (the same event as test-5156.json): same tuple, and winlog.time_created's microseconds
+  // where ecs would keep @timestamp's milliseconds.
+  auto s = parse_with("windows-wfp", fixture_lines("ecs/windows-5156.ecs.jsonl").at(0));
+  ASSERT_EQ(s.records.size(), 1u);
+  const auto& r = s.records[0];
+  EXPECT_EQ(ip(r.src), "10.47.0.151");
+  EXPECT_EQ(ip(r.dst), "10.47.0.110");
+  EXPECT_EQ(r.dst_port, 389);
+  EXPECT_EQ(r.action, dvc_action::allow);
+  EXPECT_EQ(format_iso8601(r.time), "2023-01-17T22:18:03.557797Z");
+  EXPECT_EQ(label(r.reported_by), "Microsoft/Windows Firewall");
+  auto e = parse_with("auto", fixture_lines("ecs/windows-5156.ecs.jsonl").at(0));
+  ASSERT_EQ(e.records.size(), 1u);
+  EXPECT_EQ(label(e.records[0].reported_by), "Elastic/ECS");
+  EXPECT_EQ(format_iso8601(e.records[0].time), "2023-01-17T22:18:03.557000Z");
 }
 
 TEST(WindowsWfp, AutoDetectionGivesTheSameRecordsAsTheFixedFormat) {

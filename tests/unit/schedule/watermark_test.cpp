@@ -34,6 +34,15 @@ TEST(Watermark, WhenEveryInputIsIdleTheWallClockAdvancesIt) {
   EXPECT_EQ(w.current(5000 * s), 5000 * s);
 }
 
+TEST(Watermark, BeforeAnyInputHasDeliveredTheWallClockDoesNotMoveIt) {
+  // A daemon catching up on a Kafka backlog: while the group is joining, nothing arrived;
+  // the wall clock must not close (and make late) every bin of the backlog.
+  watermark_tracker w({60 * s, true});
+  EXPECT_EQ(w.current(5000 * s), INT64_MIN);
+  w.add_input("p0");
+  EXPECT_EQ(w.current(6000 * s), INT64_MIN);
+}
+
 TEST(Watermark, NeverMovesBack) {
   watermark_tracker w({60 * s, true});
   const auto a = w.add_input("p0");

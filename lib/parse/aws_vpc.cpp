@@ -294,7 +294,11 @@ bool probe_aws_vpc(std::string_view head) noexcept {
 
 format_entry aws_vpc_format() {
   return {"aws-vpc", "AWS VPC Flow Logs text (default v2 order, or v3-v5 order from a header line)",
-          [] { return std::make_unique<aws_vpc_parser>(); }, probe_aws_vpc};
+          [] { return std::make_unique<aws_vpc_parser>(); }, probe_aws_vpc,
+          [](std::string_view line) {
+            const std::size_t end = line.find_first_of(" \t");
+            return is_field_name(line.substr(0, end));
+          }};
 }
 
 }  // namespace portscand

@@ -21,6 +21,10 @@ struct format_entry {
   // format. Probes run in registration order; the first that matches wins, so a format
   // whose signature is a subset of another's registers after it.
   std::function<bool(std::string_view head)> probe;
+  // Stateful text formats only (a header line sets the layout of the lines after it: Zeek
+  // TSV #fields, AWS VPC custom formats): true for such a header line. Replay uses it to
+  // hand the latest header lines to whichever thread parses the next piece of a file.
+  std::function<bool(std::string_view line)> is_header;
 };
 
 // name -> format. Built once at startup by register_builtin_formats; read-only afterwards,

@@ -370,7 +370,8 @@ bool probe_zeek_conn(std::string_view head) noexcept {
 
 format_entry zeek_conn_format() {
   return {"zeek-conn", "Zeek/Corelight conn.log: JSON lines or TSV with #fields headers",
-          [] { return std::make_unique<zeek_conn_parser>(); }, probe_zeek_conn};
+          [] { return std::make_unique<zeek_conn_parser>(); }, probe_zeek_conn,
+          [](std::string_view line) { return !line.empty() && line[0] == '#'; }};
 }
 
 }  // namespace portscand

@@ -41,6 +41,69 @@ struct chunk {
   std::size_t seq = 0;
   std::shared_ptr<std::vector<char>> data;
   std::size_t size = 0;
+  // The file's latest header lines before this chunk (stateful formats, see
+  // format_entry::is_header): replayed silently into the parsing thread's decoder first.
+  std::shared_ptr<const std::vector<std::string>> preamble;
+};
+
+// Tracks the header lines of stateful formats while the reader walks a file in order, so
+// that a chunk parsed on any thread starts with the layout its lines were written under.
+class header_tracker {
+ public:
+  header_tracker(const format_registry& registry, const std::string& format) {
+    for (const auto& e : registry.entries())
+      if (e.is_header && (format == "auto" || e.name == format)) probes_.push_back(&e.is_header);
+  }
+  bool active() const noexcept { return !probes_.empty(); }
+
+  // The header lines seen so far (nullptr when none), then takes note of the chunk's own.
+  std::shared_ptr<const std::vector<std::string>> preamble_for(const char* data, std::size_t size) {
+    auto before = current_;
+    if (probes_.empty()) return before;
+    const char* p = data;
+    const char* end = data + size;
+    while (p < end) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+      const char* line_end = nl != nullptr ? nl : end;
+      std::string_view line(p, static_cast<std::size_t>(line_end - p));
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      for (const auto* probe : probes_) {
+        if ((*probe)(line)) {
+          note(line);
+          break;
+        }
+      }
+      p = line_end + 1;
+    }
+    return before;
+  }
+  void reset() { current_.reset(); }
+
+ private:
+  // Keeps the latest line per header keyword ("#fields", "version", ...), in first-seen order.
+  void note(std::string_view line) {
+    auto next = current_ ? std::make_shared<std::vector<std::string>>(*current_) : std::make_shared<std::vector<std::string>>();
+    const std::string_view key = line.substr(0, line.find_first_of(" \t"));
+    bool replaced = false;
+    for (auto& h : *next) {
+      if (std::string_view(h).substr(0, h.find_first_of(" \t")) == key) {
+        h.assign(line);
+        replaced = true;
+      }
+    }
+    if (!replaced && next->size() < 64) next->emplace_back(line);
+    current_ = std::move(next);
+  }
+
+  std::vector<const std::function<bool(std::string_view)>*> probes_;
+  std::shared_ptr<const std::vector<std::string>> current_;
+};
+
+class null_sink final : public parse_sink {
+ public:
+  void record(const network_session&) override {}
+  void skipped(std::string_view) override {}
+  void rejected(std::string_view) override {}
 };
 
 struct chunk_done {
@@ -160,14 +223,25 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   std::vector<std::thread> pool;
   for (unsigned w = 0; w < workers; ++w) {
     pool.emplace_back([&] {
-      unit_decoder decoder(builtin_formats(), opt.format);
-      std::map<std::size_t, std::unique_ptr<engine::dispatcher>> dispatchers;  // per file: input label
+      // Per file: a dispatcher (the file is the input label) and a decoder, so that the
+      // header state of one file never applies to another.
+      std::map<std::size_t, std::unique_ptr<engine::dispatcher>> dispatchers;
+      std::map<std::size_t, std::unique_ptr<unit_decoder>> decoders;
       while (auto c = chunks.pop()) {
         auto& d = dispatchers[c->file];
         if (!d) d = eng.make_dispatcher(opt.files[c->file] == "-" ? "stdin" : opt.files[c->file]);
+        auto& dec = decoders[c->file];
+        if (!dec) dec = std::make_unique<unit_decoder>(builtin_formats(), opt.format);
+        unit_decoder& decoder = *dec;
         parse_context ctx;
         ctx.padded = true;
         ctx.receive_time = clk.now();
+        if (c->preamble) {
+          parse_context header_ctx;
+          header_ctx.receive_time = ctx.receive_time;
+          null_sink ignore;
+          for (const auto& h : *c->preamble) decoder.decode(h, header_ctx, ignore);
+        }
         const char* p = c->data->data();
         const char* end = p + c->size;
         while (p < end) {
@@ -185,14 +259,20 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
 
   std::thread reader([&] {
     chunk_reader rd(opt.chunk_bytes, unit_decoder::default_max_unit_bytes);
+    header_tracker headers(builtin_formats(), opt.format);
     for (std::size_t i = 0; i < opt.files.size(); ++i) {
+      headers.reset();
       const std::string& path = opt.files[i];
       const int fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       std::size_t n = 0;
       std::string error;
       bool ok = fd >= 0;
       if (!ok) error = std::strerror(errno);
-      else ok = rd.read_file(i, fd, [&chunks](chunk c) { chunks.push(std::move(c)); }, n, error);
+      else
+        ok = rd.read_file(i, fd, [&chunks, &headers](chunk c) {
+          c.preamble = headers.preamble_for(c.data->data(), c.size);
+          chunks.push(std::move(c));
+        }, n, error);
       if (fd > 0) ::close(fd);
       if (!ok) summary << "portscand replay: cannot read " << path << ": " << error << '\n';
       done.push(chunk_done{i, n, INT64_MIN, true, !ok});

@@ -128,6 +128,14 @@ case "$scenario" in
       daemon_pid=
       echo "killed after ${delay}s: $(alerts_so_far) alerts published so far" >&2
     done
+    # While publishing: as soon as the first alerts are on the topic.
+    start_daemon
+    deadline=$((SECONDS + 120))
+    while [ $SECONDS -lt $deadline ] && [ "$(alerts_so_far)" -eq 0 ]; do sleep 0.2; done
+    kill -9 "$daemon_pid"
+    wait "$daemon_pid" 2>/dev/null
+    daemon_pid=
+    echo "killed while publishing: $(alerts_so_far) alerts published so far" >&2
     start_daemon
     wait_for_alerts 180 || fail "only $(alerts_so_far) of $expected alerts after the restarts"
     kill -TERM "$daemon_pid"

@@ -103,3 +103,31 @@ TEST(Replay, TwoFilesCoveringTheSameHourAreOneStream) {
 
 }  // namespace
 }  // namespace portscand
+
+namespace portscand {
+namespace {
+
+TEST(Replay, AHeaderLineAppliesToEveryLaterChunkWhateverThreadParsesIt) {
+  // Zeek TSV: the #fields header is only at the top; with tiny chunks and three parse
+  // threads, most data lines are parsed by a thread that never saw the header itself.
+  std::string content =
+      "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\n";
+  for (int p = 0; p < 60; ++p)
+    content += "1768471800.0" + std::to_string(10 + p) + "\tC" + std::to_string(p) + "\t203.0.113.9\t40000\t198.51.100.1\t" +
+               std::to_string(1000 + p) + "\ttcp\tS0\n";
+  const std::string file = write_temp(content);
+  replay_options opt;
+  opt.files = {file};
+  opt.format = "zeek-conn";
+  opt.chunk_bytes = 150;
+  opt.parse_threads = 3;
+  manual_clock clk(*parse_iso8601("2026-01-15T12:00:00Z"));
+  std::ostringstream out, summary;
+  run_replay(opt, default_rule(), clk, out, summary);
+  EXPECT_NE(summary.str().find("60 records parsed, 0 rejected"), std::string::npos) << summary.str();
+  EXPECT_NE(out.str().find("\"AttemptedPortsCount\":60"), std::string::npos);
+  std::remove(file.c_str());
+}
+
+}  // namespace
+}  // namespace portscand

@@ -177,6 +177,18 @@ int socket_family(int fd) {
 
 bool is_separator(char c) noexcept { return c == '\n' || c == '\r' || c == '\0'; }
 
+// util-linux logger --octet-count prefixes UDP datagrams too ("168 <13>1 ..."), which RFC 5426
+// does not allow. A prefix whose LEN is exactly the rest of the datagram cannot be an accident
+// of a real message, so it is dropped; anything else is left alone.
+std::string_view strip_octet_count(std::string_view d) noexcept {
+  std::size_t i = 0;
+  std::size_t len = 0;
+  while (i < d.size() && i < 6 && d[i] >= '0' && d[i] <= '9') len = len * 10 + (d[i++] - '0');
+  if (i == 0 || d[0] == '0' || i >= d.size() || d[i] != ' ') return d;
+  const std::string_view rest = d.substr(i + 1);
+  return rest.size() == len ? rest : d;
+}
+
 constexpr std::size_t read_buffer_bytes = 16 * 1024;
 constexpr unsigned udp_batch = 32;           // datagrams per recvmmsg() (one burst)
 constexpr unsigned udp_bursts_per_wake = 8;  // then yield to stop() and timers
@@ -779,7 +791,7 @@ bool syslog_listener::impl::on_datagram(mmsghdr& mm, char* data, timestamp_us no
     reject(reject_reason::too_large, peer);
     return false;
   }
-  std::string_view unit(data, mm.msg_len);
+  std::string_view unit = strip_octet_count(std::string_view(data, mm.msg_len));
   while (!unit.empty() && is_separator(unit.back())) unit.remove_suffix(1);
   if (unit.empty()) {
     reject(reject_reason::empty, peer);

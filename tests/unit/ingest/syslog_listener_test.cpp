@@ -249,6 +249,17 @@ TEST(syslog_listener_udp, an_empty_datagram_is_counted_not_delivered) {
   EXPECT_EQ(l.units->units(), std::vector<std::string>{"<13>after"});
 }
 
+TEST(syslog_listener_udp, an_octet_count_prefix_is_stripped_only_when_it_matches_the_length) {
+  running_listener l(config_for("udp://127.0.0.1:0"));
+  ASSERT_TRUE(l.started) << l.start_error;
+  ASSERT_TRUE(test::send_udp(l.port(), octet("<13>counted")));     // logger --udp --octet-count
+  ASSERT_TRUE(test::send_udp(l.port(), "12 <13>counted"));        // 12 is not the length
+  ASSERT_TRUE(test::send_udp(l.port(), "2023 was a year"));       // a message, not a count
+  ASSERT_TRUE(l.units->wait_for_count(3));
+  EXPECT_EQ(l.units->units(),
+            (std::vector<std::string>{"<13>counted", "12 <13>counted", "2023 was a year"}));
+}
+
 TEST(syslog_listener_udp, the_allowlist_drops_datagrams_from_other_peers) {
   syslog_input_config c = config_for("udp://127.0.0.1:0");
   c.allow = {"10.0.0.0/8"};

@@ -47,8 +47,9 @@ class frame_handler {
 // Non-transparent: a line longer than the limit is reported once and discarded through the
 // next terminator. Empty lines (consecutive terminators) are separators, not messages.
 //
-// Memory: at most max_message_bytes + 1 bytes are buffered, and only for a frame that spans
-// two feed() calls; frames inside one call are delivered as views of the caller's bytes.
+// Memory: at most max(max_message_bytes + 1, 10) bytes are buffered (10: the digits of a
+// first header that may still turn out to be a line), and only for a frame that spans two
+// feed() calls; frames inside one call are delivered as views of the caller's bytes.
 class syslog_framer {
  public:
   explicit syslog_framer(std::size_t max_message_bytes) noexcept;

@@ -6,9 +6,15 @@
 namespace portscand {
 namespace {
 
-constexpr bool is_separator(char c) noexcept { return c == '\n' || c == '\r' || c == '\0'; }
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_nonzero_digit(char c) noexcept { return c >= '1' && c <= '9'; }
+constexpr bool is_separator(char c) noexcept {
+  return c == '\n' || c == '\r' || c == '\0';
+}
+constexpr bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
+constexpr bool is_nonzero_digit(char c) noexcept {
+  return c >= '1' && c <= '9';
+}
 
 // Ten digits already exceed any configurable limit (16 MiB) and still fit in 64 bits; a longer
 // run is not a length header.
@@ -18,7 +24,8 @@ constexpr unsigned max_length_digits = 10;
 std::size_t find_terminator(std::string_view in) noexcept {
   const void* lf = std::memchr(in.data(), '\n', in.size());
   const std::size_t limit =
-      lf == nullptr ? in.size() : static_cast<std::size_t>(static_cast<const char*>(lf) - in.data());
+      lf == nullptr ? in.size()
+                    : static_cast<std::size_t>(static_cast<const char*>(lf) - in.data());
   // NUL framing is rare; it is only looked for before the LF, so the scan stays one line long.
   const void* nul = std::memchr(in.data(), '\0', limit);
   if (nul != nullptr) return static_cast<std::size_t>(static_cast<const char*>(nul) - in.data());

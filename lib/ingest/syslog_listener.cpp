@@ -35,9 +35,9 @@
 namespace portscand {
 
 namespace asio = boost::asio;
-using boost::system::error_code;
 using asio::ip::tcp;
 using asio::ip::udp;
+using boost::system::error_code;
 using tls_stream = asio::ssl::stream<tcp::socket>;
 
 namespace {
@@ -55,7 +55,14 @@ std::string_view scheme(syslog_transport t) noexcept {
 }
 
 // Messages that were received but not delivered. Each is a metric label.
-enum class reject_reason : std::uint8_t { too_large, garbage, truncated, empty, not_allowed, count_ };
+enum class reject_reason : std::uint8_t {
+  too_large,
+  garbage,
+  truncated,
+  empty,
+  not_allowed,
+  count_
+};
 constexpr std::array<std::string_view, 5> reject_names = {"too_large", "garbage", "truncated",
                                                           "empty", "not_allowed"};
 reject_reason from_frame_error(frame_error e) noexcept {
@@ -98,9 +105,10 @@ struct listener_metrics {
         open(r.get_gauge("portscand_syslog_connections_open",
                          "TCP/TLS connections currently open (TLS handshakes included).",
                          {{"input", input}})),
-        receive_buffer(r.get_gauge("portscand_syslog_receive_buffer_bytes",
-                                   "Effective SO_RCVBUF of a UDP listener, as the kernel reports it.",
-                                   {{"input", input}})) {
+        receive_buffer(
+            r.get_gauge("portscand_syslog_receive_buffer_bytes",
+                        "Effective SO_RCVBUF of a UDP listener, as the kernel reports it.",
+                        {{"input", input}})) {
     for (std::size_t i = 0; i < rejected.size(); ++i)
       rejected[i] = &r.get_counter("portscand_syslog_messages_rejected_total",
                                    "Syslog messages received but not delivered, by reason.",
@@ -151,7 +159,7 @@ std::mutex activation_mu;
 std::set<int> claimed_fds;
 
 int take_inherited_socket(syslog_transport t, std::uint16_t port) {
-  if (port == 0) return -1;  // an ephemeral port cannot have been prepared by systemd
+  if (port == 0) return -1;        // an ephemeral port cannot have been prepared by systemd
   const int n = sd_listen_fds(0);  // 0 when LISTEN_PID is not this process
   if (n <= 0) return -1;
   const int type = t == syslog_transport::udp ? SOCK_DGRAM : SOCK_STREAM;
@@ -175,7 +183,9 @@ int socket_family(int fd) {
   return ss.ss_family;
 }
 
-bool is_separator(char c) noexcept { return c == '\n' || c == '\r' || c == '\0'; }
+bool is_separator(char c) noexcept {
+  return c == '\n' || c == '\r' || c == '\0';
+}
 
 // util-linux logger --octet-count prefixes UDP datagrams too ("168 <13>1 ..."), which RFC 5426
 // does not allow. A prefix whose LEN is exactly the rest of the datagram cannot be an accident
@@ -202,10 +212,14 @@ result<listen_endpoint> parse_listen_url(std::string_view url) {
   if (sep == std::string_view::npos)
     return error{"listen '" + std::string(url) + "' must look like udp://host:port"};
   const std::string_view s = url.substr(0, sep);
-  if (s == "udp") ep.transport = syslog_transport::udp;
-  else if (s == "tcp") ep.transport = syslog_transport::tcp;
-  else if (s == "tls") ep.transport = syslog_transport::tls;
-  else return error{"listen '" + std::string(url) + "' must start with udp://, tcp:// or tls://"};
+  if (s == "udp")
+    ep.transport = syslog_transport::udp;
+  else if (s == "tcp")
+    ep.transport = syslog_transport::tcp;
+  else if (s == "tls")
+    ep.transport = syslog_transport::tls;
+  else
+    return error{"listen '" + std::string(url) + "' must start with udp://, tcp:// or tls://"};
   std::string_view rest = url.substr(sep + 3);
   std::string_view port_text;
   if (!rest.empty() && rest.front() == '[') {
@@ -224,7 +238,8 @@ result<listen_endpoint> parse_listen_url(std::string_view url) {
     port_text = rest.substr(colon + 1);
   }
   unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() ||
       port > 65535)
     return error{"listen '" + std::string(url) + "': bad port '" + std::string(port_text) + "'"};
@@ -346,10 +361,9 @@ class syslog_listener::impl::connection final
   void start() {
     arm_idle(last_activity_ + owner_.idle_timeout_);
     if constexpr (is_tls) {
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = this->shared_from_this()](const error_code& ec) {
-                                self->on_handshake(ec);
-                              });
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          [self = this->shared_from_this()](const error_code& ec) { self->on_handshake(ec); });
     } else {
       owner_.m_.accepted.inc();
       read();
@@ -424,10 +438,10 @@ class syslog_listener::impl::connection final
       if (ec || self->closed_) return;
       const auto due = self->last_activity_ + self->owner_.idle_timeout_;
       if (std::chrono::steady_clock::now() >= due) {
-        self->owner_.warn_limited("idle_timeout", "closing {}: idle for {} ms", self->peer_,
-                                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      self->owner_.idle_timeout_)
-                                      .count());
+        self->owner_.warn_limited(
+            "idle_timeout", "closing {}: idle for {} ms", self->peer_,
+            std::chrono::duration_cast<std::chrono::milliseconds>(self->owner_.idle_timeout_)
+                .count());
         self->established_ = true;  // counted as an idle close even during a TLS handshake
         self->close(close_reason::idle_timeout);
       } else {
@@ -454,9 +468,9 @@ void syslog_listener::impl::warn_limited(std::string_view key, fmt::format_strin
                                          Args&&... args) {
   std::uint64_t suppressed = 0;
   if (!log_limit_.allow(key, clock_.now(), suppressed)) return;
-  spdlog::warn("syslog input {}: {}{}", name_, fmt::format(f, std::forward<Args>(args)...),
-               suppressed != 0 ? fmt::format(" ({} more since the last line)", suppressed)
-                               : std::string());
+  spdlog::warn(
+      "syslog input {}: {}{}", name_, fmt::format(f, std::forward<Args>(args)...),
+      suppressed != 0 ? fmt::format(" ({} more since the last line)", suppressed) : std::string());
 }
 
 void syslog_listener::impl::reject(reject_reason r, std::string_view peer) {
@@ -492,7 +506,8 @@ status syslog_listener::impl::resolve(const listen_endpoint& ep, asio::ip::addre
 status syslog_listener::impl::setup_tls() {
   const auto readable = [](const std::string& what, const std::string& path) -> status {
     std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) return error{"cannot read " + what + " '" + path + "': " + std::strerror(errno)};
+    if (f == nullptr)
+      return error{"cannot read " + what + " '" + path + "': " + std::strerror(errno)};
     std::fclose(f);
     return ok_status();
   };
@@ -511,7 +526,8 @@ status syslog_listener::impl::setup_tls() {
   if (ec) return error{"tls.certificate '" + cfg_.tls_certificate + "': " + ec.message()};
   tls_->use_private_key_file(cfg_.tls_key, asio::ssl::context::pem, ec);
   if (ec)
-    return error{"tls.key '" + cfg_.tls_key + "' cannot be used with tls.certificate: " + ec.message()};
+    return error{"tls.key '" + cfg_.tls_key +
+                 "' cannot be used with tls.certificate: " + ec.message()};
   if (SSL_CTX_check_private_key(ctx) != 1)
     return error{"tls.key '" + cfg_.tls_key + "' does not match tls.certificate"};
   if (!cfg_.tls_ca.empty()) {
@@ -619,7 +635,9 @@ status syslog_listener::impl::open_tcp(const asio::ip::address& addr) {
 
 status syslog_listener::impl::start() {
   if (thread_.joinable() || stopping_) return error{"syslog input " + name_ + ": started twice"};
-  const auto prefix = [this](const error& e) { return error{"syslog input " + name_ + ": " + e.message}; };
+  const auto prefix = [this](const error& e) {
+    return error{"syslog input " + name_ + ": " + e.message};
+  };
   auto ep = parse_listen_url(cfg_.listen);
   if (!ep) return prefix(ep.err());
   ep_ = std::move(ep).value();
@@ -636,8 +654,10 @@ status syslog_listener::impl::start() {
   if (!sink_) return error{"syslog input " + name_ + ": no sink"};
 
   work_.emplace(io_.get_executor());
-  if (udp_) udp_wait();
-  else accept();
+  if (udp_)
+    udp_wait();
+  else
+    accept();
   thread_ = std::thread([this] { run(); });
   spdlog::info("syslog input {}: listening on {}://{}:{}{}", name_, scheme(ep_.transport),
                ep_.host.empty() ? "*" : ep_.host, port_,
@@ -824,11 +844,21 @@ syslog_listener::syslog_listener(std::string name, const syslog_input_config& cf
                                  metrics_registry& metrics, const clock& clk)
     : impl_(std::make_unique<impl>(std::move(name), cfg, std::move(make_sink), metrics, clk)) {}
 
-syslog_listener::~syslog_listener() { stop(); }
+syslog_listener::~syslog_listener() {
+  stop();
+}
 
-status syslog_listener::start() { return impl_->start(); }
-void syslog_listener::stop() { impl_->stop(); }
-std::uint16_t syslog_listener::bound_port() const noexcept { return impl_->port_; }
-bool syslog_listener::socket_activated() const noexcept { return impl_->activated_; }
+status syslog_listener::start() {
+  return impl_->start();
+}
+void syslog_listener::stop() {
+  impl_->stop();
+}
+std::uint16_t syslog_listener::bound_port() const noexcept {
+  return impl_->port_;
+}
+bool syslog_listener::socket_activated() const noexcept {
+  return impl_->activated_;
+}
 
 }  // namespace portscand

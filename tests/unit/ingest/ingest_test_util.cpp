@@ -105,7 +105,8 @@ void collected::release() {
 
 temp_dir::temp_dir() {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/portscand-ingest-XXXXXX";
+  std::string tmpl =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/portscand-ingest-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
 }
@@ -188,7 +189,9 @@ int run_command(const std::vector<std::string>& argv, std::chrono::milliseconds 
 child_process::child_process(const std::vector<std::string>& argv, const std::string& output_path)
     : pid_(spawn(argv, output_path)) {}
 
-child_process::~child_process() { stop(); }
+child_process::~child_process() {
+  stop();
+}
 
 bool child_process::running() {
   if (pid_ < 0) return false;
@@ -381,8 +384,8 @@ bool send_tls(std::uint16_t port, const tls_client_options& opt, std::string_vie
     if (ec) return fail("key");
   }
   asio::ssl::stream<asio::ip::tcp::socket> stream(io, ctx);
-  stream.lowest_layer().connect(
-      asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port), ec);
+  stream.lowest_layer().connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port),
+                                ec);
   if (ec) return fail("connect");
   stream.handshake(asio::ssl::stream_base::client, ec);
   if (ec) return fail("handshake");

@@ -131,7 +131,7 @@ bool send_all(int fd, std::string_view bytes);
 bool wait_for_close(int fd, std::chrono::milliseconds timeout);
 
 struct tls_client_options {
-  std::string ca_file;  // verify the server with it; "" = do not verify
+  std::string ca_file;              // verify the server with it; "" = do not verify
   std::string cert_file, key_file;  // client certificate; "" = none
 };
 // Connects over TLS, sends `bytes`, closes with close_notify. False when the handshake or the

@@ -115,7 +115,8 @@ void spawn_with_sockets(helper_run& run, const std::vector<std::string>& args,
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  char* pid_slot = inherited.empty() ? nullptr : env_strings.back().data() + std::strlen("LISTEN_PID=");
+  char* pid_slot =
+      inherited.empty() ? nullptr : env_strings.back().data() + std::strlen("LISTEN_PID=");
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -187,7 +188,8 @@ TEST(syslog_socket_activation, inherited_udp_and_tcp_sockets_are_adopted_by_type
 
 TEST(syslog_socket_activation, a_real_systemd_socket_activate_passes_a_datagram_socket) {
   const std::string activate = test::find_tool("systemd-socket-activate");
-  ASSERT_FALSE(activate.empty()) << "systemd-socket-activate not found: install the systemd package";
+  ASSERT_FALSE(activate.empty())
+      << "systemd-socket-activate not found: install the systemd package";
   // systemd-socket-activate binds the port itself: take a free one, and retry if another
   // process grabbed it in between (then systemd-socket-activate exits at once).
   for (int attempt = 0; attempt < 3; ++attempt) {

@@ -28,8 +28,8 @@ struct running_listener {
       : cfg(std::move(c)),
         units(std::make_shared<collected>()),
         listener(
-            name, cfg, [u = units] { return std::make_unique<test::collecting_sink>(u); },
-            metrics, clk),
+            name, cfg, [u = units] { return std::make_unique<test::collecting_sink>(u); }, metrics,
+            clk),
         name_(std::move(name)) {
     const status st = listener.start();
     started = st.ok();
@@ -73,7 +73,9 @@ syslog_input_config config_for(std::string listen) {
 }
 
 // "LEN SP MSG", RFC 6587 octet counting.
-std::string octet(std::string_view msg) { return std::to_string(msg.size()) + " " + std::string(msg); }
+std::string octet(std::string_view msg) {
+  return std::to_string(msg.size()) + " " + std::string(msg);
+}
 
 constexpr const char* rejected = "portscand_syslog_messages_rejected_total";
 constexpr const char* refused = "portscand_syslog_connections_refused_total";
@@ -103,17 +105,22 @@ TEST_P(listen_url_table, parses) {
 
 INSTANTIATE_TEST_SUITE_P(
     parse_listen_url, listen_url_table,
-    ::testing::Values(
-        url_case{"udp on every IPv4 address", "udp://0.0.0.0:514", true, syslog_transport::udp, "0.0.0.0", 514},
-        url_case{"tcp on an IPv6 address in brackets", "tcp://[::1]:6514", true, syslog_transport::tcp, "::1", 6514},
-        url_case{"tls with an empty host means every address", "tls://:6514", true, syslog_transport::tls, "", 6514},
-        url_case{"a star host means every address", "tcp://*:514", true, syslog_transport::tcp, "", 514},
-        url_case{"port zero asks the kernel for a port", "udp://127.0.0.1:0", true, syslog_transport::udp, "127.0.0.1", 0},
-        url_case{"an unknown scheme is refused", "http://0.0.0.0:514", false},
-        url_case{"a missing port is refused", "udp://0.0.0.0", false},
-        url_case{"a port above 65535 is refused", "udp://0.0.0.0:65536", false},
-        url_case{"an IPv6 address without brackets is refused", "tcp://::1:514", false},
-        url_case{"a port with letters is refused", "tcp://0.0.0.0:51x", false}),
+    ::testing::Values(url_case{"udp on every IPv4 address", "udp://0.0.0.0:514", true,
+                               syslog_transport::udp, "0.0.0.0", 514},
+                      url_case{"tcp on an IPv6 address in brackets", "tcp://[::1]:6514", true,
+                               syslog_transport::tcp, "::1", 6514},
+                      url_case{"tls with an empty host means every address", "tls://:6514", true,
+                               syslog_transport::tls, "", 6514},
+                      url_case{"a star host means every address", "tcp://*:514", true,
+                               syslog_transport::tcp, "", 514},
+                      url_case{"port zero asks the kernel for a port", "udp://127.0.0.1:0", true,
+                               syslog_transport::udp, "127.0.0.1", 0},
+                      url_case{"an unknown scheme is refused", "http://0.0.0.0:514", false},
+                      url_case{"a missing port is refused", "udp://0.0.0.0", false},
+                      url_case{"a port above 65535 is refused", "udp://0.0.0.0:65536", false},
+                      url_case{"an IPv6 address without brackets is refused", "tcp://::1:514",
+                               false},
+                      url_case{"a port with letters is refused", "tcp://0.0.0.0:51x", false}),
     test::why_name{});
 
 struct allow_case {
@@ -139,17 +146,29 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         allow_case{"an empty list allows everyone", {}, "203.0.113.9", true},
         allow_case{"an IPv4 CIDR allows its members", {"10.0.0.0/8"}, "10.200.3.4", true},
-        allow_case{"loopback is refused when only 10 slash 8 is allowed", {"10.0.0.0/8"}, "127.0.0.1", false},
-        allow_case{"an IPv4 mapped peer matches an IPv4 CIDR", {"10.0.0.0/8"}, "::ffff:10.1.2.3", true},
-        allow_case{"a mapped CIDR matches a plain IPv4 peer", {"::ffff:10.0.0.0/104"}, "10.1.2.3", true},
+        allow_case{"loopback is refused when only 10 slash 8 is allowed",
+                   {"10.0.0.0/8"},
+                   "127.0.0.1",
+                   false},
+        allow_case{
+            "an IPv4 mapped peer matches an IPv4 CIDR", {"10.0.0.0/8"}, "::ffff:10.1.2.3", true},
+        allow_case{
+            "a mapped CIDR matches a plain IPv4 peer", {"::ffff:10.0.0.0/104"}, "10.1.2.3", true},
         allow_case{"a bare address allows exactly itself", {"192.0.2.7"}, "192.0.2.7", true},
         allow_case{"a bare address refuses its neighbour", {"192.0.2.7"}, "192.0.2.8", false},
-        allow_case{"a prefix that is not byte aligned is honoured", {"172.16.0.0/12"}, "172.31.255.255", true},
-        allow_case{"the first address past an unaligned prefix is refused", {"172.16.0.0/12"}, "172.32.0.0", false},
+        allow_case{"a prefix that is not byte aligned is honoured",
+                   {"172.16.0.0/12"},
+                   "172.31.255.255",
+                   true},
+        allow_case{"the first address past an unaligned prefix is refused",
+                   {"172.16.0.0/12"},
+                   "172.32.0.0",
+                   false},
         allow_case{"an IPv6 CIDR allows its members", {"2001:db8::/32"}, "2001:db8:1::5", true},
         allow_case{"an IPv6 CIDR refuses IPv4 peers", {"2001:db8::/32"}, "32.1.13.184", false},
         allow_case{"slash zero allows every IPv4 peer", {"0.0.0.0/0"}, "198.51.100.1", true},
-        allow_case{"IPv4 slash zero does not allow IPv6 peers", {"0.0.0.0/0"}, "2001:db8::1", false},
+        allow_case{
+            "IPv4 slash zero does not allow IPv6 peers", {"0.0.0.0/0"}, "2001:db8::1", false},
         allow_case{"any entry of several may match", {"10.0.0.0/8", "::1"}, "::1", true}),
     test::why_name{});
 
@@ -252,9 +271,9 @@ TEST(syslog_listener_udp, an_empty_datagram_is_counted_not_delivered) {
 TEST(syslog_listener_udp, an_octet_count_prefix_is_stripped_only_when_it_matches_the_length) {
   running_listener l(config_for("udp://127.0.0.1:0"));
   ASSERT_TRUE(l.started) << l.start_error;
-  ASSERT_TRUE(test::send_udp(l.port(), octet("<13>counted")));     // logger --udp --octet-count
-  ASSERT_TRUE(test::send_udp(l.port(), "12 <13>counted"));        // 12 is not the length
-  ASSERT_TRUE(test::send_udp(l.port(), "2023 was a year"));       // a message, not a count
+  ASSERT_TRUE(test::send_udp(l.port(), octet("<13>counted")));  // logger --udp --octet-count
+  ASSERT_TRUE(test::send_udp(l.port(), "12 <13>counted"));      // 12 is not the length
+  ASSERT_TRUE(test::send_udp(l.port(), "2023 was a year"));     // a message, not a count
   ASSERT_TRUE(l.units->wait_for_count(3));
   EXPECT_EQ(l.units->units(),
             (std::vector<std::string>{"<13>counted", "12 <13>counted", "2023 was a year"}));
@@ -347,8 +366,8 @@ TEST(syslog_listener_tcp, an_oversize_frame_and_garbage_are_counted_and_the_stre
   running_listener l(c);
   ASSERT_TRUE(l.started) << l.start_error;
   const int fd = test::connect_tcp(l.port());
-  ASSERT_TRUE(test::send_all(fd, octet("<13>one") + octet(std::string(200, 'z')) + octet("<13>two") + "GARBAGE\n" +
-                                   octet("<13>six")));
+  ASSERT_TRUE(test::send_all(fd, octet("<13>one") + octet(std::string(200, 'z')) +
+                                     octet("<13>two") + "GARBAGE\n" + octet("<13>six")));
   ASSERT_TRUE(l.units->wait_for_count(3));
   ::close(fd);
   EXPECT_EQ(l.units->units(), (std::vector<std::string>{"<13>one", "<13>two", "<13>six"}));
@@ -371,9 +390,10 @@ TEST(syslog_listener_tcp, a_thousand_concurrent_connections_each_deliver_their_m
     ASSERT_TRUE(test::send_all(fds[i], "<13>conn " + std::to_string(i) + " says hi\n"));
   EXPECT_TRUE(l.units->wait_for_count(n, 20s)) << l.units->size();
   // Every connection is still open here: the gauge sees all of them at once.
-  EXPECT_EQ(l.metrics.render().find("portscand_syslog_connections_open{input=\"syslog-test\"} 1000") !=
-                std::string::npos,
-            true);
+  EXPECT_EQ(
+      l.metrics.render().find("portscand_syslog_connections_open{input=\"syslog-test\"} 1000") !=
+          std::string::npos,
+      true);
   for (int fd : fds) ::close(fd);
   const auto units = l.units->units();
   std::vector<int> seen(n, 0);
@@ -383,7 +403,8 @@ TEST(syslog_listener_tcp, a_thousand_concurrent_connections_each_deliver_their_m
     ++seen[i];
   }
   for (int i = 0; i < n; ++i) EXPECT_EQ(seen[i], 1) << "connection " << i;
-  EXPECT_EQ(l.counter("portscand_syslog_connections_accepted_total"), static_cast<std::uint64_t>(n));
+  EXPECT_EQ(l.counter("portscand_syslog_connections_accepted_total"),
+            static_cast<std::uint64_t>(n));
   EXPECT_TRUE(l.wait_counter("portscand_syslog_connections_closed_total", "peer", n, 20s));
 }
 
@@ -521,7 +542,8 @@ TEST_F(tls_fixture, without_verify_client_a_client_needs_no_certificate) {
   running_listener l(tls_config(false));
   ASSERT_TRUE(l.started) << l.start_error;
   std::string err;
-  ASSERT_TRUE(test::send_tls(l.port(), {ca.cert_path(), "", ""}, "<13>anonymous client\n", &err)) << err;
+  ASSERT_TRUE(test::send_tls(l.port(), {ca.cert_path(), "", ""}, "<13>anonymous client\n", &err))
+      << err;
   ASSERT_TRUE(l.units->wait_for_text("<13>anonymous client"));
 }
 

@@ -70,8 +70,9 @@ TEST_P(logger_table, delivers_the_message_exactly_once) {
   ASSERT_TRUE(l.error.empty()) << l.error;
 
   const std::string text = unique_text("logger " + c.why);
-  std::vector<std::string> argv = {logger, "--server", "127.0.0.1", "--port",
-                                   std::to_string(l.listener.bound_port()), "-t", "portscand-test"};
+  std::vector<std::string> argv = {
+      logger, "--server",      "127.0.0.1", "--port", std::to_string(l.listener.bound_port()),
+      "-t",   "portscand-test"};
   argv.insert(argv.end(), c.flags.begin(), c.flags.end());
   argv.push_back(text);
   test::temp_dir dir;
@@ -96,8 +97,10 @@ INSTANTIATE_TEST_SUITE_P(
         logger_case{"rfc3164 headers over udp", "udp", {"--udp", "--rfc3164"}, "<13>"},
         logger_case{"rfc3164 headers over tcp", "tcp", {"--tcp", "--rfc3164"}, "<13>"},
         logger_case{"rfc5424 headers over tcp", "tcp", {"--tcp", "--rfc5424"}, "<13>1 "},
-        logger_case{"octet counting that logger wrongly applies to udp is stripped", "udp",
-                    {"--udp", "--rfc5424", "--octet-count"}, "<13>1 "}),
+        logger_case{"octet counting that logger wrongly applies to udp is stripped",
+                    "udp",
+                    {"--udp", "--rfc5424", "--octet-count"},
+                    "<13>1 "}),
     test::why_name{});
 
 // ---- rsyslog --------------------------------------------------------------------------------
@@ -121,12 +124,13 @@ class rsyslog_forwarding : public ::testing::Test {
     test::write_file(dir_.file("in.log"), in);
     const std::string conf = "global(workDirectory=\"" + dir_.path() + "\"" + globals + ")\n" +
                              "module(load=\"imfile\")\n"
-                             "input(type=\"imfile\" file=\"" + dir_.file("in.log") +
+                             "input(type=\"imfile\" file=\"" +
+                             dir_.file("in.log") +
                              "\" tag=\"rsyslog-test:\" freshStartTail=\"off\")\n" + action + "\n";
     test::write_file(dir_.file("rsyslog.conf"), conf);
-    test::child_process rsyslogd({rsyslogd_, "-n", "-f", dir_.file("rsyslog.conf"), "-i",
-                                  dir_.file("rsyslogd.pid")},
-                                 dir_.file("rsyslogd.out"));
+    test::child_process rsyslogd(
+        {rsyslogd_, "-n", "-f", dir_.file("rsyslog.conf"), "-i", dir_.file("rsyslogd.pid")},
+        dir_.file("rsyslogd.out"));
     ASSERT_GT(rsyslogd.pid(), 0);
     for (const auto& line : lines) {
       ASSERT_TRUE(l.units->wait_for_text(line, 10s))
@@ -145,21 +149,32 @@ class rsyslog_forwarding : public ::testing::Test {
     const std::string openssl = test::find_tool("openssl");
     ASSERT_FALSE(openssl.empty()) << "openssl not found: install the openssl package";
     test::write_file(dir_.file("min.cnf"), "[req]\ndistinguished_name = dn\n[dn]\n");
-    const std::vector<std::string> common = {openssl, "req", "-x509", "-config", dir_.file("min.cnf"),
-                                             "-newkey", "ec", "-pkeyopt",
-                                             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"};
+    const std::vector<std::string> common = {openssl,
+                                             "req",
+                                             "-x509",
+                                             "-config",
+                                             dir_.file("min.cnf"),
+                                             "-newkey",
+                                             "ec",
+                                             "-pkeyopt",
+                                             "ec_paramgen_curve:prime256v1",
+                                             "-nodes",
+                                             "-days",
+                                             "2"};
     auto run = [&](std::vector<std::string> extra) {
       std::vector<std::string> argv = common;
       argv.insert(argv.end(), extra.begin(), extra.end());
       const int rc = test::run_command(argv, 20s, dir_.file("openssl.out"));
       ASSERT_EQ(rc, 0) << test::read_file(dir_.file("openssl.out"));
     };
-    run({"-keyout", dir_.file("ca.key"), "-out", dir_.file("ca.pem"), "-subj", "/CN=portscand test CA",
-         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
+    run({"-keyout", dir_.file("ca.key"), "-out", dir_.file("ca.pem"), "-subj",
+         "/CN=portscand test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+         "keyUsage=critical,keyCertSign,cRLSign"});
     for (const char* name : {"server", "client"}) {
-      run({"-keyout", dir_.file(std::string(name) + ".key"), "-out", dir_.file(std::string(name) + ".pem"),
-           "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-           "-addext", "basicConstraints=critical,CA:FALSE", "-CA", dir_.file("ca.pem"), "-CAkey",
+      run({"-keyout", dir_.file(std::string(name) + ".key"), "-out",
+           dir_.file(std::string(name) + ".pem"), "-subj", "/CN=localhost", "-addext",
+           "subjectAltName=DNS:localhost,IP:127.0.0.1", "-addext",
+           "basicConstraints=critical,CA:FALSE", "-CA", dir_.file("ca.pem"), "-CAkey",
            dir_.file("ca.key")});
     }
   }

@@ -200,6 +200,8 @@ std::string_view strip_octet_count(std::string_view d) noexcept {
 }
 
 constexpr std::size_t read_buffer_bytes = 16 * 1024;
+// How late an idle timer may fire before we assume the io thread was stalled.
+constexpr std::chrono::milliseconds stall_tolerance{250};
 constexpr unsigned udp_batch = 32;           // datagrams per recvmmsg() (one burst)
 constexpr unsigned udp_bursts_per_wake = 8;  // then yield to stop() and timers
 constexpr std::size_t udp_max_payload = 65535;
@@ -435,19 +437,27 @@ class syslog_listener::impl::connection final
   void arm_idle(std::chrono::steady_clock::time_point at) {
     idle_.expires_at(at);
     idle_.async_wait([self = this->shared_from_this()](const error_code& ec) {
-      if (ec || self->closed_) return;
-      const auto due = self->last_activity_ + self->owner_.idle_timeout_;
-      if (std::chrono::steady_clock::now() >= due) {
-        self->owner_.warn_limited(
-            "idle_timeout", "closing {}: idle for {} ms", self->peer_,
-            std::chrono::duration_cast<std::chrono::milliseconds>(self->owner_.idle_timeout_)
-                .count());
-        self->established_ = true;  // counted as an idle close even during a TLS handshake
-        self->close(close_reason::idle_timeout);
-      } else {
-        self->arm_idle(due);
-      }
+      if (!ec && !self->closed_) self->on_idle_timer();
     });
+  }
+
+  void on_idle_timer() {
+    const auto now = std::chrono::steady_clock::now();
+    const auto due = last_activity_ + owner_.idle_timeout_;
+    if (now < due) return arm_idle(due);
+    // A timer that fires late means the io thread was stalled (a sink blocked by
+    // backpressure): nothing was read meanwhile, so the silence proves nothing. Bytes waiting
+    // in the socket prove the peer is not idle either. Closing then would drop its data.
+    error_code ignored;
+    if (now - idle_.expiry() > stall_tolerance || stream_.lowest_layer().available(ignored) > 0) {
+      last_activity_ = now;
+      return arm_idle(now + owner_.idle_timeout_);
+    }
+    owner_.warn_limited(
+        "idle_timeout", "closing {}: idle for {} ms", peer_,
+        std::chrono::duration_cast<std::chrono::milliseconds>(owner_.idle_timeout_).count());
+    established_ = true;  // counted as an idle close even during a TLS handshake
+    close(close_reason::idle_timeout);
   }
 
   impl& owner_;

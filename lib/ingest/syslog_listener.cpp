@@ -382,8 +382,8 @@ class syslog_listener::impl::connection final
   }
 
   void on_frame(std::string_view frame) override {
+    owner_.m_.messages.inc();  // received, even while the sink below blocks
     owner_.sink_->on_unit(frame, unit_meta{receive_time_, peer_});
-    owner_.m_.messages.inc();
     delivered_ = true;
   }
 
@@ -827,8 +827,8 @@ bool syslog_listener::impl::on_datagram(mmsghdr& mm, char* data, timestamp_us no
     reject(reject_reason::empty, peer);
     return false;
   }
-  sink_->on_unit(unit, unit_meta{now, peer});
   m_.messages.inc();
+  sink_->on_unit(unit, unit_meta{now, peer});
   return true;
 }
 

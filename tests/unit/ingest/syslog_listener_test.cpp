@@ -241,7 +241,12 @@ TEST(syslog_listener_udp, each_datagram_is_one_message_with_its_peer) {
   ASSERT_TRUE(l.units->wait_for_count(2));
   EXPECT_EQ(l.units->units(), (std::vector<std::string>{"<13>one", "<13>two two"}));
   EXPECT_EQ(l.units->peers()[0].rfind("127.0.0.1:", 0), 0u) << l.units->peers()[0];
+  // on_burst_end() follows the burst's units: wait for it rather than race it.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (l.units->bursts() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
   EXPECT_GE(l.units->bursts(), 1u);
+  // The counters move before the sink sees a unit, so they are exact here.
   EXPECT_EQ(l.counter("portscand_syslog_messages_received_total"), 2u);
   EXPECT_EQ(l.counter("portscand_syslog_received_bytes_total"), 8u + 11u);
 }

@@ -79,6 +79,9 @@ void kafka_source::start() {
     set_conf(conf, "enable.auto.commit", "false");
     set_conf(conf, "enable.auto.offset.store", "false");
     set_conf(conf, "auto.offset.reset", "earliest");
+    // End-of-partition events tell that the broker answered and nothing is left to fetch:
+    // the consumer is healthy again after an error even when no new message comes.
+    set_conf(conf, "enable.partition.eof", "true");
     set_conf(conf, "client.id", "portscand-" + name_);
     for (const auto& [k, v] : cfg_.properties) set_conf(conf, k, v);
   } catch (...) {
@@ -189,9 +192,24 @@ void kafka_source::run() {
     }
     if (!snaps.empty()) {
       publish_progress();
-      for (auto& p : snaps) p.set_value(next_offsets);
+      // Only partitions this member owns: committing a revoked one fails ("unknown member")
+      // and would claim progress for another member's partition.
+      std::map<partition_key, std::int64_t> owned;
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& [key, off] : next_offsets)
+          if (auto it = progress_.find(key); it != progress_.end() && it->second.assigned) owned[key] = off;
+      }
+      for (auto& p : snaps) p.set_value(owned);
     }
-    for (const auto& c : commits) {
+    for (auto c : commits) {
+      {
+        std::lock_guard lock(mu_);
+        std::erase_if(c, [this](const auto& kv) {
+          auto it = progress_.find(kv.first);
+          return it == progress_.end() || !it->second.assigned;
+        });
+      }
       if (c.empty()) continue;
       rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(c.size()));
       for (const auto& [key, off] : c) rd_kafka_topic_partition_list_add(list, key.topic.c_str(), key.partition)->offset = off;
@@ -206,7 +224,9 @@ void kafka_source::run() {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, i == 0 ? 100 : 0);
       if (m == nullptr) break;
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          healthy_ = true;
+        } else {
           errors_->inc();
           healthy_ = false;
           spdlog::warn("input {}: consumer error: {}", name_, rd_kafka_message_errstr(m));
@@ -266,6 +286,13 @@ void kafka_source::commit(std::map<partition_key, std::int64_t> offsets) {
   const rd_kafka_resp_err_t e = rd_kafka_commit(rk_, list, 0);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("input {}: final offset commit failed: {}", name_, rd_kafka_err2str(e));
   rd_kafka_topic_partition_list_destroy(list);
+}
+
+bool kafka_source::unassigned() const {
+  std::lock_guard lock(mu_);
+  for (const auto& [key, p] : progress_)
+    if (p.assigned) return false;
+  return true;
 }
 
 std::map<partition_key, partition_progress> kafka_source::progress() const {

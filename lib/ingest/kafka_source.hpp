@@ -82,6 +82,9 @@ class kafka_source {
   std::map<partition_key, partition_progress> progress() const;
   const std::string& name() const noexcept { return name_; }
   bool healthy() const noexcept { return healthy_.load(std::memory_order_relaxed); }
+  // True while the group has given this member no partition (joining, rebalancing, or the
+  // coordinator is away).
+  bool unassigned() const;
 
  private:
   void run();

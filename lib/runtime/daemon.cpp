@@ -12,6 +12,7 @@
 #include "detect/rule_loader.hpp"
 #include "ingest/file_source.hpp"
 #include "ingest/kafka_source.hpp"
+#include "ingest/syslog_listener.hpp"
 #include "parse/registry.hpp"
 #include "portscand/version.hpp"
 #include "runtime/checkpoint.hpp"
@@ -62,6 +63,7 @@ class coordinator {
   std::unique_ptr<engine> engine_;
   std::vector<std::unique_ptr<kafka_source>> kafka_;
   std::vector<std::unique_ptr<file_source>> files_;
+  std::vector<std::unique_ptr<syslog_listener>> syslog_;
   std::vector<std::pair<std::string, std::unique_ptr<input_progress>>> progress_;  // non-Kafka inputs
   std::map<std::string, watermark_tracker::input_id> tracker_ids_;
   std::uint64_t epoch_ = 0;
@@ -113,8 +115,21 @@ void coordinator::build() {
       tracker_ids_[in.name] = tracker_.add_input(in.name);
       auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source, p.second.get(), false);
       files_.push_back(std::make_unique<file_source>(in.name, *f, std::move(sink), metrics_, clock_));
-    } else {
-      throw std::runtime_error("input " + in.name + ": syslog inputs are not available in this build");
+    } else if (const auto* sl = std::get_if<syslog_input_config>(&in.transport)) {
+      auto& p = progress_.emplace_back(in.name, std::make_unique<input_progress>());
+      tracker_ids_[in.name] = tracker_.add_input(in.name);
+      // UDP is lossy by nature: when the shards are behind its records are dropped and
+      // counted; TCP and TLS block instead, which stops reading (backpressure to the peer).
+      const bool lossy = sl->listen.rfind("udp://", 0) == 0;
+      input_progress* progress = p.second.get();
+      engine* eng = engine_.get();
+      const input_config spec = in;
+      syslog_.push_back(std::make_unique<syslog_listener>(
+          in.name, *sl,
+          [eng, spec, progress, lossy] {
+            return std::make_unique<input_sink>(*eng, spec.name, spec.format, spec.time_source, progress, lossy);
+          },
+          metrics_, clock_));
     }
   }
 }
@@ -164,16 +179,18 @@ void coordinator::restore() {
 }
 
 void coordinator::feed_watermark(timestamp_us now) {
+  bool hold = false;
   for (auto& k : kafka_) {
+    hold = hold || !k->healthy() || k->unassigned();
     for (const auto& [key, p] : k->progress()) {
       const std::string id_name = k->name() + ":" + partition_name(key);
       auto it = tracker_ids_.find(id_name);
       if (it == tracker_ids_.end()) it = tracker_ids_.emplace(id_name, tracker_.add_input(id_name)).first;
-      if (!p.assigned) {
-        tracker_.finish(it->second);
-        continue;
-      }
-      if (p.max_event != INT64_MIN) tracker_.observe(it->second, p.max_event, p.last_active);
+      // A revoked partition just goes idle (it may come back after the rebalance). An
+      // assigned one with a backlog is never idle: its data exists, it is only not here yet.
+      const bool backlog = p.assigned && p.high_watermark >= 0 && p.next_offset >= 0 && p.high_watermark > p.next_offset;
+      hold = hold || backlog;
+      if (p.max_event != INT64_MIN) tracker_.observe(it->second, p.max_event, backlog ? now : p.last_active);
       if (p.high_watermark >= 0 && p.next_offset >= 0)
         metrics_
             .get_gauge("portscand_kafka_consumer_lag_messages", "Messages between the consumer's position and the partition end.",
@@ -182,6 +199,7 @@ void coordinator::feed_watermark(timestamp_us now) {
     }
   }
   for (std::size_t i = 0; i < queue_depth_.size(); ++i) queue_depth_[i]->set(static_cast<double>(engine_->queue_depth(i)));
+  tracker_.hold_wall_clock(hold);
   for (auto& [name, p] : progress_) {
     const timestamp_us t = p->max_event.load(std::memory_order_acquire);
     if (t != INT64_MIN) tracker_.observe(tracker_ids_[name], t, p->last_active.load(std::memory_order_acquire));
@@ -290,6 +308,10 @@ int coordinator::run() {
     http_ = std::make_unique<metrics_server>(cfg_.metrics.listen, metrics_, [this] { return not_ready(); });
     spdlog::info("metrics on http://{}/metrics (port {})", cfg_.metrics.listen, http_->port());
   }
+  for (auto& l : syslog_) {
+    if (auto st = l->start(); !st) throw std::runtime_error(st.err().message);
+    spdlog::info("syslog listener on port {}{}", l->bound_port(), l->socket_activated() ? " (socket activation)" : "");
+  }
   for (auto& k : kafka_) k->start();
   for (auto& f : files_) f->start();
   notify("READY=1\nSTATUS=running");
@@ -333,6 +355,7 @@ int coordinator::run() {
   }
 
   notify("STOPPING=1\nSTATUS=stopping: draining inputs and writing the last checkpoint");
+  for (auto& l : syslog_) l->stop();
   for (auto& f : files_) f->stop();
   for (auto& k : kafka_) k->halt();  // pushes what it consumed; the consumer stays open
   feed_watermark(clock_.now());

@@ -35,7 +35,7 @@ timestamp_us watermark_tracker::current(timestamp_us wall_now) {
   }
   if (any_active) {
     if (low != INT64_MIN) watermark_ = std::max(watermark_, low);
-  } else if (opt_.wall_clock_idleness) {
+  } else if (opt_.wall_clock_idleness && !hold_) {
     // Only once some input has delivered: at startup (Kafka partitions not yet assigned,
     // a backlog not yet fetched) the wall clock must not close every bin of the backlog.
     const bool any_data = std::any_of(inputs_.begin(), inputs_.end(),

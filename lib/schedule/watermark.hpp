@@ -33,6 +33,11 @@ class watermark_tracker {
   // The input has ended (replay: end of file). It no longer holds the watermark back.
   void finish(input_id id);
 
+  // While held, the wall clock does not advance the watermark even when every input is idle:
+  // the runtime holds it while a Kafka input is rebalancing, unreachable or still has a
+  // backlog (a silent input is idle; one that cannot deliver is not).
+  void hold_wall_clock(bool hold) noexcept { hold_ = hold; }
+
   // Monotonic: never returns less than before. INT64_MIN until some input has seen a record.
   timestamp_us current(timestamp_us wall_now);
 
@@ -53,6 +58,7 @@ class watermark_tracker {
   options opt_;
   std::vector<input> inputs_;
   timestamp_us watermark_ = INT64_MIN;
+  bool hold_ = false;
 };
 
 }  // namespace portscand

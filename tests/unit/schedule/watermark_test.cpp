@@ -43,6 +43,18 @@ TEST(Watermark, BeforeAnyInputHasDeliveredTheWallClockDoesNotMoveIt) {
   EXPECT_EQ(w.current(6000 * s), INT64_MIN);
 }
 
+TEST(Watermark, AHeldWatermarkDoesNotFollowTheWallClock) {
+  // A Kafka input in a rebalance or cut off from its broker is silent but not idle: its
+  // backlog must not become late because the wall clock moved on.
+  watermark_tracker w({60 * s, true});
+  const auto a = w.add_input("p0");
+  w.observe(a, 1000 * s, 0);
+  w.hold_wall_clock(true);
+  EXPECT_EQ(w.current(5000 * s), 1000 * s);
+  w.hold_wall_clock(false);
+  EXPECT_EQ(w.current(5000 * s), 5000 * s);
+}
+
 TEST(Watermark, NeverMovesBack) {
   watermark_tracker w({60 * s, true});
   const auto a = w.add_input("p0");

@@ -12,7 +12,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev time
   # real peers for the integration tests
-  bsdutils rsyslog rsyslog-openssl openssl prometheus systemd kcat
+  bsdutils rsyslog rsyslog-openssl openssl prometheus systemd kcat curl
 )
 
 # Node.js runs the DuckDB oracle. Machines that already carry a Node.js of their own (from

@@ -65,7 +65,13 @@ node "$oracle/oracle.mjs" --rejects-out "$work/oracle-rejects.json" "$work/workl
 expected=$(wc -l <"$work/expected.jsonl")
 [ "$expected" -gt 10 ] || fail "the oracle expects only $expected alerts: the workload is too small to prove anything"
 
-kcat -P -b "$bootstrap" -t asim -l "$work/workload.jsonl" 2>"$work/kcat-produce.log" || fail "kcat could not produce the workload"
+# Round robin over the 4 partitions, in file order: the mock cluster keeps only ~5 MiB per
+# partition and silently trims the oldest data beyond that, so the spread must be even.
+for p in 0 1 2 3; do
+  awk -v p=$p 'NR % 4 == p' "$work/workload.jsonl" >"$work/part$p.jsonl"
+  kcat -P -b "$bootstrap" -t asim -p $p -l "$work/part$p.jsonl" 2>>"$work/kcat-produce.log" \
+    || fail "kcat could not produce the workload"
+done
 
 cat >"$work/portscand.yaml" <<YAML
 mode: default

@@ -51,6 +51,7 @@ void kafka_source::on_rebalance(int err, void* parts) {
         const partition_key key{p.topic, p.partition};
         if (auto it = start_offsets_.find(key); it != start_offsets_.end()) p.offset = it->second;
         progress_[key].assigned = true;
+        progress_[key].at_end = false;
       }
     }
     spdlog::info("input {}: assigned {} partition(s)", name_, partitions->cnt);
@@ -226,6 +227,10 @@ void kafka_source::run() {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           healthy_ = true;
+          if (m->rkt != nullptr) {
+            std::lock_guard lock(mu_);
+            progress_[partition_key{rd_kafka_topic_name(m->rkt), m->partition}].at_end = true;
+          }
         } else {
           errors_->inc();
           healthy_ = false;

@@ -34,6 +34,7 @@ struct partition_progress {
   std::int64_t next_offset = -1;  // the offset after the last message handed to the sink
   std::int64_t high_watermark = -1;  // the broker's end of the partition, for the lag metric
   bool assigned = false;
+  bool at_end = false;  // reached the end of the partition since it was assigned
 };
 
 // A Kafka consumer-group input: one consumer thread, which parses on its own thread (through

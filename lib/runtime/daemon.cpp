@@ -154,8 +154,10 @@ void coordinator::restore() {
     return;
   }
   std::atomic<std::size_t> failed{0};
-  engine_->visit_shards([&data, &failed](std::size_t i, shard_state& s) {
+  std::vector<timestamp_us> watermarks(engine_->shards(), INT64_MIN);
+  engine_->visit_shards([&data, &failed, &watermarks](std::size_t i, shard_state& s) {
         if (!s.deserialize(data.shards[i], label_table::global())) failed.fetch_add(1);
+        watermarks[i] = s.watermark();
       }).wait();
   if (failed.load() != 0) {
     spdlog::error("checkpoint epoch {}: {} shard file(s) do not decode; starting empty from the committed offsets",
@@ -175,14 +177,22 @@ void coordinator::restore() {
     k->set_start_offsets(std::move(offsets));
   }
   epoch_ = data.epoch;
+  // Bins the checkpoint left open must still close when no new record comes.
+  tracker_.seed(*std::max_element(watermarks.begin(), watermarks.end()));
+  last_watermark_ = INT64_MIN;
   spdlog::info("restored checkpoint epoch {} written {}", data.epoch, format_iso8601(data.created));
 }
 
 void coordinator::feed_watermark(timestamp_us now) {
   bool hold = false;
+  // An assigned partition that has delivered nothing yet and is not known to be empty may
+  // hold the oldest data of all: nothing may close before it has spoken (otherwise the
+  // first partition to arrive closes bins the others still have records for).
+  bool waiting = false;
   for (auto& k : kafka_) {
     hold = hold || !k->healthy() || k->unassigned();
     for (const auto& [key, p] : k->progress()) {
+      if (p.assigned && !p.at_end && p.max_event == INT64_MIN && p.next_offset < 0) waiting = true;
       const std::string id_name = k->name() + ":" + partition_name(key);
       auto it = tracker_ids_.find(id_name);
       if (it == tracker_ids_.end()) it = tracker_ids_.emplace(id_name, tracker_.add_input(id_name)).first;
@@ -200,6 +210,7 @@ void coordinator::feed_watermark(timestamp_us now) {
   }
   for (std::size_t i = 0; i < queue_depth_.size(); ++i) queue_depth_[i]->set(static_cast<double>(engine_->queue_depth(i)));
   tracker_.hold_wall_clock(hold);
+  if (waiting) return;
   for (auto& [name, p] : progress_) {
     const timestamp_us t = p->max_event.load(std::memory_order_acquire);
     if (t != INT64_MIN) tracker_.observe(tracker_ids_[name], t, p->last_active.load(std::memory_order_acquire));

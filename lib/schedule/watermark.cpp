@@ -38,8 +38,8 @@ timestamp_us watermark_tracker::current(timestamp_us wall_now) {
   } else if (opt_.wall_clock_idleness && !hold_) {
     // Only once some input has delivered: at startup (Kafka partitions not yet assigned,
     // a backlog not yet fetched) the wall clock must not close every bin of the backlog.
-    const bool any_data = std::any_of(inputs_.begin(), inputs_.end(),
-                                      [](const input& in) { return in.max_event != INT64_MIN; });
+    const bool any_data = seeded_ || std::any_of(inputs_.begin(), inputs_.end(),
+                                                 [](const input& in) { return in.max_event != INT64_MIN; });
     if (any_data) watermark_ = std::max(watermark_, wall_now);
   } else {
     // Replay: every input has finished; the largest event time seen is the end.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,6 +39,14 @@ class watermark_tracker {
   // backlog (a silent input is idle; one that cannot deliver is not).
   void hold_wall_clock(bool hold) noexcept { hold_ = hold; }
 
+  // Starts from a restored watermark (a checkpoint's): it counts as data seen, so that the
+  // wall clock can close the bins the checkpoint left open even if no new record arrives.
+  void seed(timestamp_us watermark) noexcept {
+    if (watermark == INT64_MIN) return;
+    watermark_ = std::max(watermark_, watermark);
+    seeded_ = true;
+  }
+
   // Monotonic: never returns less than before. INT64_MIN until some input has seen a record.
   timestamp_us current(timestamp_us wall_now);
 
@@ -59,6 +68,7 @@ class watermark_tracker {
   std::vector<input> inputs_;
   timestamp_us watermark_ = INT64_MIN;
   bool hold_ = false;
+  bool seeded_ = false;
 };
 
 }  // namespace portscand

@@ -43,6 +43,15 @@ TEST(Watermark, BeforeAnyInputHasDeliveredTheWallClockDoesNotMoveIt) {
   EXPECT_EQ(w.current(6000 * s), INT64_MIN);
 }
 
+TEST(Watermark, ARestoredWatermarkLetsTheWallClockCloseBinsWithoutNewData) {
+  // After a restart from a checkpoint taken at the end of the data, no partition delivers
+  // again: the bins the checkpoint left open must still close.
+  watermark_tracker w({60 * s, true});
+  w.add_input("p0");
+  w.seed(1000 * s);
+  EXPECT_EQ(w.current(1001 * s), 1001 * s);
+}
+
 TEST(Watermark, AHeldWatermarkDoesNotFollowTheWallClock) {
   // A Kafka input in a rebalance or cut off from its broker is silent but not idle: its
   // backlog must not become late because the wall clock moved on.

@@ -28,7 +28,9 @@
 namespace {
 
 volatile sig_atomic_t stop_requested = 0;
-void on_signal(int) { stop_requested = 1; }
+void on_signal(int) {
+  stop_requested = 1;
+}
 
 }  // namespace
 
@@ -47,14 +49,15 @@ int main(int argc, char** argv) {
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
 
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
   const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    std::fprintf(stderr, "notify_listener: cannot bind %s: %s\n", path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "notify_listener: cannot bind %s: %s\n", path.c_str(),
+                 std::strerror(errno));
     return 1;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);

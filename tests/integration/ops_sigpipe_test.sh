@@ -28,7 +28,10 @@ fail() {
   exit 1
 }
 
-"$gen" --events 25000 --sources 2000 --scans 2 --seed 11 >"$work/workload.jsonl" 2>/dev/null || die "gen_workload failed"
+"$gen" --events 25000 --sources 2000 --scans 2 --seed 11 >"$work/records.jsonl" 2>/dev/null || die "gen_workload failed"
+# The daemon follows the input file, which is empty at the start: the records, and so the
+# alerts, come only after the pipe has lost its reader.
+: >"$work/workload.jsonl"
 cat >"$work/portscand.yaml" <<YAML
 evaluation: {schedule: on_close, idle_timeout: 1s}
 shards: 2
@@ -56,6 +59,7 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || fail "the daemon did not start"
 exec 8<&-
+cat "$work/records.jsonl" >>"$work/workload.jsonl"
 
 failures() {
   curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null |

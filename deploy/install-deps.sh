@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev time
   # real peers for the integration tests
   bsdutils rsyslog rsyslog-openssl prometheus systemd kcat
+  # operations tests: scrape /metrics, render the man page, build and lint the .deb
+  curl groff-base man-db dpkg-dev lintian util-linux
 )
 
 # Node.js runs the DuckDB oracle. Machines that already carry a Node.js of their own (from

@@ -185,7 +185,7 @@ class engine {
     gauge* keys_gauge = nullptr;
     gauge* bytes_gauge = nullptr;
     // The window's cumulative stats, mirrored into counters by their increase since the
-    // last control message (a restored checkpoint may reset the stats: never count back).
+    // last control message (guarded, so a stats reset could never make a counter go back).
     counter* shed_counter = nullptr;
     counter* reopened_counter = nullptr;
     std::uint64_t shed_seen = 0, reopened_seen = 0;

@@ -1,4 +1,5 @@
 // portscand: argv, configuration, and the subcommands. Everything else lives in lib/.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -70,6 +71,12 @@ const char* const run_help =
     "\n"
     "  --config FILE     the configuration (see check-config)\n"
     "  --log-level L     trace, debug, info (default: the config's log_level), warn, error\n";
+
+const char* const formats_help =
+    "Usage: portscand formats\n"
+    "\n"
+    "Lists the record formats, one per line: the name to use in an input's `format:` (or in\n"
+    "replay --format) and what it reads. `auto` detects the format of each record.\n";
 
 const char* const check_help =
     "Usage: portscand check-config --config FILE\n"
@@ -226,6 +233,10 @@ int cmd_replay(int argc, char** argv) {
 }
 
 int cmd_run(int argc, char** argv) {
+  // A stdout output whose reader went away (a closed pipe) must become a counted, retried
+  // write error (EPIPE) of that output, not a signal that kills the daemon. Only `run`:
+  // replay keeps the default, so `portscand replay ... | head` ends like any filter.
+  std::signal(SIGPIPE, SIG_IGN);
   const args a = parse_args(argc, argv, 2, {"config", "log-level"});
   if (a.help) {
     std::cout << run_help;
@@ -280,7 +291,16 @@ int cmd_check_config(int argc, char** argv) {
   return exit_ok;
 }
 
-int cmd_formats() {
+int cmd_formats(int argc, char** argv) {
+  const args a = parse_args(argc, argv, 2, {});
+  if (a.help) {
+    std::cout << formats_help;
+    return exit_ok;
+  }
+  if (!a.error.empty() || !a.positional.empty()) {
+    std::cerr << "portscand formats: " << (a.error.empty() ? "takes no arguments" : a.error) << "\n\n" << formats_help;
+    return exit_usage;
+  }
   for (const auto& e : builtin_formats().entries()) std::cout << e.name << "\t" << e.description << '\n';
   return exit_ok;
 }
@@ -306,7 +326,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(argc, argv);
     if (cmd == "replay") return cmd_replay(argc, argv);
     if (cmd == "check-config") return cmd_check_config(argc, argv);
-    if (cmd == "formats") return cmd_formats();
+    if (cmd == "formats") return cmd_formats(argc, argv);
     std::cerr << "portscand: unknown command '" << cmd << "'\n\n" << main_help;
     return exit_usage;
   } catch (const std::exception& e) {

@@ -12,7 +12,9 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev time
   # real peers for the integration tests
-  bsdutils rsyslog rsyslog-openssl openssl prometheus systemd kcat curl
+  bsdutils rsyslog rsyslog-openssl prometheus systemd kcat openssl
+  # operations tests: scrape /metrics, render the man page, build and lint the .deb
+  curl groff-base man-db dpkg-dev lintian util-linux
 )
 
 # Node.js runs the DuckDB oracle. Machines that already carry a Node.js of their own (from

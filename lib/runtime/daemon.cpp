@@ -75,6 +75,7 @@ class coordinator {
     return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last_advance_done_.load()));
   }
   gauge* watermark_lag_ = nullptr;
+  gauge* ready_ = nullptr;
   gauge* checkpoint_age_ = nullptr;
   histogram* checkpoint_seconds_ = nullptr;
   counter* checkpoint_failures_ = nullptr;
@@ -103,6 +104,13 @@ void coordinator::build() {
   checkpoint_seconds_ = &metrics_.get_histogram("portscand_checkpoint_duration_seconds", "Time to write a checkpoint.",
                                                 {0.01, 0.1, 1, 10, 60});
   checkpoint_failures_ = &metrics_.get_counter("portscand_checkpoint_failures_total", "Checkpoints that could not be written.");
+  // /readyz as a metric: Prometheus scrapes /metrics only, and an alert on "not ready" needs
+  // the answer in a series (the HTTP endpoint stays for Kubernetes probes and load balancers).
+  ready_ = &metrics_.get_gauge("portscand_ready", "1 when /readyz answers 200 (inputs, outputs and shards healthy).");
+  metrics_.get_gauge("portscand_build_info", "Always 1; the labels name the running build.", {{"version", version_string}})
+      .set(1);
+  metrics_.get_gauge("portscand_start_time_seconds", "Start time of the process, seconds since the Unix epoch.")
+      .set(static_cast<double>(clock_.now()) / 1e6);
   for (unsigned i = 0; i < cfg_.shards; ++i)
     queue_depth_.push_back(&metrics_.get_gauge("portscand_shard_queue_batches", "Record batches queued for a shard.",
                                                {{"shard", std::to_string(i)}}));
@@ -351,6 +359,7 @@ int coordinator::run() {
     if (last_advance_.valid() && last_advance_.wait_for(0s) == std::future_status::ready)
       last_advance_done_ = std::chrono::steady_clock::now().time_since_epoch().count();
     checkpoint_age_->set(static_cast<double>(now - last_checkpoint_) / 1e6);
+    ready_->set(not_ready().empty() ? 1 : 0);
     if (now - last_checkpoint_ >= cfg_.checkpoint_interval) {
       if (!checkpoint()) last_checkpoint_ += cfg_.checkpoint_interval / 4;  // retry sooner
     }

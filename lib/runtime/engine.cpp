@@ -22,12 +22,20 @@ engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, 
   eval_seconds_ = &metrics_.get_histogram("portscand_evaluation_duration_seconds",
                                           "Time a shard spends evaluating closed bins.",
                                           {0.0001, 0.001, 0.01, 0.1, 1, 10});
+  // The cap next to the gauge it bounds, so a dashboard or an alert can show how close a
+  // shard is to shedding without knowing the configuration.
+  metrics_.get_gauge("portscand_tracked_keys_limit", "The per-shard key cap (limits.max_keys_per_shard).")
+      .set(static_cast<double>(opt_.window.max_keys));
   for (unsigned i = 0; i < opt_.shards; ++i) {
     auto s = std::make_unique<shard>(i, opt_.window, opt_.queue_batches);
     s->rule = rule;
     const metric_labels shard_label{{"shard", std::to_string(i)}};
     s->keys_gauge = &metrics_.get_gauge("portscand_tracked_keys", "Tracked (source, bin) keys per shard.", shard_label);
     s->bytes_gauge = &metrics_.get_gauge("portscand_state_bytes", "Window state bytes per shard.", shard_label);
+    s->shed_counter = &metrics_.get_counter(
+        "portscand_keys_shed_total", "Keys dropped by the per-shard key cap (limits.max_keys_per_shard).", shard_label);
+    s->reopened_counter = &metrics_.get_counter(
+        "portscand_records_reopened_total", "Late records that re-opened an already evaluated bin.", shard_label);
     shards_.push_back(std::move(s));
   }
   for (auto& s : shards_) s->thread = std::thread([this, sp = s.get()] { run_shard(*sp); });
@@ -77,6 +85,10 @@ void engine::run_shard(shard& s) {
     s.late.store(st.late_dropped, std::memory_order_relaxed);
     s.reopened.store(st.reopened, std::memory_order_relaxed);
     s.shed.store(st.shed_keys, std::memory_order_relaxed);
+    if (st.shed_keys > s.shed_seen) s.shed_counter->inc(st.shed_keys - s.shed_seen);
+    if (st.reopened > s.reopened_seen) s.reopened_counter->inc(st.reopened - s.reopened_seen);
+    s.shed_seen = st.shed_keys;
+    s.reopened_seen = st.reopened;
     s.keys_gauge->set(static_cast<double>(s.state.keys()));
     // The byte count walks every key: at most every 10 s.
     const timestamp_us now = clock_.now();

@@ -123,6 +123,9 @@ class engine {
   std::unique_ptr<dispatcher> make_dispatcher(std::string input_name,
                                               event_time_source time_source = event_time_source::record);
 
+  // The registry the engine counts into, for the stages that feed it (input sinks). Any thread.
+  metrics_registry& metrics() noexcept { return metrics_; }
+
   // Tells every shard the watermark; with evaluate_before, each evaluates the bins closed
   // before it and publishes their alerts. Returns a future that is ready when every shard
   // has done so (the coordinator may ignore it).
@@ -181,6 +184,11 @@ class engine {
     std::atomic<std::uint64_t> keys{0}, bins{0}, late{0}, reopened{0}, shed{0}, alerts{0};
     gauge* keys_gauge = nullptr;
     gauge* bytes_gauge = nullptr;
+    // The window's cumulative stats, mirrored into counters by their increase since the
+    // last control message (guarded, so a stats reset could never make a counter go back).
+    counter* shed_counter = nullptr;
+    counter* reopened_counter = nullptr;
+    std::uint64_t shed_seen = 0, reopened_seen = 0;
     timestamp_us last_bytes_walk = 0;  // the walk is due at the first control message
   };
 

@@ -4,11 +4,20 @@ namespace portscand {
 
 input_sink::input_sink(engine& eng, const std::string& input_name, const std::string& format,
                        event_time_source time_source, input_progress* progress, bool lossy)
-    : decoder_(builtin_formats(), format), dispatcher_(eng.make_dispatcher(input_name, time_source)), progress_(progress) {
+    : decoder_(builtin_formats(), format),
+      dispatcher_(eng.make_dispatcher(input_name, time_source)),
+      progress_(progress),
+      // Counted before parsing: for one-record-per-unit inputs (NDJSON, syslog lines) received
+      // = parsed + rejected + skipped, so a unit lost between input and parser shows up.
+      received_(&eng.metrics().get_counter(
+          "portscand_records_received_total",
+          "Units received by an input before parsing (a line, a Kafka message, a syslog message).",
+          {{"input", input_name}})) {
   dispatcher_->set_drop_when_full(lossy);
 }
 
 void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
+  received_->inc();
   parse_context ctx;
   ctx.receive_time = meta.receive_time;
   dispatcher_->begin_unit(ctx, &decoder_);

@@ -33,6 +33,7 @@ class input_sink final : public kafka_unit_sink {
   unit_decoder decoder_;
   std::unique_ptr<engine::dispatcher> dispatcher_;
   input_progress* progress_;
+  counter* received_;
   timestamp_us pending_max_ = INT64_MIN;  // for input_progress, published after a flush
   timestamp_us message_max_ = INT64_MIN;  // for take_max_event_time (Kafka, per message)
   timestamp_us last_receive_ = INT64_MIN;

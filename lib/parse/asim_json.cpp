@@ -28,49 +28,13 @@ dvc_action action_from_asim(std::string_view s) noexcept {
 class asim_json_parser final : public format_parser {
  public:
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    simdjson::ondemand::document doc;
-    if (parser_.iterate(json::padded_view(unit, ctx, scratch_)).get(doc) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    json_type t;
-    if (doc.type().get(t) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    if (t == json_type::array) {
-      simdjson::ondemand::array arr;
-      if (doc.get_array().get(arr) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return;
-      }
-      parse_array(arr, sink);
-      return;
-    }
-    if (t != json_type::object) {
-      sink.rejected("not_an_object");
-      return;
-    }
-    object obj;
-    if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    parse_object(obj, sink, /*top_level=*/true);
+    json::parse_document(parser_, unit, ctx, scratch_, sink,
+                         [this, &sink](object o, bool top_level) { return parse_object(o, sink, top_level); });
   }
 
  private:
   void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    for (auto element : arr) {
-      object o;
-      if (element.get_object().get(o) != simdjson::SUCCESS) {
-        // After an error the document may be unusable: stop here, the rest is lost to
-        // this one rejection (simdjson ondemand cannot skip past a malformed element).
-        sink.rejected("not_an_object");
-        return;
-      }
-      if (!parse_object(o, sink, false)) return;
-    }
+    json::for_each_object(arr, sink, [this, &sink](object o, bool) { return parse_object(o, sink, false); });
   }
 
   // Returns false when the document can no longer be read.

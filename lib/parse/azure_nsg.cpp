@@ -46,44 +46,13 @@ class azure_nsg_parser final : public format_parser {
   azure_nsg_parser() : label_(labels_.reported_by("Microsoft", "NSGFlow")) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    simdjson::ondemand::document doc;
-    json_type t;
-    if (parser_.iterate(json::padded_view(unit, ctx, scratch_)).get(doc) != simdjson::SUCCESS ||
-        doc.type().get(t) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    if (t == json_type::array) {
-      simdjson::ondemand::array arr;
-      if (doc.get_array().get(arr) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return;
-      }
-      parse_array(arr, sink);
-      return;
-    }
-    if (t != json_type::object) {
-      sink.rejected("not_an_object");
-      return;
-    }
-    object obj;
-    if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    parse_record(obj, sink, /*top_level=*/true);
+    json::parse_document(parser_, unit, ctx, scratch_, sink,
+                         [this, &sink](object o, bool top_level) { return parse_record(o, sink, top_level); });
   }
 
  private:
   void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    for (auto element : arr) {
-      object o;
-      if (element.get_object().get(o) != simdjson::SUCCESS) {
-        sink.rejected("not_an_object");  // ondemand cannot step past it: the rest is lost
-        return;
-      }
-      if (!parse_record(o, sink, false)) return;
-    }
+    json::for_each_object(arr, sink, [this, &sink](object o, bool) { return parse_record(o, sink, false); });
   }
 
   // One record: time, category, resourceId and properties.flows[].flows[].flowTuples[].

@@ -51,4 +51,53 @@ std::optional<timestamp_us> epoch_to_us(std::string_view number_text) noexcept;
 // (winlog.event_data only) and Sentinel rows do not. Text search only: no parse.
 bool has_ecs_endpoint(std::string_view head) noexcept;
 
+// Calls on_object(obj) for each element of an array of record objects. on_object returns
+// false when the document can no longer be read. A non-object element ends the array with
+// one rejection: ondemand cannot step past a malformed element.
+template <typename OnObject>
+void for_each_object(simdjson::ondemand::array arr, parse_sink& sink, OnObject on_object) {
+  for (auto element : arr) {
+    simdjson::ondemand::object o;
+    if (element.get_object().get(o) != simdjson::SUCCESS) {
+      sink.rejected("not_an_object");
+      return;
+    }
+    if (!on_object(o, false)) return;
+  }
+}
+
+// The document shapes the single-object JSON formats accept: one record object
+// (on_object(obj, /*top_level=*/true)) or an array of them (on_object(obj, false) each).
+// Anything else is rejected with its reason.
+template <typename OnObject>
+void parse_document(simdjson::ondemand::parser& parser, std::string_view unit, const parse_context& ctx,
+                    std::string& scratch, parse_sink& sink, OnObject on_object) {
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::json_type t;
+  if (parser.iterate(padded_view(unit, ctx, scratch)).get(doc) != simdjson::SUCCESS ||
+      doc.type().get(t) != simdjson::SUCCESS) {
+    sink.rejected("invalid_json");
+    return;
+  }
+  if (t == simdjson::ondemand::json_type::array) {
+    simdjson::ondemand::array arr;
+    if (doc.get_array().get(arr) != simdjson::SUCCESS) {
+      sink.rejected("invalid_json");
+      return;
+    }
+    for_each_object(arr, sink, on_object);
+    return;
+  }
+  if (t != simdjson::ondemand::json_type::object) {
+    sink.rejected("not_an_object");
+    return;
+  }
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) {
+    sink.rejected("invalid_json");
+    return;
+  }
+  on_object(obj, true);
+}
+
 }  // namespace portscand::json

@@ -7,6 +7,9 @@ MOCK_BROKER=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 coproc MB { exec "$MOCK_BROKER" --brokers 3 --topic alerts:3 --topic other 2>/dev/null; }
+# Bash unsets MB_PID (and MB) as soon as it reaps the coprocess, which can happen between the
+# kill and the wait below: keep our own copy.
+mb_pid=$MB_PID
 read -r -t 10 BOOT <&"${MB[0]}" || fail "no bootstrap line"
 [[ $BOOT =~ ^127\.0\.0\.1:[0-9]+(,127\.0\.0\.1:[0-9]+){2}$ ]] || fail "bootstrap '$BOOT'"
 
@@ -32,8 +35,8 @@ expect "broker down 4" "error: broker id must be 1..3 or -1"
 expect "error PRODUCE NO_SUCH_ERROR 1" "error: unknown error code*"
 expect "frobnicate" "error: unknown or malformed command*"
 
-kill -TERM "$MB_PID"
-rc=0; wait "$MB_PID" || rc=$?
+kill -TERM "$mb_pid"
+rc=0; wait "$mb_pid" || rc=$?
 [[ $rc == 0 ]] || fail "exit code $rc after SIGTERM"
 
 # stdin from /dev/null (a backgrounded demo): keeps serving.

@@ -48,23 +48,32 @@ std::string_view label_table::view(label_id id) const noexcept {
   return c->strings[id & (chunk_size - 1)];
 }
 
+label_id label_cache::fill(entry& e, std::string_view key) {
+  e.id = table_.intern(key);
+  e.key.assign(key);
+  e.used = true;
+  return e.id;
+}
+
 label_id label_cache::get(std::string_view s) {
-  for (const auto& e : entries_)
-    if (e.key.size() == s.size() && e.key == s && (e.id != 0 || s.empty())) return e.id;
-  const label_id id = table_.intern(s);
-  entry& e = entries_[next_];
-  next_ = (next_ + 1) % slots;
-  e.key.assign(s);
-  e.id = id;
-  return id;
+  entry& e = entries_[std::hash<std::string_view>{}(s) % slots];
+  if (e.used && e.key == s) return e.id;
+  return fill(e, s);
 }
 
 label_id label_cache::reported_by(std::string_view vendor, std::string_view product) {
-  scratch_.clear();
-  scratch_.append(vendor);
+  // Compared piecewise against the joined key: no string is built on a hit. The slot mixes
+  // both hashes (another split of the same joined text may sit in another slot: harmless).
+  const std::size_t h = std::hash<std::string_view>{}(vendor) * 31 + std::hash<std::string_view>{}(product);
+  entry& e = entries_[(h ^ (h >> 17)) % slots];
+  const std::string_view k = e.key;
+  if (e.used && k.size() == vendor.size() + 1 + product.size() && k.substr(0, vendor.size()) == vendor &&
+      k[vendor.size()] == '/' && k.substr(vendor.size() + 1) == product)
+    return e.id;
+  scratch_.assign(vendor);
   scratch_.push_back('/');
   scratch_.append(product);
-  return get(scratch_);
+  return fill(e, scratch_);
 }
 
 }  // namespace portscand

@@ -60,7 +60,8 @@ class label_table {
 };
 
 // A per-thread memo in front of label_table::intern for the common case of a stream whose
-// records repeat the same few labels. Not thread-safe: one per parser instance.
+// records repeat a few hundred labels: a direct-mapped cache keyed by the text's hash, so a
+// hit costs one hash and one compare. Not thread-safe: one per parser instance.
 class label_cache {
  public:
   explicit label_cache(label_table& table = label_table::global()) : table_(table) {}
@@ -70,14 +71,16 @@ class label_cache {
   label_id get(std::string_view s);
 
  private:
-  static constexpr std::size_t slots = 8;
+  static constexpr std::size_t slots = 256;
   struct entry {
     std::string key;
     label_id id = 0;
+    bool used = false;
   };
+  label_id fill(entry& e, std::string_view key);
+
   label_table& table_;
   std::array<entry, slots> entries_{};
-  std::size_t next_ = 0;
   std::string scratch_;
 };
 

@@ -32,10 +32,13 @@ constexpr proto_name protocols[] = {
     {"SCTP", 132}, {"ICMP6", 58}, {"IPV6ICMP", 58},
 };
 
+// `b` is upper case ASCII. No locale: protocol names are ASCII, and std::toupper is a call.
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::toupper(static_cast<unsigned char>(a[i])) != b[i]) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char c = a[i] >= 'a' && a[i] <= 'z' ? static_cast<char>(a[i] - 'a' + 'A') : a[i];
+    if (c != b[i]) return false;
+  }
   return true;
 }
 }  // namespace
@@ -50,6 +53,8 @@ std::uint16_t protocol_from_name(std::string_view name) noexcept {
     }
     return v <= 255 ? static_cast<std::uint16_t>(v) : network_session::no_protocol;
   }
+  for (const auto& p : protocols)  // the usual spelling first
+    if (name == p.name) return p.number;
   for (const auto& p : protocols)
     if (iequals(name, p.name)) return p.number;
   return network_session::no_protocol;

@@ -25,6 +25,45 @@ dvc_action action_from_asim(std::string_view s) noexcept {
   return dvc_action::unknown;
 }
 
+// The fields the rule reads (SPEC §1), and the envelope key.
+enum class asim_field : std::uint8_t {
+  other, records, src_ip, dst_ip, action, vendor, hostname, product, time_generated, dst_port,
+  event_start, protocol
+};
+
+asim_field field_of(std::string_view key) noexcept {
+  switch (key.size()) {
+    case 7:
+      if (key == "records") return asim_field::records;
+      break;
+    case 9:
+      if (key == "SrcIpAddr") return asim_field::src_ip;
+      if (key == "DstIpAddr") return asim_field::dst_ip;
+      if (key == "DvcAction") return asim_field::action;
+      break;
+    case 11:
+      if (key == "EventVendor") return asim_field::vendor;
+      if (key == "DvcHostname") return asim_field::hostname;
+      break;
+    case 12:
+      if (key == "EventProduct") return asim_field::product;
+      break;
+    case 13:
+      if (key == "TimeGenerated") return asim_field::time_generated;
+      if (key == "DstPortNumber") return asim_field::dst_port;
+      break;
+    case 14:
+      if (key == "EventStartTime") return asim_field::event_start;
+      break;
+    case 15:
+      if (key == "NetworkProtocol") return asim_field::protocol;
+      break;
+    default:
+      break;
+  }
+  return asim_field::other;
+}
+
 class asim_json_parser final : public format_parser {
  public:
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
@@ -45,18 +84,16 @@ class asim_json_parser final : public format_parser {
     const char* reject = nullptr;
     bool time_from_generated = false;
 
-    for (auto field : obj) {
-      std::string_view key;
-      if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
+    for (auto result : obj) {
+      // References into the iteration result, not copies of simdjson's iterators: copying
+      // them costs store-forwarding stalls on every field.
+      asim_field f;
+      if (!json::match_key(result, asim_field::other, field_of, f)) {
         sink.rejected("invalid_json");
         return false;
       }
-      value v;
-      if (field.value().get(v) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return false;
-      }
-      if (top_level && key == "records") {
+      value& v = result.value_unsafe().value();
+      if (top_level && f == asim_field::records) {
         simdjson::ondemand::array arr;
         if (v.get_array().get(arr) != simdjson::SUCCESS) {
           sink.rejected("bad_envelope");
@@ -68,65 +105,57 @@ class asim_json_parser final : public format_parser {
       if (reject != nullptr) continue;  // keep consuming to stay in sync, value unread
       std::string_view text;
       json::field_status st;
-      switch (key.size()) {
-        case 9:
-          if (key == "SrcIpAddr") {
-            st = json::as_text(v, text);
-            if (st != json::field_status::ok || text.empty()) {
-              reject = st == json::field_status::invalid ? "bad_src_ip" : "missing_src_ip";
-            } else if (auto ip = ip_address::parse(text)) {
-              s.src = *ip;
-              have_src = true;
-            } else {
-              reject = "bad_src_ip";
-            }
-          } else if (key == "DstIpAddr") {
-            // The rule does not use the destination: an unreadable one leaves it unset.
-            if (json::as_text(v, text) == json::field_status::ok) {
-              if (auto ip = ip_address::parse(text)) {
-                s.dst = *ip;
-                s.has_dst = true;
-              }
-            }
-          } else if (key == "DvcAction") {
-            if (json::as_text(v, text) == json::field_status::ok) s.action = action_from_asim(text);
+      switch (f) {
+        case asim_field::src_ip:
+          st = json::as_text(v, text);
+          if (st != json::field_status::ok || text.empty()) {
+            reject = st == json::field_status::invalid ? "bad_src_ip" : "missing_src_ip";
+          } else if (ip_address::parse(text, s.src)) {
+            have_src = true;
+          } else {
+            reject = "bad_src_ip";
           }
           break;
-        case 11:
-          if (key == "EventVendor") {
-            st = json::as_text(v, text);
-            if (st == json::field_status::ok) vendor = copy_label(text, vendor_buf_);
-            else if (st == json::field_status::invalid) reject = "bad_vendor";
-          } else if (key == "DvcHostname") {
-            if (json::as_text(v, text) == json::field_status::ok) s.device = labels_.get(text);
+        case asim_field::dst_ip:
+          // The rule does not use the destination: an unreadable one leaves it unset.
+          if (json::as_text(v, text) == json::field_status::ok) {
+            s.has_dst = ip_address::parse(text, s.dst);
+            if (!s.has_dst) s.dst = ip_address();
           }
           break;
-        case 12:
-          if (key == "EventProduct") {
-            st = json::as_text(v, text);
-            if (st == json::field_status::ok) product = copy_label(text, product_buf_);
-            else if (st == json::field_status::invalid) reject = "bad_product";
-          }
+        case asim_field::action:
+          if (json::as_text(v, text) == json::field_status::ok) s.action = action_from_asim(text);
           break;
-        case 13:
-          if (key == "TimeGenerated") {
-            reject = read_time(v, s);
-            time_from_generated = s.has_time;
-          } else if (key == "DstPortNumber") {
-            st = json::as_port(v, s.dst_port);
-            if (st == json::field_status::invalid) reject = "bad_dst_port";
-            else if (st == json::field_status::absent) s.dst_port = network_session::no_port;
-          }
+        case asim_field::vendor:
+          st = json::as_text(v, text);
+          if (st == json::field_status::ok) vendor = text;
+          else if (st == json::field_status::invalid) reject = "bad_vendor";
           break;
-        case 14:
-          if (key == "EventStartTime" && !time_from_generated) reject = read_time(v, s);
+        case asim_field::hostname:
+          if (json::as_text(v, text) == json::field_status::ok) s.device = labels_.get(text);
           break;
-        case 15:
-          if (key == "NetworkProtocol") {
-            if (json::as_text(v, text) == json::field_status::ok) s.protocol = protocol_from_name(text);
-          }
+        case asim_field::product:
+          st = json::as_text(v, text);
+          if (st == json::field_status::ok) product = text;
+          else if (st == json::field_status::invalid) reject = "bad_product";
           break;
-        default:
+        case asim_field::time_generated:
+          reject = read_time(v, s);
+          time_from_generated = s.has_time;
+          break;
+        case asim_field::dst_port:
+          st = json::as_port(v, s.dst_port);
+          if (st == json::field_status::invalid) reject = "bad_dst_port";
+          else if (st == json::field_status::absent) s.dst_port = network_session::no_port;
+          break;
+        case asim_field::event_start:
+          if (!time_from_generated) reject = read_time(v, s);
+          break;
+        case asim_field::protocol:
+          if (json::as_text(v, text) == json::field_status::ok) s.protocol = protocol_from_name(text);
+          break;
+        case asim_field::records:  // "records" inside a record: not a field of the rule
+        case asim_field::other:
           break;
       }
     }
@@ -144,7 +173,7 @@ class asim_json_parser final : public format_parser {
   }
 
   // Reads TimeGenerated / EventStartTime. Returns a reject reason or nullptr.
-  static const char* read_time(value v, network_session& s) noexcept {
+  static const char* read_time(value& v, network_session& s) noexcept {
     std::string_view text;
     const json::field_status st = json::as_text(v, text);
     if (st == json::field_status::absent) return nullptr;
@@ -162,16 +191,8 @@ class asim_json_parser final : public format_parser {
     return "bad_time";
   }
 
-  // Unescaped simdjson strings live in the parser's string buffer, valid for the document:
-  // fine until the record is emitted, but copying keeps the rule simple for nested reads.
-  static std::string_view copy_label(std::string_view text, std::string& buf) {
-    buf.assign(text);
-    return buf;
-  }
-
   simdjson::ondemand::parser parser_;
   std::string scratch_;
-  std::string vendor_buf_, product_buf_;
   label_cache labels_;
 };
 

@@ -16,23 +16,36 @@ simdjson::padded_string_view padded_view(std::string_view unit, const parse_cont
   return simdjson::padded_string_view(scratch.data(), unit.size(), scratch.size());
 }
 
-field_status as_text(simdjson::ondemand::value v, std::string_view& out) noexcept {
-  // Strings are the common case: try them first (a type mismatch does not consume the value).
-  if (v.get_string().get(out) == simdjson::SUCCESS) return field_status::ok;
+namespace {
+constexpr bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+}  // namespace
+
+field_status as_text(simdjson::ondemand::value& v, std::string_view& out) noexcept {
+  // Strings are the common case. Their raw token (a peek: it consumes nothing) is the quoted
+  // text plus the whitespace up to the next structural character; without a backslash the
+  // text between the quotes is the value, no unescaping or copy needed.
+  const std::string_view token = v.raw_json_token();
+  if (!token.empty() && token[0] == '"') {
+    std::size_t n = token.size();
+    while (n > 1 && is_json_space(token[n - 1])) --n;
+    if (n >= 2 && token[n - 1] == '"') {
+      const std::string_view inner = token.substr(1, n - 2);
+      if (!has_backslash(inner.data(), inner.size())) {
+        out = inner;
+        return field_status::ok;
+      }
+    }
+    return v.get_string().get(out) == simdjson::SUCCESS ? field_status::ok : field_status::invalid;
+  }
   simdjson::ondemand::json_type t;
   if (v.type().get(t) != simdjson::SUCCESS) return field_status::invalid;
   switch (t) {
-    case simdjson::ondemand::json_type::string:
-      return v.get_string().get(out) == simdjson::SUCCESS ? field_status::ok
-                                                          : field_status::invalid;
     case simdjson::ondemand::json_type::null:
       return field_status::absent;
     case simdjson::ondemand::json_type::number:
     case simdjson::ondemand::json_type::boolean: {
       out = v.raw_json_token();
-      while (!out.empty() &&
-             (out.back() == ' ' || out.back() == '\n' || out.back() == '\r' || out.back() == '\t'))
-        out.remove_suffix(1);
+      while (!out.empty() && is_json_space(out.back())) out.remove_suffix(1);
       return field_status::ok;
     }
     default:
@@ -47,7 +60,7 @@ bool parse_int64(std::string_view s, std::int64_t& out) noexcept {
   return ec == std::errc() && p == end;
 }
 
-field_status as_int64(simdjson::ondemand::value v, std::int64_t& out) noexcept {
+field_status as_int64(simdjson::ondemand::value& v, std::int64_t& out) noexcept {
   std::string_view text;
   const field_status st = as_text(v, text);
   if (st != field_status::ok) return st;
@@ -55,7 +68,7 @@ field_status as_int64(simdjson::ondemand::value v, std::int64_t& out) noexcept {
   return parse_int64(text, out) ? field_status::ok : field_status::invalid;
 }
 
-field_status as_port(simdjson::ondemand::value v, std::int32_t& out) noexcept {
+field_status as_port(simdjson::ondemand::value& v, std::int32_t& out) noexcept {
   std::int64_t n = 0;
   const field_status st = as_int64(v, n);
   if (st != field_status::ok) return st;
@@ -88,10 +101,6 @@ std::optional<timestamp_us> epoch_to_us(std::string_view s) noexcept {
 }
 
 namespace {
-
-bool is_json_space(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
 
 // A `key` (quotes included) followed by optional white space, ':', white space and '{'.
 bool has_object_member(std::string_view head, std::string_view key) noexcept {

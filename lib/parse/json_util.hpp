@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,16 +27,62 @@ simdjson::padded_string_view padded_view(std::string_view unit, const parse_cont
 
 enum class field_status : std::uint8_t { ok, absent, invalid };
 
-// A value as text: strings are unescaped views (valid until the next simdjson call on the
-// document); numbers and booleans are their raw JSON text; null is `absent`.
-field_status as_text(simdjson::ondemand::value v, std::string_view& out) noexcept;
+// Whether the `n` bytes at `p` hold a backslash (an escape in a JSON string).
+inline bool has_backslash(const char* p, std::size_t n) noexcept {
+  return std::memchr(p, '\\', n) != nullptr;
+}
+
+// A field's key as written between its quotes (escapes not undone): a view of the input.
+inline std::string_view raw_key(simdjson::ondemand::field& field) noexcept {
+  // raw() points just past the key's opening quote. Its closing quote is found from the
+  // value's first byte (known to stage 1): back over white space, the ':', white space.
+  const char* const raw = field.key().raw();
+  const char* p = field.value().raw_json_token().data() - 1;
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (space(*p)) --p;
+  --p;  // the ':'
+  while (space(*p)) --p;
+  return {raw, static_cast<std::size_t>(p - raw)};  // p is at the closing quote
+}
+
+// A field's key: a view of the input when the key has no escapes (the common case, no copy),
+// else the unescaped key in the parser's string buffer. False when it cannot be read.
+inline bool key_of(simdjson::ondemand::field& field, std::string_view& out) noexcept {
+  out = raw_key(field);
+  return !has_backslash(out.data(), out.size()) || field.unescaped_key().get(out) == simdjson::SUCCESS;
+}
+inline bool key_of(simdjson::simdjson_result<simdjson::ondemand::field>& field, std::string_view& out) noexcept {
+  return field.error() == simdjson::SUCCESS && key_of(field.value_unsafe(), out);
+}
+
+// For a parser that looks keys up in a fixed set of plain (escape-free) names:
+// out = match(key), trying the raw key first, so the escape check runs only for keys that
+// are not in the set. `none` is what match returns for a key outside the set. False when
+// the key cannot be read.
+template <typename Id, typename Match>
+bool match_key(simdjson::simdjson_result<simdjson::ondemand::field>& result, Id none, Match match, Id& out) noexcept {
+  if (result.error() != simdjson::SUCCESS) return false;
+  simdjson::ondemand::field& field = result.value_unsafe();
+  const std::string_view raw = raw_key(field);
+  out = match(raw);
+  if (out != none || !has_backslash(raw.data(), raw.size())) return true;
+  std::string_view key;
+  if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+  out = match(key);
+  return true;
+}
+
+// A value as text: strings are views (of the input when they hold no escapes, else unescaped
+// in the parser's string buffer; both valid until the next iterate()); numbers and booleans
+// are their raw JSON text; null is `absent`.
+field_status as_text(simdjson::ondemand::value& v, std::string_view& out) noexcept;
 
 // A destination port from a number or a numeric string; null/"" -> absent; anything not an
 // integer in 0..65535 -> invalid.
-field_status as_port(simdjson::ondemand::value v, std::int32_t& out) noexcept;
+field_status as_port(simdjson::ondemand::value& v, std::int32_t& out) noexcept;
 
 // An integer from a number or a numeric string.
-field_status as_int64(simdjson::ondemand::value v, std::int64_t& out) noexcept;
+field_status as_int64(simdjson::ondemand::value& v, std::int64_t& out) noexcept;
 
 // Parses a decimal integer (optional leading '-') that must fill all of `s`.
 bool parse_int64(std::string_view s, std::int64_t& out) noexcept;

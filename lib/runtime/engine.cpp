@@ -55,9 +55,7 @@ void engine::run_shard(shard& s) {
   std::vector<alert> alerts;
   while (auto msg = s.queue.pop()) {
     if (auto* batch = std::get_if<std::vector<network_session>>(&*msg)) {
-      std::uint64_t late = 0;
-      for (const network_session& r : *batch)
-        if (s.state.add(r) == shard_state::add_result::late) ++late;
+      const std::size_t late = s.state.add_batch(batch->data(), batch->size());
       if (late != 0) late_counter_->inc(late);
       continue;
     }

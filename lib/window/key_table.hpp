@@ -71,6 +71,17 @@ class key_table {
     return e;
   }
 
+  // Cache hints for a coming find_or_insert(key): the index slot, then (once that slot is
+  // in cache) the entry it names. No effect on the table.
+  void prefetch_slot(const Key& key) const noexcept {
+    if (!index_.empty()) __builtin_prefetch(&index_[Hash{}(key) & (index_.size() - 1)]);
+  }
+  void prefetch_entry(const Key& key) const noexcept {
+    if (index_.empty()) return;
+    const std::uint32_t v = index_[Hash{}(key) & (index_.size() - 1)];
+    if (v != 0) __builtin_prefetch(&at(v - 1));
+  }
+
   entry& at(std::size_t i) noexcept { return chunks_[i / chunk_size][i % chunk_size]; }
   const entry& at(std::size_t i) const noexcept { return chunks_[i / chunk_size][i % chunk_size]; }
 

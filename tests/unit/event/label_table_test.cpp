@@ -46,5 +46,23 @@ TEST(LabelCache, JoinsVendorAndProductWithASlash) {
   EXPECT_EQ(t.view(c.reported_by("", "")), "/");
 }
 
+TEST(LabelCache, HitsAndMissesReturnTheTablesIds) {
+  label_table t;
+  label_cache c(t);
+  // More labels than the cache has slots, each asked twice in two orders: every answer must
+  // be the table's own id, whether it came from the cache or not.
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 1000; ++i) {
+      const int k = round == 0 ? i : 999 - i;
+      const std::string v = "vendor" + std::to_string(k % 37), p = "product" + std::to_string(k);
+      EXPECT_EQ(t.view(c.reported_by(v, p)), v + "/" + p);
+      EXPECT_EQ(t.view(c.get("device-" + std::to_string(k))), "device-" + std::to_string(k));
+    }
+  // Different splits of one joined text are one label.
+  EXPECT_EQ(c.reported_by("a/b", "c"), c.reported_by("a", "b/c"));
+  EXPECT_EQ(c.reported_by("a", "b/c"), t.intern("a/b/c"));
+  EXPECT_NE(c.reported_by("ab", ""), c.reported_by("a", "b"));
+}
+
 }  // namespace
 }  // namespace portscand

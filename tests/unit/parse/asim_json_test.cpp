@@ -26,6 +26,36 @@ TEST(AsimJson, AFullRecordYieldsEveryNormalizedField) {
   EXPECT_EQ(label(r.device), "fw-01");
 }
 
+// Keys and strings are read from the raw input when they hold no escape; these check the
+// cases that must take the unescaping path, and white space around keys and values.
+TEST(AsimJson, EscapedKeysAndValuesMeanWhatTheyUnescapeTo) {
+  auto s = parse_with("asim",
+                      R"({"Src\u0049pAddr":"203.0.113.\u0037","TimeGenerated":"2026-11-28T10:05:03Z",)"
+                      R"("Dst\u0050ortNumber":443,"EventVendor":"Palo \"Alto\"","EventProduct":"a\\b",)"
+                      R"("Network\u0050rotocol":"\u0054CP"})");
+  ASSERT_EQ(s.records.size(), 1u) << (s.rejects.empty() ? "" : s.rejects[0]);
+  EXPECT_EQ(ip(s.records[0].src), "203.0.113.7");
+  EXPECT_EQ(s.records[0].dst_port, 443);
+  EXPECT_EQ(s.records[0].protocol, 6);
+  EXPECT_EQ(label(s.records[0].reported_by), "Palo \"Alto\"/a\\b");
+}
+
+TEST(AsimJson, WhiteSpaceAroundKeysAndValuesIsInsignificant) {
+  auto s = parse_with("asim", "{ \"SrcIpAddr\" \t:\r\n \"203.0.113.7\" , \"DstPortNumber\" : 22 ,\n"
+                              "  \"EventVendor\"\n:\n\"V\"\n,\"EventProduct\":\"P\"  }");
+  ASSERT_EQ(s.records.size(), 1u) << (s.rejects.empty() ? "" : s.rejects[0]);
+  EXPECT_EQ(ip(s.records[0].src), "203.0.113.7");
+  EXPECT_EQ(s.records[0].dst_port, 22);
+  EXPECT_EQ(label(s.records[0].reported_by), "V/P");
+}
+
+TEST(AsimJson, AKeyThatOnlyStartsLikeAFieldIsNotThatField) {
+  auto s = parse_with("asim", R"({"SrcIpAddr":"203.0.113.7","SrcIpAddrX":"1.1.1.1","DstPortNumbers":9,"DstPortNumber":7})");
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(ip(s.records[0].src), "203.0.113.7");
+  EXPECT_EQ(s.records[0].dst_port, 7);
+}
+
 TEST(AsimJson, DstPortMayBeANumericString) {
   auto s = parse_with("asim", R"({"SrcIpAddr":"203.0.113.7","DstPortNumber":"8080"})");
   ASSERT_EQ(s.records.size(), 1u);

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 namespace portscand {
 namespace {
 
@@ -15,6 +19,41 @@ network_session rec(const char* src, timestamp_us t, int port) {
 }
 
 const timestamp_us t0 = 1'768'471'500LL * us_per_second;  // 2026-01-15T10:05:00Z, a bin start
+
+// add_batch prefetches ahead (hints only): its result must be add()'s, record for record,
+// across bins, families, repeated keys and late records.
+TEST(ShardState, AddBatchLeavesTheStateAddWould) {
+  window_config cfg;
+  cfg.retention = 20 * us_per_minute;
+  shard_state one(cfg), batched(cfg);
+  std::vector<network_session> records;
+  std::uint32_t x = 12345;
+  auto next = [&x] { return x = x * 1103515245u + 12345u; };
+  for (int i = 0; i < 20000; ++i) {
+    const std::uint32_t k = (next() >> 8) % 3000;
+    network_session r;
+    r.src = k % 5 == 0 ? *ip_address::parse("2001:db8::" + std::to_string(k)) : ip_address::from_v4(0xcb007100u + k);
+    r.time = t0 + static_cast<timestamp_us>((next() >> 8) % 1800) * us_per_second;
+    r.has_time = true;
+    r.dst_port = static_cast<int>((next() >> 8) % 200);
+    records.push_back(r);
+  }
+  one.advance_watermark(t0 + 40 * us_per_minute);  // the first bins' records are late
+  batched.advance_watermark(t0 + 40 * us_per_minute);
+  std::size_t late = 0;
+  for (const auto& r : records)
+    if (one.add(r) == shard_state::add_result::late) ++late;
+  std::size_t batched_late = 0;
+  for (std::size_t i = 0; i < records.size(); i += 1024)
+    batched_late += batched.add_batch(records.data() + i, std::min<std::size_t>(1024, records.size() - i));
+  EXPECT_GT(late, 0u);
+  EXPECT_EQ(batched_late, late);
+  std::string a, b;
+  one.serialize(a);
+  batched.serialize(b);
+  EXPECT_EQ(a, b);
+  EXPECT_GT(one.keys(), 1000u);
+}
 
 TEST(ShardState, KeysAreCountedPerSourceAndBin) {
   shard_state s(window_config{});

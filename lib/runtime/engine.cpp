@@ -206,11 +206,12 @@ void engine::dispatcher::rejected(std::string_view reason) {
 void engine::dispatcher::record(const network_session& in) {
   const std::string_view format = format_name();
   if (format.data() != last_format_) {
+    publish_counts();
     last_parsed_ = &count(parsed_, "portscand_records_parsed_total",
                           "Network-session records parsed, by input and format.", {});
     last_format_ = format.data();
   }
-  last_parsed_->inc();
+  ++parsed_pending_;
   network_session r = in;
   if (time_source_ == event_time_source::receive || !r.has_time) {
     const timestamp_us header = ctx_ != nullptr ? ctx_->header_time : 0;
@@ -221,7 +222,7 @@ void engine::dispatcher::record(const network_session& in) {
   }
   const source_class c = classify_source(r.src, engine_.opt_.mode);
   if (c != source_class::candidate) {
-    filtered_[static_cast<std::size_t>(c)]->inc();
+    ++filtered_pending_[static_cast<std::size_t>(c)];
     return;
   }
   if (r.time > now_ + engine_.opt_.max_future_skew) {
@@ -236,7 +237,17 @@ void engine::dispatcher::record(const network_session& in) {
   if (batch.size() >= batch_size) push_batch(shard);
 }
 
+void engine::dispatcher::publish_counts() noexcept {
+  if (parsed_pending_ != 0) last_parsed_->inc(parsed_pending_);
+  parsed_pending_ = 0;
+  for (std::size_t i = 0; i < filtered_pending_.size(); ++i) {
+    if (filtered_pending_[i] != 0) filtered_[i]->inc(filtered_pending_[i]);
+    filtered_pending_[i] = 0;
+  }
+}
+
 void engine::dispatcher::push_batch(std::size_t shard) {
+  publish_counts();
   std::vector<network_session> out;
   out.reserve(batch_size);
   out.swap(pending_[shard]);
@@ -257,11 +268,13 @@ void engine::dispatcher::push_batch(std::size_t shard) {
 }
 
 void engine::dispatcher::flush() {
+  publish_counts();
   for (std::size_t i = 0; i < pending_.size(); ++i)
     if (!pending_[i].empty()) push_batch(i);
 }
 
 bool engine::dispatcher::try_flush() {
+  publish_counts();
   bool all = true;
   for (std::size_t i = 0; i < pending_.size(); ++i) {
     if (pending_[i].empty()) continue;

@@ -57,6 +57,9 @@ class engine {
   class dispatcher final : public parse_sink {
    public:
     dispatcher(engine& e, std::string input_name, event_time_source time_source);
+    ~dispatcher() { publish_counts(); }
+    dispatcher(const dispatcher&) = delete;
+    dispatcher& operator=(const dispatcher&) = delete;
 
     // Call before decoding a unit: its context fills in missing times.
     void begin_unit(const parse_context& ctx, const unit_decoder* decoder) noexcept {
@@ -106,9 +109,16 @@ class engine {
     const parse_context* ctx_ = nullptr;
     const unit_decoder* decoder_ = nullptr;
     timestamp_us now_ = 0;
+    // Adds the counts kept below to the shared counters.
+    void publish_counts() noexcept;
+
     // The parsed-records counter of the last format seen (names are stable registry strings).
     const char* last_format_ = nullptr;
     counter* last_parsed_ = nullptr;
+    // Counted here and published with each batch and flush: an atomic add per record on a
+    // counter that every parsing thread of the input shares would bounce its cache line.
+    std::uint64_t parsed_pending_ = 0;
+    std::array<std::uint64_t, 5> filtered_pending_{};
     std::vector<std::vector<network_session>> pending_;  // per shard
     timestamp_us max_event_ = INT64_MIN;
     std::unordered_map<reason_key, counter*, reason_hash> rejected_, skipped_, parsed_;

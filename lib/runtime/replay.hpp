@@ -19,7 +19,7 @@ struct replay_options {
   unsigned parse_threads = 0;  // 0 = number of cores
   std::size_t max_keys_per_shard = 4'000'000;
   output_schema schema = output_schema::native;
-  std::size_t chunk_bytes = 4u << 20;
+  std::size_t chunk_bytes = 1u << 20;
 };
 
 struct replay_result {

@@ -9,28 +9,44 @@ namespace {
 
 constexpr std::array<std::uint8_t, 12> v4_mapped_prefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
+// One decimal octet at p (1-3 digits, no leading zero, <= 255), appended to v.
+inline bool octet(const char*& p, const char* end, std::uint32_t& v) noexcept {
+  auto digit = [end](const char* q, unsigned& d) {
+    if (q == end) return false;
+    d = static_cast<unsigned>(static_cast<unsigned char>(*q)) - '0';
+    return d <= 9;
+  };
+  unsigned x, d;
+  if (!digit(p, x)) return false;
+  ++p;
+  if (digit(p, d)) {
+    if (x == 0) return false;  // no octal-looking octets
+    x = x * 10 + d;
+    ++p;
+    if (digit(p, d)) {
+      x = x * 10 + d;
+      ++p;
+      if (x > 255) return false;
+    }
+  }
+  v = (v << 8) | x;
+  return true;
+}
+
 std::optional<std::uint32_t> parse_v4(std::string_view s) noexcept {
   if (s.size() < 7 || s.size() > 15) return std::nullopt;
-  std::uint32_t value = 0;
-  std::size_t i = 0;
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  std::uint32_t v = 0;
   for (int part = 0; part < 4; ++part) {
     if (part > 0) {
-      if (i >= s.size() || s[i] != '.') return std::nullopt;
-      ++i;
+      if (p == end || *p != '.') return std::nullopt;
+      ++p;
     }
-    const std::size_t start = i;
-    std::uint32_t octet = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3) {
-      octet = octet * 10 + static_cast<std::uint32_t>(s[i] - '0');
-      ++i;
-    }
-    const std::size_t digits = i - start;
-    if (digits == 0 || octet > 255) return std::nullopt;
-    if (digits > 1 && s[start] == '0') return std::nullopt;  // no octal-looking octets
-    value = (value << 8) | octet;
+    if (!octet(p, end, v)) return std::nullopt;
   }
-  if (i != s.size()) return std::nullopt;
-  return value;
+  if (p != end) return std::nullopt;
+  return v;
 }
 
 }  // namespace

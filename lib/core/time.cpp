@@ -49,11 +49,35 @@ civil_time to_civil(timestamp_us t) noexcept {
   return c;
 }
 
+namespace {
+// The days since the epoch of a validated "YYYY-MM-DD" prefix, or nullopt. The last answer
+// is kept per thread: consecutive records almost always share their date.
+std::optional<std::int64_t> date_days(std::string_view s) noexcept {
+  struct memo {
+    char text[10];
+    std::int64_t days;
+    bool valid;
+  };
+  thread_local memo last{{}, 0, false};
+  if (last.valid && std::memcmp(s.data(), last.text, 10) == 0) return last.days;
+  unsigned y, mo, d;
+  if (!digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' || !digits(s, 8, 2, d))
+    return std::nullopt;
+  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return std::nullopt;
+  const std::int64_t days = days_from_civil(y, mo, d);
+  std::memcpy(last.text, s.data(), 10);
+  last.days = days;
+  last.valid = true;
+  return days;
+}
+}  // namespace
+
 std::optional<timestamp_us> parse_iso8601(std::string_view s) noexcept {
-  unsigned y, mo, d, h, mi, sec = 0;
-  if (!digits(s, 0, 4, y) || s.size() < 16 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi))
+  if (s.size() < 16) return std::nullopt;
+  const auto days = date_days(s);
+  unsigned h, mi, sec = 0;
+  if (!days || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) || s[13] != ':' ||
+      !digits(s, 14, 2, mi))
     return std::nullopt;
   std::size_t pos = 16;
   if (pos < s.size() && s[pos] == ':') {
@@ -91,12 +115,9 @@ std::optional<timestamp_us> parse_iso8601(std::string_view s) noexcept {
     }
   }
   if (pos != s.size()) return std::nullopt;
-  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-      sec > 60)
-    return std::nullopt;
+  if (h > 23 || mi > 59 || sec > 60) return std::nullopt;
   if (sec == 60) sec = 59;  // a leap second sorts into the minute it ends
-  const std::int64_t days = days_from_civil(y, mo, d);
-  const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+  const std::int64_t secs = *days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
   return secs * us_per_second + micros;
 }
 

@@ -1,6 +1,7 @@
 #include "event/label_table.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/assert.hpp"
 
@@ -55,8 +56,22 @@ label_id label_cache::fill(entry& e, std::string_view key) {
   return e.id;
 }
 
+namespace {
+// A cache slot's hash: the length and up to 8 bytes from each end. Labels that differ only
+// in the middle share a slot (a miss, never a wrong answer); hashing every byte of every
+// label of every record cost more than those misses.
+std::uint64_t quick_hash(std::string_view s) noexcept {
+  std::uint64_t head = 0, tail = 0;
+  const std::size_t n = s.size();
+  std::memcpy(&head, s.data(), std::min<std::size_t>(n, 8));
+  if (n > 8) std::memcpy(&tail, s.data() + n - std::min<std::size_t>(n - 8, 8), std::min<std::size_t>(n - 8, 8));
+  const std::uint64_t h = (head * 0x9e3779b97f4a7c15ull) ^ (tail * 0xc2b2ae3d27d4eb4full) ^ n;
+  return h ^ (h >> 29);
+}
+}  // namespace
+
 label_id label_cache::get(std::string_view s) {
-  entry& e = entries_[std::hash<std::string_view>{}(s) % slots];
+  entry& e = entries_[quick_hash(s) % slots];
   if (e.used && e.key == s) return e.id;
   return fill(e, s);
 }
@@ -64,7 +79,7 @@ label_id label_cache::get(std::string_view s) {
 label_id label_cache::reported_by(std::string_view vendor, std::string_view product) {
   // Compared piecewise against the joined key: no string is built on a hit. The slot mixes
   // both hashes (another split of the same joined text may sit in another slot: harmless).
-  const std::size_t h = std::hash<std::string_view>{}(vendor) * 31 + std::hash<std::string_view>{}(product);
+  const std::uint64_t h = quick_hash(vendor) * 31 + quick_hash(product);
   entry& e = entries_[(h ^ (h >> 17)) % slots];
   const std::string_view k = e.key;
   if (e.used && k.size() == vendor.size() + 1 + product.size() && k.substr(0, vendor.size()) == vendor &&

@@ -27,7 +27,8 @@ simdjson::padded_string_view padded_view(std::string_view unit, const parse_cont
 
 enum class field_status : std::uint8_t { ok, absent, invalid };
 
-// Whether the `n` bytes at `p` hold a backslash (an escape in a JSON string).
+// Whether the `n` bytes at `p` hold a backslash (an escape in a JSON string). glibc's
+// vectorized memchr beat an inline word-at-a-time test here, even on 10-byte strings.
 inline bool has_backslash(const char* p, std::size_t n) noexcept {
   return std::memchr(p, '\\', n) != nullptr;
 }

@@ -1,6 +1,10 @@
 #include "core/ip_address.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <random>
+#include <string>
 
 #include "../test_names.hpp"
 
@@ -40,6 +44,35 @@ TEST(IpParse, RejectsWhatIsNotStrictlyAnAddress) {
                           "1.2.3.-4", "1..2.3", "abc", "1:2:3:4:5:6:7:8:9", "fe80::1%eth0", "[::1]",
                           "12345::", "1.2.3.4/24", "0x7f.0.0.1"})
     EXPECT_FALSE(ip_address::parse(bad).has_value()) << '"' << bad << '"';
+}
+
+// The dotted-quad parser against glibc's inet_pton(AF_INET), which is strict in the same way
+// (four decimal octets, no leading zeros): random strings over the characters that matter.
+TEST(IpParse, DottedQuadsAgreeWithInetPton) {
+  std::mt19937 rng(42);
+  const std::string alphabet = "0123456789.......5 x";
+  int valid_cases = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string text;
+    if (i % 2 == 0) {  // near-quads: 1-3 digit groups, some leading zeros or > 255, some edits
+      for (int part = 0; part < 4; ++part) {
+        if (part > 0) text += '.';
+        const int n = 1 + static_cast<int>(rng() % 3);
+        for (int k = 0; k < n; ++k) text += static_cast<char>('0' + rng() % (k == 0 && rng() % 4 == 0 ? 3 : 10));
+      }
+      if (rng() % 4 == 0) text[rng() % text.size()] = alphabet[rng() % alphabet.size()];
+    } else {
+      text.assign(rng() % 17, ' ');
+      for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    }
+    in_addr reference{};
+    const bool valid = inet_pton(AF_INET, text.c_str(), &reference) == 1;
+    const auto ip = ip_address::parse(text);
+    ASSERT_EQ(ip.has_value(), valid) << '"' << text << '"';
+    if (valid) EXPECT_EQ(ip->v4(), ntohl(reference.s_addr)) << text;
+    valid_cases += valid;
+  }
+  EXPECT_GT(valid_cases, 20000) << "the generator must produce real addresses too";
 }
 
 TEST(IpParse, MappedAndPlainIpv4AreTheSameKey) {

@@ -49,5 +49,19 @@ TEST(Duration, ParsesOneUnit) {
   EXPECT_EQ(format_duration(600 * us_per_second), "10m");
 }
 
+// parse_iso8601 remembers the last date it converted: a new date, an invalid one, and the
+// remembered one again must each be judged on their own.
+TEST(Iso8601, ARememberedDateNeverLeaksIntoTheNextString) {
+  const auto feb28 = parse_iso8601("2026-02-28T10:00:00Z");
+  ASSERT_TRUE(feb28.has_value());
+  EXPECT_FALSE(parse_iso8601("2026-02-29T10:00:00Z").has_value()) << "2026 is not a leap year";
+  EXPECT_FALSE(parse_iso8601("2026-02-28T24:00:00Z").has_value()) << "same date, bad hour";
+  EXPECT_FALSE(parse_iso8601("2026-02-28").has_value()) << "same date, no time";
+  EXPECT_EQ(parse_iso8601("2024-02-29T10:00:00Z").value() - parse_iso8601("2024-02-28T10:00:00Z").value(),
+            86400 * us_per_second);
+  EXPECT_EQ(parse_iso8601("2026-02-28T10:00:00Z"), feb28);
+  EXPECT_EQ(parse_iso8601("2026-03-01T10:00:00Z").value() - *feb28, 86400 * us_per_second);
+}
+
 }  // namespace
 }  // namespace portscand

@@ -63,8 +63,12 @@ namespace {
 std::uint64_t quick_hash(std::string_view s) noexcept {
   std::uint64_t head = 0, tail = 0;
   const std::size_t n = s.size();
-  std::memcpy(&head, s.data(), std::min<std::size_t>(n, 8));
-  if (n > 8) std::memcpy(&tail, s.data() + n - std::min<std::size_t>(n - 8, 8), std::min<std::size_t>(n - 8, 8));
+  if (n >= 8) {  // fixed-size loads: the first and the last 8 bytes (they overlap below 16)
+    std::memcpy(&head, s.data(), 8);
+    std::memcpy(&tail, s.data() + n - 8, 8);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) head = head << 8 | static_cast<unsigned char>(s[i]);
+  }
   const std::uint64_t h = (head * 0x9e3779b97f4a7c15ull) ^ (tail * 0xc2b2ae3d27d4eb4full) ^ n;
   return h ^ (h >> 29);
 }

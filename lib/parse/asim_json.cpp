@@ -106,25 +106,26 @@ class asim_json_parser final : public format_parser {
       std::string_view text;
       json::field_status st;
       switch (f) {
-        case asim_field::src_ip:
-          st = json::as_text(v, text);
-          if (st != json::field_status::ok || text.empty()) {
-            reject = st == json::field_status::invalid ? "bad_src_ip" : "missing_src_ip";
-          } else if (ip_address::parse(text, s.src)) {
-            have_src = true;
-          } else {
-            reject = "bad_src_ip";
-          }
+        // Addresses, times and keywords go through read_text: their readers refuse a
+        // backslash, so the raw text is tried first and unescaped only if refused.
+        case asim_field::src_ip: {
+          bool empty = false;
+          st = json::read_text(v, [&](std::string_view t) { return (empty = t.empty()) || ip_address::parse(t, s.src); });
+          if (st == json::field_status::ok && !empty) have_src = true;
+          else reject = st == json::field_status::invalid ? "bad_src_ip" : "missing_src_ip";
           break;
+        }
         case asim_field::dst_ip:
           // The rule does not use the destination: an unreadable one leaves it unset.
-          if (json::as_text(v, text) == json::field_status::ok) {
-            s.has_dst = ip_address::parse(text, s.dst);
-            if (!s.has_dst) s.dst = ip_address();
-          }
+          s.has_dst = json::read_text(v, [&s](std::string_view t) { return ip_address::parse(t, s.dst); }) ==
+                      json::field_status::ok;
+          if (!s.has_dst) s.dst = ip_address();
           break;
         case asim_field::action:
-          if (json::as_text(v, text) == json::field_status::ok) s.action = action_from_asim(text);
+          json::read_text(v, [&s](std::string_view t) {
+            s.action = action_from_asim(t);
+            return s.action != dvc_action::unknown;
+          });
           break;
         case asim_field::vendor:
           st = json::as_text(v, text);
@@ -152,7 +153,10 @@ class asim_json_parser final : public format_parser {
           if (!time_from_generated) reject = read_time(v, s);
           break;
         case asim_field::protocol:
-          if (json::as_text(v, text) == json::field_status::ok) s.protocol = protocol_from_name(text);
+          json::read_text(v, [&s](std::string_view t) {
+            s.protocol = protocol_from_name(t);
+            return s.protocol != network_session::no_protocol;
+          });
           break;
         case asim_field::records:  // "records" inside a record: not a field of the rule
         case asim_field::other:
@@ -174,21 +178,16 @@ class asim_json_parser final : public format_parser {
 
   // Reads TimeGenerated / EventStartTime. Returns a reject reason or nullptr.
   static const char* read_time(value& v, network_session& s) noexcept {
-    std::string_view text;
-    const json::field_status st = json::as_text(v, text);
-    if (st == json::field_status::absent) return nullptr;
-    if (st != json::field_status::ok) return "bad_time";
-    if (auto t = parse_iso8601(text)) {
-      s.time = *t;
-      s.has_time = true;
-      return nullptr;
-    }
-    if (auto t = json::epoch_to_us(text)) {
-      s.time = *t;
-      s.has_time = true;
-      return nullptr;
-    }
-    return "bad_time";
+    const json::field_status st = json::read_text(v, [&s](std::string_view text) {
+      auto t = parse_iso8601(text);
+      if (!t) t = json::epoch_to_us(text);
+      if (t) {
+        s.time = *t;
+        s.has_time = true;
+      }
+      return t.has_value();
+    });
+    return st == json::field_status::invalid ? "bad_time" : nullptr;
   }
 
   simdjson::ondemand::parser parser_;

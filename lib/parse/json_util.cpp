@@ -16,27 +16,18 @@ simdjson::padded_string_view padded_view(std::string_view unit, const parse_cont
   return simdjson::padded_string_view(scratch.data(), unit.size(), scratch.size());
 }
 
-namespace {
-constexpr bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-}  // namespace
-
 field_status as_text(simdjson::ondemand::value& v, std::string_view& out) noexcept {
   // Strings are the common case. Their raw token (a peek: it consumes nothing) is the quoted
   // text plus the whitespace up to the next structural character; without a backslash the
   // text between the quotes is the value, no unescaping or copy needed.
   const std::string_view token = v.raw_json_token();
-  if (!token.empty() && token[0] == '"') {
-    std::size_t n = token.size();
-    while (n > 1 && is_json_space(token[n - 1])) --n;
-    if (n >= 2 && token[n - 1] == '"') {
-      const std::string_view inner = token.substr(1, n - 2);
-      if (!has_backslash(inner.data(), inner.size())) {
-        out = inner;
-        return field_status::ok;
-      }
-    }
-    return v.get_string().get(out) == simdjson::SUCCESS ? field_status::ok : field_status::invalid;
+  std::string_view inner;
+  if (raw_string(token, inner) && !has_backslash(inner.data(), inner.size())) {
+    out = inner;
+    return field_status::ok;
   }
+  if (!token.empty() && token[0] == '"')
+    return v.get_string().get(out) == simdjson::SUCCESS ? field_status::ok : field_status::invalid;
   simdjson::ondemand::json_type t;
   if (v.type().get(t) != simdjson::SUCCESS) return field_status::invalid;
   switch (t) {

@@ -73,10 +73,44 @@ bool match_key(simdjson::simdjson_result<simdjson::ondemand::field>& result, Id 
   return true;
 }
 
+inline bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// The text between the quotes of a string's raw token (the quoted text plus the white
+// space up to the next structural character), escapes not undone. False for a token that
+// is not a string.
+inline bool raw_string(std::string_view token, std::string_view& inner) noexcept {
+  if (token.empty() || token[0] != '"') return false;
+  std::size_t n = token.size();
+  while (n > 1 && is_json_space(token[n - 1])) --n;
+  if (n < 2 || token[n - 1] != '"') return false;
+  inner = token.substr(1, n - 2);
+  return true;
+}
+
 // A value as text: strings are views (of the input when they hold no escapes, else unescaped
 // in the parser's string buffer; both valid until the next iterate()); numbers and booleans
 // are their raw JSON text; null is `absent`.
 field_status as_text(simdjson::ondemand::value& v, std::string_view& out) noexcept;
+
+// For a value that a strict reader takes next (an address, a time, a keyword), skipping
+// the escape check of as_text: read(text) gets a string's raw text, escapes and all, and
+// only when it refuses a text that holds a backslash does it get the unescaped text.
+// `read` must refuse any text with a backslash (true = accepted). Numbers and booleans
+// reach it as their raw text, as with as_text. Returns absent for null, invalid when the
+// value is not text or `read` refused it, else ok.
+template <typename Read>
+field_status read_text(simdjson::ondemand::value& v, Read read) noexcept {
+  std::string_view text;
+  if (raw_string(v.raw_json_token(), text)) {
+    if (read(text)) return field_status::ok;
+    if (!has_backslash(text.data(), text.size())) return field_status::invalid;
+    if (v.get_string().get(text) != simdjson::SUCCESS) return field_status::invalid;
+    return read(text) ? field_status::ok : field_status::invalid;
+  }
+  const field_status st = as_text(v, text);
+  if (st != field_status::ok) return st;
+  return read(text) ? field_status::ok : field_status::invalid;
+}
 
 // A destination port from a number or a numeric string; null/"" -> absent; anything not an
 // integer in 0..65535 -> invalid.

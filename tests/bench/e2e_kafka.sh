@@ -80,11 +80,14 @@ sum_of() { awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $NF} END {printf "%d", s}'; }
 : >"$work/samples"
 last_parsed=-1 stable=0
 while [ $stable -lt 60 ]; do
-  t=$(date +%s.%N)
-  m=$(scrape)
-  parsed=$(echo "$m" | sum_of portscand_records_parsed_total)
-  rejected=$(echo "$m" | sum_of portscand_records_rejected_total)
-  lag=$(echo "$m" | sum_of portscand_kafka_consumer_lag_messages)
+  # One curl and one awk per sample, and bash's own clock: the sampling must not take the
+  # CPU the daemon is being measured on.
+  t=$EPOCHREALTIME
+  read -r parsed rejected lag < <(scrape | awk '
+    $1 ~ /^portscand_records_parsed_total({|$)/ {p += $NF}
+    $1 ~ /^portscand_records_rejected_total({|$)/ {r += $NF}
+    $1 ~ /^portscand_kafka_consumer_lag_messages({|$)/ {l += $NF}
+    END {printf "%d %d %d\n", p, r, l}')
   echo "$t $parsed $rejected $lag" >>"$work/samples"
   if [ "$parsed" -eq "$last_parsed" ] && [ "$parsed" -gt 0 ]; then stable=$((stable + 1)); else stable=0; fi
   last_parsed=$parsed

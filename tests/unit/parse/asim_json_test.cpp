@@ -30,14 +30,23 @@ TEST(AsimJson, AFullRecordYieldsEveryNormalizedField) {
 // cases that must take the unescaping path, and white space around keys and values.
 TEST(AsimJson, EscapedKeysAndValuesMeanWhatTheyUnescapeTo) {
   auto s = parse_with("asim",
-                      R"({"Src\u0049pAddr":"203.0.113.\u0037","TimeGenerated":"2026-11-28T10:05:03Z",)"
+                      R"({"Src\u0049pAddr":"203.0.113.\u0037","TimeGenerated":"2026-11-28T10:05:03\u005a",)"
                       R"("Dst\u0050ortNumber":443,"EventVendor":"Palo \"Alto\"","EventProduct":"a\\b",)"
-                      R"("Network\u0050rotocol":"\u0054CP"})");
+                      R"("Network\u0050rotocol":"\u0054CP","DvcAction":"\u0044eny","DstIpAddr":"198.51.100.\u0031"})");
   ASSERT_EQ(s.records.size(), 1u) << (s.rejects.empty() ? "" : s.rejects[0]);
   EXPECT_EQ(ip(s.records[0].src), "203.0.113.7");
   EXPECT_EQ(s.records[0].dst_port, 443);
   EXPECT_EQ(s.records[0].protocol, 6);
+  EXPECT_EQ(s.records[0].action, dvc_action::deny);
+  EXPECT_EQ(ip(s.records[0].dst), "198.51.100.1");
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2026-11-28T10:05:03Z");
   EXPECT_EQ(label(s.records[0].reported_by), "Palo \"Alto\"/a\\b");
+}
+
+TEST(AsimJson, AnEscapedValueThatIsStillInvalidIsRejected) {
+  EXPECT_EQ(parse_with("asim", R"({"SrcIpAddr":"203.0.113.\u0078"})").rejects, std::vector<std::string>{"bad_src_ip"});
+  EXPECT_EQ(parse_with("asim", R"({"SrcIpAddr":"1.2.3.4","TimeGenerated":"2026-13-01T00:00:00\u005a"})").rejects,
+            std::vector<std::string>{"bad_time"});
 }
 
 TEST(AsimJson, WhiteSpaceAroundKeysAndValuesIsInsignificant) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "core/assert.hpp"
@@ -26,9 +27,13 @@ struct __attribute__((packed, aligned(4))) key_state {
   std::uint8_t flags = 0;
 };
 
-// Dense, chunked storage of (key, state) plus an open-addressing index of 32-bit slots.
+// Dense, chunked storage of (key, state) plus an open-addressing index (linear probing)
+// whose slots hold the entry's number. For 32-bit keys (IPv4) a slot also holds the key
+// itself, so probing past other keys reads only the index, never their entries (each a
+// likely cache miss); 128-bit keys keep 4-byte slots to stay small.
 // Entries never move while the table lives (chunks are never reallocated), removal happens
-// only by rebuilding (shedding). Memory per key: sizeof(entry) + about 6 bytes of index.
+// only by rebuilding (shedding). Memory per key: sizeof(entry) + about 6 bytes of index
+// (4-byte slots) or 12 (8-byte slots).
 // Not thread-safe: owned by one shard.
 template <typename Key, typename Hash>
 class key_table {
@@ -53,12 +58,14 @@ class key_table {
     const std::size_t mask = index_.size() - 1;
     std::size_t slot = Hash{}(key) & mask;
     while (true) {
-      const std::uint32_t v = index_[slot];
+      const slot_t v = index_[slot];
       if (v == 0) break;
-      entry& e = at(v - 1);
-      if (e.key == key) {
-        inserted = false;
-        return e;
+      if (holds(v, key)) {
+        entry& e = at(number_of(v) - 1);
+        if (tagged || e.key == key) {
+          inserted = false;
+          return e;
+        }
       }
       slot = (slot + 1) & mask;
     }
@@ -66,7 +73,7 @@ class key_table {
     if (size_ == chunks_.size() * chunk_size) chunks_.push_back(std::make_unique<entry[]>(chunk_size));
     entry& e = at(size_);
     e.key = key;
-    index_[slot] = static_cast<std::uint32_t>(++size_);
+    index_[slot] = make_slot(key, ++size_);
     inserted = true;
     return e;
   }
@@ -78,8 +85,8 @@ class key_table {
   }
   void prefetch_entry(const Key& key) const noexcept {
     if (index_.empty()) return;
-    const std::uint32_t v = index_[Hash{}(key) & (index_.size() - 1)];
-    if (v != 0) __builtin_prefetch(&at(v - 1));
+    const slot_t v = index_[Hash{}(key) & (index_.size() - 1)];
+    if (v != 0 && holds(v, key)) __builtin_prefetch(&at(number_of(v) - 1));
   }
 
   entry& at(std::size_t i) noexcept { return chunks_[i / chunk_size][i % chunk_size]; }
@@ -108,11 +115,24 @@ class key_table {
   }
 
   std::size_t memory_bytes() const noexcept {
-    return chunks_.size() * chunk_size * sizeof(entry) + index_.size() * sizeof(std::uint32_t);
+    return chunks_.size() * chunk_size * sizeof(entry) + index_.size() * sizeof(slot_t);
   }
 
  private:
   static constexpr std::size_t chunk_size = 1024;
+  // A slot: the entry number + 1 (0 = empty), and for 32-bit keys the key in the upper half.
+  static constexpr bool tagged = std::is_same_v<Key, std::uint32_t>;
+  using slot_t = std::conditional_t<tagged, std::uint64_t, std::uint32_t>;
+  static slot_t make_slot(const Key& key, std::size_t number) noexcept {
+    if constexpr (tagged) return std::uint64_t{key} << 32 | number;
+    else return static_cast<slot_t>(number);
+  }
+  static std::size_t number_of(slot_t v) noexcept { return static_cast<std::uint32_t>(v); }
+  // Whether the slot may be the key's: exactly when tagged, else it must be compared.
+  static bool holds(slot_t v, const Key& key) noexcept {
+    if constexpr (tagged) return (v >> 32) == key;
+    else return true;
+  }
 
   void grow_index() { rebuild_index(std::max<std::size_t>(16, index_.size() * 2)); }
   void rebuild_index(std::size_t buckets = 0) {
@@ -125,12 +145,12 @@ class key_table {
     for (std::size_t i = 0; i < size_; ++i) {
       std::size_t slot = Hash{}(at(i).key) & mask;
       while (index_[slot] != 0) slot = (slot + 1) & mask;
-      index_[slot] = static_cast<std::uint32_t>(i + 1);
+      index_[slot] = make_slot(at(i).key, i + 1);
     }
   }
 
   std::vector<std::unique_ptr<entry[]>> chunks_;
-  std::vector<std::uint32_t> index_;
+  std::vector<slot_t> index_;
   std::size_t size_ = 0;
 };
 

@@ -169,7 +169,7 @@ class chunk_reader {
     while (true) {
       auto buf = pool_.acquire(carry.size() + chunk_bytes_ + unit_padding);
       char* const data = buf->data();
-      std::memcpy(data, carry.data(), carry.size());
+      if (!carry.empty()) std::memcpy(data, carry.data(), carry.size());
       const std::size_t start = carry.size();
       carry.clear();
       ssize_t n;

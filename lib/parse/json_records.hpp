@@ -131,7 +131,7 @@ bool walk_paths(simdjson::ondemand::object obj, char* buf, std::size_t len, std:
                 int depth, const Descend& descend, const Leaf& leaf) {
   for (auto field : obj) {
     std::string_view key;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    if (!json::key_of(field, key)) return false;  // a view of the input unless escaped
     simdjson::ondemand::value v;
     if (field.value().get(v) != simdjson::SUCCESS) return false;
     std::size_t n = len;

@@ -9,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "core/assert.hpp"
 #include "core/metrics.hpp"
 #include "parse/decoder.hpp"
 #include "runtime/engine.hpp"
@@ -35,9 +36,12 @@ class collecting_alert_sink final : public alert_sink {
 };
 
 // Read buffers, recycled: a fresh multi-megabyte allocation per chunk costs page faults and
-// zeroing on every chunk. Bytes are left uninitialized. Any thread.
+// zeroing on every chunk. Bytes are left uninitialized. All buffers have one capacity, so
+// any free one serves any request and the pool never holds more than were in flight at
+// once. Any thread.
 class buffer_pool {
  public:
+  explicit buffer_pool(std::size_t capacity) : capacity_(capacity) {}
   struct buffer {
     std::unique_ptr<char[]> bytes;
     std::size_t capacity = 0;
@@ -45,22 +49,22 @@ class buffer_pool {
   };
   using handle = std::shared_ptr<buffer>;
 
-  // A buffer of at least `capacity` bytes; it returns to the pool when the last handle goes.
-  handle acquire(std::size_t capacity) {
+  std::size_t capacity() const noexcept { return capacity_; }
+
+  // A buffer of capacity() bytes; it returns to the pool when the last handle goes.
+  handle acquire() {
     std::unique_ptr<buffer> b;
     {
       std::lock_guard lock(mu_);
-      for (auto it = free_.begin(); it != free_.end(); ++it)
-        if ((*it)->capacity >= capacity) {
-          b = std::move(*it);
-          free_.erase(it);
-          break;
-        }
+      if (!free_.empty()) {
+        b = std::move(free_.back());
+        free_.pop_back();
+      }
     }
     if (!b) {
       b = std::make_unique<buffer>();
-      b->bytes.reset(new char[capacity]);
-      b->capacity = capacity;
+      b->bytes.reset(new char[capacity_]);
+      b->capacity = capacity_;
     }
     return handle(b.release(), [this](buffer* released) {
       std::lock_guard lock(mu_);
@@ -69,6 +73,7 @@ class buffer_pool {
   }
 
  private:
+  const std::size_t capacity_;
   std::mutex mu_;
   std::vector<std::unique_ptr<buffer>> free_;
 };
@@ -158,7 +163,10 @@ struct chunk_done {
 class chunk_reader {
  public:
   chunk_reader(buffer_pool& pool, std::size_t chunk_bytes, std::size_t max_line)
-      : pool_(pool), chunk_bytes_(chunk_bytes), max_line_(max_line) {}
+      : pool_(pool), chunk_bytes_(chunk_bytes), max_line_(max_line) {
+    // The carried tail of a chunk is at most max_line bytes (longer lines are cut).
+    PORTSCAND_ASSERT(pool.capacity() >= max_line + chunk_bytes + unit_padding, "replay buffers too small");
+  }
 
   // Calls emit(chunk) for each chunk of the file; returns false on a read error.
   template <typename Emit>
@@ -167,7 +175,7 @@ class chunk_reader {
     bool skipping = false;  // inside an over-long line, looking for its end
     std::size_t seq = 0;
     while (true) {
-      auto buf = pool_.acquire(carry.size() + chunk_bytes_ + unit_padding);
+      auto buf = pool_.acquire();
       char* const data = buf->data();
       if (!carry.empty()) std::memcpy(data, carry.data(), carry.size());
       const std::size_t start = carry.size();
@@ -200,7 +208,7 @@ class chunk_reader {
         if (nl == nullptr) {
           // No newline at all since `begin`: a line longer than what we hold.
           if (filled - begin > max_line_) {
-            auto unit = pool_.acquire(max_line_ + 2 + unit_padding);
+            auto unit = pool_.acquire();
             std::memcpy(unit->data(), data + begin, max_line_ + 1);
             unit->data()[max_line_ + 1] = '\n';
             const std::size_t size = max_line_ + 2;
@@ -255,7 +263,8 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   evaluation_schedule schedule(schedule_kind::on_close, rule.query_frequency, opt.evaluation.allowed_lateness);
 
   const unsigned workers = opt.parse_threads != 0 ? opt.parse_threads : std::max(1u, std::thread::hardware_concurrency());
-  buffer_pool buffers;  // before the queue: queued chunks return their buffers to it
+  // Declared before the queue: queued chunks return their buffers to it.
+  buffer_pool buffers(opt.chunk_bytes + unit_decoder::default_max_unit_bytes + unit_padding);
   bounded_queue<chunk> chunks(workers * 2);
   bounded_queue<chunk_done> done(1u << 20);
 

@@ -70,6 +70,23 @@ TEST(Replay, TinyChunksGiveTheSameAlertsAsOneChunk) {
   std::remove(file.c_str());
 }
 
+// A line longer than the decoder's limit (4 MiB) is cut into one rejected unit and the rest
+// of it skipped, across many chunks; the records around it still count, and the pooled read
+// buffers (one size for every chunk) hold the carried tails.
+TEST(Replay, AnOverLongLineIsOneRejectionAndTheLinesAroundItStillCount) {
+  const std::string huge = "{\"SrcIpAddr\":\"203.0.113.9\",\"pad\":\"" + std::string(5u << 20, 'x') + "\"}\n";
+  const std::string file =
+      write_temp(scan_lines("203.0.113.9", "11", 30) + huge + scan_lines("203.0.113.9", "11", 30, 31));
+  for (std::size_t chunk : {std::size_t{64} << 10, std::size_t{1} << 20}) {
+    const auto r = replay({file}, chunk);
+    ASSERT_EQ(r.alerts.size(), 1u) << r.summary;
+    EXPECT_EQ(r.alerts[0]["AttemptedPortsCount"], 60);
+    EXPECT_NE(r.summary.find("60 records parsed, 1 rejected"), std::string::npos) << r.summary;
+    EXPECT_NE(r.summary.find("too_large"), std::string::npos) << r.summary;
+  }
+  std::remove(file.c_str());
+}
+
 TEST(Replay, MalformedLinesAreCountedAndTheRestStillAlerts) {
   const std::string file = write_temp("not json\n{\"SrcIpAddr\":\"1.2.3\"}\n\n" + scan_lines("203.0.113.9", "11", 51) +
                                       "{\"SrcIpAddr\":\"203.0.113.9\",\"DstPortNumber\":70000}");  // no final newline

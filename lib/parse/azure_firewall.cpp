@@ -190,12 +190,9 @@ class azure_firewall_parser final : public format_parser {
   bool read_fields(object obj, row& r, bool top_level, bool row_level, parse_sink& sink) {
     for (auto field : obj) {
       std::string_view key;
-      value v;
-      if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
-          field.value().get(v) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return false;
-      }
+      value* const v_at = json::field_value(field, key, sink);
+      if (v_at == nullptr) return false;
+      value& v = *v_at;
       switch (key.size()) {
         case 3:
           if (key == "msg") {

@@ -65,12 +65,9 @@ class azure_nsg_parser final : public format_parser {
     const char* reject = nullptr;
     for (auto field : obj) {
       std::string_view key;
-      value v;
-      if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
-          field.value().get(v) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return false;
-      }
+      value* const v_at = json::field_value(field, key, sink);
+      if (v_at == nullptr) return false;
+      value& v = *v_at;
       if (key == "records" && top_level) {
         simdjson::ondemand::array arr;
         if (v.get_array().get(arr) != simdjson::SUCCESS) {

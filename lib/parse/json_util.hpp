@@ -56,6 +56,19 @@ inline bool key_of(simdjson::simdjson_result<simdjson::ondemand::field>& field, 
   return field.error() == simdjson::SUCCESS && key_of(field.value_unsafe(), out);
 }
 
+// One step of a parser's field loop: sets `key` (key_of) and returns the field's value by
+// pointer into the iteration result, not a copy of simdjson's iterator (copies cost
+// store-forwarding stalls). An unreadable field is rejected as invalid_json and gives
+// nullptr: the caller stops reading the document.
+inline simdjson::ondemand::value* field_value(simdjson::simdjson_result<simdjson::ondemand::field>& field,
+                                             std::string_view& key, parse_sink& sink) {
+  if (!key_of(field, key)) {
+    sink.rejected("invalid_json");
+    return nullptr;
+  }
+  return &field.value_unsafe().value();
+}
+
 // For a parser that looks keys up in a fixed set of plain (escape-free) names:
 // out = match(key), trying the raw key first, so the escape check runs only for keys that
 // are not in the set. `none` is what match returns for a key outside the set. False when

@@ -26,12 +26,9 @@ class suricata_eve_parser final : public json::record_parser {
     const char* reject = nullptr;
     for (auto field : obj) {
       std::string_view key;
-      value v;
-      if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
-          field.value().get(v) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return false;
-      }
+      value* const v_at = json::field_value(field, key, sink);
+      if (v_at == nullptr) return false;
+      value& v = *v_at;
       // Once the event is known not to be a flow, or is already rejected, the remaining
       // values are skipped unread (stats events are kilobytes of counters).
       if (reject != nullptr || (has_type && event_type != "flow")) continue;
@@ -78,12 +75,9 @@ class suricata_eve_parser final : public json::record_parser {
             if (v.get_object().get(flow) == simdjson::SUCCESS) {
               for (auto f : flow) {
                 std::string_view k;
-                value fv;
-                if (f.unescaped_key().get(k) != simdjson::SUCCESS ||
-                    f.value().get(fv) != simdjson::SUCCESS) {
-                  sink.rejected("invalid_json");
-                  return false;
-                }
+                value* const fv_at = json::field_value(f, k, sink);
+                if (fv_at == nullptr) return false;
+                value& fv = *fv_at;
                 if (k == "start" && json::as_text(fv, text) == json::field_status::ok)
                   flow_start = text;
               }

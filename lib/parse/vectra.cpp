@@ -25,12 +25,9 @@ class vectra_parser final : public json::record_parser {
     const char* reject = nullptr;
     for (auto field : obj) {
       std::string_view key;
-      value v;
-      if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
-          field.value().get(v) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return false;
-      }
+      value* const v_at = json::field_value(field, key, sink);
+      if (v_at == nullptr) return false;
+      value& v = *v_at;
       if (reject != nullptr) continue;
       std::string_view text;
       json::field_status st;

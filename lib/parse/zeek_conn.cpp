@@ -97,24 +97,18 @@ class zeek_json_parser final : public json::record_parser {
     const char* reject = nullptr;
     for (auto field : obj) {
       std::string_view key;
-      value v;
-      if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
-          field.value().get(v) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return false;
-      }
+      value* const v_at = json::field_value(field, key, sink);
+      if (v_at == nullptr) return false;
+      value& v = *v_at;
       if (reject != nullptr) continue;
       if (key == "id") {
         object id;
         if (v.get_object().get(id) != simdjson::SUCCESS) continue;
         for (auto sub : id) {
           std::string_view k;
-          value sv;
-          if (sub.unescaped_key().get(k) != simdjson::SUCCESS ||
-              sub.value().get(sv) != simdjson::SUCCESS) {
-            sink.rejected("invalid_json");
-            return false;
-          }
+          value* const sv_at = json::field_value(sub, k, sink);
+          if (sv_at == nullptr) return false;
+          value& sv = *sv_at;
           if (const char* r = take(k, sv, f, "orig_h", "resp_h", "resp_p")) {
             reject = r;
             break;

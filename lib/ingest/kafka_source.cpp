@@ -1,8 +1,11 @@
 #include "ingest/kafka_source.hpp"
 
 #include <librdkafka/rdkafka.h>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 #include "config/config.hpp"
@@ -10,52 +13,218 @@
 namespace portscand {
 namespace {
 
+using namespace std::chrono_literals;
+
 void set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   char err[512];
   if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
-    throw std::runtime_error("kafka property " + key + (is_secret_key(key) ? "" : "=" + value) + ": " + err);
+    throw std::runtime_error("kafka property " + key + (is_secret_key(key) ? "" : "=" + value) +
+                             ": " + err);
+}
+
+rd_kafka_topic_partition_list_t* to_list(const std::map<partition_key, std::int64_t>& offsets) {
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& [key, off] : offsets)
+    rd_kafka_topic_partition_list_add(list, key.topic.c_str(), key.partition)->offset = off;
+  return list;
+}
+
+// The first per-partition error of a list that librdkafka filled in, as text ("" if none).
+std::string partition_errors(const rd_kafka_topic_partition_list_t* list) {
+  for (int i = 0; i < list->cnt; ++i)
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return std::string(list->elems[i].topic) + "/" + std::to_string(list->elems[i].partition) +
+             ": " + rd_kafka_err2str(list->elems[i].err);
+  return {};
 }
 
 }  // namespace
+
+std::string partition_name(const partition_key& k) {
+  return k.topic + "/" + std::to_string(k.partition);
+}
+
+std::optional<partition_key> parse_partition_name(std::string_view name) {
+  const auto slash = name.rfind('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == name.size())
+    return std::nullopt;
+  std::int32_t p = 0;
+  const char* first = name.data() + slash + 1;
+  const char* last = name.data() + name.size();
+  const auto [end, ec] = std::from_chars(first, last, p);
+  if (ec != std::errc() || end != last || p < 0) return std::nullopt;
+  return partition_key{std::string(name.substr(0, slash)), p};
+}
+
+fetch_health assess_consumer_stats(std::string_view stats_json,
+                                   const std::set<partition_key>& assigned) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(stats_json.data(), stats_json.size()).get(doc) != simdjson::SUCCESS)
+    return {false, "librdkafka statistics do not parse"};
+  std::string_view group_state;
+  if (doc["cgrp"]["state"].get(group_state) != simdjson::SUCCESS)
+    return {false, "no consumer group in librdkafka's statistics"};
+  if (group_state != "up")
+    return {false, "the group coordinator is not reachable (group state " +
+                       std::string(group_state) + ")"};
+  std::map<std::int64_t, std::string_view> broker_state;
+  simdjson::dom::object brokers;
+  if (doc["brokers"].get(brokers) == simdjson::SUCCESS) {
+    for (auto [name, b] : brokers) {
+      std::int64_t id = -1;
+      std::string_view state;
+      if (b["nodeid"].get(id) == simdjson::SUCCESS && b["state"].get(state) == simdjson::SUCCESS &&
+          id >= 0)
+        broker_state[id] = state;
+    }
+  }
+  for (const auto& key : assigned) {
+    simdjson::dom::element p;
+    // A partition assigned a moment ago may not be in these statistics yet.
+    if (doc["topics"][key.topic]["partitions"][std::to_string(key.partition)].get(p) !=
+        simdjson::SUCCESS)
+      continue;
+    std::int64_t leader = -1;
+    if (p["leader"].get(leader) != simdjson::SUCCESS || leader < 0)
+      return {false, "partition " + partition_name(key) + " has no leader"};
+    const auto it = broker_state.find(leader);
+    const std::string state = it == broker_state.end() ? "unknown" : std::string(it->second);
+    if (state != "UP")
+      return {false, "the leader of partition " + partition_name(key) + " (broker " +
+                         std::to_string(leader) + ") is " + state};
+  }
+  return {true, {}};
+}
+
+std::optional<std::int64_t> start_offset_policy::on_assign(const partition_key& key,
+                                                           std::int64_t own_next_offset) {
+  if (auto it = checkpoint_.find(key); it != checkpoint_.end()) {
+    const std::int64_t off = it->second;
+    checkpoint_.erase(it);
+    return off;
+  }
+  if (own_next_offset >= 0) return own_next_offset;
+  return std::nullopt;
+}
+
+// librdkafka's callbacks with the exact C signatures it declares (a call through a cast
+// function pointer of another type is undefined behaviour).
+struct kafka_source::callbacks {
+  static void rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    static_cast<kafka_source*>(opaque)->on_rebalance(err, partitions);
+  }
+  static int stats(rd_kafka_t*, char* json, size_t len, void* opaque) {
+    static_cast<kafka_source*>(opaque)->on_stats(std::string_view(json, len));
+    return 0;  // librdkafka frees the buffer
+  }
+  static void error(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    static_cast<kafka_source*>(opaque)->on_error(err, reason);
+  }
+};
 
 kafka_source::kafka_source(std::string name, const kafka_input_config& cfg,
                            std::unique_ptr<kafka_unit_sink> sink, metrics_registry& metrics,
                            const clock& clk)
     : name_(std::move(name)), cfg_(cfg), sink_(std::move(sink)), metrics_(metrics), clock_(clk) {
   const metric_labels l{{"input", name_}};
-  messages_ = &metrics_.get_counter("portscand_kafka_messages_total", "Kafka messages consumed.", l);
-  errors_ = &metrics_.get_counter("portscand_kafka_consumer_errors_total", "Kafka consumer errors.", l);
-  pauses_ = &metrics_.get_counter("portscand_kafka_backpressure_pauses_total",
-                                  "Times the consumer paused its partitions because the shards were behind.", l);
+  messages_ =
+      &metrics_.get_counter("portscand_kafka_messages_total", "Kafka messages consumed.", l);
+  pauses_ = &metrics_.get_counter(
+      "portscand_kafka_backpressure_pauses_total",
+      "Times the consumer paused its partitions because the shards were behind.", l);
+  up_ = &metrics_.get_gauge(
+      "portscand_kafka_input_up",
+      "1 while the consumer can fetch: group joined, leaders of its partitions connected.", l);
 }
 
-kafka_source::~kafka_source() { stop(); }
+kafka_source::~kafka_source() {
+  stop();
+}
 
 void kafka_source::set_start_offsets(std::map<partition_key, std::int64_t> offsets) {
   std::lock_guard lock(mu_);
-  start_offsets_ = std::move(offsets);
+  start_offsets_.set_checkpoint(std::move(offsets));
 }
 
-void kafka_source::rebalance_cb(rd_kafka_s* rk, int err, void* partitions, void* opaque) {
-  (void)rk;
-  static_cast<kafka_source*>(opaque)->on_rebalance(err, partitions);
+void kafka_source::count_error(const std::string& kind, const std::string& what) {
+  metrics_
+      .get_counter("portscand_kafka_consumer_errors_total",
+                   "Kafka consumer errors, by the operation that failed.",
+                   {{"input", name_}, {"kind", kind}})
+      .inc();
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  auto [it, first] = last_error_log_.try_emplace(kind, now);
+  if (first || now - it->second >= 10s) {
+    it->second = now;
+    spdlog::warn("input {}: {} error: {}", name_, kind, what);
+  }
+}
+
+void kafka_source::on_error(int err, const char* reason) {
+  const auto e = static_cast<rd_kafka_resp_err_t>(err);
+  std::string kind = "broker";
+  if (e == RD_KAFKA_RESP_ERR__FATAL)
+    kind = "fatal";
+  else if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+           e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED || e == RD_KAFKA_RESP_ERR__SSL)
+    kind = "auth";
+  count_error(kind, std::string(rd_kafka_err2name(e)) + ": " + (reason != nullptr ? reason : ""));
+}
+
+void kafka_source::on_stats(std::string_view json) {
+  std::set<partition_key> assigned;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, p] : progress_)
+      if (p.assigned) assigned.insert(key);
+  }
+  fetch_health h = assess_consumer_stats(json, assigned);
+  if (h.fetching != healthy_.load(std::memory_order_relaxed)) {
+    if (h.fetching)
+      spdlog::info("input {}: the consumer is fetching", name_);
+    else
+      spdlog::warn("input {}: the consumer cannot fetch: {}", name_, h.reason);
+  }
+  up_->set(h.fetching ? 1 : 0);
+  {
+    std::lock_guard lock(mu_);
+    health_reason_ = std::move(h.reason);
+  }
+  healthy_.store(h.fetching, std::memory_order_relaxed);
+}
+
+std::string kafka_source::health_reason() const {
+  std::lock_guard lock(mu_);
+  return health_reason_;
 }
 
 void kafka_source::on_rebalance(int err, void* parts) {
   auto* partitions = static_cast<rd_kafka_topic_partition_list_t*>(parts);
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
+  rd_kafka_error_t* error = nullptr;
+  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     {
       std::lock_guard lock(mu_);
       for (int i = 0; i < partitions->cnt; ++i) {
         auto& p = partitions->elems[i];
         const partition_key key{p.topic, p.partition};
-        if (auto it = start_offsets_.find(key); it != start_offsets_.end()) p.offset = it->second;
-        progress_[key].assigned = true;
-        progress_[key].at_end = false;
+        auto& pr = progress_[key];
+        if (auto off = start_offsets_.on_assign(key, pr.next_offset)) p.offset = *off;
+        pr.assigned = true;
+        pr.at_end = false;
       }
     }
-    spdlog::info("input {}: assigned {} partition(s)", name_, partitions->cnt);
-    rd_kafka_assign(rk_, partitions);
+    spdlog::info("input {}: assigned {} partition(s){}", name_, partitions->cnt,
+                 cooperative ? " (incremental)" : "");
+    if (cooperative)
+      error = rd_kafka_incremental_assign(rk_, partitions);
+    else
+      e = rd_kafka_assign(rk_, partitions);
   } else {
     // Whatever was consumed from the revoked partitions is already in the shards; their
     // offsets are committed with the next checkpoint only if they are still ours then.
@@ -63,12 +232,23 @@ void kafka_source::on_rebalance(int err, void* parts) {
     {
       std::lock_guard lock(mu_);
       for (int i = 0; i < partitions->cnt; ++i) {
-        auto it = progress_.find(partition_key{partitions->elems[i].topic, partitions->elems[i].partition});
+        auto it = progress_.find(
+            partition_key{partitions->elems[i].topic, partitions->elems[i].partition});
         if (it != progress_.end()) it->second.assigned = false;
       }
     }
-    spdlog::info("input {}: revoked {} partition(s)", name_, partitions->cnt);
-    rd_kafka_assign(rk_, nullptr);
+    spdlog::info("input {}: {} {} partition(s)", name_,
+                 rd_kafka_assignment_lost(rk_) ? "lost" : "revoked", partitions->cnt);
+    if (cooperative)
+      error = rd_kafka_incremental_unassign(rk_, partitions);
+    else
+      e = rd_kafka_assign(rk_, nullptr);
+  }
+  if (error != nullptr) {
+    count_error("assign", rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  } else if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    count_error("assign", rd_kafka_err2str(e));
   }
 }
 
@@ -80,17 +260,21 @@ void kafka_source::start() {
     set_conf(conf, "enable.auto.commit", "false");
     set_conf(conf, "enable.auto.offset.store", "false");
     set_conf(conf, "auto.offset.reset", "earliest");
-    // End-of-partition events tell that the broker answered and nothing is left to fetch:
-    // the consumer is healthy again after an error even when no new message comes.
+    // End-of-partition events mark a partition that has nothing left to fetch (it may not
+    // hold the watermark back).
     set_conf(conf, "enable.partition.eof", "true");
+    // Health comes from the statistics (see assess_consumer_stats); a user's own interval
+    // below applies instead.
+    set_conf(conf, "statistics.interval.ms", "1000");
     set_conf(conf, "client.id", "portscand-" + name_);
     for (const auto& [k, v] : cfg_.properties) set_conf(conf, k, v);
   } catch (...) {
     rd_kafka_conf_destroy(conf);
     throw;
   }
-  rd_kafka_conf_set_rebalance_cb(conf, reinterpret_cast<void (*)(rd_kafka_t*, rd_kafka_resp_err_t,
-                                                                 rd_kafka_topic_partition_list_t*, void*)>(&rebalance_cb));
+  rd_kafka_conf_set_rebalance_cb(conf, &callbacks::rebalance);
+  rd_kafka_conf_set_stats_cb(conf, &callbacks::stats);
+  rd_kafka_conf_set_error_cb(conf, &callbacks::error);
   rd_kafka_conf_set_opaque(conf, this);
   char err[512];
   rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
@@ -99,8 +283,10 @@ void kafka_source::start() {
     throw std::runtime_error("input " + name_ + ": cannot create Kafka consumer: " + err);
   }
   rd_kafka_poll_set_consumer(rk_);
-  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(cfg_.topics.size()));
-  for (const auto& t : cfg_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_t* topics =
+      rd_kafka_topic_partition_list_new(static_cast<int>(cfg_.topics.size()));
+  for (const auto& t : cfg_.topics)
+    rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
   const rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_, topics);
   rd_kafka_topic_partition_list_destroy(topics);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -108,20 +294,25 @@ void kafka_source::start() {
     rk_ = nullptr;
     throw std::runtime_error("input " + name_ + ": subscribe failed: " + rd_kafka_err2str(e));
   }
-  healthy_ = true;
+  {
+    std::lock_guard lock(mu_);
+    running_ = true;
+  }
   thread_ = std::thread([this] { run(); });
 }
 
 void kafka_source::halt() {
   stop_ = true;
+  hold_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   // Whatever the coordinator asked for while the thread was leaving is answered from the
   // final progress.
   std::lock_guard lock(mu_);
+  running_ = false;
   for (auto& p : snapshot_requests_) {
     std::map<partition_key, std::int64_t> offsets;
     for (const auto& [key, pr] : progress_)
-      if (pr.next_offset >= 0) offsets[key] = pr.next_offset;
+      if (pr.assigned && pr.next_offset >= 0) offsets[key] = pr.next_offset;
     p.set_value(std::move(offsets));
   }
   snapshot_requests_.clear();
@@ -130,7 +321,8 @@ void kafka_source::halt() {
 void kafka_source::stop() {
   if (rk_ == nullptr) return;
   halt();
-  rd_kafka_consumer_close(rk_);
+  if (const rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk_); e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    count_error("close", rd_kafka_err2str(e));
   rd_kafka_destroy(rk_);
   rk_ = nullptr;
 }
@@ -141,24 +333,58 @@ void kafka_source::flush_blocking_with_pause() {
   // the group protocol (heartbeats, rebalances) is served.
   pauses_->inc();
   rd_kafka_topic_partition_list_t* assigned = nullptr;
-  if (rd_kafka_assignment(rk_, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_pause_partitions(rk_, assigned);
+  if (const rd_kafka_resp_err_t e = rd_kafka_assignment(rk_, &assigned);
+      e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    count_error("pause", std::string("reading the assignment: ") + rd_kafka_err2str(e));
+    assigned = nullptr;
+  } else if (const rd_kafka_resp_err_t pe = rd_kafka_pause_partitions(rk_, assigned);
+             pe != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    count_error("pause", rd_kafka_err2str(pe));
+  } else if (const std::string perr = partition_errors(assigned); !perr.empty()) {
+    count_error("pause", perr);
+  }
+  // Messages fetched before the pause took effect are handed back by seeking each
+  // partition to the first one dropped; librdkafka discards the rest of the old fetch.
+  std::map<partition_key, std::int64_t> rewound;
   while (!sink_->try_flush()) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 10);
-    if (m != nullptr) {
-      // Fetched before the pause took effect: rewind so it is consumed again after resume.
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_topic_partition_list_t* seek = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(seek, rd_kafka_topic_name(m->rkt), m->partition)->offset = m->offset;
-        rd_kafka_seek_partitions(rk_, seek, 1000);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const partition_key key{rd_kafka_topic_name(m->rkt), m->partition};
+      auto [it, first] = rewound.try_emplace(key, m->offset);
+      if (first || m->offset < it->second) {
+        it->second = m->offset;
+        rd_kafka_topic_partition_list_t* seek = to_list({{key, m->offset}});
+        if (rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, seek, 1000); error != nullptr) {
+          count_error("seek", rd_kafka_error_string(error));
+          rd_kafka_error_destroy(error);
+        } else if (const std::string serr = partition_errors(seek); !serr.empty()) {
+          count_error("seek", serr);
+        }
         rd_kafka_topic_partition_list_destroy(seek);
       }
-      rd_kafka_message_destroy(m);
     }
+    rd_kafka_message_destroy(m);
   }
   if (assigned != nullptr) {
-    rd_kafka_resume_partitions(rk_, assigned);
+    if (const rd_kafka_resp_err_t re = rd_kafka_resume_partitions(rk_, assigned);
+        re != RD_KAFKA_RESP_ERR_NO_ERROR)
+      count_error("resume", rd_kafka_err2str(re));
+    else if (const std::string rerr = partition_errors(assigned); !rerr.empty())
+      count_error("resume", rerr);
     rd_kafka_topic_partition_list_destroy(assigned);
   }
+}
+
+void kafka_source::commit_now(const std::map<partition_key, std::int64_t>& offsets, bool async) {
+  if (offsets.empty()) return;
+  rd_kafka_topic_partition_list_t* list = to_list(offsets);
+  const rd_kafka_resp_err_t e = rd_kafka_commit(rk_, list, async ? 1 : 0);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    count_error("commit", rd_kafka_err2str(e));
+  else if (const std::string perr = partition_errors(list); !async && !perr.empty())
+    count_error("commit", perr);
+  rd_kafka_topic_partition_list_destroy(list);
 }
 
 void kafka_source::run() {
@@ -176,9 +402,11 @@ void kafka_source::run() {
     for (const auto& [key, off] : next_offsets) {
       auto& p = progress_[key];
       p.next_offset = off;
-      // The cached end of the partition (from the last fetch response): no broker round trip.
+      // The cached end of the partition (from the last fetch response): no broker round
+      // trip. Not known before the first fetch; the lag stays unknown until then.
       std::int64_t low = -1, high = -1;
-      if (rd_kafka_get_watermark_offsets(rk_, key.topic.c_str(), key.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      if (rd_kafka_get_watermark_offsets(rk_, key.topic.c_str(), key.partition, &low, &high) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR)
         p.high_watermark = high;
     }
   };
@@ -199,9 +427,19 @@ void kafka_source::run() {
       {
         std::lock_guard lock(mu_);
         for (const auto& [key, off] : next_offsets)
-          if (auto it = progress_.find(key); it != progress_.end() && it->second.assigned) owned[key] = off;
+          if (auto it = progress_.find(key); it != progress_.end() && it->second.assigned)
+            owned[key] = off;
       }
       for (auto& p : snaps) p.set_value(owned);
+      // Hold still until the coordinator has queued the snapshot barrier behind what was
+      // just pushed: the shard state then covers exactly the records below these offsets
+      // (consuming on meanwhile made a restart count those records twice).
+      std::unique_lock lock(mu_);
+      const std::uint64_t gen = hold_requested_;
+      if (!hold_cv_.wait_for(lock, 5s, [&] { return hold_released_ >= gen || stop_.load(); }))
+        spdlog::warn(
+            "input {}: the checkpoint did not release the consumer within 5 s; consuming on",
+            name_);
     }
     for (auto c : commits) {
       {
@@ -211,12 +449,7 @@ void kafka_source::run() {
           return it == progress_.end() || !it->second.assigned;
         });
       }
-      if (c.empty()) continue;
-      rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(c.size()));
-      for (const auto& [key, off] : c) rd_kafka_topic_partition_list_add(list, key.topic.c_str(), key.partition)->offset = off;
-      const rd_kafka_resp_err_t e = rd_kafka_commit(rk_, list, 1);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("input {}: offset commit failed: {}", name_, rd_kafka_err2str(e));
-      rd_kafka_topic_partition_list_destroy(list);
+      commit_now(c, true);
     }
 
     // One burst: up to 1,000 messages or 100 ms.
@@ -226,26 +459,23 @@ void kafka_source::run() {
       if (m == nullptr) break;
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-          healthy_ = true;
           if (m->rkt != nullptr) {
             std::lock_guard lock(mu_);
             progress_[partition_key{rd_kafka_topic_name(m->rkt), m->partition}].at_end = true;
           }
         } else {
-          errors_->inc();
-          healthy_ = false;
-          spdlog::warn("input {}: consumer error: {}", name_, rd_kafka_message_errstr(m));
+          count_error("fetch", rd_kafka_message_errstr(m));
         }
         rd_kafka_message_destroy(m);
         continue;
       }
-      healthy_ = true;
       any = true;
       messages_->inc();
       const partition_key key{rd_kafka_topic_name(m->rkt), m->partition};
       unit_meta meta;
       meta.receive_time = clock_.now();
-      sink_->on_unit(std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0), meta);
+      sink_->on_unit(
+          std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0), meta);
       const timestamp_us t = sink_->take_max_event_time();
       if (t != INT64_MIN) {
         auto [it, inserted] = pending_max_.try_emplace(key, t);
@@ -259,38 +489,39 @@ void kafka_source::run() {
   publish_progress();
 }
 
-std::optional<std::map<partition_key, std::int64_t>> kafka_source::snapshot_offsets(std::chrono::milliseconds timeout) {
-  std::future<std::map<partition_key, std::int64_t>> f;
+std::future<std::map<partition_key, std::int64_t>> kafka_source::request_offsets() {
+  std::lock_guard lock(mu_);
+  if (!running_) {  // halted: the final progress is the answer
+    std::promise<std::map<partition_key, std::int64_t>> p;
+    std::map<partition_key, std::int64_t> offsets;
+    for (const auto& [key, pr] : progress_)
+      if (pr.assigned && pr.next_offset >= 0) offsets[key] = pr.next_offset;
+    p.set_value(std::move(offsets));
+    return p.get_future();
+  }
+  ++hold_requested_;
+  snapshot_requests_.emplace_back();
+  return snapshot_requests_.back().get_future();
+}
+
+void kafka_source::release_offsets_hold() {
   {
     std::lock_guard lock(mu_);
-    if (!thread_.joinable()) {  // halted: the final progress is the answer
-      std::map<partition_key, std::int64_t> offsets;
-      for (const auto& [key, pr] : progress_)
-        if (pr.next_offset >= 0) offsets[key] = pr.next_offset;
-      return offsets;
-    }
-    snapshot_requests_.emplace_back();
-    f = snapshot_requests_.back().get_future();
+    hold_released_ = hold_requested_;
   }
-  if (f.wait_for(timeout) != std::future_status::ready) return std::nullopt;
-  return f.get();
+  hold_cv_.notify_all();
 }
 
 void kafka_source::commit(std::map<partition_key, std::int64_t> offsets) {
   {
     std::lock_guard lock(mu_);
-    if (thread_.joinable()) {
+    if (running_) {
       commit_requests_.push_back(std::move(offsets));
       return;
     }
   }
   // Halted (shutdown): commit synchronously, before the consumer is closed.
-  if (rk_ == nullptr || offsets.empty()) return;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-  for (const auto& [key, off] : offsets) rd_kafka_topic_partition_list_add(list, key.topic.c_str(), key.partition)->offset = off;
-  const rd_kafka_resp_err_t e = rd_kafka_commit(rk_, list, 0);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::warn("input {}: final offset commit failed: {}", name_, rd_kafka_err2str(e));
-  rd_kafka_topic_partition_list_destroy(list);
+  if (rk_ != nullptr) commit_now(offsets, false);
 }
 
 bool kafka_source::unassigned() const {

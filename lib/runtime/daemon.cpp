@@ -1,9 +1,8 @@
 #include "runtime/daemon.hpp"
 
 #include <signal.h>
-#include <systemd/sd-daemon.h>
-
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include <chrono>
 #include <map>
@@ -16,6 +15,7 @@
 #include "parse/registry.hpp"
 #include "portscand/version.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/checkpoint_protocol.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/input_sink.hpp"
 #include "runtime/metrics_server.hpp"
@@ -28,14 +28,84 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string partition_name(const partition_key& k) { return k.topic + "/" + std::to_string(k.partition); }
+constexpr const char* checkpoint_failures_help =
+    "Checkpoints abandoned or not written, by the step that failed.";
+
+// The checkpoint protocol's participants: the Kafka inputs, the shards, the publisher and the
+// store of this process.
+class daemon_participants final : public checkpoint_participants {
+ public:
+  daemon_participants(std::vector<std::unique_ptr<kafka_source>>& kafka, engine& eng,
+                      publisher& pub, checkpoint_store& store)
+      : kafka_(kafka), engine_(eng), publisher_(pub), store_(store) {}
+
+  void begin_offsets() override {
+    offsets_.clear();
+    for (auto& k : kafka_) offsets_.push_back(k->request_offsets());
+  }
+  std::optional<input_offsets> poll_offsets() override {
+    for (auto& f : offsets_)
+      if (f.wait_for(0s) != std::future_status::ready) return std::nullopt;
+    input_offsets out;
+    for (std::size_t i = 0; i < kafka_.size(); ++i) {
+      auto& named = out[kafka_[i]->name()];
+      for (const auto& [key, off] : offsets_[i].get()) named[partition_name(key)] = off;
+    }
+    offsets_.clear();
+    return out;
+  }
+  void begin_snapshot() override {
+    shards_ = std::make_shared<std::vector<std::string>>(engine_.shards());
+    snapshot_ = engine_.visit_shards(
+        [shards = shards_](std::size_t i, shard_state& s) { s.serialize((*shards)[i]); });
+    // The barrier is queued behind every record below the offsets: the inputs may go on.
+    for (auto& k : kafka_) k->release_offsets_hold();
+  }
+  std::optional<std::vector<std::string>> poll_snapshot() override {
+    if (!snapshot_.valid() || snapshot_.wait_for(0s) != std::future_status::ready)
+      return std::nullopt;
+    snapshot_.get();
+    return std::move(*shards_);
+  }
+  std::uint64_t alerts_handed() const override { return publisher_.batches_received(); }
+  std::uint64_t alerts_confirmed() const override { return publisher_.batches_confirmed(); }
+  status write(const checkpoint_data& data) override { return store_.write(data); }
+  void abandoned() override {
+    for (auto& k : kafka_) k->release_offsets_hold();
+  }
+  void commit(const input_offsets& offsets) override {
+    for (auto& k : kafka_) {
+      auto it = offsets.find(k->name());
+      if (it == offsets.end()) continue;
+      std::map<partition_key, std::int64_t> keyed;
+      for (const auto& [name, off] : it->second)
+        if (auto key = parse_partition_name(name)) keyed[*key] = off;
+      k->commit(std::move(keyed));
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<kafka_source>>& kafka_;
+  engine& engine_;
+  publisher& publisher_;
+  checkpoint_store& store_;
+  std::vector<std::future<std::map<partition_key, std::int64_t>>> offsets_;
+  // Shared with the shard threads: an abandoned snapshot may still be written into.
+  std::shared_ptr<std::vector<std::string>> shards_;
+  std::future<void> snapshot_;
+};
 
 class coordinator {
  public:
   coordinator(std::string config_path, config cfg, rule_definition rule, const clock& clk)
-      : config_path_(std::move(config_path)), cfg_(std::move(cfg)), rule_(std::make_shared<const rule_definition>(std::move(rule))),
-        clock_(clk), store_(cfg_.state_dir), tracker_({cfg_.evaluation.idle_timeout, true}),
-        schedule_(cfg_.evaluation.schedule, rule_->query_frequency, cfg_.evaluation.allowed_lateness) {}
+      : config_path_(std::move(config_path)),
+        cfg_(std::move(cfg)),
+        rule_(std::make_shared<const rule_definition>(std::move(rule))),
+        clock_(clk),
+        store_(cfg_.state_dir),
+        tracker_({cfg_.evaluation.idle_timeout, true}),
+        schedule_(cfg_.evaluation.schedule, rule_->query_frequency,
+                  cfg_.evaluation.allowed_lateness) {}
 
   int run();
 
@@ -43,7 +113,9 @@ class coordinator {
   void build();
   void restore();
   void feed_watermark(timestamp_us now);
-  bool checkpoint();
+  void step_checkpoint(timestamp_us now, bool force);
+  bool final_checkpoint();
+  void check_liveness();
   void reload();
   void notify(const std::string& state);
 
@@ -64,25 +136,39 @@ class coordinator {
   std::vector<std::unique_ptr<kafka_source>> kafka_;
   std::vector<std::unique_ptr<file_source>> files_;
   std::vector<std::unique_ptr<syslog_listener>> syslog_;
-  std::vector<std::pair<std::string, std::unique_ptr<input_progress>>> progress_;  // non-Kafka inputs
+  std::vector<std::pair<std::string, std::unique_ptr<input_progress>>>
+      progress_;  // non-Kafka inputs
   std::map<std::string, watermark_tracker::input_id> tracker_ids_;
-  std::uint64_t epoch_ = 0;
+  std::unique_ptr<daemon_participants> participants_;
+  std::unique_ptr<checkpoint_protocol> checkpoints_;
+  std::uint64_t restored_epoch_ = 0;
   timestamp_us last_watermark_ = INT64_MIN;
   std::future<void> last_advance_;
-  // Read by the HTTP thread (readiness) too.
-  std::atomic<std::chrono::steady_clock::rep> last_advance_done_{std::chrono::steady_clock::now().time_since_epoch().count()};
-  std::chrono::steady_clock::time_point last_advance_done() const {
-    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last_advance_done_.load()));
+  // Liveness: a no-op control message posted to every shard; when all have handled it the
+  // shard threads are alive. Read by the HTTP thread (readiness) too.
+  std::future<void> heartbeat_;
+  std::atomic<std::chrono::steady_clock::rep> last_alive_{
+      std::chrono::steady_clock::now().time_since_epoch().count()};
+  std::chrono::steady_clock::time_point last_alive() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_alive_.load()));
+  }
+  bool shards_alive(std::chrono::steady_clock::duration limit) const {
+    // Shards waiting for the outputs (a full alert queue) are stalled by the outside world,
+    // not stuck: restarting the daemon would not help and would lose state.
+    return std::chrono::steady_clock::now() - last_alive() < limit ||
+           publisher_->producers_blocked();
   }
   gauge* watermark_lag_ = nullptr;
   gauge* ready_ = nullptr;
   gauge* checkpoint_age_ = nullptr;
   histogram* checkpoint_seconds_ = nullptr;
-  counter* checkpoint_failures_ = nullptr;
   timestamp_us last_checkpoint_ = 0;
 };
 
-void coordinator::notify(const std::string& state) { sd_notify(0, state.c_str()); }
+void coordinator::notify(const std::string& state) {
+  sd_notify(0, state.c_str());
+}
 
 void coordinator::build() {
   if (auto s = store_.prepare(); !s) throw std::runtime_error(s.err().message);
@@ -99,30 +185,46 @@ void coordinator::build() {
   eo.max_future_skew = cfg_.evaluation.max_future_skew;
   eo.queue_batches = cfg_.limits.queue_batches;
   engine_ = std::make_unique<engine>(eo, rule_, clock_, *publisher_, metrics_);
-  watermark_lag_ = &metrics_.get_gauge("portscand_watermark_lag_seconds", "Wall clock minus the event-time watermark.");
-  checkpoint_age_ = &metrics_.get_gauge("portscand_checkpoint_age_seconds", "Time since the last written checkpoint.");
-  checkpoint_seconds_ = &metrics_.get_histogram("portscand_checkpoint_duration_seconds", "Time to write a checkpoint.",
-                                                {0.01, 0.1, 1, 10, 60});
-  checkpoint_failures_ = &metrics_.get_counter("portscand_checkpoint_failures_total", "Checkpoints that could not be written.");
+  watermark_lag_ = &metrics_.get_gauge("portscand_watermark_lag_seconds",
+                                       "Wall clock minus the event-time watermark.");
+  checkpoint_age_ = &metrics_.get_gauge("portscand_checkpoint_age_seconds",
+                                        "Time since the last written checkpoint.");
+  checkpoint_seconds_ = &metrics_.get_histogram(
+      "portscand_checkpoint_duration_seconds", "Time from the start of a checkpoint to its commit.",
+      {0.01, 0.1, 1, 10, 60});
+  // Every step's series exists from the start, so that increase() sees the first failure.
+  for (const char* step : {"offsets", "snapshot", "drain", "write"})
+    metrics_.get_counter("portscand_checkpoint_failures_total", checkpoint_failures_help,
+                         {{"step", step}});
   // /readyz as a metric: Prometheus scrapes /metrics only, and an alert on "not ready" needs
   // the answer in a series (the HTTP endpoint stays for Kubernetes probes and load balancers).
-  ready_ = &metrics_.get_gauge("portscand_ready", "1 when /readyz answers 200 (inputs, outputs and shards healthy).");
-  metrics_.get_gauge("portscand_build_info", "Always 1; the labels name the running build.", {{"version", version_string}})
+  ready_ = &metrics_.get_gauge("portscand_ready",
+                               "1 when /readyz answers 200 (inputs, outputs and shards healthy).");
+  metrics_
+      .get_gauge("portscand_build_info", "Always 1; the labels name the running build.",
+                 {{"version", version_string}})
       .set(1);
-  metrics_.get_gauge("portscand_start_time_seconds", "Start time of the process, seconds since the Unix epoch.")
+  metrics_
+      .get_gauge("portscand_start_time_seconds",
+                 "Start time of the process, seconds since the Unix epoch.")
       .set(static_cast<double>(clock_.now()) / 1e6);
   for (unsigned i = 0; i < cfg_.shards; ++i)
-    queue_depth_.push_back(&metrics_.get_gauge("portscand_shard_queue_batches", "Record batches queued for a shard.",
+    queue_depth_.push_back(&metrics_.get_gauge("portscand_shard_queue_batches",
+                                               "Record batches queued for a shard.",
                                                {{"shard", std::to_string(i)}}));
   for (const auto& in : cfg_.inputs) {
     if (const auto* k = std::get_if<kafka_input_config>(&in.transport)) {
-      auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source, nullptr, false);
-      kafka_.push_back(std::make_unique<kafka_source>(in.name, *k, std::move(sink), metrics_, clock_));
+      auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source,
+                                               nullptr, false);
+      kafka_.push_back(
+          std::make_unique<kafka_source>(in.name, *k, std::move(sink), metrics_, clock_));
     } else if (const auto* f = std::get_if<file_input_config>(&in.transport)) {
       auto& p = progress_.emplace_back(in.name, std::make_unique<input_progress>());
       tracker_ids_[in.name] = tracker_.add_input(in.name);
-      auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source, p.second.get(), false);
-      files_.push_back(std::make_unique<file_source>(in.name, *f, std::move(sink), metrics_, clock_));
+      auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source,
+                                               p.second.get(), false);
+      files_.push_back(
+          std::make_unique<file_source>(in.name, *f, std::move(sink), metrics_, clock_));
     } else if (const auto* sl = std::get_if<syslog_input_config>(&in.transport)) {
       auto& p = progress_.emplace_back(in.name, std::make_unique<input_progress>());
       tracker_ids_[in.name] = tracker_.add_input(in.name);
@@ -135,7 +237,8 @@ void coordinator::build() {
       syslog_.push_back(std::make_unique<syslog_listener>(
           in.name, *sl,
           [eng, spec, progress, lossy] {
-            return std::make_unique<input_sink>(*eng, spec.name, spec.format, spec.time_source, progress, lossy);
+            return std::make_unique<input_sink>(*eng, spec.name, spec.format, spec.time_source,
+                                                progress, lossy);
           },
           metrics_, clock_));
     }
@@ -145,46 +248,63 @@ void coordinator::build() {
 void coordinator::restore() {
   auto loaded = store_.load();
   if (!loaded) {
-    spdlog::info("no checkpoint in {}: starting empty, Kafka inputs resume from the group's committed offsets", store_.dir());
+    spdlog::info(
+        "no checkpoint in {}: starting empty, Kafka inputs resume from the group's committed "
+        "offsets",
+        store_.dir());
     return;
   }
   if (!loaded->ok()) {
-    spdlog::error("checkpoint unusable: {}; starting empty, Kafka inputs resume from the group's committed offsets",
-                  loaded->err().message);
+    spdlog::error(
+        "checkpoint unusable: {}; starting empty, Kafka inputs resume from the group's committed "
+        "offsets",
+        loaded->err().message);
     return;
   }
   checkpoint_data& data = loaded->value();
   if (data.shards.size() != engine_->shards() || data.bin_width != rule_->bin_width) {
-    spdlog::error("checkpoint epoch {} was written with {} shards and bin {} (now {} and {}); it cannot be mapped, "
-                  "starting empty from the committed offsets",
-                  data.epoch, data.shards.size(), format_duration(data.bin_width), engine_->shards(),
-                  format_duration(rule_->bin_width));
+    spdlog::error(
+        "checkpoint epoch {} was written with {} shards and bin {} (now {} and {}); it cannot be "
+        "mapped, "
+        "starting empty from the committed offsets",
+        data.epoch, data.shards.size(), format_duration(data.bin_width), engine_->shards(),
+        format_duration(rule_->bin_width));
     return;
   }
   std::atomic<std::size_t> failed{0};
   std::vector<timestamp_us> watermarks(engine_->shards(), INT64_MIN);
-  engine_->visit_shards([&data, &failed, &watermarks](std::size_t i, shard_state& s) {
+  engine_
+      ->visit_shards([&data, &failed, &watermarks](std::size_t i, shard_state& s) {
         if (!s.deserialize(data.shards[i], label_table::global())) failed.fetch_add(1);
         watermarks[i] = s.watermark();
-      }).wait();
+      })
+      .wait();
   if (failed.load() != 0) {
-    spdlog::error("checkpoint epoch {}: {} shard file(s) do not decode; starting empty from the committed offsets",
-                  data.epoch, failed.load());
-    engine_->visit_shards([](std::size_t, shard_state& s) { s.deserialize({}, label_table::global()); }).wait();
+    spdlog::error(
+        "checkpoint epoch {}: {} shard file(s) do not decode; starting empty from the committed "
+        "offsets",
+        data.epoch, failed.load());
+    engine_
+        ->visit_shards(
+            [](std::size_t, shard_state& s) { s.deserialize({}, label_table::global()); })
+        .wait();
     return;
   }
   for (auto& k : kafka_) {
     std::map<partition_key, std::int64_t> offsets;
     if (auto it = data.offsets.find(k->name()); it != data.offsets.end()) {
       for (const auto& [name, off] : it->second) {
-        const auto slash = name.rfind('/');
-        if (slash == std::string::npos) continue;
-        offsets[partition_key{name.substr(0, slash), std::stoi(name.substr(slash + 1))}] = off;
+        if (auto key = parse_partition_name(name))
+          offsets[*key] = off;
+        else
+          spdlog::warn(
+              "checkpoint epoch {}: input {}: ignoring the offset of \"{}\", not a topic/partition",
+              data.epoch, k->name(), name);
       }
     }
     k->set_start_offsets(std::move(offsets));
   }
-  epoch_ = data.epoch;
+  restored_epoch_ = data.epoch;
   // Bins the checkpoint left open must still close when no new record comes.
   tracker_.seed(*std::max_element(watermarks.begin(), watermarks.end()));
   last_watermark_ = INT64_MIN;
@@ -203,25 +323,33 @@ void coordinator::feed_watermark(timestamp_us now) {
       if (p.assigned && !p.at_end && p.max_event == INT64_MIN && p.next_offset < 0) waiting = true;
       const std::string id_name = k->name() + ":" + partition_name(key);
       auto it = tracker_ids_.find(id_name);
-      if (it == tracker_ids_.end()) it = tracker_ids_.emplace(id_name, tracker_.add_input(id_name)).first;
+      if (it == tracker_ids_.end())
+        it = tracker_ids_.emplace(id_name, tracker_.add_input(id_name)).first;
       // A revoked partition just goes idle (it may come back after the rebalance). An
       // assigned one with a backlog is never idle: its data exists, it is only not here yet.
-      const bool backlog = p.assigned && p.high_watermark >= 0 && p.next_offset >= 0 && p.high_watermark > p.next_offset;
+      const bool backlog = p.assigned && p.high_watermark >= 0 && p.next_offset >= 0 &&
+                           p.high_watermark > p.next_offset;
       hold = hold || backlog;
-      if (p.max_event != INT64_MIN) tracker_.observe(it->second, p.max_event, backlog ? now : p.last_active);
+      if (p.max_event != INT64_MIN)
+        tracker_.observe(it->second, p.max_event, backlog ? now : p.last_active);
       if (p.high_watermark >= 0 && p.next_offset >= 0)
         metrics_
-            .get_gauge("portscand_kafka_consumer_lag_messages", "Messages between the consumer's position and the partition end.",
-                       {{"input", k->name()}, {"topic", key.topic}, {"partition", std::to_string(key.partition)}})
+            .get_gauge("portscand_kafka_consumer_lag_messages",
+                       "Messages between the consumer's position and the partition end.",
+                       {{"input", k->name()},
+                        {"topic", key.topic},
+                        {"partition", std::to_string(key.partition)}})
             .set(static_cast<double>(std::max<std::int64_t>(0, p.high_watermark - p.next_offset)));
     }
   }
-  for (std::size_t i = 0; i < queue_depth_.size(); ++i) queue_depth_[i]->set(static_cast<double>(engine_->queue_depth(i)));
+  for (std::size_t i = 0; i < queue_depth_.size(); ++i)
+    queue_depth_[i]->set(static_cast<double>(engine_->queue_depth(i)));
   tracker_.hold_wall_clock(hold);
   if (waiting) return;
   for (auto& [name, p] : progress_) {
     const timestamp_us t = p->max_event.load(std::memory_order_acquire);
-    if (t != INT64_MIN) tracker_.observe(tracker_ids_[name], t, p->last_active.load(std::memory_order_acquire));
+    if (t != INT64_MIN)
+      tracker_.observe(tracker_ids_[name], t, p->last_active.load(std::memory_order_acquire));
   }
   const timestamp_us wm = tracker_.current(now);
   const auto due = schedule_.due(wm, now);
@@ -236,51 +364,53 @@ void coordinator::feed_watermark(timestamp_us now) {
   if (wm != INT64_MIN) watermark_lag_->set(static_cast<double>(now - wm) / 1e6);
 }
 
-bool coordinator::checkpoint() {
-  const auto t0 = std::chrono::steady_clock::now();
-  checkpoint_data data;
-  data.epoch = epoch_ + 1;
-  data.created = clock_.now();
-  data.rule_id = rule_->metadata->id;
-  data.bin_width = rule_->bin_width;
-  std::map<std::string, std::map<partition_key, std::int64_t>> offsets;
-  for (auto& k : kafka_) {
-    auto snap = k->snapshot_offsets(10s);
-    if (!snap) {
-      spdlog::warn("checkpoint skipped: input {} did not answer", k->name());
-      checkpoint_failures_->inc();
-      return false;
-    }
-    offsets[k->name()] = *snap;
-    for (const auto& [key, off] : *snap) data.offsets[k->name()][partition_name(key)] = off;
+void coordinator::step_checkpoint(timestamp_us now, bool force) {
+  const auto o = checkpoints_->tick(now, force);
+  if (o == checkpoint_protocol::outcome::written) {
+    last_checkpoint_ = now;
+    checkpoint_seconds_->observe(static_cast<double>(checkpoints_->last_duration()) / 1e6);
+    spdlog::debug("checkpoint epoch {} written", checkpoints_->epoch());
+  } else if (o == checkpoint_protocol::outcome::abandoned ||
+             o == checkpoint_protocol::outcome::write_failed) {
+    metrics_
+        .get_counter("portscand_checkpoint_failures_total", checkpoint_failures_help,
+                     {{"step", checkpoints_->last_problem_step()}})
+        .inc();
+    if (o == checkpoint_protocol::outcome::write_failed)
+      spdlog::error("checkpoint failed: {}", checkpoints_->last_problem());
+    else
+      spdlog::warn("checkpoint skipped at step {}: {}; retrying later",
+                   checkpoints_->last_problem_step(), checkpoints_->last_problem());
   }
-  data.shards.resize(engine_->shards());
-  engine_->visit_shards([&data](std::size_t i, shard_state& s) { s.serialize(data.shards[i]); }).wait();
-  // A key marked alerted in this state must have its alert delivered before the state is
-  // published, or a crash would lose the alert for good.
-  if (!publisher_->drain(30s)) {
-    spdlog::warn("checkpoint postponed: alerts are not yet confirmed by every output");
-    checkpoint_failures_->inc();
-    return false;
+}
+
+// At shutdown the protocol may wait, but only as long as its step timeouts allow. A
+// checkpoint still in progress predates the final advance: a fresh one replaces it.
+bool coordinator::final_checkpoint() {
+  checkpoints_->cancel();
+  const std::uint64_t before = checkpoints_->epoch();
+  step_checkpoint(clock_.now(), true);
+  while (checkpoints_->current_stage() != checkpoint_protocol::stage::idle) {
+    std::this_thread::sleep_for(10ms);
+    step_checkpoint(clock_.now(), false);
   }
-  if (auto s = store_.write(data); !s) {
-    spdlog::error("checkpoint failed: {}", s.err().message);
-    checkpoint_failures_->inc();
-    return false;
+  return checkpoints_->epoch() != before;
+}
+
+void coordinator::check_liveness() {
+  if (heartbeat_.valid() && heartbeat_.wait_for(0s) == std::future_status::ready) {
+    heartbeat_ = {};
+    last_alive_ = std::chrono::steady_clock::now().time_since_epoch().count();
   }
-  epoch_ = data.epoch;
-  for (auto& k : kafka_) k->commit(offsets[k->name()]);
-  last_checkpoint_ = clock_.now();
-  checkpoint_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  spdlog::debug("checkpoint epoch {} written", epoch_);
-  return true;
+  if (!heartbeat_.valid()) heartbeat_ = engine_->visit_shards([](std::size_t, shard_state&) {});
 }
 
 std::string coordinator::not_ready() const {
   for (const auto& k : kafka_)
-    if (!k->healthy()) return "input " + k->name() + ": the consumer reports errors";
+    if (!k->healthy())
+      return "input " + k->name() + ": the consumer cannot fetch: " + k->health_reason();
   if (!publisher_->healthy()) return "an output is not accepting alerts";
-  if (std::chrono::steady_clock::now() - last_advance_done() > 60s) return "the shards have not advanced for 60 s";
+  if (!shards_alive(60s)) return "the shards have not answered for 60 s";
   return {};
 }
 
@@ -304,10 +434,13 @@ void coordinator::reload() {
   }
   rule_ = std::make_shared<const rule_definition>(std::move(r.rule));
   engine_->set_rule(rule_);
-  schedule_.reconfigure(loaded.cfg.evaluation.schedule, rule_->query_frequency, loaded.cfg.evaluation.allowed_lateness);
-  spdlog::info("reloaded: threshold {}, caps {}/{}, schedule {}; inputs, outputs, shards and limits need a restart",
-               rule_->threshold, rule_->max_ports, rule_->max_labels,
-               loaded.cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close");
+  schedule_.reconfigure(loaded.cfg.evaluation.schedule, rule_->query_frequency,
+                        loaded.cfg.evaluation.allowed_lateness);
+  spdlog::info(
+      "reloaded: threshold {}, caps {}/{}, schedule {}; inputs, outputs, shards and limits need a "
+      "restart",
+      rule_->threshold, rule_->max_ports, rule_->max_labels,
+      loaded.cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close");
 }
 
 int coordinator::run() {
@@ -322,19 +455,28 @@ int coordinator::run() {
   spdlog::info("portscand {} starting: {}", version_string, describe_config(cfg_));
   build();
   restore();
+  participants_ = std::make_unique<daemon_participants>(kafka_, *engine_, *publisher_, store_);
+  checkpoint_timing timing;
+  timing.interval = cfg_.checkpoint_interval;
+  checkpoints_ = std::make_unique<checkpoint_protocol>(*participants_, timing, rule_->metadata->id,
+                                                       rule_->bin_width);
+  checkpoints_->restored(restored_epoch_, clock_.now());
   publisher_->start();
   if (!cfg_.metrics.listen.empty()) {
-    http_ = std::make_unique<metrics_server>(cfg_.metrics.listen, metrics_, [this] { return not_ready(); });
+    http_ = std::make_unique<metrics_server>(cfg_.metrics.listen, metrics_,
+                                             [this] { return not_ready(); });
     spdlog::info("metrics on http://{}/metrics (port {})", cfg_.metrics.listen, http_->port());
   }
   for (auto& l : syslog_) {
     if (auto st = l->start(); !st) throw std::runtime_error(st.err().message);
-    spdlog::info("syslog listener on port {}{}", l->bound_port(), l->socket_activated() ? " (socket activation)" : "");
+    spdlog::info("syslog listener on port {}{}", l->bound_port(),
+                 l->socket_activated() ? " (socket activation)" : "");
   }
   for (auto& k : kafka_) k->start();
   for (auto& f : files_) f->start();
   notify("READY=1\nSTATUS=running");
-  spdlog::info("running: {} shard(s), {} input(s), {} output(s)", cfg_.shards, cfg_.inputs.size(), cfg_.outputs.size());
+  spdlog::info("running: {} shard(s), {} input(s), {} output(s)", cfg_.shards, cfg_.inputs.size(),
+               cfg_.outputs.size());
 
   std::uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
@@ -342,7 +484,9 @@ int coordinator::run() {
   last_checkpoint_ = clock_.now();
   bool stopping = false;
   while (!stopping) {
-    timespec ts{0, 100'000'000};
+    // While the checkpoint holds the consumers still, come back at once.
+    const bool holding = checkpoints_->current_stage() == checkpoint_protocol::stage::offsets;
+    timespec ts{0, holding ? 2'000'000 : 100'000'000};
     const int sig = sigtimedwait(&set, nullptr, &ts);
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("signal {}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -356,18 +500,16 @@ int coordinator::run() {
     }
     const timestamp_us now = clock_.now();
     feed_watermark(now);
-    if (last_advance_.valid() && last_advance_.wait_for(0s) == std::future_status::ready)
-      last_advance_done_ = std::chrono::steady_clock::now().time_since_epoch().count();
+    check_liveness();
+    step_checkpoint(now, false);
     checkpoint_age_->set(static_cast<double>(now - last_checkpoint_) / 1e6);
     ready_->set(not_ready().empty() ? 1 : 0);
-    if (now - last_checkpoint_ >= cfg_.checkpoint_interval) {
-      if (!checkpoint()) last_checkpoint_ += cfg_.checkpoint_interval / 4;  // retry sooner
-    }
-    // The watchdog is pinged only while the shards keep up: a stuck shard stops the pings
-    // and systemd restarts the service.
-    if (watchdog && std::chrono::steady_clock::now() - last_ping >= std::chrono::microseconds(watchdog_usec / 2)) {
-      const bool shards_alive = std::chrono::steady_clock::now() - last_advance_done() < std::chrono::microseconds(watchdog_usec);
-      if (shards_alive) {
+    // The watchdog is pinged while this loop and the shard threads make progress: a stuck
+    // shard stops the pings and systemd restarts the service. Nothing here waits on a broker,
+    // a disk or an output.
+    if (watchdog && std::chrono::steady_clock::now() - last_ping >=
+                        std::chrono::microseconds(watchdog_usec / 2)) {
+      if (shards_alive(std::chrono::microseconds(watchdog_usec))) {
         notify("WATCHDOG=1");
         last_ping = std::chrono::steady_clock::now();
       }
@@ -380,12 +522,13 @@ int coordinator::run() {
   for (auto& k : kafka_) k->halt();  // pushes what it consumed; the consumer stays open
   feed_watermark(clock_.now());
   engine_->advance(last_watermark_, std::nullopt).wait();
-  const bool saved = checkpoint();
+  const bool saved = final_checkpoint();
   for (auto& k : kafka_) k->stop();  // leaves the group after the final commit
   engine_->stop();
   publisher_->stop(10s);
   if (http_) http_->stop();
-  spdlog::info("stopped{}", saved ? " (checkpoint written)" : " (the last checkpoint could not be written)");
+  spdlog::info("stopped{}",
+               saved ? " (checkpoint written)" : " (the last checkpoint could not be written)");
   return 0;
 }
 

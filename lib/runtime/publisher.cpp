@@ -12,13 +12,20 @@ publisher::publisher(std::vector<std::unique_ptr<alert_output>> outputs, metrics
                                       "Alert batches waiting for an output that refused them.");
 }
 
-publisher::~publisher() { stop(std::chrono::milliseconds(0)); }
+publisher::~publisher() {
+  stop(std::chrono::milliseconds(0));
+}
 
-void publisher::start() { thread_ = std::thread([this] { run(); }); }
+void publisher::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void publisher::publish(std::vector<alert>&& alerts) {
   received_.fetch_add(1, std::memory_order_acq_rel);
+  if (queue_.try_push(alerts)) return;
+  blocked_.fetch_add(1, std::memory_order_acq_rel);
   queue_.push(std::move(alerts));
+  blocked_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 void publisher::deliver(std::vector<alert>&& batch) {
@@ -54,8 +61,10 @@ void publisher::run() {
       last_warn = std::chrono::steady_clock::now();
       for (auto& o : outputs_)
         if (!o.backlog.empty())
-          spdlog::error("output {}: {} alert batch(es) waiting, {} alert(s) unconfirmed: the output is not accepting alerts",
-                        o.out->name(), o.backlog.size(), o.out->pending());
+          spdlog::error(
+              "output {}: {} alert batch(es) waiting, {} alert(s) unconfirmed: the output is not "
+              "accepting alerts",
+              o.out->name(), o.backlog.size(), o.out->pending());
     }
   }
 }
@@ -72,13 +81,18 @@ bool publisher::drain(std::chrono::milliseconds timeout) {
 
 void publisher::stop(std::chrono::milliseconds drain_timeout) {
   if (!thread_.joinable()) return;
-  if (!drain(drain_timeout)) spdlog::error("stopping with undelivered alerts; they are re-sent after restart from the last checkpoint");
+  if (!drain(drain_timeout))
+    spdlog::error(
+        "stopping with undelivered alerts; they are re-sent after restart from the last "
+        "checkpoint");
   stop_.store(true, std::memory_order_release);
   queue_.close();
   thread_.join();
   for (auto& o : outputs_) o.out->flush(std::chrono::milliseconds(0));
 }
 
-bool publisher::healthy() const { return healthy_.load(std::memory_order_acquire); }
+bool publisher::healthy() const {
+  return healthy_.load(std::memory_order_acquire);
+}
 
 }  // namespace portscand

@@ -31,6 +31,17 @@ class publisher final : public alert_sink {
   // Waits until everything handed over so far is confirmed by every output. For checkpoints:
   // a key marked alerted in a checkpoint must have its alert delivered.
   bool drain(std::chrono::milliseconds timeout);
+  // Alert batches handed over so far, and how many of them every output has confirmed (for
+  // the checkpoint protocol, which must not wait).
+  std::uint64_t batches_received() const noexcept {
+    return received_.load(std::memory_order_acquire);
+  }
+  std::uint64_t batches_confirmed() const noexcept {
+    return confirmed_.load(std::memory_order_acquire);
+  }
+  // True while a shard waits in publish() because the queue is full: the shards are
+  // stalled by the outputs (the outside world), not stuck.
+  bool producers_blocked() const noexcept { return blocked_.load(std::memory_order_acquire) != 0; }
   // Stops the thread after a bounded drain; what is still undelivered is logged.
   void stop(std::chrono::milliseconds drain_timeout);
   bool healthy() const;
@@ -49,6 +60,7 @@ class publisher final : public alert_sink {
   // confirmed at the publisher thread's last look (outputs are only ever touched by the
   // publisher thread; other threads read these).
   std::atomic<std::uint64_t> received_{0}, confirmed_{0};
+  std::atomic<int> blocked_{0};
   std::atomic<bool> healthy_{true};
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_kafka_test.sh PORTSCAND GEN_WORKLOAD MOCK_BROKER SCENARIO
+# run_kafka_test.sh PORTSCAND GEN_WORKLOAD MOCK_BROKER SCENARIO [NOTIFY_LISTENER]
 #
 # `portscand run` against librdkafka's mock cluster (a real Kafka-protocol broker in
 # process of tests/tools/mock_broker): a generated workload with planted scans is produced
@@ -13,6 +13,11 @@
 #             checkpoints, while publishing), restarting each time
 #   faults    a broker down and up while consuming and while publishing, injected produce
 #             errors (retriable, then a topic authorization failure) on the alert topic
+#   outage    the alert topic has no leader for a minute (an output outage): under a
+#             systemd-style watchdog (WATCHDOG_USEC=4s, pings observed on a real
+#             notification socket) the pings never stop, the checkpoints that cannot
+#             complete are skipped and counted, SIGTERM in the outage exits 0 within 30 s,
+#             and after a restart with the output back every alert arrives
 #
 # Every scenario is also the backlog case: the workload's event times lie months before the
 # wall clock, so the daemon catches up on old data and must still evaluate by event time.
@@ -20,8 +25,8 @@
 # Fails, never skips, when anything it needs is missing.
 set -uo pipefail
 
-[ $# -eq 4 ] || { echo "usage: $0 PORTSCAND GEN_WORKLOAD MOCK_BROKER SCENARIO" >&2; exit 2; }
-portscand=$1 gen=$2 mock=$3 scenario=$4
+[ $# -eq 4 ] || [ $# -eq 5 ] || { echo "usage: $0 PORTSCAND GEN_WORKLOAD MOCK_BROKER SCENARIO [NOTIFY_LISTENER]" >&2; exit 2; }
+portscand=$1 gen=$2 mock=$3 scenario=$4 listener=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 oracle=$here/../oracle
 
@@ -34,8 +39,10 @@ command -v node >/dev/null || die "node is not installed"
 work=$(mktemp -d "${TMPDIR:-/tmp}/run_kafka_$scenario.XXXXXX")
 daemon_pid=
 broker_pid=
+listener_pid=
 cleanup() {
   [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+  [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null
   exec 7>&- 2>/dev/null
   [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
 }
@@ -163,6 +170,54 @@ case "$scenario" in
     sleep 3
     broker "broker up 1"
     wait_for_alerts 240 || fail "only $(alerts_so_far) of $expected alerts after the broker faults"
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid"
+    daemon_pid=
+    ;;
+  outage)
+    [ -x "$listener" ] || die "the outage scenario needs NOTIFY_LISTENER"
+    broker "leader alerts 0 -1"
+    # Every notification with the time it arrived (microseconds), as systemd would see it.
+    ( "$listener" "$work/notify.sock" --timeout 300 | while IFS= read -r line; do
+        printf '%s %s\n' "${EPOCHREALTIME/./}" "$line"
+      done ) >"$work/notify.log" 2>"$work/listener.err" &
+    listener_pid=$!
+    for _ in $(seq 100); do [ -S "$work/notify.sock" ] && break; sleep 0.1; done
+    [ -S "$work/notify.sock" ] || fail "notify_listener did not create its socket"
+    (
+      export NOTIFY_SOCKET=$work/notify.sock WATCHDOG_USEC=4000000 WATCHDOG_PID=$BASHPID
+      exec "$portscand" run --config "$work/portscand.yaml"
+    ) >>"$work/daemon.log" 2>&1 &
+    daemon_pid=$!
+    for _ in $(seq 300); do grep -q 'metrics on http' "$work/daemon.log" && break; sleep 0.1; done
+    port=$(sed -n 's/.*metrics on http:.*(port \([0-9]*\)).*/\1/p' "$work/daemon.log" | head -1)
+    [ -n "$port" ] || fail "the daemon did not announce its metrics port"
+    skipped() {
+      curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null |
+        awk '$1 ~ /^portscand_checkpoint_failures_total\{step="drain"\}/ {n += $2} END {print n + 0}'
+    }
+    # Each checkpoint waits at most 10 s for the outputs; two skipped ones prove the loop
+    # went on through them.
+    deadline=$((SECONDS + 90))
+    while [ $SECONDS -lt $deadline ] && [ "$(skipped)" -lt 2 ]; do sleep 1; done
+    [ "$(skipped)" -ge 2 ] || fail "no checkpoint was skipped for unconfirmed alerts in 90 s: $(skipped)"
+    max_gap=$(grep 'WATCHDOG=1' "$work/notify.log" | awk 'NR > 1 {g = $1 - prev; if (g > m) m = g} {prev = $1} END {print int(m / 1000)}')
+    pings=$(grep -c 'WATCHDOG=1' "$work/notify.log")
+    echo "outage: $pings watchdog pings, longest gap ${max_gap} ms, $(skipped) checkpoints skipped" >&2
+    [ "$pings" -ge 10 ] || fail "only $pings watchdog pings during the outage"
+    [ "$max_gap" -lt 4000 ] || fail "the watchdog went unpinged for ${max_gap} ms (WATCHDOG_USEC=4s): systemd would restart the daemon"
+    t0=$SECONDS
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid"
+    rc=$?
+    daemon_pid=
+    [ $rc -eq 0 ] || fail "SIGTERM during the outage: exit code $rc (want 0)"
+    [ $((SECONDS - t0)) -le 30 ] || fail "SIGTERM during the outage took $((SECONDS - t0)) s"
+    grep -q 'STOPPING=1' "$work/notify.log" || fail "no STOPPING=1 on SIGTERM"
+    # The output is back: what the last durable checkpoint did not cover is evaluated again.
+    broker "leader alerts 0 1"
+    start_daemon
+    wait_for_alerts 180 || fail "only $(alerts_so_far) of $expected alerts after the outage"
     kill -TERM "$daemon_pid"
     wait "$daemon_pid"
     daemon_pid=

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "kafka_mock_cluster.hpp"
 #include "publish/publish_test_util.hpp"
 
 namespace portscand {
@@ -25,34 +26,10 @@ using test::test_alerts;
 constexpr const char* topic = "portscan-alerts";
 constexpr std::int16_t produce_api = 0;  // Kafka protocol ApiKey of ProduceRequest
 
-// librdkafka's in-process mock cluster: real protocol, error injection. One per test, so
-// injected errors (which the mock applies to every client) never leak between tests.
-class mock_cluster {
- public:
-  explicit mock_cluster(int brokers, int partitions = 1) {
-    char errstr[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    // The handle only hosts the cluster; silence its "no bootstrap.servers" warning.
-    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof errstr);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (rk_ == nullptr) throw std::runtime_error(errstr);
-    mc_ = rd_kafka_mock_cluster_new(rk_, brokers);
-    if (mc_ == nullptr) throw std::runtime_error("rd_kafka_mock_cluster_new failed");
-    rd_kafka_mock_topic_create(mc_, topic, partitions, 1);
-  }
-  ~mock_cluster() {
-    rd_kafka_mock_cluster_destroy(mc_);
-    rd_kafka_destroy(rk_);
-  }
-  mock_cluster(const mock_cluster&) = delete;
-  mock_cluster& operator=(const mock_cluster&) = delete;
-
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
-  rd_kafka_mock_cluster_t* get() const { return mc_; }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-  rd_kafka_mock_cluster_t* mc_ = nullptr;
+// One cluster per test with the alert topic.
+struct mock_cluster : test::mock_cluster {
+  explicit mock_cluster(int brokers, int partitions = 1)
+      : test::mock_cluster(brokers, topic, partitions) {}
 };
 
 struct consumed_message {

@@ -1,0 +1,358 @@
+#include "ingest/kafka_source.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "kafka_mock_cluster.hpp"
+
+namespace portscand {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* topic = "sessions";
+
+// --- pure pieces -----------------------------------------------------------------------
+
+TEST(partition_name, round_trips_and_keeps_slashes_in_the_topic) {
+  EXPECT_EQ(partition_name({"t", 3}), "t/3");
+  EXPECT_EQ(parse_partition_name("t/3"), (partition_key{"t", 3}));
+  EXPECT_EQ(parse_partition_name("a/b/7"), (partition_key{"a/b", 7}));
+}
+
+TEST(partition_name, a_damaged_name_is_refused_instead_of_throwing) {
+  for (const char* bad : {"t/x", "t/", "/3", "t/-1", "t/99999999999", "t3", "", "t/3 "})
+    EXPECT_FALSE(parse_partition_name(bad).has_value()) << bad;
+}
+
+TEST(start_offset_policy, the_checkpoint_offset_applies_to_the_first_assignment_only) {
+  start_offset_policy p;
+  p.set_checkpoint({{{"t", 0}, 10}});
+  EXPECT_EQ(p.on_assign({"t", 0}, -1), 10);
+  // Revoked and assigned again after the process consumed up to 25: resume there, not at
+  // the checkpoint's 10 (which re-read everything in between on every rebalance).
+  EXPECT_EQ(p.on_assign({"t", 0}, 25), 25);
+}
+
+TEST(start_offset_policy, a_partition_never_consumed_and_not_checkpointed_uses_the_group_offset) {
+  start_offset_policy p;
+  p.set_checkpoint({{{"t", 0}, 10}});
+  EXPECT_EQ(p.on_assign({"t", 1}, -1), std::nullopt);
+}
+
+// librdkafka statistics as its STATISTICS.md documents them, cut to the fields read.
+std::string stats(const std::string& group_state, const std::string& broker1_state,
+                  int leader_of_p0 = 1) {
+  return R"({"name":"c#consumer-1","type":"consumer","brokers":{)"
+         R"("127.0.0.1:9/bootstrap":{"name":"127.0.0.1:9/bootstrap","nodeid":-1,"state":"INIT"},)"
+         R"("127.0.0.1:9/1":{"name":"127.0.0.1:9/1","nodeid":1,"state":")" +
+         broker1_state +
+         R"("}},"topics":{"sessions":{"topic":"sessions","partitions":{)"
+         R"("0":{"partition":0,"leader":)" +
+         std::to_string(leader_of_p0) +
+         R"(,"fetch_state":"active"},"-1":{"partition":-1,"leader":-1}}}},)"
+         R"("cgrp":{"state":")" +
+         group_state + R"(","join_state":"steady","assignment_size":1}})";
+}
+
+TEST(assess_consumer_stats, a_joined_group_with_connected_leaders_is_fetching) {
+  const auto h = assess_consumer_stats(stats("up", "UP"), {{topic, 0}});
+  EXPECT_TRUE(h.fetching) << h.reason;
+  EXPECT_EQ(h.reason, "");
+}
+
+TEST(assess_consumer_stats, a_group_without_its_coordinator_is_not_fetching) {
+  const auto h = assess_consumer_stats(stats("query-coord", "DOWN"), {});
+  EXPECT_FALSE(h.fetching);
+  EXPECT_NE(h.reason.find("coordinator"), std::string::npos) << h.reason;
+}
+
+TEST(assess_consumer_stats, a_disconnected_leader_of_an_assigned_partition_stops_fetching) {
+  const auto h = assess_consumer_stats(stats("up", "CONNECT"), {{topic, 0}});
+  EXPECT_FALSE(h.fetching);
+  EXPECT_NE(h.reason.find("sessions/0"), std::string::npos) << h.reason;
+  EXPECT_NE(h.reason.find("CONNECT"), std::string::npos) << h.reason;
+}
+
+TEST(assess_consumer_stats, a_partition_without_leader_stops_fetching) {
+  EXPECT_FALSE(assess_consumer_stats(stats("up", "UP", -1), {{topic, 0}}).fetching);
+}
+
+TEST(assess_consumer_stats, a_disconnected_broker_that_leads_nothing_of_ours_does_not_matter) {
+  // Partition 0 is not assigned to this member; another member fetches it.
+  EXPECT_TRUE(assess_consumer_stats(stats("up", "DOWN"), {}).fetching);
+}
+
+TEST(assess_consumer_stats, unparseable_statistics_are_not_taken_as_healthy) {
+  EXPECT_FALSE(assess_consumer_stats("{\"cgrp\":", {}).fetching);
+  EXPECT_FALSE(assess_consumer_stats("{}", {}).fetching);
+}
+
+// --- against librdkafka's mock cluster ---------------------------------------------------
+
+// Records every payload handed over; try_flush() can be made to refuse (full shard queues).
+class recording_sink final : public kafka_unit_sink {
+ public:
+  void on_unit(std::string_view unit, const unit_meta&) override {
+    std::lock_guard lock(mu_);
+    ++seen_[std::string(unit)];
+    ++total_;
+  }
+  void on_burst_end() override {}
+  bool try_flush() override { return accept.load(); }
+  timestamp_us take_max_event_time() override { return INT64_MIN; }
+
+  std::size_t total() const {
+    std::lock_guard lock(mu_);
+    return total_;
+  }
+  std::map<std::string, int> seen() const {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+  std::atomic<bool> accept{true};
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int> seen_;
+  std::size_t total_ = 0;
+};
+
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+// Produces `count` messages "p<partition>-<i>" to each partition and waits for the acks.
+void produce(const test::mock_cluster& mc, int partitions, int count, int first = 0) {
+  char errstr[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", mc.bootstraps().c_str(), errstr, sizeof errstr);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  ASSERT_NE(rk, nullptr) << errstr;
+  for (int p = 0; p < partitions; ++p) {
+    for (int i = first; i < first + count; ++i) {
+      const std::string v = "p" + std::to_string(p) + "-" + std::to_string(i);
+      ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+  }
+  ASSERT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(rk);
+}
+
+// A plain group member that polls in its own thread until destroyed (it only takes part in
+// the group's rebalances; what it fetches is not looked at).
+class other_member {
+ public:
+  other_member(const std::string& bootstraps, const std::string& group,
+               const std::string& strategy) {
+    char errstr[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", group.c_str(), errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "heartbeat.interval.ms", "100", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "session.timeout.ms", "6000", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "partition.assignment.strategy", strategy.c_str(), errstr,
+                      sizeof errstr);
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    rd_kafka_poll_set_consumer(rk_);
+    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk_, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 50)) rd_kafka_message_destroy(m);
+      }
+    });
+  }
+  ~other_member() {
+    stop_ = true;
+    thread_.join();
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+  }
+  other_member(const other_member&) = delete;
+  other_member& operator=(const other_member&) = delete;
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+kafka_input_config input_config(const std::string& bootstraps, const std::string& group) {
+  kafka_input_config c;
+  c.brokers = bootstraps;
+  c.topics = {topic};
+  c.group = group;
+  c.properties = {{"heartbeat.interval.ms", "100"},
+                  {"session.timeout.ms", "6000"},
+                  {"topic.metadata.refresh.interval.ms", "1000"}};
+  return c;
+}
+
+std::size_t assigned_count(const kafka_source& s) {
+  std::size_t n = 0;
+  for (const auto& [key, p] : s.progress()) n += p.assigned ? 1 : 0;
+  return n;
+}
+
+std::uint64_t errors(const metrics_registry& m, const std::string& kind) {
+  return m.counter_sum("portscand_kafka_consumer_errors_total", {{"kind", kind}});
+}
+
+TEST(kafka_source,
+     checkpoint_offsets_are_not_applied_again_when_a_rebalance_gives_a_partition_back) {
+  test::mock_cluster mc(1, topic, 2);
+  produce(mc, 2, 20);
+  metrics_registry metrics;
+  system_clock clk;
+  auto sink = std::make_unique<recording_sink>();
+  recording_sink& seen = *sink;
+  kafka_source src("in", input_config(mc.bootstraps(), "g-rebalance"), std::move(sink), metrics,
+                   clk);
+  src.set_start_offsets({{{topic, 0}, 10}, {{topic, 1}, 10}});
+  src.start();
+  ASSERT_TRUE(wait_for([&] { return seen.total() >= 20; }, 20s)) << seen.total();
+  {
+    // A second member joins: the eager protocol revokes everything and assigns one
+    // partition back to the source.
+    other_member other(mc.bootstraps(), "g-rebalance", "range");
+    ASSERT_TRUE(wait_for([&] { return assigned_count(src) == 1; }, 30s));
+    std::this_thread::sleep_for(1s);
+  }
+  // The other member left: both partitions come back to the source.
+  ASSERT_TRUE(wait_for([&] { return assigned_count(src) == 2; }, 30s));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(seen.total(), 20u) << "records re-read after a rebalance";
+  for (const auto& [payload, n] : seen.seen()) EXPECT_EQ(n, 1) << payload;
+  EXPECT_EQ(errors(metrics, "assign"), 0u);
+  src.stop();
+}
+
+TEST(kafka_source, cooperative_sticky_assignment_consumes_and_rebalances_incrementally) {
+  test::mock_cluster mc(1, topic, 2);
+  produce(mc, 2, 10);
+  metrics_registry metrics;
+  system_clock clk;
+  auto sink = std::make_unique<recording_sink>();
+  recording_sink& seen = *sink;
+  auto cfg = input_config(mc.bootstraps(), "g-coop");
+  cfg.properties["partition.assignment.strategy"] = "cooperative-sticky";
+  kafka_source src("in", cfg, std::move(sink), metrics, clk);
+  src.start();
+  ASSERT_TRUE(wait_for([&] { return seen.total() >= 20; }, 20s)) << seen.total() << " consumed";
+  EXPECT_TRUE(wait_for([&] { return src.healthy(); }, 5s)) << src.health_reason();
+  {
+    other_member other(mc.bootstraps(), "g-coop", "cooperative-sticky");
+    // Incremental: one partition moves, the other stays assigned throughout.
+    ASSERT_TRUE(wait_for([&] { return assigned_count(src) == 1; }, 30s));
+  }
+  ASSERT_TRUE(wait_for([&] { return assigned_count(src) == 2; }, 30s));
+  produce(mc, 2, 5, 10);
+  EXPECT_TRUE(wait_for([&] { return seen.total() >= 30; }, 20s)) << seen.total();
+  EXPECT_EQ(errors(metrics, "assign"), 0u);
+  src.stop();
+}
+
+TEST(kafka_source, unreachable_brokers_make_the_input_unhealthy_counted_and_explained) {
+  metrics_registry metrics;
+  system_clock clk;
+  kafka_input_config cfg;
+  cfg.brokers = "127.0.0.1:1";
+  cfg.topics = {topic};
+  cfg.group = "g-down";
+  kafka_source src("in", cfg, std::make_unique<recording_sink>(), metrics, clk);
+  src.start();
+  // Long enough for several statistics intervals and connection attempts.
+  std::this_thread::sleep_for(3s);
+  EXPECT_FALSE(src.healthy());
+  EXPECT_NE(src.health_reason().find("coordinator"), std::string::npos) << src.health_reason();
+  EXPECT_GT(errors(metrics, "broker"), 0u);
+  EXPECT_NE(metrics.render().find("portscand_kafka_input_up{input=\"in\"} 0"), std::string::npos);
+  src.stop();
+}
+
+TEST(kafka_source, a_broker_outage_on_an_idle_topic_is_seen_and_so_is_the_recovery) {
+  test::mock_cluster mc(1, topic, 1);
+  produce(mc, 1, 5);
+  metrics_registry metrics;
+  system_clock clk;
+  auto sink = std::make_unique<recording_sink>();
+  recording_sink& seen = *sink;
+  kafka_source src("in", input_config(mc.bootstraps(), "g-outage"), std::move(sink), metrics, clk);
+  src.start();
+  ASSERT_TRUE(wait_for([&] { return seen.total() == 5 && src.healthy(); }, 20s))
+      << src.health_reason();
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_TRUE(wait_for([&] { return !src.healthy(); }, 15s)) << "an outage not reported";
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  // No message arrives after the recovery: only the statistics can say so.
+  EXPECT_TRUE(wait_for([&] { return src.healthy(); }, 20s)) << src.health_reason();
+  src.stop();
+}
+
+TEST(kafka_source, backpressure_pauses_and_then_hands_over_every_message_exactly_once) {
+  test::mock_cluster mc(1, topic, 2);
+  produce(mc, 2, 300);
+  metrics_registry metrics;
+  system_clock clk;
+  auto sink = std::make_unique<recording_sink>();
+  recording_sink& seen = *sink;
+  seen.accept = false;  // the shards are full
+  kafka_source src("in", input_config(mc.bootstraps(), "g-pause"), std::move(sink), metrics, clk);
+  src.start();
+  ASSERT_TRUE(wait_for(
+      [&] { return metrics.counter_sum("portscand_kafka_backpressure_pauses_total") > 0; }, 20s));
+  std::this_thread::sleep_for(500ms);
+  const std::size_t while_paused = seen.total();
+  EXPECT_LT(while_paused, 600u) << "the consumer kept handing over messages while paused";
+  seen.accept = true;
+  ASSERT_TRUE(wait_for([&] { return seen.total() >= 600; }, 20s)) << seen.total();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(seen.total(), 600u);
+  for (const auto& [payload, n] : seen.seen()) EXPECT_EQ(n, 1) << payload;
+  EXPECT_EQ(errors(metrics, "seek") + errors(metrics, "pause") + errors(metrics, "resume"), 0u);
+  src.stop();
+}
+
+TEST(kafka_source, offsets_requested_for_a_checkpoint_are_the_next_offsets_of_owned_partitions) {
+  test::mock_cluster mc(1, topic, 2);
+  produce(mc, 2, 7);
+  metrics_registry metrics;
+  system_clock clk;
+  auto sink = std::make_unique<recording_sink>();
+  recording_sink& seen = *sink;
+  kafka_source src("in", input_config(mc.bootstraps(), "g-offsets"), std::move(sink), metrics, clk);
+  src.start();
+  ASSERT_TRUE(wait_for([&] { return seen.total() == 14; }, 20s));
+  auto f = src.request_offsets();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  const auto offsets = f.get();
+  EXPECT_EQ(offsets, (std::map<partition_key, std::int64_t>{{{topic, 0}, 7}, {{topic, 1}, 7}}));
+  src.halt();
+  // Halted: answered at once from the final progress.
+  auto g = src.request_offsets();
+  ASSERT_EQ(g.wait_for(0s), std::future_status::ready);
+  EXPECT_EQ(g.get(), offsets);
+  src.stop();
+}
+
+}  // namespace
+}  // namespace portscand

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -77,11 +79,54 @@ status checkpoint_store::prepare() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return error{"cannot create state directory " + dir_ + ": " + ec.message()};
-  if (::access(dir_.c_str(), W_OK) != 0) return error{"state directory " + dir_ + " is not writable"};
+  if (::access(dir_.c_str(), W_OK) != 0)
+    return error{"state directory " + dir_ + " is not writable"};
   return ok_status();
 }
 
-status checkpoint_store::write(const checkpoint_data& data) {
+input_offsets merge_offsets(const std::vector<const input_offsets*>& generations) {
+  input_offsets out;
+  if (generations.empty()) return out;
+  for (const auto& [input, parts] : *generations.front()) {
+    for (const auto& [name, off] : parts) {
+      std::int64_t lowest = off;
+      bool everywhere = true;
+      for (const input_offsets* g : generations) {
+        auto i = g->find(input);
+        if (i == g->end()) {
+          everywhere = false;
+          break;
+        }
+        auto p = i->second.find(name);
+        if (p == i->second.end()) {
+          everywhere = false;
+          break;
+        }
+        lowest = std::min(lowest, p->second);
+      }
+      if (everywhere) out[input][name] = lowest;
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> checkpoint_store::epochs_on_disk() const {
+  std::vector<std::uint64_t> epochs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const std::string n = entry.path().filename().string();
+    if (n.rfind("ckpt-", 0) != 0 || !entry.is_directory(ec)) continue;
+    std::uint64_t e = 0;
+    const char* first = n.data() + 5;
+    const char* last = n.data() + n.size();
+    const auto [end, err] = std::from_chars(first, last, e);
+    if (err == std::errc() && end == last) epochs.push_back(e);  // "ckpt-7.tmp" is unfinished
+  }
+  std::sort(epochs.rbegin(), epochs.rend());
+  return epochs;
+}
+
+result<input_offsets> checkpoint_store::write(const checkpoint_data& data) {
   const std::string name = "ckpt-" + std::to_string(data.epoch);
   const std::string tmp = dir_ + "/" + name + ".tmp";
   std::error_code ec;
@@ -97,61 +142,90 @@ status checkpoint_store::write(const checkpoint_data& data) {
   manifest["shards"] = nlohmann::json::array();
   for (std::size_t i = 0; i < data.shards.size(); ++i) {
     const std::string file = "shard-" + std::to_string(i) + ".bin";
-    if (auto s = write_file_durably(tmp + "/" + file, data.shards[i]); !s) return s;
-    manifest["shards"].push_back({{"file", file}, {"bytes", data.shards[i].size()}, {"sha256", sha256_hex(data.shards[i])}});
+    if (auto s = write_file_durably(tmp + "/" + file, data.shards[i]); !s) {
+      fs::remove_all(tmp, ec);
+      return s.err();
+    }
+    manifest["shards"].push_back(
+        {{"file", file}, {"bytes", data.shards[i].size()}, {"sha256", sha256_hex(data.shards[i])}});
   }
   manifest["offsets"] = data.offsets;
-  if (auto s = write_file_durably(tmp + "/manifest.json", manifest.dump(2)); !s) return s;
-  if (auto s = fsync_dir(tmp); !s) return s;
+  if (auto s = write_file_durably(tmp + "/manifest.json", manifest.dump(2)); !s) {
+    fs::remove_all(tmp, ec);  // a full disk must not keep a half checkpoint's space
+    return s.err();
+  }
+  if (auto s = fsync_dir(tmp); !s) return s.err();
   const std::string final_dir = dir_ + "/" + name;
   fs::remove_all(final_dir, ec);
   fs::rename(tmp, final_dir, ec);
   if (ec) return error{"cannot rename " + tmp + ": " + ec.message()};
-  if (auto s = write_file_durably(dir_ + "/CURRENT.tmp", name + "\n"); !s) return s;
+  if (auto s = fsync_dir(dir_); !s) return s.err();
+  if (auto s = write_file_durably(dir_ + "/CURRENT.tmp", name + "\n"); !s) return s.err();
   fs::rename(dir_ + "/CURRENT.tmp", dir_ + "/CURRENT", ec);
-  if (ec) return error{"cannot publish checkpoint: " + ec.message()};
-  if (auto s = fsync_dir(dir_); !s) return s;
-  // Older checkpoints are no longer needed.
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    const std::string n = entry.path().filename().string();
-    if (n.rfind("ckpt-", 0) == 0 && n != name) fs::remove_all(entry.path(), ec);
+  if (ec) return error{"cannot name the current checkpoint: " + ec.message()};
+  if (auto s = fsync_dir(dir_); !s) return s.err();
+  // Keep the newest generations; the offsets safe to commit are the oldest kept one's.
+  const auto epochs = epochs_on_disk();
+  for (std::size_t i = generations_; i < epochs.size(); ++i)
+    fs::remove_all(dir_ + "/ckpt-" + std::to_string(epochs[i]), ec);
+  const std::size_t oldest = std::min(generations_, epochs.size()) - 1;
+  if (epochs[oldest] == data.epoch) return data.offsets;
+  auto text = read_file(dir_ + "/ckpt-" + std::to_string(epochs[oldest]) + "/manifest.json");
+  try {
+    if (text) return nlohmann::json::parse(*text).at("offsets").get<input_offsets>();
+  } catch (const nlohmann::json::exception&) {
   }
-  return ok_status();
+  // The oldest generation is unreadable: commit nothing rather than too much.
+  return input_offsets{};
 }
 
-std::optional<result<checkpoint_data>> checkpoint_store::load() {
-  auto current = read_file(dir_ + "/CURRENT");
-  if (!current) return std::nullopt;
-  while (!current->empty() && (current->back() == '\n' || current->back() == '\r')) current->pop_back();
-  if (current->rfind("ckpt-", 0) != 0 || current->find('/') != std::string::npos)
-    return result<checkpoint_data>(error{"CURRENT names no checkpoint ('" + *current + "')"});
-  const std::string base = dir_ + "/" + *current;
-  auto text = read_file(base + "/manifest.json");
-  if (!text) return result<checkpoint_data>(error{"checkpoint " + base + " has no manifest"});
-  checkpoint_data data;
-  try {
-    const auto m = nlohmann::json::parse(*text);
-    if (m.at("version").get<int>() != manifest_version)
-      return result<checkpoint_data>(error{"checkpoint " + base + " has version " + m.at("version").dump() +
-                                           ", this portscand reads version " + std::to_string(manifest_version)});
-    data.epoch = m.at("epoch").get<std::uint64_t>();
-    data.created = parse_iso8601(m.at("created").get<std::string>()).value_or(0);
-    data.rule_id = m.at("rule_id").get<std::string>();
-    data.bin_width = m.at("bin_width_us").get<timestamp_us>();
-    for (const auto& s : m.at("shards")) {
-      const std::string file = s.at("file").get<std::string>();
-      if (file.find('/') != std::string::npos) return result<checkpoint_data>(error{"bad shard file name in manifest"});
-      auto bytes = read_file(base + "/" + file);
-      if (!bytes) return result<checkpoint_data>(error{"checkpoint file " + file + " is missing"});
-      if (bytes->size() != s.at("bytes").get<std::size_t>() || sha256_hex(*bytes) != s.at("sha256").get<std::string>())
-        return result<checkpoint_data>(error{"checkpoint file " + file + " is corrupt (size or checksum mismatch)"});
-      data.shards.push_back(std::move(*bytes));
+std::vector<checkpoint_generation> checkpoint_store::load_all(std::vector<std::string>* problems) {
+  std::vector<checkpoint_generation> out;
+  for (const std::uint64_t epoch : epochs_on_disk()) {
+    const std::string base = dir_ + "/ckpt-" + std::to_string(epoch);
+    auto report = [&](std::string why) {
+      if (problems != nullptr) problems->push_back(std::move(why));
+    };
+    auto text = read_file(base + "/manifest.json");
+    if (!text) {
+      report("checkpoint " + base + " has no manifest");
+      continue;
     }
-    data.offsets = m.at("offsets").get<std::map<std::string, std::map<std::string, std::int64_t>>>();
-  } catch (const nlohmann::json::exception& e) {
-    return result<checkpoint_data>(error{"checkpoint manifest " + base + " is invalid: " + e.what()});
+    checkpoint_generation g;
+    checkpoint_data& data = g.data;
+    try {
+      const auto m = nlohmann::json::parse(*text);
+      if (m.at("version").get<int>() != manifest_version) {
+        report("checkpoint " + base + " has version " + m.at("version").dump() +
+               ", this portscand reads version " + std::to_string(manifest_version));
+        continue;
+      }
+      data.epoch = m.at("epoch").get<std::uint64_t>();
+      data.created = parse_iso8601(m.at("created").get<std::string>()).value_or(0);
+      data.rule_id = m.at("rule_id").get<std::string>();
+      data.bin_width = m.at("bin_width_us").get<timestamp_us>();
+      data.offsets = m.at("offsets").get<input_offsets>();
+      for (const auto& s : m.at("shards")) {
+        const std::string file = s.at("file").get<std::string>();
+        std::optional<std::string> bytes;
+        if (file.find('/') == std::string::npos) bytes = read_file(base + "/" + file);
+        const bool ok = bytes && bytes->size() == s.at("bytes").get<std::size_t>() &&
+                        sha256_hex(*bytes) == s.at("sha256").get<std::string>();
+        if (!ok) {
+          g.problems.push_back("checkpoint file " + base + "/" + file +
+                               (bytes ? " is corrupt (size or checksum mismatch)" : " is missing"));
+          bytes = std::string();
+        }
+        g.intact.push_back(ok);
+        data.shards.push_back(std::move(*bytes));
+      }
+    } catch (const nlohmann::json::exception& e) {
+      report("checkpoint manifest " + base + "/manifest.json is invalid: " + e.what());
+      continue;
+    }
+    out.push_back(std::move(g));
   }
-  return result<checkpoint_data>(std::move(data));
+  return out;
 }
 
 }  // namespace portscand

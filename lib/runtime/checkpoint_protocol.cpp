@@ -83,9 +83,9 @@ checkpoint_protocol::outcome checkpoint_protocol::tick(timestamp_us now, bool fo
                          outcome::abandoned);
         return began ? outcome::started : outcome::none;
       }
-      if (auto s = parts_.write(pending_); !s)
-        return abandon(now, "write", s.err().message, outcome::write_failed);
-      parts_.commit(pending_.offsets);
+      auto safe = parts_.write(pending_);
+      if (!safe) return abandon(now, "write", safe.err().message, outcome::write_failed);
+      parts_.commit(safe.value());
       epoch_ = pending_.epoch;
       last_written_ = now;
       last_duration_ = now - started_;

@@ -12,9 +12,6 @@
 
 namespace portscand {
 
-// input name -> "topic/partition" -> next offset
-using input_offsets = std::map<std::string, std::map<std::string, std::int64_t>>;
-
 // What the checkpoint protocol drives. The daemon implements it with its Kafka sources,
 // engine, publisher and checkpoint store; tests with fakes. Every begin_/poll_ pair is
 // asynchronous: poll returns nullopt until the participants have answered.
@@ -33,8 +30,9 @@ class checkpoint_participants {
   // confirmed.
   virtual std::uint64_t alerts_handed() const = 0;
   virtual std::uint64_t alerts_confirmed() const = 0;
-  // Step 4: make the checkpoint durable and current.
-  virtual status write(const checkpoint_data& data) = 0;
+  // Step 4: make the checkpoint durable. Returns the offsets it is safe to commit now (the
+  // store keeps older generations to fall back to, and commits only as far as the oldest).
+  virtual result<input_offsets> write(const checkpoint_data& data) = 0;
   // Step 5: tell the group how far the durable state reaches.
   virtual void commit(const input_offsets& offsets) = 0;
   // The checkpoint in progress was abandoned or cancelled: release whatever it holds.
@@ -57,8 +55,9 @@ struct checkpoint_timing {
 // - the checkpoint is written only once every alert handed over before the snapshot is
 //   confirmed, so a key marked alerted in a durable checkpoint has had its alert
 //   delivered;
-// - offsets are committed only after the write succeeded, so the group never claims
-//   records whose state is not durable.
+// - offsets are committed only after the write succeeded, and only as far as the store says
+//   (its oldest kept generation), so the group never claims records whose state a damaged
+//   file could still take away.
 class checkpoint_protocol {
  public:
   enum class stage { idle, offsets, snapshot, drain };

@@ -69,7 +69,7 @@ class daemon_participants final : public checkpoint_participants {
   }
   std::uint64_t alerts_handed() const override { return publisher_.batches_received(); }
   std::uint64_t alerts_confirmed() const override { return publisher_.batches_confirmed(); }
-  status write(const checkpoint_data& data) override { return store_.write(data); }
+  result<input_offsets> write(const checkpoint_data& data) override { return store_.write(data); }
   void abandoned() override {
     for (auto& k : kafka_) k->release_offsets_hold();
   }
@@ -245,70 +245,106 @@ void coordinator::build() {
   }
 }
 
+// Restores every shard from the newest checkpoint generation whose file for that shard is
+// intact and decodes, and reads the input again from the smallest offsets of the generations
+// used: one damaged file costs the records since an older generation (read again), not the
+// shard's state.
 void coordinator::restore() {
-  auto loaded = store_.load();
-  if (!loaded) {
-    spdlog::info(
-        "no checkpoint in {}: starting empty, Kafka inputs resume from the group's committed "
-        "offsets",
-        store_.dir());
+  std::vector<std::string> problems;
+  auto generations = store_.load_all(&problems);
+  for (const auto& p : problems) spdlog::error("{}", p);
+  if (generations.empty()) {
+    if (problems.empty())
+      spdlog::info(
+          "no checkpoint in {}: starting empty, Kafka inputs resume from the group's "
+          "committed offsets",
+          store_.dir());
+    else
+      spdlog::error(
+          "no usable checkpoint in {}: starting empty, Kafka inputs resume from the "
+          "group's committed offsets",
+          store_.dir());
     return;
   }
-  if (!loaded->ok()) {
-    spdlog::error(
-        "checkpoint unusable: {}; starting empty, Kafka inputs resume from the group's committed "
-        "offsets",
-        loaded->err().message);
-    return;
+  restored_epoch_ = generations.front().data.epoch;
+  std::vector<const checkpoint_generation*> usable;
+  for (const auto& g : generations) {
+    for (const auto& p : g.problems) spdlog::error("{}", p);
+    if (g.data.shards.size() != engine_->shards() || g.data.bin_width != rule_->bin_width) {
+      spdlog::error(
+          "checkpoint epoch {} was written with {} shards and bin {} (now {} and {}); it "
+          "cannot be mapped",
+          g.data.epoch, g.data.shards.size(), format_duration(g.data.bin_width), engine_->shards(),
+          format_duration(rule_->bin_width));
+      continue;
+    }
+    usable.push_back(&g);
   }
-  checkpoint_data& data = loaded->value();
-  if (data.shards.size() != engine_->shards() || data.bin_width != rule_->bin_width) {
-    spdlog::error(
-        "checkpoint epoch {} was written with {} shards and bin {} (now {} and {}); it cannot be "
-        "mapped, "
-        "starting empty from the committed offsets",
-        data.epoch, data.shards.size(), format_duration(data.bin_width), engine_->shards(),
-        format_duration(rule_->bin_width));
-    return;
-  }
-  std::atomic<std::size_t> failed{0};
+  std::vector<int> chosen(engine_->shards(), -1);
   std::vector<timestamp_us> watermarks(engine_->shards(), INT64_MIN);
   engine_
-      ->visit_shards([&data, &failed, &watermarks](std::size_t i, shard_state& s) {
-        if (!s.deserialize(data.shards[i], label_table::global())) failed.fetch_add(1);
+      ->visit_shards([&usable, &chosen, &watermarks](std::size_t i, shard_state& s) {
+        for (std::size_t g = 0; g < usable.size(); ++g) {
+          if (!usable[g]->intact[i]) continue;
+          if (s.deserialize(usable[g]->data.shards[i], label_table::global())) {
+            chosen[i] = static_cast<int>(g);
+            break;
+          }
+          s.deserialize({}, label_table::global());  // back to empty after a partial decode
+        }
         watermarks[i] = s.watermark();
       })
       .wait();
-  if (failed.load() != 0) {
+  std::vector<const input_offsets*> used;
+  bool complete = true;
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    if (chosen[i] < 0) {
+      complete = false;
+      spdlog::error(
+          "shard {}: no checkpoint generation holds an intact state for it; its open "
+          "bins restart empty",
+          i);
+      continue;
+    }
+    const auto* g = usable[static_cast<std::size_t>(chosen[i])];
+    if (chosen[i] > 0)
+      spdlog::warn(
+          "shard {}: restored from the older checkpoint epoch {}; the input is read again "
+          "from that checkpoint's offsets",
+          i, g->data.epoch);
+    if (std::find(used.begin(), used.end(), &g->data.offsets) == used.end())
+      used.push_back(&g->data.offsets);
+  }
+  if (used.empty()) {
     spdlog::error(
-        "checkpoint epoch {}: {} shard file(s) do not decode; starting empty from the committed "
-        "offsets",
-        data.epoch, failed.load());
-    engine_
-        ->visit_shards(
-            [](std::size_t, shard_state& s) { s.deserialize({}, label_table::global()); })
-        .wait();
+        "no shard state could be restored: starting empty, Kafka inputs resume from the "
+        "group's committed offsets");
     return;
   }
-  for (auto& k : kafka_) {
-    std::map<partition_key, std::int64_t> offsets;
-    if (auto it = data.offsets.find(k->name()); it != data.offsets.end()) {
-      for (const auto& [name, off] : it->second) {
-        if (auto key = parse_partition_name(name))
-          offsets[*key] = off;
-        else
-          spdlog::warn(
-              "checkpoint epoch {}: input {}: ignoring the offset of \"{}\", not a topic/partition",
-              data.epoch, k->name(), name);
+  // A shard without state needs its records from before every generation: the group's
+  // committed offsets (which reach only as far as the oldest generation kept) come closest.
+  if (complete) {
+    const input_offsets offsets = merge_offsets(used);
+    for (auto& k : kafka_) {
+      std::map<partition_key, std::int64_t> start;
+      if (auto it = offsets.find(k->name()); it != offsets.end()) {
+        for (const auto& [name, off] : it->second) {
+          if (auto key = parse_partition_name(name))
+            start[*key] = off;
+          else
+            spdlog::warn(
+                "checkpoint: input {}: ignoring the offset of \"{}\", not a topic/partition",
+                k->name(), name);
+        }
       }
+      k->set_start_offsets(std::move(start));
     }
-    k->set_start_offsets(std::move(offsets));
   }
-  restored_epoch_ = data.epoch;
   // Bins the checkpoint left open must still close when no new record comes.
   tracker_.seed(*std::max_element(watermarks.begin(), watermarks.end()));
   last_watermark_ = INT64_MIN;
-  spdlog::info("restored checkpoint epoch {} written {}", data.epoch, format_iso8601(data.created));
+  spdlog::info("restored checkpoint epoch {} written {}", usable.front()->data.epoch,
+               format_iso8601(usable.front()->data.created));
 }
 
 void coordinator::feed_watermark(timestamp_us now) {

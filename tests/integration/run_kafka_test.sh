@@ -13,6 +13,10 @@
 #             checkpoints, while publishing), restarting each time
 #   faults    a broker down and up while consuming and while publishing, injected produce
 #             errors (retriable, then a topic authorization failure) on the alert topic
+#   corrupt   kill -9 as soon as two checkpoint generations exist, then one byte of the
+#             newest generation's shard-0 file flipped and CURRENT deleted: the shard comes
+#             back from the older generation, the input is read again from its offsets, and
+#             no alert is lost
 #   outage    the alert topic has no leader for a minute (an output outage): under a
 #             systemd-style watchdog (WATCHDOG_USEC=4s, pings observed on a real
 #             notification socket) the pings never stop, the checkpoints that cannot
@@ -170,6 +174,32 @@ case "$scenario" in
     sleep 3
     broker "broker up 1"
     wait_for_alerts 240 || fail "only $(alerts_so_far) of $expected alerts after the broker faults"
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid"
+    daemon_pid=
+    ;;
+  corrupt)
+    start_daemon
+    deadline=$((SECONDS + 120))
+    while [ $SECONDS -lt $deadline ] && [ "$(find "$work/state" -maxdepth 1 -name 'ckpt-[0-9]*' ! -name '*.tmp' 2>/dev/null | wc -l)" -lt 2 ]; do
+      sleep 0.05
+    done
+    kill -9 "$daemon_pid"
+    wait "$daemon_pid" 2>/dev/null
+    daemon_pid=
+    newest=$(find "$work/state" -maxdepth 1 -name 'ckpt-[0-9]*' ! -name '*.tmp' | sort -t- -k2 -n | tail -1)
+    [ -n "$newest" ] && [ -s "$newest/shard-0.bin" ] || fail "no checkpoint with a non-empty shard-0 file to damage"
+    echo "killed with $(alerts_so_far) alerts published; damaging $(basename "$newest")/shard-0.bin" >&2
+    # One byte flipped in the middle, same size: only the checksum can tell.
+    size=$(stat -c %s "$newest/shard-0.bin")
+    byte=$(dd if="$newest/shard-0.bin" bs=1 skip=$((size / 2)) count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+    printf "$(printf '\\%03o' $(((byte + 1) % 256)))" |
+      dd of="$newest/shard-0.bin" bs=1 seek=$((size / 2)) count=1 conv=notrunc 2>/dev/null
+    rm -f "$work/state/CURRENT"
+    start_daemon
+    wait_for_alerts 180 || fail "only $(alerts_so_far) of $expected alerts after the damaged checkpoint"
+    grep -q 'shard 0: restored from the older checkpoint' "$work/daemon.log" ||
+      fail "shard 0 was not restored from the older generation"
     kill -TERM "$daemon_pid"
     wait "$daemon_pid"
     daemon_pid=

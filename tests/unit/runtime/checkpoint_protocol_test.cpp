@@ -33,11 +33,11 @@ class fake_participants final : public checkpoint_participants {
   }
   std::uint64_t alerts_handed() const override { return handed; }
   std::uint64_t alerts_confirmed() const override { return confirmed; }
-  status write(const checkpoint_data& data) override {
+  result<input_offsets> write(const checkpoint_data& data) override {
     log.push_back("write");
     written.push_back(data);
     if (!write_ok) return error{"disk full"};
-    return ok_status();
+    return safe_to_commit ? *safe_to_commit : data.offsets;
   }
   void commit(const input_offsets& o) override {
     log.push_back("commit");
@@ -48,6 +48,7 @@ class fake_participants final : public checkpoint_participants {
   bool offsets_ready = true, snapshot_ready = true, write_ok = true;
   std::uint64_t handed = 0, confirmed = 0, handed_at_snapshot = 0;
   input_offsets offsets{{"in", {{"t/0", 42}}}};
+  std::optional<input_offsets> safe_to_commit;
   std::vector<std::string> log;
   std::vector<checkpoint_data> written;
   std::vector<input_offsets> committed;
@@ -141,6 +142,14 @@ TEST(checkpoint_protocol, inputs_or_shards_that_do_not_answer_abandon_at_their_s
   EXPECT_EQ(cp.tick(30 * s), outcome::abandoned);
   EXPECT_EQ(cp.last_problem_step(), "snapshot");
   EXPECT_TRUE(p.written.empty());
+}
+
+TEST(checkpoint_protocol, commits_what_the_store_says_is_safe_not_the_newest_offsets) {
+  fake_participants p;
+  p.safe_to_commit = input_offsets{{"in", {{"t/0", 17}}}};  // an older generation's
+  checkpoint_protocol cp(p, timing(), "rule", 300 * s);
+  EXPECT_EQ(cp.tick(0, true), outcome::written);
+  EXPECT_EQ(p.committed, std::vector<input_offsets>{*p.safe_to_commit});
 }
 
 TEST(checkpoint_protocol, a_failed_write_commits_no_offsets_and_keeps_the_epoch) {

@@ -3,7 +3,10 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <cstdio>
 #include <cstdlib>
+
+#include "core/thread_guard.hpp"
 
 namespace portscand {
 namespace {
@@ -73,6 +76,23 @@ bool rate_limited_log::allow(std::string_view key, timestamp_us now, std::uint64
   }
   ++s.suppressed;
   return false;
+}
+
+}  // namespace portscand
+
+namespace portscand {
+
+void thread_failed(const char* thread, const char* what) noexcept {
+  try {
+    spdlog::critical("thread {} failed: {}; exiting with status 1 (after a restart the state is "
+                     "rebuilt from the last checkpoint)",
+                     thread, what);
+    spdlog::default_logger()->flush();
+  } catch (...) {
+    std::fputs("<2>portscand: a thread failed and the log could not say which\n", stderr);
+  }
+  std::fflush(stderr);
+  std::_Exit(1);
 }
 
 }  // namespace portscand

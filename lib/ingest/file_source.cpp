@@ -1,3 +1,4 @@
+#include "core/thread_guard.hpp"
 #include "ingest/file_source.hpp"
 
 #include <fcntl.h>
@@ -27,7 +28,7 @@ file_source::file_source(std::string name, const file_input_config& cfg, std::un
 
 file_source::~file_source() { stop(); }
 
-void file_source::start() { thread_ = std::thread([this] { run(); }); }
+void file_source::start() { thread_ = std::thread(guarded("file-input", [this] { run(); })); }
 
 void file_source::stop() {
   stop_ = true;

@@ -1,3 +1,4 @@
+#include "core/thread_guard.hpp"
 #include "ingest/kafka_source.hpp"
 
 #include <librdkafka/rdkafka.h>
@@ -298,7 +299,7 @@ void kafka_source::start() {
     std::lock_guard lock(mu_);
     running_ = true;
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread(guarded("kafka-consumer", [this] { run(); }));
 }
 
 void kafka_source::halt() {

@@ -1,3 +1,4 @@
+#include "core/thread_guard.hpp"
 #include "ingest/syslog_listener.hpp"
 
 #include <netinet/in.h>
@@ -668,7 +669,7 @@ status syslog_listener::impl::start() {
     udp_wait();
   else
     accept();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread(guarded("syslog-listener", [this] { run(); }));
   spdlog::info("syslog input {}: listening on {}://{}:{}{}", name_, scheme(ep_.transport),
                ep_.host.empty() ? "*" : ep_.host, port_,
                activated_ ? " (socket from systemd)" : "");

@@ -1,3 +1,4 @@
+#include "core/thread_guard.hpp"
 #include "runtime/engine.hpp"
 
 #include <spdlog/spdlog.h>
@@ -38,7 +39,7 @@ engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, 
         "portscand_records_reopened_total", "Late records that re-opened an already evaluated bin.", shard_label);
     shards_.push_back(std::move(s));
   }
-  for (auto& s : shards_) s->thread = std::thread([this, sp = s.get()] { run_shard(*sp); });
+  for (auto& s : shards_) s->thread = std::thread(guarded("shard", [this, sp = s.get()] { run_shard(*sp); }));
 }
 
 engine::~engine() { stop(); }

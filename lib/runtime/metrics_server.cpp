@@ -1,3 +1,4 @@
+#include "core/thread_guard.hpp"
 #include "runtime/metrics_server.hpp"
 
 #include <boost/asio.hpp>
@@ -97,7 +98,7 @@ metrics_server::metrics_server(const std::string& listen, metrics_registry& metr
   if (ec) throw std::runtime_error("metrics endpoint " + listen + ": " + ec.message());
   port_ = impl_->acceptor.local_endpoint().port();
   impl_->accept();
-  impl_->thread = std::thread([this] { impl_->io.run(); });
+  impl_->thread = std::thread(guarded("metrics", [this] { impl_->io.run(); }));
 }
 
 metrics_server::~metrics_server() { stop(); }

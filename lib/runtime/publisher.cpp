@@ -1,3 +1,4 @@
+#include "core/thread_guard.hpp"
 #include "runtime/publisher.hpp"
 
 #include <spdlog/spdlog.h>
@@ -17,7 +18,7 @@ publisher::~publisher() {
 }
 
 void publisher::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread(guarded("publisher", [this] { run(); }));
 }
 
 void publisher::publish(std::vector<alert>&& alerts) {

@@ -1,3 +1,4 @@
+#include "core/thread_guard.hpp"
 #include "runtime/replay.hpp"
 
 #include <fcntl.h>
@@ -270,7 +271,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
 
   std::vector<std::thread> pool;
   for (unsigned w = 0; w < workers; ++w) {
-    pool.emplace_back([&] {
+    pool.emplace_back(guarded("replay-parse", [&] {
       // Per file: a dispatcher (the file is the input label) and a decoder, so that the
       // header state of one file never applies to another.
       std::map<std::size_t, std::unique_ptr<engine::dispatcher>> dispatchers;
@@ -302,10 +303,10 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
         d->flush();
         done.push(chunk_done{c->file, c->seq, d->take_max_event_time()});
       }
-    });
+    }));
   }
 
-  std::thread reader([&] {
+  std::thread reader(guarded("replay-reader", [&] {
     chunk_reader rd(buffers, opt.chunk_bytes, unit_decoder::default_max_unit_bytes);
     header_tracker headers(builtin_formats(), opt.format);
     for (std::size_t i = 0; i < opt.files.size(); ++i) {
@@ -326,7 +327,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
       done.push(chunk_done{i, n, INT64_MIN, true, !ok});
     }
     chunks.close();
-  });
+  }));
 
   // Coordinator: per file, the contiguous prefix of finished chunks defines its progress.
   struct file_progress {

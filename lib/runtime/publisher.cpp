@@ -1,7 +1,8 @@
-#include "core/thread_guard.hpp"
 #include "runtime/publisher.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include "core/thread_guard.hpp"
 
 namespace portscand {
 
@@ -11,6 +12,9 @@ publisher::publisher(std::vector<std::unique_ptr<alert_output>> outputs, metrics
   for (auto& o : outputs) outputs_.push_back(output_state{std::move(o), {}});
   backlog_gauge_ = &metrics.get_gauge("portscand_publisher_backlog_batches",
                                       "Alert batches waiting for an output that refused them.");
+  unconfirmed_age_ =
+      &metrics.get_gauge("portscand_alerts_unconfirmed_age_seconds",
+                         "Age of the oldest alert batch not yet confirmed by every output.");
 }
 
 publisher::~publisher() {
@@ -43,6 +47,7 @@ void publisher::run() {
     if (batch) {
       deliver(std::move(*batch));
       ++handed;
+      if (!unconfirmed_since_) unconfirmed_since_ = std::chrono::steady_clock::now();
     } else if (stop_.load(std::memory_order_acquire) && queue_.size() == 0) {
       break;
     }
@@ -55,7 +60,15 @@ void publisher::run() {
       pending += o.out->pending();
       healthy = healthy && o.out->healthy();
     }
-    if (backlog == 0 && pending == 0) confirmed_.store(handed, std::memory_order_release);
+    if (backlog == 0 && pending == 0) {
+      confirmed_.store(handed, std::memory_order_release);
+      unconfirmed_since_.reset();
+    }
+    unconfirmed_age_->set(
+        !unconfirmed_since_
+            ? 0.0
+            : std::chrono::duration<double>(std::chrono::steady_clock::now() - *unconfirmed_since_)
+                  .count());
     healthy_.store(healthy && backlog == 0, std::memory_order_release);
     backlog_gauge_->set(static_cast<double>(backlog));
     if (backlog != 0 && std::chrono::steady_clock::now() - last_warn > std::chrono::seconds(30)) {

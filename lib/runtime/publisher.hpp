@@ -4,6 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -65,6 +66,11 @@ class publisher final : public alert_sink {
   std::atomic<bool> stop_{false};
   std::thread thread_;
   gauge* backlog_gauge_;
+  // Publisher thread only: when the oldest batch not yet confirmed by every output arrived
+  // (confirmation is all or nothing, so that is the first one after the last time all were
+  // confirmed). An outage shows at once, not when librdkafka gives up on a message.
+  std::optional<std::chrono::steady_clock::time_point> unconfirmed_since_;
+  gauge* unconfirmed_age_;
 };
 
 }  // namespace portscand

@@ -310,7 +310,7 @@ TEST(kafka_source, a_broker_outage_on_an_idle_topic_is_seen_and_so_is_the_recove
 
 TEST(kafka_source, backpressure_pauses_and_then_hands_over_every_message_exactly_once) {
   test::mock_cluster mc(1, topic, 2);
-  produce(mc, 2, 300);
+  produce(mc, 2, 1500);
   metrics_registry metrics;
   system_clock clk;
   auto sink = std::make_unique<recording_sink>();
@@ -322,11 +322,12 @@ TEST(kafka_source, backpressure_pauses_and_then_hands_over_every_message_exactly
       [&] { return metrics.counter_sum("portscand_kafka_backpressure_pauses_total") > 0; }, 20s));
   std::this_thread::sleep_for(500ms);
   const std::size_t while_paused = seen.total();
-  EXPECT_LT(while_paused, 600u) << "the consumer kept handing over messages while paused";
+  EXPECT_LE(while_paused, 1000u)
+      << "the consumer kept handing over messages while paused (one burst is at most 1,000)";
   seen.accept = true;
-  ASSERT_TRUE(wait_for([&] { return seen.total() >= 600; }, 20s)) << seen.total();
+  ASSERT_TRUE(wait_for([&] { return seen.total() >= 3000; }, 20s)) << seen.total();
   std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(seen.total(), 600u);
+  EXPECT_EQ(seen.total(), 3000u);
   for (const auto& [payload, n] : seen.seen()) EXPECT_EQ(n, 1) << payload;
   EXPECT_EQ(errors(metrics, "seek") + errors(metrics, "pause") + errors(metrics, "resume"), 0u);
   src.stop();

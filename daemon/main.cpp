@@ -1,4 +1,5 @@
 // portscand: argv, configuration, and the subcommands. Everything else lives in lib/.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -6,7 +7,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <algorithm>
 #include <vector>
 
 #include "config/config.hpp"
@@ -138,7 +138,8 @@ void print_problems(const std::vector<config_problem>& problems, const std::stri
 }
 
 bool parse_count(const std::string& s, unsigned& out) {
-  if (s.empty() || s.size() > 3 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (s.empty() || s.size() > 3 || s.find_first_not_of("0123456789") != std::string::npos)
+    return false;
   out = static_cast<unsigned>(std::stoul(s));
   return out >= 1 && out <= 256;
 }
@@ -159,7 +160,8 @@ bool load_all(const std::string& path, config& cfg, rule_definition& rule) {
 }
 
 int cmd_replay(int argc, char** argv) {
-  const args a = parse_args(argc, argv, 2, {"config", "mode", "format", "rule", "shards", "threads", "schema"});
+  const args a = parse_args(argc, argv, 2,
+                            {"config", "mode", "format", "rule", "shards", "threads", "schema"});
   if (a.help) {
     std::cout << replay_help;
     return exit_ok;
@@ -194,8 +196,10 @@ int cmd_replay(int argc, char** argv) {
   opt.shards = cfg.shards;
   opt.max_keys_per_shard = cfg.limits.max_keys_per_shard;
   if (const auto* m = option(a, "mode")) {
-    if (*m == "default") opt.mode = detection_mode::standard;
-    else if (*m == "sentinel") opt.mode = detection_mode::sentinel;
+    if (*m == "default")
+      opt.mode = detection_mode::standard;
+    else if (*m == "sentinel")
+      opt.mode = detection_mode::sentinel;
     else {
       std::cerr << "portscand replay: --mode must be default or sentinel\n";
       return exit_usage;
@@ -219,8 +223,10 @@ int cmd_replay(int argc, char** argv) {
     return exit_usage;
   }
   if (const auto* s = option(a, "schema")) {
-    if (*s == "native") opt.schema = output_schema::native;
-    else if (*s == "ocsf") opt.schema = output_schema::ocsf;
+    if (*s == "native")
+      opt.schema = output_schema::native;
+    else if (*s == "ocsf")
+      opt.schema = output_schema::ocsf;
     else {
       std::cerr << "portscand replay: --schema must be native or ocsf\n";
       return exit_usage;
@@ -244,7 +250,9 @@ int cmd_run(int argc, char** argv) {
   }
   const std::string* path = option(a, "config");
   if (!a.error.empty() || path == nullptr || !a.positional.empty()) {
-    std::cerr << "portscand run: " << (a.error.empty() ? "--config FILE is required" : a.error) << "\n\n" << run_help;
+    std::cerr << "portscand run: " << (a.error.empty() ? "--config FILE is required" : a.error)
+              << "\n\n"
+              << run_help;
     return exit_usage;
   }
   config cfg;
@@ -277,17 +285,19 @@ int cmd_check_config(int argc, char** argv) {
   }
   const std::string* path = option(a, "config");
   if (!a.error.empty() || path == nullptr || !a.positional.empty()) {
-    std::cerr << "portscand check-config: " << (a.error.empty() ? "--config FILE is required" : a.error)
-              << "\n\n" << check_help;
+    std::cerr << "portscand check-config: "
+              << (a.error.empty() ? "--config FILE is required" : a.error) << "\n\n"
+              << check_help;
     return exit_usage;
   }
   config cfg;
   rule_definition rule;
   if (!load_all(*path, cfg, rule)) return exit_config;
-  std::cout << *path << ": OK\n" << describe_config(cfg) << "\nrule: " << rule.metadata->name << " ("
-            << rule.metadata->id << " v" << rule.metadata->version << "), threshold " << rule.threshold
-            << ", bin " << format_duration(rule.bin_width) << ", caps " << rule.max_ports << "/"
-            << rule.max_labels << '\n';
+  std::cout << *path << ": OK\n"
+            << describe_config(cfg) << "\nrule: " << rule.metadata->name << " ("
+            << rule.metadata->id << " v" << rule.metadata->version << "), threshold "
+            << rule.threshold << ", bin " << format_duration(rule.bin_width) << ", caps "
+            << rule.max_ports << "/" << rule.max_labels << '\n';
   return exit_ok;
 }
 
@@ -298,10 +308,13 @@ int cmd_formats(int argc, char** argv) {
     return exit_ok;
   }
   if (!a.error.empty() || !a.positional.empty()) {
-    std::cerr << "portscand formats: " << (a.error.empty() ? "takes no arguments" : a.error) << "\n\n" << formats_help;
+    std::cerr << "portscand formats: " << (a.error.empty() ? "takes no arguments" : a.error)
+              << "\n\n"
+              << formats_help;
     return exit_usage;
   }
-  for (const auto& e : builtin_formats().entries()) std::cout << e.name << "\t" << e.description << '\n';
+  for (const auto& e : builtin_formats().entries())
+    std::cout << e.name << "\t" << e.description << '\n';
   return exit_ok;
 }
 

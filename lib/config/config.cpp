@@ -29,7 +29,8 @@ class reader {
     if (!node.IsMap()) return;
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
-      if (std::none_of(allowed.begin(), allowed.end(), [&key](const char* a) { return key == a; })) {
+      if (std::none_of(allowed.begin(), allowed.end(),
+                       [&key](const char* a) { return key == a; })) {
         std::string list;
         for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
         problem(join(path, key), "unknown key (expected one of: " + list + ")");
@@ -41,7 +42,8 @@ class reader {
     return path.empty() ? key : path + "." + key;
   }
 
-  bool string_at(const YAML::Node& parent, const char* key, const std::string& path, std::string& out) {
+  bool string_at(const YAML::Node& parent, const char* key, const std::string& path,
+                 std::string& out) {
     const YAML::Node n = parent[key];
     if (!n) return false;
     if (!n.IsScalar()) {
@@ -53,13 +55,15 @@ class reader {
   }
 
   template <typename T>
-  bool number_at(const YAML::Node& parent, const char* key, const std::string& path, T& out, T min, T max) {
+  bool number_at(const YAML::Node& parent, const char* key, const std::string& path, T& out, T min,
+                 T max) {
     const YAML::Node n = parent[key];
     if (!n) return false;
     try {
       const long long v = n.as<long long>();
       if (v < static_cast<long long>(min) || v > static_cast<long long>(max)) {
-        problem(join(path, key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
+        problem(join(path, key),
+                "must be between " + std::to_string(min) + " and " + std::to_string(max));
         return false;
       }
       out = static_cast<T>(v);
@@ -82,8 +86,8 @@ class reader {
     }
   }
 
-  void duration_at(const YAML::Node& parent, const char* key, const std::string& path, timestamp_us& out,
-                   timestamp_us min, timestamp_us max) {
+  void duration_at(const YAML::Node& parent, const char* key, const std::string& path,
+                   timestamp_us& out, timestamp_us min, timestamp_us max) {
     std::string text;
     if (!string_at(parent, key, path, text)) return;
     auto d = parse_duration(text);
@@ -92,7 +96,8 @@ class reader {
       return;
     }
     if (*d < min || *d > max) {
-      problem(join(path, key), "must be between " + format_duration(min) + " and " + format_duration(max));
+      problem(join(path, key),
+              "must be between " + format_duration(min) + " and " + format_duration(max));
       return;
     }
     out = *d;
@@ -158,39 +163,54 @@ class reader {
       problem("", "the configuration must be a YAML map");
       return;
     }
-    check_keys(root, "", {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
-                          "inputs", "outputs", "metrics", "limits", "log_level"});
+    check_keys(root, "",
+               {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
+                "inputs", "outputs", "metrics", "limits", "log_level"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
-      if (mode == "default") cfg.mode = detection_mode::standard;
-      else if (mode == "sentinel") cfg.mode = detection_mode::sentinel;
-      else problem("mode", "must be 'default' or 'sentinel'");
+      if (mode == "default")
+        cfg.mode = detection_mode::standard;
+      else if (mode == "sentinel")
+        cfg.mode = detection_mode::sentinel;
+      else
+        problem("mode", "must be 'default' or 'sentinel'");
     }
     if (const YAML::Node e = root["evaluation"]) {
       if (!e.IsMap()) {
         problem("evaluation", "must be a map");
       } else {
-        check_keys(e, "evaluation", {"schedule", "allowed_lateness", "idle_timeout", "max_future_skew"});
+        check_keys(e, "evaluation",
+                   {"schedule", "allowed_lateness", "idle_timeout", "max_future_skew"});
         std::string schedule;
         if (string_at(e, "schedule", "evaluation", schedule)) {
-          if (schedule == "hourly") cfg.evaluation.schedule = schedule_kind::hourly;
-          else if (schedule == "on_close") cfg.evaluation.schedule = schedule_kind::on_close;
-          else problem("evaluation.schedule", "must be 'hourly' or 'on_close'");
+          if (schedule == "hourly")
+            cfg.evaluation.schedule = schedule_kind::hourly;
+          else if (schedule == "on_close")
+            cfg.evaluation.schedule = schedule_kind::on_close;
+          else
+            problem("evaluation.schedule", "must be 'hourly' or 'on_close'");
         }
-        duration_at(e, "allowed_lateness", "evaluation", cfg.evaluation.allowed_lateness, 0, 24 * 60 * us_per_minute);
-        duration_at(e, "idle_timeout", "evaluation", cfg.evaluation.idle_timeout, us_per_second, 24 * 60 * us_per_minute);
-        duration_at(e, "max_future_skew", "evaluation", cfg.evaluation.max_future_skew, 0, 24 * 60 * us_per_minute);
+        duration_at(e, "allowed_lateness", "evaluation", cfg.evaluation.allowed_lateness, 0,
+                    24 * 60 * us_per_minute);
+        duration_at(e, "idle_timeout", "evaluation", cfg.evaluation.idle_timeout, us_per_second,
+                    24 * 60 * us_per_minute);
+        duration_at(e, "max_future_skew", "evaluation", cfg.evaluation.max_future_skew, 0,
+                    24 * 60 * us_per_minute);
       }
     }
     number_at<unsigned>(root, "shards", "", cfg.shards, 1u, 256u);
     string_at(root, "state_dir", "", cfg.state_dir);
-    duration_at(root, "checkpoint_interval", "", cfg.checkpoint_interval, us_per_second, 60 * us_per_minute);
+    duration_at(root, "checkpoint_interval", "", cfg.checkpoint_interval, us_per_second,
+                60 * us_per_minute);
     std::string level;
     if (string_at(root, "log_level", "", level)) {
-      static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
-      if (levels.count(level) == 0) problem("log_level", "must be one of trace, debug, info, warn, error, critical, off");
-      else cfg.log_level = level;
+      static const std::set<std::string> levels{"trace", "debug",    "info", "warn",
+                                                "error", "critical", "off"};
+      if (levels.count(level) == 0)
+        problem("log_level", "must be one of trace, debug, info, warn, error, critical, off");
+      else
+        cfg.log_level = level;
     }
     if (const YAML::Node m = root["metrics"]) {
       if (!m.IsMap()) {
@@ -205,8 +225,10 @@ class reader {
         problem("limits", "must be a map");
       } else {
         check_keys(l, "limits", {"max_keys_per_shard", "queue_batches"});
-        number_at<std::size_t>(l, "max_keys_per_shard", "limits", cfg.limits.max_keys_per_shard, 1000, 1'000'000'000);
-        number_at<std::size_t>(l, "queue_batches", "limits", cfg.limits.queue_batches, 2, 1'000'000);
+        number_at<std::size_t>(l, "max_keys_per_shard", "limits", cfg.limits.max_keys_per_shard,
+                               1000, 1'000'000'000);
+        number_at<std::size_t>(l, "queue_batches", "limits", cfg.limits.queue_batches, 2,
+                               1'000'000);
       }
     }
     read_inputs(root["inputs"], cfg);
@@ -236,12 +258,17 @@ class reader {
       format_at(in, path, ic.format);
       std::string time_source;
       if (string_at(in, "event_time", path, time_source)) {
-        if (time_source == "record") ic.time_source = event_time_source::record;
-        else if (time_source == "receive") ic.time_source = event_time_source::receive;
-        else problem(path + ".event_time", "must be 'record' or 'receive'");
+        if (time_source == "record")
+          ic.time_source = event_time_source::record;
+        else if (time_source == "receive")
+          ic.time_source = event_time_source::receive;
+        else
+          problem(path + ".event_time", "must be 'record' or 'receive'");
       }
       if (type == "kafka") {
-        check_keys(in, path, {"type", "name", "format", "event_time", "brokers", "topics", "group", "properties"});
+        check_keys(
+            in, path,
+            {"type", "name", "format", "event_time", "brokers", "topics", "group", "properties"});
         kafka_input_config k;
         if (!string_at(in, "brokers", path, k.brokers) || k.brokers.empty())
           problem(path + ".brokers", "is required (host:port[,host:port...])");
@@ -252,22 +279,28 @@ class reader {
         properties_at(in, path, k.properties);
         ic.transport = std::move(k);
       } else if (type == "syslog") {
-        check_keys(in, path, {"type", "name", "format", "event_time", "listen", "max_message_bytes",
-                              "max_connections", "idle_timeout", "receive_buffer_bytes", "allow", "tls"});
+        check_keys(in, path,
+                   {"type", "name", "format", "event_time", "listen", "max_message_bytes",
+                    "max_connections", "idle_timeout", "receive_buffer_bytes", "allow", "tls"});
         syslog_input_config s;
         if (!string_at(in, "listen", path, s.listen)) {
-          problem(path + ".listen", "is required (udp://host:port, tcp://host:port or tls://host:port)");
+          problem(path + ".listen",
+                  "is required (udp://host:port, tcp://host:port or tls://host:port)");
         } else if (s.listen.rfind("udp://", 0) != 0 && s.listen.rfind("tcp://", 0) != 0 &&
                    s.listen.rfind("tls://", 0) != 0) {
           problem(path + ".listen", "'" + s.listen + "' must start with udp://, tcp:// or tls://");
         }
         number_at<std::size_t>(in, "max_message_bytes", path, s.max_message_bytes, 480, 16u << 20);
         number_at<std::size_t>(in, "max_connections", path, s.max_connections, 1, 100'000);
-        number_at<std::size_t>(in, "receive_buffer_bytes", path, s.receive_buffer_bytes, 4096, 1u << 30);
-        duration_at(in, "idle_timeout", path, s.connection_idle_timeout, us_per_second, 24 * 60 * us_per_minute);
+        number_at<std::size_t>(in, "receive_buffer_bytes", path, s.receive_buffer_bytes, 4096,
+                               1u << 30);
+        duration_at(in, "idle_timeout", path, s.connection_idle_timeout, us_per_second,
+                    24 * 60 * us_per_minute);
         string_list_at(in, "allow", path, s.allow);
         for (std::size_t k = 0; k < s.allow.size(); ++k)
-          if (!valid_cidr(s.allow[k])) problem(path + ".allow[" + std::to_string(k) + "]", "'" + s.allow[k] + "' is not an address or CIDR");
+          if (!valid_cidr(s.allow[k]))
+            problem(path + ".allow[" + std::to_string(k) + "]",
+                    "'" + s.allow[k] + "' is not an address or CIDR");
         if (const YAML::Node t = in["tls"]) {
           const std::string tp = path + ".tls";
           check_keys(t, tp, {"certificate", "key", "ca", "verify_client"});
@@ -284,14 +317,16 @@ class reader {
       } else if (type == "file") {
         check_keys(in, path, {"type", "name", "format", "event_time", "path"});
         file_input_config f;
-        if (!string_at(in, "path", path, f.path) || f.path.empty()) problem(path + ".path", "is required");
+        if (!string_at(in, "path", path, f.path) || f.path.empty())
+          problem(path + ".path", "is required");
         ic.transport = std::move(f);
       } else {
         problem(path + ".type", "unknown input type '" + type + "' (valid: kafka, syslog, file)");
         continue;
       }
       if (!string_at(in, "name", path, ic.name)) ic.name = type + "-" + std::to_string(i);
-      if (!names.insert(ic.name).second) problem(path + ".name", "duplicate input name '" + ic.name + "'");
+      if (!names.insert(ic.name).second)
+        problem(path + ".name", "duplicate input name '" + ic.name + "'");
       cfg.inputs.push_back(std::move(ic));
     }
   }
@@ -316,22 +351,31 @@ class reader {
         continue;
       }
       if (string_at(out, "schema", path, schema)) {
-        if (schema == "native") oc.schema = output_schema::native;
-        else if (schema == "ocsf") oc.schema = output_schema::ocsf;
-        else problem(path + ".schema", "must be 'native' or 'ocsf'");
+        if (schema == "native")
+          oc.schema = output_schema::native;
+        else if (schema == "ocsf")
+          oc.schema = output_schema::ocsf;
+        else
+          problem(path + ".schema", "must be 'native' or 'ocsf'");
       }
       if (type == "kafka") {
-        check_keys(out, path, {"type", "name", "schema", "brokers", "topic", "properties", "max_pending_alerts"});
+        check_keys(
+            out, path,
+            {"type", "name", "schema", "brokers", "topic", "properties", "max_pending_alerts"});
         kafka_output_config k;
-        if (!string_at(out, "brokers", path, k.brokers) || k.brokers.empty()) problem(path + ".brokers", "is required");
-        if (!string_at(out, "topic", path, k.topic) || k.topic.empty()) problem(path + ".topic", "is required");
+        if (!string_at(out, "brokers", path, k.brokers) || k.brokers.empty())
+          problem(path + ".brokers", "is required");
+        if (!string_at(out, "topic", path, k.topic) || k.topic.empty())
+          problem(path + ".topic", "is required");
         properties_at(out, path, k.properties);
-        number_at<std::size_t>(out, "max_pending_alerts", path, k.max_pending_alerts, 1, 100'000'000);
+        number_at<std::size_t>(out, "max_pending_alerts", path, k.max_pending_alerts, 1,
+                               100'000'000);
         oc.sink = std::move(k);
       } else if (type == "file") {
         check_keys(out, path, {"type", "name", "schema", "path", "fsync"});
         file_output_config f;
-        if (!string_at(out, "path", path, f.path) || f.path.empty()) problem(path + ".path", "is required");
+        if (!string_at(out, "path", path, f.path) || f.path.empty())
+          problem(path + ".path", "is required");
         bool_at(out, "fsync", path, f.fsync);
         oc.sink = std::move(f);
       } else if (type == "stdout") {
@@ -352,7 +396,9 @@ class reader {
     if (!ip) return false;
     if (slash == std::string::npos) return true;
     const std::string bits = s.substr(slash + 1);
-    if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) return false;
+    if (bits.empty() || bits.size() > 3 ||
+        bits.find_first_not_of("0123456789") != std::string::npos)
+      return false;
     const int b = std::stoi(bits);
     return b <= (ip->is_v4() && s.find(':') == std::string::npos ? 32 : 128);
   }
@@ -396,7 +442,8 @@ bool is_secret_key(const std::string& key) {
   return false;
 }
 
-config_load_result load_config_text(const std::string& yaml, const std::vector<std::string>& known_formats) {
+config_load_result load_config_text(const std::string& yaml,
+                                    const std::vector<std::string>& known_formats) {
   config_load_result out;
   reader r(known_formats);
   try {
@@ -411,7 +458,8 @@ config_load_result load_config_text(const std::string& yaml, const std::vector<s
   return out;
 }
 
-config_load_result load_config_file(const std::string& path, const std::vector<std::string>& known_formats) {
+config_load_result load_config_file(const std::string& path,
+                                    const std::vector<std::string>& known_formats) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     config_load_result out;
@@ -438,7 +486,8 @@ std::string describe_config(const config& cfg) {
     if (const auto* k = std::get_if<kafka_input_config>(&in.transport)) {
       o << " kafka brokers=" << k->brokers << " group=" << k->group << " topics=";
       for (const auto& t : k->topics) o << t << ',';
-      for (const auto& [key, value] : k->properties) o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
+      for (const auto& [key, value] : k->properties)
+        o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
     } else if (const auto* s = std::get_if<syslog_input_config>(&in.transport)) {
       o << " syslog listen=" << s->listen;
     } else if (const auto* f = std::get_if<file_input_config>(&in.transport)) {
@@ -447,10 +496,12 @@ std::string describe_config(const config& cfg) {
     o << ']';
   }
   for (const auto& out : cfg.outputs) {
-    o << " output[" << out.name << " schema=" << (out.schema == output_schema::native ? "native" : "ocsf");
+    o << " output[" << out.name
+      << " schema=" << (out.schema == output_schema::native ? "native" : "ocsf");
     if (const auto* k = std::get_if<kafka_output_config>(&out.sink)) {
       o << " kafka brokers=" << k->brokers << " topic=" << k->topic;
-      for (const auto& [key, value] : k->properties) o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
+      for (const auto& [key, value] : k->properties)
+        o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
     } else if (const auto* f = std::get_if<file_output_config>(&out.sink)) {
       o << " file path=" << f->path;
     }

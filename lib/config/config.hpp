@@ -49,7 +49,7 @@ struct file_input_config {
 };
 
 struct input_config {
-  std::string name;    // for metrics labels; defaults to "<type>-<index>"
+  std::string name;  // for metrics labels; defaults to "<type>-<index>"
   std::string format = "auto";
   event_time_source time_source = event_time_source::record;
   std::variant<kafka_input_config, syslog_input_config, file_input_config> transport;
@@ -111,8 +111,10 @@ struct config_load_result {
 
 // Reads and validates a YAML configuration file. Every problem is reported, not only the
 // first. known_formats are the valid `format:` names besides "auto".
-config_load_result load_config_file(const std::string& path, const std::vector<std::string>& known_formats);
-config_load_result load_config_text(const std::string& yaml, const std::vector<std::string>& known_formats);
+config_load_result load_config_file(const std::string& path,
+                                    const std::vector<std::string>& known_formats);
+config_load_result load_config_text(const std::string& yaml,
+                                    const std::vector<std::string>& known_formats);
 
 // Resolves "${env:NAME}" and "${file:/path}" references (for secrets in properties).
 std::optional<std::string> resolve_secret_reference(const std::string& value, std::string& error);

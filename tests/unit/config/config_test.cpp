@@ -10,7 +10,9 @@
 namespace portscand {
 namespace {
 
-config_load_result load(const std::string& yaml) { return load_config_text(yaml, builtin_formats().names()); }
+config_load_result load(const std::string& yaml) {
+  return load_config_text(yaml, builtin_formats().names());
+}
 
 TEST(Config, TheSpecExampleIsValid) {
   const auto r = load(R"(
@@ -33,7 +35,9 @@ metrics: {listen: "127.0.0.1:9108"}
   EXPECT_EQ(r.cfg.shards, 2u);
   EXPECT_EQ(r.cfg.inputs.size(), 3u);
   EXPECT_EQ(r.cfg.evaluation.allowed_lateness, 10 * us_per_minute);
-  EXPECT_EQ(std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(
+      std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("security.protocol"),
+      "SASL_SSL");
 }
 
 TEST(Config, DefaultsApplyToAnEmptyFile) {
@@ -58,7 +62,8 @@ TEST_P(InvalidConfig, IsReportedWithItsPath) {
   bool found = false;
   for (const auto& p : r.problems) found = found || p.path == GetParam().path;
   EXPECT_TRUE(found) << "no problem at " << GetParam().path << "; got "
-                     << (r.problems.empty() ? "none" : r.problems[0].path + ": " + r.problems[0].message);
+                     << (r.problems.empty() ? "none"
+                                            : r.problems[0].path + ": " + r.problems[0].message);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -67,22 +72,39 @@ INSTANTIATE_TEST_SUITE_P(
         invalid_case{"a mistyped top-level key", "shard: 2", "shard"},
         invalid_case{"an unknown mode", "mode: strict", "mode"},
         invalid_case{"an unknown schedule", "evaluation: {schedule: daily}", "evaluation.schedule"},
-        invalid_case{"a duration without unit", "evaluation: {allowed_lateness: 10}", "evaluation.allowed_lateness"},
+        invalid_case{"a duration without unit", "evaluation: {allowed_lateness: 10}",
+                     "evaluation.allowed_lateness"},
         invalid_case{"zero shards", "shards: 0", "shards"},
         invalid_case{"shards not a number", "shards: many", "shards"},
-        invalid_case{"an input without type", "inputs: [{listen: 'udp://0.0.0.0:514'}]", "inputs[0].type"},
+        invalid_case{"an input without type", "inputs: [{listen: 'udp://0.0.0.0:514'}]",
+                     "inputs[0].type"},
         invalid_case{"an unknown input type", "inputs: [{type: http}]", "inputs[0].type"},
-        invalid_case{"a kafka input without brokers", "inputs: [{type: kafka, topics: [t]}]", "inputs[0].brokers"},
-        invalid_case{"a kafka input without topics", "inputs: [{type: kafka, brokers: 'b:9092'}]", "inputs[0].topics"},
-        invalid_case{"an unknown format", "inputs: [{type: file, path: x, format: cef2}]", "inputs[0].format"},
-        invalid_case{"a syslog listen URL without scheme", "inputs: [{type: syslog, listen: '0.0.0.0:514'}]", "inputs[0].listen"},
-        invalid_case{"a tls listener without certificate", "inputs: [{type: syslog, listen: 'tls://0.0.0.0:6514'}]", "inputs[0].tls"},
-        invalid_case{"a bad allow CIDR", "inputs: [{type: syslog, listen: 'udp://0.0.0.0:514', allow: [10.0.0.0/33]}]", "inputs[0].allow[0]"},
-        invalid_case{"a misspelled input key", "inputs: [{type: file, path: x, fromat: auto}]", "inputs[0].fromat"},
-        invalid_case{"duplicate input names", "inputs: [{type: file, path: x, name: a}, {type: file, path: y, name: a}]", "inputs[1].name"},
-        invalid_case{"an output without topic", "outputs: [{type: kafka, brokers: 'b:9092'}]", "outputs[0].topic"},
-        invalid_case{"an unknown schema", "outputs: [{type: stdout, schema: cef}]", "outputs[0].schema"},
-        invalid_case{"an unset secret variable", "inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: '${env:PORTSCAND_TEST_UNSET_VAR}'}}]", "inputs[0].properties.sasl.password"},
+        invalid_case{"a kafka input without brokers", "inputs: [{type: kafka, topics: [t]}]",
+                     "inputs[0].brokers"},
+        invalid_case{"a kafka input without topics", "inputs: [{type: kafka, brokers: 'b:9092'}]",
+                     "inputs[0].topics"},
+        invalid_case{"an unknown format", "inputs: [{type: file, path: x, format: cef2}]",
+                     "inputs[0].format"},
+        invalid_case{"a syslog listen URL without scheme",
+                     "inputs: [{type: syslog, listen: '0.0.0.0:514'}]", "inputs[0].listen"},
+        invalid_case{"a tls listener without certificate",
+                     "inputs: [{type: syslog, listen: 'tls://0.0.0.0:6514'}]", "inputs[0].tls"},
+        invalid_case{"a bad allow CIDR",
+                     "inputs: [{type: syslog, listen: 'udp://0.0.0.0:514', allow: [10.0.0.0/33]}]",
+                     "inputs[0].allow[0]"},
+        invalid_case{"a misspelled input key", "inputs: [{type: file, path: x, fromat: auto}]",
+                     "inputs[0].fromat"},
+        invalid_case{"duplicate input names",
+                     "inputs: [{type: file, path: x, name: a}, {type: file, path: y, name: a}]",
+                     "inputs[1].name"},
+        invalid_case{"an output without topic", "outputs: [{type: kafka, brokers: 'b:9092'}]",
+                     "outputs[0].topic"},
+        invalid_case{"an unknown schema", "outputs: [{type: stdout, schema: cef}]",
+                     "outputs[0].schema"},
+        invalid_case{"an unset secret variable",
+                     "inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: "
+                     "'${env:PORTSCAND_TEST_UNSET_VAR}'}}]",
+                     "inputs[0].properties.sasl.password"},
         invalid_case{"YAML syntax", "inputs: [", ""}),
     test::why_name{});
 
@@ -93,9 +115,12 @@ TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {
 
 TEST(Config, SecretsComeFromTheEnvironmentAndAreRedactedInTheBanner) {
   ::setenv("PORTSCAND_TEST_SECRET", "hunter2", 1);
-  const auto r = load("inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: '${env:PORTSCAND_TEST_SECRET}'}}]");
+  const auto r = load(
+      "inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: "
+      "'${env:PORTSCAND_TEST_SECRET}'}}]");
   ASSERT_TRUE(r.problems.empty());
-  EXPECT_EQ(std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("sasl.password"), "hunter2");
+  EXPECT_EQ(std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("sasl.password"),
+            "hunter2");
   const std::string banner = describe_config(r.cfg);
   EXPECT_EQ(banner.find("hunter2"), std::string::npos);
   EXPECT_NE(banner.find("(redacted)"), std::string::npos);

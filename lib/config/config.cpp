@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include "config/listen_address.hpp"
+
 namespace portscand {
 namespace {
 
@@ -217,7 +219,9 @@ class reader {
         problem("metrics", "must be a map");
       } else {
         check_keys(m, "metrics", {"listen"});
-        string_at(m, "listen", "metrics", cfg.metrics.listen);
+        if (string_at(m, "listen", "metrics", cfg.metrics.listen) && !cfg.metrics.listen.empty())
+          if (auto ep = parse_metrics_listen(cfg.metrics.listen); !ep)
+            problem("metrics.listen", ep.err().message);
       }
     }
     if (const YAML::Node l = root["limits"]) {
@@ -286,9 +290,8 @@ class reader {
         if (!string_at(in, "listen", path, s.listen)) {
           problem(path + ".listen",
                   "is required (udp://host:port, tcp://host:port or tls://host:port)");
-        } else if (s.listen.rfind("udp://", 0) != 0 && s.listen.rfind("tcp://", 0) != 0 &&
-                   s.listen.rfind("tls://", 0) != 0) {
-          problem(path + ".listen", "'" + s.listen + "' must start with udp://, tcp:// or tls://");
+        } else if (auto ep = parse_listen_url(s.listen); !ep) {
+          problem(path + ".listen", ep.err().message);
         }
         number_at<std::size_t>(in, "max_message_bytes", path, s.max_message_bytes, 480, 16u << 20);
         number_at<std::size_t>(in, "max_connections", path, s.max_connections, 1, 100'000);

@@ -208,48 +208,6 @@ constexpr std::size_t udp_max_payload = 65535;
 
 }  // namespace
 
-result<listen_endpoint> parse_listen_url(std::string_view url) {
-  listen_endpoint ep;
-  const std::size_t sep = url.find("://");
-  if (sep == std::string_view::npos)
-    return error{"listen '" + std::string(url) + "' must look like udp://host:port"};
-  const std::string_view s = url.substr(0, sep);
-  if (s == "udp")
-    ep.transport = syslog_transport::udp;
-  else if (s == "tcp")
-    ep.transport = syslog_transport::tcp;
-  else if (s == "tls")
-    ep.transport = syslog_transport::tls;
-  else
-    return error{"listen '" + std::string(url) + "' must start with udp://, tcp:// or tls://"};
-  std::string_view rest = url.substr(sep + 3);
-  std::string_view port_text;
-  if (!rest.empty() && rest.front() == '[') {
-    const std::size_t close = rest.find(']');
-    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
-      return error{"listen '" + std::string(url) + "': an IPv6 address is written [addr]:port"};
-    ep.host = std::string(rest.substr(1, close - 1));
-    port_text = rest.substr(close + 2);
-  } else {
-    const std::size_t colon = rest.rfind(':');
-    if (colon == std::string_view::npos)
-      return error{"listen '" + std::string(url) + "' needs a port"};
-    ep.host = std::string(rest.substr(0, colon));
-    if (ep.host.find(':') != std::string::npos)
-      return error{"listen '" + std::string(url) + "': an IPv6 address is written [addr]:port"};
-    port_text = rest.substr(colon + 1);
-  }
-  unsigned port = 0;
-  const auto [end, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() ||
-      port > 65535)
-    return error{"listen '" + std::string(url) + "': bad port '" + std::string(port_text) + "'"};
-  ep.port = static_cast<std::uint16_t>(port);
-  if (ep.host == "*") ep.host.clear();
-  return ep;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 class syslog_listener::impl {
@@ -649,7 +607,7 @@ status syslog_listener::impl::start() {
     return error{"syslog input " + name_ + ": " + e.message};
   };
   auto ep = parse_listen_url(cfg_.listen);
-  if (!ep) return prefix(ep.err());
+  if (!ep) return prefix(error{"listen " + ep.err().message});
   ep_ = std::move(ep).value();
   auto allow = peer_allowlist::parse(cfg_.allow);
   if (!allow) return prefix(allow.err());

@@ -14,23 +14,13 @@
 #include <string_view>
 
 #include "config/config.hpp"
+#include "config/listen_address.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "ingest/unit_sink.hpp"
 
 namespace portscand {
-
-enum class syslog_transport : std::uint8_t { udp, tcp, tls };
-
-struct listen_endpoint {
-  syslog_transport transport = syslog_transport::udp;
-  std::string host;  // as written, without brackets; "" = every address
-  std::uint16_t port = 0;
-};
-
-// "udp://0.0.0.0:514", "tcp://[::1]:6514", "tls://:6514" (empty host = every address).
-result<listen_endpoint> parse_listen_url(std::string_view url);
 
 class syslog_listener {
  public:

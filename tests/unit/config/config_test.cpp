@@ -53,17 +53,30 @@ struct invalid_case {
   std::string why;
   std::string yaml;
   std::string path;  // the YAML path the problem must name
+  std::string says;  // a piece of its message that names the problem ("" = any message)
 };
+
+std::string listing(const std::vector<config_problem>& problems) {
+  std::string out;
+  for (const auto& p : problems) out += "\n  " + p.path + ": " + p.message;
+  return out.empty() ? " none" : out;
+}
+
+// A problem at `path` whose message contains `says`.
+::testing::AssertionResult has_problem(const std::vector<config_problem>& problems,
+                                       const std::string& path, const std::string& says) {
+  for (const auto& p : problems)
+    if (p.path == path && p.message.find(says) != std::string::npos)
+      return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "no problem at '" << path << "' saying '" << says << "'; got:" << listing(problems);
+}
 
 class InvalidConfig : public ::testing::TestWithParam<invalid_case> {};
 
 TEST_P(InvalidConfig, IsReportedWithItsPath) {
   const auto r = load(GetParam().yaml);
-  bool found = false;
-  for (const auto& p : r.problems) found = found || p.path == GetParam().path;
-  EXPECT_TRUE(found) << "no problem at " << GetParam().path << "; got "
-                     << (r.problems.empty() ? "none"
-                                            : r.problems[0].path + ": " + r.problems[0].message);
+  EXPECT_TRUE(has_problem(r.problems, GetParam().path, GetParam().says));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -105,7 +118,21 @@ INSTANTIATE_TEST_SUITE_P(
                      "inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: "
                      "'${env:PORTSCAND_TEST_UNSET_VAR}'}}]",
                      "inputs[0].properties.sasl.password"},
-        invalid_case{"YAML syntax", "inputs: [", ""}),
+        invalid_case{"YAML syntax", "inputs: [", ""},
+        // Issue 11: check-config must refuse what run refuses at start.
+        invalid_case{"a syslog port above 65535",
+                     "inputs: [{type: syslog, listen: 'tcp://0.0.0.0:99999'}]", "inputs[0].listen",
+                     "bad port '99999'"},
+        invalid_case{"a syslog listen URL without port",
+                     "inputs: [{type: syslog, listen: 'udp://0.0.0.0'}]", "inputs[0].listen",
+                     "needs a port"},
+        invalid_case{"a metrics port above 65535 which the endpoint used to wrap into another port",
+                     "metrics: {listen: '127.0.0.1:70000'}", "metrics.listen", "bad port '70000'"},
+        invalid_case{"a metrics host that is a name the endpoint cannot bind",
+                     "metrics: {listen: 'localhost:9108'}", "metrics.listen",
+                     "not a numeric IP address"},
+        invalid_case{"a metrics listen without port", "metrics: {listen: '127.0.0.1'}",
+                     "metrics.listen", "needs a port"}),
     test::why_name{});
 
 TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {

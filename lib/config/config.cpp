@@ -40,6 +40,31 @@ class reader {
     }
   }
 
+  // yaml-cpp keeps every pair of a map, duplicates included, and a lookup returns the first
+  // one: a second `acks:` or `listen:` further down would be ignored without a word. Walks
+  // the whole document, the passthrough `properties` maps included.
+  void check_duplicate_keys(const YAML::Node& node, const std::string& path, int depth = 0) {
+    // Far deeper than any configuration; stops a self-referencing alias from recursing forever.
+    if (depth > 32) return;
+    if (node.IsMap()) {
+      std::map<std::string, int> first_line;
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) continue;
+        const std::string key = kv.first.Scalar();
+        const int line = kv.first.Mark().line + 1;
+        const auto [it, inserted] = first_line.emplace(key, line);
+        if (!inserted)
+          problem(join(path, key), "duplicate key '" + key + "' (line " + std::to_string(line) +
+                                       "; first on line " + std::to_string(it->second) +
+                                       "): only the first would be used, remove one");
+        check_duplicate_keys(kv.second, join(path, key), depth + 1);
+      }
+    } else if (node.IsSequence()) {
+      for (std::size_t i = 0; i < node.size(); ++i)
+        check_duplicate_keys(node[i], path + "[" + std::to_string(i) + "]", depth + 1);
+    }
+  }
+
   static std::string join(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;
   }
@@ -451,6 +476,7 @@ config_load_result load_config_text(const std::string& yaml,
   reader r(known_formats);
   try {
     const YAML::Node root = YAML::Load(yaml);
+    r.check_duplicate_keys(root, "");
     r.read(root, out.cfg);
   } catch (const YAML::Exception& e) {
     r.problem("", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +

@@ -132,7 +132,20 @@ INSTANTIATE_TEST_SUITE_P(
                      "metrics: {listen: 'localhost:9108'}", "metrics.listen",
                      "not a numeric IP address"},
         invalid_case{"a metrics listen without port", "metrics: {listen: '127.0.0.1'}",
-                     "metrics.listen", "needs a port"}),
+                     "metrics.listen", "needs a port"},
+        invalid_case{"a duplicate top-level key", "shards: 2\nshards: 4\n", "shards",
+                     "duplicate key 'shards'"},
+        invalid_case{"a duplicate key in an input",
+                     "inputs:\n  - type: syslog\n    listen: udp://0.0.0.0:5514\n    listen: "
+                     "udp://0.0.0.0:5515\n",
+                     "inputs[0].listen", "first on line 3"},
+        invalid_case{"a duplicate key in a flow map",
+                     "evaluation: {schedule: hourly, schedule: on_close}", "evaluation.schedule",
+                     "duplicate key"},
+        invalid_case{"a duplicate librdkafka property that would hide acks 1",
+                     "outputs:\n  - type: kafka\n    brokers: b\n    topic: t\n    properties:\n   "
+                     "   acks: all\n      acks: '1'\n",
+                     "outputs[0].properties.acks", "duplicate key 'acks'"}),
     test::why_name{});
 
 TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {

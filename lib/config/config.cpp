@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -152,8 +153,9 @@ class reader {
     }
   }
 
+  // `output`: the Kafka output's delivery contract applies (refused_output_property).
   void properties_at(const YAML::Node& parent, const std::string& path,
-                     std::map<std::string, std::string>& out) {
+                     std::map<std::string, std::string>& out, bool output) {
     const YAML::Node n = parent["properties"];
     if (!n) return;
     const std::string p = join(path, "properties");
@@ -173,6 +175,8 @@ class reader {
         problem(p + "." + key, error);
         continue;
       }
+      if (output)
+        if (auto why = refused_output_property(key, *value)) problem(p + "." + key, *why);
       out[key] = *value;
     }
   }
@@ -305,7 +309,7 @@ class reader {
         if (k.topics.empty()) problem(path + ".topics", "needs at least one topic");
         string_at(in, "group", path, k.group);
         if (k.group.empty()) problem(path + ".group", "must not be empty");
-        properties_at(in, path, k.properties);
+        properties_at(in, path, k.properties, false);
         ic.transport = std::move(k);
       } else if (type == "syslog") {
         check_keys(in, path,
@@ -395,7 +399,7 @@ class reader {
           problem(path + ".brokers", "is required");
         if (!string_at(out, "topic", path, k.topic) || k.topic.empty())
           problem(path + ".topic", "is required");
-        properties_at(out, path, k.properties);
+        properties_at(out, path, k.properties, true);
         number_at<std::size_t>(out, "max_pending_alerts", path, k.max_pending_alerts, 1,
                                100'000'000);
         oc.sink = std::move(k);
@@ -461,6 +465,31 @@ std::optional<std::string> resolve_secret_reference(const std::string& value, st
     return s;
   }
   error = "unknown reference '" + value + "' (use ${env:NAME} or ${file:/path})";
+  return std::nullopt;
+}
+
+// Checked before librdkafka sees the value: it would refuse some combinations only at
+// rd_kafka_new() with a less helpful message, and silently accept others (acks=1 without
+// idempotence).
+std::optional<std::string> refused_output_property(const std::string& key,
+                                                   const std::string& value) {
+  std::string v = value;
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // librdkafka's spellings of false; anything else it does not read as true it refuses itself.
+  if (key == "enable.idempotence" && (v == "false" || v == "f" || v == "0"))
+    return "enable.idempotence cannot be disabled: alerts need the idempotent producer (SPEC §3)";
+  if ((key == "acks" || key == "request.required.acks") && v != "all" && v != "-1")
+    return key +
+           " must be 'all' (or -1): alerts are confirmed only once every in-sync replica has them";
+  if ((key == "max.in.flight.requests.per.connection" || key == "max.in.flight") && v != "1")
+    return key +
+           " must be 1: with more requests in flight a retried first request can be reported "
+           "delivered without being written (librdkafka implicit ack, KAFKA-15591)";
+  if (key == "bootstrap.servers" || key == "metadata.broker.list")
+    return "set the brokers with 'brokers:', not with the property '" + key + "'";
+  if (key == "transactional.id")
+    return "transactional.id is not supported: the output produces outside transactions";
   return std::nullopt;
 }
 

@@ -119,6 +119,13 @@ config_load_result load_config_text(const std::string& yaml,
 // Resolves "${env:NAME}" and "${file:/path}" references (for secrets in properties).
 std::optional<std::string> resolve_secret_reference(const std::string& value, std::string& error);
 
+// Why a Kafka output may not be given this librdkafka property (value already resolved),
+// or nullopt. Alerts are delivered by an idempotent producer with acks=all and one request
+// in flight; the passthrough must not weaken that. The configuration reader and the output
+// itself both ask here, so check-config and run refuse the same values.
+std::optional<std::string> refused_output_property(const std::string& key,
+                                                   const std::string& value);
+
 // True for property names whose values must never be logged.
 bool is_secret_key(const std::string& key);
 

@@ -133,6 +133,21 @@ INSTANTIATE_TEST_SUITE_P(
                      "not a numeric IP address"},
         invalid_case{"a metrics listen without port", "metrics: {listen: '127.0.0.1'}",
                      "metrics.listen", "needs a port"},
+        invalid_case{"acks 1 on a kafka output",
+                     "outputs: [{type: kafka, brokers: b, topic: t, properties: {acks: '1'}}]",
+                     "outputs[0].properties.acks", "must be 'all'"},
+        invalid_case{"request.required.acks 0 on a kafka output",
+                     "outputs: [{type: kafka, brokers: b, topic: t, properties: "
+                     "{request.required.acks: '0'}}]",
+                     "outputs[0].properties.request.required.acks", "must be 'all'"},
+        invalid_case{"idempotence disabled on a kafka output",
+                     "outputs: [{type: kafka, brokers: b, topic: t, properties: "
+                     "{enable.idempotence: false}}]",
+                     "outputs[0].properties.enable.idempotence", "cannot be disabled"},
+        invalid_case{"brokers given as a property of a kafka output",
+                     "outputs: [{type: kafka, brokers: b, topic: t, properties: "
+                     "{bootstrap.servers: 'x:1'}}]",
+                     "outputs[0].properties.bootstrap.servers", "brokers:"},
         invalid_case{"a duplicate top-level key", "shards: 2\nshards: 4\n", "shards",
                      "duplicate key 'shards'"},
         invalid_case{"a duplicate key in an input",

@@ -1,6 +1,7 @@
 // portscand: argv, configuration, and the subcommands. Everything else lives in lib/.
 #include <algorithm>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "portscand/version.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/replay.hpp"
+#include "runtime/startup_checks.hpp"
 
 namespace {
 
@@ -81,9 +83,12 @@ const char* const formats_help =
 const char* const check_help =
     "Usage: portscand check-config --config FILE\n"
     "\n"
-    "Validates the configuration and the rule file it names. Prints every problem with its\n"
-    "YAML path and exits 3 when there is any; prints the effective configuration and exits 0\n"
-    "otherwise.\n";
+    "Validates the configuration and the rule file it names, with everything run refuses at\n"
+    "start: listen addresses, TLS files (loaded with OpenSSL), librdkafka properties, the\n"
+    "state directory, output files and directories, at least one output, duplicate keys.\n"
+    "Prints every problem with its YAML path and exits 3 when there is any; prints the\n"
+    "effective configuration and exits 0 otherwise. File permissions are checked for the\n"
+    "calling user: run it as the service's user.\n";
 
 struct args {
   std::vector<std::string> positional;
@@ -144,9 +149,15 @@ bool parse_count(const std::string& s, unsigned& out) {
   return out >= 1 && out <= 256;
 }
 
+// What a configuration is loaded for. `run` and `check-config` refuse the same things: also
+// what the daemon would refuse when it starts (state_dir, outputs, TLS files, librdkafka
+// properties). `replay` uses only the rule, mode, evaluation and limits of the file.
+enum class config_use : std::uint8_t { daemon, replay };
+
 // Loads the configuration and its rule; prints problems. Returns false when invalid.
-bool load_all(const std::string& path, config& cfg, rule_definition& rule) {
-  auto loaded = load_config_file(path, builtin_formats().names());
+bool load_all(const std::string& path, config& cfg, rule_definition& rule, config_use use) {
+  auto loaded = use == config_use::daemon ? load_daemon_config(path, builtin_formats().names())
+                                          : load_config_file(path, builtin_formats().names());
   bool ok = loaded.problems.empty();
   print_problems(loaded.problems, path);
   cfg = std::move(loaded.cfg);
@@ -177,7 +188,7 @@ int cmd_replay(int argc, char** argv) {
   config cfg;
   rule_definition rule = default_rule();
   if (const auto* path = option(a, "config")) {
-    if (!load_all(*path, cfg, rule)) return exit_config;
+    if (!load_all(*path, cfg, rule, config_use::replay)) return exit_config;
   } else {
     cfg.shards = std::max(1u, std::thread::hardware_concurrency());
   }
@@ -257,7 +268,7 @@ int cmd_run(int argc, char** argv) {
   }
   config cfg;
   rule_definition rule;
-  if (!load_all(*path, cfg, rule)) return exit_config;
+  if (!load_all(*path, cfg, rule, config_use::daemon)) return exit_config;
   std::string level = cfg.log_level;
   if (const auto* l = option(a, "log-level")) {
     spdlog::level::level_enum parsed;
@@ -292,7 +303,7 @@ int cmd_check_config(int argc, char** argv) {
   }
   config cfg;
   rule_definition rule;
-  if (!load_all(*path, cfg, rule)) return exit_config;
+  if (!load_all(*path, cfg, rule, config_use::daemon)) return exit_config;
   std::cout << *path << ": OK\n"
             << describe_config(cfg) << "\nrule: " << rule.metadata->name << " ("
             << rule.metadata->id << " v" << rule.metadata->version << "), threshold "

@@ -283,6 +283,7 @@ class reader {
         continue;
       }
       input_config ic;
+      ic.path = path;
       std::string type;
       if (!string_at(in, "type", path, type)) {
         problem(path + ".type", "is required (kafka, syslog or file)");
@@ -377,6 +378,7 @@ class reader {
         continue;
       }
       output_config oc;
+      oc.path = path;
       std::string type, schema;
       if (!string_at(out, "type", path, type)) {
         problem(path + ".type", "is required (kafka, file or stdout)");
@@ -507,6 +509,7 @@ config_load_result load_config_text(const std::string& yaml,
     const YAML::Node root = YAML::Load(yaml);
     r.check_duplicate_keys(root, "");
     r.read(root, out.cfg);
+    out.read = root.IsMap();
   } catch (const YAML::Exception& e) {
     r.problem("", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
                       std::to_string(e.mark.column + 1) + ": " + e.msg);

@@ -49,6 +49,7 @@ struct file_input_config {
 };
 
 struct input_config {
+  std::string path;  // its YAML path ("inputs[2]"), for problems found after reading
   std::string name;  // for metrics labels; defaults to "<type>-<index>"
   std::string format = "auto";
   event_time_source time_source = event_time_source::record;
@@ -70,6 +71,7 @@ struct file_output_config {
 };
 
 struct output_config {
+  std::string path;  // its YAML path ("outputs[1]"), for problems found after reading
   std::string name;
   output_schema schema = output_schema::native;
   std::variant<kafka_output_config, file_output_config> sink;
@@ -107,6 +109,9 @@ struct config_problem {
 struct config_load_result {
   config cfg;
   std::vector<config_problem> problems;  // empty = valid
+  // The file was read and is a YAML document: cfg holds what it says (whatever the
+  // problems), so checks of the environment it names are meaningful.
+  bool read = false;
 };
 
 // Reads and validates a YAML configuration file. Every problem is reported, not only the

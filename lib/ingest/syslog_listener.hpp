@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "config/listen_address.hpp"
@@ -21,6 +22,13 @@
 #include "ingest/unit_sink.hpp"
 
 namespace portscand {
+
+// The TLS files of a tls:// syslog input, loaded by OpenSSL as the listener loads them when
+// it starts (without binding anything): one problem per unusable file, at
+// "<path>.tls.certificate", ".tls.key" or ".tls.ca". Empty for udp:// and tcp://.
+// Any thread.
+std::vector<config_problem> check_tls_files(const syslog_input_config& cfg,
+                                            const std::string& path);
 
 class syslog_listener {
  public:

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "publish/kafka_properties.hpp"
+
 namespace portscand {
 namespace {
 
@@ -20,13 +22,8 @@ using conf_ptr = std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destro
 
 void set_property(rd_kafka_conf_t* conf, const std::string& output, const std::string& key,
                   const std::string& value) {
-  char errstr[512];
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) ==
-      RD_KAFKA_CONF_OK)
-    return;
-  // librdkafka's message may quote the value: never for a secret (SASL password, key).
-  const std::string detail = is_secret_key(key) ? "invalid value (not shown: secret)" : errstr;
-  config_error(output, "librdkafka property '" + key + "': " + detail);
+  if (auto why = set_kafka_property(conf, key, value))
+    config_error(output, "librdkafka property '" + key + "': " + *why);
 }
 
 alert_schema to_alert_schema(output_schema s) {

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 
+#include "../ingest/ingest_test_util.hpp"
 #include "../test_names.hpp"
 #include "parse/registry.hpp"
+#include "runtime/startup_checks.hpp"
 
 namespace portscand {
 namespace {
@@ -179,6 +182,187 @@ TEST(Config, SecretsComeFromTheEnvironmentAndAreRedactedInTheBanner) {
   const std::string banner = describe_config(r.cfg);
   EXPECT_EQ(banner.find("hunter2"), std::string::npos);
   EXPECT_NE(banner.find("(redacted)"), std::string::npos);
+}
+
+// ---- What `run` refuses when it starts (check_startup): check-config refuses it too ------------
+
+class StartupChecks : public ::testing::Test {
+ protected:
+  test::temp_dir dir;
+
+  // What run and check-config see: the reader's problems, then check_startup's.
+  static std::vector<config_problem> daemon_problems(const std::string& yaml) {
+    auto r = load(yaml);
+    for (auto& p : check_startup(r.cfg)) r.problems.push_back(std::move(p));
+    return r.problems;
+  }
+  // A writable state directory that does not exist yet (run creates it).
+  std::string state_dir() const { return "state_dir: " + dir.file("state") + "\n"; }
+  static constexpr const char* stdout_output = "outputs: [{type: stdout}]\n";
+};
+
+TEST_F(StartupChecks, ACompleteDaemonConfigurationHasNoProblem) {
+  test::test_ca ca(dir.path(), "ca");
+  const test::pem_pair server = ca.issue(dir.path(), "server");
+  ::setenv("PORTSCAND_TEST_PROTOCOL", "SASL_SSL", 1);
+  const std::string yaml = state_dir() + R"(
+inputs:
+  - {type: kafka, brokers: "b:9092", topics: [t], properties: {security.protocol: "${env:PORTSCAND_TEST_PROTOCOL}", fetch.wait.max.ms: "100"}}
+  - {type: syslog, listen: "udp://127.0.0.1:0"}
+  - type: syslog
+    listen: "tls://127.0.0.1:0"
+    tls: {certificate: ")" +
+                           server.cert_path + R"(", key: ")" + server.key_path + R"(", ca: ")" +
+                           ca.cert_path() + R"(", verify_client: true}
+outputs:
+  - {type: kafka, brokers: "b:9092", topic: alerts, properties: {acks: all, linger.ms: "5"}}
+  - {type: file, path: ")" +
+                           dir.file("alerts.jsonl") + R"("}
+  - {type: stdout}
+metrics: {listen: "[::1]:0"}
+)";
+  EXPECT_EQ(listing(daemon_problems(yaml)), " none");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("state")))
+      << "a check must not create the state directory";
+  EXPECT_FALSE(std::filesystem::exists(dir.file("alerts.jsonl")))
+      << "a check must not create the output file";
+}
+
+TEST_F(StartupChecks, NoOutputIsRefusedBecauseAlertsWouldGoNowhere) {
+  EXPECT_TRUE(has_problem(daemon_problems(state_dir()), "outputs", "no outputs configured"));
+  EXPECT_TRUE(has_problem(daemon_problems(state_dir() + "outputs: []\n"), "outputs",
+                          "no outputs configured"));
+}
+
+TEST_F(StartupChecks, AStateDirThatIsAFileIsRefused) {
+  test::write_file(dir.file("plain"), "x");
+  EXPECT_TRUE(has_problem(daemon_problems("state_dir: " + dir.file("plain") + "\n" + stdout_output),
+                          "state_dir", "exists but is not a directory"));
+}
+
+TEST_F(StartupChecks, AStateDirBelowAFileCannotBeCreated) {
+  test::write_file(dir.file("plain"), "x");
+  EXPECT_TRUE(has_problem(
+      daemon_problems("state_dir: " + dir.file("plain") + "/state\n" + stdout_output), "state_dir",
+      "cannot be created: '" + dir.file("plain") + "' is not a directory"));
+}
+
+TEST_F(StartupChecks, AnEmptyStateDirIsRefused) {
+  EXPECT_TRUE(has_problem(daemon_problems("state_dir: ''\n" + std::string(stdout_output)),
+                          "state_dir", "must name a directory"));
+}
+
+TEST_F(StartupChecks, AFileOutputInAMissingDirectoryIsRefused) {
+  const std::string yaml =
+      state_dir() + "outputs: [{type: file, path: " + dir.file("missing/alerts.jsonl") + "}]\n";
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "outputs[0].path",
+                          "the directory '" + dir.file("missing") + "' of"));
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "outputs[0].path", "does not exist"));
+}
+
+TEST_F(StartupChecks, AFileOutputThatIsADirectoryIsRefused) {
+  const std::string yaml = state_dir() + "outputs: [{type: file, path: " + dir.path() + "}]\n";
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "outputs[0].path", "is a directory"));
+}
+
+TEST_F(StartupChecks, ProblemsNameTheEntryAsWrittenEvenAfterAnEntryTheReaderSkipped) {
+  // An output of unknown type is not kept: the file output is the first one kept, but it is
+  // the second one in the file.
+  const std::string yaml =
+      state_dir() + "outputs: [{type: http}, {type: file, path: " + dir.file("missing/a.jsonl") +
+      "}]\n";
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "outputs[1].path", "does not exist"));
+}
+
+TEST_F(StartupChecks, MissingTlsFilesAreRefusedEachWithItsPath) {
+  const std::string yaml =
+      state_dir() + stdout_output + "inputs:\n  - type: syslog\n    listen: tls://127.0.0.1:0\n" +
+      "    tls: {certificate: " + dir.file("no.crt") + ", key: " + dir.file("no.key") +
+      ", ca: " + dir.file("no-ca.crt") + "}\n";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "inputs[0].tls.certificate",
+                          "cannot read tls.certificate '" + dir.file("no.crt")));
+  EXPECT_TRUE(has_problem(problems, "inputs[0].tls.key", "No such file or directory"));
+  EXPECT_TRUE(has_problem(problems, "inputs[0].tls.ca", "cannot read tls.ca"));
+}
+
+TEST_F(StartupChecks, TlsFilesOpenSslCannotUseAreRefused) {
+  test::test_ca ca(dir.path(), "ca");
+  const test::pem_pair a = ca.issue(dir.path(), "a");
+  const test::pem_pair b = ca.issue(dir.path(), "b");
+  test::write_file(dir.file("garbage.crt"), "not a certificate\n");
+  const auto tls_input = [&](const std::string& cert, const std::string& key) {
+    return state_dir() + stdout_output +
+           "inputs: [{type: syslog, listen: 'tls://127.0.0.1:0', tls: {certificate: " + cert +
+           ", key: " + key + "}}]\n";
+  };
+  EXPECT_TRUE(has_problem(daemon_problems(tls_input(dir.file("garbage.crt"), a.key_path)),
+                          "inputs[0].tls.certificate",
+                          "tls.certificate '" + dir.file("garbage.crt") + "': "));
+  EXPECT_TRUE(has_problem(daemon_problems(tls_input(a.cert_path, b.key_path)), "inputs[0].tls.key",
+                          "cannot be used with tls.certificate"));
+}
+
+TEST_F(StartupChecks, TlsFilesOfAPlainTcpListenerAreNotRead) {
+  // run ignores tls: on tcp:// and udp:// listeners; check-config must not refuse them.
+  const std::string yaml =
+      state_dir() + stdout_output +
+      "inputs: [{type: syslog, listen: 'tcp://127.0.0.1:0', tls: {certificate: /nonexistent.crt, "
+      "key: /nonexistent.key}}]\n";
+  EXPECT_EQ(listing(daemon_problems(yaml)), " none");
+}
+
+TEST_F(StartupChecks, PropertiesLibrdkafkaRefusesAreReportedOnInputsAndOutputs) {
+  const std::string yaml = state_dir() + R"(
+inputs: [{type: kafka, brokers: b, topics: [t], properties: {no.such.property: "1"}}]
+outputs: [{type: kafka, brokers: b, topic: t, properties: {linger.ms: soon}}]
+)";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "inputs[0].properties.no.such.property",
+                          "No such configuration property"));
+  EXPECT_TRUE(has_problem(problems, "outputs[0].properties.linger.ms", "Invalid value"));
+}
+
+TEST_F(StartupChecks, PropertiesAreCheckedWithTheirSecretReferencesResolved) {
+  ::setenv("PORTSCAND_TEST_PROTOCOL", "bogus", 1);
+  const std::string yaml =
+      state_dir() + stdout_output +
+      "inputs: [{type: kafka, brokers: b, topics: [t], properties: {security.protocol: "
+      "'${env:PORTSCAND_TEST_PROTOCOL}'}}]\n";
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "inputs[0].properties.security.protocol",
+                          "Invalid value \"bogus\""));
+}
+
+TEST_F(StartupChecks, ARefusedSecretPropertyNeverShowsItsValue) {
+  ::setenv("PORTSCAND_TEST_SECRET_KEY", "hunter2-private-key", 1);
+  const std::string yaml = state_dir() + stdout_output +
+                           "inputs: [{type: kafka, brokers: b, topics: [t], properties: {ssl_key: "
+                           "'${env:PORTSCAND_TEST_SECRET_KEY}'}}]\n";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "inputs[0].properties.ssl_key", "librdkafka refuses it"));
+  EXPECT_EQ(listing(problems).find("hunter2"), std::string::npos) << listing(problems);
+}
+
+TEST_F(StartupChecks, AnOutputPropertyRefusedByTheDeliveryContractIsReportedOnce) {
+  const std::string yaml =
+      state_dir() + "outputs: [{type: kafka, brokers: b, topic: t, properties: {acks: many}}]\n";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "outputs[0].properties.acks", "must be 'all'"));
+  EXPECT_EQ(problems.size(), 1u) << listing(problems);
+}
+
+TEST_F(StartupChecks, AFileThatIsNotYamlGetsNoChecksOfDefaultsItDoesNotHave) {
+  test::write_file(dir.file("broken.yaml"), "outputs: [");
+  const auto r = load_daemon_config(dir.file("broken.yaml"), builtin_formats().names());
+  ASSERT_EQ(r.problems.size(), 1u) << listing(r.problems);
+  EXPECT_NE(r.problems[0].message.find("YAML syntax error"), std::string::npos);
+}
+
+TEST_F(StartupChecks, LoadingForTheDaemonAddsTheStartupChecksToTheReadersProblems) {
+  test::write_file(dir.file("c.yaml"), state_dir() + "shard: 2\n");
+  const auto r = load_daemon_config(dir.file("c.yaml"), builtin_formats().names());
+  EXPECT_TRUE(has_problem(r.problems, "shard", "unknown key"));
+  EXPECT_TRUE(has_problem(r.problems, "outputs", "no outputs configured"));
 }
 
 }  // namespace

@@ -24,7 +24,12 @@ namespace {
 
 using namespace portscand;
 
-// Exit codes (documented in the README and in --help).
+// Exit codes (documented in --help, the README and portscand(1)). systemd never restarts
+// after 2 or 3 (RestartPreventExitStatus=), so 3 means only "the configuration or the rule
+// file is invalid", found by validation before anything starts; a restart cannot fix that.
+// Everything that goes wrong after validation (a port in use, a state directory that turns
+// out unwritable, a broker or librdkafka refusing at start, any exception) is 1, and systemd
+// restarts the service.
 constexpr int exit_ok = 0;
 constexpr int exit_runtime_error = 1;
 constexpr int exit_usage = 2;
@@ -42,8 +47,9 @@ const char* const main_help =
     "\n"
     "Run 'portscand <command> --help' for the options of a command.\n"
     "\n"
-    "Exit codes: 0 success, 1 runtime error (e.g. an unreadable input), 2 usage error,\n"
-    "3 invalid configuration or rule file.\n";
+    "Exit codes: 0 success, 1 runtime error (e.g. an unreadable input; for run: anything\n"
+    "that fails after validation, such as a port in use), 2 usage error, 3 invalid\n"
+    "configuration or rule file (what check-config refuses).\n";
 
 const char* const replay_help =
     "Usage: portscand replay [--config FILE] [--mode default|sentinel] [--format NAME|auto]\n"
@@ -70,6 +76,8 @@ const char* const run_help =
     "and publishes alerts to the outputs. Logs go to standard error (journald-friendly under\n"
     "systemd). SIGTERM/SIGINT stop gracefully (stop inputs, drain, checkpoint, flush outputs);\n"
     "SIGHUP reloads the rule parameters (threshold, caps, schedule) keeping the window state.\n"
+    "The configuration is validated first, as check-config validates it: exit 3 when it is\n"
+    "invalid. A failure after that (a port in use, a broker refusing) exits 1.\n"
     "\n"
     "  --config FILE     the configuration (see check-config)\n"
     "  --log-level L     trace, debug, info (default: the config's log_level), warn, error\n";
@@ -283,8 +291,10 @@ int cmd_run(int argc, char** argv) {
   try {
     return run_daemon(*path, std::move(cfg), std::move(rule), clk);
   } catch (const std::exception& e) {
-    spdlog::critical("cannot start: {}", e.what());
-    return exit_config;
+    // The configuration passed validation (the same checks as check-config): what fails now
+    // is the environment (a port in use, a broker refusing), which a restart may fix.
+    spdlog::critical("cannot run: {}", e.what());
+    return exit_runtime_error;
   }
 }
 

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # ops_check_config_test.sh PORTSCAND
 #
-# `portscand check-config` refuses what `portscand run` refuses at start (issue 11): the
-# Debian postinst starts the service only when check-config accepts the configuration.
+# `portscand check-config` refuses what `portscand run` refuses at start, and run's exit
+# status says which kind of failure it was (issue 11). The Debian postinst starts the service
+# only when check-config accepts the configuration, and the unit never restarts after exit 3
+# (RestartPreventExitStatus=), so:
 #   1. every bad configuration below (one defect each, the rest valid): check-config exits 3
 #      and prints "FILE: PATH: problem" with the defect's YAML path and words naming it; run
 #      exits 3 as well, before it binds anything; a secret's value is never printed;
 #   2. the valid bases of those cases (a syslog listener, a Kafka output, a file output)
-#      pass check-config: the refusals come from the defects, not from the bases.
+#      pass check-config: the refusals come from the defects, not from the bases;
+#   3. a valid configuration whose syslog port (TCP, then UDP) another process holds passes
+#      check-config, and run exits 1 (an environment failure, restarted by systemd), not 3.
+#      The other process is a portscand holding the ports, so no tool beyond the binary is
+#      needed.
 # Every run is bounded by `timeout 20`; ports are ephemeral.
 #
 # Fails, never skips, when anything it needs is missing.
@@ -20,6 +26,9 @@ die() { echo "FAIL: $*" >&2; exit 1; }
 command -v timeout >/dev/null || die "timeout is not installed (coreutils)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ops_check_config.XXXXXX")
+holder_pid=
+cleanup() { [ -n "$holder_pid" ] && kill -9 "$holder_pid" 2>/dev/null; }
+trap cleanup EXIT
 failures=0
 failed() {
   echo "FAIL: $*" >&2
@@ -129,10 +138,49 @@ refused duplicate-property 'outputs[0].properties.acks' "duplicate key 'acks'"
 { base; echo "$stdout_output"; echo 'shard: 2'; } >"$work/unknown-key.yaml"
 refused unknown-key 'shard' 'unknown key'
 
+# 3. Ports another process holds: environment, not configuration.
+{ base; echo "$stdout_output"; cat <<'YAML'; } >"$work/holder.yaml"
+inputs:
+  - {type: syslog, name: tcp, listen: "tcp://127.0.0.1:0"}
+  - {type: syslog, name: udp, listen: "udp://127.0.0.1:0"}
+YAML
+sed -i "s#^state_dir: .*#state_dir: $work/holder-state#" "$work/holder.yaml"
+timeout 60 "$portscand" run --config "$work/holder.yaml" >"$work/holder.log" 2>&1 &
+holder_pid=$!
+tcp_port= udp_port=
+for _ in $(seq 100); do
+  tcp_port=$(sed -n 's#.*listening on tcp://[^ ]*:\([0-9][0-9]*\).*#\1#p' "$work/holder.log" | head -1)
+  udp_port=$(sed -n 's#.*listening on udp://[^ ]*:\([0-9][0-9]*\).*#\1#p' "$work/holder.log" | head -1)
+  [ -n "$tcp_port" ] && [ -n "$udp_port" ] && break
+  kill -0 "$holder_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$tcp_port" ] && [ -n "$udp_port" ] || die "the port holder did not start: $(tail -5 "$work/holder.log")"
+
+for transport in tcp udp; do
+  port=$tcp_port
+  [ $transport = udp ] && port=$udp_port
+  name=in-use-$transport
+  { base; echo "$stdout_output"; echo "inputs: [{type: syslog, listen: '$transport://127.0.0.1:$port'}]"; } >"$work/$name.yaml"
+  timeout 20 "$portscand" check-config --config "$work/$name.yaml" >"$work/$name.check" 2>&1 ||
+    failed "$name: check-config refuses a valid configuration (a port in use is no configuration problem): $(cat "$work/$name.check")"
+  timeout 20 "$portscand" run --config "$work/$name.yaml" >"$work/$name.run" 2>&1
+  rc=$?
+  [ $rc -eq 1 ] || failed "$name: run on a port in use exits $rc, want 1 (3 would stop systemd from restarting it): $(tail -3 "$work/$name.run")"
+  grep -q 'Address already in use' "$work/$name.run" ||
+    failed "$name: run does not say the address is in use: $(tail -3 "$work/$name.run")"
+done
+
+kill -TERM "$holder_pid"
+wait "$holder_pid"
+rc=$?
+holder_pid=
+[ $rc -eq 0 ] || failed "the port holder exits $rc after SIGTERM, want 0"
+
 if [ $failures -ne 0 ]; then
   echo "work directory kept: $work" >&2
   exit 1
 fi
 rm -rf "$work"
-echo "check-config and run refuse the same configurations (exit 3)"
+echo "check-config and run refuse the same configurations (exit 3); a port in use exits 1"
 echo "PASS"

@@ -1,12 +1,13 @@
 // portscand: argv, configuration, and the subcommands. Everything else lives in lib/.
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <algorithm>
 #include <vector>
 
 #include "config/config.hpp"
@@ -17,12 +18,18 @@
 #include "portscand/version.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/replay.hpp"
+#include "runtime/startup_checks.hpp"
 
 namespace {
 
 using namespace portscand;
 
-// Exit codes (documented in the README and in --help).
+// Exit codes (documented in --help, the README and portscand(1)). systemd never restarts
+// after 2 or 3 (RestartPreventExitStatus=), so 3 means only "the configuration or the rule
+// file is invalid", found by validation before anything starts; a restart cannot fix that.
+// Everything that goes wrong after validation (a port in use, a state directory that turns
+// out unwritable, a broker or librdkafka refusing at start, any exception) is 1, and systemd
+// restarts the service.
 constexpr int exit_ok = 0;
 constexpr int exit_runtime_error = 1;
 constexpr int exit_usage = 2;
@@ -40,8 +47,9 @@ const char* const main_help =
     "\n"
     "Run 'portscand <command> --help' for the options of a command.\n"
     "\n"
-    "Exit codes: 0 success, 1 runtime error (e.g. an unreadable input), 2 usage error,\n"
-    "3 invalid configuration or rule file.\n";
+    "Exit codes: 0 success, 1 runtime error (e.g. an unreadable input; for run: anything\n"
+    "that fails after validation, such as a port in use), 2 usage error, 3 invalid\n"
+    "configuration or rule file (what check-config refuses).\n";
 
 const char* const replay_help =
     "Usage: portscand replay [--config FILE] [--mode default|sentinel] [--format NAME|auto]\n"
@@ -68,6 +76,8 @@ const char* const run_help =
     "and publishes alerts to the outputs. Logs go to standard error (journald-friendly under\n"
     "systemd). SIGTERM/SIGINT stop gracefully (stop inputs, drain, checkpoint, flush outputs);\n"
     "SIGHUP reloads the rule parameters (threshold, caps, schedule) keeping the window state.\n"
+    "The configuration is validated first, as check-config validates it: exit 3 when it is\n"
+    "invalid. A failure after that (a port in use, a broker refusing) exits 1.\n"
     "\n"
     "  --config FILE     the configuration (see check-config)\n"
     "  --log-level L     trace, debug, info (default: the config's log_level), warn, error\n";
@@ -81,9 +91,12 @@ const char* const formats_help =
 const char* const check_help =
     "Usage: portscand check-config --config FILE\n"
     "\n"
-    "Validates the configuration and the rule file it names. Prints every problem with its\n"
-    "YAML path and exits 3 when there is any; prints the effective configuration and exits 0\n"
-    "otherwise.\n";
+    "Validates the configuration and the rule file it names, with everything run refuses at\n"
+    "start: listen addresses, TLS files (loaded with OpenSSL), librdkafka properties, the\n"
+    "state directory, output files and directories, at least one output, duplicate keys.\n"
+    "Prints every problem with its YAML path and exits 3 when there is any; prints the\n"
+    "effective configuration and exits 0 otherwise. File permissions are checked for the\n"
+    "calling user: run it as the service's user.\n";
 
 struct args {
   std::vector<std::string> positional;
@@ -138,14 +151,21 @@ void print_problems(const std::vector<config_problem>& problems, const std::stri
 }
 
 bool parse_count(const std::string& s, unsigned& out) {
-  if (s.empty() || s.size() > 3 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (s.empty() || s.size() > 3 || s.find_first_not_of("0123456789") != std::string::npos)
+    return false;
   out = static_cast<unsigned>(std::stoul(s));
   return out >= 1 && out <= 256;
 }
 
+// What a configuration is loaded for. `run` and `check-config` refuse the same things: also
+// what the daemon would refuse when it starts (state_dir, outputs, TLS files, librdkafka
+// properties). `replay` uses only the rule, mode, evaluation and limits of the file.
+enum class config_use : std::uint8_t { daemon, replay };
+
 // Loads the configuration and its rule; prints problems. Returns false when invalid.
-bool load_all(const std::string& path, config& cfg, rule_definition& rule) {
-  auto loaded = load_config_file(path, builtin_formats().names());
+bool load_all(const std::string& path, config& cfg, rule_definition& rule, config_use use) {
+  auto loaded = use == config_use::daemon ? load_daemon_config(path, builtin_formats().names())
+                                          : load_config_file(path, builtin_formats().names());
   bool ok = loaded.problems.empty();
   print_problems(loaded.problems, path);
   cfg = std::move(loaded.cfg);
@@ -159,7 +179,8 @@ bool load_all(const std::string& path, config& cfg, rule_definition& rule) {
 }
 
 int cmd_replay(int argc, char** argv) {
-  const args a = parse_args(argc, argv, 2, {"config", "mode", "format", "rule", "shards", "threads", "schema"});
+  const args a = parse_args(argc, argv, 2,
+                            {"config", "mode", "format", "rule", "shards", "threads", "schema"});
   if (a.help) {
     std::cout << replay_help;
     return exit_ok;
@@ -175,7 +196,7 @@ int cmd_replay(int argc, char** argv) {
   config cfg;
   rule_definition rule = default_rule();
   if (const auto* path = option(a, "config")) {
-    if (!load_all(*path, cfg, rule)) return exit_config;
+    if (!load_all(*path, cfg, rule, config_use::replay)) return exit_config;
   } else {
     cfg.shards = std::max(1u, std::thread::hardware_concurrency());
   }
@@ -194,8 +215,10 @@ int cmd_replay(int argc, char** argv) {
   opt.shards = cfg.shards;
   opt.max_keys_per_shard = cfg.limits.max_keys_per_shard;
   if (const auto* m = option(a, "mode")) {
-    if (*m == "default") opt.mode = detection_mode::standard;
-    else if (*m == "sentinel") opt.mode = detection_mode::sentinel;
+    if (*m == "default")
+      opt.mode = detection_mode::standard;
+    else if (*m == "sentinel")
+      opt.mode = detection_mode::sentinel;
     else {
       std::cerr << "portscand replay: --mode must be default or sentinel\n";
       return exit_usage;
@@ -219,8 +242,10 @@ int cmd_replay(int argc, char** argv) {
     return exit_usage;
   }
   if (const auto* s = option(a, "schema")) {
-    if (*s == "native") opt.schema = output_schema::native;
-    else if (*s == "ocsf") opt.schema = output_schema::ocsf;
+    if (*s == "native")
+      opt.schema = output_schema::native;
+    else if (*s == "ocsf")
+      opt.schema = output_schema::ocsf;
     else {
       std::cerr << "portscand replay: --schema must be native or ocsf\n";
       return exit_usage;
@@ -244,12 +269,14 @@ int cmd_run(int argc, char** argv) {
   }
   const std::string* path = option(a, "config");
   if (!a.error.empty() || path == nullptr || !a.positional.empty()) {
-    std::cerr << "portscand run: " << (a.error.empty() ? "--config FILE is required" : a.error) << "\n\n" << run_help;
+    std::cerr << "portscand run: " << (a.error.empty() ? "--config FILE is required" : a.error)
+              << "\n\n"
+              << run_help;
     return exit_usage;
   }
   config cfg;
   rule_definition rule;
-  if (!load_all(*path, cfg, rule)) return exit_config;
+  if (!load_all(*path, cfg, rule, config_use::daemon)) return exit_config;
   std::string level = cfg.log_level;
   if (const auto* l = option(a, "log-level")) {
     spdlog::level::level_enum parsed;
@@ -264,8 +291,10 @@ int cmd_run(int argc, char** argv) {
   try {
     return run_daemon(*path, std::move(cfg), std::move(rule), clk);
   } catch (const std::exception& e) {
-    spdlog::critical("cannot start: {}", e.what());
-    return exit_config;
+    // The configuration passed validation (the same checks as check-config): what fails now
+    // is the environment (a port in use, a broker refusing), which a restart may fix.
+    spdlog::critical("cannot run: {}", e.what());
+    return exit_runtime_error;
   }
 }
 
@@ -277,17 +306,19 @@ int cmd_check_config(int argc, char** argv) {
   }
   const std::string* path = option(a, "config");
   if (!a.error.empty() || path == nullptr || !a.positional.empty()) {
-    std::cerr << "portscand check-config: " << (a.error.empty() ? "--config FILE is required" : a.error)
-              << "\n\n" << check_help;
+    std::cerr << "portscand check-config: "
+              << (a.error.empty() ? "--config FILE is required" : a.error) << "\n\n"
+              << check_help;
     return exit_usage;
   }
   config cfg;
   rule_definition rule;
-  if (!load_all(*path, cfg, rule)) return exit_config;
-  std::cout << *path << ": OK\n" << describe_config(cfg) << "\nrule: " << rule.metadata->name << " ("
-            << rule.metadata->id << " v" << rule.metadata->version << "), threshold " << rule.threshold
-            << ", bin " << format_duration(rule.bin_width) << ", caps " << rule.max_ports << "/"
-            << rule.max_labels << '\n';
+  if (!load_all(*path, cfg, rule, config_use::daemon)) return exit_config;
+  std::cout << *path << ": OK\n"
+            << describe_config(cfg) << "\nrule: " << rule.metadata->name << " ("
+            << rule.metadata->id << " v" << rule.metadata->version << "), threshold "
+            << rule.threshold << ", bin " << format_duration(rule.bin_width) << ", caps "
+            << rule.max_ports << "/" << rule.max_labels << '\n';
   return exit_ok;
 }
 
@@ -298,10 +329,13 @@ int cmd_formats(int argc, char** argv) {
     return exit_ok;
   }
   if (!a.error.empty() || !a.positional.empty()) {
-    std::cerr << "portscand formats: " << (a.error.empty() ? "takes no arguments" : a.error) << "\n\n" << formats_help;
+    std::cerr << "portscand formats: " << (a.error.empty() ? "takes no arguments" : a.error)
+              << "\n\n"
+              << formats_help;
     return exit_usage;
   }
-  for (const auto& e : builtin_formats().entries()) std::cout << e.name << "\t" << e.description << '\n';
+  for (const auto& e : builtin_formats().entries())
+    std::cout << e.name << "\t" << e.description << '\n';
   return exit_ok;
 }
 

@@ -3,11 +3,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include "config/listen_address.hpp"
 
 namespace portscand {
 namespace {
@@ -29,7 +32,8 @@ class reader {
     if (!node.IsMap()) return;
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
-      if (std::none_of(allowed.begin(), allowed.end(), [&key](const char* a) { return key == a; })) {
+      if (std::none_of(allowed.begin(), allowed.end(),
+                       [&key](const char* a) { return key == a; })) {
         std::string list;
         for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
         problem(join(path, key), "unknown key (expected one of: " + list + ")");
@@ -37,11 +41,37 @@ class reader {
     }
   }
 
+  // yaml-cpp keeps every pair of a map, duplicates included, and a lookup returns the first
+  // one: a second `acks:` or `listen:` further down would be ignored without a word. Walks
+  // the whole document, the passthrough `properties` maps included.
+  void check_duplicate_keys(const YAML::Node& node, const std::string& path, int depth = 0) {
+    // Far deeper than any configuration; stops a self-referencing alias from recursing forever.
+    if (depth > 32) return;
+    if (node.IsMap()) {
+      std::map<std::string, int> first_line;
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) continue;
+        const std::string key = kv.first.Scalar();
+        const int line = kv.first.Mark().line + 1;
+        const auto [it, inserted] = first_line.emplace(key, line);
+        if (!inserted)
+          problem(join(path, key), "duplicate key '" + key + "' (line " + std::to_string(line) +
+                                       "; first on line " + std::to_string(it->second) +
+                                       "): only the first would be used, remove one");
+        check_duplicate_keys(kv.second, join(path, key), depth + 1);
+      }
+    } else if (node.IsSequence()) {
+      for (std::size_t i = 0; i < node.size(); ++i)
+        check_duplicate_keys(node[i], path + "[" + std::to_string(i) + "]", depth + 1);
+    }
+  }
+
   static std::string join(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;
   }
 
-  bool string_at(const YAML::Node& parent, const char* key, const std::string& path, std::string& out) {
+  bool string_at(const YAML::Node& parent, const char* key, const std::string& path,
+                 std::string& out) {
     const YAML::Node n = parent[key];
     if (!n) return false;
     if (!n.IsScalar()) {
@@ -53,13 +83,15 @@ class reader {
   }
 
   template <typename T>
-  bool number_at(const YAML::Node& parent, const char* key, const std::string& path, T& out, T min, T max) {
+  bool number_at(const YAML::Node& parent, const char* key, const std::string& path, T& out, T min,
+                 T max) {
     const YAML::Node n = parent[key];
     if (!n) return false;
     try {
       const long long v = n.as<long long>();
       if (v < static_cast<long long>(min) || v > static_cast<long long>(max)) {
-        problem(join(path, key), "must be between " + std::to_string(min) + " and " + std::to_string(max));
+        problem(join(path, key),
+                "must be between " + std::to_string(min) + " and " + std::to_string(max));
         return false;
       }
       out = static_cast<T>(v);
@@ -82,8 +114,8 @@ class reader {
     }
   }
 
-  void duration_at(const YAML::Node& parent, const char* key, const std::string& path, timestamp_us& out,
-                   timestamp_us min, timestamp_us max) {
+  void duration_at(const YAML::Node& parent, const char* key, const std::string& path,
+                   timestamp_us& out, timestamp_us min, timestamp_us max) {
     std::string text;
     if (!string_at(parent, key, path, text)) return;
     auto d = parse_duration(text);
@@ -92,7 +124,8 @@ class reader {
       return;
     }
     if (*d < min || *d > max) {
-      problem(join(path, key), "must be between " + format_duration(min) + " and " + format_duration(max));
+      problem(join(path, key),
+              "must be between " + format_duration(min) + " and " + format_duration(max));
       return;
     }
     out = *d;
@@ -120,8 +153,9 @@ class reader {
     }
   }
 
+  // `output`: the Kafka output's delivery contract applies (refused_output_property).
   void properties_at(const YAML::Node& parent, const std::string& path,
-                     std::map<std::string, std::string>& out) {
+                     std::map<std::string, std::string>& out, bool output) {
     const YAML::Node n = parent["properties"];
     if (!n) return;
     const std::string p = join(path, "properties");
@@ -141,6 +175,8 @@ class reader {
         problem(p + "." + key, error);
         continue;
       }
+      if (output)
+        if (auto why = refused_output_property(key, *value)) problem(p + "." + key, *why);
       out[key] = *value;
     }
   }
@@ -158,46 +194,63 @@ class reader {
       problem("", "the configuration must be a YAML map");
       return;
     }
-    check_keys(root, "", {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
-                          "inputs", "outputs", "metrics", "limits", "log_level"});
+    check_keys(root, "",
+               {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
+                "inputs", "outputs", "metrics", "limits", "log_level"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
-      if (mode == "default") cfg.mode = detection_mode::standard;
-      else if (mode == "sentinel") cfg.mode = detection_mode::sentinel;
-      else problem("mode", "must be 'default' or 'sentinel'");
+      if (mode == "default")
+        cfg.mode = detection_mode::standard;
+      else if (mode == "sentinel")
+        cfg.mode = detection_mode::sentinel;
+      else
+        problem("mode", "must be 'default' or 'sentinel'");
     }
     if (const YAML::Node e = root["evaluation"]) {
       if (!e.IsMap()) {
         problem("evaluation", "must be a map");
       } else {
-        check_keys(e, "evaluation", {"schedule", "allowed_lateness", "idle_timeout", "max_future_skew"});
+        check_keys(e, "evaluation",
+                   {"schedule", "allowed_lateness", "idle_timeout", "max_future_skew"});
         std::string schedule;
         if (string_at(e, "schedule", "evaluation", schedule)) {
-          if (schedule == "hourly") cfg.evaluation.schedule = schedule_kind::hourly;
-          else if (schedule == "on_close") cfg.evaluation.schedule = schedule_kind::on_close;
-          else problem("evaluation.schedule", "must be 'hourly' or 'on_close'");
+          if (schedule == "hourly")
+            cfg.evaluation.schedule = schedule_kind::hourly;
+          else if (schedule == "on_close")
+            cfg.evaluation.schedule = schedule_kind::on_close;
+          else
+            problem("evaluation.schedule", "must be 'hourly' or 'on_close'");
         }
-        duration_at(e, "allowed_lateness", "evaluation", cfg.evaluation.allowed_lateness, 0, 24 * 60 * us_per_minute);
-        duration_at(e, "idle_timeout", "evaluation", cfg.evaluation.idle_timeout, us_per_second, 24 * 60 * us_per_minute);
-        duration_at(e, "max_future_skew", "evaluation", cfg.evaluation.max_future_skew, 0, 24 * 60 * us_per_minute);
+        duration_at(e, "allowed_lateness", "evaluation", cfg.evaluation.allowed_lateness, 0,
+                    24 * 60 * us_per_minute);
+        duration_at(e, "idle_timeout", "evaluation", cfg.evaluation.idle_timeout, us_per_second,
+                    24 * 60 * us_per_minute);
+        duration_at(e, "max_future_skew", "evaluation", cfg.evaluation.max_future_skew, 0,
+                    24 * 60 * us_per_minute);
       }
     }
     number_at<unsigned>(root, "shards", "", cfg.shards, 1u, 256u);
     string_at(root, "state_dir", "", cfg.state_dir);
-    duration_at(root, "checkpoint_interval", "", cfg.checkpoint_interval, us_per_second, 60 * us_per_minute);
+    duration_at(root, "checkpoint_interval", "", cfg.checkpoint_interval, us_per_second,
+                60 * us_per_minute);
     std::string level;
     if (string_at(root, "log_level", "", level)) {
-      static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
-      if (levels.count(level) == 0) problem("log_level", "must be one of trace, debug, info, warn, error, critical, off");
-      else cfg.log_level = level;
+      static const std::set<std::string> levels{"trace", "debug",    "info", "warn",
+                                                "error", "critical", "off"};
+      if (levels.count(level) == 0)
+        problem("log_level", "must be one of trace, debug, info, warn, error, critical, off");
+      else
+        cfg.log_level = level;
     }
     if (const YAML::Node m = root["metrics"]) {
       if (!m.IsMap()) {
         problem("metrics", "must be a map");
       } else {
         check_keys(m, "metrics", {"listen"});
-        string_at(m, "listen", "metrics", cfg.metrics.listen);
+        if (string_at(m, "listen", "metrics", cfg.metrics.listen) && !cfg.metrics.listen.empty())
+          if (auto ep = parse_metrics_listen(cfg.metrics.listen); !ep)
+            problem("metrics.listen", ep.err().message);
       }
     }
     if (const YAML::Node l = root["limits"]) {
@@ -205,8 +258,10 @@ class reader {
         problem("limits", "must be a map");
       } else {
         check_keys(l, "limits", {"max_keys_per_shard", "queue_batches"});
-        number_at<std::size_t>(l, "max_keys_per_shard", "limits", cfg.limits.max_keys_per_shard, 1000, 1'000'000'000);
-        number_at<std::size_t>(l, "queue_batches", "limits", cfg.limits.queue_batches, 2, 1'000'000);
+        number_at<std::size_t>(l, "max_keys_per_shard", "limits", cfg.limits.max_keys_per_shard,
+                               1000, 1'000'000'000);
+        number_at<std::size_t>(l, "queue_batches", "limits", cfg.limits.queue_batches, 2,
+                               1'000'000);
       }
     }
     read_inputs(root["inputs"], cfg);
@@ -228,6 +283,7 @@ class reader {
         continue;
       }
       input_config ic;
+      ic.path = path;
       std::string type;
       if (!string_at(in, "type", path, type)) {
         problem(path + ".type", "is required (kafka, syslog or file)");
@@ -236,12 +292,17 @@ class reader {
       format_at(in, path, ic.format);
       std::string time_source;
       if (string_at(in, "event_time", path, time_source)) {
-        if (time_source == "record") ic.time_source = event_time_source::record;
-        else if (time_source == "receive") ic.time_source = event_time_source::receive;
-        else problem(path + ".event_time", "must be 'record' or 'receive'");
+        if (time_source == "record")
+          ic.time_source = event_time_source::record;
+        else if (time_source == "receive")
+          ic.time_source = event_time_source::receive;
+        else
+          problem(path + ".event_time", "must be 'record' or 'receive'");
       }
       if (type == "kafka") {
-        check_keys(in, path, {"type", "name", "format", "event_time", "brokers", "topics", "group", "properties"});
+        check_keys(
+            in, path,
+            {"type", "name", "format", "event_time", "brokers", "topics", "group", "properties"});
         kafka_input_config k;
         if (!string_at(in, "brokers", path, k.brokers) || k.brokers.empty())
           problem(path + ".brokers", "is required (host:port[,host:port...])");
@@ -249,25 +310,30 @@ class reader {
         if (k.topics.empty()) problem(path + ".topics", "needs at least one topic");
         string_at(in, "group", path, k.group);
         if (k.group.empty()) problem(path + ".group", "must not be empty");
-        properties_at(in, path, k.properties);
+        properties_at(in, path, k.properties, false);
         ic.transport = std::move(k);
       } else if (type == "syslog") {
-        check_keys(in, path, {"type", "name", "format", "event_time", "listen", "max_message_bytes",
-                              "max_connections", "idle_timeout", "receive_buffer_bytes", "allow", "tls"});
+        check_keys(in, path,
+                   {"type", "name", "format", "event_time", "listen", "max_message_bytes",
+                    "max_connections", "idle_timeout", "receive_buffer_bytes", "allow", "tls"});
         syslog_input_config s;
         if (!string_at(in, "listen", path, s.listen)) {
-          problem(path + ".listen", "is required (udp://host:port, tcp://host:port or tls://host:port)");
-        } else if (s.listen.rfind("udp://", 0) != 0 && s.listen.rfind("tcp://", 0) != 0 &&
-                   s.listen.rfind("tls://", 0) != 0) {
-          problem(path + ".listen", "'" + s.listen + "' must start with udp://, tcp:// or tls://");
+          problem(path + ".listen",
+                  "is required (udp://host:port, tcp://host:port or tls://host:port)");
+        } else if (auto ep = parse_listen_url(s.listen); !ep) {
+          problem(path + ".listen", ep.err().message);
         }
         number_at<std::size_t>(in, "max_message_bytes", path, s.max_message_bytes, 480, 16u << 20);
         number_at<std::size_t>(in, "max_connections", path, s.max_connections, 1, 100'000);
-        number_at<std::size_t>(in, "receive_buffer_bytes", path, s.receive_buffer_bytes, 4096, 1u << 30);
-        duration_at(in, "idle_timeout", path, s.connection_idle_timeout, us_per_second, 24 * 60 * us_per_minute);
+        number_at<std::size_t>(in, "receive_buffer_bytes", path, s.receive_buffer_bytes, 4096,
+                               1u << 30);
+        duration_at(in, "idle_timeout", path, s.connection_idle_timeout, us_per_second,
+                    24 * 60 * us_per_minute);
         string_list_at(in, "allow", path, s.allow);
         for (std::size_t k = 0; k < s.allow.size(); ++k)
-          if (!valid_cidr(s.allow[k])) problem(path + ".allow[" + std::to_string(k) + "]", "'" + s.allow[k] + "' is not an address or CIDR");
+          if (!valid_cidr(s.allow[k]))
+            problem(path + ".allow[" + std::to_string(k) + "]",
+                    "'" + s.allow[k] + "' is not an address or CIDR");
         if (const YAML::Node t = in["tls"]) {
           const std::string tp = path + ".tls";
           check_keys(t, tp, {"certificate", "key", "ca", "verify_client"});
@@ -284,14 +350,16 @@ class reader {
       } else if (type == "file") {
         check_keys(in, path, {"type", "name", "format", "event_time", "path"});
         file_input_config f;
-        if (!string_at(in, "path", path, f.path) || f.path.empty()) problem(path + ".path", "is required");
+        if (!string_at(in, "path", path, f.path) || f.path.empty())
+          problem(path + ".path", "is required");
         ic.transport = std::move(f);
       } else {
         problem(path + ".type", "unknown input type '" + type + "' (valid: kafka, syslog, file)");
         continue;
       }
       if (!string_at(in, "name", path, ic.name)) ic.name = type + "-" + std::to_string(i);
-      if (!names.insert(ic.name).second) problem(path + ".name", "duplicate input name '" + ic.name + "'");
+      if (!names.insert(ic.name).second)
+        problem(path + ".name", "duplicate input name '" + ic.name + "'");
       cfg.inputs.push_back(std::move(ic));
     }
   }
@@ -310,28 +378,38 @@ class reader {
         continue;
       }
       output_config oc;
+      oc.path = path;
       std::string type, schema;
       if (!string_at(out, "type", path, type)) {
         problem(path + ".type", "is required (kafka, file or stdout)");
         continue;
       }
       if (string_at(out, "schema", path, schema)) {
-        if (schema == "native") oc.schema = output_schema::native;
-        else if (schema == "ocsf") oc.schema = output_schema::ocsf;
-        else problem(path + ".schema", "must be 'native' or 'ocsf'");
+        if (schema == "native")
+          oc.schema = output_schema::native;
+        else if (schema == "ocsf")
+          oc.schema = output_schema::ocsf;
+        else
+          problem(path + ".schema", "must be 'native' or 'ocsf'");
       }
       if (type == "kafka") {
-        check_keys(out, path, {"type", "name", "schema", "brokers", "topic", "properties", "max_pending_alerts"});
+        check_keys(
+            out, path,
+            {"type", "name", "schema", "brokers", "topic", "properties", "max_pending_alerts"});
         kafka_output_config k;
-        if (!string_at(out, "brokers", path, k.brokers) || k.brokers.empty()) problem(path + ".brokers", "is required");
-        if (!string_at(out, "topic", path, k.topic) || k.topic.empty()) problem(path + ".topic", "is required");
-        properties_at(out, path, k.properties);
-        number_at<std::size_t>(out, "max_pending_alerts", path, k.max_pending_alerts, 1, 100'000'000);
+        if (!string_at(out, "brokers", path, k.brokers) || k.brokers.empty())
+          problem(path + ".brokers", "is required");
+        if (!string_at(out, "topic", path, k.topic) || k.topic.empty())
+          problem(path + ".topic", "is required");
+        properties_at(out, path, k.properties, true);
+        number_at<std::size_t>(out, "max_pending_alerts", path, k.max_pending_alerts, 1,
+                               100'000'000);
         oc.sink = std::move(k);
       } else if (type == "file") {
         check_keys(out, path, {"type", "name", "schema", "path", "fsync"});
         file_output_config f;
-        if (!string_at(out, "path", path, f.path) || f.path.empty()) problem(path + ".path", "is required");
+        if (!string_at(out, "path", path, f.path) || f.path.empty())
+          problem(path + ".path", "is required");
         bool_at(out, "fsync", path, f.fsync);
         oc.sink = std::move(f);
       } else if (type == "stdout") {
@@ -352,7 +430,9 @@ class reader {
     if (!ip) return false;
     if (slash == std::string::npos) return true;
     const std::string bits = s.substr(slash + 1);
-    if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) return false;
+    if (bits.empty() || bits.size() > 3 ||
+        bits.find_first_not_of("0123456789") != std::string::npos)
+      return false;
     const int b = std::stoi(bits);
     return b <= (ip->is_v4() && s.find(':') == std::string::npos ? 32 : 128);
   }
@@ -390,18 +470,46 @@ std::optional<std::string> resolve_secret_reference(const std::string& value, st
   return std::nullopt;
 }
 
+// Checked before librdkafka sees the value: it would refuse some combinations only at
+// rd_kafka_new() with a less helpful message, and silently accept others (acks=1 without
+// idempotence).
+std::optional<std::string> refused_output_property(const std::string& key,
+                                                   const std::string& value) {
+  std::string v = value;
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // librdkafka's spellings of false; anything else it does not read as true it refuses itself.
+  if (key == "enable.idempotence" && (v == "false" || v == "f" || v == "0"))
+    return "enable.idempotence cannot be disabled: alerts need the idempotent producer (SPEC §3)";
+  if ((key == "acks" || key == "request.required.acks") && v != "all" && v != "-1")
+    return key +
+           " must be 'all' (or -1): alerts are confirmed only once every in-sync replica has them";
+  if ((key == "max.in.flight.requests.per.connection" || key == "max.in.flight") && v != "1")
+    return key +
+           " must be 1: with more requests in flight a retried first request can be reported "
+           "delivered without being written (librdkafka implicit ack, KAFKA-15591)";
+  if (key == "bootstrap.servers" || key == "metadata.broker.list")
+    return "set the brokers with 'brokers:', not with the property '" + key + "'";
+  if (key == "transactional.id")
+    return "transactional.id is not supported: the output produces outside transactions";
+  return std::nullopt;
+}
+
 bool is_secret_key(const std::string& key) {
   for (const char* word : {"password", "secret", "key", "token", "jaas", "credential"})
     if (key.find(word) != std::string::npos) return true;
   return false;
 }
 
-config_load_result load_config_text(const std::string& yaml, const std::vector<std::string>& known_formats) {
+config_load_result load_config_text(const std::string& yaml,
+                                    const std::vector<std::string>& known_formats) {
   config_load_result out;
   reader r(known_formats);
   try {
     const YAML::Node root = YAML::Load(yaml);
+    r.check_duplicate_keys(root, "");
     r.read(root, out.cfg);
+    out.read = root.IsMap();
   } catch (const YAML::Exception& e) {
     r.problem("", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
                       std::to_string(e.mark.column + 1) + ": " + e.msg);
@@ -411,7 +519,8 @@ config_load_result load_config_text(const std::string& yaml, const std::vector<s
   return out;
 }
 
-config_load_result load_config_file(const std::string& path, const std::vector<std::string>& known_formats) {
+config_load_result load_config_file(const std::string& path,
+                                    const std::vector<std::string>& known_formats) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     config_load_result out;
@@ -438,7 +547,8 @@ std::string describe_config(const config& cfg) {
     if (const auto* k = std::get_if<kafka_input_config>(&in.transport)) {
       o << " kafka brokers=" << k->brokers << " group=" << k->group << " topics=";
       for (const auto& t : k->topics) o << t << ',';
-      for (const auto& [key, value] : k->properties) o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
+      for (const auto& [key, value] : k->properties)
+        o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
     } else if (const auto* s = std::get_if<syslog_input_config>(&in.transport)) {
       o << " syslog listen=" << s->listen;
     } else if (const auto* f = std::get_if<file_input_config>(&in.transport)) {
@@ -447,10 +557,12 @@ std::string describe_config(const config& cfg) {
     o << ']';
   }
   for (const auto& out : cfg.outputs) {
-    o << " output[" << out.name << " schema=" << (out.schema == output_schema::native ? "native" : "ocsf");
+    o << " output[" << out.name
+      << " schema=" << (out.schema == output_schema::native ? "native" : "ocsf");
     if (const auto* k = std::get_if<kafka_output_config>(&out.sink)) {
       o << " kafka brokers=" << k->brokers << " topic=" << k->topic;
-      for (const auto& [key, value] : k->properties) o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
+      for (const auto& [key, value] : k->properties)
+        o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
     } else if (const auto* f = std::get_if<file_output_config>(&out.sink)) {
       o << " file path=" << f->path;
     }

@@ -49,7 +49,8 @@ struct file_input_config {
 };
 
 struct input_config {
-  std::string name;    // for metrics labels; defaults to "<type>-<index>"
+  std::string path;  // its YAML path ("inputs[2]"), for problems found after reading
+  std::string name;  // for metrics labels; defaults to "<type>-<index>"
   std::string format = "auto";
   event_time_source time_source = event_time_source::record;
   std::variant<kafka_input_config, syslog_input_config, file_input_config> transport;
@@ -70,6 +71,7 @@ struct file_output_config {
 };
 
 struct output_config {
+  std::string path;  // its YAML path ("outputs[1]"), for problems found after reading
   std::string name;
   output_schema schema = output_schema::native;
   std::variant<kafka_output_config, file_output_config> sink;
@@ -107,15 +109,27 @@ struct config_problem {
 struct config_load_result {
   config cfg;
   std::vector<config_problem> problems;  // empty = valid
+  // The file was read and is a YAML document: cfg holds what it says (whatever the
+  // problems), so checks of the environment it names are meaningful.
+  bool read = false;
 };
 
 // Reads and validates a YAML configuration file. Every problem is reported, not only the
 // first. known_formats are the valid `format:` names besides "auto".
-config_load_result load_config_file(const std::string& path, const std::vector<std::string>& known_formats);
-config_load_result load_config_text(const std::string& yaml, const std::vector<std::string>& known_formats);
+config_load_result load_config_file(const std::string& path,
+                                    const std::vector<std::string>& known_formats);
+config_load_result load_config_text(const std::string& yaml,
+                                    const std::vector<std::string>& known_formats);
 
 // Resolves "${env:NAME}" and "${file:/path}" references (for secrets in properties).
 std::optional<std::string> resolve_secret_reference(const std::string& value, std::string& error);
+
+// Why a Kafka output may not be given this librdkafka property (value already resolved),
+// or nullopt. Alerts are delivered by an idempotent producer with acks=all and one request
+// in flight; the passthrough must not weaken that. The configuration reader and the output
+// itself both ask here, so check-config and run refuse the same values.
+std::optional<std::string> refused_output_property(const std::string& key,
+                                                   const std::string& value);
 
 // True for property names whose values must never be logged.
 bool is_secret_key(const std::string& key);

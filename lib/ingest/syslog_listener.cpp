@@ -200,6 +200,51 @@ std::string_view strip_octet_count(std::string_view d) noexcept {
   return rest.size() == len ? rest : d;
 }
 
+// One TLS file of a tls:// listener that cannot be used: which key (certificate, key, ca)
+// and why, in the words the operator reads in the log or from check-config.
+struct tls_file_failure {
+  const char* key;
+  std::string message;
+};
+
+// Loads the certificate chain, the private key and the CA file of a tls:// listener into
+// ctx. The listener uses it when it starts and check_tls_files() on a throw-away context,
+// so check-config refuses exactly the files `run` would. Every unreadable file is reported;
+// OpenSSL only sees the files once all of them can be read.
+std::vector<tls_file_failure> load_tls_files(asio::ssl::context& ctx,
+                                             const syslog_input_config& cfg) {
+  std::vector<tls_file_failure> failures;
+  const auto readable = [&failures](const char* key, const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+      failures.push_back({key, "cannot read tls." + std::string(key) + " '" + path +
+                                   "': " + std::strerror(errno)});
+      return;
+    }
+    std::fclose(f);
+  };
+  readable("certificate", cfg.tls_certificate);
+  readable("key", cfg.tls_key);
+  if (!cfg.tls_ca.empty()) readable("ca", cfg.tls_ca);
+  if (!failures.empty()) return failures;
+
+  error_code ec;
+  ctx.use_certificate_chain_file(cfg.tls_certificate, ec);
+  if (ec)
+    return {{"certificate", "tls.certificate '" + cfg.tls_certificate + "': " + ec.message()}};
+  ctx.use_private_key_file(cfg.tls_key, asio::ssl::context::pem, ec);
+  if (ec)
+    return {{"key",
+             "tls.key '" + cfg.tls_key + "' cannot be used with tls.certificate: " + ec.message()}};
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+    return {{"key", "tls.key '" + cfg.tls_key + "' does not match tls.certificate"}};
+  if (!cfg.tls_ca.empty()) {
+    ctx.load_verify_file(cfg.tls_ca, ec);
+    if (ec) return {{"ca", "tls.ca '" + cfg.tls_ca + "': " + ec.message()}};
+  }
+  return {};
+}
+
 constexpr std::size_t read_buffer_bytes = 16 * 1024;
 // How late an idle timer may fire before we assume the io thread was stalled.
 constexpr std::chrono::milliseconds stall_tolerance{250};
@@ -209,46 +254,19 @@ constexpr std::size_t udp_max_payload = 65535;
 
 }  // namespace
 
-result<listen_endpoint> parse_listen_url(std::string_view url) {
-  listen_endpoint ep;
-  const std::size_t sep = url.find("://");
-  if (sep == std::string_view::npos)
-    return error{"listen '" + std::string(url) + "' must look like udp://host:port"};
-  const std::string_view s = url.substr(0, sep);
-  if (s == "udp")
-    ep.transport = syslog_transport::udp;
-  else if (s == "tcp")
-    ep.transport = syslog_transport::tcp;
-  else if (s == "tls")
-    ep.transport = syslog_transport::tls;
-  else
-    return error{"listen '" + std::string(url) + "' must start with udp://, tcp:// or tls://"};
-  std::string_view rest = url.substr(sep + 3);
-  std::string_view port_text;
-  if (!rest.empty() && rest.front() == '[') {
-    const std::size_t close = rest.find(']');
-    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
-      return error{"listen '" + std::string(url) + "': an IPv6 address is written [addr]:port"};
-    ep.host = std::string(rest.substr(1, close - 1));
-    port_text = rest.substr(close + 2);
-  } else {
-    const std::size_t colon = rest.rfind(':');
-    if (colon == std::string_view::npos)
-      return error{"listen '" + std::string(url) + "' needs a port"};
-    ep.host = std::string(rest.substr(0, colon));
-    if (ep.host.find(':') != std::string::npos)
-      return error{"listen '" + std::string(url) + "': an IPv6 address is written [addr]:port"};
-    port_text = rest.substr(colon + 1);
-  }
-  unsigned port = 0;
-  const auto [end, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() ||
-      port > 65535)
-    return error{"listen '" + std::string(url) + "': bad port '" + std::string(port_text) + "'"};
-  ep.port = static_cast<std::uint16_t>(port);
-  if (ep.host == "*") ep.host.clear();
-  return ep;
+std::vector<config_problem> check_tls_files(const syslog_input_config& cfg,
+                                            const std::string& path) {
+  auto ep = parse_listen_url(cfg.listen);
+  // A bad URL or a missing certificate/key entry is the configuration's own problem (reported
+  // by the configuration reader); there are no files to look at then.
+  if (!ep || ep->transport != syslog_transport::tls || cfg.tls_certificate.empty() ||
+      cfg.tls_key.empty())
+    return {};
+  asio::ssl::context ctx(asio::ssl::context::tls_server);
+  std::vector<config_problem> problems;
+  for (auto& f : load_tls_files(ctx, cfg))
+    problems.push_back({path + ".tls." + f.key, std::move(f.message)});
+  return problems;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,36 +533,13 @@ status syslog_listener::impl::resolve(const listen_endpoint& ep, asio::ip::addre
 }
 
 status syslog_listener::impl::setup_tls() {
-  const auto readable = [](const std::string& what, const std::string& path) -> status {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr)
-      return error{"cannot read " + what + " '" + path + "': " + std::strerror(errno)};
-    std::fclose(f);
-    return ok_status();
-  };
-  if (auto st = readable("tls.certificate", cfg_.tls_certificate); !st) return st;
-  if (auto st = readable("tls.key", cfg_.tls_key); !st) return st;
-  if (!cfg_.tls_ca.empty())
-    if (auto st = readable("tls.ca", cfg_.tls_ca); !st) return st;
-
   tls_.emplace(asio::ssl::context::tls_server);
   SSL_CTX* ctx = tls_->native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression |
                     asio::ssl::context::single_dh_use);
-  error_code ec;
-  tls_->use_certificate_chain_file(cfg_.tls_certificate, ec);
-  if (ec) return error{"tls.certificate '" + cfg_.tls_certificate + "': " + ec.message()};
-  tls_->use_private_key_file(cfg_.tls_key, asio::ssl::context::pem, ec);
-  if (ec)
-    return error{"tls.key '" + cfg_.tls_key +
-                 "' cannot be used with tls.certificate: " + ec.message()};
-  if (SSL_CTX_check_private_key(ctx) != 1)
-    return error{"tls.key '" + cfg_.tls_key + "' does not match tls.certificate"};
-  if (!cfg_.tls_ca.empty()) {
-    tls_->load_verify_file(cfg_.tls_ca, ec);
-    if (ec) return error{"tls.ca '" + cfg_.tls_ca + "': " + ec.message()};
-  }
+  if (const auto failures = load_tls_files(*tls_, cfg_); !failures.empty())
+    return error{failures.front().message};
   if (cfg_.tls_verify_client) {
     tls_->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
     // Tell clients which CAs we accept (clients with several certificates pick by it).
@@ -650,7 +645,7 @@ status syslog_listener::impl::start() {
     return error{"syslog input " + name_ + ": " + e.message};
   };
   auto ep = parse_listen_url(cfg_.listen);
-  if (!ep) return prefix(ep.err());
+  if (!ep) return prefix(error{"listen " + ep.err().message});
   ep_ = std::move(ep).value();
   auto allow = peer_allowlist::parse(cfg_.allow);
   if (!allow) return prefix(allow.err());

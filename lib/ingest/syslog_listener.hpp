@@ -12,8 +12,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
+#include "config/listen_address.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
@@ -21,16 +23,12 @@
 
 namespace portscand {
 
-enum class syslog_transport : std::uint8_t { udp, tcp, tls };
-
-struct listen_endpoint {
-  syslog_transport transport = syslog_transport::udp;
-  std::string host;  // as written, without brackets; "" = every address
-  std::uint16_t port = 0;
-};
-
-// "udp://0.0.0.0:514", "tcp://[::1]:6514", "tls://:6514" (empty host = every address).
-result<listen_endpoint> parse_listen_url(std::string_view url);
+// The TLS files of a tls:// syslog input, loaded by OpenSSL as the listener loads them when
+// it starts (without binding anything): one problem per unusable file, at
+// "<path>.tls.certificate", ".tls.key" or ".tls.ca". Empty for udp:// and tcp://.
+// Any thread.
+std::vector<config_problem> check_tls_files(const syslog_input_config& cfg,
+                                            const std::string& path);
 
 class syslog_listener {
  public:

@@ -5,21 +5,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <memory>
 #include <stdexcept>
 #include <thread>
+
+#include "publish/kafka_properties.hpp"
 
 namespace portscand {
 namespace {
 
 using conf_ptr = std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)>;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 [[noreturn]] void config_error(const std::string& output, const std::string& what) {
   throw std::runtime_error("output '" + output + "': " + what);
@@ -27,40 +22,8 @@ std::string lower(std::string s) {
 
 void set_property(rd_kafka_conf_t* conf, const std::string& output, const std::string& key,
                   const std::string& value) {
-  char errstr[512];
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) ==
-      RD_KAFKA_CONF_OK)
-    return;
-  // librdkafka's message may quote the value: never for a secret (SASL password, key).
-  const std::string detail = is_secret_key(key) ? "invalid value (not shown: secret)" : errstr;
-  config_error(output, "librdkafka property '" + key + "': " + detail);
-}
-
-// The properties our delivery contract depends on may not be weakened through the
-// passthrough; librdkafka would otherwise refuse some combinations only at rd_kafka_new()
-// with a less helpful message, or silently accept others (acks=1 without idempotence).
-void check_user_property(const std::string& output, const std::string& key,
-                         const std::string& value) {
-  const std::string v = lower(value);
-  if (key == "enable.idempotence" && v != "true" && v != "1")
-    config_error(output,
-                 "enable.idempotence cannot be disabled: alerts need the idempotent "
-                 "producer (SPEC §3)");
-  if ((key == "acks" || key == "request.required.acks") && v != "all" && v != "-1")
-    config_error(output, key +
-                             " must be 'all': alerts are confirmed only once every in-sync "
-                             "replica has them");
-  if ((key == "max.in.flight.requests.per.connection" || key == "max.in.flight") && v != "1")
-    config_error(output, key +
-                             " must be 1: with more requests in flight a retried first "
-                             "request can be reported delivered without being written "
-                             "(librdkafka implicit ack, KAFKA-15591)");
-  if (key == "bootstrap.servers" || key == "metadata.broker.list")
-    config_error(output, "set the brokers with 'brokers:', not with the property '" + key + "'");
-  if (key == "transactional.id")
-    config_error(output,
-                 "transactional.id is not supported: the output produces outside "
-                 "transactions");
+  if (auto why = set_kafka_property(conf, key, value))
+    config_error(output, "librdkafka property '" + key + "': " + *why);
 }
 
 alert_schema to_alert_schema(output_schema s) {
@@ -111,7 +74,7 @@ kafka_output::kafka_output(std::string name, output_schema schema, const kafka_o
   // linger.ms, so serializing requests costs nothing that matters.
   set_property(conf.get(), name_, "max.in.flight.requests.per.connection", "1");
   for (const auto& [key, value] : cfg.properties) {
-    check_user_property(name_, key, value);
+    if (auto why = refused_output_property(key, value)) config_error(name_, *why);
     if (is_secret_key(key)) secret_values_.push_back(value);
     set_property(conf.get(), name_, key, value);
   }

@@ -1,12 +1,14 @@
 #include "core/thread_guard.hpp"
 #include "runtime/metrics_server.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
-
 #include <stdexcept>
+
+#include "config/listen_address.hpp"
 
 namespace portscand {
 
@@ -68,29 +70,24 @@ struct metrics_server::impl {
       res.result(http::status::not_found);
       res.body() = "not found: try /metrics, /healthz or /readyz\n";
     }
-    if (res.find(http::field::content_type) == res.end()) res.set(http::field::content_type, "text/plain; charset=utf-8");
+    if (res.find(http::field::content_type) == res.end())
+      res.set(http::field::content_type, "text/plain; charset=utf-8");
     res.prepare_payload();
     http::write(stream, res, ec);
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   }
 };
 
-metrics_server::metrics_server(const std::string& listen, metrics_registry& metrics, std::function<std::string()> ready)
+metrics_server::metrics_server(const std::string& listen, metrics_registry& metrics,
+                               std::function<std::string()> ready)
     : impl_(std::make_unique<impl>(metrics, std::move(ready))) {
-  const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("metrics.listen '" + listen + "' is not host:port");
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  // The same parser as configuration validation: check-config refuses what this refuses.
+  auto parsed = parse_metrics_listen(listen);
+  if (!parsed) throw std::runtime_error("metrics.listen " + parsed.err().message);
   beast::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
+  const auto address = asio::ip::make_address(parsed->host, ec);
   if (ec) throw std::runtime_error("metrics.listen '" + listen + "': bad address");
-  unsigned long port = 0;
-  try {
-    port = std::stoul(listen.substr(colon + 1));
-  } catch (...) {
-    throw std::runtime_error("metrics.listen '" + listen + "': bad port");
-  }
-  const tcp::endpoint ep(address, static_cast<unsigned short>(port));
+  const tcp::endpoint ep(address, parsed->port);
   impl_->acceptor.open(ep.protocol(), ec);
   if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(ep, ec);
@@ -101,7 +98,9 @@ metrics_server::metrics_server(const std::string& listen, metrics_registry& metr
   impl_->thread = std::thread(guarded("metrics", [this] { impl_->io.run(); }));
 }
 
-metrics_server::~metrics_server() { stop(); }
+metrics_server::~metrics_server() {
+  stop();
+}
 
 void metrics_server::stop() {
   if (!impl_ || !impl_->thread.joinable()) return;

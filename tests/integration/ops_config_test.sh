@@ -12,8 +12,11 @@
 #      line, and replaying the demo with --rule gives byte-identical alerts.
 #   4. README.md's Configuration reference names every key that lib/config/config.cpp
 #      accepts.
-# The files name absolute paths under /etc/portscand/; the test lays the same tree out in a
-# temporary directory and points the paths there, nothing else is changed.
+# The files name absolute paths under /etc/portscand/, /var/lib/portscand and
+# /var/log/portscand; the test lays the same tree out in a temporary directory (with the TLS
+# files the example names, and the state and log directories the unit's StateDirectory= and
+# LogsDirectory= provide) and points the paths there, nothing else is changed. check-config
+# loads the TLS files and checks the directories, as run does at start.
 #
 # Fails, never skips, when anything it needs is missing.
 set -uo pipefail
@@ -23,6 +26,7 @@ portscand=$1 src=$2
 die() { echo "FAIL: $*" >&2; exit 1; }
 [ -x "$portscand" ] || die "missing executable $portscand"
 [ -f "$src/config/portscand.yaml" ] || die "no config/portscand.yaml in $src"
+command -v openssl >/dev/null || die "openssl is not installed (deploy/install-deps.sh installs it)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ops_config.XXXXXX")
 failures=0
@@ -33,10 +37,19 @@ failed() {
 
 # An /etc/portscand as the package and the administrator leave it.
 etc=$work/etc/portscand
-mkdir -p "$etc/rules" "$etc/secrets"
+mkdir -p "$etc/rules" "$etc/secrets" "$etc/tls" "$work/var/lib/portscand" "$work/var/log/portscand"
 cp "$src/config/rules/port-scan.yaml" "$etc/rules/"
 printf 's3cret\n' >"$etc/secrets/kafka-password"
-relocate() { sed "s#/etc/portscand/#$etc/#g" "$1" >"$2"; }
+# The syslog TLS listener's certificate and key, and the CA of its clients (a self-signed
+# certificate serves as that CA: only its loading is checked).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=portscand \
+  -keyout "$etc/secrets/portscand.key" -out "$etc/tls/portscand.crt" >"$work/openssl.log" 2>&1 ||
+  die "openssl req failed: $(cat "$work/openssl.log")"
+cp "$etc/tls/portscand.crt" "$etc/tls/clients-ca.crt"
+relocate() {
+  sed -e "s#/etc/portscand/#$etc/#g" -e "s#/var/lib/portscand#$work/var/lib/portscand#g" \
+    -e "s#/var/log/portscand/#$work/var/log/portscand/#g" "$1" >"$2"
+}
 relocate "$src/config/portscand.yaml" "$etc/portscand.yaml"
 relocate "$src/deploy/kubernetes/portscand.yaml" "$etc/kubernetes.yaml"
 cp "$src/deploy/kubernetes/portscand.yaml" "$work/k8s-orig.yaml"
@@ -73,8 +86,10 @@ check k8s "$etc/kubernetes.yaml" PORTSCAND_KAFKA_USERNAME=portscand POD_NAME=por
   failed "check-config refuses deploy/kubernetes/portscand.yaml: $(cat "$work/k8s.out")"
 
 # 3. The exported rule file is the built-in rule.
-printf 'outputs: [{type: stdout}]\n' >"$work/builtin.yaml"
-printf 'rule: %s\noutputs: [{type: stdout}]\n' "$src/config/rules/port-scan.yaml" >"$work/file.yaml"
+# Their own state_dir: the default /var/lib/portscand need not be creatable by whoever runs
+# the tests.
+printf 'state_dir: %s\noutputs: [{type: stdout}]\n' "$work/state" >"$work/builtin.yaml"
+printf 'rule: %s\nstate_dir: %s\noutputs: [{type: stdout}]\n' "$src/config/rules/port-scan.yaml" "$work/state" >"$work/file.yaml"
 check builtin "$work/builtin.yaml" || failed "check-config refuses a minimal config: $(cat "$work/builtin.out")"
 check file "$work/file.yaml" || failed "check-config refuses config/rules/port-scan.yaml: $(cat "$work/file.out")"
 builtin_rule=$(grep '^rule: ' "$work/builtin.out")

@@ -10,7 +10,8 @@
 #   3. The unit has the settings the daemon's behaviour depends on (Type=notify with the
 #      watchdog, the config path, reload by SIGHUP, the state directory of state_dir).
 #   4. sysusers.d and tmpfiles.d entries apply cleanly to an empty root: the portscand user
-#      and group exist afterwards, /etc/portscand/secrets is 0750 root:portscand.
+#      and group exist afterwards, /etc/portscand/secrets is 0750 root:portscand,
+#      /var/lib/portscand and /var/log/portscand are 0750 portscand:portscand.
 #
 # Fails, never skips, when anything it needs is missing.
 set -uo pipefail
@@ -87,6 +88,13 @@ systemd-tmpfiles --root="$root" --create "$(realpath "$src/systemd/portscand.tmp
   failed "systemd-tmpfiles failed: $(cat "$work/tmpfiles.txt")"
 [ "$(stat -c '%a %u %g' "$root/etc/portscand/secrets" 2>/dev/null)" = "750 0 $gid" ] ||
   failed "/etc/portscand/secrets is '$(stat -c '%a %u %g' "$root/etc/portscand/secrets" 2>&1)', want '750 0 $gid'"
+# The state and log directories exist before the first start: the postinst's check-config
+# (as the portscand user) refuses a state_dir or output directory that user cannot write.
+uid=$(awk -F: '$1 == "portscand" { print $3 }' "$root/etc/passwd" 2>/dev/null)
+for d in /var/lib/portscand /var/log/portscand; do
+  [ "$(stat -c '%a %u %g' "$root$d" 2>/dev/null)" = "750 $uid $gid" ] ||
+    failed "$d is '$(stat -c '%a %u %g' "$root$d" 2>&1)' after tmpfiles, want '750 $uid $gid'"
+done
 
 if [ $failures -ne 0 ]; then
   echo "work directory kept: $work" >&2

@@ -3,14 +3,19 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 
+#include "../ingest/ingest_test_util.hpp"
 #include "../test_names.hpp"
 #include "parse/registry.hpp"
+#include "runtime/startup_checks.hpp"
 
 namespace portscand {
 namespace {
 
-config_load_result load(const std::string& yaml) { return load_config_text(yaml, builtin_formats().names()); }
+config_load_result load(const std::string& yaml) {
+  return load_config_text(yaml, builtin_formats().names());
+}
 
 TEST(Config, TheSpecExampleIsValid) {
   const auto r = load(R"(
@@ -33,7 +38,9 @@ metrics: {listen: "127.0.0.1:9108"}
   EXPECT_EQ(r.cfg.shards, 2u);
   EXPECT_EQ(r.cfg.inputs.size(), 3u);
   EXPECT_EQ(r.cfg.evaluation.allowed_lateness, 10 * us_per_minute);
-  EXPECT_EQ(std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(
+      std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("security.protocol"),
+      "SASL_SSL");
 }
 
 TEST(Config, DefaultsApplyToAnEmptyFile) {
@@ -49,16 +56,30 @@ struct invalid_case {
   std::string why;
   std::string yaml;
   std::string path;  // the YAML path the problem must name
+  std::string says;  // a piece of its message that names the problem ("" = any message)
 };
+
+std::string listing(const std::vector<config_problem>& problems) {
+  std::string out;
+  for (const auto& p : problems) out += "\n  " + p.path + ": " + p.message;
+  return out.empty() ? " none" : out;
+}
+
+// A problem at `path` whose message contains `says`.
+::testing::AssertionResult has_problem(const std::vector<config_problem>& problems,
+                                       const std::string& path, const std::string& says) {
+  for (const auto& p : problems)
+    if (p.path == path && p.message.find(says) != std::string::npos)
+      return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "no problem at '" << path << "' saying '" << says << "'; got:" << listing(problems);
+}
 
 class InvalidConfig : public ::testing::TestWithParam<invalid_case> {};
 
 TEST_P(InvalidConfig, IsReportedWithItsPath) {
   const auto r = load(GetParam().yaml);
-  bool found = false;
-  for (const auto& p : r.problems) found = found || p.path == GetParam().path;
-  EXPECT_TRUE(found) << "no problem at " << GetParam().path << "; got "
-                     << (r.problems.empty() ? "none" : r.problems[0].path + ": " + r.problems[0].message);
+  EXPECT_TRUE(has_problem(r.problems, GetParam().path, GetParam().says));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -67,23 +88,82 @@ INSTANTIATE_TEST_SUITE_P(
         invalid_case{"a mistyped top-level key", "shard: 2", "shard"},
         invalid_case{"an unknown mode", "mode: strict", "mode"},
         invalid_case{"an unknown schedule", "evaluation: {schedule: daily}", "evaluation.schedule"},
-        invalid_case{"a duration without unit", "evaluation: {allowed_lateness: 10}", "evaluation.allowed_lateness"},
+        invalid_case{"a duration without unit", "evaluation: {allowed_lateness: 10}",
+                     "evaluation.allowed_lateness"},
         invalid_case{"zero shards", "shards: 0", "shards"},
         invalid_case{"shards not a number", "shards: many", "shards"},
-        invalid_case{"an input without type", "inputs: [{listen: 'udp://0.0.0.0:514'}]", "inputs[0].type"},
+        invalid_case{"an input without type", "inputs: [{listen: 'udp://0.0.0.0:514'}]",
+                     "inputs[0].type"},
         invalid_case{"an unknown input type", "inputs: [{type: http}]", "inputs[0].type"},
-        invalid_case{"a kafka input without brokers", "inputs: [{type: kafka, topics: [t]}]", "inputs[0].brokers"},
-        invalid_case{"a kafka input without topics", "inputs: [{type: kafka, brokers: 'b:9092'}]", "inputs[0].topics"},
-        invalid_case{"an unknown format", "inputs: [{type: file, path: x, format: cef2}]", "inputs[0].format"},
-        invalid_case{"a syslog listen URL without scheme", "inputs: [{type: syslog, listen: '0.0.0.0:514'}]", "inputs[0].listen"},
-        invalid_case{"a tls listener without certificate", "inputs: [{type: syslog, listen: 'tls://0.0.0.0:6514'}]", "inputs[0].tls"},
-        invalid_case{"a bad allow CIDR", "inputs: [{type: syslog, listen: 'udp://0.0.0.0:514', allow: [10.0.0.0/33]}]", "inputs[0].allow[0]"},
-        invalid_case{"a misspelled input key", "inputs: [{type: file, path: x, fromat: auto}]", "inputs[0].fromat"},
-        invalid_case{"duplicate input names", "inputs: [{type: file, path: x, name: a}, {type: file, path: y, name: a}]", "inputs[1].name"},
-        invalid_case{"an output without topic", "outputs: [{type: kafka, brokers: 'b:9092'}]", "outputs[0].topic"},
-        invalid_case{"an unknown schema", "outputs: [{type: stdout, schema: cef}]", "outputs[0].schema"},
-        invalid_case{"an unset secret variable", "inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: '${env:PORTSCAND_TEST_UNSET_VAR}'}}]", "inputs[0].properties.sasl.password"},
-        invalid_case{"YAML syntax", "inputs: [", ""}),
+        invalid_case{"a kafka input without brokers", "inputs: [{type: kafka, topics: [t]}]",
+                     "inputs[0].brokers"},
+        invalid_case{"a kafka input without topics", "inputs: [{type: kafka, brokers: 'b:9092'}]",
+                     "inputs[0].topics"},
+        invalid_case{"an unknown format", "inputs: [{type: file, path: x, format: cef2}]",
+                     "inputs[0].format"},
+        invalid_case{"a syslog listen URL without scheme",
+                     "inputs: [{type: syslog, listen: '0.0.0.0:514'}]", "inputs[0].listen"},
+        invalid_case{"a tls listener without certificate",
+                     "inputs: [{type: syslog, listen: 'tls://0.0.0.0:6514'}]", "inputs[0].tls"},
+        invalid_case{"a bad allow CIDR",
+                     "inputs: [{type: syslog, listen: 'udp://0.0.0.0:514', allow: [10.0.0.0/33]}]",
+                     "inputs[0].allow[0]"},
+        invalid_case{"a misspelled input key", "inputs: [{type: file, path: x, fromat: auto}]",
+                     "inputs[0].fromat"},
+        invalid_case{"duplicate input names",
+                     "inputs: [{type: file, path: x, name: a}, {type: file, path: y, name: a}]",
+                     "inputs[1].name"},
+        invalid_case{"an output without topic", "outputs: [{type: kafka, brokers: 'b:9092'}]",
+                     "outputs[0].topic"},
+        invalid_case{"an unknown schema", "outputs: [{type: stdout, schema: cef}]",
+                     "outputs[0].schema"},
+        invalid_case{"an unset secret variable",
+                     "inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: "
+                     "'${env:PORTSCAND_TEST_UNSET_VAR}'}}]",
+                     "inputs[0].properties.sasl.password"},
+        invalid_case{"YAML syntax", "inputs: [", ""},
+        // Issue 11: check-config must refuse what run refuses at start.
+        invalid_case{"a syslog port above 65535",
+                     "inputs: [{type: syslog, listen: 'tcp://0.0.0.0:99999'}]", "inputs[0].listen",
+                     "bad port '99999'"},
+        invalid_case{"a syslog listen URL without port",
+                     "inputs: [{type: syslog, listen: 'udp://0.0.0.0'}]", "inputs[0].listen",
+                     "needs a port"},
+        invalid_case{"a metrics port above 65535 which the endpoint used to wrap into another port",
+                     "metrics: {listen: '127.0.0.1:70000'}", "metrics.listen", "bad port '70000'"},
+        invalid_case{"a metrics host that is a name the endpoint cannot bind",
+                     "metrics: {listen: 'localhost:9108'}", "metrics.listen",
+                     "not a numeric IP address"},
+        invalid_case{"a metrics listen without port", "metrics: {listen: '127.0.0.1'}",
+                     "metrics.listen", "needs a port"},
+        invalid_case{"acks 1 on a kafka output",
+                     "outputs: [{type: kafka, brokers: b, topic: t, properties: {acks: '1'}}]",
+                     "outputs[0].properties.acks", "must be 'all'"},
+        invalid_case{"request.required.acks 0 on a kafka output",
+                     "outputs: [{type: kafka, brokers: b, topic: t, properties: "
+                     "{request.required.acks: '0'}}]",
+                     "outputs[0].properties.request.required.acks", "must be 'all'"},
+        invalid_case{"idempotence disabled on a kafka output",
+                     "outputs: [{type: kafka, brokers: b, topic: t, properties: "
+                     "{enable.idempotence: false}}]",
+                     "outputs[0].properties.enable.idempotence", "cannot be disabled"},
+        invalid_case{"brokers given as a property of a kafka output",
+                     "outputs: [{type: kafka, brokers: b, topic: t, properties: "
+                     "{bootstrap.servers: 'x:1'}}]",
+                     "outputs[0].properties.bootstrap.servers", "brokers:"},
+        invalid_case{"a duplicate top-level key", "shards: 2\nshards: 4\n", "shards",
+                     "duplicate key 'shards'"},
+        invalid_case{"a duplicate key in an input",
+                     "inputs:\n  - type: syslog\n    listen: udp://0.0.0.0:5514\n    listen: "
+                     "udp://0.0.0.0:5515\n",
+                     "inputs[0].listen", "first on line 3"},
+        invalid_case{"a duplicate key in a flow map",
+                     "evaluation: {schedule: hourly, schedule: on_close}", "evaluation.schedule",
+                     "duplicate key"},
+        invalid_case{"a duplicate librdkafka property that would hide acks 1",
+                     "outputs:\n  - type: kafka\n    brokers: b\n    topic: t\n    properties:\n   "
+                     "   acks: all\n      acks: '1'\n",
+                     "outputs[0].properties.acks", "duplicate key 'acks'"}),
     test::why_name{});
 
 TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {
@@ -93,12 +173,196 @@ TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {
 
 TEST(Config, SecretsComeFromTheEnvironmentAndAreRedactedInTheBanner) {
   ::setenv("PORTSCAND_TEST_SECRET", "hunter2", 1);
-  const auto r = load("inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: '${env:PORTSCAND_TEST_SECRET}'}}]");
+  const auto r = load(
+      "inputs: [{type: kafka, brokers: b, topics: [t], properties: {sasl.password: "
+      "'${env:PORTSCAND_TEST_SECRET}'}}]");
   ASSERT_TRUE(r.problems.empty());
-  EXPECT_EQ(std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("sasl.password"), "hunter2");
+  EXPECT_EQ(std::get<kafka_input_config>(r.cfg.inputs[0].transport).properties.at("sasl.password"),
+            "hunter2");
   const std::string banner = describe_config(r.cfg);
   EXPECT_EQ(banner.find("hunter2"), std::string::npos);
   EXPECT_NE(banner.find("(redacted)"), std::string::npos);
+}
+
+// ---- What `run` refuses when it starts (check_startup): check-config refuses it too ------------
+
+class StartupChecks : public ::testing::Test {
+ protected:
+  test::temp_dir dir;
+
+  // What run and check-config see: the reader's problems, then check_startup's.
+  static std::vector<config_problem> daemon_problems(const std::string& yaml) {
+    auto r = load(yaml);
+    for (auto& p : check_startup(r.cfg)) r.problems.push_back(std::move(p));
+    return r.problems;
+  }
+  // A writable state directory that does not exist yet (run creates it).
+  std::string state_dir() const { return "state_dir: " + dir.file("state") + "\n"; }
+  static constexpr const char* stdout_output = "outputs: [{type: stdout}]\n";
+};
+
+TEST_F(StartupChecks, ACompleteDaemonConfigurationHasNoProblem) {
+  test::test_ca ca(dir.path(), "ca");
+  const test::pem_pair server = ca.issue(dir.path(), "server");
+  ::setenv("PORTSCAND_TEST_PROTOCOL", "SASL_SSL", 1);
+  const std::string yaml = state_dir() + R"(
+inputs:
+  - {type: kafka, brokers: "b:9092", topics: [t], properties: {security.protocol: "${env:PORTSCAND_TEST_PROTOCOL}", fetch.wait.max.ms: "100"}}
+  - {type: syslog, listen: "udp://127.0.0.1:0"}
+  - type: syslog
+    listen: "tls://127.0.0.1:0"
+    tls: {certificate: ")" +
+                           server.cert_path + R"(", key: ")" + server.key_path + R"(", ca: ")" +
+                           ca.cert_path() + R"(", verify_client: true}
+outputs:
+  - {type: kafka, brokers: "b:9092", topic: alerts, properties: {acks: all, linger.ms: "5"}}
+  - {type: file, path: ")" +
+                           dir.file("alerts.jsonl") + R"("}
+  - {type: stdout}
+metrics: {listen: "[::1]:0"}
+)";
+  EXPECT_EQ(listing(daemon_problems(yaml)), " none");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("state")))
+      << "a check must not create the state directory";
+  EXPECT_FALSE(std::filesystem::exists(dir.file("alerts.jsonl")))
+      << "a check must not create the output file";
+}
+
+TEST_F(StartupChecks, NoOutputIsRefusedBecauseAlertsWouldGoNowhere) {
+  EXPECT_TRUE(has_problem(daemon_problems(state_dir()), "outputs", "no outputs configured"));
+  EXPECT_TRUE(has_problem(daemon_problems(state_dir() + "outputs: []\n"), "outputs",
+                          "no outputs configured"));
+}
+
+TEST_F(StartupChecks, AStateDirThatIsAFileIsRefused) {
+  test::write_file(dir.file("plain"), "x");
+  EXPECT_TRUE(has_problem(daemon_problems("state_dir: " + dir.file("plain") + "\n" + stdout_output),
+                          "state_dir", "exists but is not a directory"));
+}
+
+TEST_F(StartupChecks, AStateDirBelowAFileCannotBeCreated) {
+  test::write_file(dir.file("plain"), "x");
+  EXPECT_TRUE(has_problem(
+      daemon_problems("state_dir: " + dir.file("plain") + "/state\n" + stdout_output), "state_dir",
+      "cannot be created: '" + dir.file("plain") + "' is not a directory"));
+}
+
+TEST_F(StartupChecks, AnEmptyStateDirIsRefused) {
+  EXPECT_TRUE(has_problem(daemon_problems("state_dir: ''\n" + std::string(stdout_output)),
+                          "state_dir", "must name a directory"));
+}
+
+TEST_F(StartupChecks, AFileOutputInAMissingDirectoryIsRefused) {
+  const std::string yaml =
+      state_dir() + "outputs: [{type: file, path: " + dir.file("missing/alerts.jsonl") + "}]\n";
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "outputs[0].path",
+                          "the directory '" + dir.file("missing") + "' of"));
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "outputs[0].path", "does not exist"));
+}
+
+TEST_F(StartupChecks, AFileOutputThatIsADirectoryIsRefused) {
+  const std::string yaml = state_dir() + "outputs: [{type: file, path: " + dir.path() + "}]\n";
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "outputs[0].path", "is a directory"));
+}
+
+TEST_F(StartupChecks, ProblemsNameTheEntryAsWrittenEvenAfterAnEntryTheReaderSkipped) {
+  // An output of unknown type is not kept: the file output is the first one kept, but it is
+  // the second one in the file.
+  const std::string yaml =
+      state_dir() + "outputs: [{type: http}, {type: file, path: " + dir.file("missing/a.jsonl") +
+      "}]\n";
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "outputs[1].path", "does not exist"));
+}
+
+TEST_F(StartupChecks, MissingTlsFilesAreRefusedEachWithItsPath) {
+  const std::string yaml =
+      state_dir() + stdout_output + "inputs:\n  - type: syslog\n    listen: tls://127.0.0.1:0\n" +
+      "    tls: {certificate: " + dir.file("no.crt") + ", key: " + dir.file("no.key") +
+      ", ca: " + dir.file("no-ca.crt") + "}\n";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "inputs[0].tls.certificate",
+                          "cannot read tls.certificate '" + dir.file("no.crt")));
+  EXPECT_TRUE(has_problem(problems, "inputs[0].tls.key", "No such file or directory"));
+  EXPECT_TRUE(has_problem(problems, "inputs[0].tls.ca", "cannot read tls.ca"));
+}
+
+TEST_F(StartupChecks, TlsFilesOpenSslCannotUseAreRefused) {
+  test::test_ca ca(dir.path(), "ca");
+  const test::pem_pair a = ca.issue(dir.path(), "a");
+  const test::pem_pair b = ca.issue(dir.path(), "b");
+  test::write_file(dir.file("garbage.crt"), "not a certificate\n");
+  const auto tls_input = [&](const std::string& cert, const std::string& key) {
+    return state_dir() + stdout_output +
+           "inputs: [{type: syslog, listen: 'tls://127.0.0.1:0', tls: {certificate: " + cert +
+           ", key: " + key + "}}]\n";
+  };
+  EXPECT_TRUE(has_problem(daemon_problems(tls_input(dir.file("garbage.crt"), a.key_path)),
+                          "inputs[0].tls.certificate",
+                          "tls.certificate '" + dir.file("garbage.crt") + "': "));
+  EXPECT_TRUE(has_problem(daemon_problems(tls_input(a.cert_path, b.key_path)), "inputs[0].tls.key",
+                          "cannot be used with tls.certificate"));
+}
+
+TEST_F(StartupChecks, TlsFilesOfAPlainTcpListenerAreNotRead) {
+  // run ignores tls: on tcp:// and udp:// listeners; check-config must not refuse them.
+  const std::string yaml =
+      state_dir() + stdout_output +
+      "inputs: [{type: syslog, listen: 'tcp://127.0.0.1:0', tls: {certificate: /nonexistent.crt, "
+      "key: /nonexistent.key}}]\n";
+  EXPECT_EQ(listing(daemon_problems(yaml)), " none");
+}
+
+TEST_F(StartupChecks, PropertiesLibrdkafkaRefusesAreReportedOnInputsAndOutputs) {
+  const std::string yaml = state_dir() + R"(
+inputs: [{type: kafka, brokers: b, topics: [t], properties: {no.such.property: "1"}}]
+outputs: [{type: kafka, brokers: b, topic: t, properties: {linger.ms: soon}}]
+)";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "inputs[0].properties.no.such.property",
+                          "No such configuration property"));
+  EXPECT_TRUE(has_problem(problems, "outputs[0].properties.linger.ms", "Invalid value"));
+}
+
+TEST_F(StartupChecks, PropertiesAreCheckedWithTheirSecretReferencesResolved) {
+  ::setenv("PORTSCAND_TEST_PROTOCOL", "bogus", 1);
+  const std::string yaml =
+      state_dir() + stdout_output +
+      "inputs: [{type: kafka, brokers: b, topics: [t], properties: {security.protocol: "
+      "'${env:PORTSCAND_TEST_PROTOCOL}'}}]\n";
+  EXPECT_TRUE(has_problem(daemon_problems(yaml), "inputs[0].properties.security.protocol",
+                          "Invalid value \"bogus\""));
+}
+
+TEST_F(StartupChecks, ARefusedSecretPropertyNeverShowsItsValue) {
+  ::setenv("PORTSCAND_TEST_SECRET_KEY", "hunter2-private-key", 1);
+  const std::string yaml = state_dir() + stdout_output +
+                           "inputs: [{type: kafka, brokers: b, topics: [t], properties: {ssl_key: "
+                           "'${env:PORTSCAND_TEST_SECRET_KEY}'}}]\n";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "inputs[0].properties.ssl_key", "librdkafka refuses it"));
+  EXPECT_EQ(listing(problems).find("hunter2"), std::string::npos) << listing(problems);
+}
+
+TEST_F(StartupChecks, AnOutputPropertyRefusedByTheDeliveryContractIsReportedOnce) {
+  const std::string yaml =
+      state_dir() + "outputs: [{type: kafka, brokers: b, topic: t, properties: {acks: many}}]\n";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "outputs[0].properties.acks", "must be 'all'"));
+  EXPECT_EQ(problems.size(), 1u) << listing(problems);
+}
+
+TEST_F(StartupChecks, AFileThatIsNotYamlGetsNoChecksOfDefaultsItDoesNotHave) {
+  test::write_file(dir.file("broken.yaml"), "outputs: [");
+  const auto r = load_daemon_config(dir.file("broken.yaml"), builtin_formats().names());
+  ASSERT_EQ(r.problems.size(), 1u) << listing(r.problems);
+  EXPECT_NE(r.problems[0].message.find("YAML syntax error"), std::string::npos);
+}
+
+TEST_F(StartupChecks, LoadingForTheDaemonAddsTheStartupChecksToTheReadersProblems) {
+  test::write_file(dir.file("c.yaml"), state_dir() + "shard: 2\n");
+  const auto r = load_daemon_config(dir.file("c.yaml"), builtin_formats().names());
+  EXPECT_TRUE(has_problem(r.problems, "shard", "unknown key"));
+  EXPECT_TRUE(has_problem(r.problems, "outputs", "no outputs configured"));
 }
 
 }  // namespace

@@ -1,16 +1,16 @@
-#include "core/thread_guard.hpp"
 #include "ingest/file_source.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <vector>
+
+#include "core/thread_guard.hpp"
 
 namespace portscand {
 
@@ -18,88 +18,157 @@ namespace {
 constexpr std::size_t max_line = 4u << 20;
 }
 
-file_source::file_source(std::string name, const file_input_config& cfg, std::unique_ptr<unit_sink> sink,
-                         metrics_registry& metrics, const clock& clk)
-    : name_(std::move(name)), cfg_(cfg), sink_(std::move(sink)), clock_(clk) {
-  lines_ = &metrics.get_counter("portscand_file_lines_total", "Lines read by file inputs.", {{"input", name_}});
-  too_long_ = &metrics.get_counter("portscand_file_lines_too_long_total",
-                                   "Lines longer than 4 MiB, skipped by file inputs.", {{"input", name_}});
+file_source::file_source(std::string name, const file_input_config& cfg,
+                         std::unique_ptr<unit_sink> sink, metrics_registry& metrics,
+                         const clock& clk)
+    : name_(std::move(name)), cfg_(cfg), sink_(std::move(sink)), clock_(clk), buf_(1u << 20) {
+  lines_ = &metrics.get_counter("portscand_file_lines_total", "Lines read by file inputs.",
+                                {{"input", name_}});
+  too_long_ =
+      &metrics.get_counter("portscand_file_lines_too_long_total",
+                           "Lines longer than 4 MiB, skipped by file inputs.", {{"input", name_}});
+  errors_ = &metrics.get_counter("portscand_file_read_errors_total",
+                                 "Read or stat errors of file inputs (the file is reopened).",
+                                 {{"input", name_}});
 }
 
-file_source::~file_source() { stop(); }
+file_source::~file_source() {
+  stop();
+}
 
-void file_source::start() { thread_ = std::thread(guarded("file-input", [this] { run(); })); }
+void file_source::start() {
+  thread_ = std::thread(guarded("file-input", [this] { run(); }));
+}
 
 void file_source::stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
 }
 
+void file_source::count_error(const char* what, int err) {
+  errors_->inc();
+  spdlog::warn("input {}: {} {}: {}; reopening", name_, what, cfg_.path, std::strerror(err));
+}
+
+bool file_source::drain(int fd) {
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const ssize_t n = ::read(fd, buf_.data(), buf_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      count_error("cannot read", errno);
+      return false;
+    }
+    if (n == 0) return true;
+    offset_ += n;
+    const timestamp_us now = clock_.now();
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+      if (buf_[i] != '\n') continue;
+      if (skipping_) {
+        skipping_ = false;
+      } else if (pending_.empty()) {
+        sink_->on_unit(std::string_view(buf_.data() + start, i - start), unit_meta{now, {}});
+        lines_->inc();
+      } else {
+        pending_.append(buf_.data() + start, i - start);
+        sink_->on_unit(pending_, unit_meta{now, {}});
+        lines_->inc();
+        pending_.clear();
+      }
+      start = i + 1;
+    }
+    if (!skipping_) pending_.append(buf_.data() + start, static_cast<std::size_t>(n) - start);
+    if (pending_.size() > max_line) {
+      too_long_->inc();
+      pending_.clear();
+      skipping_ = true;
+    }
+    sink_->on_burst_end();
+  }
+  return true;
+}
+
+void file_source::flush_partial_line() {
+  if (!pending_.empty() && !skipping_) {
+    sink_->on_unit(pending_, unit_meta{clock_.now(), {}});
+    lines_->inc();
+  }
+  pending_.clear();
+  skipping_ = false;
+}
+
 void file_source::run() {
   int fd = -1;
   ino_t inode = 0;
-  off_t offset = 0;
-  std::string pending;
-  bool skipping = false;
-  std::vector<char> buf(1u << 20);
+  dev_t device = 0;
   bool warned = false;
+  auto close_fd = [&fd] {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  };
+  auto pause = [this](std::chrono::milliseconds d) {
+    for (auto waited = std::chrono::milliseconds(0); waited < d && !stop_.load();
+         waited += std::chrono::milliseconds(50))
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  };
   while (!stop_.load(std::memory_order_relaxed)) {
     if (fd < 0) {
       fd = cfg_.path == "-" ? ::dup(0) : ::open(cfg_.path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
-        if (!warned) spdlog::warn("input {}: cannot open {}: {} (retrying)", name_, cfg_.path, std::strerror(errno));
+        if (!warned)
+          spdlog::warn("input {}: cannot open {}: {} (retrying)", name_, cfg_.path,
+                       std::strerror(errno));
         warned = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        pause(std::chrono::milliseconds(500));
         continue;
       }
       warned = false;
       struct stat st {};
-      ::fstat(fd, &st);
+      if (::fstat(fd, &st) != 0) {
+        count_error("cannot stat", errno);
+        close_fd();
+        pause(std::chrono::seconds(1));
+        continue;
+      }
       inode = st.st_ino;
-      offset = 0;
-      pending.clear();
+      device = st.st_dev;
+      offset_ = 0;
+      pending_.clear();
+      skipping_ = false;
     }
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n > 0) {
-      offset += n;
-      const timestamp_us now = clock_.now();
-      std::size_t start = 0;
-      for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
-        if (buf[i] != '\n') continue;
-        if (skipping) {
-          skipping = false;
-        } else if (pending.empty()) {
-          sink_->on_unit(std::string_view(buf.data() + start, i - start), unit_meta{now, {}});
-          lines_->inc();
-        } else {
-          pending.append(buf.data() + start, i - start);
-          sink_->on_unit(pending, unit_meta{now, {}});
-          lines_->inc();
-          pending.clear();
-        }
-        start = i + 1;
-      }
-      if (!skipping) pending.append(buf.data() + start, static_cast<std::size_t>(n) - start);
-      if (pending.size() > max_line) {
-        too_long_->inc();
-        pending.clear();
-        skipping = true;
-      }
-      sink_->on_burst_end();
+    if (!drain(fd)) {
+      close_fd();
+      pause(std::chrono::seconds(1));
       continue;
     }
     // End of the file: wait for more, and notice rotation or truncation.
     sink_->on_burst_end();
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    pause(std::chrono::milliseconds(200));
     if (cfg_.path == "-") continue;
     struct stat st {};
-    if (::stat(cfg_.path.c_str(), &st) != 0 || st.st_ino != inode || st.st_size < offset) {
-      ::close(fd);
-      fd = -1;
+    const bool replaced =
+        ::stat(cfg_.path.c_str(), &st) != 0 || st.st_ino != inode || st.st_dev != device;
+    if (replaced) {
+      // Rotated (renamed or removed): what the writer appended to the old file before it
+      // moved is still to be read through the open descriptor, then its last line.
+      drain(fd);
+      flush_partial_line();
+      sink_->on_burst_end();
+      close_fd();
+    } else if (st.st_size < offset_) {
+      spdlog::info("input {}: {} was truncated; reading it again from its start", name_, cfg_.path);
+      if (::lseek(fd, 0, SEEK_SET) != 0) {
+        count_error("cannot rewind", errno);
+        close_fd();
+        continue;
+      }
+      offset_ = 0;
+      pending_.clear();
+      skipping_ = false;
     }
   }
-  if (fd >= 0) ::close(fd);
+  // A last line without newline at shutdown may still be being written: it is left out.
+  close_fd();
   sink_->on_burst_end();
 }
 

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.hpp"
 #include "core/clock.hpp"
@@ -13,8 +16,11 @@
 namespace portscand {
 
 // A `file` input of the daemon: reads a file of lines (NDJSON or any line format) from the
-// start, then follows it as it grows (like `tail -F`: a file replaced by rotation or
-// truncated is reopened and read from its start). One thread.
+// start, then follows it as it grows (like `tail -F`). A file replaced by rotation is read to
+// its end first (what the writer appended just before the rotation, and a last line without
+// a newline) and then the new file from its start; a truncated file is read again from its
+// start. Read and stat errors are counted and logged, and the file is reopened after a
+// pause; they never look like the end of the file. One thread.
 class file_source {
  public:
   file_source(std::string name, const file_input_config& cfg, std::unique_ptr<unit_sink> sink,
@@ -28,6 +34,11 @@ class file_source {
 
  private:
   void run();
+  // Reads fd to its end, handing over complete lines. False on a read error (counted).
+  bool drain(int fd);
+  // Hands over a last line that has no newline (the end of a rotated file).
+  void flush_partial_line();
+  void count_error(const char* what, int err);
 
   std::string name_;
   file_input_config cfg_;
@@ -35,6 +46,12 @@ class file_source {
   const clock& clock_;
   counter* lines_;
   counter* too_long_;
+  counter* errors_;
+  // Thread-only state of the line splitter.
+  std::string pending_;
+  bool skipping_ = false;
+  off_t offset_ = 0;
+  std::vector<char> buf_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
 };

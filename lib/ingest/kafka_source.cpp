@@ -1,4 +1,3 @@
-#include "core/thread_guard.hpp"
 #include "ingest/kafka_source.hpp"
 
 #include <librdkafka/rdkafka.h>
@@ -9,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "core/thread_guard.hpp"
 #include "config/config.hpp"
 
 namespace portscand {

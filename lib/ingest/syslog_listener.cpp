@@ -1,4 +1,3 @@
-#include "core/thread_guard.hpp"
 #include "ingest/syslog_listener.hpp"
 
 #include <netinet/in.h>
@@ -29,6 +28,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/thread_guard.hpp"
 #include "core/log.hpp"
 #include "ingest/peer_allowlist.hpp"
 #include "ingest/syslog_framing.hpp"

@@ -1,9 +1,10 @@
-#include "core/thread_guard.hpp"
 #include "runtime/engine.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+
+#include "core/thread_guard.hpp"
 
 namespace portscand {
 namespace {

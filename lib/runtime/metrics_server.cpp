@@ -1,4 +1,3 @@
-#include "core/thread_guard.hpp"
 #include "runtime/metrics_server.hpp"
 
 #include <spdlog/spdlog.h>
@@ -8,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <stdexcept>
 
+#include "core/thread_guard.hpp"
 #include "config/listen_address.hpp"
 
 namespace portscand {

@@ -1,4 +1,3 @@
-#include "core/thread_guard.hpp"
 #include "runtime/replay.hpp"
 
 #include <fcntl.h>
@@ -10,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "core/thread_guard.hpp"
 #include "core/assert.hpp"
 #include "core/metrics.hpp"
 #include "parse/decoder.hpp"

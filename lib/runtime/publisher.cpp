@@ -2,14 +2,23 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+#include <thread>
+
 #include "core/thread_guard.hpp"
 
 namespace portscand {
 
 publisher::publisher(std::vector<std::unique_ptr<alert_output>> outputs, metrics_registry& metrics,
                      std::size_t max_backlog_batches)
-    : queue_(max_backlog_batches) {
-  for (auto& o : outputs) outputs_.push_back(output_state{std::move(o), {}});
+    : queue_(max_backlog_batches), backlog_limit_(max_backlog_batches) {
+  for (auto& o : outputs) {
+    gauge* full = &metrics.get_gauge(
+        "portscand_output_backlog_full",
+        "1 while an output's backlog of refused alert batches is at its bound (the shards wait).",
+        {{"output", o->name()}});
+    outputs_.push_back(output_state{std::move(o), {}, full});
+  }
   backlog_gauge_ = &metrics.get_gauge("portscand_publisher_backlog_batches",
                                       "Alert batches waiting for an output that refused them.");
   unconfirmed_age_ =
@@ -43,13 +52,21 @@ void publisher::run() {
   auto last_warn = std::chrono::steady_clock::now() - std::chrono::hours(1);
   std::uint64_t handed = 0;
   while (true) {
-    auto batch = queue_.pop_for(std::chrono::milliseconds(20));
+    // An output's backlog is bounded like the queue: at the bound nothing more is taken from
+    // the queue, which fills, and the shards wait in publish() (backpressure to the inputs)
+    // instead of memory growing for as long as the outage lasts.
+    bool room = true;
+    for (const auto& o : outputs_) room = room && o.backlog.size() < backlog_limit_;
+    std::optional<std::vector<alert>> batch;
+    if (room)
+      batch = queue_.pop_for(std::chrono::milliseconds(20));
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (stop_.load(std::memory_order_acquire) && !batch && (!room || queue_.size() == 0)) break;
     if (batch) {
       deliver(std::move(*batch));
       ++handed;
       if (!unconfirmed_since_) unconfirmed_since_ = std::chrono::steady_clock::now();
-    } else if (stop_.load(std::memory_order_acquire) && queue_.size() == 0) {
-      break;
     }
     std::size_t backlog = 0, pending = 0;
     bool healthy = true;
@@ -57,6 +74,7 @@ void publisher::run() {
       o.out->poll();
       while (!o.backlog.empty() && o.out->publish(o.backlog.front())) o.backlog.pop_front();
       backlog += o.backlog.size();
+      o.full->set(o.backlog.size() >= backlog_limit_ ? 1 : 0);
       pending += o.out->pending();
       healthy = healthy && o.out->healthy();
     }

@@ -17,9 +17,10 @@ namespace portscand {
 
 // Takes the alerts of every shard and hands them to every output, on its own thread.
 // Nothing is dropped: an output that refuses (its bounded pending queue is full, the broker
-// is away) keeps its own backlog here, retried every poll; when backlogs and the queue are
-// full, shard threads wait in publish() (backpressure up to the inputs) and the daemon says
-// so loudly in logs and metrics.
+// is away) keeps its own backlog here, retried every poll, of at most `max_backlog_batches`
+// batches; when a backlog and the queue are full, shard threads wait in publish()
+// (backpressure up to the inputs) and the daemon says so in logs and metrics
+// (portscand_output_backlog_full).
 class publisher final : public alert_sink {
  public:
   publisher(std::vector<std::unique_ptr<alert_output>> outputs, metrics_registry& metrics,
@@ -53,10 +54,12 @@ class publisher final : public alert_sink {
 
   struct output_state {
     std::unique_ptr<alert_output> out;
-    std::deque<std::vector<alert>> backlog;
+    std::deque<std::vector<alert>> backlog;  // batches it refused, bounded by backlog_limit_
+    gauge* full;
   };
   std::vector<output_state> outputs_;
   bounded_queue<std::vector<alert>> queue_;
+  std::size_t backlog_limit_;
   // Batches received from the shards, and the count of those that every output had
   // confirmed at the publisher thread's last look (outputs are only ever touched by the
   // publisher thread; other threads read these).

@@ -69,5 +69,61 @@ TEST(publisher, the_age_of_the_oldest_unconfirmed_alert_grows_during_an_outage_a
   pub.stop(1s);
 }
 
+// An output that refuses everything until told otherwise (its own bound is full).
+class refusing_output final : public alert_output {
+ public:
+  explicit refusing_output(std::atomic<bool>& accept) : accept_(accept) {}
+  const std::string& name() const override { return name_; }
+  bool publish(const std::vector<alert>& alerts) override {
+    if (!accept_) return false;
+    delivered += alerts.size();
+    return true;
+  }
+  void poll() override {}
+  std::size_t pending() const override { return 0; }
+  bool flush(std::chrono::milliseconds) override { return true; }
+  bool healthy() const override { return accept_; }
+  std::atomic<std::size_t> delivered{0};
+
+ private:
+  std::string name_ = "refusing";
+  std::atomic<bool>& accept_;
+};
+
+// Before: the publisher moved every batch from its bounded queue into the refusing output's
+// backlog, which grew for as long as the outage lasted. Now the backlog stops at its bound,
+// the queue fills, the shards wait (backpressure) and a gauge says so.
+TEST(publisher, an_outputs_backlog_is_bounded_and_the_shards_wait_instead) {
+  metrics_registry metrics;
+  std::atomic<bool> accept{false};
+  std::vector<std::unique_ptr<alert_output>> outputs;
+  auto out = std::make_unique<refusing_output>(accept);
+  refusing_output& output = *out;
+  outputs.push_back(std::move(out));
+  publisher pub(std::move(outputs), metrics, 4);
+  pub.start();
+  std::thread shard([&pub] {
+    for (int i = 0; i < 20; ++i) pub.publish(std::vector<alert>(1));
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!pub.producers_blocked() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(pub.producers_blocked()) << "the shard should wait, not the backlog grow";
+  EXPECT_LE(gauge_value(metrics, "portscand_publisher_backlog_batches"), 4);
+  EXPECT_NE(metrics.render().find("portscand_output_backlog_full{output=\"refusing\"} 1"),
+            std::string::npos);
+  accept = true;
+  shard.join();
+  const auto done = std::chrono::steady_clock::now() + 5s;
+  while (output.delivered < 20 && std::chrono::steady_clock::now() < done)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(output.delivered, 20u) << "nothing is dropped";
+  std::this_thread::sleep_for(100ms);
+  EXPECT_NE(metrics.render().find("portscand_output_backlog_full{output=\"refusing\"} 0"),
+            std::string::npos);
+  pub.stop(1s);
+}
+
 }  // namespace
 }  // namespace portscand

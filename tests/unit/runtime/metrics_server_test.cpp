@@ -227,6 +227,23 @@ TEST_F(metrics_server_test, a_silent_or_half_sent_connection_is_closed_at_its_re
   EXPECT_EQ(timeouts(metrics, "write", 0), 0u);
 }
 
+TEST_F(metrics_server_test,
+       a_client_that_does_not_take_its_answer_is_closed_at_the_write_deadline) {
+  // An exposition far larger than what the loopback socket buffers hold (~10 MB), so the
+  // write cannot finish while the client reads nothing.
+  for (int i = 0; i < 100000; ++i)
+    metrics.get_counter("portscand_big_total", "Padding for the test.",
+                        {{"key", std::string(64, 'k') + std::to_string(i)}});
+  metrics_server server("127.0.0.1:0", metrics, ready, short_deadlines());
+  client stuck(server.port());
+  ASSERT_TRUE(stuck.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(timeouts(metrics, "write", 1), 1u);
+  // Meanwhile and afterwards, others are answered.
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+  EXPECT_EQ(timeouts(metrics, "idle", 0), 0u);
+  EXPECT_EQ(timeouts(metrics, "read", 0), 0u);
+}
+
 TEST_F(metrics_server_test, a_kept_alive_connection_serves_several_requests_then_idles_out) {
   metrics_server server("127.0.0.1:0", metrics, ready, short_deadlines());
   client c(server.port());
@@ -272,6 +289,49 @@ TEST_F(metrics_server_test, at_the_connection_limit_the_oldest_idle_connection_m
   // The scrape was rendered after its own admission, so it reports both evictions.
   EXPECT_NE(r.body.find("portscand_metrics_connections_evicted_total 2\n"), std::string::npos)
       << r.body;
+}
+
+// "Oldest" is the longest wait for a request, not the earliest connect: a kept-alive
+// connection Prometheus has just used is the last to go.
+TEST_F(metrics_server_test, eviction_picks_the_connection_idle_longest_not_the_first_connected) {
+  auto limits = metrics_server_limits{};
+  limits.max_connections = 2;
+  metrics_server server("127.0.0.1:0", metrics, ready, limits);
+  client used(server.port());
+  client idle(server.port());
+  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(used.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(parse(used.read_response()).status, 200);
+
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);  // the third connection
+  bool eof = false;
+  EXPECT_EQ(idle.read_to_end(&eof), "");
+  EXPECT_TRUE(eof);
+  ASSERT_TRUE(used.send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(parse(used.read_response()).body, "ready\n");
+}
+
+TEST_F(metrics_server_test, eviction_spares_a_connection_being_answered_while_one_waits) {
+  for (int i = 0; i < 100000; ++i)  // an answer the stuck client cannot take at once
+    metrics.get_counter("portscand_big_total", "Padding for the test.",
+                        {{"key", std::string(64, 'k') + std::to_string(i)}});
+  auto limits = metrics_server_limits{};
+  limits.max_connections = 2;
+  metrics_server server("127.0.0.1:0", metrics, ready, limits);
+  client stuck(server.port());
+  ASSERT_TRUE(stuck.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::this_thread::sleep_for(200ms);  // the answer is being written
+  client idle(server.port());
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+  bool eof = false;
+  EXPECT_EQ(idle.read_to_end(&eof), "");
+  EXPECT_TRUE(eof);
+  // The stuck client still gets its whole answer once it reads.
+  const auto r = parse(stuck.read_response());
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("portscand_metrics_connections_evicted_total 0\n"), std::string::npos);
+  EXPECT_GT(r.body.size(), 5'000'000u);
 }
 
 TEST_F(metrics_server_test, stop_returns_promptly_with_idle_connections_open) {

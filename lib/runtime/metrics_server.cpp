@@ -158,6 +158,8 @@ class session : public std::enable_shared_from_this<session> {
 
   beast::tcp_stream stream_;
   const endpoint& ep_;
+  // The argument is the buffer's limit: a request is a few hundred bytes, and a client that
+  // sends more than 8 KiB of header is cut off (header_limit) rather than buffered.
   beast::flat_buffer buffer_{8192};
   std::optional<http::request_parser<http::empty_body>> parser_;
   http::response<http::string_body> response_;

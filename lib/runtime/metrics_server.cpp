@@ -10,7 +10,6 @@
 #include <stdexcept>
 #include <vector>
 
-#include "core/thread_guard.hpp"
 #include "config/listen_address.hpp"
 #include "core/thread_guard.hpp"
 

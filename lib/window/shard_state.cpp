@@ -145,10 +145,14 @@ void shard_state::shed() {
   const std::uint32_t threshold = config_.threshold;
   const std::size_t target = shed_target();
   const std::size_t need = keys_ > target ? keys_ - target : 0;
+  if (need == 0) return;  // only with a cap of 0; the cut below assumes need >= 1
+  // A rule file may say up to 999,999,999; no key holds more than 65,536 ports, so counts
+  // above `top` never occur and the histogram stays small.
+  const std::uint32_t top = std::min<std::uint32_t>(threshold, 65'536);
   auto sheddable = [threshold](const key_state& s) {
     return !(s.flags & key_state::alerted) && s.ports.size() <= threshold;
   };
-  std::vector<std::size_t> histogram(std::size_t{threshold} + 1);
+  std::vector<std::size_t> histogram(std::size_t{top} + 1);
   auto count = [&](const auto& table) {
     for (std::size_t i = 0; i < table.size(); ++i)
       if (const key_state& s = table.at(i).state; sheddable(s)) ++histogram[s.ports.size()];
@@ -158,11 +162,12 @@ void shard_state::shed() {
     count(b.v6);
   }
   // Every key with fewer than `cut` ports goes, and `take_at_cut` of those with exactly
-  // `cut`; cut > threshold means fewer sheddable keys than needed: all of them go.
+  // `cut` (1 <= take_at_cut <= histogram[cut]); cut > top means fewer sheddable keys than
+  // needed: all of them go.
   std::size_t below = 0;
   std::uint32_t cut = 0;
-  while (cut <= threshold && below + histogram[cut] < need) below += histogram[cut++];
-  const std::size_t take_at_cut = cut <= threshold ? need - below : 0;
+  while (cut <= top && below + histogram[cut] < need) below += histogram[cut++];
+  const std::size_t take_at_cut = cut <= top ? need - below : 0;
 
   // The rank of a key at the cut count: (last seen, table position), a total order.
   using rank = std::pair<timestamp_us, std::uint64_t>;
@@ -202,7 +207,7 @@ void shard_state::shed() {
         if (ports > cut) return true;
         if (ports == cut && rank{start + s.last_offset, position(ordinal, v6, i)} > cutoff)
           return true;
-        ++stats_.shed_by_distance[shed_distance_band(threshold + 1 - ports)];
+        ++stats_.shed_by_distance[shed_distance_band(std::uint64_t{threshold} + 1 - ports)];
         return false;
       });
     };
@@ -211,7 +216,7 @@ void shard_state::shed() {
     ++ordinal;
   }
   // When the cut fell past the threshold, `below` counted every sheddable key.
-  PORTSCAND_ASSERT(removed == (cut <= threshold ? need : below),
+  PORTSCAND_ASSERT(removed == (cut <= top ? need : below),
                    "a shedding pass removed other than it chose");
   keys_ -= removed;
   stats_.shed_keys += removed;

@@ -32,7 +32,7 @@ struct window_config {
 inline constexpr std::size_t shed_distance_bands = 3;
 inline constexpr std::array<const char*, shed_distance_bands> shed_distance_band_names{
     "1-5", "6-20", "21+"};
-constexpr std::size_t shed_distance_band(std::uint32_t distance) noexcept {
+constexpr std::size_t shed_distance_band(std::uint64_t distance) noexcept {
   return distance <= 5 ? 0 : distance <= 20 ? 1 : 2;
 }
 

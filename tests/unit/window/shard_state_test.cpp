@@ -286,6 +286,20 @@ TEST(ShardStateShedding, ShedNeverDropsKeysOverTheThresholdItWasLastTold) {
   EXPECT_EQ(s.keys(), s.shed_target() + 1);
 }
 
+// A Sentinel rule file may set the threshold to nine digits: shedding sizes its histogram by
+// the ports a key can hold (65,536), not by the threshold, and every key is then sheddable.
+TEST(ShardStateShedding, AThresholdNoKeyCanReachLeavesEveryKeySheddable) {
+  window_config cfg;
+  cfg.max_keys = 1'000;
+  shard_state s(cfg);
+  s.set_threshold(999'999'999);
+  timestamp_us t = t0;
+  for (std::uint32_t i = 0; i <= cfg.max_keys; ++i) s.add(rec_v4(0x11000000u + i, t++, 22));
+  EXPECT_EQ(s.keys(), s.shed_target() + 1);
+  EXPECT_EQ(s.stats().shed_keys, cfg.max_keys - s.shed_target());
+  EXPECT_EQ(s.stats().shed_by_distance[shed_distance_band(999'999'999)], s.stats().shed_keys);
+}
+
 TEST(ShardState, RecordsOlderThanTheRetentionAreLate) {
   window_config cfg;
   cfg.retention = 70 * us_per_minute;

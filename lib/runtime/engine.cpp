@@ -28,6 +28,9 @@ engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, 
   // shard is to shedding without knowing the configuration.
   metrics_.get_gauge("portscand_tracked_keys_limit", "The per-shard key cap (limits.max_keys_per_shard).")
       .set(static_cast<double>(opt_.window.max_keys));
+  // Shedding must know which keys will alert; the window learns the threshold from here
+  // (and from set_rule), as it may not depend on detect.
+  opt_.window.threshold = rule->threshold;
   for (unsigned i = 0; i < opt_.shards; ++i) {
     auto s = std::make_unique<shard>(i, opt_.window, opt_.queue_batches);
     s->rule = rule;
@@ -36,6 +39,14 @@ engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, 
     s->bytes_gauge = &metrics_.get_gauge("portscand_state_bytes", "Window state bytes per shard.", shard_label);
     s->shed_counter = &metrics_.get_counter(
         "portscand_keys_shed_total", "Keys dropped by the per-shard key cap (limits.max_keys_per_shard).", shard_label);
+    // A separate name, so the series of portscand_keys_shed_total that dashboards and alert
+    // rules sum stay as they are; the bands add up to it.
+    for (std::size_t band = 0; band < shed_distance_bands; ++band)
+      s->shed_distance_counters[band] = &metrics_.get_counter(
+          "portscand_keys_shed_by_distance_total",
+          "Keys dropped by the per-shard key cap, by the distinct ports they still needed to "
+          "alert.",
+          {{"shard", std::to_string(i)}, {"distance", shed_distance_band_names[band]}});
     s->reopened_counter = &metrics_.get_counter(
         "portscand_records_reopened_total", "Late records that re-opened an already evaluated bin.", shard_label);
     shards_.push_back(std::move(s));
@@ -62,7 +73,10 @@ void engine::run_shard(shard& s) {
       continue;
     }
     control& c = std::get<control>(*msg);
-    if (c.rule) s.rule = c.rule;
+    if (c.rule) {
+      s.rule = c.rule;
+      s.state.set_threshold(c.rule->threshold);  // shedding protects the keys over the new one
+    }
     if (c.visit) (*c.visit)(s.index, s.state);
     if (c.watermark != INT64_MIN) s.state.advance_watermark(c.watermark);
     if (c.evaluate_before) {
@@ -88,6 +102,12 @@ void engine::run_shard(shard& s) {
     if (st.shed_keys > s.shed_seen) s.shed_counter->inc(st.shed_keys - s.shed_seen);
     if (st.reopened > s.reopened_seen) s.reopened_counter->inc(st.reopened - s.reopened_seen);
     s.shed_seen = st.shed_keys;
+    for (std::size_t band = 0; band < shed_distance_bands; ++band) {
+      const std::uint64_t n = st.shed_by_distance[band];
+      if (n > s.shed_distance_seen[band])
+        s.shed_distance_counters[band]->inc(n - s.shed_distance_seen[band]);
+      s.shed_distance_seen[band] = n;
+    }
     s.reopened_seen = st.reopened;
     s.keys_gauge->set(static_cast<double>(s.state.keys()));
     // The byte count walks every key: at most every 10 s.

@@ -199,6 +199,8 @@ class engine {
     counter* shed_counter = nullptr;
     counter* reopened_counter = nullptr;
     std::uint64_t shed_seen = 0, reopened_seen = 0;
+    std::array<counter*, shed_distance_bands> shed_distance_counters{};
+    std::array<std::uint64_t, shed_distance_bands> shed_distance_seen{};
     timestamp_us last_bytes_walk = 0;  // the walk is due at the first control message
   };
 

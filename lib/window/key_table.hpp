@@ -92,7 +92,8 @@ class key_table {
   entry& at(std::size_t i) noexcept { return chunks_[i / chunk_size][i % chunk_size]; }
   const entry& at(std::size_t i) const noexcept { return chunks_[i / chunk_size][i % chunk_size]; }
 
-  // Keeps the entries for which keep(entry) is true, in order; rebuilds the index.
+  // Keeps the entries for which keep(entry) is true, in order; rebuilds the index. keep is
+  // called exactly once per entry, in entry order (shedding counts positions on that).
   template <typename Keep>
   std::size_t retain_if(Keep keep) {
     std::size_t out = 0;

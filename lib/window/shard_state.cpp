@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/binary_io.hpp"
 
 namespace portscand {
 
 shard_state::shard_state(const window_config& config, const label_table& labels)
-    : config_(config), labels_(labels) {
+    : config_(config), labels_(labels), shed_at_(config.max_keys) {
   PORTSCAND_ASSERT(config_.bin_width > 0 && config_.bin_width <= 60 * us_per_minute,
                    "bin width must be in (0, 1h]: key_state stores 32-bit offsets");
 }
@@ -20,7 +22,7 @@ shard_state::add_result shard_state::add(const network_session& r) {
     ++stats_.late_dropped;
     return add_result::late;
   }
-  if (keys_ >= config_.max_keys) shed();
+  if (keys_ >= shed_at_) shed();
   const timestamp_us start = floor_to(r.time, config_.bin_width);
   if (start != last_bin_start_ || last_bin_ == nullptr) {
     last_bin_ = &bins_[start];  // std::map nodes are stable: the pointer stays valid until erase
@@ -94,6 +96,9 @@ void shard_state::advance_watermark(timestamp_us watermark) {
     it = bins_.erase(it);
     ++stats_.freed_bins;
   }
+  // Freed keys make room: a raised shedding point (see shed()) comes back down toward the cap.
+  shed_at_ =
+      std::max(config_.max_keys, std::min(shed_at_, keys_ + (config_.max_keys - shed_target())));
 }
 
 template <typename Table, typename ToIp>
@@ -124,35 +129,100 @@ std::size_t shard_state::evaluate_closed(timestamp_us close_before,
 }
 
 void shard_state::shed() {
-  // Keep the sources closest to the threshold: drop the keys with the fewest distinct
-  // ports first (never one that already alerted, whose flag prevents a duplicate), until
-  // a tenth of the cap is free. A histogram of port counts picks the cut in one pass.
-  constexpr std::size_t buckets = 256;
-  std::array<std::size_t, buckets> histogram{};
-  auto bucket_of = [](const key_state& s) {
-    return std::min<std::size_t>(s.ports.size(), buckets - 1);
+  // Policy (lib/window/README.md): keep the keys closest to alerting.
+  // - Never drop a key that has alerted (its flag is what prevents a duplicate alert) or
+  //   whose port count is over the threshold (it will alert at its bin's evaluation).
+  // - Drop exactly keys_ - shed_target() of the others, or all of them if there are fewer:
+  //   a pass that drops more empties the shard of keys it did not need to lose.
+  // - Farthest from the threshold (fewest ports) first; among keys with the same port count,
+  //   the least recently seen first: a source that went quiet is the least likely to add
+  //   ports, and a key of an older bin has less (or no) time left to do so. Last seen is
+  //   absolute time, so an older bin's keys go before a newer bin's. Equal times fall back to
+  //   table position (bin, family, entry), so a pass is deterministic.
+  // Two walks and a partial selection: a histogram of port counts finds the cut count, then
+  // only the keys at exactly that count are ranked (nth_element), never all of them.
+  ++stats_.shed_passes;
+  const std::uint32_t threshold = config_.threshold;
+  const std::size_t target = shed_target();
+  const std::size_t need = keys_ > target ? keys_ - target : 0;
+  if (need == 0) return;  // only with a cap of 0; the cut below assumes need >= 1
+  // A rule file may say up to 999,999,999; no key holds more than 65,536 ports, so counts
+  // above `top` never occur and the histogram stays small.
+  const std::uint32_t top = std::min<std::uint32_t>(threshold, 65'536);
+  auto sheddable = [threshold](const key_state& s) {
+    return !(s.flags & key_state::alerted) && s.ports.size() <= threshold;
   };
-  for (auto& [start, b] : bins_) {
-    for (std::size_t i = 0; i < b.v4.size(); ++i)
-      if (!(b.v4.at(i).state.flags & key_state::alerted)) ++histogram[bucket_of(b.v4.at(i).state)];
-    for (std::size_t i = 0; i < b.v6.size(); ++i)
-      if (!(b.v6.at(i).state.flags & key_state::alerted)) ++histogram[bucket_of(b.v6.at(i).state)];
+  std::vector<std::size_t> histogram(std::size_t{top} + 1);
+  auto count = [&](const auto& table) {
+    for (std::size_t i = 0; i < table.size(); ++i)
+      if (const key_state& s = table.at(i).state; sheddable(s)) ++histogram[s.ports.size()];
+  };
+  for (const auto& [start, b] : bins_) {
+    count(b.v4);
+    count(b.v6);
   }
-  const std::size_t target = std::max<std::size_t>(1, config_.max_keys / 10);
-  std::size_t freed = 0, cut = 0;
-  while (cut < buckets && freed < target) freed += histogram[cut++];
-  // Drop buckets [0, cut).
-  std::size_t removed = 0;
-  for (auto& [start, b] : bins_) {
-    auto keep = [&](const auto& e) {
-      return (e.state.flags & key_state::alerted) || bucket_of(e.state) >= cut;
+  // Every key with fewer than `cut` ports goes, and `take_at_cut` of those with exactly
+  // `cut` (1 <= take_at_cut <= histogram[cut]); cut > top means fewer sheddable keys than
+  // needed: all of them go.
+  std::size_t below = 0;
+  std::uint32_t cut = 0;
+  while (cut <= top && below + histogram[cut] < need) below += histogram[cut++];
+  const std::size_t take_at_cut = cut <= top ? need - below : 0;
+
+  // The rank of a key at the cut count: (last seen, table position), a total order.
+  using rank = std::pair<timestamp_us, std::uint64_t>;
+  auto position = [](std::uint64_t bin_ordinal, bool v6, std::size_t index) {
+    return bin_ordinal << 33 | std::uint64_t{v6} << 32 | index;  // index < 2^32 (key_table)
+  };
+  rank cutoff{INT64_MAX, UINT64_MAX};  // the whole cut bucket goes, no ranking needed
+  if (take_at_cut != 0 && take_at_cut < histogram[cut]) {
+    std::vector<rank> ranks;
+    ranks.reserve(histogram[cut]);
+    std::uint64_t ordinal = 0;
+    auto collect = [&](const auto& table, timestamp_us start, bool v6) {
+      for (std::size_t i = 0; i < table.size(); ++i)
+        if (const key_state& s = table.at(i).state; sheddable(s) && s.ports.size() == cut)
+          ranks.emplace_back(start + s.last_offset, position(ordinal, v6, i));
     };
-    removed += b.v4.retain_if(keep);
-    removed += b.v6.retain_if(keep);
+    for (const auto& [start, b] : bins_) {
+      collect(b.v4, start, false);
+      collect(b.v6, start, true);
+      ++ordinal;
+    }
+    std::nth_element(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(take_at_cut - 1),
+                     ranks.end());
+    cutoff = ranks[take_at_cut - 1];
   }
+
+  std::size_t removed = 0;
+  std::uint64_t ordinal = 0;
+  for (auto& [start, b] : bins_) {
+    auto retain = [&](auto& table, bool v6) {
+      std::size_t index = 0;  // retain_if calls keep once per entry, in table order
+      removed += table.retain_if([&](const auto& e) {
+        const std::size_t i = index++;
+        const key_state& s = e.state;
+        if (!sheddable(s)) return true;
+        const std::uint32_t ports = s.ports.size();
+        if (ports > cut) return true;
+        if (ports == cut && rank{start + s.last_offset, position(ordinal, v6, i)} > cutoff)
+          return true;
+        ++stats_.shed_by_distance[shed_distance_band(std::uint64_t{threshold} + 1 - ports)];
+        return false;
+      });
+    };
+    retain(b.v4, false);
+    retain(b.v6, true);
+    ++ordinal;
+  }
+  // When the cut fell past the threshold, `below` counted every sheddable key.
+  PORTSCAND_ASSERT(removed == (cut <= top ? need : below),
+                   "a shedding pass removed other than it chose");
   keys_ -= removed;
   stats_.shed_keys += removed;
-  ++stats_.shed_passes;
+  // If keys that will alert fill the shard beyond the target, wait for another tenth of the
+  // cap of new keys before walking them all again.
+  shed_at_ = std::max(config_.max_keys, keys_ + (config_.max_keys - target));
 }
 
 std::size_t shard_state::memory_bytes() const noexcept {
@@ -203,6 +273,7 @@ void write_table(binary_writer& w, const Table& t, const std::unordered_map<labe
 void shard_state::clear() noexcept {
   bins_.clear();
   keys_ = 0;
+  shed_at_ = config_.max_keys;
   last_bin_ = nullptr;
   last_bin_start_ = INT64_MIN;
   watermark_ = INT64_MIN;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -18,7 +20,21 @@ struct window_config {
   // period + allowed lateness), and bins wholly behind it are freed once evaluated.
   timestamp_us retention = 70 * us_per_minute;
   std::size_t max_keys = 4'000'000;  // per shard; shedding keeps the keys closest to alerting
+  // The rule's threshold (alert when distinct ports > threshold). Shedding needs it to know
+  // which keys will alert and how far the others are; the window cannot see the rule, so
+  // runtime copies it here at start and on every reload (set_threshold).
+  std::uint32_t threshold = 50;
 };
+
+// Shedding counts what it dropped by distance to the threshold (the ports a key still
+// needed to alert: threshold + 1 - ports), so an operator sees whether the cap hits keys
+// that were about to alert. Bands: [1, 5], [6, 20], [21, ...).
+inline constexpr std::size_t shed_distance_bands = 3;
+inline constexpr std::array<const char*, shed_distance_bands> shed_distance_band_names{
+    "1-5", "6-20", "21+"};
+constexpr std::size_t shed_distance_band(std::uint64_t distance) noexcept {
+  return distance <= 5 ? 0 : distance <= 20 ? 1 : 2;
+}
 
 // One (source, bin) as the rule sees it when a bin is evaluated.
 struct key_view {
@@ -61,6 +77,8 @@ class shard_state {
     std::uint64_t reopened = 0;       // records that landed in an already-evaluated bin
     std::uint64_t shed_keys = 0;      // keys dropped by the memory cap
     std::uint64_t shed_passes = 0;
+    // shed_keys split by shed_distance_band(); the bands add up to shed_keys.
+    std::array<std::uint64_t, shed_distance_bands> shed_by_distance{};
     std::uint64_t freed_bins = 0;
   };
   const counters& stats() const noexcept { return stats_; }
@@ -72,7 +90,24 @@ class shard_state {
   // bytes are not a valid encoding; never reads out of bounds.
   bool deserialize(std::string_view in, label_table& labels);
   const window_config& config() const noexcept { return config_; }
-  void set_max_keys(std::size_t max_keys) noexcept { config_.max_keys = max_keys; }
+  void set_max_keys(std::size_t max_keys) noexcept {
+    config_.max_keys = max_keys;
+    shed_at_ = max_keys;
+  }
+  // The rule's current threshold (SIGHUP may change it): shedding never drops a key over it.
+  // A change re-arms shedding at the cap: keys a raised threshold no longer protects may go.
+  void set_threshold(std::uint32_t threshold) noexcept {
+    if (threshold == config_.threshold) return;
+    config_.threshold = threshold;
+    shed_at_ = config_.max_keys;
+  }
+
+  // What one shedding pass leaves: max_keys minus a tenth of it (at least one key), so the
+  // next pass is a tenth of the cap of new keys away, not one.
+  std::size_t shed_target() const noexcept {
+    return config_.max_keys -
+           std::min(config_.max_keys, std::max<std::size_t>(1, config_.max_keys / 10));
+  }
 
  private:
   struct bin {
@@ -97,6 +132,10 @@ class shard_state {
   std::map<timestamp_us, bin> bins_;
   timestamp_us watermark_ = INT64_MIN;
   std::size_t keys_ = 0;
+  // add() sheds when keys_ reaches this: max_keys, or more after a pass that could not get
+  // down to shed_target() because the rest will alert (those are never shed). Without
+  // it every add() would walk millions of keys again for nothing.
+  std::size_t shed_at_ = 0;
   counters stats_;
   // The bin the last record went to: consecutive records mostly share it.
   timestamp_us last_bin_start_ = INT64_MIN;

@@ -112,6 +112,194 @@ TEST(ShardState, TheKeyCapShedsTheKeysFarthestFromTheThreshold) {
   EXPECT_TRUE(scanner_kept);
 }
 
+network_session rec_v4(std::uint32_t src, timestamp_us t, int port) {
+  network_session r;
+  r.src = ip_address::from_v4(src);
+  r.time = t;
+  r.has_time = true;
+  r.dst_port = port;
+  return r;
+}
+
+// Issue 11, defect 3: the cut was per port-count bucket, so a shard full of keys at one
+// count (here all over the threshold, all about to alert) was emptied by one pass: 24,003
+// sources x 52 ports with a cap of 10,000 gave 4,001 alerts instead of 24,003.
+TEST(ShardStateShedding, KeysOverTheThresholdAreNeverShedAndAPassNeverCutsBelowTheTarget) {
+  window_config cfg;
+  cfg.max_keys = 10'000;
+  shard_state s(cfg);
+  const std::size_t target = cfg.max_keys - cfg.max_keys / 10;
+  constexpr std::uint32_t sources = 24'003;
+  std::size_t fewest_after_cap = SIZE_MAX;
+  bool reached_cap = false;
+  timestamp_us t = t0;
+  for (std::uint32_t i = 0; i < sources; ++i) {
+    for (int p = 0; p < 52; ++p) {
+      s.add(rec_v4(0x0b000000u + i, t++, 1000 + p));
+      reached_cap = reached_cap || s.keys() >= cfg.max_keys;
+      if (reached_cap) fewest_after_cap = std::min(fewest_after_cap, s.keys());
+    }
+  }
+  ASSERT_TRUE(reached_cap);
+  EXPECT_GE(fewest_after_cap, target);
+  std::size_t over_threshold = 0;
+  s.evaluate_closed(INT64_MAX,
+                    [&](key_view k) { over_threshold += k.state.ports.size() > 50 ? 1 : 0; });
+  EXPECT_EQ(over_threshold, sources) << "every source will alert: none may be shed";
+  // A pass runs on the second record of the key that reached the cap: that key (one port so
+  // far) is the only one under the threshold, and the only one a pass may take.
+  EXPECT_LE(s.stats().shed_keys, s.stats().shed_passes);
+}
+
+// Issue 11, defect 3: with millions of 5-12-port sources, 2 of 3 slow scanners were lost
+// because a pass cut whole port counts and took the scanners climbing through them. Scaled
+// down: noise sources send their 5-12 ports one after the other; three scanners add one new
+// port every 1,450 noise records (staggered), reaching 51 ports after about 74,000 records
+// and ~90 shedding passes. Dropping exactly the keys with the fewest ports (and, among equal
+// counts, the least recently seen) keeps them; the bucket cut lost two.
+TEST(ShardStateShedding, SlowScannersInterleavedWithNoiseSurviveSheddingAndReachTheThreshold) {
+  window_config cfg;
+  cfg.max_keys = 1'000;
+  shard_state s(cfg);
+  constexpr std::uint32_t noise_sources = 50'000, spacing = 1'450;
+  const std::uint32_t scanners[3] = {0xc6336401u, 0xc6336402u, 0xc6336403u};
+  int scanner_ports[3] = {0, 0, 0};
+  std::uint32_t x = 12345, n = 0;
+  timestamp_us t = t0;
+  for (std::uint32_t src = 0; src < noise_sources; ++src) {
+    x = x * 1103515245u + 12345u;
+    const int ports = 5 + static_cast<int>((x >> 8) % 8);
+    for (int p = 0; p < ports; ++p) {
+      s.add(rec_v4(0x01000000u + src, t++, 2000 + p));
+      ++n;
+      for (int i = 0; i < 3; ++i) {
+        if (n % spacing != static_cast<std::uint32_t>(i) * spacing / 3 || scanner_ports[i] >= 60)
+          continue;
+        s.add(rec_v4(scanners[i], t++, scanner_ports[i]++));
+      }
+    }
+  }
+  ASSERT_GT(s.stats().shed_passes, 50u);
+  int seen[3] = {0, 0, 0};
+  s.evaluate_closed(INT64_MAX, [&](key_view k) {
+    for (int i = 0; i < 3; ++i)
+      if (k.src == ip_address::from_v4(scanners[i]))
+        seen[i] = static_cast<int>(k.state.ports.size());
+  });
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(scanner_ports[i], 60);
+    EXPECT_EQ(seen[i], 60) << "scanner " << i << " was shed on its way to the threshold";
+  }
+}
+
+// Issue 11, defect 3: keys sharing one port count were all dropped together (the shard
+// emptied); a pass must remove exactly keys - target, the least recently seen first.
+TEST(ShardStateShedding,
+     APassOverKeysWithOnePortCountRemovesExactlyTheExcessLeastRecentlySeenFirst) {
+  window_config cfg;
+  cfg.max_keys = 1'000;
+  shard_state s(cfg);
+  const std::size_t target = cfg.max_keys - cfg.max_keys / 10;
+  timestamp_us t = t0;
+  // One record each: the pass must come with the next new key, not while these are filled.
+  for (std::uint32_t i = 0; i < cfg.max_keys; ++i) s.add(rec_v4(0x0c000000u + i, t++, 443));
+  ASSERT_EQ(s.keys(), cfg.max_keys);
+  ASSERT_EQ(s.stats().shed_keys, 0u);
+  s.add(rec_v4(0x0d000000u, t++, 1));  // the key over the cap: one pass, then it is added
+  EXPECT_EQ(s.stats().shed_passes, 1u);
+  EXPECT_EQ(s.stats().shed_keys, cfg.max_keys - target);
+  EXPECT_EQ(s.keys(), target + 1);
+  std::uint32_t oldest_kept = UINT32_MAX;
+  s.evaluate_closed(INT64_MAX, [&](key_view k) {
+    if (k.src != ip_address::from_v4(0x0d000000u))
+      oldest_kept = std::min(oldest_kept, k.src.v4() - 0x0c000000u);
+  });
+  EXPECT_EQ(oldest_kept, cfg.max_keys - target) << "the first sources seen are the ones shed";
+}
+
+// Issue 11, defect 3: operators need to see whether the cap hits keys about to alert. The
+// bands (ports still needed: 1-5, 6-20, 21+) must add up to the keys shed.
+TEST(ShardStateShedding, KeysShedAreCountedByDistanceToTheThresholdAndTheBandsAddUpToTheTotal) {
+  window_config cfg;
+  cfg.max_keys = 1'000;
+  shard_state s(cfg);
+  timestamp_us t = t0;
+  std::uint32_t next_src = 0x0e000000u;
+  auto add_keys = [&](std::uint32_t count, int ports) {
+    for (std::uint32_t i = 0; i < count; ++i, ++next_src)
+      for (int p = 0; p < ports; ++p) s.add(rec_v4(next_src, t++, p));
+  };
+  add_keys(920, 48);  // distance 3: band 1-5
+  add_keys(30, 40);   // distance 11: band 6-20
+  add_keys(50, 1);    // distance 50: band 21+; one record each, so the cap is met, not passed
+  ASSERT_EQ(s.keys(), 1'000u);
+  ASSERT_EQ(s.stats().shed_keys, 0u);
+  add_keys(1, 1);  // over the cap: one pass drops 100 keys, the farthest first
+  EXPECT_EQ(s.stats().shed_keys, 100u);
+  EXPECT_EQ(s.stats().shed_by_distance[shed_distance_band(3)], 20u);
+  EXPECT_EQ(s.stats().shed_by_distance[shed_distance_band(11)], 30u);
+  EXPECT_EQ(s.stats().shed_by_distance[shed_distance_band(50)], 50u);
+  std::uint64_t sum = 0;
+  for (auto n : s.stats().shed_by_distance) sum += n;
+  EXPECT_EQ(sum, s.stats().shed_keys);
+}
+
+TEST(ShardStateShedding, DistanceBandsSplitAtFiveAndTwentyPortsBelowTheAlert) {
+  struct band_case {
+    std::uint32_t distance;
+    const char* band;
+    const char* why;
+  };
+  const band_case cases[] = {
+      {1, "1-5", "threshold ports: one more alerts"},
+      {5, "1-5", "upper edge of the nearest band"},
+      {6, "6-20", "lower edge of the middle band"},
+      {20, "6-20", "upper edge of the middle band"},
+      {21, "21+", "lower edge of the far band"},
+      {51, "21+", "a key without ports at the default threshold"},
+  };
+  for (const auto& c : cases)
+    EXPECT_STREQ(shed_distance_band_names[shed_distance_band(c.distance)], c.band) << c.why;
+}
+
+// Issue 11, defect 3: SIGHUP can lower the threshold; shedding must protect the keys over
+// the rule's current threshold, not over the one the window started with.
+TEST(ShardStateShedding, ShedNeverDropsKeysOverTheThresholdItWasLastTold) {
+  window_config cfg;
+  cfg.max_keys = 1'000;
+  shard_state s(cfg);
+  s.set_threshold(10);
+  timestamp_us t = t0;
+  for (std::uint32_t i = 0; i < 1'500; ++i)
+    for (int p = 0; p < 12; ++p) s.add(rec_v4(0x0f000000u + i, t++, p));
+  // 12 ports is over a threshold of 10 (under the default 50): every key will alert. A pass
+  // may take only the key being filled when it runs (one port), which then comes back and
+  // still ends over the threshold with 11.
+  EXPECT_EQ(s.keys(), 1'500u);
+  EXPECT_EQ(s.stats().shed_keys, s.stats().shed_passes);
+  // A pass that cannot reach the target must not repeat on every add: one at the cap, then
+  // one per tenth of the cap of new keys (1,000, 1,099, 1,198, 1,297, 1,396, 1,495).
+  EXPECT_GE(s.stats().shed_passes, 1u);
+  EXPECT_LE(s.stats().shed_passes, 6u);
+  s.set_threshold(50);  // raised: the same keys are now far from it and the cap applies again
+  s.add(rec_v4(0x10000000u, t++, 1));
+  EXPECT_EQ(s.keys(), s.shed_target() + 1);
+}
+
+// A Sentinel rule file may set the threshold to nine digits: shedding sizes its histogram by
+// the ports a key can hold (65,536), not by the threshold, and every key is then sheddable.
+TEST(ShardStateShedding, AThresholdNoKeyCanReachLeavesEveryKeySheddable) {
+  window_config cfg;
+  cfg.max_keys = 1'000;
+  shard_state s(cfg);
+  s.set_threshold(999'999'999);
+  timestamp_us t = t0;
+  for (std::uint32_t i = 0; i <= cfg.max_keys; ++i) s.add(rec_v4(0x11000000u + i, t++, 22));
+  EXPECT_EQ(s.keys(), s.shed_target() + 1);
+  EXPECT_EQ(s.stats().shed_keys, cfg.max_keys - s.shed_target());
+  EXPECT_EQ(s.stats().shed_by_distance[shed_distance_band(999'999'999)], s.stats().shed_keys);
+}
+
 TEST(ShardState, RecordsOlderThanTheRetentionAreLate) {
   window_config cfg;
   cfg.retention = 70 * us_per_minute;

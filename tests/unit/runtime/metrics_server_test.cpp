@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +49,12 @@ class client {
   client& operator=(const client&) = delete;
 
   bool connected() const { return connected_; }
+
+  // True once bytes from the server wait to be read (without reading them).
+  bool wait_readable(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+  }
 
   bool send(const std::string& data) {
     std::size_t done = 0;
@@ -317,10 +324,15 @@ TEST_F(metrics_server_test, eviction_spares_a_connection_being_answered_while_on
                         {{"key", std::string(64, 'k') + std::to_string(i)}});
   auto limits = metrics_server_limits{};
   limits.max_connections = 2;
+  // This test is about which connection is evicted: the stuck client reads its answer only
+  // at the end, which under the sanitizers can take longer than the default write deadline.
+  limits.write_timeout = 60s;
   metrics_server server("127.0.0.1:0", metrics, ready, limits);
   client stuck(server.port());
   ASSERT_TRUE(stuck.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
-  std::this_thread::sleep_for(200ms);  // the answer is being written
+  // The answer is being written once its first bytes arrive (rendering 100k series takes
+  // long under the sanitizers: a fixed sleep was not enough).
+  ASSERT_TRUE(stuck.wait_readable(30s));
   client idle(server.port());
   std::this_thread::sleep_for(20ms);
   EXPECT_EQ(get(server.port(), "/healthz").status, 200);

@@ -84,9 +84,10 @@ namespace portscand {
 
 void thread_failed(const char* thread, const char* what) noexcept {
   try {
-    spdlog::critical("thread {} failed: {}; exiting with status 1 (after a restart the state is "
-                     "rebuilt from the last checkpoint)",
-                     thread, what);
+    spdlog::critical(
+        "thread {} failed: {}; exiting with status 1 (after a restart the state is "
+        "rebuilt from the last checkpoint)",
+        thread, what);
     spdlog::default_logger()->flush();
   } catch (...) {
     std::fputs("<2>portscand: a thread failed and the log could not say which\n", stderr);

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "core/thread_guard.hpp"
 #include "config/config.hpp"
+#include "core/thread_guard.hpp"
 
 namespace portscand {
 namespace {

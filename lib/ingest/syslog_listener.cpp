@@ -28,8 +28,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "core/thread_guard.hpp"
 #include "core/log.hpp"
+#include "core/thread_guard.hpp"
 #include "ingest/peer_allowlist.hpp"
 #include "ingest/syslog_framing.hpp"
 

@@ -9,7 +9,8 @@
 namespace portscand {
 namespace {
 
-constexpr const char* filtered_help = "Records dropped by the rule's source filter or the time checks, by reason.";
+constexpr const char* filtered_help =
+    "Records dropped by the rule's source filter or the time checks, by reason.";
 
 }  // namespace
 
@@ -17,7 +18,8 @@ engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, 
                alert_sink& sink, metrics_registry& metrics)
     : opt_(std::move(opt)), clock_(clk), sink_(sink), metrics_(metrics) {
   PORTSCAND_ASSERT(opt_.shards >= 1, "an engine needs at least one shard");
-  PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width, "rule and window disagree on the bin width");
+  PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width,
+                   "rule and window disagree on the bin width");
   late_counter_ = &metrics_.get_counter("portscand_records_late_total",
                                         "Records older than the retention horizon, dropped.");
   alerts_counter_ = &metrics_.get_counter("portscand_alerts_total", "Alerts emitted by the rule.");
@@ -26,7 +28,9 @@ engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, 
                                           {0.0001, 0.001, 0.01, 0.1, 1, 10});
   // The cap next to the gauge it bounds, so a dashboard or an alert can show how close a
   // shard is to shedding without knowing the configuration.
-  metrics_.get_gauge("portscand_tracked_keys_limit", "The per-shard key cap (limits.max_keys_per_shard).")
+  metrics_
+      .get_gauge("portscand_tracked_keys_limit",
+                 "The per-shard key cap (limits.max_keys_per_shard).")
       .set(static_cast<double>(opt_.window.max_keys));
   // Shedding must know which keys will alert; the window learns the threshold from here
   // (and from set_rule), as it may not depend on detect.
@@ -35,10 +39,13 @@ engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, 
     auto s = std::make_unique<shard>(i, opt_.window, opt_.queue_batches);
     s->rule = rule;
     const metric_labels shard_label{{"shard", std::to_string(i)}};
-    s->keys_gauge = &metrics_.get_gauge("portscand_tracked_keys", "Tracked (source, bin) keys per shard.", shard_label);
-    s->bytes_gauge = &metrics_.get_gauge("portscand_state_bytes", "Window state bytes per shard.", shard_label);
+    s->keys_gauge = &metrics_.get_gauge("portscand_tracked_keys",
+                                        "Tracked (source, bin) keys per shard.", shard_label);
+    s->bytes_gauge =
+        &metrics_.get_gauge("portscand_state_bytes", "Window state bytes per shard.", shard_label);
     s->shed_counter = &metrics_.get_counter(
-        "portscand_keys_shed_total", "Keys dropped by the per-shard key cap (limits.max_keys_per_shard).", shard_label);
+        "portscand_keys_shed_total",
+        "Keys dropped by the per-shard key cap (limits.max_keys_per_shard).", shard_label);
     // A separate name, so the series of portscand_keys_shed_total that dashboards and alert
     // rules sum stay as they are; the bands add up to it.
     for (std::size_t band = 0; band < shed_distance_bands; ++band)
@@ -47,14 +54,18 @@ engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, 
           "Keys dropped by the per-shard key cap, by the distinct ports they still needed to "
           "alert.",
           {{"shard", std::to_string(i)}, {"distance", shed_distance_band_names[band]}});
-    s->reopened_counter = &metrics_.get_counter(
-        "portscand_records_reopened_total", "Late records that re-opened an already evaluated bin.", shard_label);
+    s->reopened_counter =
+        &metrics_.get_counter("portscand_records_reopened_total",
+                              "Late records that re-opened an already evaluated bin.", shard_label);
     shards_.push_back(std::move(s));
   }
-  for (auto& s : shards_) s->thread = std::thread(guarded("shard", [this, sp = s.get()] { run_shard(*sp); }));
+  for (auto& s : shards_)
+    s->thread = std::thread(guarded("shard", [this, sp = s.get()] { run_shard(*sp); }));
 }
 
-engine::~engine() { stop(); }
+engine::~engine() {
+  stop();
+}
 
 void engine::stop() {
   if (stopped_) return;
@@ -83,7 +94,8 @@ void engine::run_shard(shard& s) {
       const auto t0 = std::chrono::steady_clock::now();
       alerts.clear();
       s.eval.evaluate(s.state, *s.rule, *c.evaluate_before, clock_.now(), alerts);
-      eval_seconds_->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      eval_seconds_->observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       if (!alerts.empty()) {
         alerts_counter_->inc(alerts.size());
         s.alerts.fetch_add(alerts.size(), std::memory_order_relaxed);
@@ -91,7 +103,8 @@ void engine::run_shard(shard& s) {
         alerts = {};
       }
       // A watermark that moved during evaluation may now free the bins just evaluated.
-      if (c.watermark != INT64_MIN && c.watermark != INT64_MAX) s.state.advance_watermark(c.watermark + 1);
+      if (c.watermark != INT64_MIN && c.watermark != INT64_MAX)
+        s.state.advance_watermark(c.watermark + 1);
     }
     const auto& st = s.state.stats();
     s.keys.store(s.state.keys(), std::memory_order_relaxed);
@@ -120,7 +133,8 @@ void engine::run_shard(shard& s) {
   }
 }
 
-std::future<void> engine::advance(timestamp_us watermark, std::optional<timestamp_us> evaluate_before) {
+std::future<void> engine::advance(timestamp_us watermark,
+                                  std::optional<timestamp_us> evaluate_before) {
   auto done = std::make_shared<completion>(shards_.size());
   auto fut = done->promise.get_future();
   for (auto& s : shards_) {
@@ -147,7 +161,8 @@ std::future<void> engine::visit_shards(std::function<void(std::size_t, shard_sta
 }
 
 void engine::set_rule(std::shared_ptr<const rule_definition> rule) {
-  PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width, "the bin width cannot change at run time");
+  PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width,
+                   "the bin width cannot change at run time");
   for (auto& s : shards_) {
     control c;
     c.rule = rule;
@@ -176,13 +191,14 @@ std::unique_ptr<engine::dispatcher> engine::make_dispatcher(std::string input_na
 engine::dispatcher::dispatcher(engine& e, std::string input_name, event_time_source time_source)
     : engine_(e), input_(std::move(input_name)), time_source_(time_source), pending_(e.shards()) {
   for (auto& p : pending_) p.reserve(batch_size);
-  const source_class classes[] = {source_class::candidate, source_class::private_v4, source_class::loopback,
-                                  source_class::private_v6, source_class::ipv6_sentinel};
+  const source_class classes[] = {source_class::candidate, source_class::private_v4,
+                                  source_class::loopback, source_class::private_v6,
+                                  source_class::ipv6_sentinel};
   for (source_class c : classes) {
     if (c == source_class::candidate) continue;
-    filtered_[static_cast<std::size_t>(c)] = &engine_.metrics_.get_counter(
-        "portscand_records_filtered_total", filtered_help,
-        {{"input", input_}, {"reason", std::string(to_string(c))}});
+    filtered_[static_cast<std::size_t>(c)] =
+        &engine_.metrics_.get_counter("portscand_records_filtered_total", filtered_help,
+                                      {{"input", input_}, {"reason", std::string(to_string(c))}});
   }
   future_ = &engine_.metrics_.get_counter("portscand_records_filtered_total", filtered_help,
                                           {{"input", input_}, {"reason", "future"}});
@@ -209,8 +225,9 @@ void engine::dispatcher::log_reject(std::string_view what, std::string_view reas
   std::uint64_t suppressed = 0;
   std::string key = std::string(format_name()) + "/" + std::string(reason);
   if (!log_.allow(key, engine_.clock_.now(), suppressed)) return;
-  spdlog::warn("input {}: {} record (format {}): {}{}", input_, what, format_name(), reason,
-               suppressed != 0 ? fmt::format(" ({} more since the last line)", suppressed) : std::string());
+  spdlog::warn(
+      "input {}: {} record (format {}): {}{}", input_, what, format_name(), reason,
+      suppressed != 0 ? fmt::format(" ({} more since the last line)", suppressed) : std::string());
 }
 
 void engine::dispatcher::skipped(std::string_view reason) {
@@ -220,7 +237,8 @@ void engine::dispatcher::skipped(std::string_view reason) {
 }
 
 void engine::dispatcher::rejected(std::string_view reason) {
-  count(rejected_, "portscand_records_rejected_total", "Malformed records, by input, format and reason.", reason)
+  count(rejected_, "portscand_records_rejected_total",
+        "Malformed records, by input, format and reason.", reason)
       .inc();
   log_reject("rejected", reason);
 }
@@ -281,9 +299,10 @@ void engine::dispatcher::push_batch(std::size_t shard) {
   message m(std::move(out));
   if (!engine_.shards_[shard]->queue.try_push(m)) {
     if (dropped_ == nullptr)
-      dropped_ = &engine_.metrics_.get_counter("portscand_records_dropped_total",
-                                               "Records of lossy inputs dropped because the shards were behind.",
-                                               {{"input", input_}, {"reason", "queue_full"}});
+      dropped_ = &engine_.metrics_.get_counter(
+          "portscand_records_dropped_total",
+          "Records of lossy inputs dropped because the shards were behind.",
+          {{"input", input_}, {"reason", "queue_full"}});
     dropped_->inc(n);
     log_reject("dropped", "shard queue full");
   }

@@ -130,8 +130,8 @@ class engine {
     rate_limited_log log_;
   };
 
-  std::unique_ptr<dispatcher> make_dispatcher(std::string input_name,
-                                              event_time_source time_source = event_time_source::record);
+  std::unique_ptr<dispatcher> make_dispatcher(
+      std::string input_name, event_time_source time_source = event_time_source::record);
 
   // The registry the engine counts into, for the stages that feed it (input sinks). Any thread.
   metrics_registry& metrics() noexcept { return metrics_; }

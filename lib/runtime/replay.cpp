@@ -9,9 +9,9 @@
 #include <map>
 #include <thread>
 
-#include "core/thread_guard.hpp"
 #include "core/assert.hpp"
 #include "core/metrics.hpp"
+#include "core/thread_guard.hpp"
 #include "parse/decoder.hpp"
 #include "runtime/engine.hpp"
 #include "schedule/schedule.hpp"
@@ -108,7 +108,8 @@ class header_tracker {
     const char* p = data;
     const char* end = data + size;
     while (p < end) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+      const char* nl =
+          static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
       const char* line_end = nl != nullptr ? nl : end;
       std::string_view line(p, static_cast<std::size_t>(line_end - p));
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -127,7 +128,8 @@ class header_tracker {
  private:
   // Keeps the latest line per header keyword ("#fields", "version", ...), in first-seen order.
   void note(std::string_view line) {
-    auto next = current_ ? std::make_shared<std::vector<std::string>>(*current_) : std::make_shared<std::vector<std::string>>();
+    auto next = current_ ? std::make_shared<std::vector<std::string>>(*current_)
+                         : std::make_shared<std::vector<std::string>>();
     const std::string_view key = line.substr(0, line.find_first_of(" \t"));
     bool replaced = false;
     for (auto& h : *next) {
@@ -155,7 +157,7 @@ struct chunk_done {
   std::size_t file = 0;
   std::size_t seq = 0;
   timestamp_us max_event = INT64_MIN;
-  bool end_of_file = false;   // sent by the reader: `seq` chunks in all
+  bool end_of_file = false;  // sent by the reader: `seq` chunks in all
   bool read_error = false;
 };
 
@@ -166,12 +168,14 @@ class chunk_reader {
   chunk_reader(buffer_pool& pool, std::size_t chunk_bytes, std::size_t max_line)
       : pool_(pool), chunk_bytes_(chunk_bytes), max_line_(max_line) {
     // The carried tail of a chunk is at most max_line bytes (longer lines are cut).
-    PORTSCAND_ASSERT(pool.capacity() >= max_line + chunk_bytes + unit_padding, "replay buffers too small");
+    PORTSCAND_ASSERT(pool.capacity() >= max_line + chunk_bytes + unit_padding,
+                     "replay buffers too small");
   }
 
   // Calls emit(chunk) for each chunk of the file; returns false on a read error.
   template <typename Emit>
-  bool read_file(std::size_t file_index, int fd, Emit emit, std::size_t& chunks, std::string& error) {
+  bool read_file(std::size_t file_index, int fd, Emit emit, std::size_t& chunks,
+                 std::string& error) {
     std::vector<char> carry;
     bool skipping = false;  // inside an over-long line, looking for its end
     std::size_t seq = 0;
@@ -261,9 +265,12 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
 
   watermark_tracker tracker({opt.evaluation.idle_timeout, /*wall_clock_idleness=*/false});
   for (const auto& f : opt.files) tracker.add_input(f);
-  evaluation_schedule schedule(schedule_kind::on_close, rule.query_frequency, opt.evaluation.allowed_lateness);
+  evaluation_schedule schedule(schedule_kind::on_close, rule.query_frequency,
+                               opt.evaluation.allowed_lateness);
 
-  const unsigned workers = opt.parse_threads != 0 ? opt.parse_threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned workers = opt.parse_threads != 0
+                               ? opt.parse_threads
+                               : std::max(1u, std::thread::hardware_concurrency());
   // Declared before the queue: queued chunks return their buffers to it.
   buffer_pool buffers(opt.chunk_bytes + unit_decoder::default_max_unit_bytes + unit_padding);
   bounded_queue<chunk> chunks(workers * 2);
@@ -294,7 +301,8 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
         const char* p = c->data->data();
         const char* end = p + c->size;
         while (p < end) {
-          const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+          const char* nl =
+              static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
           const char* line_end = nl != nullptr ? nl : end;
           d->begin_unit(ctx, &decoder);
           decoder.decode(std::string_view(p, static_cast<std::size_t>(line_end - p)), ctx, *d);
@@ -316,12 +324,16 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
       std::size_t n = 0;
       std::string error;
       bool ok = fd >= 0;
-      if (!ok) error = std::strerror(errno);
+      if (!ok)
+        error = std::strerror(errno);
       else
-        ok = rd.read_file(i, fd, [&chunks, &headers](chunk c) {
-          c.preamble = headers.preamble_for(c.data->data(), c.size);
-          chunks.push(std::move(c));
-        }, n, error);
+        ok = rd.read_file(
+            i, fd,
+            [&chunks, &headers](chunk c) {
+              c.preamble = headers.preamble_for(c.data->data(), c.size);
+              chunks.push(std::move(c));
+            },
+            n, error);
       if (fd > 0) ::close(fd);
       if (!ok) summary << "portscand replay: cannot read " << path << ": " << error << '\n';
       done.push(chunk_done{i, n, INT64_MIN, true, !ok});
@@ -331,8 +343,8 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
 
   // Coordinator: per file, the contiguous prefix of finished chunks defines its progress.
   struct file_progress {
-    std::size_t next = 0;               // first chunk not yet accounted
-    std::size_t total = SIZE_MAX;       // known at end of file
+    std::size_t next = 0;                          // first chunk not yet accounted
+    std::size_t total = SIZE_MAX;                  // known at end of file
     std::map<std::size_t, timestamp_us> finished;  // out-of-order completions
     bool closed = false;
   };
@@ -378,20 +390,25 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   order.reserve(all.size());
   for (std::size_t i = 0; i < all.size(); ++i) order.emplace_back(all[i].src.to_string(), i);
   std::sort(order.begin(), order.end(), [&all](const auto& a, const auto& b) {
-    if (all[a.second].bin_start != all[b.second].bin_start) return all[a.second].bin_start < all[b.second].bin_start;
+    if (all[a.second].bin_start != all[b.second].bin_start)
+      return all[a.second].bin_start < all[b.second].bin_start;
     return a.first < b.first;
   });
-  const alert_schema schema = opt.schema == output_schema::ocsf ? alert_schema::ocsf : alert_schema::native;
+  const alert_schema schema =
+      opt.schema == output_schema::ocsf ? alert_schema::ocsf : alert_schema::native;
   for (const auto& [src, i] : order) out << render_alert(all[i], schema) << '\n';
   out.flush();
   result.alerts = all.size();
 
   // Summary: what happened to every unit.
-  auto sum = [&metrics](const char* name, metric_labels match = {}) { return metrics.counter_sum(name, match); };
+  auto sum = [&metrics](const char* name, metric_labels match = {}) {
+    return metrics.counter_sum(name, match);
+  };
   summary << "portscand replay: " << sum("portscand_records_parsed_total") << " records parsed, "
-          << sum("portscand_records_rejected_total") << " rejected, " << sum("portscand_records_skipped_total")
-          << " skipped (not a session), " << sum("portscand_records_filtered_total") << " filtered, "
-          << totals.late << " late, " << totals.shed << " shed, " << all.size() << " alerts\n";
+          << sum("portscand_records_rejected_total") << " rejected, "
+          << sum("portscand_records_skipped_total") << " skipped (not a session), "
+          << sum("portscand_records_filtered_total") << " filtered, " << totals.late << " late, "
+          << totals.shed << " shed, " << all.size() << " alerts\n";
   const std::string text = metrics.render();
   for (const char* family : {"portscand_records_rejected_total", "portscand_records_skipped_total",
                              "portscand_records_filtered_total"}) {

@@ -16,8 +16,9 @@ namespace portscand {
 
 // Everything the rule needs of one (source, bin): 36 bytes.
 struct __attribute__((packed, aligned(4))) key_state {
-  static constexpr std::uint8_t alerted = 1;   // this key has alerted: never again (SPEC "once per key")
-  static constexpr std::uint8_t dirty = 2;     // touched since its bin was last evaluated
+  static constexpr std::uint8_t alerted =
+      1;  // this key has alerted: never again (SPEC "once per key")
+  static constexpr std::uint8_t dirty = 2;  // touched since its bin was last evaluated
 
   port_set ports;
   label_set labels;
@@ -56,7 +57,7 @@ class key_table {
   entry& find_or_insert(const Key& key, bool& inserted) {
     if ((size_ + 1) * 4 > index_.size() * 3) grow_index();
     const std::size_t mask = index_.size() - 1;
-    std::size_t slot = Hash{}(key) & mask;
+    std::size_t slot = Hash{}(key)&mask;
     while (true) {
       const slot_t v = index_[slot];
       if (v == 0) break;
@@ -70,7 +71,8 @@ class key_table {
       slot = (slot + 1) & mask;
     }
     PORTSCAND_ASSERT(size_ < 0xfffffffeu, "key table index overflow");
-    if (size_ == chunks_.size() * chunk_size) chunks_.push_back(std::make_unique<entry[]>(chunk_size));
+    if (size_ == chunks_.size() * chunk_size)
+      chunks_.push_back(std::make_unique<entry[]>(chunk_size));
     entry& e = at(size_);
     e.key = key;
     index_[slot] = make_slot(key, ++size_);
@@ -125,14 +127,18 @@ class key_table {
   static constexpr bool tagged = std::is_same_v<Key, std::uint32_t>;
   using slot_t = std::conditional_t<tagged, std::uint64_t, std::uint32_t>;
   static slot_t make_slot(const Key& key, std::size_t number) noexcept {
-    if constexpr (tagged) return std::uint64_t{key} << 32 | number;
-    else return static_cast<slot_t>(number);
+    if constexpr (tagged)
+      return std::uint64_t{key} << 32 | number;
+    else
+      return static_cast<slot_t>(number);
   }
   static std::size_t number_of(slot_t v) noexcept { return static_cast<std::uint32_t>(v); }
   // Whether the slot may be the key's: exactly when tagged, else it must be compared.
   static bool holds(slot_t v, const Key& key) noexcept {
-    if constexpr (tagged) return (v >> 32) == key;
-    else return true;
+    if constexpr (tagged)
+      return (v >> 32) == key;
+    else
+      return true;
   }
 
   void grow_index() { rebuild_index(std::max<std::size_t>(16, index_.size() * 2)); }

@@ -31,7 +31,7 @@ shard_state::add_result shard_state::add(const network_session& r) {
   bin& b = *last_bin_;
   bool inserted = false;
   key_state& s = r.src.is_v4() ? b.v4.find_or_insert(r.src.v4(), inserted).state
-                                : b.v6.find_or_insert(r.src.bytes(), inserted).state;
+                               : b.v6.find_or_insert(r.src.bytes(), inserted).state;
   touch(b, s, inserted, r, start);
   return add_result::added;
 }
@@ -50,11 +50,14 @@ std::size_t shard_state::add_batch(const network_session* records, std::size_t n
 }
 
 void shard_state::prefetch(const network_session& r, bool entry) const noexcept {
-  if (last_bin_ == nullptr || r.time < last_bin_start_ || r.time - last_bin_start_ >= config_.bin_width) return;
+  if (last_bin_ == nullptr || r.time < last_bin_start_ ||
+      r.time - last_bin_start_ >= config_.bin_width)
+    return;
   if (r.src.is_v4()) {
     entry ? last_bin_->v4.prefetch_entry(r.src.v4()) : last_bin_->v4.prefetch_slot(r.src.v4());
   } else {
-    entry ? last_bin_->v6.prefetch_entry(r.src.bytes()) : last_bin_->v6.prefetch_slot(r.src.bytes());
+    entry ? last_bin_->v6.prefetch_entry(r.src.bytes())
+          : last_bin_->v6.prefetch_slot(r.src.bytes());
   }
 }
 
@@ -119,8 +122,10 @@ std::size_t shard_state::evaluate_closed(timestamp_us close_before,
     if (start + config_.bin_width > close_before) break;
     if (b.evaluated && !b.reopened) continue;
     const bool only_dirty = b.evaluated;
-    visit(b.v4, start, only_dirty, [](std::uint32_t k) { return ip_address::from_v4(k); }, fn);
-    visit(b.v6, start, only_dirty, [](const v6_key& k) { return ip_address::from_v6(k); }, fn);
+    visit(
+        b.v4, start, only_dirty, [](std::uint32_t k) { return ip_address::from_v4(k); }, fn);
+    visit(
+        b.v6, start, only_dirty, [](const v6_key& k) { return ip_address::from_v6(k); }, fn);
     b.evaluated = true;
     b.reopened = false;
     ++visited;
@@ -246,8 +251,8 @@ constexpr std::uint32_t state_magic = 0x50534853;  // "SHSP"
 constexpr std::uint32_t state_version = 1;
 
 template <typename Table, typename WriteKey>
-void write_table(binary_writer& w, const Table& t, const std::unordered_map<label_id, std::uint32_t>& dict,
-                 WriteKey write_key) {
+void write_table(binary_writer& w, const Table& t,
+                 const std::unordered_map<label_id, std::uint32_t>& dict, WriteKey write_key) {
   std::vector<std::uint16_t> ports;
   std::vector<label_id> ids;
   w.put<std::uint64_t>(t.size());
@@ -305,8 +310,10 @@ void shard_state::serialize(std::string& out) const {
   for (const auto& [start, b] : bins_) {
     w.put<std::int64_t>(start);
     w.put<std::uint8_t>(static_cast<std::uint8_t>((b.evaluated ? 1 : 0) | (b.reopened ? 2 : 0)));
-    write_table(w, b.v4, dict, [](binary_writer& bw, std::uint32_t k) { bw.put<std::uint32_t>(k); });
-    write_table(w, b.v6, dict, [](binary_writer& bw, const v6_key& k) { bw.put_bytes(k.data(), k.size()); });
+    write_table(w, b.v4, dict,
+                [](binary_writer& bw, std::uint32_t k) { bw.put<std::uint32_t>(k); });
+    write_table(w, b.v6, dict,
+                [](binary_writer& bw, const v6_key& k) { bw.put_bytes(k.data(), k.size()); });
   }
 }
 
@@ -315,7 +322,8 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
   binary_reader r(in);
   std::uint32_t magic = 0, version = 0;
   std::int64_t bin_width = 0, watermark = 0;
-  if (!r.get(magic) || magic != state_magic || !r.get(version) || version != state_version) return false;
+  if (!r.get(magic) || magic != state_magic || !r.get(version) || version != state_version)
+    return false;
   if (!r.get(bin_width) || bin_width != config_.bin_width || !r.get(watermark)) return false;
   std::uint32_t dict_size = 0;
   if (!r.get(dict_size) || dict_size > (1u << 20)) return false;
@@ -340,8 +348,8 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
       key_state& s = e.state;
       std::uint32_t nports = 0, first = 0, last = 0, events = 0;
       std::uint8_t nlabels = 0, flags = 0;
-      if (!r.get(first) || !r.get(last) || !r.get(events) || !r.get(flags) || !r.get(nports) || nports > 65536 ||
-          first > last || last >= config_.bin_width)
+      if (!r.get(first) || !r.get(last) || !r.get(events) || !r.get(flags) || !r.get(nports) ||
+          nports > 65536 || first > last || last >= config_.bin_width)
         return false;
       s.first_offset = first;  // packed fields: read into locals, then assign
       s.last_offset = last;
@@ -365,7 +373,8 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
   for (std::uint64_t i = 0; i < nbins; ++i) {
     std::int64_t start = 0;
     std::uint8_t flags = 0;
-    if (!r.get(start) || !r.get(flags) || floor_to(start, config_.bin_width) != start || bins_.count(start) != 0) {
+    if (!r.get(start) || !r.get(flags) || floor_to(start, config_.bin_width) != start ||
+        bins_.count(start) != 0) {
       clear();
       return false;
     }

@@ -49,7 +49,8 @@ class shard_state {
  public:
   enum class add_result : std::uint8_t { added, late };
 
-  explicit shard_state(const window_config& config, const label_table& labels = label_table::global());
+  explicit shard_state(const window_config& config,
+                       const label_table& labels = label_table::global());
 
   // Adds a record whose source already passed the rule's filter and whose time is set.
   add_result add(const network_session& r);
@@ -73,9 +74,9 @@ class shard_state {
   std::size_t memory_bytes() const noexcept;  // tables + heap tiers (computed by a walk: not hot)
 
   struct counters {
-    std::uint64_t late_dropped = 0;   // records older than the retention horizon
-    std::uint64_t reopened = 0;       // records that landed in an already-evaluated bin
-    std::uint64_t shed_keys = 0;      // keys dropped by the memory cap
+    std::uint64_t late_dropped = 0;  // records older than the retention horizon
+    std::uint64_t reopened = 0;      // records that landed in an already-evaluated bin
+    std::uint64_t shed_keys = 0;     // keys dropped by the memory cap
     std::uint64_t shed_passes = 0;
     // shed_keys split by shed_distance_band(); the bands add up to shed_keys.
     std::array<std::uint64_t, shed_distance_bands> shed_by_distance{};

@@ -32,7 +32,8 @@ TEST(ShardState, AddBatchLeavesTheStateAddWould) {
   for (int i = 0; i < 20000; ++i) {
     const std::uint32_t k = (next() >> 8) % 3000;
     network_session r;
-    r.src = k % 5 == 0 ? *ip_address::parse("2001:db8::" + std::to_string(k)) : ip_address::from_v4(0xcb007100u + k);
+    r.src = k % 5 == 0 ? *ip_address::parse("2001:db8::" + std::to_string(k))
+                       : ip_address::from_v4(0xcb007100u + k);
     r.time = t0 + static_cast<timestamp_us>((next() >> 8) % 1800) * us_per_second;
     r.has_time = true;
     r.dst_port = static_cast<int>((next() >> 8) % 200);
@@ -45,7 +46,8 @@ TEST(ShardState, AddBatchLeavesTheStateAddWould) {
     if (one.add(r) == shard_state::add_result::late) ++late;
   std::size_t batched_late = 0;
   for (std::size_t i = 0; i < records.size(); i += 1024)
-    batched_late += batched.add_batch(records.data() + i, std::min<std::size_t>(1024, records.size() - i));
+    batched_late +=
+        batched.add_batch(records.data() + i, std::min<std::size_t>(1024, records.size() - i));
   EXPECT_GT(late, 0u);
   EXPECT_EQ(batched_late, late);
   std::string a, b;
@@ -324,7 +326,8 @@ TEST(ShardStateCheckpoint, ARoundTripKeepsEveryKeyPortLabelFlagAndTheWatermark) 
     a.add(r);
   }
   a.add(rec("2001:db8::1", t0 + 5 * us_per_minute, 22));
-  a.evaluate_closed(t0 + 5 * us_per_minute, [](key_view k) { k.state.flags |= key_state::alerted; });
+  a.evaluate_closed(t0 + 5 * us_per_minute,
+                    [](key_view k) { k.state.flags |= key_state::alerted; });
   a.advance_watermark(t0 + 7 * us_per_minute);
   std::string bytes;
   a.serialize(bytes);
@@ -349,7 +352,8 @@ TEST(ShardStateCheckpoint, CorruptOrTruncatedBytesAreRefusedNotCrashed) {
   std::string bytes;
   a.serialize(bytes);
   shard_state b(window_config{});
-  for (std::size_t cut = 0; cut < bytes.size(); cut += 7) EXPECT_FALSE(b.deserialize(std::string_view(bytes).substr(0, cut), label_table::global()));
+  for (std::size_t cut = 0; cut < bytes.size(); cut += 7)
+    EXPECT_FALSE(b.deserialize(std::string_view(bytes).substr(0, cut), label_table::global()));
   std::string flipped = bytes;
   flipped[4] ^= 0x55;  // the version
   EXPECT_FALSE(b.deserialize(flipped, label_table::global()));

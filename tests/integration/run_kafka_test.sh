@@ -113,10 +113,11 @@ start_daemon() {
   "$portscand" run --config "$work/portscand.yaml" >>"$work/daemon.log" 2>&1 &
   daemon_pid=$!
 }
-alerts_so_far() {
-  kcat -C -b "$bootstrap" -t alerts -o beginning -e -q 2>/dev/null | wc -l
+alerts_so_far() {  # distinct alert ids: a restart re-publishes what no checkpoint covered
+  kcat -C -b "$bootstrap" -t alerts -o beginning -e -q 2>/dev/null |
+    grep -o '"alert_id":"[^"]*"' | sort -u | wc -l
 }
-wait_for_alerts() {  # wait_for_alerts SECONDS: until the topic holds at least $expected
+wait_for_alerts() {  # wait_for_alerts SECONDS: until the topic holds $expected distinct alerts
   local deadline=$((SECONDS + $1))
   while [ $SECONDS -lt $deadline ]; do
     [ "$(alerts_so_far)" -ge "$expected" ] && return 0

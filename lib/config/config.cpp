@@ -315,7 +315,8 @@ class reader {
       } else if (type == "syslog") {
         check_keys(in, path,
                    {"type", "name", "format", "event_time", "listen", "max_message_bytes",
-                    "max_connections", "idle_timeout", "receive_buffer_bytes", "allow", "tls"});
+                    "max_connections", "max_connections_per_peer", "idle_timeout", "frame_timeout",
+                    "receive_buffer_bytes", "allow", "tls"});
         syslog_input_config s;
         if (!string_at(in, "listen", path, s.listen)) {
           problem(path + ".listen",
@@ -325,9 +326,13 @@ class reader {
         }
         number_at<std::size_t>(in, "max_message_bytes", path, s.max_message_bytes, 480, 16u << 20);
         number_at<std::size_t>(in, "max_connections", path, s.max_connections, 1, 100'000);
+        number_at<std::size_t>(in, "max_connections_per_peer", path, s.max_connections_per_peer, 0,
+                               100'000);
         number_at<std::size_t>(in, "receive_buffer_bytes", path, s.receive_buffer_bytes, 4096,
                                1u << 30);
         duration_at(in, "idle_timeout", path, s.connection_idle_timeout, us_per_second,
+                    24 * 60 * us_per_minute);
+        duration_at(in, "frame_timeout", path, s.frame_timeout, us_per_second,
                     24 * 60 * us_per_minute);
         string_list_at(in, "allow", path, s.allow);
         for (std::size_t k = 0; k < s.allow.size(); ++k)

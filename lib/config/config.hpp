@@ -36,8 +36,12 @@ struct kafka_input_config {
 struct syslog_input_config {
   std::string listen;  // udp://host:port, tcp://host:port, tls://host:port
   std::size_t max_message_bytes = 64 * 1024;
-  std::size_t max_connections = 1024;
+  std::size_t max_connections = 1024;  // at the limit a new connection evicts the least useful
+  std::size_t max_connections_per_peer = 64;  // per source address; 0 = unlimited
   timestamp_us connection_idle_timeout = 5 * us_per_minute;
+  // A message (or TLS handshake) that has begun must be complete this long after its first
+  // byte, so a peer dripping bytes under the idle timeout cannot hold a connection forever.
+  timestamp_us frame_timeout = 30 * us_per_second;
   std::size_t receive_buffer_bytes = 8u << 20;
   std::vector<std::string> allow;  // peer CIDRs; empty = everyone
   std::string tls_certificate, tls_key, tls_ca;

@@ -59,6 +59,9 @@ class syslog_framer {
   void finish(frame_handler& out);
 
   framing_mode mode() const noexcept { return mode_; }
+  // True between the first byte of a frame (or of bytes being skipped or discarded) and its
+  // end; separators between frames are not part of one. The listener's frame deadline.
+  bool in_frame() const noexcept { return state_ != state::frame_start; }
   std::size_t buffered_bytes() const noexcept { return partial_.size(); }
 
  private:

@@ -25,9 +25,11 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "core/assert.hpp"
 #include "core/log.hpp"
 #include "core/thread_guard.hpp"
 #include "ingest/peer_allowlist.hpp"
@@ -78,14 +80,29 @@ reject_reason from_frame_error(frame_error e) noexcept {
   return reject_reason::garbage;
 }
 
-// Connections closed at once, before any byte of theirs was read as a message.
-enum class refuse_reason : std::uint8_t { not_allowed, max_connections, tls_handshake, count_ };
-constexpr std::array<std::string_view, 3> refuse_names = {"not_allowed", "max_connections",
+// Connections closed at once, before any byte of theirs was read as a message. There is no
+// "max_connections" reason any more: at that limit an old connection is evicted instead.
+enum class refuse_reason : std::uint8_t {
+  not_allowed,
+  max_connections_per_peer,
+  tls_handshake,
+  count_
+};
+constexpr std::array<std::string_view, 3> refuse_names = {"not_allowed", "max_connections_per_peer",
                                                           "tls_handshake"};
 
-// Why an established connection ended.
-enum class close_reason : std::uint8_t { peer, idle_timeout, shutdown, count_ };
-constexpr std::array<std::string_view, 3> close_names = {"peer", "idle_timeout", "shutdown"};
+// Why an established connection ended. `evicted`: closed at max_connections to admit a new
+// one; `frame_timeout`: a message (or TLS handshake) not completed within frame_timeout.
+enum class close_reason : std::uint8_t {
+  peer,
+  idle_timeout,
+  frame_timeout,
+  evicted,
+  shutdown,
+  count_
+};
+constexpr std::array<std::string_view, 5> close_names = {"peer", "idle_timeout", "frame_timeout",
+                                                         "evicted", "shutdown"};
 
 // Every metric of one listener, looked up once at construction so that the data path only
 // touches counters.
@@ -281,7 +298,8 @@ class syslog_listener::impl {
         make_sink_(std::move(make_sink)),
         m_(metrics, name_),
         clock_(clk),
-        idle_timeout_(std::chrono::microseconds(cfg.connection_idle_timeout)) {}
+        idle_timeout_(std::chrono::microseconds(cfg.connection_idle_timeout)),
+        frame_timeout_(std::chrono::microseconds(cfg.frame_timeout)) {}
 
   status start();
   void stop();
@@ -303,8 +321,10 @@ class syslog_listener::impl {
 
   void accept();
   void on_accepted(tcp::socket s);
+  void evict_one(std::string_view newcomer);
   void refuse(refuse_reason r, std::string_view peer);
   void on_connection_gone(connection_base* c);
+  void release_slot(const ip_address& ip);
 
   void udp_wait();
   void udp_drain();
@@ -321,12 +341,17 @@ class syslog_listener::impl {
   listener_metrics m_;
   const clock& clock_;
   const std::chrono::steady_clock::duration idle_timeout_;
+  const std::chrono::steady_clock::duration frame_timeout_;
   listen_endpoint ep_;
   peer_allowlist allow_;
   rate_limited_log log_limit_;
   std::unique_ptr<unit_sink> sink_;
   std::optional<asio::ssl::context> tls_;
-  std::unordered_set<connection_base*> conns_;
+  std::unordered_set<connection_base*> conns_;  // until their handlers are gone
+  // Connections not yet closed (conns_ also holds closed ones whose handlers are still
+  // pending), in all and per peer address: what max_connections and _per_peer limit.
+  std::size_t live_ = 0;
+  std::unordered_map<ip_address, std::size_t> live_per_peer_;
   bool stopping_ = false;
 
   // Declared after everything its handlers reference, before the I/O objects bound to it.
@@ -351,11 +376,27 @@ class syslog_listener::impl {
   std::thread thread_;
 };
 
-// The io thread's view of a connection: what shutdown needs to close it.
+// The io thread's view of a connection: what shutdown and eviction need.
 class syslog_listener::impl::connection_base {
  public:
+  // Which connection to evict at max_connections: the lowest rank goes first. A connection
+  // that never delivered a message (a slowloris, a stuck TLS handshake) ranks below every
+  // one that did; within each group the one whose last message (or, without one, whose
+  // accept) lies furthest back goes first. A sender that delivers messages regularly is
+  // therefore the last to go.
+  struct rank {
+    bool delivered;
+    std::chrono::steady_clock::time_point since;
+    friend bool operator<(const rank& a, const rank& b) noexcept {
+      return a.delivered != b.delivered ? !a.delivered : a.since < b.since;
+    }
+  };
+
   virtual ~connection_base() = default;
   virtual void close(close_reason why) = 0;
+  virtual bool closed() const noexcept = 0;
+  virtual rank eviction_rank() const noexcept = 0;
+  virtual std::string_view peer() const noexcept = 0;
 };
 
 // One TCP or TLS connection: reads, frames, delivers. Lives as long as a handler of its own
@@ -368,19 +409,27 @@ class syslog_listener::impl::connection final
   static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
 
  public:
-  connection(impl& owner, Stream stream, std::string peer)
+  // The caller has counted the connection in live_ and live_per_peer_[ip]; close() (or the
+  // destructor) gives that slot back.
+  connection(impl& owner, Stream stream, const ip_address& ip, std::string peer)
       : owner_(owner),
         stream_(std::move(stream)),
-        idle_(stream_.get_executor()),
+        timer_(stream_.get_executor()),
         framer_(owner.cfg_.max_message_bytes),
+        ip_(ip),
         peer_(std::move(peer)),
         buf_(new char[read_buffer_bytes]),
-        last_activity_(std::chrono::steady_clock::now()) {}
+        accepted_at_(std::chrono::steady_clock::now()),
+        last_activity_(accepted_at_),
+        frame_started_(accepted_at_) {}
 
-  ~connection() override { owner_.on_connection_gone(this); }
+  ~connection() override {
+    if (!closed_) owner_.release_slot(ip_);
+    owner_.on_connection_gone(this);
+  }
 
   void start() {
-    arm_idle(last_activity_ + owner_.idle_timeout_);
+    arm_timer(next_due(last_activity_));
     if constexpr (is_tls) {
       stream_.async_handshake(
           asio::ssl::stream_base::server,
@@ -394,19 +443,36 @@ class syslog_listener::impl::connection final
   void close(close_reason why) override {
     if (closed_) return;
     closed_ = true;
+    owner_.release_slot(ip_);
     if (established_) owner_.m_.closed[static_cast<std::size_t>(why)]->inc();
-    idle_.cancel();
+    timer_.cancel();
     error_code ignored;
     stream_.lowest_layer().close(ignored);
   }
+
+  // Evicted, timed out and shut down connections are counted even during a TLS handshake.
+  void close_counted(close_reason why) {
+    established_ = true;
+    close(why);
+  }
+
+  bool closed() const noexcept override { return closed_; }
+  rank eviction_rank() const noexcept override {
+    return {ever_delivered_, ever_delivered_ ? last_delivery_ : accepted_at_};
+  }
+  std::string_view peer() const noexcept override { return peer_; }
 
   void on_frame(std::string_view frame) override {
     owner_.m_.messages.inc();  // received, even while the sink below blocks
     owner_.sink_->on_unit(frame, unit_meta{receive_time_, peer_});
     delivered_ = true;
+    ++frames_ended_;
   }
 
-  void on_frame_error(frame_error e) override { owner_.reject(from_frame_error(e), peer_); }
+  void on_frame_error(frame_error e) override {
+    owner_.reject(from_frame_error(e), peer_);
+    ++frames_ended_;
+  }
 
  private:
   void on_handshake(const error_code& ec) {
@@ -422,6 +488,8 @@ class syslog_listener::impl::connection final
     }
     owner_.m_.accepted.inc();
     established_ = true;
+    in_frame_ = false;  // the handshake was under the frame deadline; it is done
+    last_activity_ = std::chrono::steady_clock::now();
     read();
   }
 
@@ -441,52 +509,105 @@ class syslog_listener::impl::connection final
       return;
     }
     owner_.m_.bytes.inc(n);
-    last_activity_ = std::chrono::steady_clock::now();
+    const auto now = std::chrono::steady_clock::now();
     receive_time_ = owner_.clock_.now();
     delivered_ = false;
+    frames_ended_ = 0;
     // on_unit() may block here while the engine is behind: then this io thread reads no
     // socket at all and TCP flow control pushes back on every peer (README "backpressure").
     framer_.feed(std::string_view(buf_.get(), n), *this);
-    if (delivered_) owner_.sink_->on_burst_end();
+    const bool in_frame = framer_.in_frame();
+    // Separators between frames (LF, CR, NUL) are no activity: a peer dripping newlines
+    // would otherwise never be idle and never start a frame the deadline could time.
+    if (in_frame_ || in_frame || frames_ended_ != 0) last_activity_ = now;
+    // A frame started in this read: its deadline runs from now.
+    if (in_frame && (!in_frame_ || frames_ended_ != 0)) {
+      frame_started_ = now;
+      frame_grace_ = false;
+    }
+    in_frame_ = in_frame;
+    if (delivered_) {
+      ever_delivered_ = true;
+      last_delivery_ = now;
+      owner_.sink_->on_burst_end();
+    }
     if (!closed_) read();
+  }
+
+  // When the timer should next look: the idle deadline, the frame deadline of a frame in
+  // progress, and between frames at least every frame_timeout (a frame that starts now is
+  // then timed without re-arming the timer on the data path).
+  std::chrono::steady_clock::time_point next_due(std::chrono::steady_clock::time_point now) const {
+    const auto idle_due = last_activity_ + owner_.idle_timeout_;
+    const auto frame_due = (in_frame_ ? frame_started_ : now) + owner_.frame_timeout_;
+    return std::min(idle_due, frame_due);
   }
 
   // The timer is re-armed from its own handler rather than on every read, so a busy
   // connection costs one clock read per segment, not a timer cancel.
-  void arm_idle(std::chrono::steady_clock::time_point at) {
-    idle_.expires_at(at);
-    idle_.async_wait([self = this->shared_from_this()](const error_code& ec) {
-      if (!ec && !self->closed_) self->on_idle_timer();
+  void arm_timer(std::chrono::steady_clock::time_point at) {
+    timer_.expires_at(at);
+    timer_.async_wait([self = this->shared_from_this()](const error_code& ec) {
+      if (!ec && !self->closed_) self->on_timer();
     });
   }
 
-  void on_idle_timer() {
+  void on_timer() {
     const auto now = std::chrono::steady_clock::now();
-    const auto due = last_activity_ + owner_.idle_timeout_;
-    if (now < due) return arm_idle(due);
+    const auto lateness = now - timer_.expiry();
     // A timer that fires late means the io thread was stalled (a sink blocked by
-    // backpressure): nothing was read meanwhile, so the silence proves nothing. Bytes waiting
-    // in the socket prove the peer is not idle either. Closing then would drop its data.
-    error_code ignored;
-    if (now - idle_.expiry() > stall_tolerance || stream_.lowest_layer().available(ignored) > 0) {
+    // backpressure): nothing was read meanwhile, so neither the silence nor the slow frame
+    // was the peer's doing. Closing then would drop its data; the stall is not counted.
+    if (lateness > stall_tolerance) {
       last_activity_ = now;
-      return arm_idle(now + owner_.idle_timeout_);
+      frame_started_ += lateness;
+      return arm_timer(next_due(now));
     }
-    owner_.warn_limited(
-        "idle_timeout", "closing {}: idle for {} ms", peer_,
-        std::chrono::duration_cast<std::chrono::milliseconds>(owner_.idle_timeout_).count());
-    established_ = true;  // counted as an idle close even during a TLS handshake
-    close(close_reason::idle_timeout);
+    error_code ignored;
+    const bool unread = stream_.lowest_layer().available(ignored) > 0;
+    if (in_frame_ && now >= frame_started_ + owner_.frame_timeout_) {
+      // Bytes waiting in the socket may finish the frame: read them first, once.
+      if (unread && !frame_grace_) {
+        frame_grace_ = true;
+        return arm_timer(now + stall_tolerance);
+      }
+      owner_.warn_limited(
+          "frame_timeout", "closing {}: {} not complete after {} ms", peer_,
+          established_ ? "message" : "TLS handshake",
+          std::chrono::duration_cast<std::chrono::milliseconds>(owner_.frame_timeout_).count());
+      return close_counted(close_reason::frame_timeout);
+    }
+    if (now >= last_activity_ + owner_.idle_timeout_) {
+      // Bytes waiting in the socket prove the peer is not idle.
+      if (unread) {
+        last_activity_ = now;
+        return arm_timer(next_due(now));
+      }
+      owner_.warn_limited(
+          "idle_timeout", "closing {}: idle for {} ms", peer_,
+          std::chrono::duration_cast<std::chrono::milliseconds>(owner_.idle_timeout_).count());
+      return close_counted(close_reason::idle_timeout);
+    }
+    arm_timer(next_due(now));
   }
 
   impl& owner_;
   Stream stream_;
-  asio::steady_timer idle_;
+  asio::steady_timer timer_;  // idle and frame deadlines
   syslog_framer framer_;
+  const ip_address ip_;
   const std::string peer_;
   std::unique_ptr<char[]> buf_;
+  const std::chrono::steady_clock::time_point accepted_at_;
   std::chrono::steady_clock::time_point last_activity_;
+  // Start of the frame in progress (of the TLS handshake until it completes).
+  std::chrono::steady_clock::time_point frame_started_;
+  std::chrono::steady_clock::time_point last_delivery_{};
   timestamp_us receive_time_ = 0;
+  std::size_t frames_ended_ = 0;  // frames delivered or rejected by the current feed()
+  bool in_frame_ = is_tls;        // the handshake counts as a frame
+  bool frame_grace_ = false;
+  bool ever_delivered_ = false;
   bool established_ = !is_tls;
   bool delivered_ = false;
   bool closed_ = false;
@@ -732,21 +853,60 @@ void syslog_listener::impl::on_accepted(tcp::socket s) {
     refuse(refuse_reason::not_allowed, peer);
     return;  // `s` closes here
   }
-  if (conns_.size() >= cfg_.max_connections) {
-    refuse(refuse_reason::max_connections, peer);
-    return;
+  if (cfg_.max_connections_per_peer != 0) {
+    const auto it = live_per_peer_.find(ip);
+    if (it != live_per_peer_.end() && it->second >= cfg_.max_connections_per_peer) {
+      refuse(refuse_reason::max_connections_per_peer, peer);
+      return;
+    }
   }
+  // Refusing the newcomer would let whoever holds every slot (a slowloris) lock all senders
+  // out; evicting the least useful connection lets a real sender in.
+  if (live_ >= cfg_.max_connections) evict_one(peer);
+  ++live_per_peer_[ip];  // after the eviction, which may erase this peer's entry
+  ++live_;
   if (tls_) {
-    auto tc = std::make_shared<connection<tls_stream>>(*this, tls_stream(std::move(s), *tls_),
+    auto tc = std::make_shared<connection<tls_stream>>(*this, tls_stream(std::move(s), *tls_), ip,
                                                        std::move(peer));
     conns_.insert(tc.get());
     tc->start();
   } else {
-    auto pc = std::make_shared<connection<tcp::socket>>(*this, std::move(s), std::move(peer));
+    auto pc = std::make_shared<connection<tcp::socket>>(*this, std::move(s), ip, std::move(peer));
     conns_.insert(pc.get());
     pc->start();
   }
   m_.open.set(static_cast<double>(conns_.size()));
+}
+
+void syslog_listener::impl::evict_one(std::string_view newcomer) {
+  connection_base* victim = nullptr;
+  connection_base::rank lowest{};
+  // O(connections) per eviction, only at the limit: a scan of max_connections (1,024 by
+  // default) is cheap next to a TCP accept.
+  for (connection_base* c : conns_) {
+    if (c->closed()) continue;
+    const connection_base::rank r = c->eviction_rank();
+    if (victim == nullptr || r < lowest) {
+      victim = c;
+      lowest = r;
+    }
+  }
+  PORTSCAND_ASSERT(victim != nullptr, "live_ counts a connection that conns_ does not hold");
+  const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - lowest.since)
+                         .count();
+  warn_limited("evicted", "closing {} to admit {}: max_connections ({}) reached; it {} {} ms ago",
+               victim->peer(), newcomer, cfg_.max_connections,
+               lowest.delivered ? "last delivered a message" : "was accepted without a message",
+               since);
+  victim->close(close_reason::evicted);
+}
+
+void syslog_listener::impl::release_slot(const ip_address& ip) {
+  --live_;
+  const auto it = live_per_peer_.find(ip);
+  if (it == live_per_peer_.end()) return;
+  if (--it->second == 0) live_per_peer_.erase(it);
 }
 
 void syslog_listener::impl::on_connection_gone(connection_base* c) {

@@ -105,6 +105,16 @@ INSTANTIATE_TEST_SUITE_P(
                      "inputs: [{type: syslog, listen: '0.0.0.0:514'}]", "inputs[0].listen"},
         invalid_case{"a tls listener without certificate",
                      "inputs: [{type: syslog, listen: 'tls://0.0.0.0:6514'}]", "inputs[0].tls"},
+        invalid_case{"a syslog frame_timeout under one second",
+                     "inputs: [{type: syslog, listen: 'tcp://0.0.0.0:514', frame_timeout: 500ms}]",
+                     "inputs[0].frame_timeout", "must be between"},
+        invalid_case{"a syslog frame_timeout without unit",
+                     "inputs: [{type: syslog, listen: 'tcp://0.0.0.0:514', frame_timeout: 30}]",
+                     "inputs[0].frame_timeout", "not a duration"},
+        invalid_case{"a negative max_connections_per_peer",
+                     "inputs: [{type: syslog, listen: 'tcp://0.0.0.0:514', "
+                     "max_connections_per_peer: -1}]",
+                     "inputs[0].max_connections_per_peer", "must be between"},
         invalid_case{"a bad allow CIDR",
                      "inputs: [{type: syslog, listen: 'udp://0.0.0.0:514', allow: [10.0.0.0/33]}]",
                      "inputs[0].allow[0]"},
@@ -165,6 +175,21 @@ INSTANTIATE_TEST_SUITE_P(
                      "   acks: all\n      acks: '1'\n",
                      "outputs[0].properties.acks", "duplicate key 'acks'"}),
     test::why_name{});
+
+TEST(Config, SyslogConnectionLimitsAreReadWithTheirDefaults) {
+  const auto r = load(
+      "inputs:\n"
+      "  - {type: syslog, listen: 'tcp://0.0.0.0:514'}\n"
+      "  - {type: syslog, listen: 'tcp://0.0.0.0:515', max_connections_per_peer: 0, "
+      "frame_timeout: 2m}\n");
+  ASSERT_TRUE(r.problems.empty()) << listing(r.problems);
+  const auto& defaults = std::get<syslog_input_config>(r.cfg.inputs[0].transport);
+  EXPECT_EQ(defaults.max_connections_per_peer, 64u);
+  EXPECT_EQ(defaults.frame_timeout, 30 * us_per_second);
+  const auto& set = std::get<syslog_input_config>(r.cfg.inputs[1].transport);
+  EXPECT_EQ(set.max_connections_per_peer, 0u) << "0 = unlimited";
+  EXPECT_EQ(set.frame_timeout, 2 * us_per_minute);
+}
 
 TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {
   const auto r = load("mode: x\nshards: 0\nevaluation: {schedule: y}\n");

@@ -3,11 +3,14 @@
 // syslog_senders_test.cpp, socket activation in syslog_activation_test.cpp.
 #include "ingest/syslog_listener.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,6 +82,44 @@ std::string octet(std::string_view msg) {
 
 constexpr const char* rejected = "portscand_syslog_messages_rejected_total";
 constexpr const char* refused = "portscand_syslog_connections_refused_total";
+constexpr const char* closed = "portscand_syslog_connections_closed_total";
+constexpr const char* accepted = "portscand_syslog_connections_accepted_total";
+
+// A TCP connection to 127.0.0.1:port from the loopback address `from` (any of 127/8 is
+// local on Linux): a peer with its own address, for the per-peer limit.
+int connect_tcp_from(std::uint16_t port, const char* from) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True while the peer has not closed `fd`: nothing to read, no EOF, no error.
+bool still_open(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) == 0) return true;
+  char c = 0;
+  const ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+  return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+constexpr timestamp_us ms(long long n) {
+  return n * (us_per_second / 1000);
+}
 
 // ---- pure helpers ---------------------------------------------------------------------------
 
@@ -382,7 +423,9 @@ TEST(syslog_listener_tcp, an_oversize_frame_and_garbage_are_counted_and_the_stre
 
 TEST(syslog_listener_tcp, a_thousand_concurrent_connections_each_deliver_their_message) {
   ASSERT_GE(test::raise_fd_limit(4096), 2100u) << "RLIMIT_NOFILE too low for 2x1000 sockets";
-  running_listener l(config_for("tcp://127.0.0.1:0"));
+  syslog_input_config c = config_for("tcp://127.0.0.1:0");
+  c.max_connections_per_peer = 0;  // all from 127.0.0.1
+  running_listener l(c);
   ASSERT_TRUE(l.started) << l.start_error;
   constexpr int n = 1000;
   std::vector<int> fds;
@@ -413,23 +456,141 @@ TEST(syslog_listener_tcp, a_thousand_concurrent_connections_each_deliver_their_m
   EXPECT_TRUE(l.wait_counter("portscand_syslog_connections_closed_total", "peer", n, 20s));
 }
 
-TEST(syslog_listener_tcp, connections_beyond_max_connections_are_accepted_and_closed) {
+// Issue 11 (slowloris): max_connections peers dripping a byte now and then, under the idle
+// timeout, held every slot; new senders were accepted and closed at once, and a real scan sent
+// meanwhile produced no alert. Now a newcomer evicts the connection that never delivered a
+// message, and a sender that delivers is never the one to go.
+TEST(syslog_listener_tcp, drippers_holding_every_slot_are_evicted_for_a_real_sender) {
   syslog_input_config c = config_for("tcp://127.0.0.1:0");
-  c.max_connections = 2;
+  c.max_connections = 8;
+  c.connection_idle_timeout = 60 * us_per_second;  // the drippers stay under it
+  c.frame_timeout = 3600 * us_per_second;          // eviction alone must let the sender in
   running_listener l(c);
   ASSERT_TRUE(l.started) << l.start_error;
-  const int a = test::connect_tcp(l.port());
-  const int b = test::connect_tcp(l.port());
+  std::vector<int> drippers;
+  for (int i = 0; i < 8; ++i) {
+    const std::string from = "127.0.1." + std::to_string(i + 1);
+    const int fd = connect_tcp_from(l.port(), from.c_str());
+    ASSERT_GE(fd, 0) << from;
+    ASSERT_TRUE(test::send_all(fd, "<13>a frame that never ends"));
+    drippers.push_back(fd);
+  }
+  ASSERT_TRUE(l.wait_counter(accepted, {}, 8));                  // every slot is taken
+  for (int fd : drippers) ASSERT_TRUE(test::send_all(fd, "."));  // a drip each
+
+  const int sender = connect_tcp_from(l.port(), "127.0.2.1");
+  ASSERT_GE(sender, 0);
+  ASSERT_TRUE(test::send_all(sender, "<13>scan 1\n<13>scan 2\n"));
+  ASSERT_TRUE(l.units->wait_for_count(2)) << "the real sender was locked out";
+  EXPECT_EQ(l.units->units(), (std::vector<std::string>{"<13>scan 1", "<13>scan 2"}));
+  EXPECT_EQ(l.counter(closed, "evicted"), 1u);
+  EXPECT_EQ(l.counter(refused), 0u);
+
+  // More drippers arrive: each evicts another dripper, never the sender that delivers.
+  std::vector<int> late;
+  for (int i = 0; i < 8; ++i) {
+    const std::string from = "127.0.3." + std::to_string(i + 1);
+    const int fd = connect_tcp_from(l.port(), from.c_str());
+    ASSERT_GE(fd, 0) << from;
+    ASSERT_TRUE(test::send_all(fd, "<13>another frame that never ends"));
+    late.push_back(fd);
+    ASSERT_TRUE(l.wait_counter(closed, "evicted", 2 + i));
+  }
+  ASSERT_TRUE(test::send_all(sender, "<13>scan 3\n"));
+  ASSERT_TRUE(l.units->wait_for_count(3)) << "the real sender was evicted";
+  EXPECT_TRUE(still_open(sender));
+  // The 8 first drippers went (oldest first), and the first of the late ones made room for
+  // the ninth eviction: 9 evictions, 9 partial frames counted as truncated.
+  for (int fd : drippers) EXPECT_TRUE(test::wait_for_close(fd, 5s));
+  EXPECT_TRUE(l.wait_counter(rejected, "truncated", 9));
+  EXPECT_EQ(l.counter(closed, "evicted"), 9u);
+  for (int fd : drippers) ::close(fd);
+  for (int fd : late) ::close(fd);
+  ::close(sender);
+}
+
+TEST(syslog_listener_tcp, a_peer_over_its_connection_limit_is_refused_and_others_still_connect) {
+  syslog_input_config c = config_for("tcp://127.0.0.1:0");
+  c.max_connections_per_peer = 2;
+  running_listener l(c);
+  ASSERT_TRUE(l.started) << l.start_error;
+  const int a = connect_tcp_from(l.port(), "127.0.4.1");
+  const int b = connect_tcp_from(l.port(), "127.0.4.1");
   ASSERT_TRUE(test::send_all(a, "<13>a\n"));
   ASSERT_TRUE(test::send_all(b, "<13>b\n"));
   ASSERT_TRUE(l.units->wait_for_count(2));  // both are established before the third arrives
-  const int third = test::connect_tcp(l.port());
+  const int third = connect_tcp_from(l.port(), "127.0.4.1");
   ASSERT_GE(third, 0);
-  EXPECT_TRUE(test::wait_for_close(third, 5s));
-  EXPECT_TRUE(l.wait_counter(refused, "max_connections", 1));
-  ::close(third);
+  EXPECT_TRUE(test::wait_for_close(third, 5s)) << "a third connection from one peer stayed open";
+  EXPECT_TRUE(l.wait_counter(refused, "max_connections_per_peer", 1));
+  const int other = connect_tcp_from(l.port(), "127.0.4.2");
+  ASSERT_TRUE(test::send_all(other, "<13>other peer\n"));
+  ASSERT_TRUE(l.units->wait_for_text("<13>other peer"));
+  // A closed connection gives its slot back.
   ::close(a);
-  ::close(b);
+  ASSERT_TRUE(l.wait_counter(closed, "peer", 1));
+  const int again = connect_tcp_from(l.port(), "127.0.4.1");
+  ASSERT_TRUE(test::send_all(again, "<13>again\n"));
+  EXPECT_TRUE(l.units->wait_for_text("<13>again"));
+  EXPECT_EQ(l.counter(refused, "max_connections_per_peer"), 1u);
+  for (int fd : {b, third, other, again}) ::close(fd);
+}
+
+TEST(syslog_listener_tcp, a_frame_dripped_under_the_idle_timeout_is_closed_at_the_frame_deadline) {
+  syslog_input_config c = config_for("tcp://127.0.0.1:0");
+  c.connection_idle_timeout = 60 * us_per_second;
+  c.frame_timeout = ms(300);
+  running_listener l(c);
+  ASSERT_TRUE(l.started) << l.start_error;
+  const int fd = test::connect_tcp(l.port());
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(test::send_all(fd, "<13>slow"));
+  bool was_closed = false;
+  // A byte every 50 ms for up to 10 s: never idle, the frame never ends.
+  for (int i = 0; i < 200 && !was_closed; ++i) {
+    std::this_thread::sleep_for(50ms);
+    was_closed = !still_open(fd) || !test::send_all(fd, "x");
+  }
+  EXPECT_TRUE(was_closed) << "a dripping peer kept its connection";
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+  EXPECT_TRUE(l.wait_counter(closed, "frame_timeout", 1));
+  EXPECT_TRUE(l.wait_counter(rejected, "truncated", 1));
+  EXPECT_EQ(l.units->size(), 0u);
+  ::close(fd);
+}
+
+TEST(syslog_listener_tcp, quiet_gaps_between_whole_frames_are_not_a_frame_timeout) {
+  syslog_input_config c = config_for("tcp://127.0.0.1:0");
+  c.frame_timeout = ms(200);  // the gaps below are three times longer
+  running_listener l(c);
+  ASSERT_TRUE(l.started) << l.start_error;
+  const int fd = test::connect_tcp(l.port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(test::send_all(fd, octet("<13>tick " + std::to_string(i))));
+    std::this_thread::sleep_for(600ms);
+  }
+  ASSERT_TRUE(l.units->wait_for_count(3));
+  EXPECT_TRUE(still_open(fd));
+  EXPECT_EQ(l.counter(closed, "frame_timeout"), 0u);
+  ::close(fd);
+}
+
+TEST(syslog_listener_tcp, a_peer_dripping_only_newlines_is_idle) {
+  syslog_input_config c = config_for("tcp://127.0.0.1:0");
+  c.connection_idle_timeout = ms(400);
+  running_listener l(c);
+  ASSERT_TRUE(l.started) << l.start_error;
+  const int fd = test::connect_tcp(l.port());
+  ASSERT_TRUE(test::send_all(fd, "<13>one message\n"));
+  bool was_closed = false;
+  for (int i = 0; i < 200 && !was_closed; ++i) {  // a separator every 50 ms, up to 10 s
+    std::this_thread::sleep_for(50ms);
+    was_closed = !still_open(fd) || !test::send_all(fd, "\n");
+  }
+  EXPECT_TRUE(was_closed) << "newlines between frames kept the connection from being idle";
+  EXPECT_TRUE(l.wait_counter(closed, "idle_timeout", 1));
+  EXPECT_EQ(l.units->units(), (std::vector<std::string>{"<13>one message"}));
+  ::close(fd);
 }
 
 TEST(syslog_listener_tcp, a_silent_peer_is_closed_after_the_idle_timeout) {
@@ -623,6 +784,26 @@ TEST_F(tls_fixture, a_client_that_never_starts_the_handshake_is_closed_when_idle
   ::close(fd);
   EXPECT_TRUE(l.wait_counter("portscand_syslog_connections_closed_total", "idle_timeout", 1));
   EXPECT_EQ(l.counter(refused, "tls_handshake"), 0u);
+}
+
+TEST_F(tls_fixture, a_handshake_dripped_under_the_idle_timeout_is_closed_at_the_frame_deadline) {
+  syslog_input_config c = tls_config(false);
+  c.connection_idle_timeout = 60 * us_per_second;
+  c.frame_timeout = ms(300);
+  running_listener l(c);
+  ASSERT_TRUE(l.started) << l.start_error;
+  const int fd = test::connect_tcp(l.port());
+  // A TLS record header announcing a 512-byte handshake record, then its body a byte at a time.
+  ASSERT_TRUE(test::send_all(fd, std::string("\x16\x03\x01\x02\x00", 5)));
+  bool was_closed = false;
+  for (int i = 0; i < 200 && !was_closed; ++i) {
+    std::this_thread::sleep_for(50ms);
+    was_closed = !still_open(fd) || !test::send_all(fd, std::string(1, '\0'));
+  }
+  EXPECT_TRUE(was_closed) << "a dripped handshake kept its connection";
+  EXPECT_TRUE(l.wait_counter(closed, "frame_timeout", 1));
+  EXPECT_EQ(l.counter(refused, "tls_handshake"), 0u);
+  ::close(fd);
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 
 // rdkafka.h first: rdkafka_mock.h (used by the tests) relies on its declarations.
 #include <librdkafka/rdkafka.h>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -40,7 +42,55 @@ std::string suppressed_note(std::uint64_t n) {
   return n == 0 ? std::string() : " (" + std::to_string(n) + " similar lines suppressed)";
 }
 
+// The error kinds a producer's error callback reports in practice (connection, name
+// resolution, authentication, TLS, the idempotence machinery, broker-side refusals), each a
+// label value of portscand_alert_output_errors_total; everything else is "other".
+constexpr std::array<std::string_view, 11> output_error_kinds = {"transport",
+                                                                 "all_brokers_down",
+                                                                 "resolve",
+                                                                 "authentication",
+                                                                 "ssl",
+                                                                 "timed_out",
+                                                                 "fatal",
+                                                                 "unknown_topic_or_part",
+                                                                 "topic_authorization_failed",
+                                                                 "cluster_authorization_failed",
+                                                                 "other"};
+
 }  // namespace
+
+std::optional<producer_stats> parse_producer_stats(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) return std::nullopt;
+  producer_stats out;
+  if (doc["msg_cnt"].get(out.queued_messages) != simdjson::SUCCESS ||
+      doc["txmsgs"].get(out.transmitted) != simdjson::SUCCESS)
+    return std::nullopt;
+  simdjson::dom::object brokers;
+  if (doc["brokers"].get(brokers) == simdjson::SUCCESS) {
+    for (auto [name, b] : brokers) {
+      std::uint64_t retries = 0;
+      if (b["txretries"].get(retries) == simdjson::SUCCESS)
+        out.retries_by_broker.emplace(std::string(name), retries);
+    }
+  }
+  return out;
+}
+
+std::string_view output_error_kind(int librdkafka_error_code) {
+  std::string_view name =
+      rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(librdkafka_error_code));
+  if (!name.empty() && name.front() == '_') name.remove_prefix(1);
+  for (std::string_view kind : output_error_kinds) {
+    if (kind.size() != name.size()) continue;
+    const bool same = std::equal(kind.begin(), kind.end(), name.begin(), [](char k, char n) {
+      return k == std::tolower(static_cast<unsigned char>(n));
+    });
+    if (same) return kind;
+  }
+  return output_error_kinds.back();
+}
 
 kafka_output::kafka_output(std::string name, output_schema schema, const kafka_output_config& cfg,
                            metrics_registry& metrics, kafka_output_options options)
@@ -58,7 +108,22 @@ kafka_output::kafka_output(std::string name, output_schema schema, const kafka_o
                                     {{"output", name_}})),
       pending_gauge_(metrics.get_gauge("portscand_alerts_pending",
                                        "Alerts handed to an output and not yet confirmed.",
-                                       {{"output", name_}})) {
+                                       {{"output", name_}})),
+      retries_(metrics.get_counter(
+          "portscand_alert_output_retries_total",
+          "Requests a Kafka output re-sent to its brokers (librdkafka statistics, txretries).",
+          {{"output", name_}})),
+      queued_gauge_(metrics.get_gauge(
+          "portscand_alert_output_queued_messages",
+          "Messages waiting in a Kafka output's producer for an acknowledgement (msg_cnt).",
+          {{"output", name_}})) {
+  // Every kind exists from the start, so that rate() sees the first error.
+  for (std::string_view kind : output_error_kinds)
+    error_counters_.emplace(
+        kind, &metrics.get_counter("portscand_alert_output_errors_total",
+                                   "Errors a Kafka output's client reported as they happened "
+                                   "(connection, authentication, TLS, broker), by kind.",
+                                   {{"output", name_}, {"kind", std::string(kind)}}));
   if (cfg.brokers.empty()) config_error(name_, "brokers is required");
   if (cfg.topic.empty()) config_error(name_, "topic is required");
 
@@ -73,6 +138,9 @@ kafka_output::kafka_output(std::string name, output_schema schema, const kafka_o
   // reports it delivered though it never was. Alert volume is small and batched by
   // linger.ms, so serializing requests costs nothing that matters.
   set_property(conf.get(), name_, "max.in.flight.requests.per.connection", "1");
+  // Retries and the producer queue as they happen (on_stats); the output's properties may
+  // set another interval (0 turns the two metrics off).
+  set_property(conf.get(), name_, "statistics.interval.ms", "1000");
   for (const auto& [key, value] : cfg.properties) {
     if (auto why = refused_output_property(key, value)) config_error(name_, *why);
     if (is_secret_key(key)) secret_values_.push_back(value);
@@ -81,6 +149,7 @@ kafka_output::kafka_output(std::string name, output_schema schema, const kafka_o
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &kafka_output::on_delivery);
   rd_kafka_conf_set_error_cb(conf.get(), &kafka_output::on_error);
+  rd_kafka_conf_set_stats_cb(conf.get(), &kafka_output::on_stats);
   rd_kafka_conf_set_log_cb(conf.get(), &kafka_output::on_log);
   conf_template_ = conf.release();
 
@@ -124,6 +193,9 @@ rd_kafka_t* kafka_output::create_producer() {
     config_error(name_, "cannot create the Kafka producer: " + redact(errstr));
   }
   ++generation_;
+  retries_seen_.clear();
+  resends_seen_ = 0;
+  reports_ = 0;
   return rk;
 }
 
@@ -215,6 +287,7 @@ void kafka_output::on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, vo
   // Reports of a producer already replaced carry nothing actionable: its unconfirmed
   // alerts have been re-sent.
   if (rk != self->rk_) return;
+  ++self->reports_;
   const auto seq = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(msg->_private));
   auto it = self->entries_.find(seq);
   if (it == self->entries_.end() || !it->second.in_flight) return;
@@ -237,6 +310,7 @@ void kafka_output::on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, vo
 void kafka_output::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   auto* self = static_cast<kafka_output*>(opaque);
   if (rk != self->rk_) return;
+  self->error_counters_.at(output_error_kind(err))->inc();
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
   if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
       code == RD_KAFKA_RESP_ERR__SSL)
@@ -249,6 +323,57 @@ void kafka_output::on_error(rd_kafka_t* rk, int err, const char* reason, void* o
                              suppressed))
     spdlog::warn("output '{}': Kafka client error: {} ({}){}", self->name_, reason,
                  rd_kafka_err2name(code), suppressed_note(suppressed));
+}
+
+int kafka_output::on_stats(rd_kafka_t* rk, char* json, std::size_t json_len, void* opaque) {
+  auto* self = static_cast<kafka_output*>(opaque);
+  // Statistics of a producer already replaced would mix its counts into the new one's.
+  if (rk == self->rk_) self->apply_stats(std::string_view(json, json_len));
+  return 0;  // librdkafka frees the document
+}
+
+void kafka_output::apply_stats(std::string_view json) {
+  const auto stats = parse_producer_stats(json);
+  if (!stats) {
+    std::uint64_t suppressed = 0;
+    if (log_limit_.allow("stats", steady_us(), suppressed))
+      spdlog::warn(
+          "output '{}': librdkafka statistics do not parse; retries and queue "
+          "metrics are not updated{}",
+          name_, suppressed_note(suppressed));
+    return;
+  }
+  queued_gauge_.set(static_cast<double>(stats->queued_messages));
+  // Two kinds of retry. Request retries (txretries) are few for a producer: librdkafka
+  // 2.0.2 re-sends the messages of a produce request that failed (disconnect, timeout,
+  // NOT_ENOUGH_REPLICAS, ...) by queueing them again, which txretries does not count
+  // (measured on the mock cluster: 98 re-sends, txretries 0). Those re-sends are the
+  // transmissions beyond one per message: every message this producer took either got its
+  // delivery report or is still in msg_cnt, so txmsgs - reports - msg_cnt counts them. A
+  // message still queued and never sent makes that too small, never too large, and the
+  // counter only moves up, so it catches up once the message goes out.
+  std::uint64_t added = 0;
+  const std::int64_t resends =
+      static_cast<std::int64_t>(stats->transmitted) - reports_ - stats->queued_messages;
+  if (resends > resends_seen_) {
+    added += static_cast<std::uint64_t>(resends - resends_seen_);
+    resends_seen_ = resends;
+  }
+  for (const auto& [broker, total] : stats->retries_by_broker) {
+    const auto it = retries_seen_.try_emplace(broker, 0).first;
+    // A broker entry's count only grows while the producer lives; a smaller one is a new
+    // entry under an old name, counted from 0.
+    added += total >= it->second ? total - it->second : total;
+    it->second = total;
+  }
+  if (added == 0) return;
+  retries_.inc(added);
+  std::uint64_t suppressed = 0;
+  if (log_limit_.allow("retries", steady_us(), suppressed))
+    spdlog::warn(
+        "output '{}': {} retried send(s) to the brokers in the last interval; {} "
+        "message(s) waiting in the producer{}",
+        name_, added, stats->queued_messages, suppressed_note(suppressed));
 }
 
 void kafka_output::on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -29,8 +32,33 @@ struct kafka_output_options {
   std::chrono::milliseconds fatal_drain_timeout{2'000};
 };
 
+// What an alert output reads from one librdkafka statistics document (statistics.interval.ms).
+struct producer_stats {
+  std::int64_t queued_messages = 0;  // top-level msg_cnt: in the producer, not yet acknowledged
+  std::uint64_t transmitted = 0;     // top-level txmsgs: message transmissions, re-sends included
+  // brokers.<name>.txretries: requests re-sent, cumulative over the producer's life, per
+  // broker entry (bootstrap and learned brokers each have one).
+  std::map<std::string, std::uint64_t, std::less<>> retries_by_broker;
+};
+// nullopt when the document does not parse or has no msg_cnt or txmsgs; a broker without
+// txretries is left out. Pure, any thread.
+std::optional<producer_stats> parse_producer_stats(std::string_view json);
+
+// The `kind` label of portscand_alert_output_errors_total for a librdkafka error code:
+// rd_kafka_err2name() lower-cased without its leading '_' ("transport", "all_brokers_down"),
+// one of a fixed set; any other code is "other", so the label set stays bounded.
+std::string_view output_error_kind(int librdkafka_error_code);
+
 // Publishes alerts to one Kafka topic with an idempotent producer (acks=all). Message key =
 // SrcIpAddr, headers alert_id and rule_id, value = the alert JSON in the output's schema.
+//
+// Visibility while the brokers are away (issue 11: the failure counter stayed 0 through a
+// 70 s outage, because a delivery report fails only when message.timeout.ms runs out):
+// every error librdkafka reports through its error callback is counted at once by kind in
+// portscand_alert_output_errors_total, and its statistics (every second unless the output's
+// properties set statistics.interval.ms) give the request retries
+// (portscand_alert_output_retries_total) and the messages waiting in the producer
+// (portscand_alert_output_queued_messages).
 //
 // Delivery: every alert stays in `entries_` from publish() until its delivery report says
 // it was written. A failed report (any error, retriable or permanent: topic authorization,
@@ -101,6 +129,8 @@ class kafka_output final : public alert_output {
 
   static void on_delivery(rd_kafka_s* rk, const rd_kafka_message_s* msg, void* opaque);
   static void on_error(rd_kafka_s* rk, int err, const char* reason, void* opaque);
+  static int on_stats(rd_kafka_s* rk, char* json, std::size_t json_len, void* opaque);
+  void apply_stats(std::string_view json);
   static void on_log(const rd_kafka_s* rk, int level, const char* fac, const char* buf);
 
   const std::string name_;
@@ -113,6 +143,15 @@ class kafka_output final : public alert_output {
   counter& restarts_;
   gauge& pending_gauge_;
   std::unordered_map<std::string, counter*> failure_counters_;
+  std::unordered_map<std::string_view, counter*> error_counters_;  // by output_error_kind()
+  counter& retries_;
+  gauge& queued_gauge_;
+  // Of the current producer (reset when one is created, its counts start at 0): txretries
+  // per broker entry as last seen, the message re-sends counted so far (see apply_stats) and
+  // the delivery reports served. The retries counter grows by the differences.
+  std::map<std::string, std::uint64_t, std::less<>> retries_seen_;
+  std::int64_t resends_seen_ = 0;
+  std::int64_t reports_ = 0;
 
   std::vector<std::string> secret_values_;    // values of is_secret_key() properties
   rd_kafka_conf_s* conf_template_ = nullptr;  // duplicated for every (re)created producer

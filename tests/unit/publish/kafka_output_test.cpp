@@ -16,6 +16,7 @@
 
 #include "kafka_mock_cluster.hpp"
 #include "publish/publish_test_util.hpp"
+#include "test_names.hpp"
 
 namespace portscand {
 namespace {
@@ -388,6 +389,139 @@ TEST(KafkaOutput, InjectedFatalErrorWithAlertsInFlightLosesNone) {
   ASSERT_TRUE(out.flush(20s)) << out.pending() << " still pending";
   EXPECT_GE(out.producer_generation(), 2u);
   EXPECT_EQ(alert_ids(consume(mc.bootstraps(), 1, 7)), alert_ids(test_alerts(0, 7)));
+}
+
+// ---- Visibility during an outage (issue 11) ------------------------------------------------
+// alert_delivery_failures_total stayed 0 through a 43-70 s outage: it moves only when a
+// delivery report fails, i.e. when message.timeout.ms (5 min by default) runs out. Errors
+// and retries must show while they happen.
+
+// A delivery timeout far beyond the tests: no alert fails for good while they run.
+kafka_output_config patient_config(const mock_cluster& mc) {
+  kafka_output_config cfg = fast_config(mc);
+  cfg.properties["message.timeout.ms"] = "300000";
+  cfg.properties["statistics.interval.ms"] = "200";
+  return cfg;
+}
+
+std::uint64_t output_errors(metrics_registry& m, const std::string& kind = "") {
+  metric_labels match = {{"output", "kafka-test"}};
+  if (!kind.empty()) match.emplace_back("kind", kind);
+  return m.counter_sum("portscand_alert_output_errors_total", match);
+}
+
+std::uint64_t output_retries(metrics_registry& m) {
+  return m.counter_sum("portscand_alert_output_retries_total", {{"output", "kafka-test"}});
+}
+
+double queued_messages(metrics_registry& m) {
+  return m.get_gauge("portscand_alert_output_queued_messages", "", {{"output", "kafka-test"}})
+      .value();
+}
+
+TEST(KafkaOutput, BrokerErrorsAreCountedWhileTheBrokersAreDownNotWhenTheyGiveUp) {
+  mock_cluster mc(1);
+  metrics_registry m;
+  kafka_output out("kafka-test", output_schema::native, patient_config(mc), m, fast_options());
+  ASSERT_TRUE(out.publish(test_alerts(0, 1)));
+  ASSERT_TRUE(out.flush(10s));  // connected
+  EXPECT_EQ(output_errors(m), 0u);
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(out.publish(test_alerts(1, 3)));
+  ASSERT_TRUE(poll_until(out, [&] { return output_errors(m) > 0; }))
+      << "no error counted with the broker down";
+  EXPECT_GT(output_errors(m, "transport") + output_errors(m, "all_brokers_down"), 0u);
+  ASSERT_TRUE(poll_until(out, [&] { return queued_messages(m) >= 3.0; }))
+      << "queued: " << queued_messages(m);
+  EXPECT_EQ(failures(m), 0u) << "nothing has failed for good yet: the test is about before that";
+  EXPECT_EQ(out.pending(), 3u);
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(mc.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(out.flush(20s)) << out.pending() << " still pending";
+  EXPECT_TRUE(poll_until(out, [&] { return queued_messages(m) == 0.0; }));
+  EXPECT_EQ(output_errors(m, "other"), 0u) << "connection errors have their own kinds";
+}
+
+TEST(KafkaOutput, ProduceRetriesAreCountedAsTheyHappen) {
+  mock_cluster mc(1);
+  // Retriable refusals, more than the test will consume: librdkafka retries on its own.
+  std::vector<rd_kafka_resp_err_t> errs(1000, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_push_request_errors_array(mc.get(), produce_api, errs.size(), errs.data());
+  metrics_registry m;
+  kafka_output out("kafka-test", output_schema::native, patient_config(mc), m, fast_options());
+  const auto alerts = test_alerts(0, 2);
+  ASSERT_TRUE(out.publish(alerts));
+  ASSERT_TRUE(poll_until(out, [&] { return output_retries(m) >= 3; }))
+      << output_retries(m) << " retries counted";
+  EXPECT_EQ(failures(m), 0u) << "nothing has failed for good yet";
+  EXPECT_EQ(out.pending(), 2u);
+  EXPECT_GE(queued_messages(m), 2.0);
+
+  rd_kafka_mock_clear_request_errors(mc.get(), produce_api);
+  ASSERT_TRUE(out.flush(20s)) << out.pending() << " still pending";
+  EXPECT_EQ(alert_ids(consume(mc.bootstraps(), 1, 2)), alert_ids(alerts));
+}
+
+struct stats_case {
+  std::string why;
+  std::string json;
+  bool parses;
+  std::int64_t queued = 0;
+  std::uint64_t transmitted = 0;
+  std::map<std::string, std::uint64_t> retries;
+};
+
+class producer_stats_table : public ::testing::TestWithParam<stats_case> {};
+
+TEST_P(producer_stats_table, reads_the_queue_and_the_retries_per_broker) {
+  const stats_case& c = GetParam();
+  const auto s = parse_producer_stats(c.json);
+  ASSERT_EQ(s.has_value(), c.parses);
+  if (!s) return;
+  EXPECT_EQ(s->queued_messages, c.queued);
+  EXPECT_EQ(s->transmitted, c.transmitted);
+  const std::map<std::string, std::uint64_t> retries(s->retries_by_broker.begin(),
+                                                     s->retries_by_broker.end());
+  EXPECT_EQ(retries, c.retries);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    parse_producer_stats, producer_stats_table,
+    ::testing::Values(
+        stats_case{
+            "retries of every broker entry, bootstrap ones included",
+            R"({"msg_cnt": 7, "txmsgs": 9, "brokers": {"b:9092/bootstrap": {"txretries": 2},)"
+            R"( "b:9092/1": {"txretries": 5, "state": "UP"}}})",
+            true,
+            7,
+            9,
+            {{"b:9092/bootstrap", 2}, {"b:9092/1", 5}}},
+        stats_case{"no brokers yet", R"({"msg_cnt": 0, "txmsgs": 0})", true, 0, 0, {}},
+        stats_case{"a broker without txretries is left out",
+                   R"({"msg_cnt": 1, "txmsgs": 4, "brokers": {"x": {"state": "INIT"}}})",
+                   true,
+                   1,
+                   4,
+                   {}},
+        stats_case{"no msg_cnt is not producer statistics", R"({"txmsgs": 1, "brokers": {}})",
+                   false},
+        stats_case{"no txmsgs is not producer statistics", R"({"msg_cnt": 1})", false},
+        stats_case{"truncated JSON", R"({"msg_cnt": 3, "brok)", false},
+        stats_case{"not JSON at all", "statistics", false}),
+    test::why_name{});
+
+TEST(KafkaOutput, ErrorKindsAreLowerCasedNamesFromABoundedSet) {
+  EXPECT_EQ(output_error_kind(RD_KAFKA_RESP_ERR__TRANSPORT), "transport");
+  EXPECT_EQ(output_error_kind(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN), "all_brokers_down");
+  EXPECT_EQ(output_error_kind(RD_KAFKA_RESP_ERR__AUTHENTICATION), "authentication");
+  EXPECT_EQ(output_error_kind(RD_KAFKA_RESP_ERR__SSL), "ssl");
+  EXPECT_EQ(output_error_kind(RD_KAFKA_RESP_ERR__FATAL), "fatal");
+  EXPECT_EQ(output_error_kind(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
+            "topic_authorization_failed");
+  EXPECT_EQ(output_error_kind(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS), "other");
+  EXPECT_EQ(output_error_kind(-12345), "other") << "a code librdkafka does not know";
+  EXPECT_EQ(output_error_kind(99999), "other");
 }
 
 TEST(KafkaOutput, RefusesPropertiesThatWeakenTheDeliveryContract) {

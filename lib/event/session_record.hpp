@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/time.hpp"
+#include "event/network_session.hpp"
+
+namespace portscand {
+
+// The records of the scale-out topic (README "Scale-out"): one Kafka message per normalized
+// network session, keyed by the canonical text of its source address, so that Kafka's
+// default partitioner (murmur2) sends every record of a source to one partition; and the
+// ticks an owner appends to its partitions to tell whoever reads them when the watermark
+// moved and which bins to evaluate. Version 1, little-endian:
+//
+//   session: 0x01 | flags | time i64 (µs since the epoch) | [port u16] | [dst 4|16 bytes]
+//            | [protocol u8] | action u8 | reported_by (len u8 + bytes) | [device (len u8 +
+//            bytes)]
+//            flags: 1 port, 2 dst, 4 dst is IPv6, 8 protocol, 16 device
+//   tick:    0x02 | flags (1: evaluate) | watermark i64 | evaluate_before i64
+//
+// A reader refuses any other first byte (a later version) and any record that is short,
+// long or inconsistent: counted, never a crash.
+inline constexpr std::uint8_t session_record_v1 = 0x01;
+inline constexpr std::uint8_t tick_record_v1 = 0x02;
+
+// The message key of a session: the canonical text of the source (dotted quad, RFC 5952).
+std::string session_record_key(const ip_address& src);
+// Appends the value of a session record to out. Labels longer than 255 bytes are cut.
+void encode_session_record(const network_session& s, std::string_view reported_by,
+                           std::string_view device, std::string& out);
+
+struct decoded_session {
+  network_session session;  // labels are not set: the caller interns the strings below
+  std::string_view reported_by;
+  std::string_view device;
+};
+// Decodes a session (key and value); nullopt with `why` set when either is not a valid v1
+// session record. The views point into `value`.
+std::optional<decoded_session> decode_session_record(std::string_view key, std::string_view value,
+                                                     std::string_view* why = nullptr);
+
+struct tick_record {
+  timestamp_us watermark = INT64_MIN;
+  std::optional<timestamp_us> evaluate_before;
+  bool operator==(const tick_record&) const = default;
+};
+std::string encode_tick_record(const tick_record& t);
+std::optional<tick_record> decode_tick_record(std::string_view value);
+
+// What an owner commits with the offset of a scale-out partition, so that the next owner
+// rebuilds exactly the state it had: read from the committed offset, start from
+// `watermark` (in force at that offset), and below `end` (the owner's position when it
+// committed) take only the records of `bins` (the bins it held then); from `end` on, every
+// record. Text: "psd1 wm=<µs> end=<offset> bins=<µs>,<µs>,...".
+struct partition_resume {
+  timestamp_us watermark = INT64_MIN;
+  std::int64_t end = 0;
+  std::vector<timestamp_us> bins;  // ascending
+  bool operator==(const partition_resume&) const = default;
+};
+std::string encode_partition_resume(const partition_resume& r);
+std::optional<partition_resume> decode_partition_resume(std::string_view text);
+
+}  // namespace portscand

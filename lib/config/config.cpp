@@ -196,7 +196,7 @@ class reader {
     }
     check_keys(root, "",
                {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
-                "inputs", "outputs", "metrics", "limits", "log_level"});
+                "inputs", "outputs", "metrics", "limits", "scale_out", "log_level"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
@@ -266,6 +266,54 @@ class reader {
     }
     read_inputs(root["inputs"], cfg);
     read_outputs(root["outputs"], cfg);
+    read_scale_out(root["scale_out"], cfg);
+  }
+
+  void read_scale_out(const YAML::Node& n, config& cfg) {
+    if (!n) return;
+    if (!n.IsMap()) {
+      problem("scale_out", "must be a map");
+      return;
+    }
+    auto& so = cfg.scale_out;
+    so.enabled = true;
+    check_keys(n, "scale_out",
+               {"topic", "partitions", "replication_factor", "retention", "group", "brokers",
+                "properties"});
+    if (string_at(n, "topic", "scale_out", so.topic) && so.topic.empty())
+      problem("scale_out.topic", "must not be empty");
+    number_at<std::int32_t>(n, "partitions", "scale_out", so.partitions, 1, 10'000);
+    number_at<std::int32_t>(n, "replication_factor", "scale_out", so.replication_factor, -1,
+                            1000);
+    if (so.replication_factor == 0)
+      problem("scale_out.replication_factor", "must be -1 (the broker's default) or at least 1");
+    // A new owner reads a partition again from its oldest open bin: the topic must keep
+    // at least the rule's query period plus the allowed lateness (checked against the rule
+    // at start); two hours is the floor for the default rule.
+    duration_at(n, "retention", "scale_out", so.retention, 2 * 60 * us_per_minute,
+                365 * 24 * 60 * us_per_minute);
+    if (string_at(n, "group", "scale_out", so.group) && so.group.empty())
+      problem("scale_out.group", "must not be empty");
+    const bool own_brokers = string_at(n, "brokers", "scale_out", so.brokers);
+    properties_at(n, "scale_out", so.properties, false);
+    if (!own_brokers) {
+      const kafka_input_config* first = nullptr;
+      for (const auto& in : cfg.inputs)
+        if ((first = std::get_if<kafka_input_config>(&in.transport)) != nullptr) break;
+      if (first == nullptr) {
+        problem("scale_out.brokers", "is required when no Kafka input names the brokers");
+        return;
+      }
+      so.brokers = first->brokers;
+      if (!n["properties"]) so.properties = first->properties;
+    } else if (so.brokers.empty()) {
+      problem("scale_out.brokers", "must not be empty");
+    }
+    for (const auto& [key, value] : so.properties)
+      if (key == "group.id" || key == "enable.auto.commit" || key == "bootstrap.servers" ||
+          key == "metadata.broker.list" || key == "partitioner" || key == "transactional.id")
+        problem("scale_out.properties." + key,
+                "is set by portscand for the scale-out topic (use scale_out.group / brokers)");
   }
 
   void read_inputs(const YAML::Node& n, config& cfg) {
@@ -561,6 +609,9 @@ std::string describe_config(const config& cfg) {
     }
     o << ']';
   }
+  if (cfg.scale_out.enabled)
+    o << " scale_out[topic=" << cfg.scale_out.topic << " partitions=" << cfg.scale_out.partitions
+      << " group=" << cfg.scale_out.group << " brokers=" << cfg.scale_out.brokers << ']';
   for (const auto& out : cfg.outputs) {
     o << " output[" << out.name
       << " schema=" << (out.schema == output_schema::native ? "native" : "ocsf");

@@ -90,6 +90,20 @@ struct limits_config {
   std::size_t queue_batches = 256;  // per shard, batches of up to 1024 records
 };
 
+// Scale-out through Kafka (README "Scale-out"): every instance parses what it reads and
+// produces normalized records keyed by source to `topic`; the window engine consumes that
+// topic in `group`, so each source has one owner.
+struct scale_out_config {
+  bool enabled = false;  // the `scale_out:` section is present
+  std::string topic = "portscand.by-source";
+  std::int32_t partitions = 8;           // when the topic is created
+  std::int32_t replication_factor = -1;  // when the topic is created; -1: the broker's default
+  timestamp_us retention = 24 * 60 * us_per_minute;  // retention.ms of a created topic
+  std::string group = "portscand.by-source";
+  std::string brokers;                            // default: the first Kafka input's
+  std::map<std::string, std::string> properties;  // default: the first Kafka input's
+};
+
 struct config {
   std::string rule_path;  // "" = the built-in rule
   detection_mode mode = detection_mode::standard;
@@ -101,6 +115,7 @@ struct config {
   std::vector<output_config> outputs;
   metrics_config metrics;
   limits_config limits;
+  scale_out_config scale_out;
   std::string log_level = "info";
 };
 

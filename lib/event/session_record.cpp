@@ -136,6 +136,33 @@ std::optional<tick_record> decode_tick_record(std::string_view value) {
   return t;
 }
 
+std::string encode_mark_record(const mark_record& m) {
+  std::string out;
+  binary_writer w(out);
+  w.put<std::uint8_t>(mark_record_v1);
+  w.put<std::uint8_t>(m.final ? 1 : 0);
+  w.put<std::int64_t>(m.watermark);
+  put_label(w, m.producer);
+  return out;
+}
+
+std::optional<mark_record> decode_mark_record(std::string_view value) {
+  if (value.size() < 11 || static_cast<std::uint8_t>(value[0]) != mark_record_v1)
+    return std::nullopt;
+  const auto flags = static_cast<std::uint8_t>(value[1]);
+  if (flags > 1) return std::nullopt;
+  mark_record m;
+  m.final = flags == 1;
+  binary_reader r(value.substr(2, 8));
+  if (!r.get(m.watermark)) return std::nullopt;
+  std::size_t pos = 10;
+  std::string_view producer;
+  if (!get_label(value, pos, producer) || pos != value.size() || producer.empty())
+    return std::nullopt;
+  m.producer = producer;
+  return m;
+}
+
 std::string encode_partition_resume(const partition_resume& r) {
   std::string out = "psd1 wm=" + std::to_string(r.watermark) + " end=" + std::to_string(r.end) +
                     " bins=";

@@ -22,11 +22,18 @@ namespace portscand {
 //            bytes)]
 //            flags: 1 port, 2 dst, 4 dst is IPv6, 8 protocol, 16 device
 //   tick:    0x02 | flags (1: evaluate) | watermark i64 | evaluate_before i64
+//   mark:    0x03 | flags (1: final) | watermark i64 | producer (len u8 + bytes)
+//
+// Marks are how stage 1 tells stage 2 how far it has read: each instance appends its own
+// input watermark to every partition, and an owner takes the minimum over the instances
+// (as a stream processor carries watermarks through a shuffle). "final": the instance stops
+// producing (it has no input left); owners stop waiting for it.
 //
 // A reader refuses any other first byte (a later version) and any record that is short,
 // long or inconsistent: counted, never a crash.
 inline constexpr std::uint8_t session_record_v1 = 0x01;
 inline constexpr std::uint8_t tick_record_v1 = 0x02;
+inline constexpr std::uint8_t mark_record_v1 = 0x03;
 
 // The message key of a session: the canonical text of the source (dotted quad, RFC 5952).
 std::string session_record_key(const ip_address& src);
@@ -51,6 +58,15 @@ struct tick_record {
 };
 std::string encode_tick_record(const tick_record& t);
 std::optional<tick_record> decode_tick_record(std::string_view value);
+
+struct mark_record {
+  std::string producer;  // the instance's id (at most 255 bytes)
+  timestamp_us watermark = INT64_MIN;
+  bool final = false;
+  bool operator==(const mark_record&) const = default;
+};
+std::string encode_mark_record(const mark_record& m);
+std::optional<mark_record> decode_mark_record(std::string_view value);
 
 // What an owner commits with the offset of a scale-out partition, so that the next owner
 // rebuilds exactly the state it had: read from the committed offset, start from

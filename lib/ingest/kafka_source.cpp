@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -209,13 +210,25 @@ void kafka_source::on_rebalance(int err, void* parts) {
   rd_kafka_error_t* error = nullptr;
   rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (sink_->wants_committed()) {
+      // The sink's state decides where each partition starts (see kafka_unit_sink).
+      std::vector<assigned_partition> parts;
+      for (int i = 0; i < partitions->cnt; ++i)
+        parts.push_back({partition_key{partitions->elems[i].topic, partitions->elems[i].partition}});
+      read_committed(parts);
+      sink_->on_assigned(parts);
+      for (int i = 0; i < partitions->cnt; ++i)
+        if (parts[static_cast<std::size_t>(i)].start)
+          partitions->elems[i].offset = *parts[static_cast<std::size_t>(i)].start;
+    }
     {
       std::lock_guard lock(mu_);
       for (int i = 0; i < partitions->cnt; ++i) {
         auto& p = partitions->elems[i];
         const partition_key key{p.topic, p.partition};
         auto& pr = progress_[key];
-        if (auto off = start_offsets_.on_assign(key, pr.next_offset)) p.offset = *off;
+        if (!sink_->wants_committed())
+          if (auto off = start_offsets_.on_assign(key, pr.next_offset)) p.offset = *off;
         pr.assigned = true;
         pr.at_end = false;
       }
@@ -230,6 +243,10 @@ void kafka_source::on_rebalance(int err, void* parts) {
     // Whatever was consumed from the revoked partitions is already in the shards; their
     // offsets are committed with the next checkpoint only if they are still ours then.
     sink_->on_burst_end();
+    std::vector<partition_key> revoked;
+    for (int i = 0; i < partitions->cnt; ++i)
+      revoked.push_back({partitions->elems[i].topic, partitions->elems[i].partition});
+    sink_->on_revoked(revoked);
     {
       std::lock_guard lock(mu_);
       for (int i = 0; i < partitions->cnt; ++i) {
@@ -251,6 +268,34 @@ void kafka_source::on_rebalance(int err, void* parts) {
   } else if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     count_error("assign", rd_kafka_err2str(e));
   }
+}
+
+// The group's committed offsets and metadata of these partitions (a broker round trip, at
+// most 10 s). On failure every partition stays committed_known = false, counted.
+void kafka_source::read_committed(std::vector<assigned_partition>& parts) {
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+  for (const auto& p : parts)
+    rd_kafka_topic_partition_list_add(list, p.key.topic.c_str(), p.key.partition);
+  const rd_kafka_resp_err_t e = rd_kafka_committed(rk_, list, 10000);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    count_error("committed", rd_kafka_err2str(e));
+  } else {
+    for (int i = 0; i < list->cnt; ++i) {
+      const auto& el = list->elems[i];
+      auto& p = parts[static_cast<std::size_t>(i)];
+      if (el.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        count_error("committed", std::string(el.topic) + "/" + std::to_string(el.partition) +
+                                     ": " + rd_kafka_err2str(el.err));
+        continue;
+      }
+      p.committed_known = true;
+      p.committed = el.offset >= 0 ? el.offset : -1;
+      if (el.metadata != nullptr && el.metadata_size != 0)
+        p.metadata.assign(static_cast<const char*>(el.metadata), el.metadata_size);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
 }
 
 void kafka_source::start() {
@@ -377,9 +422,19 @@ void kafka_source::flush_blocking_with_pause() {
   }
 }
 
-void kafka_source::commit_now(const std::map<partition_key, std::int64_t>& offsets, bool async) {
-  if (offsets.empty()) return;
-  rd_kafka_topic_partition_list_t* list = to_list(offsets);
+void kafka_source::commit_now(const pending_commit& c, bool async) {
+  if (c.offsets.empty()) return;
+  rd_kafka_topic_partition_list_t* list = to_list(c.offsets);
+  for (int i = 0; i < list->cnt; ++i) {
+    auto& e = list->elems[i];
+    auto it = c.metadata.find(partition_key{e.topic, e.partition});
+    if (it == c.metadata.end() || it->second.empty()) continue;
+    // The list owns it and frees it with the list (librdkafka's rd_free is free()).
+    e.metadata = std::malloc(it->second.size());
+    if (e.metadata == nullptr) throw std::bad_alloc();
+    std::memcpy(e.metadata, it->second.data(), it->second.size());
+    e.metadata_size = it->second.size();
+  }
   const rd_kafka_resp_err_t e = rd_kafka_commit(rk_, list, async ? 1 : 0);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
     count_error("commit", rd_kafka_err2str(e));
@@ -414,7 +469,7 @@ void kafka_source::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     // Serve the coordinator first: a checkpoint must see everything consumed so far.
     std::vector<std::promise<std::map<partition_key, std::int64_t>>> snaps;
-    std::vector<std::map<partition_key, std::int64_t>> commits;
+    std::vector<pending_commit> commits;
     {
       std::lock_guard lock(mu_);
       snaps.swap(snapshot_requests_);
@@ -445,7 +500,7 @@ void kafka_source::run() {
     for (auto c : commits) {
       {
         std::lock_guard lock(mu_);
-        std::erase_if(c, [this](const auto& kv) {
+        std::erase_if(c.offsets, [this](const auto& kv) {
           auto it = progress_.find(kv.first);
           return it == progress_.end() || !it->second.assigned;
         });
@@ -475,6 +530,9 @@ void kafka_source::run() {
       const partition_key key{rd_kafka_topic_name(m->rkt), m->partition};
       unit_meta meta;
       meta.receive_time = clock_.now();
+      if (m->key != nullptr) meta.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+      meta.partition = m->partition;
+      meta.offset = m->offset;
       sink_->on_unit(
           std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0), meta);
       const timestamp_us t = sink_->take_max_event_time();
@@ -513,16 +571,18 @@ void kafka_source::release_offsets_hold() {
   hold_cv_.notify_all();
 }
 
-void kafka_source::commit(std::map<partition_key, std::int64_t> offsets) {
+void kafka_source::commit(std::map<partition_key, std::int64_t> offsets,
+                          std::map<partition_key, std::string> metadata) {
+  pending_commit c{std::move(offsets), std::move(metadata)};
   {
     std::lock_guard lock(mu_);
     if (running_) {
-      commit_requests_.push_back(std::move(offsets));
+      commit_requests_.push_back(std::move(c));
       return;
     }
   }
   // Halted (shutdown): commit synchronously, before the consumer is closed.
-  if (rk_ != nullptr) commit_now(offsets, false);
+  if (rk_ != nullptr) commit_now(c, false);
 }
 
 bool kafka_source::unassigned() const {

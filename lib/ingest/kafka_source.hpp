@@ -83,8 +83,24 @@ class start_offset_policy {
 // The sink used here must support a non-blocking flush (kafka_unit_sink): when the shards'
 // queues are full the consumer pauses its partitions, keeps serving the group protocol, and
 // resumes once the batches are queued (backpressure without leaving the group).
+//
+// A sink whose partitions carry state (the scale-out stage 2) asks for wants_committed():
+// on every assignment it then learns each partition's committed offset and the metadata
+// committed with it, and says where the partition starts; and it hears of every revocation.
+// Both are called on the consumer thread, inside the rebalance callback.
+struct assigned_partition {
+  partition_key key;
+  bool committed_known = false;  // false: the committed offsets could not be read
+  std::int64_t committed = -1;   // the group's committed offset; -1 when none
+  std::string metadata;          // committed with it
+  std::optional<std::int64_t> start;  // set by the sink; nullopt: committed or auto.offset.reset
+};
+
 class kafka_unit_sink : public unit_sink {
  public:
+  virtual bool wants_committed() const { return false; }
+  virtual void on_assigned(std::vector<assigned_partition>& /*parts*/) {}
+  virtual void on_revoked(const std::vector<partition_key>& /*parts*/) {}
   // Pushes partial batches without waiting; false when a shard queue is full.
   virtual bool try_flush() = 0;
   // The largest event time of the records routed since the last call (INT64_MIN if none).
@@ -120,8 +136,9 @@ class kafka_source {
   std::future<std::map<partition_key, std::int64_t>> request_offsets();
   void release_offsets_hold();
   // Commits these offsets to the group (asynchronously, on the consumer thread; at once
-  // when halted).
-  void commit(std::map<partition_key, std::int64_t> offsets);
+  // when halted), each with its metadata string if it has one.
+  void commit(std::map<partition_key, std::int64_t> offsets,
+              std::map<partition_key, std::string> metadata = {});
 
   std::map<partition_key, partition_progress> progress() const;
   const std::string& name() const noexcept { return name_; }
@@ -141,7 +158,12 @@ class kafka_source {
   void on_rebalance(int err, void* partitions);
   void on_stats(std::string_view json);
   void on_error(int err, const char* reason);
-  void commit_now(const std::map<partition_key, std::int64_t>& offsets, bool async);
+  struct pending_commit {
+    std::map<partition_key, std::int64_t> offsets;
+    std::map<partition_key, std::string> metadata;
+  };
+  void commit_now(const pending_commit& c, bool async);
+  void read_committed(std::vector<assigned_partition>& parts);
   // Counts a failed librdkafka call by kind and logs it (rate-limited per kind).
   void count_error(const std::string& kind, const std::string& what);
 
@@ -163,7 +185,7 @@ class kafka_source {
   std::vector<std::promise<std::map<partition_key, std::int64_t>>> snapshot_requests_;
   std::uint64_t hold_requested_ = 0, hold_released_ = 0;
   std::condition_variable hold_cv_;
-  std::vector<std::map<partition_key, std::int64_t>> commit_requests_;
+  std::vector<pending_commit> commit_requests_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_error_log_;
 
   // Consumer-thread only: max event time per partition since the last flush.

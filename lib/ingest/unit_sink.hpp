@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -11,6 +12,10 @@ namespace portscand {
 struct unit_meta {
   timestamp_us receive_time = 0;
   std::string_view peer;  // "ip:port" of a syslog sender, "" when unknown
+  // Kafka messages: the message key, partition and offset (-1 for other inputs).
+  std::string_view key;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
 };
 
 // Where an input delivers the units it receives (datagrams, framed TCP messages, Kafka

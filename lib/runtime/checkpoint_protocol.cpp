@@ -70,13 +70,13 @@ checkpoint_protocol::outcome checkpoint_protocol::tick(timestamp_us now, bool fo
       pending_.shards = std::move(*shards);
       // Read after the snapshot: every alert of a key the snapshot marks alerted was handed
       // to the publisher before that shard serialized.
-      drain_target_ = parts_.alerts_handed();
+      parts_.begin_drain();
       stage_ = stage::drain;
       step_started_ = now;
       [[fallthrough]];
     }
     case stage::drain: {
-      if (parts_.alerts_confirmed() < drain_target_) {
+      if (!parts_.drained()) {
         if (now - step_started_ >= timing_.step_timeout)
           return abandon(now, "drain",
                          "the outputs have not confirmed every alert the state marks as alerted",

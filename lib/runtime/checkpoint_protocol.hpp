@@ -26,10 +26,11 @@ class checkpoint_participants {
   // inputs may hold still between answering step 1 and this call; it releases them.
   virtual void begin_snapshot() = 0;
   virtual std::optional<std::vector<std::string>> poll_snapshot() = 0;
-  // Step 3: alert batches handed to the outputs so far, and how many every output has
-  // confirmed.
-  virtual std::uint64_t alerts_handed() const = 0;
-  virtual std::uint64_t alerts_confirmed() const = 0;
+  // Step 3: everything handed to the outputs before this call (alerts; with scale-out also
+  // the records produced to the by-source topic) must be confirmed: begin_drain() notes how
+  // far, drained() says whether the outputs got there.
+  virtual void begin_drain() = 0;
+  virtual bool drained() const = 0;
   // Step 4: make the checkpoint durable. Returns the offsets it is safe to commit now (the
   // store keeps older generations to fall back to, and commits only as far as the oldest).
   virtual result<input_offsets> write(const checkpoint_data& data) = 0;
@@ -98,7 +99,6 @@ class checkpoint_protocol {
   timestamp_us last_written_ = 0;
   timestamp_us started_ = 0, step_started_ = 0;
   timestamp_us last_duration_ = 0;
-  std::uint64_t drain_target_ = 0;
   checkpoint_data pending_;
   std::string problem_, problem_step_;
 };

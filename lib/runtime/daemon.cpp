@@ -3,9 +3,12 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "detect/rule_loader.hpp"
@@ -20,6 +23,7 @@
 #include "runtime/input_sink.hpp"
 #include "runtime/metrics_server.hpp"
 #include "runtime/publisher.hpp"
+#include "runtime/scale_out.hpp"
 #include "schedule/schedule.hpp"
 #include "schedule/watermark.hpp"
 
@@ -27,6 +31,15 @@ namespace portscand {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Names this instance in its marks: host, process and a random part (a restarted process is
+// a new instance; the old one's marks expire).
+std::string make_instance_id() {
+  char host[64] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "host");
+  std::random_device rd;
+  return fmt::format("{}-{}-{:08x}", host, getpid(), rd());
+}
 
 constexpr const char* checkpoint_failures_help =
     "Checkpoints abandoned or not written, by the step that failed.";
@@ -67,8 +80,8 @@ class daemon_participants final : public checkpoint_participants {
     snapshot_.get();
     return std::move(*shards_);
   }
-  std::uint64_t alerts_handed() const override { return publisher_.batches_received(); }
-  std::uint64_t alerts_confirmed() const override { return publisher_.batches_confirmed(); }
+  void begin_drain() override { drain_target_ = publisher_.batches_received(); }
+  bool drained() const override { return publisher_.batches_confirmed() >= drain_target_; }
   result<input_offsets> write(const checkpoint_data& data) override { return store_.write(data); }
   void abandoned() override {
     for (auto& k : kafka_) k->release_offsets_hold();
@@ -93,6 +106,101 @@ class daemon_participants final : public checkpoint_participants {
   // Shared with the shard threads: an abandoned snapshot may still be written into.
   std::shared_ptr<std::vector<std::string>> shards_;
   std::future<void> snapshot_;
+  std::uint64_t drain_target_ = 0;
+};
+
+// With scale-out there is no local state to write: each by-source partition's state is
+// rebuilt from the topic by whoever owns it next. A checkpoint commits (a) the inputs'
+// offsets once every record read below them was delivered to the by-source topic, and
+// (b) each owned by-source partition's resume point, once every alert the tasks emitted
+// before it was confirmed by the outputs.
+class scale_out_participants final : public checkpoint_participants {
+ public:
+  scale_out_participants(std::vector<std::unique_ptr<kafka_source>>& inputs,
+                         kafka_source& by_source, std::string topic, engine& eng, publisher& pub,
+                         by_source_producer& producer)
+      : topic_(std::move(topic)),
+        inputs_(inputs),
+        by_source_(by_source),
+        engine_(eng),
+        publisher_(pub),
+        producer_(producer) {}
+
+  void begin_offsets() override {
+    offsets_.clear();
+    for (auto& k : inputs_) offsets_.push_back(k->request_offsets());
+  }
+  std::optional<input_offsets> poll_offsets() override {
+    for (auto& f : offsets_)
+      if (f.wait_for(0s) != std::future_status::ready) return std::nullopt;
+    input_offsets out;
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+      auto& named = out[inputs_[i]->name()];
+      for (const auto& [key, off] : offsets_[i].get()) named[partition_name(key)] = off;
+    }
+    offsets_.clear();
+    return out;
+  }
+  void begin_snapshot() override {
+    // The inputs pushed every record below their offsets into the producer before
+    // answering: these are the messages that must be delivered first.
+    produced_target_ = producer_.enqueued();
+    resumes_ =
+        std::make_shared<std::map<std::int32_t, std::pair<std::int64_t, partition_resume>>>();
+    snapshot_ = engine_.visit_tasks([resumes = resumes_](std::int32_t p, partition_task& t) {
+      if (auto rp = t.resume_point()) {
+        t.forget_ticks_before(rp->first);
+        (*resumes)[p] = std::move(*rp);
+      }
+    });
+    for (auto& k : inputs_) k->release_offsets_hold();
+  }
+  std::optional<std::vector<std::string>> poll_snapshot() override {
+    if (!snapshot_.valid() || snapshot_.wait_for(0s) != std::future_status::ready)
+      return std::nullopt;
+    snapshot_.get();
+    return std::vector<std::string>{};
+  }
+  void begin_drain() override { alerts_target_ = publisher_.batches_received(); }
+  bool drained() const override {
+    return publisher_.batches_confirmed() >= alerts_target_ &&
+           producer_.delivered() >= produced_target_ && producer_.healthy();
+  }
+  result<input_offsets> write(const checkpoint_data& data) override { return data.offsets; }
+  void abandoned() override {
+    for (auto& k : inputs_) k->release_offsets_hold();
+  }
+  void commit(const input_offsets& offsets) override {
+    for (auto& k : inputs_) {
+      auto it = offsets.find(k->name());
+      if (it == offsets.end()) continue;
+      std::map<partition_key, std::int64_t> keyed;
+      for (const auto& [name, off] : it->second)
+        if (auto key = parse_partition_name(name)) keyed[*key] = off;
+      k->commit(std::move(keyed));
+    }
+    std::map<partition_key, std::int64_t> positions;
+    std::map<partition_key, std::string> metadata;
+    for (const auto& [p, rp] : *resumes_) {
+      const partition_key key{topic_, p};
+      positions[key] = rp.first;
+      metadata[key] = encode_partition_resume(rp.second);
+    }
+    by_source_.commit(std::move(positions), std::move(metadata));
+  }
+
+ private:
+  std::string topic_;
+  std::vector<std::unique_ptr<kafka_source>>& inputs_;
+  kafka_source& by_source_;
+  engine& engine_;
+  publisher& publisher_;
+  by_source_producer& producer_;
+  std::vector<std::future<std::map<partition_key, std::int64_t>>> offsets_;
+  std::shared_ptr<std::map<std::int32_t, std::pair<std::int64_t, partition_resume>>> resumes_ =
+      std::make_shared<std::map<std::int32_t, std::pair<std::int64_t, partition_resume>>>();
+  std::future<void> snapshot_;
+  std::uint64_t produced_target_ = 0, alerts_target_ = 0;
 };
 
 class coordinator {
@@ -139,7 +247,20 @@ class coordinator {
   std::vector<std::pair<std::string, std::unique_ptr<input_progress>>>
       progress_;  // non-Kafka inputs
   std::map<std::string, watermark_tracker::input_id> tracker_ids_;
-  std::unique_ptr<daemon_participants> participants_;
+  // Scale-out (cfg_.scale_out.enabled): the stage-1 producer and the stage-2 consumer.
+  std::unique_ptr<by_source_producer> producer_;
+  std::unique_ptr<kafka_source> by_source_;
+  by_source_sink* by_source_sink_ = nullptr;  // owned by by_source_
+  std::string instance_id_;                   // names this instance's marks
+  timestamp_us last_mark_wm_ = INT64_MIN, last_mark_at_ = 0;
+  bool marking_ = false;  // this instance's marks count (it has input to read)
+  timestamp_us owned_watermark_ = INT64_MIN;
+  void emit_marks(timestamp_us wm, timestamp_us now);
+  void stage_two(timestamp_us now);
+  timestamp_us last_tick_wm_ = INT64_MIN, last_tick_at_ = 0;
+  std::optional<timestamp_us> pending_due_;
+  void emit_ticks(timestamp_us wm, std::optional<timestamp_us> due, timestamp_us now);
+  std::unique_ptr<checkpoint_participants> participants_;
   std::unique_ptr<checkpoint_protocol> checkpoints_;
   std::uint64_t restored_epoch_ = 0;
   timestamp_us last_watermark_ = INT64_MIN;
@@ -184,6 +305,12 @@ void coordinator::build() {
   eo.mode = cfg_.mode;
   eo.max_future_skew = cfg_.evaluation.max_future_skew;
   eo.queue_batches = cfg_.limits.queue_batches;
+  const bool scale_out = cfg_.scale_out.enabled;
+  if (scale_out) {
+    producer_ = std::make_unique<by_source_producer>(cfg_.scale_out, metrics_);
+    eo.partitioned = true;
+    eo.forward = producer_.get();
+  }
   engine_ = std::make_unique<engine>(eo, rule_, clock_, *publisher_, metrics_);
   watermark_lag_ = &metrics_.get_gauge("portscand_watermark_lag_seconds",
                                        "Wall clock minus the event-time watermark.");
@@ -219,19 +346,20 @@ void coordinator::build() {
       kafka_.push_back(
           std::make_unique<kafka_source>(in.name, *k, std::move(sink), metrics_, clock_));
     } else if (const auto* f = std::get_if<file_input_config>(&in.transport)) {
-      auto& p = progress_.emplace_back(in.name, std::make_unique<input_progress>());
+      input_progress* progress =
+          progress_.emplace_back(in.name, std::make_unique<input_progress>()).second.get();
       tracker_ids_[in.name] = tracker_.add_input(in.name);
       auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source,
-                                               p.second.get(), false);
+                                               progress, false);
       files_.push_back(
           std::make_unique<file_source>(in.name, *f, std::move(sink), metrics_, clock_));
     } else if (const auto* sl = std::get_if<syslog_input_config>(&in.transport)) {
-      auto& p = progress_.emplace_back(in.name, std::make_unique<input_progress>());
+      input_progress* progress =
+          progress_.emplace_back(in.name, std::make_unique<input_progress>()).second.get();
       tracker_ids_[in.name] = tracker_.add_input(in.name);
       // UDP is lossy by nature: when the shards are behind its records are dropped and
       // counted; TCP and TLS block instead, which stops reading (backpressure to the peer).
       const bool lossy = sl->listen.rfind("udp://", 0) == 0;
-      input_progress* progress = p.second.get();
       engine* eng = engine_.get();
       const input_config spec = in;
       syslog_.push_back(std::make_unique<syslog_listener>(
@@ -242,6 +370,17 @@ void coordinator::build() {
           },
           metrics_, clock_));
     }
+  }
+  if (scale_out) {
+    kafka_input_config k;
+    k.brokers = cfg_.scale_out.brokers;
+    k.topics = {cfg_.scale_out.topic};
+    k.group = cfg_.scale_out.group;
+    k.properties = cfg_.scale_out.properties;
+    auto sink = std::make_unique<by_source_sink>(*engine_, rule_->bin_width, metrics_);
+    by_source_sink_ = sink.get();
+    by_source_ = std::make_unique<kafka_source>("scale_out", k, std::move(sink), metrics_, clock_);
+    instance_id_ = make_instance_id();
   }
 }
 
@@ -381,13 +520,21 @@ void coordinator::feed_watermark(timestamp_us now) {
   for (std::size_t i = 0; i < queue_depth_.size(); ++i)
     queue_depth_[i]->set(static_cast<double>(engine_->queue_depth(i)));
   tracker_.hold_wall_clock(hold);
-  if (waiting) return;
+  if (waiting) {
+    if (producer_) stage_two(now);
+    return;
+  }
   for (auto& [name, p] : progress_) {
     const timestamp_us t = p->max_event.load(std::memory_order_acquire);
     if (t != INT64_MIN)
       tracker_.observe(tracker_ids_[name], t, p->last_active.load(std::memory_order_acquire));
   }
   const timestamp_us wm = tracker_.current(now);
+  if (producer_) {
+    emit_marks(wm, now);
+    stage_two(now);
+    return;
+  }
   const auto due = schedule_.due(wm, now);
   if (wm != last_watermark_ || due) {
     last_watermark_ = wm;
@@ -398,6 +545,57 @@ void coordinator::feed_watermark(timestamp_us now) {
     last_advance_ = engine_->advance(wm, due);
   }
   if (wm != INT64_MIN) watermark_lag_->set(static_cast<double>(now - wm) / 1e6);
+}
+
+// Scale-out, stage 1: this instance's input watermark goes to every by-source partition,
+// behind the records read below it, about once a second. Only while the instance has input
+// to read: one without (its Kafka partitions all moved elsewhere) says so with a final mark,
+// so that owners do not wait for a watermark that cannot move.
+void coordinator::emit_marks(timestamp_us wm, timestamp_us now) {
+  bool reading = !files_.empty() || !syslog_.empty();
+  for (auto& k : kafka_) reading = reading || !k->unassigned();
+  if (!reading) {
+    if (marking_ && producer_->produce_mark({instance_id_, last_mark_wm_, true})) marking_ = false;
+    return;
+  }
+  if (wm == INT64_MIN) return;
+  if (marking_ && now - last_mark_at_ < us_per_second) return;
+  if (!producer_->produce_mark({instance_id_, wm, false})) return;
+  marking_ = true;
+  last_mark_wm_ = wm;
+  last_mark_at_ = now;
+}
+
+// Scale-out, stage 2: the owned partitions' watermark is the smallest of the live
+// instances' marks read from them (each instance's own idleness rules already moved its
+// mark with the wall clock while its inputs were idle). An instance silent for
+// idle_timeout is taken for gone.
+void coordinator::stage_two(timestamp_us now) {
+  if (auto up = by_source_sink_->upstream_watermark(now, cfg_.evaluation.idle_timeout))
+    owned_watermark_ = std::max(owned_watermark_, *up);
+  const auto due = schedule_.due(owned_watermark_, now);
+  emit_ticks(owned_watermark_, due, now);
+  if (owned_watermark_ != INT64_MIN)
+    watermark_lag_->set(static_cast<double>(now - owned_watermark_) / 1e6);
+}
+
+// Scale-out: the watermark and the evaluations are decided here but take effect where they
+// are read back, as ticks in each owned partition's log, so that whoever rebuilds a
+// partition from its log makes the same decisions at the same places. A tick goes out on
+// every evaluation and otherwise at most once a second while the watermark moves; one that
+// could not be queued is sent again on the next step (a repeated tick changes nothing).
+void coordinator::emit_ticks(timestamp_us wm, std::optional<timestamp_us> due, timestamp_us now) {
+  if (due) pending_due_ = std::max(pending_due_.value_or(INT64_MIN), *due);
+  if (wm == INT64_MIN) return;
+  if (!pending_due_ && (wm == last_tick_wm_ || now - last_tick_at_ < us_per_second)) return;
+  const tick_record tick{wm, pending_due_};
+  bool queued = true;
+  for (const auto& [key, p] : by_source_->progress())
+    if (p.assigned) queued = producer_->produce_tick(key.partition, tick) && queued;
+  if (!queued) return;
+  pending_due_.reset();
+  last_tick_wm_ = last_watermark_ = wm;
+  last_tick_at_ = now;
 }
 
 void coordinator::step_checkpoint(timestamp_us now, bool force) {
@@ -445,6 +643,10 @@ std::string coordinator::not_ready() const {
   for (const auto& k : kafka_)
     if (!k->healthy())
       return "input " + k->name() + ": the consumer cannot fetch: " + k->health_reason();
+  if (by_source_ && !by_source_->healthy())
+    return "the scale-out consumer cannot fetch: " + by_source_->health_reason();
+  if (producer_ && !producer_->healthy())
+    return "a record was refused for good by the scale-out topic " + cfg_.scale_out.topic;
   if (!publisher_->healthy()) return "an output is not accepting alerts";
   if (!shards_alive(60s)) return "the shards have not answered for 60 s";
   return {};
@@ -490,8 +692,18 @@ int coordinator::run() {
 
   spdlog::info("portscand {} starting: {}", version_string, describe_config(cfg_));
   build();
-  restore();
-  participants_ = std::make_unique<daemon_participants>(kafka_, *engine_, *publisher_, store_);
+  if (producer_) {
+    producer_->start();
+    participants_ = std::make_unique<scale_out_participants>(
+        kafka_, *by_source_, cfg_.scale_out.topic, *engine_, *publisher_, *producer_);
+    spdlog::info(
+        "scale_out: records go to topic {} ({} partitions); window state comes from it "
+        "(group {}), not from {}",
+        cfg_.scale_out.topic, producer_->partitions(), cfg_.scale_out.group, store_.dir());
+  } else {
+    restore();
+    participants_ = std::make_unique<daemon_participants>(kafka_, *engine_, *publisher_, store_);
+  }
   checkpoint_timing timing;
   timing.interval = cfg_.checkpoint_interval;
   checkpoints_ = std::make_unique<checkpoint_protocol>(*participants_, timing, rule_->metadata->id,
@@ -508,6 +720,7 @@ int coordinator::run() {
     spdlog::info("syslog listener on port {}{}", l->bound_port(),
                  l->socket_activated() ? " (socket activation)" : "");
   }
+  if (by_source_) by_source_->start();
   for (auto& k : kafka_) k->start();
   for (auto& f : files_) f->start();
   notify("READY=1\nSTATUS=running");
@@ -556,11 +769,21 @@ int coordinator::run() {
   for (auto& l : syslog_) l->stop();
   for (auto& f : files_) f->stop();
   for (auto& k : kafka_) k->halt();  // pushes what it consumed; the consumer stays open
-  feed_watermark(clock_.now());
-  engine_->advance(last_watermark_, std::nullopt).wait();
+  if (by_source_) {
+    // What the inputs read is on its way to the by-source topic, where the partitions'
+    // next owners find it; the final checkpoint commits the inputs once it is delivered.
+    // The owners stop waiting for this instance's marks.
+    if (marking_) producer_->produce_mark({instance_id_, last_mark_wm_, true});
+    by_source_->halt();
+  } else {
+    feed_watermark(clock_.now());
+    engine_->advance(last_watermark_, std::nullopt).wait();
+  }
   const bool saved = final_checkpoint();
   for (auto& k : kafka_) k->stop();  // leaves the group after the final commit
+  if (by_source_) by_source_->stop();
   engine_->stop();
+  if (producer_) producer_->stop(10s);
   publisher_->stop(10s);
   if (http_) http_->stop();
   spdlog::info("stopped{}",

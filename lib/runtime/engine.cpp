@@ -75,6 +75,103 @@ void engine::stop() {
     if (s->thread.joinable()) s->thread.join();
 }
 
+std::optional<std::pair<std::int64_t, partition_resume>> partition_task::resume_point() const {
+  if (next_offset < 0 || next_offset < replay_end) return std::nullopt;
+  partition_resume r;
+  r.end = next_offset < 0 ? 0 : next_offset;
+  std::int64_t from = r.end;
+  for (const auto& [start, first] : state.held_bins()) {
+    r.bins.push_back(start);
+    from = std::min(from, first);
+  }
+  // The watermark in force at `from`: the one after the last tick before it.
+  r.watermark = start_watermark;
+  for (const auto& [offset, wm] : ticks) {
+    if (offset >= from) break;
+    r.watermark = wm;
+  }
+  return std::make_pair(from, std::move(r));
+}
+
+void partition_task::forget_ticks_before(std::int64_t offset) {
+  while (!ticks.empty() && ticks.front().first < offset) {
+    start_watermark = ticks.front().second;
+    ticks.pop_front();
+  }
+}
+
+void engine::evaluate(shard& s, shard_state& state, timestamp_us before,
+                      std::vector<alert>& alerts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  alerts.clear();
+  s.eval.evaluate(state, *s.rule, before, clock_.now(), alerts);
+  eval_seconds_->observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (!alerts.empty()) {
+    alerts_counter_->inc(alerts.size());
+    s.alerts.fetch_add(alerts.size(), std::memory_order_relaxed);
+    sink_.publish(std::move(alerts));
+    alerts = {};
+  }
+}
+
+partition_task& engine::task(shard& s, std::int32_t partition) {
+  auto& slot = s.tasks[partition];
+  if (!slot) {
+    window_config cfg = opt_.window;
+    cfg.threshold = s.rule->threshold;
+    slot = std::make_unique<partition_task>(cfg);
+  }
+  return *slot;
+}
+
+void engine::absorb_stats(shard& s, partition_task& t) {
+  const auto& st = t.state.stats();
+  auto& acc = s.task_stats;
+  acc.late_dropped += st.late_dropped - t.seen.late_dropped;
+  acc.reopened += st.reopened - t.seen.reopened;
+  acc.shed_keys += st.shed_keys - t.seen.shed_keys;
+  acc.shed_passes += st.shed_passes - t.seen.shed_passes;
+  for (std::size_t band = 0; band < shed_distance_bands; ++band)
+    acc.shed_by_distance[band] += st.shed_by_distance[band] - t.seen.shed_by_distance[band];
+  acc.freed_bins += st.freed_bins - t.seen.freed_bins;
+  t.seen = st;
+}
+
+void engine::handle_task_op(shard& s, const task_op& op, std::vector<alert>& alerts) {
+  switch (op.op) {
+    case task_op::kind::open: {
+      s.tasks.erase(op.partition);
+      partition_task& t = task(s, op.partition);
+      t.start_watermark = op.watermark;
+      t.next_offset = op.offset;
+      t.replay_end = op.end;
+      if (op.watermark != INT64_MIN) t.state.advance_watermark(op.watermark);
+      return;
+    }
+    case task_op::kind::close:
+      if (auto it = s.tasks.find(op.partition); it != s.tasks.end()) {
+        absorb_stats(s, *it->second);
+        s.tasks.erase(it);
+      }
+      return;
+    case task_op::kind::tick: {
+      partition_task& t = task(s, op.partition);
+      if (op.watermark != INT64_MIN) t.state.advance_watermark(op.watermark);
+      if (op.evaluate_before) {
+        evaluate(s, t.state, *op.evaluate_before, alerts);
+        // As for advance(): the bins just evaluated may now be freed.
+        if (op.watermark != INT64_MIN && op.watermark != INT64_MAX)
+          t.state.advance_watermark(op.watermark + 1);
+      }
+      t.ticks.emplace_back(op.offset, t.state.watermark());
+      t.next_offset = op.offset + 1;
+      absorb_stats(s, t);
+      return;
+    }
+  }
+}
+
 void engine::run_shard(shard& s) {
   std::vector<alert> alerts;
   while (auto msg = s.queue.pop()) {
@@ -83,54 +180,102 @@ void engine::run_shard(shard& s) {
       if (late != 0) late_counter_->inc(late);
       continue;
     }
+    if (auto* pb = std::get_if<partition_batch>(&*msg)) {
+      partition_task& t = task(s, pb->partition);
+      t.state.set_source_offset(pb->first_offset);
+      const std::size_t late = t.state.add_batch(pb->records.data(), pb->records.size());
+      if (late != 0) late_counter_->inc(late);
+      t.next_offset = pb->next_offset;
+      continue;
+    }
     control& c = std::get<control>(*msg);
     if (c.rule) {
       s.rule = c.rule;
       s.state.set_threshold(c.rule->threshold);  // shedding protects the keys over the new one
+      for (auto& [p, t] : s.tasks) t->state.set_threshold(c.rule->threshold);
     }
+    if (c.task) handle_task_op(s, *c.task, alerts);
     if (c.visit) (*c.visit)(s.index, s.state);
+    if (c.visit_tasks)
+      for (auto& [p, t] : s.tasks) (*c.visit_tasks)(p, *t);
     if (c.watermark != INT64_MIN) s.state.advance_watermark(c.watermark);
     if (c.evaluate_before) {
-      const auto t0 = std::chrono::steady_clock::now();
-      alerts.clear();
-      s.eval.evaluate(s.state, *s.rule, *c.evaluate_before, clock_.now(), alerts);
-      eval_seconds_->observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      if (!alerts.empty()) {
-        alerts_counter_->inc(alerts.size());
-        s.alerts.fetch_add(alerts.size(), std::memory_order_relaxed);
-        sink_.publish(std::move(alerts));
-        alerts = {};
-      }
+      evaluate(s, s.state, *c.evaluate_before, alerts);
       // A watermark that moved during evaluation may now free the bins just evaluated.
       if (c.watermark != INT64_MIN && c.watermark != INT64_MAX)
         s.state.advance_watermark(c.watermark + 1);
     }
-    const auto& st = s.state.stats();
-    s.keys.store(s.state.keys(), std::memory_order_relaxed);
-    s.bins.store(s.state.bins(), std::memory_order_relaxed);
-    s.late.store(st.late_dropped, std::memory_order_relaxed);
-    s.reopened.store(st.reopened, std::memory_order_relaxed);
-    s.shed.store(st.shed_keys, std::memory_order_relaxed);
-    if (st.shed_keys > s.shed_seen) s.shed_counter->inc(st.shed_keys - s.shed_seen);
-    if (st.reopened > s.reopened_seen) s.reopened_counter->inc(st.reopened - s.reopened_seen);
-    s.shed_seen = st.shed_keys;
-    for (std::size_t band = 0; band < shed_distance_bands; ++band) {
-      const std::uint64_t n = st.shed_by_distance[band];
-      if (n > s.shed_distance_seen[band])
-        s.shed_distance_counters[band]->inc(n - s.shed_distance_seen[band]);
-      s.shed_distance_seen[band] = n;
-    }
-    s.reopened_seen = st.reopened;
-    s.keys_gauge->set(static_cast<double>(s.state.keys()));
-    // The byte count walks every key: at most every 10 s.
-    const timestamp_us now = clock_.now();
-    if (s.last_bytes_walk == 0 || now - s.last_bytes_walk >= 10 * us_per_second) {
-      s.bytes_gauge->set(static_cast<double>(s.state.memory_bytes()));
-      s.last_bytes_walk = now;
-    }
+    publish_shard_stats(s);
     if (c.done) c.done->arrive();
   }
+}
+
+void engine::publish_shard_stats(shard& s) {
+  shard_state::counters st = s.state.stats();
+  std::size_t keys = s.state.keys(), bins = s.state.bins();
+  if (opt_.partitioned) {
+    for (auto& [p, t] : s.tasks) {
+      absorb_stats(s, *t);
+      keys += t->state.keys();
+      bins += t->state.bins();
+    }
+    st = s.task_stats;
+  }
+  s.keys.store(keys, std::memory_order_relaxed);
+  s.bins.store(bins, std::memory_order_relaxed);
+  s.late.store(st.late_dropped, std::memory_order_relaxed);
+  s.reopened.store(st.reopened, std::memory_order_relaxed);
+  s.shed.store(st.shed_keys, std::memory_order_relaxed);
+  if (st.shed_keys > s.shed_seen) s.shed_counter->inc(st.shed_keys - s.shed_seen);
+  if (st.reopened > s.reopened_seen) s.reopened_counter->inc(st.reopened - s.reopened_seen);
+  s.shed_seen = st.shed_keys;
+  for (std::size_t band = 0; band < shed_distance_bands; ++band) {
+    const std::uint64_t n = st.shed_by_distance[band];
+    if (n > s.shed_distance_seen[band])
+      s.shed_distance_counters[band]->inc(n - s.shed_distance_seen[band]);
+    s.shed_distance_seen[band] = n;
+  }
+  s.reopened_seen = st.reopened;
+  s.keys_gauge->set(static_cast<double>(keys));
+  // The byte count walks every key: at most every 10 s.
+  const timestamp_us now = clock_.now();
+  if (s.last_bytes_walk == 0 || now - s.last_bytes_walk >= 10 * us_per_second) {
+    std::size_t bytes = s.state.memory_bytes();
+    for (const auto& [p, t] : s.tasks) bytes += t->state.memory_bytes();
+    s.bytes_gauge->set(static_cast<double>(bytes));
+    s.last_bytes_walk = now;
+  }
+}
+
+bool engine::try_push_partition(partition_batch& batch) {
+  PORTSCAND_ASSERT(opt_.partitioned, "partition batches need a partitioned engine");
+  const std::size_t shard = shard_of_partition(batch.partition);
+  message m(std::move(batch));
+  if (shards_[shard]->queue.try_push(m)) return true;
+  batch = std::move(std::get<partition_batch>(m));
+  return false;
+}
+
+void engine::push_task_op(task_op op) {
+  PORTSCAND_ASSERT(opt_.partitioned, "task operations need a partitioned engine");
+  control c;
+  const std::size_t shard = shard_of_partition(op.partition);
+  c.task = std::move(op);
+  shards_[shard]->queue.push_control(std::move(c));
+}
+
+std::future<void> engine::visit_tasks(std::function<void(std::int32_t, partition_task&)> fn) {
+  auto done = std::make_shared<completion>(shards_.size());
+  auto fut = done->promise.get_future();
+  auto shared_fn =
+      std::make_shared<std::function<void(std::int32_t, partition_task&)>>(std::move(fn));
+  for (auto& s : shards_) {
+    control c;
+    c.visit_tasks = shared_fn;
+    c.done = done;
+    if (!s->queue.push_control(std::move(c))) done->arrive();
+  }
+  return fut;
 }
 
 std::future<void> engine::advance(timestamp_us watermark,
@@ -271,7 +416,7 @@ void engine::dispatcher::record(const network_session& in) {
     return;
   }
   max_event_ = std::max(max_event_, r.time);
-  const std::size_t shard = engine_.shard_of(r.src);
+  const std::size_t shard = engine_.opt_.forward != nullptr ? 0 : engine_.shard_of(r.src);
   auto& batch = pending_[shard];
   batch.push_back(r);
   if (batch.size() >= batch_size) push_batch(shard);
@@ -288,6 +433,14 @@ void engine::dispatcher::publish_counts() noexcept {
 
 void engine::dispatcher::push_batch(std::size_t shard) {
   publish_counts();
+  if (record_forwarder* f = engine_.opt_.forward) {
+    auto& batch = pending_[shard];
+    if (!f->forward(batch, !drop_when_full_)) {
+      count_dropped(batch.size(), "scale-out producer queue full");
+      batch.clear();
+    }
+    return;
+  }
   std::vector<network_session> out;
   out.reserve(batch_size);
   out.swap(pending_[shard]);
@@ -297,15 +450,17 @@ void engine::dispatcher::push_batch(std::size_t shard) {
   }
   const std::size_t n = out.size();
   message m(std::move(out));
-  if (!engine_.shards_[shard]->queue.try_push(m)) {
-    if (dropped_ == nullptr)
-      dropped_ = &engine_.metrics_.get_counter(
-          "portscand_records_dropped_total",
-          "Records of lossy inputs dropped because the shards were behind.",
-          {{"input", input_}, {"reason", "queue_full"}});
-    dropped_->inc(n);
-    log_reject("dropped", "shard queue full");
-  }
+  if (!engine_.shards_[shard]->queue.try_push(m)) count_dropped(n, "shard queue full");
+}
+
+void engine::dispatcher::count_dropped(std::size_t n, std::string_view why) {
+  if (dropped_ == nullptr)
+    dropped_ = &engine_.metrics_.get_counter(
+        "portscand_records_dropped_total",
+        "Records of lossy inputs dropped because the shards were behind.",
+        {{"input", input_}, {"reason", "queue_full"}});
+  dropped_->inc(n);
+  log_reject("dropped", why);
 }
 
 void engine::dispatcher::flush() {
@@ -316,6 +471,8 @@ void engine::dispatcher::flush() {
 
 bool engine::dispatcher::try_flush() {
   publish_counts();
+  if (record_forwarder* f = engine_.opt_.forward)
+    return pending_[0].empty() || f->forward(pending_[0], false);
   bool all = true;
   for (std::size_t i = 0; i < pending_.size(); ++i) {
     if (pending_[i].empty()) continue;

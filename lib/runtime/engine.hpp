@@ -1,8 +1,10 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +20,7 @@
 #include "detect/evaluator.hpp"
 #include "detect/rule.hpp"
 #include "event/alert.hpp"
+#include "event/session_record.hpp"
 #include "parse/decoder.hpp"
 #include "runtime/bounded_queue.hpp"
 #include "window/shard_state.hpp"
@@ -31,7 +34,62 @@ class alert_sink {
   virtual void publish(std::vector<alert>&& alerts) = 0;
 };
 
+// Scale-out (engine_options::partitioned): every assigned partition of the by-source topic
+// is a task with its own window state, owned by shard `partition % shards`. Its state is a
+// function of the partition's log alone (records, and the ticks its owner appended), so a
+// new owner that reads the log again from resume_point() rebuilds it exactly.
+struct partition_task {
+  explicit partition_task(const window_config& c) : state(c) {}
+  shard_state state;
+  std::int64_t next_offset = -1;             // after the last record or tick handled
+  // Below it the log is read again under the previous owner's filter: no resume point
+  // until the task has passed it.
+  std::int64_t replay_end = -1;
+  timestamp_us start_watermark = INT64_MIN;  // in force before the first tick in `ticks`
+  std::deque<std::pair<std::int64_t, timestamp_us>> ticks;  // (offset, watermark after it)
+  shard_state::counters seen;                               // the state's stats already counted
+
+  // Where a new owner must start reading (the smallest offset of the bins held; the next
+  // offset when none is held) and what it must know there. Nothing while the task is still
+  // re-reading below replay_end, or has read nothing at all.
+  std::optional<std::pair<std::int64_t, partition_resume>> resume_point() const;
+  // Ticks before `offset` are no longer needed to name the watermark at a resume point.
+  void forget_ticks_before(std::int64_t offset);
+};
+
+// Records of one partition, in log order, for its task.
+struct partition_batch {
+  std::int32_t partition = 0;
+  std::int64_t first_offset = 0;  // of the first record
+  std::int64_t next_offset = 0;   // after the last
+  std::vector<network_session> records;
+};
+
+// The life of a task and the ticks read from its partition, in log order with its records.
+struct task_op {
+  enum class kind : std::uint8_t { open, tick, close };
+  kind op = kind::tick;
+  std::int32_t partition = 0;
+  std::int64_t offset = -1;                     // tick: its offset; open: where reading starts
+  timestamp_us watermark = INT64_MIN;           // tick: the owner's; open: the resume point's
+  std::int64_t end = -1;  // open: the resume point's end (see partition_resume)
+  std::optional<timestamp_us> evaluate_before;  // tick only
+};
+
+// Scale-out stage 1: where dispatchers send the records that passed the filters instead of
+// the shards (the by-source topic). Called from ingest threads: must be thread-safe.
+class record_forwarder {
+ public:
+  virtual ~record_forwarder() = default;
+  // Takes records from the front of `batch` (erasing what it took). With `block` it takes
+  // them all, waiting while its buffers are full; without, it may stop early and returns
+  // false when it could not take every record.
+  virtual bool forward(std::vector<network_session>& batch, bool block) = 0;
+};
+
 struct engine_options {
+  bool partitioned = false;             // scale-out stage 2: state per partition task (see above)
+  record_forwarder* forward = nullptr;  // scale-out stage 1: dispatchers forward, not route
   unsigned shards = 2;
   window_config window;
   detection_mode mode = detection_mode::standard;
@@ -126,6 +184,7 @@ class engine {
     bool drop_when_full_ = false;
     counter* dropped_ = nullptr;
     void push_batch(std::size_t shard);
+    void count_dropped(std::size_t n, std::string_view why);
     counter* future_ = nullptr;
     rate_limited_log log_;
   };
@@ -144,6 +203,17 @@ class engine {
   // Runs fn(shard index, state) on every shard's own thread, in queue order (after every
   // record queued before the call). For checkpoints and restores.
   std::future<void> visit_shards(std::function<void(std::size_t, shard_state&)> fn);
+
+  // Scale-out (partitioned engines only). A batch goes to its partition's shard; false
+  // when that queue is full (the batch is left as it was). Task operations are control
+  // messages: never refused, and queued in order behind the batches pushed before them.
+  bool try_push_partition(partition_batch& batch);
+  void push_task_op(task_op op);
+  std::size_t shard_of_partition(std::int32_t partition) const noexcept {
+    return static_cast<std::size_t>(partition) % shards_.size();
+  }
+  // Runs fn on every task, on its shard's thread in queue order.
+  std::future<void> visit_tasks(std::function<void(std::int32_t, partition_task&)> fn);
 
   // Swaps the rule (SIGHUP): threshold, caps and metadata apply from the next evaluation;
   // window state is kept. The bin width cannot change at run time (the caller refuses it).
@@ -178,8 +248,10 @@ class engine {
     std::shared_ptr<const rule_definition> rule;  // non-null: switch to it first
     std::shared_ptr<completion> done;
     std::shared_ptr<std::function<void(std::size_t, shard_state&)>> visit;
+    std::shared_ptr<std::function<void(std::int32_t, partition_task&)>> visit_tasks;
+    std::optional<task_op> task;
   };
-  using message = std::variant<std::vector<network_session>, control>;
+  using message = std::variant<std::vector<network_session>, control, partition_batch>;
 
   struct shard {
     shard(std::size_t index, const window_config& cfg, std::size_t queue_batches)
@@ -202,9 +274,17 @@ class engine {
     std::array<counter*, shed_distance_bands> shed_distance_counters{};
     std::array<std::uint64_t, shed_distance_bands> shed_distance_seen{};
     timestamp_us last_bytes_walk = 0;  // the walk is due at the first control message
+    // Partitioned engines: the tasks this shard owns, and their stats counted so far.
+    std::map<std::int32_t, std::unique_ptr<partition_task>> tasks;
+    shard_state::counters task_stats;
   };
 
   void run_shard(shard& s);
+  void evaluate(shard& s, shard_state& state, timestamp_us before, std::vector<alert>& alerts);
+  void handle_task_op(shard& s, const task_op& op, std::vector<alert>& alerts);
+  partition_task& task(shard& s, std::int32_t partition);
+  void absorb_stats(shard& s, partition_task& t);
+  void publish_shard_stats(shard& s);
 
   engine_options opt_;
   const clock& clock_;

@@ -29,6 +29,7 @@ shard_state::add_result shard_state::add(const network_session& r) {
     last_bin_start_ = start;
   }
   bin& b = *last_bin_;
+  b.first_source_offset = std::min(b.first_source_offset, source_offset_);
   bool inserted = false;
   key_state& s = r.src.is_v4() ? b.v4.find_or_insert(r.src.v4(), inserted).state
                                : b.v6.find_or_insert(r.src.bytes(), inserted).state;
@@ -79,6 +80,13 @@ void shard_state::touch(bin& b, key_state& s, bool inserted, const network_sessi
     s.flags |= key_state::dirty;
     b.reopened = true;
   }
+}
+
+std::vector<std::pair<timestamp_us, std::int64_t>> shard_state::held_bins() const {
+  std::vector<std::pair<timestamp_us, std::int64_t>> out;
+  out.reserve(bins_.size());
+  for (const auto& [start, b] : bins_) out.emplace_back(start, b.first_source_offset);
+  return out;
 }
 
 void shard_state::advance_watermark(timestamp_us watermark) {

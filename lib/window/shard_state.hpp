@@ -69,6 +69,14 @@ class shard_state {
   // re-opened one. Marks those bins evaluated and the keys clean. Returns the bins visited.
   std::size_t evaluate_closed(timestamp_us close_before, const std::function<void(key_view)>& fn);
 
+  // Scale-out: the log offset the records added from now on come from (at most theirs).
+  // Each bin keeps the smallest such offset of the records it took, so that a partition's
+  // state can be rebuilt by reading its log from the smallest offset of the bins held.
+  void set_source_offset(std::int64_t offset) noexcept { source_offset_ = offset; }
+  // The bins held, ascending by start, with the smallest source offset that added to each
+  // (INT64_MAX when set_source_offset was never called).
+  std::vector<std::pair<timestamp_us, std::int64_t>> held_bins() const;
+
   std::size_t keys() const noexcept { return keys_; }
   std::size_t bins() const noexcept { return bins_.size(); }
   std::size_t memory_bytes() const noexcept;  // tables + heap tiers (computed by a walk: not hot)
@@ -116,6 +124,7 @@ class shard_state {
     key_table<v6_key, v6_key_hash> v6;
     bool evaluated = false;
     bool reopened = false;  // some key is dirty: evaluate again
+    std::int64_t first_source_offset = INT64_MAX;  // see set_source_offset
   };
 
   // Starts loading what add(r) will touch, if r falls in the bin of the last record: its
@@ -132,6 +141,7 @@ class shard_state {
   const label_table& labels_;
   std::map<timestamp_us, bin> bins_;
   timestamp_us watermark_ = INT64_MIN;
+  std::int64_t source_offset_ = INT64_MAX;
   std::size_t keys_ = 0;
   // add() sheds when keys_ reaches this: max_keys, or more after a pass that could not get
   // down to shed_target() because the rest will alert (those are never shed). Without

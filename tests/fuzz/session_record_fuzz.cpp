@@ -1,5 +1,5 @@
-// Fuzzes the scale-out topic's decoders: the session record (key and value), the tick and
-// the committed resume metadata. The first byte says where the key ends, the rest is the
+// Fuzzes the scale-out topic's decoders: the session record (key and value), the tick, the
+// mark and the committed resume metadata. The first byte says where the key ends, the rest is the
 // value; whatever decodes must encode back to the same bytes (the format has one encoding).
 #include <cstdint>
 #include <string>
@@ -23,6 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // A tick without evaluation may carry any evaluate_before bytes; the rest is exact.
     if (again.size() != value.size() || again.substr(0, 10) != value.substr(0, 10))
       __builtin_trap();
+  }
+  if (const auto m = portscand::decode_mark_record(value)) {
+    if (portscand::encode_mark_record(*m) != value) __builtin_trap();
   }
   if (const auto r = portscand::decode_partition_resume(all)) {
     if (portscand::decode_partition_resume(portscand::encode_partition_resume(*r)) != r)

@@ -104,6 +104,22 @@ TEST(TickRecord, RoundTrip) {
   EXPECT_FALSE(decode_tick_record(bad.substr(0, 17)));
 }
 
+TEST(MarkRecord, RoundTripAndStrictness) {
+  const mark_record m{"host-a-1f2e", 1'736'935'200'000'000, false};
+  const std::string v = encode_mark_record(m);
+  EXPECT_EQ(v.size(), 1u + 1 + 8 + 1 + 11);
+  EXPECT_EQ(decode_mark_record(v), m);
+  const mark_record last{"b", INT64_MAX, true};
+  EXPECT_EQ(decode_mark_record(encode_mark_record(last)), last);
+  EXPECT_FALSE(decode_mark_record(encode_mark_record({"", 5, false})));  // no producer
+  for (std::size_t n = 0; n < v.size(); ++n) EXPECT_FALSE(decode_mark_record(v.substr(0, n))) << n;
+  EXPECT_FALSE(decode_mark_record(v + "x"));
+  std::string bad = v;
+  bad[1] = 2;
+  EXPECT_FALSE(decode_mark_record(bad));
+  EXPECT_FALSE(decode_mark_record(encode_tick_record({1, 2})));
+}
+
 TEST(PartitionResume, RoundTripAndStrictness) {
   const partition_resume r{1'736'935'200'000'000, 4711, {1'736'934'000'000'000, 1'736'934'300'000'000}};
   const std::string text = encode_partition_resume(r);

@@ -31,8 +31,8 @@ class fake_participants final : public checkpoint_participants {
     log.push_back("snapshot");
     return std::vector<std::string>{"shard0", "shard1"};
   }
-  std::uint64_t alerts_handed() const override { return handed; }
-  std::uint64_t alerts_confirmed() const override { return confirmed; }
+  void begin_drain() override { drain_target = handed; }
+  bool drained() const override { return confirmed >= drain_target; }
   result<input_offsets> write(const checkpoint_data& data) override {
     log.push_back("write");
     written.push_back(data);
@@ -46,7 +46,7 @@ class fake_participants final : public checkpoint_participants {
   void abandoned() override { log.push_back("abandoned"); }
 
   bool offsets_ready = true, snapshot_ready = true, write_ok = true;
-  std::uint64_t handed = 0, confirmed = 0, handed_at_snapshot = 0;
+  std::uint64_t handed = 0, confirmed = 0, handed_at_snapshot = 0, drain_target = 0;
   input_offsets offsets{{"in", {{"t/0", 42}}}};
   std::optional<input_offsets> safe_to_commit;
   std::vector<std::string> log;

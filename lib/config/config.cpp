@@ -296,6 +296,7 @@ class reader {
       problem("scale_out.group", "must not be empty");
     const bool own_brokers = string_at(n, "brokers", "scale_out", so.brokers);
     properties_at(n, "scale_out", so.properties, false);
+    so.properties_set = static_cast<bool>(n["properties"]);
     if (!own_brokers) {
       const kafka_input_config* first = nullptr;
       for (const auto& in : cfg.inputs)

@@ -102,6 +102,7 @@ struct scale_out_config {
   std::string group = "portscand.by-source";
   std::string brokers;                            // default: the first Kafka input's
   std::map<std::string, std::string> properties;  // default: the first Kafka input's
+  bool properties_set = false;                    // `properties` given in the section
 };
 
 struct config {

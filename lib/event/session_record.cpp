@@ -143,6 +143,8 @@ std::string encode_mark_record(const mark_record& m) {
   w.put<std::uint8_t>(m.final ? 1 : 0);
   w.put<std::int64_t>(m.watermark);
   put_label(w, m.producer);
+  w.put<std::uint16_t>(static_cast<std::uint16_t>(std::min<std::size_t>(m.covered.size(), 65535)));
+  for (std::size_t i = 0; i < m.covered.size() && i < 65535; ++i) put_label(w, m.covered[i]);
   return out;
 }
 
@@ -157,9 +159,19 @@ std::optional<mark_record> decode_mark_record(std::string_view value) {
   if (!r.get(m.watermark)) return std::nullopt;
   std::size_t pos = 10;
   std::string_view producer;
-  if (!get_label(value, pos, producer) || pos != value.size() || producer.empty())
+  if (!get_label(value, pos, producer) || producer.empty() || value.size() - pos < 2)
     return std::nullopt;
   m.producer = producer;
+  binary_reader count_reader(value.substr(pos, 2));
+  std::uint16_t n = 0;
+  count_reader.get(n);
+  pos += 2;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    std::string_view c;
+    if (!get_label(value, pos, c) || c.empty()) return std::nullopt;
+    m.covered.emplace_back(c);
+  }
+  if (pos != value.size()) return std::nullopt;
   return m;
 }
 

@@ -23,10 +23,12 @@ namespace portscand {
 //            flags: 1 port, 2 dst, 4 dst is IPv6, 8 protocol, 16 device
 //   tick:    0x02 | flags (1: evaluate) | watermark i64 | evaluate_before i64
 //   mark:    0x03 | flags (1: final) | watermark i64 | producer (len u8 + bytes)
+//            | covered count u16 | covered input partitions (len u8 + "topic/partition")
 //
 // Marks are how stage 1 tells stage 2 how far it has read: each instance appends its own
-// input watermark to every partition, and an owner takes the minimum over the instances
-// (as a stream processor carries watermarks through a shuffle). "final": the instance stops
+// input watermark to every partition, with the Kafka input partitions it reads, and an
+// owner takes the minimum over the instances once every input partition is covered (as a
+// stream processor carries watermarks through a shuffle). "final": the instance stops
 // producing (it has no input left); owners stop waiting for it.
 //
 // A reader refuses any other first byte (a later version) and any record that is short,
@@ -63,6 +65,7 @@ struct mark_record {
   std::string producer;  // the instance's id (at most 255 bytes)
   timestamp_us watermark = INT64_MIN;
   bool final = false;
+  std::vector<std::string> covered;  // "topic/partition" of the Kafka inputs it reads
   bool operator==(const mark_record&) const = default;
 };
 std::string encode_mark_record(const mark_record& m);

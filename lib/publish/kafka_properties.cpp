@@ -50,6 +50,9 @@ std::vector<config_problem> check_kafka_properties(const config& cfg) {
   for (const auto& o : cfg.outputs)
     if (const auto* k = std::get_if<kafka_output_config>(&o.sink))
       check_properties(k->properties, o.path, true, out);
+  // Its own properties only: by default it has the first input's, checked above.
+  if (cfg.scale_out.enabled && cfg.scale_out.properties_set)
+    check_properties(cfg.scale_out.properties, "scale_out", false, out);
   return out;
 }
 

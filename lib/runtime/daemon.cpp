@@ -254,8 +254,9 @@ class coordinator {
   std::string instance_id_;                   // names this instance's marks
   timestamp_us last_mark_wm_ = INT64_MIN, last_mark_at_ = 0;
   bool marking_ = false;  // this instance's marks count (it has input to read)
+  std::size_t input_partitions_ = 0;  // of every Kafka input's topics (from metadata at start)
   timestamp_us owned_watermark_ = INT64_MIN;
-  void emit_marks(timestamp_us wm, timestamp_us now);
+  void emit_marks(timestamp_us wm, timestamp_us now, bool hold);
   void stage_two(timestamp_us now);
   timestamp_us last_tick_wm_ = INT64_MIN, last_tick_at_ = 0;
   std::optional<timestamp_us> pending_due_;
@@ -521,7 +522,12 @@ void coordinator::feed_watermark(timestamp_us now) {
     queue_depth_[i]->set(static_cast<double>(engine_->queue_depth(i)));
   tracker_.hold_wall_clock(hold);
   if (waiting) {
-    if (producer_) stage_two(now);
+    if (producer_) {
+      // An assigned partition not heard from yet may hold the oldest records: the owners
+      // must wait for it as this instance's own evaluation would.
+      emit_marks(INT64_MIN, now, true);
+      stage_two(now);
+    }
     return;
   }
   for (auto& [name, p] : progress_) {
@@ -531,7 +537,7 @@ void coordinator::feed_watermark(timestamp_us now) {
   }
   const timestamp_us wm = tracker_.current(now);
   if (producer_) {
-    emit_marks(wm, now);
+    emit_marks(wm, now, false);
     stage_two(now);
     return;
   }
@@ -548,19 +554,27 @@ void coordinator::feed_watermark(timestamp_us now) {
 }
 
 // Scale-out, stage 1: this instance's input watermark goes to every by-source partition,
-// behind the records read below it, about once a second. Only while the instance has input
-// to read: one without (its Kafka partitions all moved elsewhere) says so with a final mark,
-// so that owners do not wait for a watermark that cannot move.
-void coordinator::emit_marks(timestamp_us wm, timestamp_us now) {
+// behind the records read below it, about once a second, with the Kafka input partitions
+// it reads. `hold`: an assigned partition has not delivered yet, so the mark says "nothing
+// may close" (INT64_MIN). Only while the instance has input to read: one without (its Kafka
+// partitions all moved elsewhere) says so with a final mark, so that owners do not wait for
+// a watermark that cannot move.
+void coordinator::emit_marks(timestamp_us wm, timestamp_us now, bool hold) {
   bool reading = !files_.empty() || !syslog_.empty();
   for (auto& k : kafka_) reading = reading || !k->unassigned();
   if (!reading) {
     if (marking_ && producer_->produce_mark({instance_id_, last_mark_wm_, true})) marking_ = false;
     return;
   }
-  if (wm == INT64_MIN) return;
+  // Nothing read yet (a syslog input that has had no message): nothing to wait for here.
+  if (wm == INT64_MIN && !hold) return;
   if (marking_ && now - last_mark_at_ < us_per_second) return;
-  if (!producer_->produce_mark({instance_id_, wm, false})) return;
+  // What this instance reads now: the owners wait until every input partition is covered.
+  std::vector<std::string> covered;
+  for (auto& k : kafka_)
+    for (const auto& [key, p] : k->progress())
+      if (p.assigned) covered.push_back(partition_name(key));
+  if (!producer_->produce_mark({instance_id_, wm, false, std::move(covered)})) return;
   marking_ = true;
   last_mark_wm_ = wm;
   last_mark_at_ = now;
@@ -571,7 +585,8 @@ void coordinator::emit_marks(timestamp_us wm, timestamp_us now) {
 // mark with the wall clock while its inputs were idle). An instance silent for
 // idle_timeout is taken for gone.
 void coordinator::stage_two(timestamp_us now) {
-  if (auto up = by_source_sink_->upstream_watermark(now, cfg_.evaluation.idle_timeout))
+  if (auto up = by_source_sink_->upstream_watermark(now, cfg_.evaluation.idle_timeout,
+                                                    input_partitions_))
     owned_watermark_ = std::max(owned_watermark_, *up);
   const auto due = schedule_.due(owned_watermark_, now);
   emit_ticks(owned_watermark_, due, now);
@@ -694,6 +709,16 @@ int coordinator::run() {
   build();
   if (producer_) {
     producer_->start();
+    for (const auto& in : cfg_.inputs)
+      if (const auto* k = std::get_if<kafka_input_config>(&in.transport))
+        for (const auto& t : k->topics) {
+          const std::int32_t n = producer_->topic_partitions(t);
+          if (n <= 0)
+            throw std::runtime_error("input " + in.name + ": topic " + t +
+                                     " not found in the brokers' metadata (scale_out needs "
+                                     "its partition count)");
+          input_partitions_ += static_cast<std::size_t>(n);
+        }
     participants_ = std::make_unique<scale_out_participants>(
         kafka_, *by_source_, cfg_.scale_out.topic, *engine_, *publisher_, *producer_);
     spdlog::info(

@@ -1,10 +1,12 @@
 #include "runtime/scale_out.hpp"
 
 #include <librdkafka/rdkafka.h>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "core/thread_guard.hpp"
 #include "publish/kafka_properties.hpp"
@@ -30,13 +32,43 @@ std::string lower_err_name(rd_kafka_resp_err_t e) {
   return n;
 }
 
+// The properties default to the first Kafka input's: a producer ignores the consumer's
+// own ones, and librdkafka would warn at start about each.
+bool consumer_only_property(const std::string& k) {
+  for (const char* prefix : {"group.", "fetch.", "auto.", "enable.auto.", "queued.",
+                             "coordinator.", "consume."})
+    if (k.rfind(prefix, 0) == 0) return true;
+  for (const char* name :
+       {"session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
+        "partition.assignment.strategy", "isolation.level", "check.crcs", "enable.partition.eof",
+        "offset.store.method", "allow.auto.create.topics"})
+    if (k == name) return true;
+  return false;
+}
+
 }  // namespace
 
 struct by_source_producer::callbacks {
   static void delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     static_cast<by_source_producer*>(opaque)->on_delivery(m->err, m->len + m->key_len);
   }
+  static int stats(rd_kafka_t*, char* json, size_t len, void* opaque) {
+    static_cast<by_source_producer*>(opaque)->on_stats(std::string_view(json, len));
+    return 0;  // librdkafka frees the JSON
+  }
 };
+
+// The bytes librdkafka has sent to the brokers (compressed batches and request framing:
+// what the topic costs on the wire), from its statistics.
+void by_source_producer::on_stats(std::string_view json) {
+  simdjson::ondemand::parser parser;
+  simdjson::padded_string padded(json);
+  std::uint64_t tx_bytes = 0;
+  auto doc = parser.iterate(padded);
+  if (doc.error() || doc["tx_bytes"].get(tx_bytes) != simdjson::SUCCESS) return;
+  if (tx_bytes > wire_seen_) wire_bytes_->inc(tx_bytes - wire_seen_);
+  wire_seen_ = tx_bytes;
+}
 
 by_source_producer::by_source_producer(const scale_out_config& cfg, metrics_registry& metrics)
     : cfg_(cfg),
@@ -49,6 +81,10 @@ by_source_producer::by_source_producer(const scale_out_config& cfg, metrics_regi
           "batch compression.")),
       ticks_(&metrics.get_counter("portscand_scale_out_ticks_total",
                                   "Ticks appended to owned partitions of the by-source topic.")),
+      wire_bytes_(&metrics.get_counter(
+          "portscand_scale_out_wire_bytes_total",
+          "Bytes sent to the brokers of the by-source topic: compressed batches and request "
+          "framing (librdkafka statistics, every 5 s).")),
       marks_(&metrics.get_counter(
           "portscand_scale_out_marks_total",
           "Marks (this instance's input watermark) appended to the by-source topic.")),
@@ -78,17 +114,11 @@ void by_source_producer::start() {
   // Never give up on a record: a record that is not delivered is never committed as read,
   // and the input waits (backpressure) instead of losing it.
   set("message.timeout.ms", "0");
-  for (const auto& [k, v] : cfg_.properties) {
-    // The input's consumer properties are the default here: librdkafka would warn about
-    // each one a producer ignores.
-    const rd_kafka_conf_res_t probe = [&] {
-      char err[256];
-      conf_ptr scratch(rd_kafka_conf_new(), &rd_kafka_conf_destroy);
-      return rd_kafka_conf_set(scratch.get(), k.c_str(), v.c_str(), err, sizeof err);
-    }();
-    if (probe == RD_KAFKA_CONF_OK) set(k, v);
-  }
+  for (const auto& [k, v] : cfg_.properties)
+    if (!consumer_only_property(k)) set(k, v);
+  if (cfg_.properties.count("statistics.interval.ms") == 0) set("statistics.interval.ms", "5000");
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &callbacks::delivery);
+  rd_kafka_conf_set_stats_cb(conf.get(), &callbacks::stats);
   rd_kafka_conf_set_opaque(conf.get(), this);
   char err[512];
   rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
@@ -101,15 +131,14 @@ void by_source_producer::start() {
   }));
 }
 
-// The partition count of the topic, from a metadata request for every topic (one naming
-// the topic would make a broker with auto.create.topics.enable create it with its default
-// partition count); 0 when it is not there.
-std::int32_t by_source_producer::existing_partitions() {
+// A metadata request for every topic: one naming the topic would make a broker with
+// auto.create.topics.enable create it with its default partition count.
+std::int32_t by_source_producer::topic_partitions(const std::string& topic) {
   const rd_kafka_metadata_t* md = nullptr;
   std::int32_t n = 0;
   if (rd_kafka_metadata(rk_, 1, nullptr, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     for (int i = 0; i < md->topic_cnt; ++i)
-      if (cfg_.topic == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      if (topic == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
         n = md->topics[i].partition_cnt;
   }
   if (md != nullptr) rd_kafka_metadata_destroy(md);
@@ -117,7 +146,7 @@ std::int32_t by_source_producer::existing_partitions() {
 }
 
 void by_source_producer::ensure_topic() {
-  if ((partitions_ = existing_partitions()) > 0) {
+  if ((partitions_ = topic_partitions(cfg_.topic)) > 0) {
     if (partitions_ != cfg_.partitions)
       spdlog::warn(
           "scale_out: topic {} exists with {} partitions (scale_out.partitions says {}); using "
@@ -164,7 +193,7 @@ void by_source_producer::ensure_topic() {
   // Whatever CreateTopics said (a user may not be allowed to create topics), the topic must
   // exist now: its partition count is what routes marks and ticks. A new topic's metadata
   // may take a moment to reach every broker.
-  for (int i = 0; i < 20 && (partitions_ = existing_partitions()) <= 0; ++i)
+  for (int i = 0; i < 20 && (partitions_ = topic_partitions(cfg_.topic)) <= 0; ++i)
     std::this_thread::sleep_for(250ms);
   if (partitions_ <= 0)
     throw std::runtime_error("scale_out: topic " + cfg_.topic + " is not available" +
@@ -301,6 +330,8 @@ void by_source_sink::on_assigned(std::vector<assigned_partition>& parts) {
       p.owned = true;
       a.start = p.next_offset;
       resumed_->inc();
+      std::lock_guard lock(marks_mu_);
+      marks_[a.key.partition].clear();
       continue;
     }
     p = partition{};
@@ -336,7 +367,7 @@ void by_source_sink::on_assigned(std::vector<assigned_partition>& parts) {
     opened_->inc();
     queue_op(open);
     std::lock_guard lock(marks_mu_);
-    marks_.erase(a.key.partition);
+    marks_[a.key.partition].clear();
   }
   // Revoked and not handed back: another member owns them now.
   for (auto it = partitions_.begin(); it != partitions_.end();) {
@@ -407,7 +438,8 @@ void by_source_sink::on_unit(std::string_view unit, const unit_meta& meta) {
       return;
     }
     std::lock_guard lock(marks_mu_);
-    marks_[pid][m->producer] = mark_state{m->watermark, m->final, wall_now()};
+    if (auto it = marks_.find(pid); it != marks_.end())
+      it->second[m->producer] = mark_state{m->watermark, m->final, wall_now(), std::move(m->covered)};
     return;
   }
   if (!unit.empty() && static_cast<std::uint8_t>(unit[0]) == tick_record_v1) {
@@ -487,15 +519,21 @@ void by_source_sink::on_burst_end() {
   while (!try_flush()) std::this_thread::sleep_for(1ms);
 }
 
-std::optional<timestamp_us> by_source_sink::upstream_watermark(timestamp_us now,
-                                                               timestamp_us expiry) const {
+std::optional<timestamp_us> by_source_sink::upstream_watermark(
+    timestamp_us now, timestamp_us expiry, std::size_t input_partitions) const {
   std::optional<timestamp_us> low;
+  std::set<std::string_view> covered;
   std::lock_guard lock(marks_mu_);
   for (const auto& [pid, producers] : marks_) {
+    bool live = false;
+    covered.clear();
     for (const auto& [name, m] : producers) {
       if (m.final || now - m.read_at > expiry) continue;
+      live = true;
       low = std::min(low.value_or(INT64_MAX), m.watermark);
+      covered.insert(m.covered.begin(), m.covered.end());
     }
+    if (!live || covered.size() < input_partitions) return std::nullopt;
   }
   return low;
 }

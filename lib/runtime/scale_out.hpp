@@ -57,12 +57,16 @@ class by_source_producer final : public record_forwarder {
   // False once a message failed for good (it is lost to the topic: no commit may claim it).
   bool healthy() const noexcept { return !failed_.load(std::memory_order_acquire); }
   std::int32_t partitions() const noexcept { return partitions_; }
+  // The partition count of any topic of these brokers (metadata of all topics, which
+  // creates none); 0 when it does not exist or the brokers do not answer in 10 s.
+  std::int32_t topic_partitions(const std::string& topic);
 
  private:
   struct callbacks;
   void on_delivery(int err, std::size_t bytes);
+  void on_stats(std::string_view json);
   void ensure_topic();
-  std::int32_t existing_partitions();
+
   bool produce(const std::string& key, const std::string& value, std::int32_t partition,
                bool block);
 
@@ -77,6 +81,8 @@ class by_source_producer final : public record_forwarder {
   counter* records_;
   counter* bytes_;
   counter* ticks_;
+  counter* wire_bytes_;
+  std::uint64_t wire_seen_ = 0;  // librdkafka's thread only
   counter* marks_;
   counter* queue_full_;
   std::mutex log_mu_;
@@ -99,16 +105,20 @@ class by_source_sink final : public kafka_unit_sink {
   timestamp_us take_max_event_time() override;
 
   // Any thread. How far stage 1 has read, as the owned partitions' marks say: per partition
-  // the smallest watermark of the instances whose last mark there is not final and was read
-  // less than `expiry` ago; over partitions the smallest. nullopt when no partition has a
-  // live instance (nothing to go by).
-  std::optional<timestamp_us> upstream_watermark(timestamp_us now, timestamp_us expiry) const;
+  // the smallest watermark of the live instances (last mark there not final, read less
+  // than `expiry` ago); over partitions the smallest. nullopt (hold) while some owned
+  // partition has no live instance, or its live instances together do not cover all
+  // `input_partitions` Kafka input partitions (one nobody reads yet may hold the oldest
+  // records of all).
+  std::optional<timestamp_us> upstream_watermark(timestamp_us now, timestamp_us expiry,
+                                                 std::size_t input_partitions) const;
 
  private:
   struct mark_state {
     timestamp_us watermark = INT64_MIN;
     bool final = false;
     timestamp_us read_at = 0;
+    std::vector<std::string> covered;
   };
   struct filter {  // records below `end` count only for `bins` (see partition_resume)
     std::int64_t end = 0;
@@ -131,7 +141,8 @@ class by_source_sink final : public kafka_unit_sink {
   label_cache labels_;
   std::map<std::int32_t, partition> partitions_;
   mutable std::mutex marks_mu_;
-  std::map<std::int32_t, std::map<std::string, mark_state>> marks_;  // guarded; owned only
+  // Guarded. One entry per owned partition (empty until its first mark is read).
+  std::map<std::int32_t, std::map<std::string, mark_state>> marks_;
   std::map<std::int32_t, partition_batch> open_batches_;
   std::vector<std::deque<item>> queued_;  // per shard, in order
   timestamp_us max_event_ = INT64_MIN;

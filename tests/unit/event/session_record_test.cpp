@@ -105,13 +105,14 @@ TEST(TickRecord, RoundTrip) {
 }
 
 TEST(MarkRecord, RoundTripAndStrictness) {
-  const mark_record m{"host-a-1f2e", 1'736'935'200'000'000, false};
+  const mark_record m{"host-a-1f2e", 1'736'935'200'000'000, false, {"asim/0", "asim/7"}};
   const std::string v = encode_mark_record(m);
-  EXPECT_EQ(v.size(), 1u + 1 + 8 + 1 + 11);
+  EXPECT_EQ(v.size(), 1u + 1 + 8 + 1 + 11 + 2 + 7 + 7);
   EXPECT_EQ(decode_mark_record(v), m);
-  const mark_record last{"b", INT64_MAX, true};
+  const mark_record last{"b", INT64_MAX, true, {}};
   EXPECT_EQ(decode_mark_record(encode_mark_record(last)), last);
-  EXPECT_FALSE(decode_mark_record(encode_mark_record({"", 5, false})));  // no producer
+  EXPECT_FALSE(decode_mark_record(encode_mark_record({"", 5, false, {}})));  // no producer
+  EXPECT_FALSE(decode_mark_record(encode_mark_record({"a", 5, false, {""}})));  // empty entry
   for (std::size_t n = 0; n < v.size(); ++n) EXPECT_FALSE(decode_mark_record(v.substr(0, n))) << n;
   EXPECT_FALSE(decode_mark_record(v + "x"));
   std::string bad = v;

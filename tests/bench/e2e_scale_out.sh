@@ -2,7 +2,7 @@
 # e2e_scale_out.sh [BUILD_DIR] — end-to-end throughput of `portscand run` with `scale_out`
 # through librdkafka's mock cluster (tests/tools/mock_broker), with INSTANCES instances
 # (default 1) of one shard each ("one core's worth of threads"): a generated ASIM workload is
-# produced to a 32-partition input topic first (a backlog), then the instances read it
+# produced to a 64-partition input topic first (a backlog), then the instances read it
 # (stage 1), forward it to a 32-partition by-source topic and consume that (stage 2). Prints:
 #   - events/s: input records over the time from the last scrape before the first record
 #     was read to the first scrape at which stage 2 of all instances had read every forwarded
@@ -15,13 +15,14 @@
 # The idle timeout is 10 minutes, so no bin closes by the wall clock during a run: at the
 # handover the partitions hold every bin of the workload's hour.
 # The mock cluster keeps at most ~5 MiB per partition: EVENTS (default 500000, ~200 bytes
-# each) over 32 partitions stays under that, for both topics.
+# each; up to 1500000) over 64 input partitions stays under that, as do the by-source
+# topic's ~32 bytes per record over 32.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build/release}" && pwd)
 events=${EVENTS:-500000}
 instances=${INSTANCES:-1}
-partitions=32
+partitions=64  # input topic; the by-source topic has 32
 portscand=$build/daemon/portscand
 gen=$build/tests/tools/gen_workload
 mock=$build/tests/tools/mock_broker
@@ -38,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$mock" --brokers 1 --topic asim:$partitions --topic alerts:1 --topic by-source:$partitions \
+"$mock" --brokers 1 --topic asim:$partitions --topic alerts:1 --topic by-source:32 \
   </dev/null >"$work/broker.out" 2>/dev/null &
 broker_pid=$!
 for _ in $(seq 100); do [ -s "$work/broker.out" ] && break; sleep 0.1; done

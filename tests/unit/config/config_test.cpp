@@ -86,6 +86,20 @@ INSTANTIATE_TEST_SUITE_P(
     Table, InvalidConfig,
     ::testing::Values(
         invalid_case{"a mistyped top-level key", "shard: 2", "shard"},
+        invalid_case{"scale_out without brokers or a kafka input", "scale_out: {topic: t}",
+                     "scale_out.brokers", "required"},
+        invalid_case{"scale_out with zero partitions",
+                     "scale_out: {brokers: 'b:9092', partitions: 0}", "scale_out.partitions"},
+        invalid_case{"scale_out with a retention under 2h",
+                     "scale_out: {brokers: 'b:9092', retention: 30m}", "scale_out.retention"},
+        invalid_case{"scale_out replication factor 0",
+                     "scale_out: {brokers: 'b:9092', replication_factor: 0}",
+                     "scale_out.replication_factor"},
+        invalid_case{"scale_out setting its own group.id",
+                     "scale_out: {brokers: 'b:9092', properties: {group.id: x}}",
+                     "scale_out.properties.group.id", "scale_out.group"},
+        invalid_case{"a mistyped scale_out key", "scale_out: {brokers: 'b:9092', topics: [t]}",
+                     "scale_out.topics"},
         invalid_case{"an unknown mode", "mode: strict", "mode"},
         invalid_case{"an unknown schedule", "evaluation: {schedule: daily}", "evaluation.schedule"},
         invalid_case{"a duration without unit", "evaluation: {allowed_lateness: 10}",
@@ -175,6 +189,39 @@ INSTANTIATE_TEST_SUITE_P(
                      "   acks: all\n      acks: '1'\n",
                      "outputs[0].properties.acks", "duplicate key 'acks'"}),
     test::why_name{});
+
+TEST(Config, ScaleOutTakesTheFirstKafkaInputsBrokersAndProperties) {
+  const auto r = load(R"(
+inputs:
+  - {type: syslog, listen: "udp://127.0.0.1:5514"}
+  - {type: kafka, brokers: "k1:9092", topics: [t], properties: {security.protocol: SSL}}
+  - {type: kafka, brokers: "k2:9092", topics: [u]}
+scale_out: {partitions: 12}
+outputs: [{type: stdout}]
+)");
+  ASSERT_TRUE(r.problems.empty()) << listing(r.problems);
+  const auto& so = r.cfg.scale_out;
+  EXPECT_TRUE(so.enabled);
+  EXPECT_EQ(so.topic, "portscand.by-source");
+  EXPECT_EQ(so.group, "portscand.by-source");
+  EXPECT_EQ(so.partitions, 12);
+  EXPECT_EQ(so.replication_factor, -1);
+  EXPECT_EQ(so.retention, 24 * 60 * us_per_minute);
+  EXPECT_EQ(so.brokers, "k1:9092");
+  EXPECT_EQ(so.properties.at("security.protocol"), "SSL");
+  EXPECT_FALSE(so.properties_set);
+
+  const auto own = load(R"(
+scale_out: {brokers: "s:9092", properties: {security.protocol: PLAINTEXT}, topic: x, group: g}
+outputs: [{type: stdout}]
+)");
+  ASSERT_TRUE(own.problems.empty()) << listing(own.problems);
+  EXPECT_EQ(own.cfg.scale_out.brokers, "s:9092");
+  EXPECT_EQ(own.cfg.scale_out.topic, "x");
+  EXPECT_EQ(own.cfg.scale_out.group, "g");
+  EXPECT_TRUE(own.cfg.scale_out.properties_set);
+  EXPECT_FALSE(load("outputs: [{type: stdout}]").cfg.scale_out.enabled);
+}
 
 TEST(Config, SyslogConnectionLimitsAreReadWithTheirDefaults) {
   const auto r = load(

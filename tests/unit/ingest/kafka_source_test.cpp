@@ -1,14 +1,19 @@
 #include "ingest/kafka_source.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "kafka_mock_cluster.hpp"
 
@@ -371,6 +376,129 @@ TEST(kafka_source, offsets_requested_for_a_checkpoint_are_the_next_offsets_of_ow
   ASSERT_EQ(g.wait_for(0s), std::future_status::ready);
   EXPECT_EQ(g.get(), offsets);
   src.stop();
+}
+
+// A sink whose partitions carry state (the scale-out stage 2): it learns each assigned
+// partition's committed offset and metadata, chooses where reading starts, and hears of
+// revocations; the message's partition and offset reach it with every unit.
+class stateful_sink final : public kafka_unit_sink {
+ public:
+  bool wants_committed() const override { return true; }
+  void on_assigned(std::vector<assigned_partition>& parts) override {
+    std::lock_guard lock(mu);
+    for (auto& p : parts) {
+      assigned.push_back(p);
+      if (p.key.partition == 1) p.start = 5;  // the sink's own choice for partition 1
+    }
+  }
+  void on_revoked(const std::vector<partition_key>& parts) override {
+    std::lock_guard lock(mu);
+    revoked += parts.size();
+  }
+  void on_unit(std::string_view unit, const unit_meta& meta) override {
+    std::lock_guard lock(mu);
+    units.emplace_back(std::string(unit), meta.partition, meta.offset);
+  }
+  void on_burst_end() override {}
+  bool try_flush() override { return true; }
+  timestamp_us take_max_event_time() override { return INT64_MIN; }
+
+  std::mutex mu;
+  std::vector<assigned_partition> assigned;
+  std::size_t revoked = 0;
+  std::vector<std::tuple<std::string, std::int32_t, std::int64_t>> units;
+};
+
+// A consumer that never joins the group (no subscription): reads and writes the group's
+// committed offsets directly, with their metadata.
+struct group_offsets {
+  group_offsets(const std::string& bootstraps, const std::string& group) {
+    char errstr[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps.c_str(), errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", group.c_str(), errstr, sizeof errstr);
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  }
+  ~group_offsets() { rd_kafka_destroy(rk); }
+  void commit(std::int32_t partition, std::int64_t offset, const std::string& metadata) {
+    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
+    auto* e = rd_kafka_topic_partition_list_add(l, topic, partition);
+    e->offset = offset;
+    e->metadata = std::malloc(metadata.size());
+    std::memcpy(e->metadata, metadata.data(), metadata.size());
+    e->metadata_size = metadata.size();
+    EXPECT_EQ(rd_kafka_commit(rk, l, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+  std::pair<std::int64_t, std::string> committed(std::int32_t partition) {
+    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    EXPECT_EQ(rd_kafka_committed(rk, l, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    const auto& e = l->elems[0];
+    std::pair<std::int64_t, std::string> out{
+        e.offset, e.metadata ? std::string(static_cast<const char*>(e.metadata), e.metadata_size)
+                             : std::string()};
+    rd_kafka_topic_partition_list_destroy(l);
+    return out;
+  }
+  rd_kafka_t* rk = nullptr;
+};
+
+TEST(kafka_source, a_commit_carries_each_partitions_metadata) {
+  harness h(2, 10, "g-meta");
+  kafka_source& src = h.start();
+  ASSERT_TRUE(wait_for([&] { return h.seen->total() == 20; }, 20s));
+  src.halt();
+  src.commit({{{topic, 0}, 4}, {{topic, 1}, 6}}, {{{topic, 0}, "psd1 wm=7 end=9 bins=1,2"}});
+  src.stop();
+  group_offsets g(h.mc.bootstraps(), "g-meta");
+  EXPECT_EQ(g.committed(0), (std::pair<std::int64_t, std::string>{4, "psd1 wm=7 end=9 bins=1,2"}));
+  EXPECT_EQ(g.committed(1), (std::pair<std::int64_t, std::string>{6, ""}));
+}
+
+TEST(kafka_source, a_stateful_sink_learns_the_committed_metadata_and_chooses_where_reading_starts) {
+  test::mock_cluster mc(1, topic, 2);
+  produce(mc, 2, 10);
+  {
+    group_offsets g(mc.bootstraps(), "g-stateful");
+    g.commit(0, 4, "psd1 wm=7 end=9 bins=1,2");
+    g.commit(1, 6, "six");
+  }
+  metrics_registry metrics;
+  system_clock clk;
+  auto owned = std::make_unique<stateful_sink>();
+  stateful_sink& sink = *owned;
+  kafka_source src("in", input_config(mc.bootstraps(), "g-stateful"), std::move(owned), metrics,
+                   clk);
+  src.start();
+  ASSERT_TRUE(wait_for(
+      [&] {
+        std::lock_guard lock(sink.mu);
+        return sink.units.size() >= 11;
+      },
+      30s));
+  std::this_thread::sleep_for(500ms);
+  {
+    std::lock_guard lock(sink.mu);
+    ASSERT_EQ(sink.assigned.size(), 2u);
+    for (const auto& a : sink.assigned) {
+      EXPECT_TRUE(a.committed_known);
+      EXPECT_EQ(a.committed, a.key.partition == 0 ? 4 : 6);
+      EXPECT_EQ(a.metadata, a.key.partition == 0 ? "psd1 wm=7 end=9 bins=1,2" : "six");
+    }
+    // Partition 0 from its committed offset (4..9), partition 1 from the sink's choice (5..9).
+    std::map<std::int32_t, std::vector<std::int64_t>> offsets;
+    for (const auto& [unit, partition, offset] : sink.units) {
+      offsets[partition].push_back(offset);
+      EXPECT_EQ(unit, fmt::format("p{}-{}", partition, offset));
+    }
+    EXPECT_EQ(offsets[0], (std::vector<std::int64_t>{4, 5, 6, 7, 8, 9}));
+    EXPECT_EQ(offsets[1], (std::vector<std::int64_t>{5, 6, 7, 8, 9}));
+  }
+  EXPECT_EQ(errors(metrics, "committed"), 0u);
+  src.stop();
+  std::lock_guard lock(sink.mu);
+  EXPECT_EQ(sink.revoked, 2u) << "leaving the group revokes what the sink holds";
 }
 
 }  // namespace

@@ -44,49 +44,30 @@ std::string make_instance_id() {
 constexpr const char* checkpoint_failures_help =
     "Checkpoints abandoned or not written, by the step that failed.";
 
-// The checkpoint protocol's participants: the Kafka inputs, the shards, the publisher and the
-// store of this process.
-class daemon_participants final : public checkpoint_participants {
+// The Kafka inputs' part of a checkpoint: ask every consumer for its offsets (it holds
+// still after answering), collect them, release the consumers, commit.
+class input_offsets_step {
  public:
-  daemon_participants(std::vector<std::unique_ptr<kafka_source>>& kafka, engine& eng,
-                      publisher& pub, checkpoint_store& store)
-      : kafka_(kafka), engine_(eng), publisher_(pub), store_(store) {}
-
-  void begin_offsets() override {
-    offsets_.clear();
-    for (auto& k : kafka_) offsets_.push_back(k->request_offsets());
+  explicit input_offsets_step(std::vector<std::unique_ptr<kafka_source>>& kafka) : kafka_(kafka) {}
+  void begin() {
+    pending_.clear();
+    for (auto& k : kafka_) pending_.push_back(k->request_offsets());
   }
-  std::optional<input_offsets> poll_offsets() override {
-    for (auto& f : offsets_)
+  std::optional<input_offsets> poll() {
+    for (auto& f : pending_)
       if (f.wait_for(0s) != std::future_status::ready) return std::nullopt;
     input_offsets out;
     for (std::size_t i = 0; i < kafka_.size(); ++i) {
       auto& named = out[kafka_[i]->name()];
-      for (const auto& [key, off] : offsets_[i].get()) named[partition_name(key)] = off;
+      for (const auto& [key, off] : pending_[i].get()) named[partition_name(key)] = off;
     }
-    offsets_.clear();
+    pending_.clear();
     return out;
   }
-  void begin_snapshot() override {
-    shards_ = std::make_shared<std::vector<std::string>>(engine_.shards());
-    snapshot_ = engine_.visit_shards(
-        [shards = shards_](std::size_t i, shard_state& s) { s.serialize((*shards)[i]); });
-    // The barrier is queued behind every record below the offsets: the inputs may go on.
+  void release() {
     for (auto& k : kafka_) k->release_offsets_hold();
   }
-  std::optional<std::vector<std::string>> poll_snapshot() override {
-    if (!snapshot_.valid() || snapshot_.wait_for(0s) != std::future_status::ready)
-      return std::nullopt;
-    snapshot_.get();
-    return std::move(*shards_);
-  }
-  void begin_drain() override { drain_target_ = publisher_.batches_received(); }
-  bool drained() const override { return publisher_.batches_confirmed() >= drain_target_; }
-  result<input_offsets> write(const checkpoint_data& data) override { return store_.write(data); }
-  void abandoned() override {
-    for (auto& k : kafka_) k->release_offsets_hold();
-  }
-  void commit(const input_offsets& offsets) override {
+  void commit(const input_offsets& offsets) {
     for (auto& k : kafka_) {
       auto it = offsets.find(k->name());
       if (it == offsets.end()) continue;
@@ -99,10 +80,43 @@ class daemon_participants final : public checkpoint_participants {
 
  private:
   std::vector<std::unique_ptr<kafka_source>>& kafka_;
+  std::vector<std::future<std::map<partition_key, std::int64_t>>> pending_;
+};
+
+// The checkpoint protocol's participants: the Kafka inputs, the shards, the publisher and the
+// store of this process.
+class daemon_participants final : public checkpoint_participants {
+ public:
+  daemon_participants(std::vector<std::unique_ptr<kafka_source>>& kafka, engine& eng,
+                      publisher& pub, checkpoint_store& store)
+      : inputs_(kafka), engine_(eng), publisher_(pub), store_(store) {}
+
+  void begin_offsets() override { inputs_.begin(); }
+  std::optional<input_offsets> poll_offsets() override { return inputs_.poll(); }
+  void begin_snapshot() override {
+    shards_ = std::make_shared<std::vector<std::string>>(engine_.shards());
+    snapshot_ = engine_.visit_shards(
+        [shards = shards_](std::size_t i, shard_state& s) { s.serialize((*shards)[i]); });
+    // The barrier is queued behind every record below the offsets: the inputs may go on.
+    inputs_.release();
+  }
+  std::optional<std::vector<std::string>> poll_snapshot() override {
+    if (!snapshot_.valid() || snapshot_.wait_for(0s) != std::future_status::ready)
+      return std::nullopt;
+    snapshot_.get();
+    return std::move(*shards_);
+  }
+  void begin_drain() override { drain_target_ = publisher_.batches_received(); }
+  bool drained() const override { return publisher_.batches_confirmed() >= drain_target_; }
+  result<input_offsets> write(const checkpoint_data& data) override { return store_.write(data); }
+  void abandoned() override { inputs_.release(); }
+  void commit(const input_offsets& offsets) override { inputs_.commit(offsets); }
+
+ private:
+  input_offsets_step inputs_;
   engine& engine_;
   publisher& publisher_;
   checkpoint_store& store_;
-  std::vector<std::future<std::map<partition_key, std::int64_t>>> offsets_;
   // Shared with the shard threads: an abandoned snapshot may still be written into.
   std::shared_ptr<std::vector<std::string>> shards_;
   std::future<void> snapshot_;
@@ -126,21 +140,8 @@ class scale_out_participants final : public checkpoint_participants {
         publisher_(pub),
         producer_(producer) {}
 
-  void begin_offsets() override {
-    offsets_.clear();
-    for (auto& k : inputs_) offsets_.push_back(k->request_offsets());
-  }
-  std::optional<input_offsets> poll_offsets() override {
-    for (auto& f : offsets_)
-      if (f.wait_for(0s) != std::future_status::ready) return std::nullopt;
-    input_offsets out;
-    for (std::size_t i = 0; i < inputs_.size(); ++i) {
-      auto& named = out[inputs_[i]->name()];
-      for (const auto& [key, off] : offsets_[i].get()) named[partition_name(key)] = off;
-    }
-    offsets_.clear();
-    return out;
-  }
+  void begin_offsets() override { inputs_.begin(); }
+  std::optional<input_offsets> poll_offsets() override { return inputs_.poll(); }
   void begin_snapshot() override {
     // The inputs pushed every record below their offsets into the producer before
     // answering: these are the messages that must be delivered first.
@@ -153,7 +154,7 @@ class scale_out_participants final : public checkpoint_participants {
         (*resumes)[p] = std::move(*rp);
       }
     });
-    for (auto& k : inputs_) k->release_offsets_hold();
+    inputs_.release();
   }
   std::optional<std::vector<std::string>> poll_snapshot() override {
     if (!snapshot_.valid() || snapshot_.wait_for(0s) != std::future_status::ready)
@@ -167,18 +168,9 @@ class scale_out_participants final : public checkpoint_participants {
            producer_.delivered() >= produced_target_ && producer_.healthy();
   }
   result<input_offsets> write(const checkpoint_data& data) override { return data.offsets; }
-  void abandoned() override {
-    for (auto& k : inputs_) k->release_offsets_hold();
-  }
+  void abandoned() override { inputs_.release(); }
   void commit(const input_offsets& offsets) override {
-    for (auto& k : inputs_) {
-      auto it = offsets.find(k->name());
-      if (it == offsets.end()) continue;
-      std::map<partition_key, std::int64_t> keyed;
-      for (const auto& [name, off] : it->second)
-        if (auto key = parse_partition_name(name)) keyed[*key] = off;
-      k->commit(std::move(keyed));
-    }
+    inputs_.commit(offsets);
     std::map<partition_key, std::int64_t> positions;
     std::map<partition_key, std::string> metadata;
     for (const auto& [p, rp] : *resumes_) {
@@ -191,12 +183,11 @@ class scale_out_participants final : public checkpoint_participants {
 
  private:
   std::string topic_;
-  std::vector<std::unique_ptr<kafka_source>>& inputs_;
+  input_offsets_step inputs_;
   kafka_source& by_source_;
   engine& engine_;
   publisher& publisher_;
   by_source_producer& producer_;
-  std::vector<std::future<std::map<partition_key, std::int64_t>>> offsets_;
   std::shared_ptr<std::map<std::int32_t, std::pair<std::int64_t, partition_resume>>> resumes_ =
       std::make_shared<std::map<std::int32_t, std::pair<std::int64_t, partition_resume>>>();
   std::future<void> snapshot_;
@@ -253,7 +244,7 @@ class coordinator {
   by_source_sink* by_source_sink_ = nullptr;  // owned by by_source_
   std::string instance_id_;                   // names this instance's marks
   timestamp_us last_mark_wm_ = INT64_MIN, last_mark_at_ = 0;
-  bool marking_ = false;  // this instance's marks count (it has input to read)
+  bool marking_ = false;              // this instance's marks count (it has input to read)
   std::size_t input_partitions_ = 0;  // of every Kafka input's topics (from metadata at start)
   timestamp_us owned_watermark_ = INT64_MIN;
   void emit_marks(timestamp_us wm, timestamp_us now, bool hold);
@@ -566,17 +557,19 @@ void coordinator::emit_marks(timestamp_us wm, timestamp_us now, bool hold) {
     if (marking_ && producer_->produce_mark({instance_id_, last_mark_wm_, true})) marking_ = false;
     return;
   }
-  // Nothing read yet (a syslog input that has had no message): nothing to wait for here.
-  if (wm == INT64_MIN && !hold) return;
   if (marking_ && now - last_mark_at_ < us_per_second) return;
+  // Nothing read at all (partitions at their end, a syslog input without a message): this
+  // instance holds nobody back, as an input without data does not hold a single instance's
+  // watermark; but it must still say which partitions it covers.
+  const timestamp_us mark = hold ? INT64_MIN : (wm == INT64_MIN ? INT64_MAX : wm);
   // What this instance reads now: the owners wait until every input partition is covered.
   std::vector<std::string> covered;
   for (auto& k : kafka_)
     for (const auto& [key, p] : k->progress())
       if (p.assigned) covered.push_back(partition_name(key));
-  if (!producer_->produce_mark({instance_id_, wm, false, std::move(covered)})) return;
+  if (!producer_->produce_mark({instance_id_, mark, false, std::move(covered)})) return;
   marking_ = true;
-  last_mark_wm_ = wm;
+  last_mark_wm_ = mark;
   last_mark_at_ = now;
 }
 
@@ -585,9 +578,10 @@ void coordinator::emit_marks(timestamp_us wm, timestamp_us now, bool hold) {
 // mark with the wall clock while its inputs were idle). An instance silent for
 // idle_timeout is taken for gone.
 void coordinator::stage_two(timestamp_us now) {
-  if (auto up = by_source_sink_->upstream_watermark(now, cfg_.evaluation.idle_timeout,
-                                                    input_partitions_))
-    owned_watermark_ = std::max(owned_watermark_, *up);
+  // INT64_MAX: no live instance has read anything at all, which says nothing yet.
+  const auto up =
+      by_source_sink_->upstream_watermark(now, cfg_.evaluation.idle_timeout, input_partitions_);
+  if (up && *up != INT64_MAX) owned_watermark_ = std::max(owned_watermark_, *up);
   const auto due = schedule_.due(owned_watermark_, now);
   emit_ticks(owned_watermark_, due, now);
   if (owned_watermark_ != INT64_MIN)

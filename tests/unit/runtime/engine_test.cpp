@@ -6,20 +6,13 @@
 
 #include <algorithm>
 
+#include "runtime_test_util.hpp"
+
 namespace portscand {
 namespace {
 
-timestamp_us at(const char* iso) { return *parse_iso8601(iso); }
-
-class collecting_sink final : public alert_sink {
- public:
-  void publish(std::vector<alert>&& alerts) override {
-    std::lock_guard lock(mu);
-    for (auto& a : alerts) got.push_back(std::move(a));
-  }
-  std::mutex mu;
-  std::vector<alert> got;
-};
+using test::at;
+using test::collecting_sink;
 
 class harness {
  public:

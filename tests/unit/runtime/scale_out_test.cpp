@@ -12,24 +12,13 @@
 
 #include "event/session_record.hpp"
 
+#include "runtime_test_util.hpp"
+
 namespace portscand {
 namespace {
 
-timestamp_us at(const char* iso) { return *parse_iso8601(iso); }
-
-class collecting_sink final : public alert_sink {
- public:
-  void publish(std::vector<alert>&& alerts) override {
-    std::lock_guard lock(mu);
-    for (auto& a : alerts) got.push_back(std::move(a));
-  }
-  std::size_t size() {
-    std::lock_guard lock(mu);
-    return got.size();
-  }
-  std::mutex mu;
-  std::vector<alert> got;
-};
+using test::at;
+using test::collecting_sink;
 
 // Everything an alert says but when it was sent.
 std::string evidence(const alert& a) {

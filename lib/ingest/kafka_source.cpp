@@ -41,6 +41,27 @@ std::string partition_errors(const rd_kafka_topic_partition_list_t* list) {
   return {};
 }
 
+// What the configured assignors make the protocol: cooperative only when every one is
+// cooperative-sticky (librdkafka's rule).
+bool configured_cooperative(const kafka_input_config& cfg) {
+  auto it = cfg.properties.find("partition.assignment.strategy");
+  if (it == cfg.properties.end()) return false;
+  std::string_view rest = it->second;
+  bool any = false;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    std::string_view name = rest.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (!name.empty()) {
+      if (name != "cooperative-sticky") return false;
+      any = true;
+    }
+    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+  }
+  return any;
+}
+
 }  // namespace
 
 std::string partition_name(const partition_key& k) {
@@ -206,7 +227,13 @@ std::string kafka_source::health_reason() const {
 
 void kafka_source::on_rebalance(int err, void* parts) {
   auto* partitions = static_cast<rd_kafka_topic_partition_list_t*>(parts);
-  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
+  // rd_kafka_rebalance_protocol() can block for ever when called from the callback that
+  // rd_kafka_consumer_close() triggers (librdkafka 2.0.2, confluentinc/librdkafka#4041; seen
+  // as a SIGTERM that never finished while the group rebalanced): it is asked only outside
+  // close, and close uses the answer of the last rebalance (or the configured strategy).
+  if (!closing_.load(std::memory_order_acquire))
+    cooperative_ = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
+  const bool cooperative = cooperative_.value_or(configured_cooperative(cfg_));
   rd_kafka_error_t* error = nullptr;
   rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -367,6 +394,7 @@ void kafka_source::halt() {
 void kafka_source::stop() {
   if (rk_ == nullptr) return;
   halt();
+  closing_.store(true, std::memory_order_release);
   if (const rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk_); e != RD_KAFKA_RESP_ERR_NO_ERROR)
     count_error("close", rd_kafka_err2str(e));
   rd_kafka_destroy(rk_);

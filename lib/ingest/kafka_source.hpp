@@ -176,6 +176,8 @@ class kafka_source {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> healthy_{false};
+  std::atomic<bool> closing_{false};
+  std::optional<bool> cooperative_;  // the protocol, as the last rebalance outside close said
 
   mutable std::mutex mu_;  // guards everything below
   bool running_ = false;   // the consumer thread serves requests (between start and halt)

@@ -176,8 +176,8 @@ std::optional<mark_record> decode_mark_record(std::string_view value) {
 }
 
 std::string encode_partition_resume(const partition_resume& r) {
-  std::string out = "psd1 wm=" + std::to_string(r.watermark) + " end=" + std::to_string(r.end) +
-                    " bins=";
+  std::string out =
+      "psd1 wm=" + std::to_string(r.watermark) + " end=" + std::to_string(r.end) + " bins=";
   for (std::size_t i = 0; i < r.bins.size(); ++i) {
     if (i != 0) out += ',';
     out += std::to_string(r.bins[i]);

@@ -241,7 +241,8 @@ void kafka_source::on_rebalance(int err, void* parts) {
       // The sink's state decides where each partition starts (see kafka_unit_sink).
       std::vector<assigned_partition> parts;
       for (int i = 0; i < partitions->cnt; ++i)
-        parts.push_back({partition_key{partitions->elems[i].topic, partitions->elems[i].partition}});
+        parts.push_back(
+            {partition_key{partitions->elems[i].topic, partitions->elems[i].partition}});
       read_committed(parts);
       sink_->on_assigned(parts);
       for (int i = 0; i < partitions->cnt; ++i)
@@ -312,8 +313,8 @@ void kafka_source::read_committed(std::vector<assigned_partition>& parts) {
       const auto& el = list->elems[i];
       auto& p = parts[static_cast<std::size_t>(i)];
       if (el.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        count_error("committed", std::string(el.topic) + "/" + std::to_string(el.partition) +
-                                     ": " + rd_kafka_err2str(el.err));
+        count_error("committed", std::string(el.topic) + "/" + std::to_string(el.partition) + ": " +
+                                     rd_kafka_err2str(el.err));
         continue;
       }
       p.committed_known = true;
@@ -558,7 +559,8 @@ void kafka_source::run() {
       const partition_key key{rd_kafka_topic_name(m->rkt), m->partition};
       unit_meta meta;
       meta.receive_time = clock_.now();
-      if (m->key != nullptr) meta.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+      if (m->key != nullptr)
+        meta.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
       meta.partition = m->partition;
       meta.offset = m->offset;
       sink_->on_unit(

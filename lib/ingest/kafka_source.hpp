@@ -90,9 +90,9 @@ class start_offset_policy {
 // Both are called on the consumer thread, inside the rebalance callback.
 struct assigned_partition {
   partition_key key;
-  bool committed_known = false;  // false: the committed offsets could not be read
-  std::int64_t committed = -1;   // the group's committed offset; -1 when none
-  std::string metadata;          // committed with it
+  bool committed_known = false;       // false: the committed offsets could not be read
+  std::int64_t committed = -1;        // the group's committed offset; -1 when none
+  std::string metadata;               // committed with it
   std::optional<std::int64_t> start;  // set by the sink; nullopt: committed or auto.offset.reset
 };
 

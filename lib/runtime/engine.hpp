@@ -41,7 +41,7 @@ class alert_sink {
 struct partition_task {
   explicit partition_task(const window_config& c) : state(c) {}
   shard_state state;
-  std::int64_t next_offset = -1;             // after the last record or tick handled
+  std::int64_t next_offset = -1;  // after the last record or tick handled
   // Below it the log is read again under the previous owner's filter: no resume point
   // until the task has passed it.
   std::int64_t replay_end = -1;
@@ -70,9 +70,9 @@ struct task_op {
   enum class kind : std::uint8_t { open, tick, close };
   kind op = kind::tick;
   std::int32_t partition = 0;
-  std::int64_t offset = -1;                     // tick: its offset; open: where reading starts
-  timestamp_us watermark = INT64_MIN;           // tick: the owner's; open: the resume point's
-  std::int64_t end = -1;  // open: the resume point's end (see partition_resume)
+  std::int64_t offset = -1;            // tick: its offset; open: where reading starts
+  timestamp_us watermark = INT64_MIN;  // tick: the owner's; open: the resume point's
+  std::int64_t end = -1;               // open: the resume point's end (see partition_resume)
   std::optional<timestamp_us> evaluate_before;  // tick only
 };
 

@@ -35,8 +35,8 @@ std::string lower_err_name(rd_kafka_resp_err_t e) {
 // The properties default to the first Kafka input's: a producer ignores the consumer's
 // own ones, and librdkafka would warn at start about each.
 bool consumer_only_property(const std::string& k) {
-  for (const char* prefix : {"group.", "fetch.", "auto.", "enable.auto.", "queued.",
-                             "coordinator.", "consume."})
+  for (const char* prefix :
+       {"group.", "fetch.", "auto.", "enable.auto.", "queued.", "coordinator.", "consume."})
     if (k.rfind(prefix, 0) == 0) return true;
   for (const char* name :
        {"session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
@@ -439,7 +439,8 @@ void by_source_sink::on_unit(std::string_view unit, const unit_meta& meta) {
     }
     std::lock_guard lock(marks_mu_);
     if (auto it = marks_.find(pid); it != marks_.end())
-      it->second[m->producer] = mark_state{m->watermark, m->final, wall_now(), std::move(m->covered)};
+      it->second[m->producer] =
+          mark_state{m->watermark, m->final, wall_now(), std::move(m->covered)};
     return;
   }
   if (!unit.empty() && static_cast<std::uint8_t>(unit[0]) == tick_record_v1) {
@@ -519,8 +520,9 @@ void by_source_sink::on_burst_end() {
   while (!try_flush()) std::this_thread::sleep_for(1ms);
 }
 
-std::optional<timestamp_us> by_source_sink::upstream_watermark(
-    timestamp_us now, timestamp_us expiry, std::size_t input_partitions) const {
+std::optional<timestamp_us> by_source_sink::upstream_watermark(timestamp_us now,
+                                                               timestamp_us expiry,
+                                                               std::size_t input_partitions) const {
   std::optional<timestamp_us> low;
   std::set<std::string_view> covered;
   std::lock_guard lock(marks_mu_);

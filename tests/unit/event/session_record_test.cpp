@@ -111,7 +111,7 @@ TEST(MarkRecord, RoundTripAndStrictness) {
   EXPECT_EQ(decode_mark_record(v), m);
   const mark_record last{"b", INT64_MAX, true, {}};
   EXPECT_EQ(decode_mark_record(encode_mark_record(last)), last);
-  EXPECT_FALSE(decode_mark_record(encode_mark_record({"", 5, false, {}})));  // no producer
+  EXPECT_FALSE(decode_mark_record(encode_mark_record({"", 5, false, {}})));     // no producer
   EXPECT_FALSE(decode_mark_record(encode_mark_record({"a", 5, false, {""}})));  // empty entry
   for (std::size_t n = 0; n < v.size(); ++n) EXPECT_FALSE(decode_mark_record(v.substr(0, n))) << n;
   EXPECT_FALSE(decode_mark_record(v + "x"));
@@ -122,7 +122,8 @@ TEST(MarkRecord, RoundTripAndStrictness) {
 }
 
 TEST(PartitionResume, RoundTripAndStrictness) {
-  const partition_resume r{1'736'935'200'000'000, 4711, {1'736'934'000'000'000, 1'736'934'300'000'000}};
+  const partition_resume r{
+      1'736'935'200'000'000, 4711, {1'736'934'000'000'000, 1'736'934'300'000'000}};
   const std::string text = encode_partition_resume(r);
   EXPECT_EQ(text, "psd1 wm=1736935200000000 end=4711 bins=1736934000000000,1736934300000000");
   EXPECT_EQ(decode_partition_resume(text), r);

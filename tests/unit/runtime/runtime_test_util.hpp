@@ -8,7 +8,9 @@
 
 namespace portscand::test {
 
-inline timestamp_us at(const char* iso) { return *parse_iso8601(iso); }
+inline timestamp_us at(const char* iso) {
+  return *parse_iso8601(iso);
+}
 
 // Keeps every alert the engine publishes (from any shard thread).
 class collecting_sink final : public alert_sink {

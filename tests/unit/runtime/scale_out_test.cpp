@@ -11,7 +11,6 @@
 #include <random>
 
 #include "event/session_record.hpp"
-
 #include "runtime_test_util.hpp"
 
 namespace portscand {
@@ -115,8 +114,8 @@ std::vector<entry> make_log(unsigned seed) {
     s.dst_port = port;
     s.protocol = 6;
     std::string value;
-    encode_session_record(s, port % 3 == 0 ? "Palo Alto Networks/PAN-OS" : "Fortinet/FortiGate",
-                          "", value);
+    encode_session_record(s, port % 3 == 0 ? "Palo Alto Networks/PAN-OS" : "Fortinet/FortiGate", "",
+                          value);
     log.push_back({session_record_key(s.src), value});
   };
   timestamp_us last_tick = t0;

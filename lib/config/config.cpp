@@ -360,6 +360,15 @@ class reader {
         string_at(in, "group", path, k.group);
         if (k.group.empty()) problem(path + ".group", "must not be empty");
         properties_at(in, path, k.properties, false);
+        // Offsets are committed by checkpoints only, in the group named by `group`: a
+        // passthrough that moved either would commit records no checkpoint holds.
+        for (const auto& [key, value] : k.properties)
+          if (key == "group.id" || key == "enable.auto.commit" ||
+              key == "enable.auto.offset.store" || key == "bootstrap.servers" ||
+              key == "metadata.broker.list")
+            problem(path + ".properties." + key,
+                    "is set by portscand (offsets are committed by checkpoints; use 'group:' "
+                    "and 'brokers:')");
         ic.transport = std::move(k);
       } else if (type == "syslog") {
         check_keys(in, path,

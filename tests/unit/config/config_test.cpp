@@ -86,6 +86,14 @@ INSTANTIATE_TEST_SUITE_P(
     Table, InvalidConfig,
     ::testing::Values(
         invalid_case{"a mistyped top-level key", "shard: 2", "shard"},
+        invalid_case{"a kafka input turning auto commit on",
+                     "inputs: [{type: kafka, brokers: 'b:9092', topics: [t], "
+                     "properties: {enable.auto.commit: 'true'}}]",
+                     "inputs[0].properties.enable.auto.commit", "checkpoints"},
+        invalid_case{"a kafka input naming its group in the passthrough",
+                     "inputs: [{type: kafka, brokers: 'b:9092', topics: [t], "
+                     "properties: {group.id: other}}]",
+                     "inputs[0].properties.group.id", "group:"},
         invalid_case{"scale_out without brokers or a kafka input", "scale_out: {topic: t}",
                      "scale_out.brokers", "required"},
         invalid_case{"scale_out with zero partitions",

@@ -283,8 +283,7 @@ class reader {
     if (string_at(n, "topic", "scale_out", so.topic) && so.topic.empty())
       problem("scale_out.topic", "must not be empty");
     number_at<std::int32_t>(n, "partitions", "scale_out", so.partitions, 1, 10'000);
-    number_at<std::int32_t>(n, "replication_factor", "scale_out", so.replication_factor, -1,
-                            1000);
+    number_at<std::int32_t>(n, "replication_factor", "scale_out", so.replication_factor, -1, 1000);
     if (so.replication_factor == 0)
       problem("scale_out.replication_factor", "must be -1 (the broker's default) or at least 1");
     // A new owner reads a partition again from its oldest open bin: the topic must keep

@@ -123,7 +123,7 @@ class shard_state {
     key_table<std::uint32_t, v4_key_hash> v4;
     key_table<v6_key, v6_key_hash> v6;
     bool evaluated = false;
-    bool reopened = false;  // some key is dirty: evaluate again
+    bool reopened = false;                         // some key is dirty: evaluate again
     std::int64_t first_source_offset = INT64_MAX;  // see set_source_offset
   };
 

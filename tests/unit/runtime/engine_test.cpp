@@ -22,7 +22,8 @@ class harness {
     o.shards = shards;
     o.mode = mode;
     o.window.retention = 70 * us_per_minute;  // 1 h query period + 10 min lateness
-    eng_ = std::make_unique<engine>(o, std::make_shared<const rule_definition>(default_rule()), clk_, sink_, metrics_);
+    eng_ = std::make_unique<engine>(o, std::make_shared<const rule_definition>(default_rule()),
+                                    clk_, sink_, metrics_);
     d_ = eng_->make_dispatcher("test");
   }
 
@@ -37,7 +38,8 @@ class harness {
     d_->record(r);
   }
   // `count` distinct ports starting at `first_port`, one record each, spread over 60 s from t.
-  void scan(const char* src, timestamp_us t, int count, int first_port = 1, const char* label = "Fortinet/Fortigate") {
+  void scan(const char* src, timestamp_us t, int count, int first_port = 1,
+            const char* label = "Fortinet/Fortigate") {
     for (int i = 0; i < count; ++i) add(src, t + (i % 60) * us_per_second, first_port + i, label);
   }
 
@@ -55,11 +57,14 @@ class harness {
     std::lock_guard lock(sink_.mu);
     auto v = sink_.got;
     std::sort(v.begin(), v.end(), [](const alert& a, const alert& b) {
-      return a.bin_start != b.bin_start ? a.bin_start < b.bin_start : a.src.to_string() < b.src.to_string();
+      return a.bin_start != b.bin_start ? a.bin_start < b.bin_start
+                                        : a.src.to_string() < b.src.to_string();
     });
     return v;
   }
-  std::uint64_t counted(const char* metric, metric_labels match = {}) { return metrics_.counter_sum(metric, match); }
+  std::uint64_t counted(const char* metric, metric_labels match = {}) {
+    return metrics_.counter_sum(metric, match);
+  }
   manual_clock& clock() { return clk_; }
 
  private:
@@ -91,7 +96,8 @@ TEST(SourceFilter, Rfc1918EdgesAreExcludedExactly) {
   for (const char* s : {"172.15.255.255", "172.16.0.0", "172.31.255.255", "172.32.0.0", "10.0.0.1",
                         "192.168.255.255", "192.169.0.1"})
     h.scan(s, t0, 60);
-  EXPECT_EQ(sources(h.finish()), (std::vector<std::string>{"172.15.255.255", "172.32.0.0", "192.169.0.1"}));
+  EXPECT_EQ(sources(h.finish()),
+            (std::vector<std::string>{"172.15.255.255", "172.32.0.0", "192.169.0.1"}));
   EXPECT_EQ(h.counted("portscand_records_filtered_total", {{"reason", "private"}}), 4u * 60);
 }
 

@@ -30,13 +30,16 @@ std::vector<std::string> strings(const YAML::Node& n, const char* key,
     return out;
   }
   for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i].IsScalar()) out.push_back(v[i].Scalar());
-    else problems.push_back({std::string(key) + "[" + std::to_string(i) + "]", "must be a string"});
+    if (v[i].IsScalar())
+      out.push_back(v[i].Scalar());
+    else
+      problems.push_back({std::string(key) + "[" + std::to_string(i) + "]", "must be a string"});
   }
   return out;
 }
 
-std::optional<long long> integer(const YAML::Node& n, const char* key, std::vector<config_problem>& problems) {
+std::optional<long long> integer(const YAML::Node& n, const char* key,
+                                 std::vector<config_problem>& problems) {
   const YAML::Node v = n[key];
   if (!v) return std::nullopt;
   try {
@@ -57,7 +60,8 @@ rule_file_result parse_rule_file_text(const std::string& yaml) {
   try {
     root = YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
-    problems.push_back({"", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
+    problems.push_back(
+        {"", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
     return out;
   }
   if (!root.IsMap()) {
@@ -81,17 +85,20 @@ rule_file_result parse_rule_file_text(const std::string& yaml) {
       r.title_format = scalar(o, "alertDisplayNameFormat", "alertDetailsOverride", problems);
       r.description_format = scalar(o, "alertDescriptionFormat", "alertDetailsOverride", problems);
     }
-    if (r.description_format.empty()) r.description_format = scalar(root, "description", "", problems);
+    if (r.description_format.empty())
+      r.description_format = scalar(root, "description", "", problems);
     if (const YAML::Node em = root["entityMappings"]; em && em.IsSequence()) {
       for (std::size_t i = 0; i < em.size(); ++i) {
         const std::string type = em[i]["entityType"] ? em[i]["entityType"].as<std::string>("") : "";
         if (const YAML::Node fm = em[i]["fieldMappings"]; fm && fm.IsSequence())
           for (std::size_t k = 0; k < fm.size(); ++k)
-            r.entity_columns.emplace_back(type, fm[k]["columnName"] ? fm[k]["columnName"].as<std::string>("") : "");
+            r.entity_columns.emplace_back(
+                type, fm[k]["columnName"] ? fm[k]["columnName"].as<std::string>("") : "");
       }
     }
     if (const YAML::Node cd = root["customDetails"]; cd && cd.IsMap())
-      for (const auto& kv : cd) r.custom_details[kv.first.Scalar()] = kv.second.IsScalar() ? kv.second.Scalar() : "";
+      for (const auto& kv : cd)
+        r.custom_details[kv.first.Scalar()] = kv.second.IsScalar() ? kv.second.Scalar() : "";
   } else {
     r.techniques = strings(root, "techniques", problems);
     r.title_format = scalar(root, "title", "", problems);
@@ -103,13 +110,16 @@ rule_file_result parse_rule_file_text(const std::string& yaml) {
     r.max_labels = integer(root, "max_labels", problems);
     r.bin = scalar(root, "bin", "", problems);
     for (const auto& kv : root) {
-      static const char* known[] = {"id", "name", "version", "severity", "tactics", "techniques", "title",
-                                    "description", "query_frequency", "query_period", "threshold",
-                                    "max_ports", "max_labels", "bin"};
+      static const char* known[] = {
+          "id",         "name",        "version",         "severity",     "tactics",   "techniques",
+          "title",      "description", "query_frequency", "query_period", "threshold", "max_ports",
+          "max_labels", "bin"};
       const std::string key = kv.first.Scalar();
       bool ok = false;
       for (const char* k : known) ok = ok || key == k;
-      if (!ok) problems.push_back({key, "unknown key in a portscand rule file (a Sentinel rule needs a query:)"});
+      if (!ok)
+        problems.push_back(
+            {key, "unknown key in a portscand rule file (a Sentinel rule needs a query:)"});
     }
   }
   return out;

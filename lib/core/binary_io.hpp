@@ -15,7 +15,8 @@ class binary_writer {
   template <typename T>
   void put(T v) {
     static_assert(std::is_integral_v<T>);
-    for (std::size_t i = 0; i < sizeof(T); ++i) out_.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff));
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      out_.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff));
   }
   void put_bytes(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
   void put_string(std::string_view s) {
@@ -35,7 +36,8 @@ class binary_reader {
     static_assert(std::is_integral_v<T>);
     if (in_.size() - pos_ < sizeof(T)) return false;
     std::uint64_t x = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) x |= static_cast<std::uint64_t>(static_cast<unsigned char>(in_[pos_ + i])) << (8 * i);
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      x |= static_cast<std::uint64_t>(static_cast<unsigned char>(in_[pos_ + i])) << (8 * i);
     v = static_cast<T>(x);
     pos_ += sizeof(T);
     return true;

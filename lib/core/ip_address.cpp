@@ -79,7 +79,8 @@ bool ip_address::parse(std::string_view text, ip_address& out) noexcept {
   if (text.empty() || text.size() > 45) return false;
   if (auto v4 = parse_v4(text)) {  // the common case, and never has a ':'
     // Two 8-byte stores: no byte-wise writes for a wide copy to stall on.
-    static_assert(std::endian::native == std::endian::little, "the byte layout below is little endian");
+    static_assert(std::endian::native == std::endian::little,
+                  "the byte layout below is little endian");
     const std::uint64_t low = 0;
     const std::uint64_t high = 0xffff0000ull | (std::uint64_t{__builtin_bswap32(*v4)} << 32);
     std::memcpy(out.bytes_.data(), &low, 8);
@@ -116,7 +117,8 @@ std::size_t ip_address::format(char* out) const noexcept {
   // RFC 5952: lower-case hex, no leading zeros, the longest run (first on a tie) of two or
   // more zero groups becomes "::".
   std::uint16_t groups[8];
-  for (int i = 0; i < 8; ++i) groups[i] = static_cast<std::uint16_t>(bytes_[2 * i] << 8 | bytes_[2 * i + 1]);
+  for (int i = 0; i < 8; ++i)
+    groups[i] = static_cast<std::uint16_t>(bytes_[2 * i] << 8 | bytes_[2 * i + 1]);
   int best_start = -1, best_len = 0;
   for (int i = 0; i < 8;) {
     if (groups[i] != 0) {
@@ -185,18 +187,23 @@ source_class classify_source(const ip_address& ip, detection_mode mode) noexcept
   static constexpr std::array<std::uint8_t, 16> loopback6{0, 0, 0, 0, 0, 0, 0, 0,
                                                           0, 0, 0, 0, 0, 0, 0, 1};
   if (b == loopback6) return source_class::loopback;
-  if ((b[0] & 0xfe) == 0xfc) return source_class::private_v6;                   // fc00::/7
+  if ((b[0] & 0xfe) == 0xfc) return source_class::private_v6;                  // fc00::/7
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return source_class::private_v6;  // fe80::/10
   return source_class::candidate;
 }
 
 std::string_view to_string(source_class c) noexcept {
   switch (c) {
-    case source_class::candidate: return "candidate";
-    case source_class::private_v4: return "private";
-    case source_class::loopback: return "loopback";
-    case source_class::private_v6: return "private_v6";
-    case source_class::ipv6_sentinel: return "ipv6_sentinel";
+    case source_class::candidate:
+      return "candidate";
+    case source_class::private_v4:
+      return "private";
+    case source_class::loopback:
+      return "loopback";
+    case source_class::private_v6:
+      return "private_v6";
+    case source_class::ipv6_sentinel:
+      return "ipv6_sentinel";
   }
   return "unknown";
 }

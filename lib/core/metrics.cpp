@@ -10,10 +10,14 @@ namespace {
 
 void append_escaped(std::string& out, std::string_view v) {
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
 }
 
@@ -56,8 +60,8 @@ histogram::histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
 }
 
 void histogram::observe(double v) noexcept {
-  const auto idx = static_cast<std::size_t>(
-      std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+  const auto idx = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) -
+                                            bounds_.begin());
   buckets_[idx].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
   double cur = sum_.load(std::memory_order_relaxed);
@@ -75,10 +79,11 @@ std::vector<std::uint64_t> histogram::bucket_counts() const {
   return out;
 }
 
-metrics_registry::family& metrics_registry::family_for(std::string_view name,
-                                                       std::string_view help, kind k) {
+metrics_registry::family& metrics_registry::family_for(std::string_view name, std::string_view help,
+                                                       kind k) {
   auto it = families_.find(name);
-  if (it == families_.end()) it = families_.emplace(std::string(name), family{k, std::string(help), {}, {}, {}}).first;
+  if (it == families_.end())
+    it = families_.emplace(std::string(name), family{k, std::string(help), {}, {}, {}}).first;
   PORTSCAND_ASSERT(it->second.k == k, "metric registered twice with different types");
   return it->second;
 }
@@ -102,7 +107,8 @@ gauge& metrics_registry::get_gauge(std::string_view name, std::string_view help,
 }
 
 histogram& metrics_registry::get_histogram(std::string_view name, std::string_view help,
-                                           std::vector<double> bounds, const metric_labels& labels) {
+                                           std::vector<double> bounds,
+                                           const metric_labels& labels) {
   std::lock_guard lock(mu_);
   family& f = family_for(name, help, kind::histogram);
   auto [it, inserted] = f.histograms.try_emplace(labels, nullptr);
@@ -110,7 +116,8 @@ histogram& metrics_registry::get_histogram(std::string_view name, std::string_vi
   return *it->second;
 }
 
-std::uint64_t metrics_registry::counter_sum(std::string_view name, const metric_labels& match) const {
+std::uint64_t metrics_registry::counter_sum(std::string_view name,
+                                            const metric_labels& match) const {
   std::lock_guard lock(mu_);
   auto it = families_.find(name);
   if (it == families_.end()) return 0;

@@ -57,7 +57,8 @@ class histogram {
 // references stay valid for the registry's lifetime. Any thread.
 class metrics_registry {
  public:
-  counter& get_counter(std::string_view name, std::string_view help, const metric_labels& labels = {});
+  counter& get_counter(std::string_view name, std::string_view help,
+                       const metric_labels& labels = {});
   gauge& get_gauge(std::string_view name, std::string_view help, const metric_labels& labels = {});
   histogram& get_histogram(std::string_view name, std::string_view help, std::vector<double> bounds,
                            const metric_labels& labels = {});

@@ -50,6 +50,8 @@ class [[nodiscard]] result {
 
 struct ok_t {};
 using status = result<ok_t>;
-inline status ok_status() { return ok_t{}; }
+inline status ok_status() {
+  return ok_t{};
+}
 
 }  // namespace portscand

@@ -17,7 +17,9 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) n
   return true;
 }
 
-constexpr bool is_leap(std::int64_t y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+constexpr bool is_leap(std::int64_t y) noexcept {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 unsigned days_in_month(std::int64_t y, unsigned m) noexcept {
   static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -61,7 +63,8 @@ std::optional<std::int64_t> date_days(std::string_view s) noexcept {
   thread_local memo last{{}, 0, false};
   if (last.valid && std::memcmp(s.data(), last.text, 10) == 0) return last.days;
   unsigned y, mo, d;
-  if (!digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' || !digits(s, 8, 2, d))
+  if (!digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d))
     return std::nullopt;
   if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return std::nullopt;
   const std::int64_t days = days_from_civil(y, mo, d);
@@ -76,8 +79,8 @@ std::optional<timestamp_us> parse_iso8601(std::string_view s) noexcept {
   if (s.size() < 16) return std::nullopt;
   const auto days = date_days(s);
   unsigned h, mi, sec = 0;
-  if (!days || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) || s[13] != ':' ||
-      !digits(s, 14, 2, mi))
+  if (!days || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) ||
+      s[13] != ':' || !digits(s, 14, 2, mi))
     return std::nullopt;
   std::size_t pos = 16;
   if (pos < s.size() && s[pos] == ':') {
@@ -170,19 +173,31 @@ std::optional<timestamp_us> parse_duration(std::string_view s) noexcept {
   if (i == 0) return std::nullopt;
   const std::string_view unit = s.substr(i);
   timestamp_us mult;
-  if (unit == "ms") mult = 1000;
-  else if (unit == "s") mult = us_per_second;
-  else if (unit == "m") mult = us_per_minute;
-  else if (unit == "h") mult = 60 * us_per_minute;
-  else if (unit == "d") mult = 24 * 60 * us_per_minute;
-  else return std::nullopt;
+  if (unit == "ms")
+    mult = 1000;
+  else if (unit == "s")
+    mult = us_per_second;
+  else if (unit == "m")
+    mult = us_per_minute;
+  else if (unit == "h")
+    mult = 60 * us_per_minute;
+  else if (unit == "d")
+    mult = 24 * 60 * us_per_minute;
+  else
+    return std::nullopt;
   return n * mult;
 }
 
 std::string format_duration(timestamp_us d) {
-  struct unit { timestamp_us us; const char* name; };
-  static constexpr unit units[] = {{24 * 60 * us_per_minute, "d"}, {60 * us_per_minute, "h"},
-                                   {us_per_minute, "m"}, {us_per_second, "s"}, {1000, "ms"}};
+  struct unit {
+    timestamp_us us;
+    const char* name;
+  };
+  static constexpr unit units[] = {{24 * 60 * us_per_minute, "d"},
+                                   {60 * us_per_minute, "h"},
+                                   {us_per_minute, "m"},
+                                   {us_per_second, "s"},
+                                   {1000, "ms"}};
   for (const auto& u : units)
     if (d != 0 && d % u.us == 0) return std::to_string(d / u.us) + u.name;
   return std::to_string(d / 1000) + "ms";

@@ -14,10 +14,10 @@ namespace portscand {
 // with each alert. Immutable once built; a reload builds a new one and swaps the pointer.
 struct rule_definition {
   std::shared_ptr<const rule_metadata> metadata;
-  std::uint32_t threshold = 50;       // alert when distinct ports > threshold
+  std::uint32_t threshold = 50;  // alert when distinct ports > threshold
   timestamp_us bin_width = 5 * us_per_minute;
-  std::uint32_t max_ports = 100;      // AttemptedPorts cap
-  std::uint32_t max_labels = 20;      // ReportedBy cap
+  std::uint32_t max_ports = 100;  // AttemptedPorts cap
+  std::uint32_t max_labels = 20;  // ReportedBy cap
   timestamp_us query_frequency = 60 * us_per_minute;
   timestamp_us query_period = 60 * us_per_minute;
 };

@@ -70,7 +70,8 @@ timestamp_us kql_timespan(const std::string& n, const std::string& unit) {
 
 }  // namespace
 
-std::vector<config_problem> read_sentinel_query(const std::string& raw_query, rule_definition& rule) {
+std::vector<config_problem> read_sentinel_query(const std::string& raw_query,
+                                                rule_definition& rule) {
   std::vector<config_problem> problems;
   auto fail = [&problems](const std::string& where, const std::string& what) {
     problems.push_back({"query", where + ": " + what});
@@ -88,7 +89,8 @@ std::vector<config_problem> read_sentinel_query(const std::string& raw_query, ru
   while (std::regex_search(query, m, let_re)) {
     const std::string name = m[1], value = trim(m[2]);
     if (name != "PortScanThreshold") {
-      fail("let " + name, "unsupported let statement (only 'let PortScanThreshold = N;' is understood)");
+      fail("let " + name,
+           "unsupported let statement (only 'let PortScanThreshold = N;' is understood)");
       return problems;
     }
     if (!std::regex_match(value, std::regex(R"(\d{1,9})"))) {
@@ -99,7 +101,8 @@ std::vector<config_problem> read_sentinel_query(const std::string& raw_query, ru
     query = m.suffix();
   }
   if (query.find(';') != std::string::npos) {
-    fail("query", "unsupported statement before the pipeline ('" + trim(query.substr(0, query.find(';') + 1)) + "')");
+    fail("query", "unsupported statement before the pipeline ('" +
+                      trim(query.substr(0, query.find(';') + 1)) + "')");
     return problems;
   }
   const std::vector<std::string> stages = split_pipes(squeeze(query));
@@ -108,28 +111,36 @@ std::vector<config_problem> read_sentinel_query(const std::string& raw_query, ru
   for (std::size_t i = 1; i < stages.size(); ++i) {
     const std::string op = first_word(stages[i]);
     if (i >= 5 || op != expected_ops[i]) {
-      fail(stage_name(i, stages[i]), "unsupported operator '" + op + "'" +
-                                         (i < 5 ? std::string(" (expected '") + expected_ops[i] + "')" : ""));
+      fail(stage_name(i, stages[i]),
+           "unsupported operator '" + op + "'" +
+               (i < 5 ? std::string(" (expected '") + expected_ops[i] + "')" : ""));
       return problems;
     }
   }
   if (stages.size() != 5) {
-    fail("query", "expected 5 pipeline stages (source | where | where | summarize | where), found " +
-                      std::to_string(stages.size()));
+    fail("query",
+         "expected 5 pipeline stages (source | where | where | summarize | where), found " +
+             std::to_string(stages.size()));
     return problems;
   }
 
-  static const std::regex source_re(R"(^(_Im_NetworkSession|_ASim_NetworkSession|imNetworkSession|ASimNetworkSession)(\s*\(\s*\))?$)");
+  static const std::regex source_re(
+      R"(^(_Im_NetworkSession|_ASim_NetworkSession|imNetworkSession|ASimNetworkSession)(\s*\(\s*\))?$)");
   if (!std::regex_match(stages[0], source_re))
-    fail(stage_name(0, stages[0]), "unsupported source (expected _Im_NetworkSession or an ASIM NetworkSession parser)");
+    fail(stage_name(0, stages[0]),
+         "unsupported source (expected _Im_NetworkSession or an ASIM NetworkSession parser)");
 
-  static const std::regex private_re(R"(^where ipv4_is_private\s*\(\s*SrcIpAddr\s*\)\s*==\s*(False|false)$)");
+  static const std::regex private_re(
+      R"(^where ipv4_is_private\s*\(\s*SrcIpAddr\s*\)\s*==\s*(False|false)$)");
   if (!std::regex_match(stages[1], private_re))
-    fail(stage_name(1, stages[1]), "unsupported filter (expected 'where ipv4_is_private(SrcIpAddr) == False')");
+    fail(stage_name(1, stages[1]),
+         "unsupported filter (expected 'where ipv4_is_private(SrcIpAddr) == False')");
 
-  static const std::regex loopback_re(R"(^where SrcIpAddr\s*!in\s*\(\s*"127\.0\.0\.1"\s*,\s*"::1"\s*\)$)");
+  static const std::regex loopback_re(
+      R"(^where SrcIpAddr\s*!in\s*\(\s*"127\.0\.0\.1"\s*,\s*"::1"\s*\)$)");
   if (!std::regex_match(stages[2], loopback_re))
-    fail(stage_name(2, stages[2]), "unsupported filter (expected 'where SrcIpAddr !in (\"127.0.0.1\", \"::1\")')");
+    fail(stage_name(2, stages[2]),
+         "unsupported filter (expected 'where SrcIpAddr !in (\"127.0.0.1\", \"::1\")')");
 
   static const std::regex summarize_re(
       R"(^summarize AttemptedPortsCount\s*=\s*dcount\s*\(\s*DstPortNumber\s*\)\s*,\s*)"
@@ -139,30 +150,38 @@ std::vector<config_problem> read_sentinel_query(const std::string& raw_query, ru
   if (std::smatch sm; std::regex_match(stages[3], sm, summarize_re)) {
     const long long ports = std::stoll(sm[1]), labels = std::stoll(sm[2]);
     const timestamp_us bin = kql_timespan(sm[3], sm[4]);
-    if (ports < 1 || ports > 65536) fail(stage_name(3, stages[3]), "make_set(DstPortNumber, N): N must be 1..65536");
-    if (labels < 1 || labels > 64) fail(stage_name(3, stages[3]), "make_set(strcat(...), N): N must be 1..64");
+    if (ports < 1 || ports > 65536)
+      fail(stage_name(3, stages[3]), "make_set(DstPortNumber, N): N must be 1..65536");
+    if (labels < 1 || labels > 64)
+      fail(stage_name(3, stages[3]), "make_set(strcat(...), N): N must be 1..64");
     if (bin < us_per_second || bin > 60 * us_per_minute || (60 * 60 * us_per_second) % bin != 0)
-      fail(stage_name(3, stages[3]), "bin(TimeGenerated, X): X must divide one hour and be at most 1h");
+      fail(stage_name(3, stages[3]),
+           "bin(TimeGenerated, X): X must divide one hour and be at most 1h");
     rule.max_ports = static_cast<std::uint32_t>(ports);
     rule.max_labels = static_cast<std::uint32_t>(labels);
     rule.bin_width = bin;
   } else {
-    fail(stage_name(3, stages[3]),
-         "unsupported summarize (expected AttemptedPortsCount=dcount(DstPortNumber), "
-         "AttemptedPorts=make_set(DstPortNumber, N), ReportedBy=make_set(strcat(EventVendor, \"/\", "
-         "EventProduct), M) by SrcIpAddr, bin(TimeGenerated, X))");
+    fail(
+        stage_name(3, stages[3]),
+        "unsupported summarize (expected AttemptedPortsCount=dcount(DstPortNumber), "
+        "AttemptedPorts=make_set(DstPortNumber, N), ReportedBy=make_set(strcat(EventVendor, \"/\", "
+        "EventProduct), M) by SrcIpAddr, bin(TimeGenerated, X))");
   }
 
-  static const std::regex threshold_re(R"(^where AttemptedPortsCount\s*>\s*(PortScanThreshold|\d{1,9})$)");
+  static const std::regex threshold_re(
+      R"(^where AttemptedPortsCount\s*>\s*(PortScanThreshold|\d{1,9})$)");
   if (std::smatch tm; std::regex_match(stages[4], tm, threshold_re)) {
     if (tm[1] == "PortScanThreshold") {
-      if (!let_threshold) fail(stage_name(4, stages[4]), "PortScanThreshold is used but never defined by a let");
-      else rule.threshold = static_cast<std::uint32_t>(*let_threshold);
+      if (!let_threshold)
+        fail(stage_name(4, stages[4]), "PortScanThreshold is used but never defined by a let");
+      else
+        rule.threshold = static_cast<std::uint32_t>(*let_threshold);
     } else {
       rule.threshold = static_cast<std::uint32_t>(std::stoll(tm[1]));
     }
   } else {
-    fail(stage_name(4, stages[4]), "unsupported condition (expected 'where AttemptedPortsCount > PortScanThreshold')");
+    fail(stage_name(4, stages[4]),
+         "unsupported condition (expected 'where AttemptedPortsCount > PortScanThreshold')");
   }
   return problems;
 }
@@ -190,8 +209,10 @@ rule_load_result build_rule(const rule_file& f) {
   if (!f.description_format.empty()) meta->description_format = f.description_format;
   auto duration = [&problems](const std::string& text, const char* key, timestamp_us& out_value) {
     if (text.empty()) return;
-    if (auto d = parse_duration(text); d && *d > 0) out_value = *d;
-    else problems.push_back({key, "'" + text + "' is not a duration"});
+    if (auto d = parse_duration(text); d && *d > 0)
+      out_value = *d;
+    else
+      problems.push_back({key, "'" + text + "' is not a duration"});
   };
   if (f.sentinel) {
     duration(f.query_frequency, "queryFrequency", out.rule.query_frequency);
@@ -199,33 +220,45 @@ rule_load_result build_rule(const rule_file& f) {
     if (!f.trigger_operator.empty() && f.trigger_operator != "gt")
       problems.push_back({"triggerOperator", "only 'gt' is supported"});
     if (f.trigger_threshold && *f.trigger_threshold != 0)
-      problems.push_back({"triggerThreshold", "only 0 is supported (every result row is an alert)"});
+      problems.push_back(
+          {"triggerThreshold", "only 0 is supported (every result row is an alert)"});
     for (const auto& [type, column] : f.entity_columns)
-      if (column != "SrcIpAddr") problems.push_back({"entityMappings", "only the SrcIpAddr column can be mapped (got '" + column + "')"});
+      if (column != "SrcIpAddr")
+        problems.push_back(
+            {"entityMappings", "only the SrcIpAddr column can be mapped (got '" + column + "')"});
     for (const auto& [name, column] : f.custom_details)
-      if (column != "AttemptedPortsCount") problems.push_back({"customDetails." + name, "only AttemptedPortsCount is available"});
+      if (column != "AttemptedPortsCount")
+        problems.push_back({"customDetails." + name, "only AttemptedPortsCount is available"});
     auto q = read_sentinel_query(f.query, out.rule);
     problems.insert(problems.end(), q.begin(), q.end());
   } else {
     duration(f.query_frequency, "query_frequency", out.rule.query_frequency);
     duration(f.query_period, "query_period", out.rule.query_period);
     if (f.threshold) {
-      if (*f.threshold < 0 || *f.threshold > 65535) problems.push_back({"threshold", "must be 0..65535"});
-      else out.rule.threshold = static_cast<std::uint32_t>(*f.threshold);
+      if (*f.threshold < 0 || *f.threshold > 65535)
+        problems.push_back({"threshold", "must be 0..65535"});
+      else
+        out.rule.threshold = static_cast<std::uint32_t>(*f.threshold);
     }
     if (f.max_ports) {
-      if (*f.max_ports < 1 || *f.max_ports > 65536) problems.push_back({"max_ports", "must be 1..65536"});
-      else out.rule.max_ports = static_cast<std::uint32_t>(*f.max_ports);
+      if (*f.max_ports < 1 || *f.max_ports > 65536)
+        problems.push_back({"max_ports", "must be 1..65536"});
+      else
+        out.rule.max_ports = static_cast<std::uint32_t>(*f.max_ports);
     }
     if (f.max_labels) {
-      if (*f.max_labels < 1 || *f.max_labels > 64) problems.push_back({"max_labels", "must be 1..64"});
-      else out.rule.max_labels = static_cast<std::uint32_t>(*f.max_labels);
+      if (*f.max_labels < 1 || *f.max_labels > 64)
+        problems.push_back({"max_labels", "must be 1..64"});
+      else
+        out.rule.max_labels = static_cast<std::uint32_t>(*f.max_labels);
     }
     if (!f.bin.empty()) {
       auto d = parse_duration(f.bin);
-      if (!d || *d < us_per_second || *d > 60 * us_per_minute || (60 * 60 * us_per_second) % *d != 0)
+      if (!d || *d < us_per_second || *d > 60 * us_per_minute ||
+          (60 * 60 * us_per_second) % *d != 0)
         problems.push_back({"bin", "must be a duration that divides one hour (e.g. 5m)"});
-      else out.rule.bin_width = *d;
+      else
+        out.rule.bin_width = *d;
     }
   }
   out.rule.metadata = std::move(meta);

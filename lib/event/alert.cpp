@@ -42,7 +42,9 @@ std::string format_uuid(const std::uint8_t* b) {
   return s;
 }
 
-std::string iso(timestamp_us t) { return format_iso8601(t); }
+std::string iso(timestamp_us t) {
+  return format_iso8601(t);
+}
 
 nlohmann::ordered_json native_json(const alert& a) {
   const rule_metadata& r = *a.rule;
@@ -59,12 +61,9 @@ nlohmann::ordered_json native_json(const alert& a) {
   j["first_seen"] = iso(a.first_seen);
   j["last_seen"] = iso(a.last_seen);
   j["event_count"] = a.event_count;
-  j["rule"] = {{"id", r.id},
-               {"name", r.name},
-               {"version", r.version},
-               {"severity", r.severity},
-               {"tactics", r.tactics},
-               {"techniques", r.techniques}};
+  j["rule"] = {{"id", r.id},           {"name", r.name},
+               {"version", r.version}, {"severity", r.severity},
+               {"tactics", r.tactics}, {"techniques", r.techniques}};
   j["title"] = expand_alert_format(r.title_format, a);
   j["description"] = expand_alert_format(r.description_format, a);
   j["entities"] = nlohmann::ordered_json::array({{{"type", "ip"}, {"address", src}}});
@@ -113,18 +112,19 @@ nlohmann::ordered_json ocsf_json(const alert& a) {
   j["metadata"] = {{"version", "1.1.0"},
                    {"product", {{"name", "portscand"}, {"vendor_name", "portscand"}}},
                    {"uid", a.alert_id}};
-  j["finding_info"] = {{"uid", a.alert_id},
-                       {"title", expand_alert_format(r.title_format, a)},
-                       {"desc", expand_alert_format(r.description_format, a)},
-                       {"types", {"Port Scan"}},
-                       {"first_seen_time", ms(a.first_seen)},
-                       {"last_seen_time", ms(a.last_seen)},
-                       {"analytic",
-                        {{"uid", r.id}, {"name", r.name}, {"version", r.version},
-                         {"type_id", 1}, {"type", "Rule"}}},
-                       {"attacks", attacks}};
+  j["finding_info"] = {
+      {"uid", a.alert_id},
+      {"title", expand_alert_format(r.title_format, a)},
+      {"desc", expand_alert_format(r.description_format, a)},
+      {"types", {"Port Scan"}},
+      {"first_seen_time", ms(a.first_seen)},
+      {"last_seen_time", ms(a.last_seen)},
+      {"analytic",
+       {{"uid", r.id}, {"name", r.name}, {"version", r.version}, {"type_id", 1}, {"type", "Rule"}}},
+      {"attacks", attacks}};
   j["evidences"] = nlohmann::ordered_json::array({{{"src_endpoint", {{"ip", src}}}}});
-  j["observables"] = nlohmann::ordered_json::array({{{"name", "src_endpoint.ip"}, {"type_id", 2}, {"type", "IP Address"}, {"value", src}}});
+  j["observables"] = nlohmann::ordered_json::array(
+      {{{"name", "src_endpoint.ip"}, {"type_id", 2}, {"type", "IP Address"}, {"value", src}}});
   j["unmapped"] = {{"AttemptedPortsCount", a.ports_count},
                    {"AttemptedPorts", a.ports},
                    {"ReportedBy", a.reported_by},
@@ -169,9 +169,12 @@ std::string expand_alert_format(std::string_view format, const alert& a) {
     if (close == std::string_view::npos) break;
     out.append(format.substr(i, open - i));
     const std::string_view key = format.substr(open + 2, close - open - 2);
-    if (key == "SrcIpAddr") out += a.src.to_string();
-    else if (key == "AttemptedPortsCount") out += std::to_string(a.ports_count);
-    else out.append(format.substr(open, close + 2 - open));  // unknown: left as written
+    if (key == "SrcIpAddr")
+      out += a.src.to_string();
+    else if (key == "AttemptedPortsCount")
+      out += std::to_string(a.ports_count);
+    else
+      out.append(format.substr(open, close + 2 - open));  // unknown: left as written
     i = close + 2;
   }
   out.append(format.substr(i));

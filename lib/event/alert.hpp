@@ -30,9 +30,9 @@ struct alert {
   ip_address src;
   timestamp_us bin_start = 0;
   timestamp_us bin_end = 0;
-  std::uint32_t ports_count = 0;             // AttemptedPortsCount (exact)
-  std::vector<std::uint16_t> ports;          // AttemptedPorts: ascending, capped
-  std::vector<std::string> reported_by;      // ReportedBy: ascending byte order, capped
+  std::uint32_t ports_count = 0;         // AttemptedPortsCount (exact)
+  std::vector<std::uint16_t> ports;      // AttemptedPorts: ascending, capped
+  std::vector<std::string> reported_by;  // ReportedBy: ascending byte order, capped
   timestamp_us first_seen = 0;
   timestamp_us last_seen = 0;
   std::uint64_t event_count = 0;

@@ -86,8 +86,9 @@ label_id label_cache::reported_by(std::string_view vendor, std::string_view prod
   const std::uint64_t h = quick_hash(vendor) * 31 + quick_hash(product);
   entry& e = entries_[(h ^ (h >> 17)) % slots];
   const std::string_view k = e.key;
-  if (e.used && k.size() == vendor.size() + 1 + product.size() && k.substr(0, vendor.size()) == vendor &&
-      k[vendor.size()] == '/' && k.substr(vendor.size() + 1) == product)
+  if (e.used && k.size() == vendor.size() + 1 + product.size() &&
+      k.substr(0, vendor.size()) == vendor && k[vendor.size()] == '/' &&
+      k.substr(vendor.size() + 1) == product)
     return e.id;
   scratch_.assign(vendor);
   scratch_.push_back('/');

@@ -7,16 +7,26 @@ namespace portscand {
 
 std::string_view to_string(dvc_action a) noexcept {
   switch (a) {
-    case dvc_action::unknown: return "";
-    case dvc_action::allow: return "Allow";
-    case dvc_action::deny: return "Deny";
-    case dvc_action::drop: return "Drop";
-    case dvc_action::drop_icmp: return "Drop ICMP";
-    case dvc_action::reset: return "Reset";
-    case dvc_action::reset_source: return "Reset Source";
-    case dvc_action::reset_destination: return "Reset Destination";
-    case dvc_action::encrypt: return "Encrypt";
-    case dvc_action::decrypt: return "Decrypt";
+    case dvc_action::unknown:
+      return "";
+    case dvc_action::allow:
+      return "Allow";
+    case dvc_action::deny:
+      return "Deny";
+    case dvc_action::drop:
+      return "Drop";
+    case dvc_action::drop_icmp:
+      return "Drop ICMP";
+    case dvc_action::reset:
+      return "Reset";
+    case dvc_action::reset_source:
+      return "Reset Source";
+    case dvc_action::reset_destination:
+      return "Reset Destination";
+    case dvc_action::encrypt:
+      return "Encrypt";
+    case dvc_action::decrypt:
+      return "Decrypt";
   }
   return "";
 }
@@ -27,8 +37,8 @@ struct proto_name {
   std::uint16_t number;
 };
 constexpr proto_name protocols[] = {
-    {"ICMP", 1},  {"IGMP", 2},  {"TCP", 6},        {"UDP", 17},       {"GRE", 47},
-    {"ESP", 50},  {"AH", 51},   {"ICMPV6", 58},    {"IPV6-ICMP", 58}, {"OSPF", 89},
+    {"ICMP", 1},   {"IGMP", 2},   {"TCP", 6},       {"UDP", 17},       {"GRE", 47},
+    {"ESP", 50},   {"AH", 51},    {"ICMPV6", 58},   {"IPV6-ICMP", 58}, {"OSPF", 89},
     {"SCTP", 132}, {"ICMP6", 58}, {"IPV6ICMP", 58},
 };
 

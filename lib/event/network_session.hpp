@@ -11,7 +11,18 @@
 namespace portscand {
 
 // What the device did with the session (ASIM DvcAction, reduced to what a SOC filters on).
-enum class dvc_action : std::uint8_t { unknown, allow, deny, drop, drop_icmp, reset, reset_source, reset_destination, encrypt, decrypt };
+enum class dvc_action : std::uint8_t {
+  unknown,
+  allow,
+  deny,
+  drop,
+  drop_icmp,
+  reset,
+  reset_source,
+  reset_destination,
+  encrypt,
+  decrypt
+};
 std::string_view to_string(dvc_action a) noexcept;
 
 // THE normalized record: one network session as the rule sees it (the ASIM NetworkSession
@@ -21,10 +32,10 @@ struct network_session {
   static constexpr std::int32_t no_port = -1;
   static constexpr std::uint16_t no_protocol = 0xffff;
 
-  timestamp_us time = 0;          // event time; see has_time
-  ip_address src;                 // SrcIpAddr
-  ip_address dst;                 // DstIpAddr (unset when !has_dst)
-  std::int32_t dst_port = no_port;  // DstPortNumber, 0..65535, or no_port
+  timestamp_us time = 0;                         // event time; see has_time
+  ip_address src;                                // SrcIpAddr
+  ip_address dst;                                // DstIpAddr (unset when !has_dst)
+  std::int32_t dst_port = no_port;               // DstPortNumber, 0..65535, or no_port
   label_id reported_by = label_table::empty_id;  // EventVendor + "/" + EventProduct
   label_id device = label_table::empty_id;       // the device's own name (host, devname)
   std::uint16_t protocol = no_protocol;          // IANA protocol number (NetworkProtocol)

@@ -27,8 +27,18 @@ dvc_action action_from_asim(std::string_view s) noexcept {
 
 // The fields the rule reads (SPEC §1), and the envelope key.
 enum class asim_field : std::uint8_t {
-  other, records, src_ip, dst_ip, action, vendor, hostname, product, time_generated, dst_port,
-  event_start, protocol
+  other,
+  records,
+  src_ip,
+  dst_ip,
+  action,
+  vendor,
+  hostname,
+  product,
+  time_generated,
+  dst_port,
+  event_start,
+  protocol
 };
 
 asim_field field_of(std::string_view key) noexcept {
@@ -67,13 +77,15 @@ asim_field field_of(std::string_view key) noexcept {
 class asim_json_parser final : public format_parser {
  public:
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(parser_, unit, ctx, scratch_, sink,
-                         [this, &sink](object o, bool top_level) { return parse_object(o, sink, top_level); });
+    json::parse_document(
+        parser_, unit, ctx, scratch_, sink,
+        [this, &sink](object o, bool top_level) { return parse_object(o, sink, top_level); });
   }
 
  private:
   void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_object(arr, sink, [this, &sink](object o, bool) { return parse_object(o, sink, false); });
+    json::for_each_object(arr, sink,
+                          [this, &sink](object o, bool) { return parse_object(o, sink, false); });
   }
 
   // Returns false when the document can no longer be read.
@@ -110,15 +122,20 @@ class asim_json_parser final : public format_parser {
         // backslash, so the raw text is tried first and unescaped only if refused.
         case asim_field::src_ip: {
           bool empty = false;
-          st = json::read_text(v, [&](std::string_view t) { return (empty = t.empty()) || ip_address::parse(t, s.src); });
-          if (st == json::field_status::ok && !empty) have_src = true;
-          else reject = st == json::field_status::invalid ? "bad_src_ip" : "missing_src_ip";
+          st = json::read_text(v, [&](std::string_view t) {
+            return (empty = t.empty()) || ip_address::parse(t, s.src);
+          });
+          if (st == json::field_status::ok && !empty)
+            have_src = true;
+          else
+            reject = st == json::field_status::invalid ? "bad_src_ip" : "missing_src_ip";
           break;
         }
         case asim_field::dst_ip:
           // The rule does not use the destination: an unreadable one leaves it unset.
-          s.has_dst = json::read_text(v, [&s](std::string_view t) { return ip_address::parse(t, s.dst); }) ==
-                      json::field_status::ok;
+          s.has_dst = json::read_text(v, [&s](std::string_view t) {
+                        return ip_address::parse(t, s.dst);
+                      }) == json::field_status::ok;
           if (!s.has_dst) s.dst = ip_address();
           break;
         case asim_field::action:
@@ -129,16 +146,20 @@ class asim_json_parser final : public format_parser {
           break;
         case asim_field::vendor:
           st = json::as_text(v, text);
-          if (st == json::field_status::ok) vendor = text;
-          else if (st == json::field_status::invalid) reject = "bad_vendor";
+          if (st == json::field_status::ok)
+            vendor = text;
+          else if (st == json::field_status::invalid)
+            reject = "bad_vendor";
           break;
         case asim_field::hostname:
           if (json::as_text(v, text) == json::field_status::ok) s.device = labels_.get(text);
           break;
         case asim_field::product:
           st = json::as_text(v, text);
-          if (st == json::field_status::ok) product = text;
-          else if (st == json::field_status::invalid) reject = "bad_product";
+          if (st == json::field_status::ok)
+            product = text;
+          else if (st == json::field_status::invalid)
+            reject = "bad_product";
           break;
         case asim_field::time_generated:
           reject = read_time(v, s);
@@ -146,8 +167,10 @@ class asim_json_parser final : public format_parser {
           break;
         case asim_field::dst_port:
           st = json::as_port(v, s.dst_port);
-          if (st == json::field_status::invalid) reject = "bad_dst_port";
-          else if (st == json::field_status::absent) s.dst_port = network_session::no_port;
+          if (st == json::field_status::invalid)
+            reject = "bad_dst_port";
+          else if (st == json::field_status::absent)
+            s.dst_port = network_session::no_port;
           break;
         case asim_field::event_start:
           if (!time_from_generated) reject = read_time(v, s);

@@ -176,13 +176,15 @@ class azure_firewall_parser final : public format_parser {
   azure_firewall_parser() : label_(labels_.reported_by("Microsoft", "Azure Firewall")) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(parser_, unit, ctx, scratch_, sink,
-                         [this, &sink](object o, bool top_level) { return parse_row(o, sink, top_level); });
+    json::parse_document(
+        parser_, unit, ctx, scratch_, sink,
+        [this, &sink](object o, bool top_level) { return parse_row(o, sink, top_level); });
   }
 
  private:
   void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_object(arr, sink, [this, &sink](object o, bool) { return parse_row(o, sink, false); });
+    json::for_each_object(arr, sink,
+                          [this, &sink](object o, bool) { return parse_row(o, sink, false); });
   }
 
   // Reads one record's fields at this level, descending into `properties`. Returns false

@@ -46,13 +46,15 @@ class azure_nsg_parser final : public format_parser {
   azure_nsg_parser() : label_(labels_.reported_by("Microsoft", "NSGFlow")) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(parser_, unit, ctx, scratch_, sink,
-                         [this, &sink](object o, bool top_level) { return parse_record(o, sink, top_level); });
+    json::parse_document(
+        parser_, unit, ctx, scratch_, sink,
+        [this, &sink](object o, bool top_level) { return parse_record(o, sink, top_level); });
   }
 
  private:
   void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_object(arr, sink, [this, &sink](object o, bool) { return parse_record(o, sink, false); });
+    json::for_each_object(arr, sink,
+                          [this, &sink](object o, bool) { return parse_record(o, sink, false); });
   }
 
   // One record: time, category, resourceId and properties.flows[].flows[].flowTuples[].

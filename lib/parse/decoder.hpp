@@ -31,7 +31,7 @@ class unit_decoder {
 
   const format_registry& registry_;
   std::size_t max_unit_bytes_;
-  int fixed_ = -1;  // index into registry entries, -1 = auto
+  int fixed_ = -1;                                       // index into registry entries, -1 = auto
   std::vector<std::unique_ptr<format_parser>> parsers_;  // lazily built, by entry index
   std::string_view last_format_;
 };

@@ -50,9 +50,11 @@ inline std::string_view raw_key(simdjson::ondemand::field& field) noexcept {
 // else the unescaped key in the parser's string buffer. False when it cannot be read.
 inline bool key_of(simdjson::ondemand::field& field, std::string_view& out) noexcept {
   out = raw_key(field);
-  return !has_backslash(out.data(), out.size()) || field.unescaped_key().get(out) == simdjson::SUCCESS;
+  return !has_backslash(out.data(), out.size()) ||
+         field.unescaped_key().get(out) == simdjson::SUCCESS;
 }
-inline bool key_of(simdjson::simdjson_result<simdjson::ondemand::field>& field, std::string_view& out) noexcept {
+inline bool key_of(simdjson::simdjson_result<simdjson::ondemand::field>& field,
+                   std::string_view& out) noexcept {
   return field.error() == simdjson::SUCCESS && key_of(field.value_unsafe(), out);
 }
 
@@ -60,8 +62,9 @@ inline bool key_of(simdjson::simdjson_result<simdjson::ondemand::field>& field, 
 // pointer into the iteration result, not a copy of simdjson's iterator (copies cost
 // store-forwarding stalls). An unreadable field is rejected as invalid_json and gives
 // nullptr: the caller stops reading the document.
-inline simdjson::ondemand::value* field_value(simdjson::simdjson_result<simdjson::ondemand::field>& field,
-                                             std::string_view& key, parse_sink& sink) {
+inline simdjson::ondemand::value* field_value(
+    simdjson::simdjson_result<simdjson::ondemand::field>& field, std::string_view& key,
+    parse_sink& sink) {
   if (!key_of(field, key)) {
     sink.rejected("invalid_json");
     return nullptr;
@@ -74,7 +77,8 @@ inline simdjson::ondemand::value* field_value(simdjson::simdjson_result<simdjson
 // are not in the set. `none` is what match returns for a key outside the set. False when
 // the key cannot be read.
 template <typename Id, typename Match>
-bool match_key(simdjson::simdjson_result<simdjson::ondemand::field>& result, Id none, Match match, Id& out) noexcept {
+bool match_key(simdjson::simdjson_result<simdjson::ondemand::field>& result, Id none, Match match,
+               Id& out) noexcept {
   if (result.error() != simdjson::SUCCESS) return false;
   simdjson::ondemand::field& field = result.value_unsafe();
   const std::string_view raw = raw_key(field);
@@ -86,7 +90,9 @@ bool match_key(simdjson::simdjson_result<simdjson::ondemand::field>& result, Id 
   return true;
 }
 
-inline bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline bool is_json_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 // The text between the quotes of a string's raw token (the quoted text plus the white
 // space up to the next structural character), escapes not undone. False for a token that
@@ -165,8 +171,9 @@ void for_each_object(simdjson::ondemand::array arr, parse_sink& sink, OnObject o
 // (on_object(obj, /*top_level=*/true)) or an array of them (on_object(obj, false) each).
 // Anything else is rejected with its reason.
 template <typename OnObject>
-void parse_document(simdjson::ondemand::parser& parser, std::string_view unit, const parse_context& ctx,
-                    std::string& scratch, parse_sink& sink, OnObject on_object) {
+void parse_document(simdjson::ondemand::parser& parser, std::string_view unit,
+                    const parse_context& ctx, std::string& scratch, parse_sink& sink,
+                    OnObject on_object) {
   simdjson::ondemand::document doc;
   simdjson::ondemand::json_type t;
   if (parser.iterate(padded_view(unit, ctx, scratch)).get(doc) != simdjson::SUCCESS ||

@@ -99,13 +99,15 @@ class mde_parser final : public format_parser {
   mde_parser() : label_(labels_.reported_by("Microsoft", "M365 Defender for Endpoint")) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(parser_, unit, ctx, scratch_, sink,
-                         [this, &sink](object o, bool top_level) { return parse_event(o, sink, top_level); });
+    json::parse_document(
+        parser_, unit, ctx, scratch_, sink,
+        [this, &sink](object o, bool top_level) { return parse_event(o, sink, top_level); });
   }
 
  private:
   void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_object(arr, sink, [this, &sink](object o, bool) { return parse_event(o, sink, false); });
+    json::for_each_object(arr, sink,
+                          [this, &sink](object o, bool) { return parse_event(o, sink, false); });
   }
 
   // Reads one event's fields at this level, descending into `properties`. Returns false

@@ -5,8 +5,7 @@
 namespace portscand {
 
 void format_registry::add(format_entry entry) {
-  if (find(entry.name) != nullptr)
-    throw std::logic_error("format registered twice: " + entry.name);
+  if (find(entry.name) != nullptr) throw std::logic_error("format registered twice: " + entry.name);
   entries_.push_back(std::move(entry));
 }
 

@@ -63,7 +63,8 @@ class bounded_queue {
   template <typename Duration>
   std::optional<T> pop_for(Duration timeout) {
     std::unique_lock lock(mu_);
-    if (!not_empty_.wait_for(lock, timeout, [this] { return closed_ || !items_.empty(); })) return std::nullopt;
+    if (!not_empty_.wait_for(lock, timeout, [this] { return closed_ || !items_.empty(); }))
+      return std::nullopt;
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();

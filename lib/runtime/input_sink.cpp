@@ -31,14 +31,18 @@ void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
 void input_sink::on_burst_end() {
   dispatcher_->flush();
   if (progress_ != nullptr) {
-    if (pending_max_ != INT64_MIN && pending_max_ > progress_->max_event.load(std::memory_order_relaxed))
+    if (pending_max_ != INT64_MIN &&
+        pending_max_ > progress_->max_event.load(std::memory_order_relaxed))
       progress_->max_event.store(pending_max_, std::memory_order_release);
-    if (last_receive_ != INT64_MIN) progress_->last_active.store(last_receive_, std::memory_order_release);
+    if (last_receive_ != INT64_MIN)
+      progress_->last_active.store(last_receive_, std::memory_order_release);
   }
   pending_max_ = INT64_MIN;
 }
 
-bool input_sink::try_flush() { return dispatcher_->try_flush(); }
+bool input_sink::try_flush() {
+  return dispatcher_->try_flush();
+}
 
 timestamp_us input_sink::take_max_event_time() {
   const timestamp_us t = message_max_;

@@ -21,8 +21,8 @@ struct input_progress {
 // auto) on the input's own thread and routes records through an engine dispatcher.
 class input_sink final : public kafka_unit_sink {
  public:
-  input_sink(engine& eng, const std::string& input_name, const std::string& format, event_time_source time_source,
-             input_progress* progress, bool lossy);
+  input_sink(engine& eng, const std::string& input_name, const std::string& format,
+             event_time_source time_source, input_progress* progress, bool lossy);
 
   void on_unit(std::string_view unit, const unit_meta& meta) override;
   void on_burst_end() override;

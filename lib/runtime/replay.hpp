@@ -14,7 +14,8 @@ struct replay_options {
   std::vector<std::string> files;  // "-" = standard input
   std::string format = "auto";
   detection_mode mode = detection_mode::standard;
-  evaluation_config evaluation;  // allowed_lateness, max_future_skew apply; the schedule is on_close
+  evaluation_config
+      evaluation;  // allowed_lateness, max_future_skew apply; the schedule is on_close
   unsigned shards = 2;
   unsigned parse_threads = 0;  // 0 = number of cores
   std::size_t max_keys_per_shard = 4'000'000;
@@ -23,7 +24,7 @@ struct replay_options {
 };
 
 struct replay_result {
-  int exit_code = 0;          // 0 ok, 1 an input could not be read
+  int exit_code = 0;  // 0 ok, 1 an input could not be read
   std::size_t alerts = 0;
 };
 

@@ -19,7 +19,8 @@ timestamp_us evaluation_schedule::close_before(timestamp_us watermark) const noe
   return watermark - lateness_;
 }
 
-std::optional<timestamp_us> evaluation_schedule::due(timestamp_us watermark, timestamp_us wall_now) {
+std::optional<timestamp_us> evaluation_schedule::due(timestamp_us watermark,
+                                                     timestamp_us wall_now) {
   const timestamp_us close = close_before(watermark);
   if (kind_ == schedule_kind::on_close) {
     if (close <= last_close_) return std::nullopt;

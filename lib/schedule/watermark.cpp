@@ -15,7 +15,9 @@ void watermark_tracker::observe(input_id id, timestamp_us max_event_time, timest
   in.last_active = wall_now;
 }
 
-void watermark_tracker::finish(input_id id) { inputs_.at(id).finished = true; }
+void watermark_tracker::finish(input_id id) {
+  inputs_.at(id).finished = true;
+}
 
 bool watermark_tracker::active(const input& in, timestamp_us wall_now) const noexcept {
   if (in.finished) return false;
@@ -38,8 +40,9 @@ timestamp_us watermark_tracker::current(timestamp_us wall_now) {
   } else if (opt_.wall_clock_idleness && !hold_) {
     // Only once some input has delivered: at startup (Kafka partitions not yet assigned,
     // a backlog not yet fetched) the wall clock must not close every bin of the backlog.
-    const bool any_data = seeded_ || std::any_of(inputs_.begin(), inputs_.end(),
-                                                 [](const input& in) { return in.max_event != INT64_MIN; });
+    const bool any_data =
+        seeded_ || std::any_of(inputs_.begin(), inputs_.end(),
+                               [](const input& in) { return in.max_event != INT64_MIN; });
     if (any_data) watermark_ = std::max(watermark_, wall_now);
   } else {
     // Replay: every input has finished; the largest event time seen is the end.

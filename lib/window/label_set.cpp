@@ -67,9 +67,12 @@ void label_set::first(std::size_t limit, const label_table& table,
   out.clear();
   label_id inline_ids[inline_capacity];
   const label_id* ids = inline_ids;
-  if (size_ > inline_capacity) ids = heap();
-  else std::memcpy(inline_ids, storage_, sizeof inline_ids);
-  for (std::uint8_t i = 0; i < size_ && out.size() < limit; ++i) out.emplace_back(table.view(ids[i]));
+  if (size_ > inline_capacity)
+    ids = heap();
+  else
+    std::memcpy(inline_ids, storage_, sizeof inline_ids);
+  for (std::uint8_t i = 0; i < size_ && out.size() < limit; ++i)
+    out.emplace_back(table.view(ids[i]));
 }
 
 void label_set::ids(std::vector<label_id>& out) const {

@@ -10,8 +10,10 @@ std::uint32_t port_set::array_capacity(std::uint32_t size) noexcept {
 }
 
 void port_set::release() noexcept {
-  if (size_ > bitmap_threshold) delete[] u_.bitmap;
-  else if (size_ > inline_capacity) delete[] u_.array;
+  if (size_ > bitmap_threshold)
+    delete[] u_.bitmap;
+  else if (size_ > inline_capacity)
+    delete[] u_.array;
   size_ = 0;
 }
 
@@ -79,7 +81,8 @@ void port_set::first(std::uint32_t limit, std::vector<std::uint16_t>& out) const
     for (std::uint32_t w = 0; w < 1024 && out.size() < limit; ++w) {
       std::uint64_t bits = u_.bitmap[w];
       while (bits != 0 && out.size() < limit) {
-        out.push_back(static_cast<std::uint16_t>(w * 64 + static_cast<unsigned>(std::countr_zero(bits))));
+        out.push_back(
+            static_cast<std::uint16_t>(w * 64 + static_cast<unsigned>(std::countr_zero(bits))));
         bits &= bits - 1;
       }
     }

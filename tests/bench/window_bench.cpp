@@ -39,7 +39,8 @@ void window_insert_new_keys(benchmark::State& state) {
   const auto keys = static_cast<std::uint32_t>(state.range(0));
   std::mt19937 rng(1);
   std::vector<network_session> records;
-  for (std::uint32_t i = 0; i < keys; ++i) records.push_back(rec(0x0b000000u + i * 7919u, t0 + (i % 300) * us_per_second, 443));
+  for (std::uint32_t i = 0; i < keys; ++i)
+    records.push_back(rec(0x0b000000u + i * 7919u, t0 + (i % 300) * us_per_second, 443));
   for (auto _ : state) {
     shard_state s(window_config{});
     add_all(s, records, state.range(1) != 0);
@@ -58,7 +59,8 @@ void window_insert_mixed(benchmark::State& state) {
   std::vector<network_session> records;
   for (int i = 0; i < 1'000'000; ++i) {
     const std::uint32_t src = 0x0b000000u + static_cast<std::uint32_t>(rng() % 200'000) * 7919u;
-    const int port = i % 50 == 0 ? static_cast<int>(rng() % 65536) : 443 + static_cast<int>(rng() % 4);
+    const int port =
+        i % 50 == 0 ? static_cast<int>(rng() % 65536) : 443 + static_cast<int>(rng() % 4);
     records.push_back(rec(src, t0 + (i % 300) * us_per_second, port));
   }
   for (auto _ : state) {

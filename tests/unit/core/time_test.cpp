@@ -57,8 +57,9 @@ TEST(Iso8601, ARememberedDateNeverLeaksIntoTheNextString) {
   EXPECT_FALSE(parse_iso8601("2026-02-29T10:00:00Z").has_value()) << "2026 is not a leap year";
   EXPECT_FALSE(parse_iso8601("2026-02-28T24:00:00Z").has_value()) << "same date, bad hour";
   EXPECT_FALSE(parse_iso8601("2026-02-28").has_value()) << "same date, no time";
-  EXPECT_EQ(parse_iso8601("2024-02-29T10:00:00Z").value() - parse_iso8601("2024-02-28T10:00:00Z").value(),
-            86400 * us_per_second);
+  EXPECT_EQ(
+      parse_iso8601("2024-02-29T10:00:00Z").value() - parse_iso8601("2024-02-28T10:00:00Z").value(),
+      86400 * us_per_second);
   EXPECT_EQ(parse_iso8601("2026-02-28T10:00:00Z"), feb28);
   EXPECT_EQ(parse_iso8601("2026-03-01T10:00:00Z").value() - *feb28, 86400 * us_per_second);
 }

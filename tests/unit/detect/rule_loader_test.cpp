@@ -46,8 +46,10 @@ TEST(RuleLoader, PortscandsOwnRuleFormatIsRead) {
 const std::string good_query =
     "let PortScanThreshold = 50;\n_Im_NetworkSession\n| where ipv4_is_private(SrcIpAddr) == False\n"
     "| where SrcIpAddr !in (\"127.0.0.1\", \"::1\")\n"
-    "| summarize AttemptedPortsCount=dcount(DstPortNumber), AttemptedPorts=make_set(DstPortNumber, 100), "
-    "ReportedBy=make_set(strcat(EventVendor, \"/\", EventProduct), 20) by SrcIpAddr, bin(TimeGenerated, 5m)\n"
+    "| summarize AttemptedPortsCount=dcount(DstPortNumber), AttemptedPorts=make_set(DstPortNumber, "
+    "100), "
+    "ReportedBy=make_set(strcat(EventVendor, \"/\", EventProduct), 20) by SrcIpAddr, "
+    "bin(TimeGenerated, 5m)\n"
     "| where AttemptedPortsCount > PortScanThreshold\n";
 
 std::string replace(std::string s, const std::string& from, const std::string& to) {
@@ -67,20 +69,33 @@ TEST_P(RuleQueryRefused, WithAMessageNamingTheConstruct) {
   rule_definition r = default_rule();
   const auto problems = read_sentinel_query(GetParam().query, r);
   ASSERT_FALSE(problems.empty());
-  EXPECT_NE(problems[0].message.find(GetParam().message_names), std::string::npos) << problems[0].message;
+  EXPECT_NE(problems[0].message.find(GetParam().message_names), std::string::npos)
+      << problems[0].message;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, RuleQueryRefused,
-    ::testing::Values(
-        query_case{"an extra extend stage", replace(good_query, "| where AttemptedPortsCount", "| extend X = 1\n| where AttemptedPortsCount"), "'extend'"},
-        query_case{"another let", "let Foo = 3;\n" + good_query, "let Foo"},
-        query_case{"another source table", replace(good_query, "_Im_NetworkSession", "CommonSecurityLog"), "unsupported source"},
-        query_case{"count instead of dcount", replace(good_query, "dcount(DstPortNumber)", "count()"), "unsupported summarize"},
-        query_case{"a bin that does not divide an hour", replace(good_query, "5m)", "7m)"), "bin(TimeGenerated"},
-        query_case{"a different comparison", replace(good_query, "> PortScanThreshold", ">= PortScanThreshold"), "unsupported condition"},
-        query_case{"a missing private filter", replace(good_query, "| where ipv4_is_private(SrcIpAddr) == False\n", ""), "stage"},
-        query_case{"a comment", "// hi\n" + good_query, "comments"}),
+    ::testing::Values(query_case{"an extra extend stage",
+                                 replace(good_query, "| where AttemptedPortsCount",
+                                         "| extend X = 1\n| where AttemptedPortsCount"),
+                                 "'extend'"},
+                      query_case{"another let", "let Foo = 3;\n" + good_query, "let Foo"},
+                      query_case{"another source table",
+                                 replace(good_query, "_Im_NetworkSession", "CommonSecurityLog"),
+                                 "unsupported source"},
+                      query_case{"count instead of dcount",
+                                 replace(good_query, "dcount(DstPortNumber)", "count()"),
+                                 "unsupported summarize"},
+                      query_case{"a bin that does not divide an hour",
+                                 replace(good_query, "5m)", "7m)"), "bin(TimeGenerated"},
+                      query_case{"a different comparison",
+                                 replace(good_query, "> PortScanThreshold", ">= PortScanThreshold"),
+                                 "unsupported condition"},
+                      query_case{
+                          "a missing private filter",
+                          replace(good_query, "| where ipv4_is_private(SrcIpAddr) == False\n", ""),
+                          "stage"},
+                      query_case{"a comment", "// hi\n" + good_query, "comments"}),
     test::why_name{});
 
 TEST(RuleQuery, ALiteralThresholdIsAccepted) {

@@ -14,7 +14,8 @@ TEST(UuidV5, MatchesTheRfc4122ReferenceVector) {
 }
 
 TEST(AlertId, IsUuidV5OverRuleSourceAndBinStart) {
-  // Independently: python3 -c "import uuid; print(uuid.uuid5(uuid.UUID('3f6c1a2e-9b47-5d8e-a1c3-7e2b94d05f61'),
+  // Independently: python3 -c "import uuid;
+  // print(uuid.uuid5(uuid.UUID('3f6c1a2e-9b47-5d8e-a1c3-7e2b94d05f61'),
   //   '1da9853f-3dea-4ea9-b7e5-26730da3d537|203.0.113.7|2026-11-28T10:05:00Z'))"
   EXPECT_EQ(make_alert_id("1da9853f-3dea-4ea9-b7e5-26730da3d537", *ip_address::parse("203.0.113.7"),
                           *parse_iso8601("2026-11-28T10:05:00Z")),

@@ -33,7 +33,11 @@ collecting_sink parse_with(std::string_view format, std::string_view unit,
 std::vector<std::string> fixture_lines(const std::string& rel);
 std::string fixture_text(const std::string& rel);
 
-inline std::string label(label_id id) { return std::string(label_table::global().view(id)); }
-inline std::string ip(const ip_address& a) { return a.to_string(); }
+inline std::string label(label_id id) {
+  return std::string(label_table::global().view(id));
+}
+inline std::string ip(const ip_address& a) {
+  return a.to_string();
+}
 
 }  // namespace portscand::test

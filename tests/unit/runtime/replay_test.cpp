@@ -20,11 +20,13 @@ std::string write_temp(const std::string& content) {
   return path;
 }
 
-std::string scan_lines(const std::string& src, const std::string& minute, int ports, int first_port = 1) {
+std::string scan_lines(const std::string& src, const std::string& minute, int ports,
+                       int first_port = 1) {
   std::string out;
   for (int p = 0; p < ports; ++p)
-    out += R"({"TimeGenerated":"2026-01-15T10:)" + minute + ":" + (p % 60 < 10 ? "0" : "") + std::to_string(p % 60) +
-           R"(Z","SrcIpAddr":")" + src + R"(","DstPortNumber":)" + std::to_string(first_port + p) + "}\n";
+    out += R"({"TimeGenerated":"2026-01-15T10:)" + minute + ":" + (p % 60 < 10 ? "0" : "") +
+           std::to_string(p % 60) + R"(Z","SrcIpAddr":")" + src + R"(","DstPortNumber":)" +
+           std::to_string(first_port + p) + "}\n";
   return out;
 }
 
@@ -33,7 +35,8 @@ struct replay_run {
   std::string summary;
 };
 
-replay_run replay(std::vector<std::string> files, std::size_t chunk_bytes = 4u << 20, unsigned shards = 2) {
+replay_run replay(std::vector<std::string> files, std::size_t chunk_bytes = 4u << 20,
+                  unsigned shards = 2) {
   replay_options opt;
   opt.files = std::move(files);
   opt.shards = shards;
@@ -44,13 +47,15 @@ replay_run replay(std::vector<std::string> files, std::size_t chunk_bytes = 4u <
   replay_run r;
   r.summary = summary.str();
   std::istringstream lines(out.str());
-  for (std::string line; std::getline(lines, line);) r.alerts.push_back(nlohmann::json::parse(line));
+  for (std::string line; std::getline(lines, line);)
+    r.alerts.push_back(nlohmann::json::parse(line));
   return r;
 }
 
 TEST(Replay, AlertsAreOrderedByBinThenSource) {
-  const std::string file = write_temp(scan_lines("203.0.113.9", "11", 51) + scan_lines("203.0.113.10", "11", 51) +
-                                      scan_lines("203.0.113.200", "06", 51));
+  const std::string file =
+      write_temp(scan_lines("203.0.113.9", "11", 51) + scan_lines("203.0.113.10", "11", 51) +
+                 scan_lines("203.0.113.200", "06", 51));
   const auto r = replay({file});
   ASSERT_EQ(r.alerts.size(), 3u);
   EXPECT_EQ(r.alerts[0]["SrcIpAddr"], "203.0.113.200");
@@ -61,11 +66,12 @@ TEST(Replay, AlertsAreOrderedByBinThenSource) {
 
 TEST(Replay, TinyChunksGiveTheSameAlertsAsOneChunk) {
   std::string content;
-  for (int s = 0; s < 20; ++s) content += scan_lines("198.51.100." + std::to_string(s), "07", 45 + s);
+  for (int s = 0; s < 20; ++s)
+    content += scan_lines("198.51.100." + std::to_string(s), "07", 45 + s);
   const std::string file = write_temp(content);
   const auto big = replay({file});
   const auto tiny = replay({file}, 97, 3);  // chunks cut mid-line everywhere
-  ASSERT_EQ(big.alerts.size(), 14u);  // 51..64 ports
+  ASSERT_EQ(big.alerts.size(), 14u);        // 51..64 ports
   EXPECT_EQ(tiny.alerts, big.alerts);
   std::remove(file.c_str());
 }
@@ -74,9 +80,10 @@ TEST(Replay, TinyChunksGiveTheSameAlertsAsOneChunk) {
 // of it skipped, across many chunks; the records around it still count, and the pooled read
 // buffers (one size for every chunk) hold the carried tails.
 TEST(Replay, AnOverLongLineIsOneRejectionAndTheLinesAroundItStillCount) {
-  const std::string huge = "{\"SrcIpAddr\":\"203.0.113.9\",\"pad\":\"" + std::string(5u << 20, 'x') + "\"}\n";
-  const std::string file =
-      write_temp(scan_lines("203.0.113.9", "11", 30) + huge + scan_lines("203.0.113.9", "11", 30, 31));
+  const std::string huge =
+      "{\"SrcIpAddr\":\"203.0.113.9\",\"pad\":\"" + std::string(5u << 20, 'x') + "\"}\n";
+  const std::string file = write_temp(scan_lines("203.0.113.9", "11", 30) + huge +
+                                      scan_lines("203.0.113.9", "11", 30, 31));
   for (std::size_t chunk : {std::size_t{64} << 10, std::size_t{1} << 20}) {
     const auto r = replay({file}, chunk);
     ASSERT_EQ(r.alerts.size(), 1u) << r.summary;
@@ -88,8 +95,9 @@ TEST(Replay, AnOverLongLineIsOneRejectionAndTheLinesAroundItStillCount) {
 }
 
 TEST(Replay, MalformedLinesAreCountedAndTheRestStillAlerts) {
-  const std::string file = write_temp("not json\n{\"SrcIpAddr\":\"1.2.3\"}\n\n" + scan_lines("203.0.113.9", "11", 51) +
-                                      "{\"SrcIpAddr\":\"203.0.113.9\",\"DstPortNumber\":70000}");  // no final newline
+  const std::string file =
+      write_temp("not json\n{\"SrcIpAddr\":\"1.2.3\"}\n\n" + scan_lines("203.0.113.9", "11", 51) +
+                 "{\"SrcIpAddr\":\"203.0.113.9\",\"DstPortNumber\":70000}");  // no final newline
   const auto r = replay({file});
   EXPECT_EQ(r.alerts.size(), 1u);
   EXPECT_NE(r.summary.find("51 records parsed, 3 rejected"), std::string::npos) << r.summary;
@@ -109,7 +117,8 @@ TEST(Replay, AFileThatCannotBeReadIsReportedNotIgnored) {
 TEST(Replay, TwoFilesCoveringTheSameHourAreOneStream) {
   // Each file alone has 30 ports for the source; together 60. The second file starts
   // earlier than the first one ends: it must not be dropped as late.
-  const std::string a = write_temp(scan_lines("203.0.113.9", "11", 30) + scan_lines("203.0.113.77", "55", 1));
+  const std::string a =
+      write_temp(scan_lines("203.0.113.9", "11", 30) + scan_lines("203.0.113.77", "55", 1));
   const std::string b = write_temp(scan_lines("203.0.113.9", "12", 30, 31));
   const auto r = replay({a, b});
   ASSERT_EQ(r.alerts.size(), 1u);
@@ -128,10 +137,11 @@ TEST(Replay, AHeaderLineAppliesToEveryLaterChunkWhateverThreadParsesIt) {
   // Zeek TSV: the #fields header is only at the top; with tiny chunks and three parse
   // threads, most data lines are parsed by a thread that never saw the header itself.
   std::string content =
-      "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\n";
+      "#separator "
+      "\\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\n";
   for (int p = 0; p < 60; ++p)
-    content += "1768471800.0" + std::to_string(10 + p) + "\tC" + std::to_string(p) + "\t203.0.113.9\t40000\t198.51.100.1\t" +
-               std::to_string(1000 + p) + "\ttcp\tS0\n";
+    content += "1768471800.0" + std::to_string(10 + p) + "\tC" + std::to_string(p) +
+               "\t203.0.113.9\t40000\t198.51.100.1\t" + std::to_string(1000 + p) + "\ttcp\tS0\n";
   const std::string file = write_temp(content);
   replay_options opt;
   opt.files = {file};
@@ -141,7 +151,8 @@ TEST(Replay, AHeaderLineAppliesToEveryLaterChunkWhateverThreadParsesIt) {
   manual_clock clk(*parse_iso8601("2026-01-15T12:00:00Z"));
   std::ostringstream out, summary;
   run_replay(opt, default_rule(), clk, out, summary);
-  EXPECT_NE(summary.str().find("60 records parsed, 0 rejected"), std::string::npos) << summary.str();
+  EXPECT_NE(summary.str().find("60 records parsed, 0 rejected"), std::string::npos)
+      << summary.str();
   EXPECT_NE(out.str().find("\"AttemptedPortsCount\":60"), std::string::npos);
   std::remove(file.c_str());
 }

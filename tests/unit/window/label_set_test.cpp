@@ -10,12 +10,14 @@ namespace {
 TEST(LabelSet, KeepsDistinctLabelsInAscendingByteOrder) {
   label_table t;
   label_set s;
-  for (const char* l : {"Zscaler/ZIA Firewall", "AWS/VPC", "Fortinet/Fortigate", "AWS/VPC", "aws/vpc", "/"})
+  for (const char* l :
+       {"Zscaler/ZIA Firewall", "AWS/VPC", "Fortinet/Fortigate", "AWS/VPC", "aws/vpc", "/"})
     s.insert(t.intern(l), t);
   std::vector<std::string> out;
   s.first(20, t, out);
   // Byte order: '/' < upper case < lower case.
-  EXPECT_EQ(out, (std::vector<std::string>{"/", "AWS/VPC", "Fortinet/Fortigate", "Zscaler/ZIA Firewall", "aws/vpc"}));
+  EXPECT_EQ(out, (std::vector<std::string>{"/", "AWS/VPC", "Fortinet/Fortigate",
+                                           "Zscaler/ZIA Firewall", "aws/vpc"}));
 }
 
 TEST(LabelSet, ReportsTheFirstTwentyOfManyWhateverTheArrivalOrder) {

@@ -18,7 +18,8 @@ TEST(PortSet, AgreesWithStdSetAcrossEveryTier) {
   for (int i = 0; i < 20000; ++i) {
     const auto p = static_cast<std::uint16_t>(rng() % 9000);
     EXPECT_EQ(ports.insert(p), expected.insert(p).second);
-    if (i % 997 == 0 || ports.size() == 4 || ports.size() == 5 || ports.size() == 4096 || ports.size() == 4097) {
+    if (i % 997 == 0 || ports.size() == 4 || ports.size() == 5 || ports.size() == 4096 ||
+        ports.size() == 4097) {
       ASSERT_EQ(ports.size(), expected.size());
       ports.first(100, first);
       std::vector<std::uint16_t> want(expected.begin(), expected.end());

@@ -396,10 +396,32 @@ void kafka_source::stop() {
   if (rk_ == nullptr) return;
   halt();
   closing_.store(true, std::memory_order_release);
+  leave_group();
   if (const rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk_); e != RD_KAFKA_RESP_ERR_NO_ERROR)
     count_error("close", rd_kafka_err2str(e));
   rd_kafka_destroy(rk_);
   rk_ = nullptr;
+}
+
+// Gives the partitions up before close: unsubscribe, then serve the revocation through the
+// ordinary poll path. The revocation that rd_kafka_consumer_close() triggers itself can hang
+// for ever in the callback's rd_kafka_assign() when the group is rebalancing at that moment
+// (librdkafka 2.0.2, confluentinc/librdkafka#4884 and #4527; seen as a scale-out instance
+// that never exited after SIGTERM while the others stopped too); with nothing assigned left,
+// close triggers no callback. Messages fetched meanwhile are dropped: the thread is halted
+// and their offsets are not committed. Bounded: close follows after 10 s in any case.
+void kafka_source::leave_group() {
+  if (unassigned()) return;
+  if (const rd_kafka_resp_err_t e = rd_kafka_unsubscribe(rk_); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    count_error("close", std::string("unsubscribe: ") + rd_kafka_err2str(e));
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!unassigned() && std::chrono::steady_clock::now() < deadline)
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 100)) rd_kafka_message_destroy(m);
+  if (!unassigned())
+    spdlog::warn("input {}: the group did not take the partitions back within 10 s; closing",
+                 name_);
 }
 
 void kafka_source::flush_blocking_with_pause() {

@@ -125,7 +125,7 @@ class kafka_source {
   // Stops consuming: joins the thread after it pushed what it holds to the shards. The
   // consumer stays open so that a final checkpoint can read and commit the offsets.
   void halt();
-  // halt(), then closes the consumer (leaving the group).
+  // halt(), then leaves the group (see leave_group) and closes the consumer.
   void stop();
 
   // Called by the coordinator: asks the consumer thread to push everything it consumed and
@@ -155,6 +155,7 @@ class kafka_source {
   struct callbacks;  // librdkafka's C callbacks, with their exact signatures
   void run();
   void flush_blocking_with_pause();
+  void leave_group();
   void on_rebalance(int err, void* partitions);
   void on_stats(std::string_view json);
   void on_error(int err, const char* reason);

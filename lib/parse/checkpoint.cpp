@@ -120,6 +120,11 @@ class checkpoint_parser final : public format_parser {
  public:
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
     std::size_t start = locate_pairs(unit);
+    if (start == std::string_view::npos && !ctx.structured_data.empty()) {
+      // The record in the RFC 5424 structured data, a message of its own after it.
+      unit = ctx.structured_data;
+      start = locate_pairs(unit);
+    }
     if (start == std::string_view::npos) {
       sink.rejected("no_checkpoint_pairs");
       return;

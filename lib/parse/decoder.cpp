@@ -46,6 +46,7 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
       if (h.time != 0) body_ctx.header_time = h.time;
       if (!h.host.empty()) body_ctx.host = h.host;
       if (!h.app.empty()) body_ctx.app = h.app;
+      body_ctx.structured_data = h.structured_data;
       if (unit.find_first_not_of(" \t") == std::string_view::npos) {
         sink.skipped("empty");
         return;
@@ -57,6 +58,10 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
     index = static_cast<std::size_t>(fixed_);
   } else {
     const format_entry* e = registry_.detect(unit);
+    // A record carried in the structured data beside a message the probes do not know
+    // (Check Point's Fields@ element): the format finds it in the context.
+    if (e == nullptr && !body_ctx.structured_data.empty())
+      e = registry_.detect(body_ctx.structured_data);
     if (e == nullptr) {
       sink.rejected("unknown_format");
       return;

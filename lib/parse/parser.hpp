@@ -14,6 +14,8 @@ struct parse_context {
   timestamp_us header_time = 0;   // the syslog header's time, 0 when there is none
   std::string_view host;          // the syslog header's hostname, "" when there is none
   std::string_view app;           // the syslog header's APP-NAME / TAG, "" when there is none
+  // The RFC 5424 header's structured data ("[id k=\"v\"]...", escapes kept), "" when none.
+  std::string_view structured_data;
   // True when at least unit_padding readable bytes follow the unit (a chunk of a file read
   // by replay): JSON parsers then parse in place instead of copying into a padded buffer.
   bool padded = false;

@@ -109,6 +109,17 @@ std::string_view strip_line_end(std::string_view s) noexcept {
   return s;
 }
 
+// SD-NAME (RFC 5424 section 6.3.2): 1-32 printable US-ASCII bytes except '=', ' ', ']', '"'.
+std::size_t sd_name_length(std::string_view s, std::size_t p) noexcept {
+  std::size_t n = 0;
+  while (n <= 32) {
+    const char c = at(s, p + n);
+    if (c < 33 || c > 126 || c == '=' || c == ']' || c == '"') break;
+    ++n;
+  }
+  return n <= 32 ? n : 0;
+}
+
 // The RFC 5424 part after "<PRI>VERSION ": TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG].
 void parse_5424(std::string_view s, std::size_t p, syslog_header& out) noexcept {
   const std::size_t ts_end = token_end(s, p);
@@ -145,9 +156,18 @@ void parse_5424(std::string_view s, std::size_t p, syslog_header& out) noexcept 
   ++p;
   if (at(s, p) == '-' && (p + 1 == s.size() || s[p + 1] == ' ')) {
     p = p + 1 < s.size() ? p + 2 : p + 1;
+  } else if (at(s, p) == '[') {
+    // SD elements, then SP MSG or the end. What is not well-formed structured data (Check
+    // Point's "[action:"Drop"; ...]" pairs) stays in the body: for that source it is the record.
+    const std::size_t n = structured_data_length(s.substr(p));
+    if (n > 0 && (p + n == s.size() || s[p + n] == ' ')) {
+      out.structured_data = s.substr(p, n);
+      const std::size_t msg = p + n < s.size() ? p + n + 1 : p + n;
+      // No MSG: the elements are the record (Check Point's "[Fields@2620 ...]"), so the format
+      // gets them as its body too.
+      if (s.find_first_not_of(' ', msg) != std::string_view::npos) p = msg;
+    }
   }
-  // Otherwise SD elements follow ("[Fields@2620 ...]", Check Point's "[action:"Drop"; ...]"):
-  // they stay in the body because for those sources they ARE the record.
   std::string_view body = s.substr(p);
   if (body.size() >= 3 && body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // BOM
   out.body = body;
@@ -292,6 +312,42 @@ std::optional<std::int32_t> zone_offset(std::string_view z) noexcept {
 }
 
 }  // namespace syslog_time
+
+std::size_t structured_data_length(std::string_view s) noexcept {
+  // SD-ELEMENT = "[" SD-ID *(SP SD-PARAM) "]"; SD-PARAM = PARAM-NAME "=" DQUOTE PARAM-VALUE
+  // DQUOTE. A backslash takes the next byte into the value whatever it is ('"', '\\', ']' are
+  // the escapes; before anything else the backslash is a literal and so is the byte).
+  std::size_t p = 0;
+  while (at(s, p) == '[') {
+    std::size_t n = sd_name_length(s, p + 1);
+    if (n == 0) return 0;
+    p += 1 + n;
+    for (;;) {
+      while (at(s, p) == ' ' && at(s, p + 1) == ' ') ++p;
+      if (at(s, p) != ' ') break;
+      if (at(s, p + 1) == ']') {  // Check Point writes a blank before the closing bracket
+        ++p;
+        break;
+      }
+      n = sd_name_length(s, p + 1);
+      if (n == 0 || at(s, p + 1 + n) != '=' || at(s, p + 2 + n) != '"') return 0;
+      p += 3 + n;
+      for (;;) {
+        if (p >= s.size()) return 0;
+        if (s[p] == '\\') {
+          p += 2;
+          continue;
+        }
+        if (s[p] == '"') break;
+        ++p;
+      }
+      ++p;  // the closing quote
+    }
+    if (at(s, p) != ']') return 0;
+    ++p;
+  }
+  return p;
+}
 
 bool parse_syslog_header(std::string_view unit, timestamp_us receive_time,
                          syslog_header& out) noexcept {

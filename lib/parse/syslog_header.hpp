@@ -17,6 +17,9 @@ struct syslog_header {
   timestamp_us time = 0;  // 0 when the header had no usable time
   std::string_view host;  // HOSTNAME, "" when absent or NILVALUE
   std::string_view app;   // RFC 5424 APP-NAME or the RFC 3164 TAG without [pid]
+  // RFC 5424 STRUCTURED-DATA: the elements as sent ("[id k=\"v\"][id2]"), escapes kept; ""
+  // for NILVALUE, RFC 3164 and anything that is not well-formed structured data.
+  std::string_view structured_data;
   std::string_view body;  // what follows the header: a suffix of the unit
 };
 
@@ -28,6 +31,12 @@ struct syslog_header {
 // UTC. The body never includes a trailing CR/LF. See lib/parse/README.md "syslog header".
 bool parse_syslog_header(std::string_view unit, timestamp_us receive_time,
                          syslog_header& out) noexcept;
+
+// Length of the RFC 5424 SD-ELEMENTs at the start of `s` (section 6.3: "[" SD-ID *(SP
+// PARAM-NAME="PARAM-VALUE") "]", repeated without blanks), 0 when `s` does not start with a
+// well-formed element. Quoted values may hold '\"', '\\' and '\]' escapes and any other byte.
+// Tolerated beyond the grammar: blanks before ']' (Check Point) and runs of blanks.
+std::size_t structured_data_length(std::string_view s) noexcept;
 
 // Pieces of the BSD/Cisco timestamp grammar, shared with formats whose records carry the
 // same "Mmm dd [yyyy] hh:mm:ss" dates (CEF rt/start/end).

@@ -40,7 +40,7 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
   parse_context body_ctx = ctx;
   if (unit[first] != '{' && unit[first] != '[') {
     syslog_header h;
-    if (parse_syslog_header(unit, ctx.receive_time, h)) {
+    if (parse_syslog_header(unit, ctx.receive_time, h, ctx.zone)) {
       // The body is a suffix of the unit, so whatever padding followed the unit follows it.
       unit = h.body;
       if (h.time != 0) body_ctx.header_time = h.time;

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "core/time.hpp"
+#include "core/time_zone.hpp"
 #include "event/network_session.hpp"
 
 namespace portscand {
@@ -16,6 +17,10 @@ struct parse_context {
   std::string_view app;           // the syslog header's APP-NAME / TAG, "" when there is none
   // The RFC 5424 header's structured data ("[id k=\"v\"]...", escapes kept), "" when none.
   std::string_view structured_data;
+  // The input's time zone for times written without an offset (BSD syslog headers, PAN-OS,
+  // FortiGate date/time without tz, CEF dates): nullptr = UTC. The pointee belongs to the
+  // thread that decodes (its offset cache is not shared).
+  local_zone* zone = nullptr;
   // True when at least unit_padding readable bytes follow the unit (a chunk of a file read
   // by replay): JSON parsers then parse in place instead of copying into a padded buffer.
   bool padded = false;

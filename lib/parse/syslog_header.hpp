@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/time.hpp"
+#include "core/time_zone.hpp"
 
 namespace portscand {
 
@@ -29,8 +30,8 @@ struct syslog_header {
 // puts the time closest before, or at most one day after, the receive time); when it is 0
 // such a timestamp cannot be placed and `out.time` stays 0. Timestamps without a zone are
 // UTC. The body never includes a trailing CR/LF. See lib/parse/README.md "syslog header".
-bool parse_syslog_header(std::string_view unit, timestamp_us receive_time,
-                         syslog_header& out) noexcept;
+bool parse_syslog_header(std::string_view unit, timestamp_us receive_time, syslog_header& out,
+                         local_zone* zone = nullptr) noexcept;
 
 // Length of the RFC 5424 SD-ELEMENTs at the start of `s` (section 6.3: "[" SD-ID *(SP
 // PARAM-NAME="PARAM-VALUE") "]", repeated without blanks), 0 when `s` does not start with a
@@ -57,6 +58,13 @@ std::size_t parse_legacy(std::string_view text, legacy_fields& out) noexcept;
 // year-less date with receive_time 0.
 std::optional<timestamp_us> resolve(const legacy_fields& f, std::int32_t offset_seconds,
                                     timestamp_us receive_time) noexcept;
+// The same, with `f` read on the wall clock of `zone` (nullptr: UTC).
+std::optional<timestamp_us> resolve(const legacy_fields& f, local_zone* zone,
+                                    timestamp_us receive_time) noexcept;
+
+// parse_iso8601, except that a time without an offset is a wall-clock time of `zone`
+// (nullptr: UTC).
+std::optional<timestamp_us> read_iso8601(std::string_view text, local_zone* zone) noexcept;
 
 // Offset east of UTC, in seconds, of a time-zone abbreviation ("UTC", "EDT", "CEST"), or
 // nullopt for an unknown one. Only unambiguous abbreviations are known.

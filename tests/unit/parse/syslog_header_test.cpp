@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../test_names.hpp"
+#include "core/time_zone.hpp"
 #include "parse_test_util.hpp"
 
 namespace portscand::test {
@@ -463,6 +464,47 @@ TEST(DecoderStructuredData, ElementsWithoutAMessageAreTheRecord) {
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(ip(s.records[0].src), "81.2.69.192");
   EXPECT_EQ(s.records[0].dst_port, 443);
+}
+
+TEST(SyslogHeaderZone, BsdTimesAreReadInTheInputsTimeZone) {
+  std::string error;
+  auto zone = local_zone::find("America/New_York", error);
+  ASSERT_TRUE(zone) << error;
+  syslog_header h;
+  const timestamp_us received = iso("2013-04-24T21:00:00Z");
+  // Header shapes of the cisco-asa sample (tests/fixtures/cisco-asa).
+  ASSERT_TRUE(parse_syslog_header(
+      "Apr 24 2013 16:00:28 INT-FW01 : %ASA-6-106100: access-list inside denied udp", received, h,
+      &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2013-04-24T20:00:28Z");  // EDT, UTC-4
+  ASSERT_TRUE(parse_syslog_header("<166>Jan 13 09:36:50 fw01 kernel: x", received, h, &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2013-01-13T14:36:50Z");  // EST, UTC-5; year inferred
+  // A zone the header names, and an RFC 5424 time with its offset, win.
+  ASSERT_TRUE(parse_syslog_header(
+      "Apr 15 2014 09:34:34 EDT: %ASA-session-5-106100: access-list acl_in permitted", received, h,
+      &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2014-04-15T13:34:34Z");
+  ASSERT_TRUE(parse_syslog_header("<13>1 2026-12-06T23:30:23.955391+00:00 vm edgefw - - - x",
+                                  received, h, &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2026-12-06T23:30:23.955391Z");
+  // An RFC 3339 time without an offset in a BSD header is zone-less too.
+  ASSERT_TRUE(
+      parse_syslog_header("<6>2021-03-12T14:10:18 Hostname kernel: x", received, h, &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2021-03-12T19:10:18Z");
+}
+
+TEST(SyslogHeaderZone, TheDecoderReadsHeadersInTheContextsZone) {
+  std::string error;
+  auto zone = local_zone::find("+08:00", error);
+  ASSERT_TRUE(zone) << error;
+  const format_registry r = probe_registry();
+  unit_decoder d(r, "probe");
+  collecting_sink sink;
+  parse_context ctx;
+  ctx.receive_time = iso("2013-04-15T09:40:00Z");
+  ctx.zone = &*zone;
+  d.decode("<166>Apr 15 09:36:50 fw01 kernel: hello\n", ctx, sink);
+  EXPECT_EQ(format_iso8601(context_probe::header_time), "2013-04-15T01:36:50Z");
 }
 
 }  // namespace

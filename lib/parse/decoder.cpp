@@ -24,6 +24,7 @@ format_parser& unit_decoder::parser_for(std::size_t index) {
 
 void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse_sink& sink) {
   last_format_ = {};
+  header_time_ = ctx.header_time;
   while (!unit.empty() && (unit.back() == '\n' || unit.back() == '\r')) unit.remove_suffix(1);
   if (unit.size() > max_unit_bytes_) {
     sink.rejected("too_large");
@@ -47,6 +48,7 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
       if (!h.host.empty()) body_ctx.host = h.host;
       if (!h.app.empty()) body_ctx.app = h.app;
       body_ctx.structured_data = h.structured_data;
+      header_time_ = body_ctx.header_time;
       if (unit.find_first_not_of(" \t") == std::string_view::npos) {
         sink.skipped("empty");
         return;

@@ -44,6 +44,10 @@ class parse_sink {
   virtual void skipped(std::string_view reason) = 0;
   // A malformed record: counted by format and reason, logged rate-limited.
   virtual void rejected(std::string_view reason) = 0;
+  // A record that is reported (record/skipped) but had an optional field that could not be
+  // read and was passed over (a malformed `start=` beside a usable `rt=`): counted by format
+  // and reason, so the flaw is visible without losing the record. Call before the record.
+  virtual void ignored_field(std::string_view reason) = 0;
 };
 
 // One parser instance per thread: parsers keep scratch state (a simdjson parser, a label

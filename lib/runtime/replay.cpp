@@ -151,6 +151,7 @@ class null_sink final : public parse_sink {
   void record(const network_session&) override {}
   void skipped(std::string_view) override {}
   void rejected(std::string_view) override {}
+  void ignored_field(std::string_view) override {}
 };
 
 struct chunk_done {

@@ -59,8 +59,9 @@ std::optional<local_zone> local_zone::find(std::string_view name, std::string& e
     (void)z.zone_->get_info(date::sys_seconds{});
   } catch (const std::exception& e) {
     error = "unknown time zone '" + std::string(name) +
-            "': not in the system time-zone database (" + e.what() +
-            "); use an IANA name such as Europe/Berlin or an offset such as +01:00";
+            "': use an IANA name such as Europe/Berlin or an offset such as +01:00 (system "
+            "time-zone database: " +
+            e.what() + ")";
     return std::nullopt;
   }
   return z;

@@ -53,7 +53,8 @@ const char* const main_help =
 
 const char* const replay_help =
     "Usage: portscand replay [--config FILE] [--mode default|sentinel] [--format NAME|auto]\n"
-    "                        [--shards N] [--threads N] [--schema native|ocsf] FILE... | -\n"
+    "                        [--shards N] [--threads N] [--schema native|ocsf]\n"
+    "                        [--timezone ZONE] FILE... | -\n"
     "\n"
     "Reads network-session records from the files (or standard input for '-'), runs them\n"
     "through the detection engine with event-time semantics (each file is one input of the\n"
@@ -67,7 +68,9 @@ const char* const replay_help =
     "  --rule FILE     a rule file (Sentinel analytic-rule YAML or portscand's rule YAML)\n"
     "  --shards N      shard threads (default: the number of cores)\n"
     "  --threads N     parse threads (default: the number of cores)\n"
-    "  --schema S      alert schema: native (default) or ocsf\n";
+    "  --schema S      alert schema: native (default) or ocsf\n"
+    "  --timezone Z    zone of the records' zone-less times (BSD syslog headers, PAN-OS, ...):\n"
+    "                  an IANA name (Asia/Shanghai) or an offset (+08:00); default UTC\n";
 
 const char* const run_help =
     "Usage: portscand run --config FILE [--log-level LEVEL]\n"
@@ -179,8 +182,9 @@ bool load_all(const std::string& path, config& cfg, rule_definition& rule, confi
 }
 
 int cmd_replay(int argc, char** argv) {
-  const args a = parse_args(argc, argv, 2,
-                            {"config", "mode", "format", "rule", "shards", "threads", "schema"});
+  const args a =
+      parse_args(argc, argv, 2,
+                 {"config", "mode", "format", "rule", "shards", "threads", "schema", "timezone"});
   if (a.help) {
     std::cout << replay_help;
     return exit_ok;
@@ -250,6 +254,15 @@ int cmd_replay(int argc, char** argv) {
       std::cerr << "portscand replay: --schema must be native or ocsf\n";
       return exit_usage;
     }
+  }
+  if (const auto* z = option(a, "timezone")) {
+    std::string error;
+    auto zone = local_zone::find(*z, error);
+    if (!zone) {
+      std::cerr << "portscand replay: --timezone: " << error << "\n";
+      return exit_usage;
+    }
+    opt.zone = std::move(*zone);
   }
   std::ios::sync_with_stdio(false);
   system_clock clk;

@@ -9,6 +9,8 @@ packages=(
   # libraries of the daemon
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libboost-dev librdkafka-dev libsystemd-dev libssl-dev
+  # IANA time zones for inputs' `timezone:` (libstdc++ 12 has no C++20 tzdb)
+  libhowardhinnant-date-dev tzdata
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev time
   # real peers for the integration tests

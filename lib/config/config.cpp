@@ -347,10 +347,18 @@ class reader {
         else
           problem(path + ".event_time", "must be 'record' or 'receive'");
       }
+      std::string zone_name;
+      if (string_at(in, "timezone", path, zone_name)) {
+        std::string error;
+        if (auto z = local_zone::find(zone_name, error))
+          ic.zone = std::move(*z);
+        else
+          problem(path + ".timezone", error);
+      }
       if (type == "kafka") {
-        check_keys(
-            in, path,
-            {"type", "name", "format", "event_time", "brokers", "topics", "group", "properties"});
+        check_keys(in, path,
+                   {"type", "name", "format", "event_time", "timezone", "brokers", "topics",
+                    "group", "properties"});
         kafka_input_config k;
         if (!string_at(in, "brokers", path, k.brokers) || k.brokers.empty())
           problem(path + ".brokers", "is required (host:port[,host:port...])");
@@ -371,9 +379,9 @@ class reader {
         ic.transport = std::move(k);
       } else if (type == "syslog") {
         check_keys(in, path,
-                   {"type", "name", "format", "event_time", "listen", "max_message_bytes",
-                    "max_connections", "max_connections_per_peer", "idle_timeout", "frame_timeout",
-                    "receive_buffer_bytes", "allow", "tls"});
+                   {"type", "name", "format", "event_time", "timezone", "listen",
+                    "max_message_bytes", "max_connections", "max_connections_per_peer",
+                    "idle_timeout", "frame_timeout", "receive_buffer_bytes", "allow", "tls"});
         syslog_input_config s;
         if (!string_at(in, "listen", path, s.listen)) {
           problem(path + ".listen",
@@ -410,7 +418,7 @@ class reader {
           problem(path + ".tls.ca", "verify_client needs a CA file");
         ic.transport = std::move(s);
       } else if (type == "file") {
-        check_keys(in, path, {"type", "name", "format", "event_time", "path"});
+        check_keys(in, path, {"type", "name", "format", "event_time", "timezone", "path"});
         file_input_config f;
         if (!string_at(in, "path", path, f.path) || f.path.empty())
           problem(path + ".path", "is required");
@@ -606,6 +614,7 @@ std::string describe_config(const config& cfg) {
     << " max_keys_per_shard=" << cfg.limits.max_keys_per_shard;
   for (const auto& in : cfg.inputs) {
     o << " input[" << in.name << " format=" << in.format;
+    if (!in.zone.is_utc()) o << " timezone=" << in.zone.name();
     if (const auto* k = std::get_if<kafka_input_config>(&in.transport)) {
       o << " kafka brokers=" << k->brokers << " group=" << k->group << " topics=";
       for (const auto& t : k->topics) o << t << ',';

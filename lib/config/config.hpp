@@ -9,6 +9,7 @@
 
 #include "core/ip_address.hpp"
 #include "core/time.hpp"
+#include "core/time_zone.hpp"
 
 namespace portscand {
 
@@ -57,6 +58,8 @@ struct input_config {
   std::string name;  // for metrics labels; defaults to "<type>-<index>"
   std::string format = "auto";
   event_time_source time_source = event_time_source::record;
+  // `timezone:` (default UTC): the zone of the device's zone-less times, resolved at load.
+  local_zone zone;
   std::variant<kafka_input_config, syslog_input_config, file_input_config> transport;
 };
 

@@ -1,5 +1,6 @@
 #include "parse/cef.hpp"
 
+#include <array>
 #include <charconv>
 #include <string>
 
@@ -83,6 +84,9 @@ std::size_t find_cef(std::string_view s, bool strict) noexcept {
 // The extension fields the normalized record needs. Values are raw (still escaped) views.
 struct extension {
   std::string_view src, dst, dpt, proto, act, rt, start, end, c6a2, c6a3, dvchost, dev_id, cat, msg;
+  // FortiGate's own time fields; Sentinel's connector renames the FTNTFGT prefix to
+  // FortinetFortiGate in AdditionalExtensions, and rows exported from there carry that.
+  std::string_view fgt_start, fgt_eventtime, fgt_tz;
 
   void set(std::string_view key, std::string_view value) noexcept {
     switch (key.size()) {
@@ -120,8 +124,26 @@ struct extension {
       case 7:
         if (key == "dvchost") dvchost = value;
         break;
+      case 9:
+        if (key == "FTNTFGTtz") fgt_tz = value;
+        break;
+      case 12:
+        if (key == "FTNTFGTstart") fgt_start = value;
+        break;
       case 16:
-        if (key == "deviceExternalId") dev_id = value;
+        if (key == "deviceExternalId")
+          dev_id = value;
+        else if (key == "FTNTFGTeventtime")
+          fgt_eventtime = value;
+        break;
+      case 19:
+        if (key == "FortinetFortiGatetz") fgt_tz = value;
+        break;
+      case 22:
+        if (key == "FortinetFortiGatestart") fgt_start = value;
+        break;
+      case 26:
+        if (key == "FortinetFortiGateeventtime") fgt_eventtime = value;
         break;
       default:
         break;
@@ -307,9 +329,17 @@ bool numeric_offset(std::string_view z, std::int32_t& out) noexcept {
 
 enum class time_status : std::uint8_t { absent, ok, bad };
 
+// Where a time without a zone of its own is read: a fixed offset the record gives
+// (FortiGate's tz), else the input's zone (nullptr: UTC).
+struct zone_less {
+  std::optional<std::int32_t> offset;
+  local_zone* zone = nullptr;
+};
+
 // rt/start/end: epoch milliseconds or "MMM dd [yyyy ]HH:mm:ss[.SSS][ zzz]" (the CEF spec's
 // formats); an ISO 8601 time is accepted too.
-time_status cef_time(std::string_view v, timestamp_us receive_time, timestamp_us& out) noexcept {
+time_status cef_time(std::string_view v, timestamp_us receive_time, const zone_less& wall,
+                     timestamp_us& out) noexcept {
   v = trim(v);
   if (v.empty()) return time_status::absent;
   if (is_digit(v[0]) && v.find_first_not_of("0123456789.") == npos) {
@@ -322,21 +352,27 @@ time_status cef_time(std::string_view v, timestamp_us receive_time, timestamp_us
   syslog_time::legacy_fields f;
   const std::size_t n = syslog_time::parse_legacy(v, f);
   if (n == 0) {
-    if (auto t = parse_iso8601(v)) {
+    if (auto t = wall.offset ? parse_iso8601(v) : syslog_time::read_iso8601(v, wall.zone)) {
       out = *t;
       return time_status::ok;
     }
     return time_status::bad;
   }
   const std::string_view zone = trim(v.substr(n));
-  std::int32_t offset = 0;
+  std::optional<timestamp_us> resolved;
   if (!zone.empty()) {
+    std::int32_t offset = 0;
     if (auto z = syslog_time::zone_offset(zone))
       offset = *z;
     else if (!numeric_offset(zone, offset))
       return time_status::bad;
+    resolved = syslog_time::resolve(f, offset, receive_time);
+  } else if (wall.offset) {
+    resolved = syslog_time::resolve(f, *wall.offset, receive_time);
+  } else {
+    resolved = syslog_time::resolve(f, wall.zone, receive_time);
   }
-  if (auto t = syslog_time::resolve(f, offset, receive_time)) {
+  if (auto t = resolved) {
     out = *t;
     return time_status::ok;
   }
@@ -456,15 +492,40 @@ class cef_parser final : public format_parser {
         break;
     }
 
-    // The device's receipt time is the closest to what Sentinel bins on (TimeGenerated);
-    // start/end are the session's own bounds and the fallback.
-    for (std::string_view t : {e.rt, e.start, e.end}) {
-      const time_status st = cef_time(t, ctx.receive_time, r.time);
-      if (st == time_status::bad) return sink.rejected("bad_time");
+    // The record's time, in the order of the vendor's ASIM parser (ASIM-MAPPINGS.md):
+    // - FortiGate: EventStartTime is FTNTFGTstart or start, else TimeGenerated, for which the
+    //   device's own eventtime stands in (FortiGate sends no rt); then rt, end.
+    // - PAN-OS: EventStartTime is start, which PAN-OS's CEF template fills with the generated
+    //   time; then rt (the management plane's receipt), end.
+    // - Everyone else: TimeGenerated, for which the device receipt time rt is the closest;
+    //   then the session's own bounds.
+    // A malformed field ahead of the one used is counted and passed over; a record whose
+    // every present time is malformed is rejected rather than binned on its receipt.
+    std::array<std::string_view, 5> times{};
+    if (kind == vendor_kind::fortigate)
+      times = {e.fgt_start, e.start, e.fgt_eventtime, e.rt, e.end};
+    else if (kind == vendor_kind::panos)
+      times = {e.start, e.rt, e.end};
+    else
+      times = {e.rt, e.start, e.end};
+    zone_less wall;
+    wall.zone = ctx.zone;
+    if (kind == vendor_kind::fortigate && !e.fgt_tz.empty()) {
+      std::int32_t offset = 0;
+      if (numeric_offset(trim(e.fgt_tz), offset)) wall.offset = offset;
+    }
+    bool bad_field = false;
+    for (std::string_view t : times) {
+      const time_status st = cef_time(t, ctx.receive_time, wall, r.time);
+      if (st == time_status::bad) bad_field = true;
       if (st == time_status::ok) {
         r.has_time = true;
         break;
       }
+    }
+    if (bad_field) {
+      if (!r.has_time) return sink.rejected("bad_time");
+      sink.ignored_field("bad_time_field");
     }
 
     std::string_view device = !e.dvchost.empty() ? e.dvchost : e.dev_id;

@@ -3,6 +3,7 @@
 #include "event/network_session.hpp"
 #include "parse/firewall_text.hpp"
 #include "parse/json_util.hpp"
+#include "parse/syslog_header.hpp"
 
 namespace portscand {
 namespace {
@@ -120,6 +121,11 @@ class checkpoint_parser final : public format_parser {
  public:
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
     std::size_t start = locate_pairs(unit);
+    if (start == std::string_view::npos && !ctx.structured_data.empty()) {
+      // The record in the RFC 5424 structured data, a message of its own after it.
+      unit = ctx.structured_data;
+      start = locate_pairs(unit);
+    }
     if (start == std::string_view::npos) {
       sink.rejected("no_checkpoint_pairs");
       return;
@@ -204,7 +210,7 @@ class checkpoint_parser final : public format_parser {
     if (!time.empty()) {
       // Epoch seconds from the Log Exporter; some exporter templates write ISO 8601.
       auto t = json::epoch_to_us(time);
-      if (!t) t = parse_iso8601(time);
+      if (!t) t = syslog_time::read_iso8601(time, ctx.zone);  // zone-less: the input's zone
       if (t) {
         base.time = *t;
         base.has_time = true;

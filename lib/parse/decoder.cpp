@@ -24,6 +24,7 @@ format_parser& unit_decoder::parser_for(std::size_t index) {
 
 void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse_sink& sink) {
   last_format_ = {};
+  header_time_ = ctx.header_time;
   while (!unit.empty() && (unit.back() == '\n' || unit.back() == '\r')) unit.remove_suffix(1);
   if (unit.size() > max_unit_bytes_) {
     sink.rejected("too_large");
@@ -40,12 +41,14 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
   parse_context body_ctx = ctx;
   if (unit[first] != '{' && unit[first] != '[') {
     syslog_header h;
-    if (parse_syslog_header(unit, ctx.receive_time, h)) {
+    if (parse_syslog_header(unit, ctx.receive_time, h, ctx.zone)) {
       // The body is a suffix of the unit, so whatever padding followed the unit follows it.
       unit = h.body;
       if (h.time != 0) body_ctx.header_time = h.time;
       if (!h.host.empty()) body_ctx.host = h.host;
       if (!h.app.empty()) body_ctx.app = h.app;
+      body_ctx.structured_data = h.structured_data;
+      header_time_ = body_ctx.header_time;
       if (unit.find_first_not_of(" \t") == std::string_view::npos) {
         sink.skipped("empty");
         return;
@@ -57,6 +60,10 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
     index = static_cast<std::size_t>(fixed_);
   } else {
     const format_entry* e = registry_.detect(unit);
+    // A record carried in the structured data beside a message the probes do not know
+    // (Check Point's Fields@ element): the format finds it in the context.
+    if (e == nullptr && !body_ctx.structured_data.empty())
+      e = registry_.detect(body_ctx.structured_data);
     if (e == nullptr) {
       sink.rejected("unknown_format");
       return;

@@ -26,6 +26,10 @@ class unit_decoder {
   // The format that parsed the last unit ("" when none did): for per-format metrics.
   std::string_view last_format() const noexcept { return last_format_; }
 
+  // The syslog header time of the last unit, else the one its context brought, else 0: the
+  // time of its records that carry none of their own (before the receive time).
+  timestamp_us header_time() const noexcept { return header_time_; }
+
  private:
   format_parser& parser_for(std::size_t index);
 
@@ -34,6 +38,7 @@ class unit_decoder {
   int fixed_ = -1;                                       // index into registry entries, -1 = auto
   std::vector<std::unique_ptr<format_parser>> parsers_;  // lazily built, by entry index
   std::string_view last_format_;
+  timestamp_us header_time_ = 0;
 };
 
 }  // namespace portscand

@@ -140,13 +140,14 @@ class fortigate_parser final : public format_parser {
       }
     }
     if (!s.has_time && !date.empty() && !time.empty()) {
-      // date/time are the device's wall clock, in tz when given; without tz, UTC.
+      // date/time are the device's wall clock, in tz when given; without tz, in the input's
+      // zone (default UTC).
       if (!tz.empty() && !offset) {
         sink.rejected("bad_time");
         return;
       }
       if (auto t = fwtext::civil_to_us(date, time, offset.value_or(0))) {
-        s.time = *t;
+        s.time = !offset && ctx.zone != nullptr ? ctx.zone->to_utc(*t) : *t;
         s.has_time = true;
       }
     }

@@ -19,7 +19,6 @@ enum field : std::size_t {
   f_dst_port = 25,
   f_protocol = 29,
   f_action = 30,
-  f_start_time = 35,
   f_device_name = 52,
   f_count  // fields read; the rest of the line is ignored
 };
@@ -61,9 +60,12 @@ std::size_t locate_csv(std::string_view unit) noexcept {
 }
 
 // Splits the first f_count CSV fields; quoted fields may hold commas ("" escapes a quote
-// and stays in the view). Returns how many fields were read, or 0 on broken quoting.
-std::size_t split_csv(std::string_view s, std::array<std::string_view, f_count>& out) noexcept {
+// and stays in the view). Returns how many fields were read, or 0 on broken quoting; `rest`
+// is what follows the last field read (after its comma).
+std::size_t split_csv(std::string_view s, std::array<std::string_view, f_count>& out,
+                      std::string_view& rest) noexcept {
   std::size_t n = 0, pos = 0;
+  rest = {};
   while (n < f_count) {
     if (pos < s.size() && s[pos] == '"') {
       const std::size_t v = ++pos;
@@ -90,13 +92,61 @@ std::size_t split_csv(std::string_view s, std::array<std::string_view, f_count>&
     if (pos >= s.size()) break;
     ++pos;  // the comma
   }
+  if (n == f_count && pos <= s.size()) rest = s.substr(pos);
   return n;
 }
 
-std::optional<timestamp_us> panos_time(std::string_view text) noexcept {
+// "YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm)": PAN-OS's High Resolution Timestamp.
+bool is_high_res(std::string_view v) noexcept {
+  if (v.size() < 20 || v.size() > 35 || v[4] != '-' || v[7] != '-' || v[10] != 'T' ||
+      v[13] != ':' || v[16] != ':')
+    return false;
+  const char last = v.back();
+  return last == 'Z' || (v.size() >= 25 && (v[v.size() - 6] == '+' || v[v.size() - 6] == '-'));
+}
+
+// PAN-OS 10.0 and later append a High Resolution Timestamp (the generated time with
+// milliseconds and the device's UTC offset) to every log type, after the fields read here;
+// its position moves with the version (102 in 10.1+ TRAFFIC logs). The first field after the
+// device name with its shape is taken. Quoted fields are stepped over whole.
+std::optional<timestamp_us> high_res_time(std::string_view rest) noexcept {
+  std::size_t pos = 0;
+  while (pos < rest.size()) {
+    std::size_t end;
+    if (rest[pos] == '"') {
+      std::size_t q = pos + 1;
+      for (;;) {
+        if (q >= rest.size()) return std::nullopt;  // an unterminated quote ends the search
+        if (rest[q] != '"') {
+          ++q;
+        } else if (q + 1 < rest.size() && rest[q + 1] == '"') {
+          q += 2;
+        } else {
+          break;
+        }
+      }
+      end = rest.find(',', q);
+    } else {
+      end = rest.find(',', pos);
+    }
+    if (end == std::string_view::npos) end = rest.size();
+    const std::string_view v = rest.substr(pos, end - pos);
+    if (is_high_res(v)) {
+      // Placeholders of an unset time read as the epoch (1969-12-31T16:00:00-08:00).
+      if (auto t = parse_iso8601(v); t && *t > 0) return t;
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<timestamp_us> panos_time(std::string_view text, local_zone* zone) noexcept {
   if (text.size() != 19 || !fwtext::is_slash_datetime(text, 0)) return std::nullopt;
-  // The firewall writes its own local time without a zone: read as UTC (see README).
-  return fwtext::civil_to_us(text.substr(0, 10), text.substr(11), 0);
+  // The firewall writes its own local time without a zone: read in the input's zone (default
+  // UTC; see README).
+  auto t = fwtext::civil_to_us(text.substr(0, 10), text.substr(11), 0);
+  if (t && zone != nullptr) return zone->to_utc(*t);
+  return t;
 }
 
 class panos_parser final : public format_parser {
@@ -108,7 +158,8 @@ class panos_parser final : public format_parser {
       return;
     }
     std::array<std::string_view, f_count> f{};
-    const std::size_t n = split_csv(unit.substr(start), f);
+    std::string_view rest;
+    const std::size_t n = split_csv(unit.substr(start), f, rest);
     if (n == 0) {
       sink.rejected("bad_quoting");
       return;
@@ -147,12 +198,13 @@ class panos_parser final : public format_parser {
       s.dst_port = network_session::no_port;
     s.action = action_from_panos(f[f_action]);
 
-    // Session start (ASIM's EventStartTime), else the dataplane's generated time, else the
-    // management plane's receive time.
-    std::optional<timestamp_us> t;
-    if (n > f_start_time) t = panos_time(f[f_start_time]);
-    if (!t) t = panos_time(f[f_generated_time]);
-    if (!t) t = panos_time(f[f_receive_time]);
+    // When the dataplane logged the session: the high-resolution timestamp with the device's
+    // own offset (PAN-OS 10+), else the generated time, else the management plane's receive
+    // time, both on the device's wall clock. Not the session start time: a long session's
+    // log would be binned where the session began.
+    std::optional<timestamp_us> t = high_res_time(rest);
+    if (!t) t = panos_time(f[f_generated_time], ctx.zone);
+    if (!t) t = panos_time(f[f_receive_time], ctx.zone);
     if (!t) {
       sink.rejected("bad_time");
       return;

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "core/time.hpp"
+#include "core/time_zone.hpp"
 #include "event/network_session.hpp"
 
 namespace portscand {
@@ -14,6 +15,12 @@ struct parse_context {
   timestamp_us header_time = 0;   // the syslog header's time, 0 when there is none
   std::string_view host;          // the syslog header's hostname, "" when there is none
   std::string_view app;           // the syslog header's APP-NAME / TAG, "" when there is none
+  // The RFC 5424 header's structured data ("[id k=\"v\"]...", escapes kept), "" when none.
+  std::string_view structured_data;
+  // The input's time zone for times written without an offset (BSD syslog headers, PAN-OS,
+  // FortiGate date/time without tz, CEF dates): nullptr = UTC. The pointee belongs to the
+  // thread that decodes (its offset cache is not shared).
+  local_zone* zone = nullptr;
   // True when at least unit_padding readable bytes follow the unit (a chunk of a file read
   // by replay): JSON parsers then parse in place instead of copying into a padded buffer.
   bool padded = false;
@@ -37,6 +44,10 @@ class parse_sink {
   virtual void skipped(std::string_view reason) = 0;
   // A malformed record: counted by format and reason, logged rate-limited.
   virtual void rejected(std::string_view reason) = 0;
+  // A record that is reported (record/skipped) but had an optional field that could not be
+  // read and was passed over (a malformed `start=` beside a usable `rt=`): counted by format
+  // and reason, so the flaw is visible without losing the record. Call before the record.
+  virtual void ignored_field(std::string_view reason) = 0;
 };
 
 // One parser instance per thread: parsers keep scratch state (a simdjson parser, a label

@@ -109,8 +109,19 @@ std::string_view strip_line_end(std::string_view s) noexcept {
   return s;
 }
 
+// SD-NAME (RFC 5424 section 6.3.2): 1-32 printable US-ASCII bytes except '=', ' ', ']', '"'.
+std::size_t sd_name_length(std::string_view s, std::size_t p) noexcept {
+  std::size_t n = 0;
+  while (n <= 32) {
+    const char c = at(s, p + n);
+    if (c < 33 || c > 126 || c == '=' || c == ']' || c == '"') break;
+    ++n;
+  }
+  return n <= 32 ? n : 0;
+}
+
 // The RFC 5424 part after "<PRI>VERSION ": TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG].
-void parse_5424(std::string_view s, std::size_t p, syslog_header& out) noexcept {
+void parse_5424(std::string_view s, std::size_t p, syslog_header& out, local_zone* zone) noexcept {
   const std::size_t ts_end = token_end(s, p);
   const std::string_view ts = s.substr(p, ts_end - p);
   if (ts != "-" && !iso_date_ahead(s, p)) {
@@ -123,7 +134,7 @@ void parse_5424(std::string_view s, std::size_t p, syslog_header& out) noexcept 
   // A malformed time (Check Point's "2023-01-13T10:10:16--5:00") still ends the token: the
   // rest of the header is fine and the record falls back to its own or the receive time.
   if (ts != "-")
-    if (auto t = parse_iso8601(ts)) out.time = *t;
+    if (auto t = syslog_time::read_iso8601(ts, zone)) out.time = *t;
   std::string_view fields[4];  // HOSTNAME APP-NAME PROCID MSGID
   p = ts_end;
   for (auto& f : fields) {
@@ -145,9 +156,18 @@ void parse_5424(std::string_view s, std::size_t p, syslog_header& out) noexcept 
   ++p;
   if (at(s, p) == '-' && (p + 1 == s.size() || s[p + 1] == ' ')) {
     p = p + 1 < s.size() ? p + 2 : p + 1;
+  } else if (at(s, p) == '[') {
+    // SD elements, then SP MSG or the end. What is not well-formed structured data (Check
+    // Point's "[action:"Drop"; ...]" pairs) stays in the body: for that source it is the record.
+    const std::size_t n = structured_data_length(s.substr(p));
+    if (n > 0 && (p + n == s.size() || s[p + n] == ' ')) {
+      out.structured_data = s.substr(p, n);
+      const std::size_t msg = p + n < s.size() ? p + n + 1 : p + n;
+      // No MSG: the elements are the record (Check Point's "[Fields@2620 ...]"), so the format
+      // gets them as its body too.
+      if (s.find_first_not_of(' ', msg) != std::string_view::npos) p = msg;
+    }
   }
-  // Otherwise SD elements follow ("[Fields@2620 ...]", Check Point's "[action:"Drop"; ...]"):
-  // they stay in the body because for those sources they ARE the record.
   std::string_view body = s.substr(p);
   if (body.size() >= 3 && body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);  // BOM
   out.body = body;
@@ -206,6 +226,8 @@ void parse_3164_rest(std::string_view s, std::size_t p, syslog_header& out) noex
 
 namespace syslog_time {
 
+constexpr auto npos_ = std::string_view::npos;
+
 std::size_t parse_legacy(std::string_view s, legacy_fields& f) noexcept {
   const unsigned month = month_index(s);
   if (month == 0 || at(s, 3) != ' ') return 0;
@@ -245,14 +267,18 @@ std::size_t parse_legacy(std::string_view s, legacy_fields& f) noexcept {
   return p;
 }
 
-std::optional<timestamp_us> resolve(const legacy_fields& f, std::int32_t offset_seconds,
-                                    timestamp_us receive_time) noexcept {
+namespace {
+
+// `offset_of(local seconds)`: the zone's offset at that wall-clock time.
+template <class OffsetOf>
+std::optional<timestamp_us> resolve_in(const legacy_fields& f, OffsetOf&& offset_of,
+                                       timestamp_us receive_time) noexcept {
   if (f.month < 1 || f.month > 12 || f.day < 1) return std::nullopt;
   const unsigned sec = f.second == 60 ? 59 : f.second;  // a leap second sorts into its minute
   auto at_year = [&](std::int64_t y) {
-    const std::int64_t secs = days_from_civil(y, f.month, f.day) * 86400 + f.hour * 3600 +
-                              f.minute * 60 + sec - offset_seconds;
-    return secs * us_per_second + f.micros;
+    const std::int64_t local =
+        days_from_civil(y, f.month, f.day) * 86400 + f.hour * 3600 + f.minute * 60 + sec;
+    return (local - offset_of(local)) * us_per_second + f.micros;
   };
   if (f.year >= 0) {
     if (f.year < 1000 || f.year > 9999 || f.day > days_in_month(f.year, f.month))
@@ -269,6 +295,30 @@ std::optional<timestamp_us> resolve(const legacy_fields& f, std::int32_t offset_
     if (t <= receive_time + us_per_day) return t;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<timestamp_us> resolve(const legacy_fields& f, std::int32_t offset_seconds,
+                                    timestamp_us receive_time) noexcept {
+  return resolve_in(
+      f, [offset_seconds](std::int64_t) { return offset_seconds; }, receive_time);
+}
+
+std::optional<timestamp_us> resolve(const legacy_fields& f, local_zone* zone,
+                                    timestamp_us receive_time) noexcept {
+  if (zone == nullptr) return resolve(f, std::int32_t{0}, receive_time);
+  return resolve_in(
+      f, [zone](std::int64_t local) { return zone->offset_at_local(local); }, receive_time);
+}
+
+std::optional<timestamp_us> read_iso8601(std::string_view text, local_zone* zone) noexcept {
+  auto t = parse_iso8601(text);
+  if (!t || zone == nullptr) return t;
+  // An offset or Z after the time part ("2021-03-12T14:10:18-05:00"); none: a wall-clock time.
+  const bool has_offset = text.size() > 11 && (text.back() == 'Z' || text.back() == 'z' ||
+                                               text.find_first_of("+-", 11) != npos_);
+  return has_offset ? t : std::optional<timestamp_us>(zone->to_utc(*t));
 }
 
 std::optional<std::int32_t> zone_offset(std::string_view z) noexcept {
@@ -293,8 +343,44 @@ std::optional<std::int32_t> zone_offset(std::string_view z) noexcept {
 
 }  // namespace syslog_time
 
-bool parse_syslog_header(std::string_view unit, timestamp_us receive_time,
-                         syslog_header& out) noexcept {
+std::size_t structured_data_length(std::string_view s) noexcept {
+  // SD-ELEMENT = "[" SD-ID *(SP SD-PARAM) "]"; SD-PARAM = PARAM-NAME "=" DQUOTE PARAM-VALUE
+  // DQUOTE. A backslash takes the next byte into the value whatever it is ('"', '\\', ']' are
+  // the escapes; before anything else the backslash is a literal and so is the byte).
+  std::size_t p = 0;
+  while (at(s, p) == '[') {
+    std::size_t n = sd_name_length(s, p + 1);
+    if (n == 0) return 0;
+    p += 1 + n;
+    for (;;) {
+      while (at(s, p) == ' ' && at(s, p + 1) == ' ') ++p;
+      if (at(s, p) != ' ') break;
+      if (at(s, p + 1) == ']') {  // Check Point writes a blank before the closing bracket
+        ++p;
+        break;
+      }
+      n = sd_name_length(s, p + 1);
+      if (n == 0 || at(s, p + 1 + n) != '=' || at(s, p + 2 + n) != '"') return 0;
+      p += 3 + n;
+      for (;;) {
+        if (p >= s.size()) return 0;
+        if (s[p] == '\\') {
+          p += 2;
+          continue;
+        }
+        if (s[p] == '"') break;
+        ++p;
+      }
+      ++p;  // the closing quote
+    }
+    if (at(s, p) != ']') return 0;
+    ++p;
+  }
+  return p;
+}
+
+bool parse_syslog_header(std::string_view unit, timestamp_us receive_time, syslog_header& out,
+                         local_zone* zone) noexcept {
   out = syslog_header{};
   const std::string_view s = strip_line_end(unit);
   out.body = s;
@@ -319,7 +405,7 @@ bool parse_syslog_header(std::string_view unit, timestamp_us receive_time,
     std::size_t v = p;
     while (v < p + 3 && is_digit(at(s, v))) ++v;
     if (at(s, v) == ' ' && s[p] != '0') {
-      parse_5424(s, v + 1, out);
+      parse_5424(s, v + 1, out, zone);
       return true;
     }
   }
@@ -353,16 +439,18 @@ bool parse_syslog_header(std::string_view unit, timestamp_us receive_time,
     std::size_t r = tp + n;
     if (at(s, r) == ':') ++r;  // "Apr 15 2013 09:36:50: %ASA-..."
     // An optional zone after the time ("Apr 15 2014 09:34:34 EDT: %ASA-...").
-    std::int32_t offset = 0;
     const std::size_t zs = skip_spaces(s, r);
     const std::size_t ze = token_end(s, zs);
-    std::string_view zone = s.substr(zs, ze - zs);
-    if (!zone.empty() && zone.back() == ':') zone.remove_suffix(1);
-    if (auto z = syslog_time::zone_offset(zone); z && !zone.empty()) {
-      offset = *z;
+    std::string_view abbreviation = s.substr(zs, ze - zs);
+    if (!abbreviation.empty() && abbreviation.back() == ':') abbreviation.remove_suffix(1);
+    std::optional<timestamp_us> t;
+    if (auto z = syslog_time::zone_offset(abbreviation); z && !abbreviation.empty()) {
+      t = syslog_time::resolve(f, *z, receive_time);
       r = ze;
+    } else {
+      t = syslog_time::resolve(f, zone, receive_time);  // the input's zone (default UTC)
     }
-    if (auto t = syslog_time::resolve(f, offset, receive_time)) out.time = *t;
+    if (t) out.time = *t;
     parse_3164_rest(s, r, out);
     if (out.host.empty()) out.host = origin_id;
     return true;
@@ -372,7 +460,7 @@ bool parse_syslog_header(std::string_view unit, timestamp_us receive_time,
     const std::size_t e = token_end(s, tp);
     std::string_view ts = s.substr(tp, e - tp);
     if (!ts.empty() && ts.back() == ':') ts.remove_suffix(1);
-    if (auto t = parse_iso8601(ts)) out.time = *t;
+    if (auto t = syslog_time::read_iso8601(ts, zone)) out.time = *t;
     parse_3164_rest(s, e, out);
     return true;
   }

@@ -388,6 +388,15 @@ void engine::dispatcher::rejected(std::string_view reason) {
   log_reject("rejected", reason);
 }
 
+void engine::dispatcher::ignored_field(std::string_view reason) {
+  count(ignored_, "portscand_record_fields_ignored_total",
+        "Optional fields that could not be read and were passed over in records that were kept, "
+        "by input, format and reason.",
+        reason)
+      .inc();
+  log_reject("kept a", reason);
+}
+
 void engine::dispatcher::record(const network_session& in) {
   const std::string_view format = format_name();
   if (format.data() != last_format_) {
@@ -399,7 +408,11 @@ void engine::dispatcher::record(const network_session& in) {
   ++parsed_pending_;
   network_session r = in;
   if (time_source_ == event_time_source::receive || !r.has_time) {
-    const timestamp_us header = ctx_ != nullptr ? ctx_->header_time : 0;
+    // The unit's syslog header time (the decoder split the header off), else the one the
+    // transport brought.
+    const timestamp_us header = decoder_ != nullptr ? decoder_->header_time()
+                                : ctx_ != nullptr   ? ctx_->header_time
+                                                    : 0;
     r.time = (time_source_ == event_time_source::record && header != 0)
                  ? header
                  : (ctx_ != nullptr && ctx_->receive_time != 0 ? ctx_->receive_time : now_);

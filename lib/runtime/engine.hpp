@@ -130,6 +130,7 @@ class engine {
     void record(const network_session& s) override;
     void skipped(std::string_view reason) override;
     void rejected(std::string_view reason) override;
+    void ignored_field(std::string_view reason) override;
 
     // Pushes every partial batch to its shard (blocking while a queue is full).
     void flush();
@@ -179,7 +180,7 @@ class engine {
     std::array<std::uint64_t, 5> filtered_pending_{};
     std::vector<std::vector<network_session>> pending_;  // per shard
     timestamp_us max_event_ = INT64_MIN;
-    std::unordered_map<reason_key, counter*, reason_hash> rejected_, skipped_, parsed_;
+    std::unordered_map<reason_key, counter*, reason_hash> rejected_, skipped_, parsed_, ignored_;
     std::array<counter*, 5> filtered_{};
     bool drop_when_full_ = false;
     counter* dropped_ = nullptr;

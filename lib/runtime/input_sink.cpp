@@ -3,8 +3,10 @@
 namespace portscand {
 
 input_sink::input_sink(engine& eng, const std::string& input_name, const std::string& format,
-                       event_time_source time_source, input_progress* progress, bool lossy)
+                       event_time_source time_source, input_progress* progress, bool lossy,
+                       local_zone zone)
     : decoder_(builtin_formats(), format),
+      zone_(std::move(zone)),
       dispatcher_(eng.make_dispatcher(input_name, time_source)),
       progress_(progress),
       // Counted before parsing: for one-record-per-unit inputs (NDJSON, syslog lines) received
@@ -20,6 +22,7 @@ void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
   received_->inc();
   parse_context ctx;
   ctx.receive_time = meta.receive_time;
+  if (!zone_.is_utc()) ctx.zone = &zone_;
   dispatcher_->begin_unit(ctx, &decoder_);
   decoder_.decode(unit, ctx, *dispatcher_);
   const timestamp_us t = dispatcher_->take_max_event_time();

@@ -21,8 +21,11 @@ struct input_progress {
 // auto) on the input's own thread and routes records through an engine dispatcher.
 class input_sink final : public kafka_unit_sink {
  public:
+  // zone: the input's `timezone:`; this sink keeps its own copy (its offset cache is per
+  // thread).
   input_sink(engine& eng, const std::string& input_name, const std::string& format,
-             event_time_source time_source, input_progress* progress, bool lossy);
+             event_time_source time_source, input_progress* progress, bool lossy,
+             local_zone zone = {});
 
   void on_unit(std::string_view unit, const unit_meta& meta) override;
   void on_burst_end() override;
@@ -31,6 +34,7 @@ class input_sink final : public kafka_unit_sink {
 
  private:
   unit_decoder decoder_;
+  local_zone zone_;
   std::unique_ptr<engine::dispatcher> dispatcher_;
   input_progress* progress_;
   counter* received_;

@@ -151,6 +151,7 @@ class null_sink final : public parse_sink {
   void record(const network_session&) override {}
   void skipped(std::string_view) override {}
   void rejected(std::string_view) override {}
+  void ignored_field(std::string_view) override {}
 };
 
 struct chunk_done {
@@ -283,6 +284,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
       // header state of one file never applies to another.
       std::map<std::size_t, std::unique_ptr<engine::dispatcher>> dispatchers;
       std::map<std::size_t, std::unique_ptr<unit_decoder>> decoders;
+      local_zone zone = opt.zone;  // this thread's copy: the offset cache is per thread
       while (auto c = chunks.pop()) {
         auto& d = dispatchers[c->file];
         if (!d) d = eng.make_dispatcher(opt.files[c->file] == "-" ? "stdin" : opt.files[c->file]);
@@ -292,6 +294,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
         parse_context ctx;
         ctx.padded = true;
         ctx.receive_time = clk.now();
+        if (!zone.is_utc()) ctx.zone = &zone;
         if (c->preamble) {
           parse_context header_ctx;
           header_ctx.receive_time = ctx.receive_time;

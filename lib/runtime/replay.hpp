@@ -21,6 +21,7 @@ struct replay_options {
   std::size_t max_keys_per_shard = 4'000'000;
   output_schema schema = output_schema::native;
   std::size_t chunk_bytes = 1u << 20;
+  local_zone zone;  // of zone-less times in the files (an input's `timezone:`); default UTC
 };
 
 struct replay_result {

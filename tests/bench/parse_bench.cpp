@@ -20,6 +20,7 @@ class counting_sink final : public parse_sink {
   }
   void skipped(std::string_view) override {}
   void rejected(std::string_view) override {}
+  void ignored_field(std::string_view) override {}
   std::size_t records = 0;
 };
 

@@ -108,6 +108,13 @@ INSTANTIATE_TEST_SUITE_P(
                      "scale_out.properties.group.id", "scale_out.group"},
         invalid_case{"a mistyped scale_out key", "scale_out: {brokers: 'b:9092', topics: [t]}",
                      "scale_out.topics"},
+        invalid_case{
+            "an unknown time zone",
+            "inputs: [{type: syslog, listen: 'udp://0.0.0.0:514', timezone: Mars/Olympus}]",
+            "inputs[0].timezone", "unknown time zone 'Mars/Olympus'"},
+        invalid_case{"a time zone offset beyond 18 hours",
+                     "inputs: [{type: kafka, brokers: 'b:9092', topics: [t], timezone: '+19:00'}]",
+                     "inputs[0].timezone", "offset"},
         invalid_case{"an unknown mode", "mode: strict", "mode"},
         invalid_case{"an unknown schedule", "evaluation: {schedule: daily}", "evaluation.schedule"},
         invalid_case{"a duration without unit", "evaluation: {allowed_lateness: 10}",
@@ -244,6 +251,23 @@ TEST(Config, SyslogConnectionLimitsAreReadWithTheirDefaults) {
   const auto& set = std::get<syslog_input_config>(r.cfg.inputs[1].transport);
   EXPECT_EQ(set.max_connections_per_peer, 0u) << "0 = unlimited";
   EXPECT_EQ(set.frame_timeout, 2 * us_per_minute);
+}
+
+TEST(Config, AnInputsTimeZoneIsResolvedAtLoadAndDefaultsToUtc) {
+  const auto r = load(
+      "inputs:\n"
+      "  - {type: syslog, listen: 'udp://0.0.0.0:514'}\n"
+      "  - {type: syslog, listen: 'udp://0.0.0.0:515', timezone: Asia/Shanghai}\n"
+      "  - {type: file, path: /dev/null, timezone: '-07:00'}\n");
+  ASSERT_TRUE(r.problems.empty()) << listing(r.problems);
+  EXPECT_TRUE(r.cfg.inputs[0].zone.is_utc());
+  EXPECT_EQ(r.cfg.inputs[1].zone.name(), "Asia/Shanghai");
+  auto shanghai = r.cfg.inputs[1].zone;
+  EXPECT_EQ(shanghai.offset_at_local(0), 8 * 3600);
+  auto west = r.cfg.inputs[2].zone;
+  EXPECT_EQ(west.offset_at_local(0), -7 * 3600);
+  EXPECT_NE(describe_config(r.cfg).find("timezone=Asia/Shanghai"), std::string::npos)
+      << describe_config(r.cfg);
 }
 
 TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {

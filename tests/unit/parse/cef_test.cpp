@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../test_names.hpp"
+#include "core/time_zone.hpp"
 #include "parse_test_util.hpp"
 
 namespace portscand::test {
@@ -319,6 +320,110 @@ INSTANTIATE_TEST_SUITE_P(
         time_case{"text that is no time is rejected", "rt=yesterday", "", "bad_time"},
         time_case{"february 30 is rejected", "rt=Feb 30 2020 10:42:13", "", "bad_time"}),
     why_name{});
+
+// Event time per vendor, following each ASIM parser's time mapping (ASIM-MAPPINGS.md):
+// FortiGate's EventStartTime is FTNTFGTstart or start, else TimeGenerated, for which the
+// record's own FTNTFGTeventtime stands in (FortiGate sends no rt); PAN-OS's is start (the
+// generated time in PAN-OS's CEF template). The FortiGate lines are Fortinet's own CEF
+// example (FortiOS log message reference, "Traffic log support for CEF"), cut to the fields
+// that matter; the PAN-OS line is constructed.
+const std::string fgt_doc =
+    "CEF:0|Fortinet|Fortigate|v6.0.3|00013|traffic:forward close|3|"
+    "deviceExternalId=FGT5HD3915800610 FTNTFGTlogid=0000000013 cat=traffic:forward "
+    "FTNTFGTsubtype=forward FTNTFGTlevel=notice FTNTFGTvd=vdom1 src=10.1.100.11 spt=54190 "
+    "dst=52.53.140.235 dpt=443 proto=6 act=close ";
+
+struct vendor_time_case {
+  std::string why;
+  std::string unit;
+  const char* expected;  // ISO, "" = no own time, "bad_time" = rejected
+  std::vector<std::string> ignored;
+};
+
+class CefVendorTimes : public ::testing::TestWithParam<vendor_time_case> {};
+
+TEST_P(CefVendorTimes, FollowTheVendorsAsimMapping) {
+  const auto& c = GetParam();
+  const auto s = parse_with("cef", c.unit);
+  if (std::string_view(c.expected) == "bad_time") {
+    EXPECT_EQ(s.rejects, std::vector<std::string>{"bad_time"});
+    return;
+  }
+  EXPECT_TRUE(s.rejects.empty()) << s.rejects.front();
+  ASSERT_EQ(s.records.size(), 1u);
+  if (*c.expected) {
+    ASSERT_TRUE(s.records[0].has_time);
+    EXPECT_EQ(format_iso8601(s.records[0].time), format_iso8601(iso(c.expected)));
+  } else {
+    EXPECT_FALSE(s.records[0].has_time);
+  }
+  EXPECT_EQ(s.ignored, c.ignored);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Vendors, CefVendorTimes,
+    ::testing::Values(
+        vendor_time_case{"fortigate without rt takes its eventtime",
+                         fgt_doc + "FTNTFGTeventtime=1545937675",
+                         "2018-12-27T19:07:55Z",
+                         {}},
+        vendor_time_case{"fortigate eventtime in nanoseconds keeps microseconds",
+                         fgt_doc + "FTNTFGTeventtime=1647873918304240923",
+                         "2022-03-21T14:45:18.304240Z",
+                         {}},
+        vendor_time_case{"sentinel's renamed fortigate keys are read too",
+                         fgt_doc + "FortinetFortiGateeventtime=1647873918304240923",
+                         "2022-03-21T14:45:18.304240Z",
+                         {}},
+        vendor_time_case{"fortigate session start is asim's event start and wins",
+                         fgt_doc + "FTNTFGTeventtime=1545937675 FTNTFGTstart=1545937600",
+                         "2018-12-27T19:06:40Z",
+                         {}},
+        vendor_time_case{"fortigate start without a zone is read in its tz field",
+                         fgt_doc + "FTNTFGTtz=-0800 start=Dec 27 2018 11:06:40 "
+                                   "FTNTFGTeventtime=1545937675",
+                         "2018-12-27T19:06:40Z",
+                         {}},
+        vendor_time_case{"fortigate start wins over rt",
+                         fgt_doc + "rt=1545937675000 start=1545937600000",
+                         "2018-12-27T19:06:40Z",
+                         {}},
+        vendor_time_case{"a malformed fortigate start leaves the eventtime and is counted",
+                         fgt_doc + "start=soon FTNTFGTeventtime=1545937675",
+                         "2018-12-27T19:07:55Z",
+                         {"bad_time_field"}},
+        vendor_time_case{"pan os start is the generated time and wins over the receive time",
+                         "CEF:0|Palo Alto Networks|PAN-OS|10.2.4|end|TRAFFIC|1|rt=Nov 30 2018 "
+                         "16:09:08 start=Nov 30 2018 16:09:07 src=203.0.113.7 dst=198.51.100.1 "
+                         "dpt=443 act=allow",
+                         "2018-11-30T16:09:07Z",
+                         {}},
+        vendor_time_case{"a malformed rt beside a usable start is counted, not fatal",
+                         "CEF:0|Acme|FW|1|1|n|1|src=203.0.113.7 dst=198.51.100.1 "
+                         "rt=Feb 30 2020 10:42:13 start=1543270652000",
+                         "2018-11-26T22:17:32Z",
+                         {"bad_time_field"}},
+        vendor_time_case{"when every time present is malformed the record is rejected",
+                         fgt_doc + "start=soon FTNTFGTeventtime=later",
+                         "bad_time",
+                         {}}),
+    why_name{});
+
+TEST(Cef, ZoneLessDatesAreReadInTheInputsTimeZone) {
+  std::string error;
+  auto zone = local_zone::find("America/Los_Angeles", error);
+  ASSERT_TRUE(zone) << error;
+  parse_context ctx;
+  ctx.zone = &*zone;
+  const std::string head = "CEF:0|Acme|FW|1|1|n|1|src=203.0.113.7 dst=198.51.100.1 ";
+  auto s = parse_with("cef", head + "rt=Dec 27 2018 11:07:55", ctx);
+  EXPECT_EQ(format_iso8601(s.records.at(0).time), "2018-12-27T19:07:55Z");
+  // A zone in the value, and epoch times, are not the input zone's business.
+  s = parse_with("cef", head + "rt=Dec 27 2018 11:07:55 GMT+01:00", ctx);
+  EXPECT_EQ(format_iso8601(s.records.at(0).time), "2018-12-27T10:07:55Z");
+  s = parse_with("cef", head + "rt=1545937675000", ctx);
+  EXPECT_EQ(format_iso8601(s.records.at(0).time), "2018-12-27T19:07:55Z");
+}
 
 struct malformed_case {
   std::string why;

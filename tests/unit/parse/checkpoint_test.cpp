@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "../test_names.hpp"
+#include "core/time_zone.hpp"
 #include "firewall_test_util.hpp"
 
 namespace portscand::test {
@@ -200,6 +201,26 @@ TEST(Checkpoint, TimeIsEpochSecondsOrIso8601) {
   EXPECT_EQ(format_iso8601(
                 parse_with("checkpoint", pairs + "2023-03-01T07:58:40Z\"]").records.at(0).time),
             "2023-03-01T07:58:40Z");
+}
+
+TEST(Checkpoint, AnIso8601TimeWithoutOffsetIsReadInTheInputsTimeZone) {
+  std::string error;
+  auto zone = local_zone::find("-05:00", error);
+  ASSERT_TRUE(zone) << error;
+  parse_context ctx;
+  ctx.zone = &*zone;
+  const std::string pairs = R"([src:"203.0.113.8"; service:"22"; time:")";
+  EXPECT_EQ(format_iso8601(
+                parse_with("checkpoint", pairs + "2023-03-01T07:58:40\"]", ctx).records.at(0).time),
+            "2023-03-01T12:58:40Z");
+  // An offset in the value and epoch seconds are not the input zone's business.
+  EXPECT_EQ(
+      format_iso8601(
+          parse_with("checkpoint", pairs + "2023-03-01T07:58:40Z\"]", ctx).records.at(0).time),
+      "2023-03-01T07:58:40Z");
+  EXPECT_EQ(
+      format_iso8601(parse_with("checkpoint", pairs + "1677657520\"]", ctx).records.at(0).time),
+      "2023-03-01T07:58:40Z");
 }
 
 TEST(Checkpoint, TheNewerFirewallProductNameCountsToo) {

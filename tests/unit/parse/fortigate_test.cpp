@@ -3,6 +3,7 @@
 #include <map>
 
 #include "../test_names.hpp"
+#include "core/time_zone.hpp"
 #include "firewall_test_util.hpp"
 
 namespace portscand::test {
@@ -131,6 +132,23 @@ TEST(Fortigate, WithoutEventtimeDateAndTimeAreReadInTheirZone) {
   EXPECT_EQ(at(""), "2020-04-23T12:17:48Z");  // no tz: UTC
   // Two tz keys (FortiOS 7 utm logs): the first one that reads as an offset counts.
   EXPECT_EQ(at(R"(tz="-0500" tz="+0100")"), "2020-04-23T17:17:48Z");
+}
+
+TEST(Fortigate, DateAndTimeWithoutTzAreReadInTheInputsTimeZone) {
+  // FortiOS's own example (log message reference, "Traffic log support for CEF"): date=
+  // 2018-12-27 time=11:07:55 is eventtime 1545937675, 19:07:55 UTC: the device runs at UTC-8.
+  std::string error;
+  auto zone = local_zone::find("America/Los_Angeles", error);
+  ASSERT_TRUE(zone) << error;
+  parse_context ctx;
+  ctx.zone = &*zone;
+  const auto s = parse_with("fortigate", traffic_head + "date=2018-12-27 time=11:07:55", ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2018-12-27T19:07:55Z");
+  // The record's own tz wins over the input's zone.
+  const auto own =
+      parse_with("fortigate", traffic_head + "date=2018-12-27 time=11:07:55 tz=+0100", ctx);
+  EXPECT_EQ(format_iso8601(own.records.at(0).time), "2018-12-27T10:07:55Z");
 }
 
 TEST(Fortigate, ARecordWithoutAnyTimeTakesTheSyslogHeaderTimeOrNone) {

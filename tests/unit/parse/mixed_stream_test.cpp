@@ -63,6 +63,9 @@ class transcript_sink final : public parse_sink {
   void rejected(std::string_view reason) override {
     events.push_back("rejected " + std::string(reason));
   }
+  void ignored_field(std::string_view reason) override {
+    events.push_back("ignored_field " + std::string(reason));
+  }
   std::vector<std::string> events;
 };
 

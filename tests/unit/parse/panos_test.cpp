@@ -3,6 +3,7 @@
 #include <map>
 
 #include "../test_names.hpp"
+#include "core/time_zone.hpp"
 #include "firewall_test_util.hpp"
 
 namespace portscand::test {
@@ -11,22 +12,17 @@ namespace {
 const std::string sample = "panos/test-panw-panos-traffic-sample.first34.log";
 const std::string derived = "panos/test-panw-panos-traffic-sample.first34.log-derived-fields.jsonl";
 
-// CSV field 35 (session start time) of each sample line, read off the raw records by hand;
-// the firewall's local time, taken as UTC.
-const std::map<std::size_t, std::string> start_times = {
-    {1, "2018-11-30T15:59:04Z"},  {2, "2018-11-30T16:08:55Z"},  {3, "2018-11-30T16:08:51Z"},
-    {4, "2018-11-30T16:09:01Z"},  {5, "2018-11-30T16:07:13Z"},  {6, "2018-11-30T16:07:33Z"},
-    {7, "2018-11-30T16:09:07Z"},  {8, "2018-11-30T16:07:04Z"},  {9, "2018-11-30T16:08:50Z"},
-    {10, "2018-11-30T16:08:51Z"}, {11, "2018-11-30T15:58:59Z"}, {12, "2018-11-30T16:08:52Z"},
-    {13, "2018-11-30T16:08:52Z"}, {14, "2018-11-30T16:08:52Z"}, {15, "2018-11-30T16:08:52Z"},
-    {16, "2018-11-30T16:09:13Z"}, {17, "2018-11-30T16:08:54Z"}, {18, "2018-11-30T16:08:54Z"},
-    {19, "2018-11-30T16:08:54Z"}, {20, "2018-11-30T16:09:15Z"}, {21, "2018-11-30T16:07:16Z"},
-    {22, "2018-11-30T16:08:57Z"}, {23, "2018-11-30T16:09:13Z"}, {24, "2018-11-30T16:09:12Z"},
-    {25, "2018-11-30T16:09:19Z"}, {26, "2018-11-30T16:09:02Z"}, {27, "2018-11-30T16:07:20Z"},
-    {28, "2018-11-30T16:09:21Z"}, {29, "2018-11-30T16:07:36Z"}, {30, "2018-11-30T16:09:25Z"},
-    {31, "2018-11-30T16:09:25Z"}, {32, "2018-11-30T16:09:22Z"}, {33, "2018-11-30T16:09:08Z"},
-    {34, "2018-11-30T16:09:33Z"},
-};
+// The generated time (CSV field 6) is the record's event time: when the dataplane logged the
+// session (ASIM's TimeGenerated stands for it; Elastic's pipeline sets @timestamp from it).
+// The session start time (field 35) is minutes older for long sessions (line 1: 15:59:04 vs
+// 16:09:07) and would bin a session where it began, not where it was logged. The expected
+// values are the cross-check file's generated_time, a device-local time read as UTC here.
+std::string generated_iso(simdjson::dom::element row) {
+  std::string t = *str_field(row, "generated_time");  // "2018/11/30 16:09:07"
+  t[4] = t[7] = '-';
+  t[10] = 'T';
+  return t + "Z";
+}
 
 // The sample's lines carry a BSD syslog header "Nov 30 16:09:08 PA-220 "; the body starts
 // after the host name.
@@ -49,7 +45,7 @@ void expect_matches_row(const network_session& r, simdjson::dom::element row, st
   EXPECT_EQ(label(r.reported_by), "Palo Alto/PanOS") << n;
   EXPECT_EQ(label(r.device), "PA-220") << n;
   ASSERT_TRUE(r.has_time) << n;
-  EXPECT_EQ(format_iso8601(r.time), start_times.at(n)) << n;
+  EXPECT_EQ(format_iso8601(r.time), generated_iso(row)) << n;
 }
 
 TEST(Panos, EverySampleRecordMatchesTheLiteralFieldsOfTheCrossCheckFile) {
@@ -116,7 +112,7 @@ TEST(Panos, ASynthesisedDenyRecordYieldsEveryNormalizedField) {
   EXPECT_EQ(r.dst_port, 3389);
   EXPECT_EQ(r.protocol, 6);
   EXPECT_EQ(r.action, dvc_action::deny);
-  EXPECT_EQ(format_iso8601(r.time), "2024-02-03T10:00:01Z");
+  EXPECT_EQ(format_iso8601(r.time), "2024-02-03T10:00:04Z");  // generated, not start (10:00:01)
   EXPECT_EQ(label(r.device), "fw-edge-1");
   EXPECT_EQ(label(r.reported_by), "Palo Alto/PanOS");
 }
@@ -143,8 +139,9 @@ TEST(Panos, QuotedFieldsMayHoldCommasWithoutShiftingPositions) {
   EXPECT_EQ(s.records[0].action, dvc_action::deny);
 }
 
-TEST(Panos, WithoutAStartTimeTheGeneratedTimeIsUsed) {
-  // A record cut right after the action (older exports) and one with an empty start.
+TEST(Panos, TheGeneratedTimeIsTheEventTimeAndTheReceiveTimeItsFallback) {
+  // A record cut right after the action (older exports), one with an empty start, one with
+  // no generated time.
   const auto short_record = parse_with("panos", traffic({}, 31));
   ASSERT_EQ(short_record.records.size(), 1u);
   EXPECT_EQ(format_iso8601(short_record.records[0].time), "2024-02-03T10:00:04Z");
@@ -152,6 +149,48 @@ TEST(Panos, WithoutAStartTimeTheGeneratedTimeIsUsed) {
   EXPECT_EQ(format_iso8601(empty_start.records.at(0).time), "2024-02-03T10:00:04Z");
   const auto no_generated = parse_with("panos", traffic({{35, ""}, {6, ""}}));
   EXPECT_EQ(format_iso8601(no_generated.records.at(0).time), "2024-02-03T10:00:05Z");
+}
+
+// PAN-OS 10.x and later append a High Resolution Timestamp (the generated time with
+// milliseconds and the device's UTC offset) to every log type; in TRAFFIC logs it is field
+// 102. The line is the sample's line 1 with fields 53..105 added after Palo Alto's
+// documented TRAFFIC field list (empty where the sample has no value) and a high-resolution
+// time from a device in UTC+8: constructed, not captured.
+std::string with_high_res(const std::string& body, const std::string& high_res) {
+  std::string out = body;
+  for (std::size_t i = 53; i <= 105; ++i) {
+    out += ',';
+    if (i == 102) out += high_res;
+  }
+  return out;
+}
+
+TEST(Panos, TheHighResolutionTimestampCarriesTheDevicesOffset) {
+  const std::string line1 = body_of(fixture_lines(sample).at(0));
+  const auto s = parse_with("panos", with_high_res(line1, "2018-12-01T00:09:07.771+08:00"));
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2018-11-30T16:09:07.771000Z");
+  // UTC-7: without the offset every record would be seven hours late.
+  const auto west = parse_with("panos", with_high_res(line1, "2018-11-30T09:09:07.250-07:00"));
+  ASSERT_EQ(west.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(west.records[0].time), "2018-11-30T16:09:07.250000Z");
+}
+
+TEST(Panos, ZoneLessTimesAreReadInTheInputsTimeZone) {
+  std::string error;
+  auto zone = local_zone::find("Asia/Shanghai", error);
+  ASSERT_TRUE(zone) << error;
+  parse_context ctx;
+  ctx.zone = &*zone;
+  // The sample's line 1, its generated time 2018/11/30 16:09:07 read in UTC+8.
+  const auto s = parse_with("panos", body_of(fixture_lines(sample).at(0)), ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2018-11-30T08:09:07Z");
+  // A record's own offset wins over the input's zone.
+  const auto own = parse_with(
+      "panos", with_high_res(body_of(fixture_lines(sample).at(0)), "2018-11-30T09:09:07-07:00"),
+      ctx);
+  EXPECT_EQ(format_iso8601(own.records.at(0).time), "2018-11-30T16:09:07Z");
 }
 
 TEST(Panos, WithoutADeviceNameTheSyslogHostIsTheDevice) {

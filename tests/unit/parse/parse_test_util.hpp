@@ -19,10 +19,12 @@ class collecting_sink final : public parse_sink {
   void record(const network_session& s) override { records.push_back(s); }
   void skipped(std::string_view reason) override { skips.emplace_back(reason); }
   void rejected(std::string_view reason) override { rejects.emplace_back(reason); }
+  void ignored_field(std::string_view reason) override { ignored.emplace_back(reason); }
 
   std::vector<network_session> records;
   std::vector<std::string> skips;
   std::vector<std::string> rejects;
+  std::vector<std::string> ignored;
 };
 
 // Parses `unit` with the named format (or "auto"), no syslog context.

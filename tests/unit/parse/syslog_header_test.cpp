@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../test_names.hpp"
+#include "core/time_zone.hpp"
 #include "parse_test_util.hpp"
 
 namespace portscand::test {
@@ -210,6 +211,88 @@ INSTANTIATE_TEST_SUITE_P(
                     ""}),
     why_name{});
 
+// RFC 5424 structured data (section 6.3): the elements are parsed by the grammar and split
+// off; the formats get MSG as the body and the SD beside it. Shapes: util-linux logger's
+// default timeQuality element, the RFC's own examples (section 6.5), and hand-written edge
+// cases of the grammar (escapes, several elements, malformed elements).
+struct sd_case {
+  std::string why;
+  std::string unit;
+  std::string sd;    // what structured_data must be ("" = none split off)
+  std::string body;  // what the format gets
+};
+
+class StructuredData : public ::testing::TestWithParam<sd_case> {};
+
+TEST_P(StructuredData, SplitsElementsFromTheMessage) {
+  const auto& c = GetParam();
+  syslog_header h;
+  ASSERT_TRUE(parse_syslog_header(c.unit, 0, h));
+  EXPECT_EQ(h.structured_data, c.sd);
+  EXPECT_EQ(h.body, c.body);
+  std::string_view unit = c.unit;
+  while (!unit.empty() && (unit.back() == '\n' || unit.back() == '\r')) unit.remove_suffix(1);
+  EXPECT_EQ(h.body.data() + h.body.size(), unit.data() + unit.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rfc5424, StructuredData,
+    ::testing::Values(
+        sd_case{
+            "logger default timeQuality element is not part of the message",
+            R"(<13>1 2026-12-06T23:30:23.955391+00:00 vm edgefw - - [timeQuality tzKnown="1" isSynced="0"] hello world)",
+            R"([timeQuality tzKnown="1" isSynced="0"])", "hello world"},
+        sd_case{"logger over tcp with a line feed",
+                "<13>1 2026-12-06T23:30:23.974050+00:00 vm cef - - [timeQuality tzKnown=\"1\" "
+                "isSynced=\"0\"] CEF:0|a|b|1|2|3|4|src=203.0.113.7\n",
+                R"([timeQuality tzKnown="1" isSynced="0"])", "CEF:0|a|b|1|2|3|4|src=203.0.113.7"},
+        sd_case{"rfc example with one element and a bom before the message",
+                "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+                "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"] "
+                "\xEF\xBB\xBF"
+                "An application event log entry...",
+                R"([exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"])",
+                "An application event log entry..."},
+        sd_case{
+            "rfc example with two elements and no message: the elements are the record",
+            "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+            "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"]"
+            "[examplePriority@32473 class=\"high\"]",
+            R"([exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][examplePriority@32473 class="high"])",
+            R"([exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][examplePriority@32473 class="high"])"},
+        sd_case{"escaped quote backslash and bracket stay inside the value",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [x@1 q="say \"hi\"" b="c:\\dir" r="a\]b"] m)",
+                R"([x@1 q="say \"hi\"" b="c:\\dir" r="a\]b"])", "m"},
+        sd_case{"an unescaped closing bracket inside quotes is value text",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [x@1 r="a]b"] m)", R"([x@1 r="a]b"])", "m"},
+        sd_case{"a backslash before an ordinary character is kept",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [x@1 p="C:\tmp"] m)", R"([x@1 p="C:\tmp"])",
+                "m"},
+        sd_case{"an element without parameters",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [origin] {"k":1})", "[origin]", R"({"k":1})"},
+        sd_case{"an empty value", R"(<14>1 2026-01-01T00:00:00Z h a - - [x@1 e=""] m)",
+                R"([x@1 e=""])", "m"},
+        sd_case{"a blank between elements ends the structured data",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [a] [b] m)", "[a]", "[b] m"},
+        sd_case{"unterminated value is not structured data and stays in the body",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [x@1 a="abc] m)", "", R"([x@1 a="abc] m)"},
+        sd_case{"unquoted value is not structured data",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [x@1 a=b] m)", "", R"([x@1 a=b] m)"},
+        sd_case{"an element glued to the message is not structured data",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [a]m)", "", "[a]m"},
+        sd_case{"an empty element is not structured data",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [] m)", "", "[] m"},
+        sd_case{"a backslash at the end of the unit is not structured data",
+                R"(<14>1 2026-01-01T00:00:00Z h a - - [x@1 a="\)", "", R"([x@1 a="\)"},
+        sd_case{"a name longer than 32 bytes is not an sd name",
+                "<14>1 2026-01-01T00:00:00Z h a - - [abcdefghijabcdefghijabcdefghijabc] m", "",
+                "[abcdefghijabcdefghijabcdefghijabc] m"},
+        sd_case{
+            "check point key colon value pairs are not rfc 5424 elements",
+            R"(<134>1 2025-01-21T09:36:10Z TEST_HOSTNAME CheckPoint 16953 - [action:"Drop"; flags:"409600";])",
+            "", R"([action:"Drop"; flags:"409600";])"}),
+    why_name{});
+
 TEST(SyslogTime, ZoneAbbreviationsAreOffsetsEastOfUtc) {
   EXPECT_EQ(syslog_time::zone_offset("EDT"), -4 * 3600);
   EXPECT_EQ(syslog_time::zone_offset("CEST"), 2 * 3600);
@@ -236,10 +319,11 @@ class context_probe final : public format_parser {
     header_time = ctx.header_time;
     host = std::string(ctx.host);
     app = std::string(ctx.app);
+    sd = std::string(ctx.structured_data);
     padded = ctx.padded;
     sink.skipped("probe");
   }
-  static inline std::string body, host, app;
+  static inline std::string body, host, app, sd;
   static inline timestamp_us header_time = 0;
   static inline bool padded = false;
 };
@@ -300,6 +384,127 @@ TEST(DecoderSyslogHeader, AutoDetectionProbesTheBody) {
   auto s = parse_with("auto", R"(<13>Jan  1 00:00:00 host app: {"SrcIpAddr":"203.0.113.7"})", ctx);
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(ip(s.records[0].src), "203.0.113.7");
+}
+
+// util-linux logger with its default options: RFC 5424 with the timeQuality element. Bodies:
+// an ASIM record (tests/fixtures/asim), a Check Point CEF line and a Cisco ASA line from the
+// vendor samples (tests/fixtures/cef, tests/fixtures/cisco-asa).
+constexpr std::string_view logger_header =
+    R"(<13>1 2026-11-28T10:06:00.123456+00:00 vm edgefw - - [timeQuality tzKnown="1" isSynced="0"] )";
+
+TEST(DecoderStructuredData, AnAsimBodyBehindLoggersDefaultHeaderIsARecord) {
+  const std::string unit =
+      std::string(logger_header) +
+      R"({"TimeGenerated":"2026-11-28T10:05:10.000Z","SrcIpAddr":"203.0.113.0","DstIpAddr":"198.51.100.1","DstPortNumber":1000,"NetworkProtocol":"TCP","DvcAction":"Deny","EventVendor":"Fortinet","EventProduct":"Fortigate"})";
+  for (const char* format : {"asim", "auto"}) {
+    auto s = parse_with(format, unit);
+    EXPECT_TRUE(s.rejects.empty()) << format << ": " << s.rejects.front();
+    ASSERT_EQ(s.records.size(), 1u) << format;
+    EXPECT_EQ(ip(s.records[0].src), "203.0.113.0");
+    EXPECT_EQ(s.records[0].dst_port, 1000);
+  }
+}
+
+TEST(DecoderStructuredData, ACefBodyBehindLoggersDefaultHeaderIsDetected) {
+  const std::string unit =
+      std::string(logger_header) +
+      "CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|https|Unknown|act=Accept "
+      "destinationTranslatedAddress=0.0.0.0 destinationTranslatedPort=0 deviceDirection=0 "
+      "rt=1543270652000 sourceTranslatedAddress=192.168.103.254 sourceTranslatedPort=35398 "
+      "spt=49363 dpt=443 cs2Label=Rule Name layer_name=Network layer_uuid=x "
+      "match_id=4 parent_rule=0 rule_action=Accept rule_uid=y ifname=eth0 logid=0 "
+      "loguid={0x5bfc70fc,0x1,0x3b09e00a,0xc0000000} origin=192.168.1.1 "
+      "originsicname=cn\\=cp_mgmt,o\\=gw-8be69c..ba5xxz "
+      "sequencenum=1 version=5 dst=192.168.1.1 inzone=Internal outzone=Local proto=6 "
+      "service_id=https src=192.168.1.100";
+  auto s = parse_with("auto", unit);
+  EXPECT_TRUE(s.rejects.empty()) << s.rejects.front();
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(ip(s.records[0].src), "192.168.1.100");
+  EXPECT_EQ(s.records[0].dst_port, 443);
+}
+
+TEST(DecoderStructuredData, AnAsaBodyBehindLoggersDefaultHeaderIsDetectedAndTakesTheHeaderTime) {
+  const std::string unit =
+      std::string(logger_header) +
+      R"(%ASA-4-106023: Deny tcp src dmz:10.1.2.30/63016 dst outside:192.168.0.8/53 by access-group "acl_dmz" [0xe3aab522, 0x0])";
+  auto s = parse_with("auto", unit);
+  EXPECT_TRUE(s.rejects.empty()) << s.rejects.front();
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(ip(s.records[0].src), "10.1.2.30");
+  EXPECT_EQ(s.records[0].dst_port, 53);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2026-11-28T10:06:00.123456Z");
+}
+
+TEST(DecoderStructuredData, TheFormatSeesTheMessageAndTheContextTheElements) {
+  const format_registry r = probe_registry();
+  unit_decoder d(r, "probe");
+  collecting_sink sink;
+  d.decode(std::string(logger_header) + "hello", parse_context{}, sink);
+  EXPECT_EQ(context_probe::body, "hello");
+  EXPECT_EQ(context_probe::sd, R"([timeQuality tzKnown="1" isSynced="0"])");
+}
+
+TEST(DecoderStructuredData, ElementsWithoutAMessageAreTheRecord) {
+  // Check Point's Fields@ form carries the whole record in its element (and writes a blank
+  // before the closing bracket, which the grammar does not allow and the parser tolerates).
+  std::string line;
+  for (const auto& l : fixture_lines("checkpoint/test-r81x.log"))
+    if (l.find("[Fields@") != std::string::npos) {
+      line = l;
+      break;
+    }
+  ASSERT_FALSE(line.empty());
+  syslog_header h;
+  ASSERT_TRUE(parse_syslog_header(line, 0, h));
+  EXPECT_EQ(h.structured_data.substr(0, 8), "[Fields@");
+  EXPECT_EQ(h.body, h.structured_data);
+  auto s = parse_with("auto", line);
+  EXPECT_TRUE(s.rejects.empty()) << s.rejects.front();
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(ip(s.records[0].src), "81.2.69.192");
+  EXPECT_EQ(s.records[0].dst_port, 443);
+}
+
+TEST(SyslogHeaderZone, BsdTimesAreReadInTheInputsTimeZone) {
+  std::string error;
+  auto zone = local_zone::find("America/New_York", error);
+  ASSERT_TRUE(zone) << error;
+  syslog_header h;
+  const timestamp_us received = iso("2013-04-24T21:00:00Z");
+  // Header shapes of the cisco-asa sample (tests/fixtures/cisco-asa).
+  ASSERT_TRUE(parse_syslog_header(
+      "Apr 24 2013 16:00:28 INT-FW01 : %ASA-6-106100: access-list inside denied udp", received, h,
+      &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2013-04-24T20:00:28Z");  // EDT, UTC-4
+  ASSERT_TRUE(parse_syslog_header("<166>Jan 13 09:36:50 fw01 kernel: x", received, h, &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2013-01-13T14:36:50Z");  // EST, UTC-5; year inferred
+  // A zone the header names, and an RFC 5424 time with its offset, win.
+  ASSERT_TRUE(parse_syslog_header(
+      "Apr 15 2014 09:34:34 EDT: %ASA-session-5-106100: access-list acl_in permitted", received, h,
+      &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2014-04-15T13:34:34Z");
+  ASSERT_TRUE(parse_syslog_header("<13>1 2026-12-06T23:30:23.955391+00:00 vm edgefw - - - x",
+                                  received, h, &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2026-12-06T23:30:23.955391Z");
+  // An RFC 3339 time without an offset in a BSD header is zone-less too.
+  ASSERT_TRUE(
+      parse_syslog_header("<6>2021-03-12T14:10:18 Hostname kernel: x", received, h, &*zone));
+  EXPECT_EQ(format_iso8601(h.time), "2021-03-12T19:10:18Z");
+}
+
+TEST(SyslogHeaderZone, TheDecoderReadsHeadersInTheContextsZone) {
+  std::string error;
+  auto zone = local_zone::find("+08:00", error);
+  ASSERT_TRUE(zone) << error;
+  const format_registry r = probe_registry();
+  unit_decoder d(r, "probe");
+  collecting_sink sink;
+  parse_context ctx;
+  ctx.receive_time = iso("2013-04-15T09:40:00Z");
+  ctx.zone = &*zone;
+  d.decode("<166>Apr 15 09:36:50 fw01 kernel: hello\n", ctx, sink);
+  EXPECT_EQ(format_iso8601(context_probe::header_time), "2013-04-15T01:36:50Z");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "parse/decoder.hpp"
 #include "runtime_test_util.hpp"
 
 namespace portscand {
@@ -66,6 +67,15 @@ class harness {
     return metrics_.counter_sum(metric, match);
   }
   manual_clock& clock() { return clk_; }
+  // Decodes a unit as an input does: receive time in the context, the decoder's syslog header
+  // and the record's own time left to the dispatcher.
+  void decode(const std::string& unit, timestamp_us received) {
+    if (!decoder_) decoder_ = std::make_unique<unit_decoder>(builtin_formats(), "auto");
+    parse_context ctx;
+    ctx.receive_time = received;
+    d_->begin_unit(ctx, decoder_.get());
+    decoder_->decode(unit, ctx, *d_);
+  }
 
  private:
   manual_clock clk_;
@@ -73,6 +83,7 @@ class harness {
   collecting_sink sink_;
   std::unique_ptr<engine> eng_;
   std::unique_ptr<engine::dispatcher> d_;
+  std::unique_ptr<unit_decoder> decoder_;
   parse_context ctx_;
 };
 
@@ -243,6 +254,38 @@ TEST(FutureSkew, RecordsMoreThanFiveMinutesAheadOfTheWallClockAreDropped) {
   h.scan("203.0.113.8", at("2026-01-15T12:04:00Z"), 60);
   EXPECT_EQ(sources(h.finish()), std::vector<std::string>{"203.0.113.8"});
   EXPECT_EQ(h.counted("portscand_records_filtered_total", {{"reason", "future"}}), 60u);
+}
+
+// FortiOS's CEF traffic example (log message reference, "Traffic log support for CEF") with
+// its FTNTFGTeventtime left out, a documentation-range source and the port varied: a record
+// with no time of its own, behind an RFC 5424 header that has one. Constructed.
+std::string fortigate_cef_without_time(timestamp_us header_time, int port) {
+  return "<189>1 " + format_iso8601(header_time) +
+         " FGT-A-LOG - - - CEF:0|Fortinet|Fortigate|v6.0.3|00013|traffic:forward close|3|"
+         "deviceExternalId=FGT5HD3915800610 FTNTFGTlogid=0000000013 cat=traffic:forward "
+         "src=203.0.113.7 spt=54190 dst=52.53.140.235 dpt=" +
+         std::to_string(port) + " proto=6 act=close";
+}
+
+TEST(EventTime, ARecordWithoutItsOwnTimeIsBinnedOnItsSyslogHeaderTime) {
+  // Sixty sessions ten minutes apart over ten hours, received together at 11:59: binned on
+  // the receive time they would make one 60-port bin (the false positive of issue 12).
+  harness h;
+  for (int i = 0; i < 60; ++i)
+    h.decode(
+        fortigate_cef_without_time(at("2026-01-15T01:00:00Z") + i * 10 * us_per_minute, 8000 + i),
+        at("2026-01-15T11:59:00Z"));
+  EXPECT_TRUE(h.finish().empty());
+}
+
+TEST(EventTime, HeaderTimesInOneBinAlertInThatBinNotTheReceiveBin) {
+  harness h;
+  for (int i = 0; i < 60; ++i)
+    h.decode(fortigate_cef_without_time(at("2026-01-15T10:05:00Z") + i * us_per_second, 8000 + i),
+             at("2026-01-15T11:59:00Z"));
+  const auto alerts = h.finish();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(format_iso8601(alerts[0].bin_start), "2026-01-15T10:05:00Z");
 }
 
 TEST(OncePerKey, AKeyThatAlertedNeverAlertsAgainEvenWhenItGrows) {

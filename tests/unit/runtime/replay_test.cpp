@@ -52,6 +52,57 @@ replay_run replay(std::vector<std::string> files, std::size_t chunk_bytes = 4u <
   return r;
 }
 
+// PAN-OS TRAFFIC lines from a firewall in UTC+8: the sample's line 1
+// (tests/fixtures/panos, NOTICE.md there) with our source, port and times, 60 ports in one
+// minute of device-local time 18:10, i.e. 10:10 UTC.
+std::string panos_utc8_scan() {
+  std::ifstream in(std::string(PORTSCAND_FIXTURES) +
+                   "/panos/test-panw-panos-traffic-sample.first34.log");
+  std::string line;
+  std::getline(in, line);
+  line = line.substr(line.find("PA-220 ") + 7);
+  std::vector<std::string> f;
+  for (std::size_t p = 0;;) {
+    const std::size_t c = line.find(',', p);
+    f.push_back(line.substr(p, c == std::string::npos ? std::string::npos : c - p));
+    if (c == std::string::npos) break;
+    p = c + 1;
+  }
+  std::string out;
+  for (int i = 0; i < 60; ++i) {
+    const std::string t =
+        std::string("2026/01/15 18:10:") + (i < 10 ? "0" : "") + std::to_string(i);
+    f[1] = f[6] = f[21] = t;
+    f[7] = "203.0.113.88";
+    f[25] = std::to_string(5000 + i);
+    for (std::size_t k = 0; k < f.size(); ++k) out += (k ? "," : "") + f[k];
+    out += "\n";
+  }
+  return out;
+}
+
+TEST(Replay, TheTimeZoneOptionReadsZoneLessTimesAsTheDevicesWallClock) {
+  const std::string file = write_temp(panos_utc8_scan());
+  manual_clock clk(*parse_iso8601("2026-01-15T12:00:00Z"));
+  auto run = [&](const char* zone_name) {
+    replay_options opt;
+    opt.files = {file};
+    std::string error;
+    if (*zone_name) opt.zone = *local_zone::find(zone_name, error);
+    std::ostringstream out, summary;
+    run_replay(opt, default_rule(), clk, out, summary);
+    return out.str();
+  };
+  // In UTC the times are six hours ahead of the clock: dropped as future-dated.
+  EXPECT_EQ(run(""), "");
+  const std::string alerts = run("Asia/Shanghai");
+  ASSERT_FALSE(alerts.empty());
+  const auto a = nlohmann::json::parse(alerts.substr(0, alerts.find('\n')));
+  EXPECT_EQ(a["SrcIpAddr"], "203.0.113.88");
+  EXPECT_EQ(a["TimeGenerated"], "2026-01-15T10:10:00Z");
+  EXPECT_EQ(a["AttemptedPortsCount"], 60);
+}
+
 TEST(Replay, AlertsAreOrderedByBinThenSource) {
   const std::string file =
       write_temp(scan_lines("203.0.113.9", "11", 51) + scan_lines("203.0.113.10", "11", 51) +

@@ -17,6 +17,14 @@
 #                      checkpoints resume; in a second outage with alerts pending, SIGTERM
 #                      exits 0 within 30 s (README: about 20 s); a restart with the broker
 #                      back publishes the rest.
+#   corrupt_checkpoint the first half of a workload (split at a bin boundary) is read and
+#                      alerted, kill -9 once two checkpoints cover those alerts, one byte of
+#                      the newest generation's shard-0 file flipped; restarted with the
+#                      second half appended: shard 0 comes back from the older generation
+#                      (logged), no alert is published twice (the state, alerted flags
+#                      included, was restored), and the alerts equal the oracle's.
+#   missing_current    the same with state_dir/CURRENT deleted instead: the daemon finds
+#                      the newest generation without it.
 #
 # Fails, never skips, when anything it needs is missing. On failure the work directory is
 # kept and the daemon log's tail printed.
@@ -127,6 +135,8 @@ compare_alerts() {
   node "$oracle/compare.mjs" --names oracle,daemon "$@" "$work/expected.jsonl" "$work/actual.jsonl" \
     >"$work/compare.log" 2>&1 || fail "alerts differ from the oracle: $(head -20 "$work/compare.log")"
 }
+# The newest checkpoint epoch in state_dir (0: none).
+newest_epoch() { { ls "$work/state" 2>/dev/null || true; } | sed -n 's/^ckpt-\([0-9]*\)$/\1/p' | sort -n | tail -1 | grep . || echo 0; }
 distinct_ids() { { grep -o '"alert_id":"[^"]*"' "$1" 2>/dev/null || true; } | sort -u | wc -l; }
 file_ids_ge() { [ "$(distinct_ids "$work/alerts.jsonl")" -ge "$1" ]; }
 # Distinct alert ids on the mock cluster's alert topic (output_down).
@@ -293,9 +303,88 @@ YAML
   compare_alerts "$work/published.jsonl" --ignore event_count
 }
 
+corrupt() {  # corrupt DAMAGE: corrupt_checkpoint (flip a byte) or missing_current
+  local damage=$1
+  workload
+  cp "$work/workload.jsonl.1" "$work/input.jsonl"
+  cat >"$work/portscand.yaml" <<YAML
+evaluation: {schedule: on_close, idle_timeout: 1s}
+shards: 2
+state_dir: $work/state
+checkpoint_interval: 1s
+inputs:
+  - {type: file, name: records, path: $work/input.jsonl, format: asim}
+outputs:
+  - {type: file, name: alerts, path: $work/alerts.jsonl}
+metrics: {listen: "127.0.0.1:0"}
+YAML
+  start_daemon
+  wait_for 60 file_ids_ge "$expected_first" ||
+    fail "only $(distinct_ids "$work/alerts.jsonl") of the $expected_first first-half alerts written"
+  # Two generations written after the alerts (the one under way then may hold an older
+  # snapshot), so that both hold the alerted flags: wait for the epoch after next.
+  local before newest older
+  before=$(newest_epoch)
+  epoch_ge() { [ "$(newest_epoch)" -ge "$1" ]; }
+  wait_for 30 epoch_ge $((before + 3)) ||
+    fail "no three checkpoints within 30 s (newest epoch $(newest_epoch), was $before)"
+  kill9_daemon
+  newest=$work/state/ckpt-$(newest_epoch)
+  older=$work/state/ckpt-$(($(newest_epoch) - 1))
+  [ -f "$older/manifest.json" ] || fail "no generation $(basename "$older") beside $(basename "$newest")"
+  case "$damage" in
+    byte)
+      [ -s "$newest/shard-0.bin" ] || fail "$(basename "$newest") has no non-empty shard-0.bin to damage"
+      # One byte changed in the middle, same size: only the checksum can tell.
+      local size byte
+      size=$(stat -c %s "$newest/shard-0.bin")
+      byte=$(dd if="$newest/shard-0.bin" bs=1 skip=$((size / 2)) count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+      # shellcheck disable=SC2059 # the format is the octal escape of the new byte
+      printf "$(printf '\\%03o' $(((byte + 1) % 256)))" |
+        dd of="$newest/shard-0.bin" bs=1 seek=$((size / 2)) count=1 conv=notrunc 2>/dev/null
+      echo "damaged one byte of $(basename "$newest")/shard-0.bin; $(basename "$older") is the older generation"
+      ;;
+    current)
+      [ -f "$work/state/CURRENT" ] || fail "no CURRENT in state_dir to remove"
+      rm "$work/state/CURRENT"
+      echo "removed CURRENT (naming $(basename "$newest"))"
+      ;;
+  esac
+  local ids_before
+  ids_before=$(distinct_ids "$work/alerts.jsonl")
+  cat "$work/workload.jsonl.2" >>"$work/input.jsonl"
+  start_daemon
+  wait_for 60 file_ids_ge "$(wc -l <"$work/expected.jsonl")" ||
+    fail "only $(distinct_ids "$work/alerts.jsonl") of $(wc -l <"$work/expected.jsonl") alerts after the restart"
+  stop_daemon 30
+  local epoch_newest=${newest##*ckpt-} epoch_older=${older##*ckpt-}
+  case "$damage" in
+    byte)
+      grep -q "checkpoint file .*$(basename "$newest")/shard-0.bin is corrupt" "$work/daemon.log" ||
+        fail "the damaged file was not reported"
+      grep -q "shard 0: restored from the older checkpoint epoch $epoch_older" "$work/daemon.log" ||
+        fail "shard 0 was not restored from the older generation (epoch $epoch_older)"
+      grep -q "shard 1: restored from the older" "$work/daemon.log" && fail "shard 1 left the intact newest generation"
+      ;;
+    current)
+      grep -q "restored checkpoint epoch $epoch_newest " "$work/daemon.log" ||
+        fail "the newest generation (epoch $epoch_newest) was not restored without CURRENT"
+      grep -q 'restored from the older' "$work/daemon.log" && fail "a shard fell back although every generation is intact"
+      ;;
+  esac
+  # Restored alerted flags: the first half's alerts, read again, are not published again.
+  local copies
+  copies=$(grep -c . "$work/alerts.jsonl")
+  [ "$copies" -eq "$(distinct_ids "$work/alerts.jsonl")" ] ||
+    fail "$((copies - $(distinct_ids "$work/alerts.jsonl"))) alerts published twice: the restored state lost their alerted flags ($ids_before ids before the restart)"
+  compare_alerts "$work/alerts.jsonl"
+}
+
 t_start=$SECONDS
 case "$scenario" in
   output_down) output_down ;;
+  corrupt_checkpoint) corrupt byte ;;
+  missing_current) corrupt current ;;
   *) die "unknown scenario $scenario" ;;
 esac
 echo "PASS ($scenario, $((SECONDS - t_start)) s)"

@@ -25,6 +25,12 @@
 #                      included, was restored), and the alerts equal the oracle's.
 #   missing_current    the same with state_dir/CURRENT deleted instead: the daemon finds
 #                      the newest generation without it.
+#   slowloris          a TCP syslog listener with max_connections 4 held by 4 peers that
+#                      drip one byte a second of a message they never finish; logger then
+#                      sends a planted scan over a new connection: it is admitted (a dripper
+#                      evicted, counted), the scan alerts, and the remaining drippers are
+#                      closed at frame_timeout (counted, their partial messages as
+#                      truncated).
 #
 # Fails, never skips, when anything it needs is missing. On failure the work directory is
 # kept and the daemon log's tail printed.
@@ -380,11 +386,84 @@ YAML
   compare_alerts "$work/alerts.jsonl"
 }
 
+slowloris() {
+  command -v logger >/dev/null || fail "logger is not installed (bsdutils; deploy/install-deps.sh)"
+  logger --help 2>&1 | grep -q -- '--octet-count' || fail "logger has no --octet-count: util-linux >= 2.26 needed"
+  cat >"$work/portscand.yaml" <<YAML
+evaluation: {schedule: on_close, allowed_lateness: 0s, idle_timeout: 1s}
+shards: 2
+state_dir: $work/state
+checkpoint_interval: 30s
+inputs:
+  - type: syslog
+    name: tcp
+    listen: "tcp://127.0.0.1:0"
+    format: auto
+    max_connections: 4
+    max_connections_per_peer: 0
+    frame_timeout: 12s
+    idle_timeout: 5m
+outputs:
+  - {type: file, name: alerts, path: $work/alerts.jsonl}
+metrics: {listen: "127.0.0.1:0"}
+YAML
+  start_daemon
+  local sport
+  sport=$(grep -o 'syslog listener on port [0-9]*' "$work/daemon.log" | awk '{print $NF}' | head -1)
+  [ -n "$sport" ] || fail "no syslog listener port logged"
+  # Four peers, each starting an LF-framed message and adding one byte a second, never
+  # finishing it; one is started only when the previous one is connected, so they are
+  # evicted oldest first.
+  local i
+  for i in 1 2 3 4; do
+    (
+      exec 3<>"/dev/tcp/127.0.0.1/$sport" || exit 1
+      printf '<13>Dec  7 00:00:00 drip: ' >&3
+      for _ in $(seq 120); do sleep 1; printf 'x' >&3 2>/dev/null || exit 0; done
+    ) 2>/dev/null &
+    drippers+=($!)
+    wait_for 10 metric_ge portscand_syslog_connections_accepted_total 'input="tcp"' "$i" ||
+      fail "dripper $i was not accepted"
+  done
+  [ "$(metric portscand_syslog_connections_open 'input="tcp"')" -eq 4 ] ||
+    fail "$(metric portscand_syslog_connections_open 'input="tcp"') connections open, want the 4 drippers"
+  # The scan: 203.0.113.77 tries ports 40000..40059 in one bin about 20 minutes ago.
+  local bin_start=$(((now - 1200) / 300 * 300))
+  for i in $(seq 0 59); do
+    printf '{"TimeGenerated":"%s","SrcIpAddr":"203.0.113.77","DstIpAddr":"192.0.2.10","DstPortNumber":%d,"NetworkProtocol":"TCP","DvcAction":"Drop","EventVendor":"Contoso","EventProduct":"EdgeFirewall"}\n' \
+      "$(iso $((bin_start + i)))" $((40000 + i))
+  done >"$work/scan.lines"
+  timeout 30 logger --server 127.0.0.1 --port "$sport" --tcp --octet-count --rfc5424=notq -t edgefw \
+    -f "$work/scan.lines" >"$work/logger.out" 2>&1 || fail "logger could not send: $(cat "$work/logger.out")"
+  wait_for 30 test -s "$work/alerts.jsonl" || fail "no alert within 30 s of the scan sent past the slowloris"
+  [ "$(metric portscand_syslog_messages_received_total 'input="tcp"')" -eq 60 ] ||
+    fail "$(metric portscand_syslog_messages_received_total 'input="tcp"') messages received, 60 sent"
+  [ "$(metric portscand_syslog_connections_closed_total 'reason="evicted"')" -ge 1 ] ||
+    fail "no eviction counted: $(scrape | grep connections_closed)"
+  [ "$(metric portscand_syslog_connections_open 'input="tcp"')" -le 4 ] || fail "more than max_connections open"
+  node -e '
+    const a = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map(JSON.parse);
+    const want = Array.from({length: 60}, (_, i) => 40000 + i);
+    const ok = a.length === 1 && a[0].SrcIpAddr === "203.0.113.77" && a[0].AttemptedPortsCount === 60 &&
+      JSON.stringify(a[0].AttemptedPorts) === JSON.stringify(want) &&
+      Date.parse(a[0].TimeGenerated) / 1000 === Number(process.argv[2]);
+    if (!ok) { console.error(JSON.stringify(a)); process.exit(1); }
+  ' "$work/alerts.jsonl" "$bin_start" || fail "the alert is not the planted scan"
+  # The drippers left are closed at frame_timeout (12 s after their first byte).
+  wait_for 30 metric_ge portscand_syslog_connections_closed_total 'reason="frame_timeout"' 3 ||
+    fail "the drippers were not closed at frame_timeout: $(scrape | grep connections_closed)"
+  wait_for 10 metric_ge portscand_syslog_messages_rejected_total 'reason="truncated"' 3 ||
+    fail "the drippers' partial messages were not counted as truncated"
+  scrape | grep -E '^portscand_syslog_(connections_(closed|refused)_total|messages_rejected_total)' | sed 's/^/  /'
+  stop_daemon 30
+}
+
 t_start=$SECONDS
 case "$scenario" in
   output_down) output_down ;;
   corrupt_checkpoint) corrupt byte ;;
   missing_current) corrupt current ;;
+  slowloris) slowloris ;;
   *) die "unknown scenario $scenario" ;;
 esac
 echo "PASS ($scenario, $((SECONDS - t_start)) s)"

@@ -31,6 +31,12 @@
 #                      evicted, counted), the scan alerts, and the remaining drippers are
 #                      closed at frame_timeout (counted, their partial messages as
 #                      truncated).
+#   key_flood          limits.max_keys_per_shard 1000 on one shard, 20,000 spoofed sources
+#                      with one port each, three fast scanners ahead of the flood and three
+#                      slow ones spread through it: every scanner alerts exactly as the
+#                      oracle says, every shed key is in the farthest distance band, shed
+#                      plus tracked keys add up to the keys seen, and the tracked keys stay
+#                      at or under the cap.
 #
 # Fails, never skips, when anything it needs is missing. On failure the work directory is
 # kept and the daemon log's tail printed.
@@ -458,12 +464,86 @@ YAML
   stop_daemon 30
 }
 
+key_flood() {
+  # One bin about 25 minutes ago. Three fast scanners first (60 ports each, over the
+  # threshold before the flood comes), then 20,000 spoofed sources with one port each, and
+  # three slow scanners, each sending two ports at its start and then one port every 100
+  # flood records, so that it always holds more ports than a flood source.
+  local bin_start=$(((now - 1500) / 300 * 300)) flood=20000
+  awk -v t0="$bin_start" -v n="$flood" '
+    function iso(t) { return strftime("%Y-%m-%dT%H:%M:%SZ", t, 1) }
+    function rec(t, src, port) {
+      printf "{\"TimeGenerated\":\"%s\",\"SrcIpAddr\":\"%s\",\"DstIpAddr\":\"192.0.2.10\",\"DstPortNumber\":%d,\"NetworkProtocol\":\"TCP\",\"DvcAction\":\"Deny\",\"EventVendor\":\"Contoso\",\"EventProduct\":\"EdgeFirewall\"}\n", iso(t), src, port
+    }
+    BEGIN {
+      for (s = 1; s <= 3; s++) for (p = 0; p < 60; p++) rec(t0 + p, "203.0.113." s, 1000 + p)
+      for (s = 1; s <= 3; s++) { rec(t0 + 60, "198.51.100." s, 2000); rec(t0 + 60, "198.51.100." s, 2001) }
+      sent = 2
+      for (i = 0; i < n; i++) {
+        t = t0 + 60 + int(i * 200 / n)
+        rec(t, sprintf("45.%d.%d.%d", int(i / 65536) + 1, int(i / 256) % 256, i % 256), 443)
+        if (i % 100 == 99 && sent < 60) {
+          for (s = 1; s <= 3; s++) rec(t, "198.51.100." s, 2000 + sent)
+          sent++
+        }
+      }
+    }' >"$work/flood.jsonl" || fail "awk could not write the flood"
+  local keys=$((flood + 6))
+  node "$oracle/oracle.mjs" "$work/flood.jsonl" >"$work/expected.jsonl" 2>"$work/oracle.log" ||
+    fail "the oracle failed: $(tail -5 "$work/oracle.log")"
+  [ "$(wc -l <"$work/expected.jsonl")" -eq 6 ] || fail "the oracle expects $(wc -l <"$work/expected.jsonl") alerts, the workload plants 6"
+  cat >"$work/portscand.yaml" <<YAML
+evaluation: {schedule: on_close, idle_timeout: 1s}
+shards: 1
+state_dir: $work/state
+checkpoint_interval: 30s
+limits: {max_keys_per_shard: 1000}
+inputs:
+  - {type: file, name: records, path: $work/flood.jsonl, format: asim}
+outputs:
+  - {type: file, name: alerts, path: $work/alerts.jsonl}
+metrics: {listen: "127.0.0.1:0"}
+YAML
+  start_daemon
+  local max_tracked=0 tracked
+  local deadline=$((SECONDS + 60))
+  while [ $SECONDS -lt $deadline ] && [ "$(distinct_ids "$work/alerts.jsonl")" -lt 6 ]; do
+    tracked=$(metric portscand_tracked_keys)
+    [ "$tracked" -gt "$max_tracked" ] && max_tracked=$tracked
+    kill -0 "$daemon_pid" 2>/dev/null || fail "portscand run died"
+    sleep 0.2
+  done
+  [ "$(distinct_ids "$work/alerts.jsonl")" -ge 6 ] || fail "only $(distinct_ids "$work/alerts.jsonl") of 6 scanners alerted"
+  wait_for 10 metric_ge portscand_records_parsed_total "" "$(grep -c . "$work/flood.jsonl")" || fail "not every record parsed"
+  sleep 2  # a wrong extra alert would show
+  scrape >"$work/metrics.txt" || fail "/metrics does not answer"
+  local shed far mid near limit
+  shed=$(metric portscand_keys_shed_total)
+  far=$(metric portscand_keys_shed_by_distance_total 'distance="21+"')
+  mid=$(metric portscand_keys_shed_by_distance_total 'distance="6-20"')
+  near=$(metric portscand_keys_shed_by_distance_total 'distance="1-5"')
+  tracked=$(metric portscand_tracked_keys)
+  limit=$(metric portscand_tracked_keys_limit)
+  [ "$tracked" -gt "$max_tracked" ] && max_tracked=$tracked
+  echo "keys: $keys seen, $shed shed (21+: $far, 6-20: $mid, 1-5: $near), $tracked tracked (most seen $max_tracked, limit $limit)"
+  [ "$limit" -eq 1000 ] || fail "portscand_tracked_keys_limit is $limit, configured 1000"
+  [ "$shed" -ge $((flood - 1000)) ] || fail "only $shed keys shed from a flood of $flood under a cap of 1000"
+  if [ "$far" -ne "$shed" ] || [ "$mid" -ne 0 ] || [ "$near" -ne 0 ]; then
+    fail "shed keys not all in the 21+ band (one-port flood sources): $(grep keys_shed "$work/metrics.txt")"
+  fi
+  [ $((shed + tracked)) -eq "$keys" ] || fail "$shed shed + $tracked tracked != $keys keys seen"
+  [ "$max_tracked" -le 1000 ] || fail "$max_tracked keys tracked, over the cap of 1000"
+  stop_daemon 30
+  compare_alerts "$work/alerts.jsonl"
+}
+
 t_start=$SECONDS
 case "$scenario" in
   output_down) output_down ;;
   corrupt_checkpoint) corrupt byte ;;
   missing_current) corrupt current ;;
   slowloris) slowloris ;;
+  key_flood) key_flood ;;
   *) die "unknown scenario $scenario" ;;
 esac
 echo "PASS ($scenario, $((SECONDS - t_start)) s)"

@@ -221,10 +221,13 @@ outputs:
 metrics: {listen: "127.0.0.1:0"}
 YAML
   # Every notification with the time it arrived (microseconds), as systemd would see it.
-  ("$listener" "$work/notify.sock" --timeout 300 | while IFS= read -r line; do
-    printf '%s %s\n' "${EPOCHREALTIME/./}" "$line"
-  done) >"$work/notify.log" 2>"$work/listener.err" &
+  # The listener writes into a FIFO so that its own pid is the one cleanup kills.
+  mkfifo "$work/notify.fifo"
+  "$listener" "$work/notify.sock" --timeout 300 >"$work/notify.fifo" 2>"$work/listener.err" &
   listener_pid=$!
+  while IFS= read -r line; do
+    printf '%s %s\n' "${EPOCHREALTIME/./}" "$line"
+  done <"$work/notify.fifo" >"$work/notify.log" &
   wait_for 10 test -S "$work/notify.sock" || fail "notify_listener did not create its socket"
   start_daemon NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USEC=3000000
   wait_for 10 grep -q 'READY=1' "$work/notify.log" || fail "no READY=1"

@@ -2,9 +2,9 @@
 # faults_test.sh PORTSCAND GEN_WORKLOAD MOCK_BROKER NOTIFY_LISTENER SCENARIO
 #
 # Fault injection against the real `portscand run` process, one fault per scenario, each
-# proving end to end what the daemon promises about it. Expected alerts come from the DuckDB
-# oracle over the same records, or are written out by hand here; never from the daemon's own
-# output.
+# proving end to end what README.md's Operations section ("What happens on each fault")
+# promises. Expected alerts come from the DuckDB oracle over the same records, or are
+# written out by hand here; never from the daemon's own output.
 #
 # SCENARIO:
 #   output_down        a Kafka output whose only broker goes down (mock cluster) while a

@@ -384,7 +384,30 @@ void coordinator::restore() {
   std::vector<std::string> problems;
   auto generations = store_.load_all(&problems);
   for (const auto& p : problems) spdlog::error("{}", p);
+  // What the restore found, for the operator (rule PortscandCheckpointDamaged): set once at
+  // start, so they describe this process's state.
+  std::size_t problem_count = problems.size();
+  std::size_t newest = 0, older = 0, none = 0;
+  auto report = [&] {
+    metrics_
+        .get_gauge("portscand_checkpoint_restore_problems",
+                   "Damaged, missing or unmappable checkpoint files found when the state was "
+                   "restored at start.")
+        .set(static_cast<double>(problem_count));
+    const std::string help =
+        "Shards restored at start, by the checkpoint generation their state came from "
+        "(newest, older: read again from its offsets, none: started empty although "
+        "checkpoints existed).";
+    metrics_.get_gauge("portscand_checkpoint_restored_shards", help, {{"from", "newest"}})
+        .set(static_cast<double>(newest));
+    metrics_.get_gauge("portscand_checkpoint_restored_shards", help, {{"from", "older"}})
+        .set(static_cast<double>(older));
+    metrics_.get_gauge("portscand_checkpoint_restored_shards", help, {{"from", "none"}})
+        .set(static_cast<double>(none));
+  };
   if (generations.empty()) {
+    if (!problems.empty()) none = engine_->shards();
+    report();
     if (problems.empty())
       spdlog::info(
           "no checkpoint in {}: starting empty, Kafka inputs resume from the group's "
@@ -401,7 +424,9 @@ void coordinator::restore() {
   std::vector<const checkpoint_generation*> usable;
   for (const auto& g : generations) {
     for (const auto& p : g.problems) spdlog::error("{}", p);
+    problem_count += g.problems.size();
     if (g.data.shards.size() != engine_->shards() || g.data.bin_width != rule_->bin_width) {
+      ++problem_count;
       spdlog::error(
           "checkpoint epoch {} was written with {} shards and bin {} (now {} and {}); it "
           "cannot be mapped",
@@ -431,6 +456,7 @@ void coordinator::restore() {
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     if (chosen[i] < 0) {
       complete = false;
+      ++none;
       spdlog::error(
           "shard {}: no checkpoint generation holds an intact state for it; its open "
           "bins restart empty",
@@ -438,7 +464,9 @@ void coordinator::restore() {
       continue;
     }
     const auto* g = usable[static_cast<std::size_t>(chosen[i])];
-    if (chosen[i] > 0)
+    const bool from_newest = g == &generations.front();
+    ++(from_newest ? newest : older);
+    if (!from_newest)
       spdlog::warn(
           "shard {}: restored from the older checkpoint epoch {}; the input is read again "
           "from that checkpoint's offsets",
@@ -446,6 +474,7 @@ void coordinator::restore() {
     if (std::find(used.begin(), used.end(), &g->data.offsets) == used.end())
       used.push_back(&g->data.offsets);
   }
+  report();
   if (used.empty()) {
     spdlog::error(
         "no shard state could be restored: starting empty, Kafka inputs resume from the "

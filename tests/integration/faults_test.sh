@@ -418,6 +418,18 @@ YAML
   start_daemon
   wait_for 60 file_ids_ge "$(wc -l <"$work/expected.jsonl")" ||
     fail "only $(distinct_ids "$work/alerts.jsonl") of $(wc -l <"$work/expected.jsonl") alerts after the restart"
+  # What the restore found, as the operator's rules see it (PortscandCheckpointDamaged).
+  local problems from_newest from_older from_none want
+  problems=$(metric portscand_checkpoint_restore_problems)
+  from_newest=$(metric portscand_checkpoint_restored_shards 'from="newest"')
+  from_older=$(metric portscand_checkpoint_restored_shards 'from="older"')
+  from_none=$(metric portscand_checkpoint_restored_shards 'from="none"')
+  case "$damage" in
+    byte) want="1 1 1 0" ;;
+    current) want="0 2 0 0" ;;
+  esac
+  [ "$problems $from_newest $from_older $from_none" = "$want" ] ||
+    fail "restore metrics (problems, shards from newest/older/none) are $problems $from_newest $from_older $from_none, want $want"
   stop_daemon 30
   local epoch_newest=${newest##*ckpt-} epoch_older=${older##*ckpt-}
   case "$damage" in

@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
 jobs=$(nproc)
+echo "== format"
+tests/tools/check-format.sh
 echo "== build release"
 deploy/build.sh release
 echo "== test release"

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
+  # the formatting and clang-tidy checks of deploy/test.sh (version 14: what the tree is held to)
+  clang-format clang-tidy
   # libraries of the daemon
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libboost-dev librdkafka-dev libsystemd-dev libssl-dev

@@ -240,6 +240,7 @@ void kafka_source::on_rebalance(int err, void* parts) {
     if (sink_->wants_committed()) {
       // The sink's state decides where each partition starts (see kafka_unit_sink).
       std::vector<assigned_partition> parts;
+      parts.reserve(static_cast<std::size_t>(partitions->cnt));
       for (int i = 0; i < partitions->cnt; ++i)
         parts.push_back(
             {partition_key{partitions->elems[i].topic, partitions->elems[i].partition}});
@@ -272,6 +273,7 @@ void kafka_source::on_rebalance(int err, void* parts) {
     // offsets are committed with the next checkpoint only if they are still ours then.
     sink_->on_burst_end();
     std::vector<partition_key> revoked;
+    revoked.reserve(static_cast<std::size_t>(partitions->cnt));
     for (int i = 0; i < partitions->cnt; ++i)
       revoked.push_back({partitions->elems[i].topic, partitions->elems[i].partition});
     sink_->on_revoked(revoked);

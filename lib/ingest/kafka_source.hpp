@@ -27,7 +27,8 @@ namespace portscand {
 struct partition_key {
   std::string topic;
   std::int32_t partition = 0;
-  auto operator<=>(const partition_key&) const = default;
+  // clang-tidy 14 takes the 0 of the comparison the compiler synthesizes for a literal.
+  auto operator<=>(const partition_key&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 // "topic/partition", as checkpoints and metrics name a partition.

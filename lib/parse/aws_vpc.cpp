@@ -237,6 +237,8 @@ class aws_vpc_parser final : public format_parser {
   std::string_view field(column c) const noexcept {
     const std::int8_t p = layout_.pos[c];
     if (p < 0) return {};
+    // p >= 0 here (absent columns are -1, checked above).
+    // NOLINTNEXTLINE(bugprone-signed-char-misuse)
     const std::string_view v = fields_[static_cast<std::size_t>(p)];
     return v == "-" ? std::string_view{} : v;
   }

@@ -14,8 +14,8 @@ constexpr const char* filtered_help =
 
 }  // namespace
 
-engine::engine(engine_options opt, std::shared_ptr<const rule_definition> rule, const clock& clk,
-               alert_sink& sink, metrics_registry& metrics)
+engine::engine(engine_options opt, const std::shared_ptr<const rule_definition>& rule,
+               const clock& clk, alert_sink& sink, metrics_registry& metrics)
     : opt_(std::move(opt)), clock_(clk), sink_(sink), metrics_(metrics) {
   PORTSCAND_ASSERT(opt_.shards >= 1, "an engine needs at least one shard");
   PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width,
@@ -305,7 +305,7 @@ std::future<void> engine::visit_shards(std::function<void(std::size_t, shard_sta
   return fut;
 }
 
-void engine::set_rule(std::shared_ptr<const rule_definition> rule) {
+void engine::set_rule(const std::shared_ptr<const rule_definition>& rule) {
   PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width,
                    "the bin width cannot change at run time");
   for (auto& s : shards_) {

@@ -104,7 +104,7 @@ class engine {
  public:
   static constexpr std::size_t batch_size = 1024;
 
-  engine(engine_options opt, std::shared_ptr<const rule_definition> rule, const clock& clk,
+  engine(engine_options opt, const std::shared_ptr<const rule_definition>& rule, const clock& clk,
          alert_sink& sink, metrics_registry& metrics);
   ~engine();
   engine(const engine&) = delete;
@@ -115,7 +115,7 @@ class engine {
   class dispatcher final : public parse_sink {
    public:
     dispatcher(engine& e, std::string input_name, event_time_source time_source);
-    ~dispatcher() { publish_counts(); }
+    ~dispatcher() override { publish_counts(); }
     dispatcher(const dispatcher&) = delete;
     dispatcher& operator=(const dispatcher&) = delete;
 
@@ -218,7 +218,7 @@ class engine {
 
   // Swaps the rule (SIGHUP): threshold, caps and metadata apply from the next evaluation;
   // window state is kept. The bin width cannot change at run time (the caller refuses it).
-  void set_rule(std::shared_ptr<const rule_definition> rule);
+  void set_rule(const std::shared_ptr<const rule_definition>& rule);
 
   // Closes the queues and joins the shard threads after they drained.
   void stop();

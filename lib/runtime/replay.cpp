@@ -404,7 +404,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   result.alerts = all.size();
 
   // Summary: what happened to every unit.
-  auto sum = [&metrics](const char* name, metric_labels match = {}) {
+  auto sum = [&metrics](const char* name, const metric_labels& match = {}) {
     return metrics.counter_sum(name, match);
   };
   summary << "portscand replay: " << sum("portscand_records_parsed_total") << " records parsed, "

@@ -124,7 +124,7 @@ void by_source_producer::start() {
   rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
   if (rk_ == nullptr)
     throw std::runtime_error(std::string("scale_out: cannot create producer: ") + err);
-  conf.release();  // rd_kafka_new took it
+  static_cast<void>(conf.release());  // rd_kafka_new took it
   ensure_topic();
   poller_ = std::thread(guarded("by-source-producer", [this] {
     while (!stop_.load(std::memory_order_acquire)) rd_kafka_poll(rk_, 100);

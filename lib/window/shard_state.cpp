@@ -209,7 +209,11 @@ void shard_state::shed() {
 
   std::size_t removed = 0;
   std::uint64_t ordinal = 0;
-  for (auto& [start, b] : bins_) {
+  // Not a structured binding: the lambda below captures the bin start, and clang before 16
+  // (the fuzz preset's compiler, clang-tidy) refuses to capture a structured binding.
+  for (auto& entry : bins_) {
+    const timestamp_us start = entry.first;
+    bin& b = entry.second;
     auto retain = [&](auto& table, bool v6) {
       std::size_t index = 0;  // retain_if calls keep once per entry, in table order
       removed += table.retain_if([&](const auto& e) {

@@ -244,6 +244,9 @@ TEST_F(metrics_server_test,
   metrics_server server("127.0.0.1:0", metrics, ready, short_deadlines());
   client stuck(server.port());
   ASSERT_TRUE(stuck.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  // The write deadline starts once the answer is rendered, which for 100k series takes
+  // longer than timeouts() waits under ThreadSanitizer: wait for the first bytes instead.
+  ASSERT_TRUE(stuck.wait_readable(30s));
   EXPECT_EQ(timeouts(metrics, "write", 1), 1u);
   // Meanwhile and afterwards, others are answered.
   EXPECT_EQ(get(server.port(), "/healthz").status, 200);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -146,12 +147,13 @@ class scale_out_participants final : public checkpoint_participants {
     // The inputs pushed every record below their offsets into the producer before
     // answering: these are the messages that must be delivered first.
     produced_target_ = producer_.enqueued();
-    resumes_ =
-        std::make_shared<std::map<std::int32_t, std::pair<std::int64_t, partition_resume>>>();
+    resumes_ = std::make_shared<resume_points>();
+    // Every shard thread runs this at the same time: the map is theirs to share.
     snapshot_ = engine_.visit_tasks([resumes = resumes_](std::int32_t p, partition_task& t) {
       if (auto rp = t.resume_point()) {
         t.forget_ticks_before(rp->first);
-        (*resumes)[p] = std::move(*rp);
+        std::lock_guard lock(resumes->mu);
+        resumes->by_partition[p] = std::move(*rp);
       }
     });
     inputs_.release();
@@ -173,7 +175,8 @@ class scale_out_participants final : public checkpoint_participants {
     inputs_.commit(offsets);
     std::map<partition_key, std::int64_t> positions;
     std::map<partition_key, std::string> metadata;
-    for (const auto& [p, rp] : *resumes_) {
+    std::lock_guard lock(resumes_->mu);
+    for (const auto& [p, rp] : resumes_->by_partition) {
       const partition_key key{topic_, p};
       positions[key] = rp.first;
       metadata[key] = encode_partition_resume(rp.second);
@@ -188,8 +191,12 @@ class scale_out_participants final : public checkpoint_participants {
   engine& engine_;
   publisher& publisher_;
   by_source_producer& producer_;
-  std::shared_ptr<std::map<std::int32_t, std::pair<std::int64_t, partition_resume>>> resumes_ =
-      std::make_shared<std::map<std::int32_t, std::pair<std::int64_t, partition_resume>>>();
+  // The owned partitions' resume points of the checkpoint under way, filled by the shards.
+  struct resume_points {
+    std::mutex mu;
+    std::map<std::int32_t, std::pair<std::int64_t, partition_resume>> by_partition;
+  };
+  std::shared_ptr<resume_points> resumes_ = std::make_shared<resume_points>();
   std::future<void> snapshot_;
   std::uint64_t produced_target_ = 0, alerts_target_ = 0;
 };

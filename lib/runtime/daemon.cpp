@@ -547,6 +547,9 @@ void coordinator::feed_watermark(timestamp_us now) {
   }
   for (std::size_t i = 0; i < queue_depth_.size(); ++i)
     queue_depth_[i]->set(static_cast<double>(engine_->queue_depth(i)));
+  // Files and syslog listeners: one waiting for room in full shard queues is not idle.
+  for (auto& [name, p] : progress_)
+    hold = observe_progress(tracker_, tracker_ids_[name], *p, now) || hold;
   tracker_.hold_wall_clock(hold);
   if (waiting) {
     if (producer_) {
@@ -556,11 +559,6 @@ void coordinator::feed_watermark(timestamp_us now) {
       stage_two(now);
     }
     return;
-  }
-  for (auto& [name, p] : progress_) {
-    const timestamp_us t = p->max_event.load(std::memory_order_acquire);
-    if (t != INT64_MIN)
-      tracker_.observe(tracker_ids_[name], t, p->last_active.load(std::memory_order_acquire));
   }
   const timestamp_us wm = tracker_.current(now);
   if (producer_) {

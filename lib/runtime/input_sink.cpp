@@ -20,6 +20,10 @@ input_sink::input_sink(engine& eng, const std::string& input_name, const std::st
 
 void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
   received_->inc();
+  if (progress_ != nullptr && !busy_) {
+    progress_->busy.store(true, std::memory_order_release);
+    busy_ = true;
+  }
   parse_context ctx;
   ctx.receive_time = meta.receive_time;
   if (!zone_.is_utc()) ctx.zone = &zone_;
@@ -39,12 +43,27 @@ void input_sink::on_burst_end() {
       progress_->max_event.store(pending_max_, std::memory_order_release);
     if (last_receive_ != INT64_MIN)
       progress_->last_active.store(last_receive_, std::memory_order_release);
+    progress_->busy.store(false, std::memory_order_release);
+    busy_ = false;
   }
   pending_max_ = INT64_MIN;
 }
 
 bool input_sink::try_flush() {
   return dispatcher_->try_flush();
+}
+
+bool observe_progress(watermark_tracker& tracker, watermark_tracker::input_id id,
+                      const input_progress& progress, timestamp_us now) {
+  // busy first: a burst that ends between the two loads has published its max_event.
+  const bool busy = progress.busy.load(std::memory_order_acquire);
+  const timestamp_us t = progress.max_event.load(std::memory_order_acquire);
+  if (busy) {
+    tracker.observe(id, t, now);
+    return true;
+  }
+  if (t != INT64_MIN) tracker.observe(id, t, progress.last_active.load(std::memory_order_acquire));
+  return false;
 }
 
 timestamp_us input_sink::take_max_event_time() {

@@ -7,6 +7,7 @@
 #include "ingest/kafka_source.hpp"
 #include "parse/decoder.hpp"
 #include "runtime/engine.hpp"
+#include "schedule/watermark.hpp"
 
 namespace portscand {
 
@@ -15,7 +16,18 @@ namespace portscand {
 struct input_progress {
   std::atomic<timestamp_us> max_event{INT64_MIN};
   std::atomic<timestamp_us> last_active{INT64_MIN};
+  // True from the first unit of a burst until the burst is handed over whole: also while
+  // the input waits for room in full shard queues (a file read faster than the shards keep
+  // up, a TCP syslog peer under backpressure).
+  std::atomic<bool> busy{false};
 };
+
+// Feeds one non-Kafka input's progress to the watermark tracker at wall time `now`. An input
+// busy handing a burst to the engine is active now, however long it has waited: its records
+// exist, they are only not in the engine yet (the rule Kafka partitions with a backlog
+// follow). Returns true then: the wall clock must not advance the watermark meanwhile.
+bool observe_progress(watermark_tracker& tracker, watermark_tracker::input_id id,
+                      const input_progress& progress, timestamp_us now);
 
 // The unit_sink the runtime gives to inputs: decodes units with a decoder (fixed format or
 // auto) on the input's own thread and routes records through an engine dispatcher.
@@ -41,6 +53,7 @@ class input_sink final : public kafka_unit_sink {
   timestamp_us pending_max_ = INT64_MIN;  // for input_progress, published after a flush
   timestamp_us message_max_ = INT64_MIN;  // for take_max_event_time (Kafka, per message)
   timestamp_us last_receive_ = INT64_MIN;
+  bool busy_ = false;  // progress_->busy as this thread last set it
 };
 
 }  // namespace portscand

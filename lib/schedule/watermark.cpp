@@ -12,7 +12,7 @@ watermark_tracker::input_id watermark_tracker::add_input(std::string name) {
 void watermark_tracker::observe(input_id id, timestamp_us max_event_time, timestamp_us wall_now) {
   input& in = inputs_.at(id);
   in.max_event = std::max(in.max_event, max_event_time);
-  in.last_active = wall_now;
+  in.last_active = std::max(in.last_active, wall_now);
 }
 
 void watermark_tracker::finish(input_id id) {

@@ -29,7 +29,7 @@ class watermark_tracker {
   input_id add_input(std::string name);
 
   // The input has seen records up to max_event_time (it may report less than before: the
-  // largest value wins); wall_now is when.
+  // largest value wins); wall_now is when it was last active (the latest value wins too).
   void observe(input_id id, timestamp_us max_event_time, timestamp_us wall_now);
   // The input has ended (replay: end of file). It no longer holds the watermark back.
   void finish(input_id id);

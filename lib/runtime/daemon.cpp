@@ -256,6 +256,7 @@ class coordinator {
   timestamp_us owned_watermark_ = INT64_MIN;
   void emit_marks(timestamp_us wm, timestamp_us now, bool hold);
   void stage_two(timestamp_us now);
+  void export_lag(const kafka_source& k);
   timestamp_us last_tick_wm_ = INT64_MIN, last_tick_at_ = 0;
   std::optional<timestamp_us> pending_due_;
   void emit_ticks(timestamp_us wm, std::optional<timestamp_us> due, timestamp_us now);
@@ -535,15 +536,8 @@ void coordinator::feed_watermark(timestamp_us now) {
       hold = hold || backlog;
       if (p.max_event != INT64_MIN)
         tracker_.observe(it->second, p.max_event, backlog ? now : p.last_active);
-      if (p.high_watermark >= 0 && p.next_offset >= 0)
-        metrics_
-            .get_gauge("portscand_kafka_consumer_lag_messages",
-                       "Messages between the consumer's position and the partition end.",
-                       {{"input", k->name()},
-                        {"topic", key.topic},
-                        {"partition", std::to_string(key.partition)}})
-            .set(static_cast<double>(std::max<std::int64_t>(0, p.high_watermark - p.next_offset)));
     }
+    export_lag(*k);
   }
   for (std::size_t i = 0; i < queue_depth_.size(); ++i)
     queue_depth_[i]->set(static_cast<double>(engine_->queue_depth(i)));
@@ -576,6 +570,25 @@ void coordinator::feed_watermark(timestamp_us now) {
     last_advance_ = engine_->advance(wm, due);
   }
   if (wm != INT64_MIN) watermark_lag_->set(static_cast<double>(now - wm) / 1e6);
+}
+
+// portscand_kafka_consumer_lag_messages of each partition the consumer has had: a partition
+// revoked since reads 0 (this instance has nothing left to read of it; its new owner
+// exports its lag).
+void coordinator::export_lag(const kafka_source& k) {
+  for (const auto& [key, p] : k.progress()) {
+    const bool known = p.assigned && p.high_watermark >= 0 && p.next_offset >= 0;
+    if (!known && p.assigned) continue;
+    metrics_
+        .get_gauge("portscand_kafka_consumer_lag_messages",
+                   "Messages between the consumer's position and the partition end.",
+                   {{"input", k.name()},
+                    {"topic", key.topic},
+                    {"partition", std::to_string(key.partition)}})
+        .set(known
+                 ? static_cast<double>(std::max<std::int64_t>(0, p.high_watermark - p.next_offset))
+                 : 0.0);
+  }
 }
 
 // Scale-out, stage 1: this instance's input watermark goes to every by-source partition,
@@ -618,6 +631,7 @@ void coordinator::stage_two(timestamp_us now) {
   if (up && *up != INT64_MAX) owned_watermark_ = std::max(owned_watermark_, *up);
   const auto due = schedule_.due(owned_watermark_, now);
   emit_ticks(owned_watermark_, due, now);
+  export_lag(*by_source_);
   if (owned_watermark_ != INT64_MIN)
     watermark_lag_->set(static_cast<double>(now - owned_watermark_) / 1e6);
 }

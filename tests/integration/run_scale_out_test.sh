@@ -156,6 +156,12 @@ received() {  # received N...: records the named instances' inputs have read
   done
   echo "$n"
 }
+lag_series() {  # lag_series N: how many by-source partitions instance N exports a lag for
+  local port
+  port=$(sed -n 's/.*metrics on http:.*(port \([0-9]*\)).*/\1/p' "$work/daemon-$1.log" | head -1)
+  curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null |
+    awk '$1 ~ /^portscand_kafka_consumer_lag_messages\{input="scale_out"/ {n++} END {print n + 0}'
+}
 # One at a time, as a rolling restart or a PodDisruptionBudget stops them. (Once, with all
 # three stopped at the same instant, one exited with SIGSEGV inside the consumer's close
 # while the group was rebalancing: not reproduced since; librdkafka 2.0.2 has reports of
@@ -179,6 +185,11 @@ case "$scenario" in
     start 1; start 2; start 3
     wait_assigned 1 2 3
     wait_for_alerts 180 || fail "only $(alerts_so_far) of $expected alerts after 180 s"
+    # Each owner exports the lag of the by-source partitions it reads (a handover's re-read
+    # shows there).
+    for i in 1 2 3; do
+      [ "$(lag_series $i)" -ge 1 ] || fail "instance $i exports no portscand_kafka_consumer_lag_messages{input=\"scale_out\"}"
+    done
     stop_all
     ;;
   churn)

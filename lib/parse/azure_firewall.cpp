@@ -183,7 +183,7 @@ class azure_firewall_parser final : public format_parser {
 
  private:
   void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_object(arr, sink,
+    json::for_each_record(arr, sink,
                           [this, &sink](object o, bool) { return parse_row(o, sink, false); });
   }
 

@@ -70,14 +70,12 @@ class record_parser : public format_parser {
         sink.rejected("invalid_json");
         return;
       }
-      for (auto element : arr) {
-        simdjson::ondemand::object o;
-        if (element.get_object().get(o) != simdjson::SUCCESS) {
-          sink.rejected("not_an_object");
-          return;
-        }
-        if (!on_object(o, ctx, sink)) return;
-      }
+      std::size_t objects = 0;
+      if (for_each_object(arr, sink, [&](simdjson::ondemand::object o, bool) {
+            ++objects;
+            return on_object(o, ctx, sink);
+          }))
+        finish_document(doc, objects, sink);
       return;
     }
     if (t != simdjson::ondemand::json_type::object) {
@@ -89,7 +87,7 @@ class record_parser : public format_parser {
       sink.rejected("invalid_json");
       return;
     }
-    on_object(obj, ctx, sink);
+    if (on_object(obj, ctx, sink)) finish_document(doc, 1, sink);
   }
 
   bool split_lines_;

@@ -27,6 +27,13 @@ simdjson::padded_string_view padded_view(std::string_view unit, const parse_cont
 
 enum class field_status : std::uint8_t { ok, absent, invalid };
 
+// True when a document read without error has nothing after it. simdjson 3.0 (Debian 12)
+// has no document::at_end(); current_location() says OUT_OF_BOUNDS there. Without this
+// check `{"a":1} {"b":2}` parses as the first object and the second is lost unnoticed.
+inline bool at_end(simdjson::ondemand::document& doc) noexcept {
+  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+}
+
 // Whether the `n` bytes at `p` hold a backslash (an escape in a JSON string). glibc's
 // vectorized memchr beat an inline word-at-a-time test here, even on 10-byte strings.
 inline bool has_backslash(const char* p, std::size_t n) noexcept {
@@ -154,17 +161,43 @@ bool has_ecs_endpoint(std::string_view head) noexcept;
 
 // Calls on_object(obj) for each element of an array of record objects. on_object returns
 // false when the document can no longer be read. A non-object element ends the array with
-// one rejection: ondemand cannot step past a malformed element.
+// one rejection: ondemand cannot step past a malformed element. Returns true when the
+// array was read to its end.
 template <typename OnObject>
-void for_each_object(simdjson::ondemand::array arr, parse_sink& sink, OnObject on_object) {
+bool for_each_object(simdjson::ondemand::array arr, parse_sink& sink, OnObject on_object) {
   for (auto element : arr) {
     simdjson::ondemand::object o;
     if (element.get_object().get(o) != simdjson::SUCCESS) {
       sink.rejected("not_an_object");
-      return;
+      return false;
     }
-    if (!on_object(o, false)) return;
+    if (!on_object(o, false)) return false;
   }
+  return true;
+}
+
+// for_each_object over an envelope's record array (`{"records":[...]}`, `{"events":[...]}`):
+// an empty one is skipped as `empty`, so that the unit is still accounted for.
+template <typename OnObject>
+bool for_each_record(simdjson::ondemand::array arr, parse_sink& sink, OnObject on_object) {
+  std::size_t objects = 0;
+  const bool whole = for_each_object(arr, sink, [&](simdjson::ondemand::object o, bool top_level) {
+    ++objects;
+    return on_object(o, top_level);
+  });
+  if (whole && objects == 0) sink.skipped("empty");
+  return whole;
+}
+
+// After a top-level document was read to its end without error: bytes after it are a
+// rejection (`{"a":1} {"b":2}` would otherwise lose the second object unnoticed), and an
+// array without objects (`[]`) is skipped as empty, so that every unit is accounted for.
+inline void finish_document(simdjson::ondemand::document& doc, std::size_t objects,
+                            parse_sink& sink) {
+  if (!at_end(doc))
+    sink.rejected("trailing_content");
+  else if (objects == 0)
+    sink.skipped("empty");
 }
 
 // The document shapes the single-object JSON formats accept: one record object
@@ -187,7 +220,12 @@ void parse_document(simdjson::ondemand::parser& parser, std::string_view unit,
       sink.rejected("invalid_json");
       return;
     }
-    for_each_object(arr, sink, on_object);
+    std::size_t objects = 0;
+    if (for_each_object(arr, sink, [&](simdjson::ondemand::object o, bool top_level) {
+          ++objects;
+          return on_object(o, top_level);
+        }))
+      finish_document(doc, objects, sink);
     return;
   }
   if (t != simdjson::ondemand::json_type::object) {
@@ -199,7 +237,7 @@ void parse_document(simdjson::ondemand::parser& parser, std::string_view unit,
     sink.rejected("invalid_json");
     return;
   }
-  on_object(obj, true);
+  if (on_object(obj, true)) finish_document(doc, 1, sink);
 }
 
 }  // namespace portscand::json

@@ -182,7 +182,12 @@ class windows_wfp_parser final : public format_parser {
         sink.rejected("invalid_json");
         return;
       }
-      parse_array(arr, ctx, sink);
+      std::size_t objects = 0;
+      if (json::for_each_object(arr, sink, [&](object o, bool) {
+            ++objects;
+            return parse_document(o, ctx, sink, false);
+          }))
+        json::finish_document(doc, objects, sink);
       return;
     }
     object obj;
@@ -190,18 +195,7 @@ class windows_wfp_parser final : public format_parser {
       sink.rejected("not_an_object");
       return;
     }
-    parse_document(obj, ctx, sink, /*top_level=*/true);
-  }
-
-  void parse_array(simdjson::ondemand::array arr, const parse_context& ctx, parse_sink& sink) {
-    for (auto element : arr) {
-      object o;
-      if (element.get_object().get(o) != simdjson::SUCCESS) {
-        sink.rejected("not_an_object");  // the rest of the array is unreadable after this
-        return;
-      }
-      if (!parse_document(o, ctx, sink, false)) return;
-    }
+    if (parse_document(obj, ctx, sink, /*top_level=*/true)) json::finish_document(doc, 1, sink);
   }
 
   // Calls on_field(key, value) for each field of an object value. Returns false on a JSON
@@ -318,7 +312,8 @@ class windows_wfp_parser final : public format_parser {
           sink.rejected("bad_envelope");
           return false;
         }
-        parse_array(arr, ctx, sink);
+        json::for_each_record(arr, sink,
+                              [&](object o, bool) { return parse_document(o, ctx, sink, false); });
         return false;
       }
       if (!ok) {

@@ -33,3 +33,79 @@ TEST(Registry, ADuplicateFormatNameIsFatal) {
 
 }  // namespace
 }  // namespace portscand::test
+
+namespace portscand::test {
+namespace {
+
+// Every JSON format accounts for each unit: `[]` is skipped as empty (it used to be reported
+// to nobody), and a second document after the first is rejected as trailing content (it
+// used to be dropped unnoticed, the first one parsed).
+struct json_sample {
+  const char* format;
+  const char* fixture;
+};
+class JsonDocumentEdges : public ::testing::TestWithParam<json_sample> {};
+
+TEST_P(JsonDocumentEdges, AnEmptyArrayIsSkippedAndASecondDocumentIsRejected) {
+  const auto& p = GetParam();
+  const auto empty = parse_with(p.format, "[]");
+  EXPECT_TRUE(empty.records.empty());
+  EXPECT_TRUE(empty.rejects.empty());
+  EXPECT_EQ(empty.skips, std::vector<std::string>{"empty"});
+
+  // The first fixture line that is one whole record.
+  std::string line;
+  std::size_t records = 0;
+  for (const auto& l : fixture_lines(p.fixture)) {
+    const auto got = parse_with(p.format, l);
+    if (!got.records.empty() && got.rejects.empty() && got.skips.empty()) {
+      line = l;
+      records = got.records.size();
+      break;
+    }
+  }
+  ASSERT_FALSE(line.empty()) << "no record line in " << p.fixture;
+  const auto two = parse_with(p.format, line + " " + line);
+  EXPECT_EQ(two.records.size(), records);
+  EXPECT_EQ(two.rejects, std::vector<std::string>{"trailing_content"});
+  // After an array simdjson refuses the root itself: the unit is one rejection, not two
+  // records with the rest dropped.
+  const auto in_array = parse_with(p.format, "[" + line + "," + line + "] {}");
+  EXPECT_TRUE(in_array.records.empty());
+  EXPECT_EQ(in_array.rejects.size(), 1u);
+}
+
+// The same for an envelope's record array: `{"records":[]}` is skipped as empty.
+TEST(JsonEnvelopes, AnEmptyRecordArrayIsSkippedAsEmpty) {
+  for (const char* format : {"asim", "azure-firewall", "azure-nsg", "mde", "vmconnection"}) {
+    const auto got = parse_with(format, R"({"records":[]})");
+    EXPECT_TRUE(got.records.empty()) << format;
+    EXPECT_TRUE(got.rejects.empty()) << format;
+    EXPECT_EQ(got.skips, std::vector<std::string>{"empty"}) << format;
+  }
+  const auto wfp = parse_with("windows-wfp", R"({"events":[]})");
+  EXPECT_EQ(wfp.skips, std::vector<std::string>{"empty"});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryJsonFormat, JsonDocumentEdges,
+    ::testing::Values(json_sample{"asim", "asim/sample.jsonl"},
+                      json_sample{"ecs", "ecs/windows-5156.ecs.jsonl"},
+                      json_sample{"ocsf", "ocsf/bench.jsonl"},
+                      json_sample{"azure-firewall", "azure-firewall/test-networkrules-raw.log"},
+                      json_sample{"mde", "mde/test-device.DeviceNetworkEvents-subset.log"},
+                      json_sample{"vmconnection", "vmconnection/handmade.jsonl"},
+                      json_sample{"zeek-conn", "zeek-conn/test-conn.log"},
+                      json_sample{"vectra", "vectra/isession.jsonl"},
+                      json_sample{"suricata-eve", "suricata-eve/test-eve-small.log"},
+                      json_sample{"flow-json", "flow-json/flows.jsonl"},
+                      json_sample{"windows-wfp", "windows-wfp/oneline.log"}),
+    [](const auto& info) {
+      std::string name = info.param.format;
+      for (char& c : name)
+        if (c == '-') c = '_';
+      return name;
+    });
+
+}  // namespace
+}  // namespace portscand::test

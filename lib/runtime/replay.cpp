@@ -294,10 +294,12 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
         parse_context ctx;
         ctx.padded = true;
         ctx.receive_time = clk.now();
+        ctx.mode = opt.mode;
         if (!zone.is_utc()) ctx.zone = &zone;
         if (c->preamble) {
           parse_context header_ctx;
           header_ctx.receive_time = ctx.receive_time;
+          header_ctx.mode = ctx.mode;
           null_sink ignore;
           for (const auto& h : *c->preamble) decoder.decode(h, header_ctx, ignore);
         }

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "runtime_test_util.hpp"
+
 namespace portscand {
 namespace {
 
@@ -101,6 +103,34 @@ TEST(Replay, TheTimeZoneOptionReadsZoneLessTimesAsTheDevicesWallClock) {
   EXPECT_EQ(a["SrcIpAddr"], "203.0.113.88");
   EXPECT_EQ(a["TimeGenerated"], "2026-01-15T10:10:00Z");
   EXPECT_EQ(a["AttemptedPortsCount"], 60);
+}
+
+TEST(Replay, TheModeDecidesWhichSideOfAnInboundWfpEventIsTheSource) {
+  const std::string file = write_temp(test::wfp_inbound_scan());
+  manual_clock clk(*parse_iso8601("2026-01-15T12:00:00Z"));
+  auto run = [&](detection_mode mode) {
+    replay_options opt;
+    opt.files = {file};
+    opt.mode = mode;
+    std::ostringstream out, summary;
+    run_replay(opt, default_rule(), clk, out, summary);
+    std::vector<nlohmann::json> alerts;
+    std::istringstream lines(out.str());
+    for (std::string l; std::getline(lines, l);) alerts.push_back(nlohmann::json::parse(l));
+    return alerts;
+  };
+  // default: the remote peer that connected in is the source, the listening ports the ports.
+  auto a = run(detection_mode::standard);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0]["SrcIpAddr"], "203.0.113.50");
+  EXPECT_EQ(a[0]["AttemptedPortsCount"], 60);
+  // sentinel: as ASIM, SourceAddress is the source: the host "scans" the client's ephemeral
+  // ports, which is what the published rule would report for these events.
+  a = run(detection_mode::sentinel);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0]["SrcIpAddr"], "198.51.100.10");
+  EXPECT_EQ(a[0]["AttemptedPortsCount"], 60);
+  std::remove(file.c_str());
 }
 
 TEST(Replay, AlertsAreOrderedByBinThenSource) {

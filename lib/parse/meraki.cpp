@@ -90,7 +90,9 @@ bool locate_head(std::string_view unit, meraki_head& h) noexcept {
   }
   if (n > 0) {
     std::string_view first = fwtext::strip_pri(tok[0]);
-    if (is_flow_type(first) && head.find(" src=") != std::string_view::npos) {
+    const bool session_type =
+        is_flow_type(first) || is_ids_alert(first, n > 1 ? tok[1] : std::string_view{});
+    if (session_type && head.find(" src=") != std::string_view::npos) {
       h.type = first;
       h.rest = end[0];
       return true;

@@ -215,6 +215,24 @@ TEST(Meraki, IdsAlertsAreDetectedAndBothSubtypeSpellingsCount) {
   EXPECT_EQ(dashed.records[0].time, 1'700'000'001'250'000);
 }
 
+TEST(Meraki, AnIdsAlertBodyWhoseEpochAndDeviceAreTakenByAHeaderParserUsesTheContext) {
+  parse_context ctx;
+  ctx.header_time = 1'516'050'030 * us_per_second;
+  ctx.host = "cisco.meraki.test";
+  const std::string line = fixture_lines(ids).at(0);
+  const std::string body = line.substr(line.find("security_event"));
+  const auto s = parse_with("meraki", body, ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(s.records[0].time, 1'516'050'030'236'281);  // timestamp= still wins
+  EXPECT_EQ(s.records[0].dst_port, 61019);
+  EXPECT_EQ(label(s.records[0].device), "cisco.meraki.test");
+  EXPECT_EQ(detected_format(body), "meraki");
+  // Other security_event subtypes are no session body.
+  EXPECT_EQ(parse_with("meraki", "security_event security_filtering_file_scanned src=1.2.3.4", ctx)
+                .rejects,
+            std::vector<std::string>{"no_meraki_header"});
+}
+
 TEST(Meraki, AnIdsAlertsMessageTextIsNeverReadAsPairs) {
   // The signature text may quote a URL with its own src=/dst=/timestamp= (the Azure-Sentinel
   // sample file splices such text after "message:"); only the pairs before it count.

@@ -54,9 +54,9 @@ TEST(json_documents, documents_and_lines_between_them_are_units) {
   std::size_t used = 0;
   const auto u = units_of(text, false, &used);
   EXPECT_EQ(used, text.size());
-  EXPECT_EQ(u, (std::vector<std::string>{"{\n  \"a\": \"x]}\",\n  \"b\": [1, {\"c\": 2}]\n}",
-                                         "{\"ndjson\":1}", "a text line",
-                                         "[\n  {\"d\": \"\\\"\"}\n]"}));
+  EXPECT_EQ(
+      u, (std::vector<std::string>{"{\n  \"a\": \"x]}\",\n  \"b\": [1, {\"c\": 2}]\n}",
+                                   "{\"ndjson\":1}", "a text line", "[\n  {\"d\": \"\\\"\"}\n]"}));
 }
 
 TEST(json_documents, an_incomplete_unit_is_left_for_more_bytes_or_emitted_at_the_end) {
@@ -75,8 +75,7 @@ TEST(json_documents, an_incomplete_unit_is_left_for_more_bytes_or_emitted_at_the
 }
 
 TEST(json_documents, text_after_a_closing_bracket_on_its_line_is_a_unit_of_its_own) {
-  EXPECT_EQ(units_of("{\n}, trailing\n", false),
-            (std::vector<std::string>{"{\n}", ", trailing"}));
+  EXPECT_EQ(units_of("{\n}, trailing\n", false), (std::vector<std::string>{"{\n}", ", trailing"}));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/thread_guard.hpp"
+#include "ingest/json_documents.hpp"
 
 namespace portscand {
 
@@ -22,11 +23,12 @@ file_source::file_source(std::string name, const file_input_config& cfg,
                          std::unique_ptr<unit_sink> sink, metrics_registry& metrics,
                          const clock& clk)
     : name_(std::move(name)), cfg_(cfg), sink_(std::move(sink)), clock_(clk), buf_(1u << 20) {
-  lines_ = &metrics.get_counter("portscand_file_lines_total", "Lines read by file inputs.",
+  lines_ = &metrics.get_counter("portscand_file_lines_total",
+                                "Lines (or multi-line JSON documents) read by file inputs.",
                                 {{"input", name_}});
-  too_long_ =
-      &metrics.get_counter("portscand_file_lines_too_long_total",
-                           "Lines longer than 4 MiB, skipped by file inputs.", {{"input", name_}});
+  too_long_ = &metrics.get_counter(
+      "portscand_file_lines_too_long_total",
+      "Lines (or JSON documents) longer than 4 MiB, skipped by file inputs.", {{"input", name_}});
   errors_ = &metrics.get_counter("portscand_file_read_errors_total",
                                  "Read or stat errors of file inputs (the file is reopened).",
                                  {{"input", name_}});
@@ -60,36 +62,88 @@ bool file_source::drain(int fd) {
     }
     if (n == 0) return true;
     offset_ += n;
-    const timestamp_us now = clock_.now();
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
-      if (buf_[i] != '\n') continue;
-      if (skipping_) {
-        skipping_ = false;
-      } else if (pending_.empty()) {
-        sink_->on_unit(std::string_view(buf_.data() + start, i - start), unit_meta{now, {}});
-        lines_->inc();
-      } else {
-        pending_.append(buf_.data() + start, i - start);
-        sink_->on_unit(pending_, unit_meta{now, {}});
-        lines_->inc();
-        pending_.clear();
-      }
-      start = i + 1;
-    }
-    if (!skipping_) pending_.append(buf_.data() + start, static_cast<std::size_t>(n) - start);
-    if (pending_.size() > max_line) {
-      too_long_->inc();
-      pending_.clear();
-      skipping_ = true;
-    }
+    consume(std::string_view(buf_.data(), static_cast<std::size_t>(n)), clock_.now());
     sink_->on_burst_end();
   }
   return true;
 }
 
+void file_source::consume(std::string_view data, timestamp_us now) {
+  if (mode_ == read_mode::documents) {
+    consume_documents(data, now);
+    return;
+  }
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    if (data[i] != '\n') continue;
+    if (skipping_) {
+      skipping_ = false;
+      start = i + 1;
+      continue;
+    }
+    std::string_view line = data.substr(start, i - start);
+    if (!pending_.empty()) {
+      pending_.append(line);
+      line = pending_;
+    }
+    if (mode_ == read_mode::undecided &&
+        line.find_first_not_of(" \t\r") != std::string_view::npos) {
+      // The file's first non-blank line decides how the whole file is read.
+      if (json_documents::opens_multiline_document(line)) {
+        mode_ = read_mode::documents;
+        std::string first(line);
+        first += '\n';
+        pending_.clear();
+        consume_documents(first, now);
+        consume_documents(data.substr(i + 1), now);
+        return;
+      }
+      mode_ = read_mode::lines;
+    }
+    sink_->on_unit(line, unit_meta{now, {}});
+    lines_->inc();
+    pending_.clear();
+    start = i + 1;
+  }
+  if (!skipping_) pending_.append(data.substr(start));
+  if (pending_.size() > max_line) {
+    too_long_->inc();
+    pending_.clear();
+    skipping_ = true;
+  }
+}
+
+void file_source::consume_documents(std::string_view data, timestamp_us now) {
+  if (skipping_) {
+    // After a document longer than the limit: reading resumes after the next line break.
+    const std::size_t nl = data.find('\n');
+    if (nl == std::string_view::npos) return;
+    skipping_ = false;
+    data.remove_prefix(nl + 1);
+  }
+  pending_.append(data);
+  const std::size_t used = json_documents::split(pending_, false, [&](std::string_view unit) {
+    sink_->on_unit(unit, unit_meta{now, {}});
+    lines_->inc();
+  });
+  pending_.erase(0, used);
+  if (pending_.size() > max_line) {
+    too_long_->inc();
+    const std::size_t nl = pending_.find('\n', max_line);
+    std::string rest = nl == std::string::npos ? std::string() : pending_.substr(nl + 1);
+    skipping_ = nl == std::string::npos;
+    pending_.clear();
+    if (!rest.empty()) consume_documents(rest, now);
+  }
+}
+
 void file_source::flush_partial_line() {
-  if (!pending_.empty() && !skipping_) {
+  if (mode_ == read_mode::documents && !skipping_) {
+    json_documents::split(pending_, true, [&](std::string_view unit) {
+      sink_->on_unit(unit, unit_meta{clock_.now(), {}});
+      lines_->inc();
+    });
+  } else if (!pending_.empty() && !skipping_) {
     sink_->on_unit(pending_, unit_meta{clock_.now(), {}});
     lines_->inc();
   }
@@ -135,6 +189,7 @@ void file_source::run() {
       offset_ = 0;
       pending_.clear();
       skipping_ = false;
+      mode_ = read_mode::undecided;
     }
     if (!drain(fd)) {
       close_fd();
@@ -165,6 +220,7 @@ void file_source::run() {
       offset_ = 0;
       pending_.clear();
       skipping_ = false;
+      mode_ = read_mode::undecided;
     }
   }
   // A last line without newline at shutdown may still be being written: it is left out.

@@ -14,11 +14,14 @@ bool is_key_char(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-// True when s[i..] reads `key:"` (the Log Exporter's pair syntax).
+// True when s[i..] reads `key:"` (the Log Exporter's pair syntax), or `key::"` (its
+// system messages).
 bool starts_colon_pair(std::string_view s, std::size_t i) noexcept {
   const std::size_t start = i;
   while (i < s.size() && is_key_char(s[i])) ++i;
-  return i > start && i + 1 < s.size() && s[i] == ':' && s[i + 1] == '"';
+  if (i == start || i + 1 >= s.size() || s[i] != ':') return false;
+  if (s[i + 1] == ':') ++i;
+  return i + 1 < s.size() && s[i + 1] == '"';
 }
 
 // Where the pairs start: a "[Fields@" SD element, a '[' opening `key:"` pairs, or a body that
@@ -60,6 +63,9 @@ class pair_scanner {
       if (sep != ':' && sep != '=') continue;  // a bare word ("ICMP Type=..."): step over
       out.key = s_.substr(key_start, pos_ - key_start);
       ++pos_;
+      // The Log Exporter writes system messages with a doubled colon
+      // (`sys_message::"The eth0 interface is not protected..."`).
+      if (sep == ':' && pos_ + 1 < s_.size() && s_[pos_] == ':' && s_[pos_ + 1] == '"') ++pos_;
       if (pos_ < s_.size() && s_[pos_] == '"') {
         const std::size_t v = ++pos_;
         pos_ = fwtext::find_closing_quote(s_, v);
@@ -143,7 +149,7 @@ class checkpoint_parser final : public format_parser {
     std::string_view src, dst, dport, proto, action, time, origin, sicname, product, packets;
     bool have_src = false, have_dst = false, have_dport = false, have_proto = false,
          have_action = false, have_time = false, have_origin = false, have_sic = false,
-         have_product = false, have_packets = false;
+         have_product = false, have_packets = false, have_sys_message = false;
     pair_scanner scan(body);
     kv_pair kv;
     // Duplicate keys occur (a second rule_action for an inline layer): the first one wins.
@@ -180,7 +186,10 @@ class checkpoint_parser final : public format_parser {
             take(packets, have_packets, v);
           break;
         case 11:
-          if (k == "ProductName") take(product, have_product, v);  // Fields@ form
+          if (k == "ProductName")
+            take(product, have_product, v);  // Fields@ form
+          else if (k == "sys_message")
+            have_sys_message = true;
           break;
         case 13:
           if (k == "originsicname") take(sicname, have_sic, v);
@@ -193,13 +202,19 @@ class checkpoint_parser final : public format_parser {
       sink.rejected("truncated_record");
       return;
     }
+    // "packets" is a count on connection logs and a list of "<src,sport,dst,dport,proto>"
+    // tuples on optimized-drop logs, which carry no top-level src/dst.
+    const bool tuples = src.empty() && packets.find('<') != std::string_view::npos;
+    // A gateway's system message (product "System Monitor": anti-spoofing warnings, policy
+    // installed, ...) names no connection: not a firewall record.
+    if (have_sys_message && src.empty() && !tuples) {
+      sink.skipped("system_message");
+      return;
+    }
     if (have_product && !is_firewall_product(product)) {
       sink.skipped("not_firewall");
       return;
     }
-    // "packets" is a count on connection logs and a list of "<src,sport,dst,dport,proto>"
-    // tuples on optimized-drop logs, which carry no top-level src/dst.
-    const bool tuples = src.empty() && packets.find('<') != std::string_view::npos;
     if (src.empty() && !tuples) {
       sink.skipped("no_connection");
       return;

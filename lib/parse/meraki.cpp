@@ -1,5 +1,7 @@
 #include "parse/meraki.hpp"
 
+#include <optional>
+
 #include "event/network_session.hpp"
 #include "parse/firewall_text.hpp"
 #include "parse/json_util.hpp"
@@ -17,10 +19,18 @@ constexpr std::string_view flow_types[] = {"flows",
                                            "ip_flow_start",
                                            "ip_flow_end",
                                            "bridge_anyconnect_client_vpn_firewall"};
-// Meraki event types that are not sessions: recognised so that they are skipped, not
-// reported as an unknown format.
+// Meraki event types that are not flows: recognised so that they are skipped (or, for the
+// IDS alerts among them, read as sessions), not reported as an unknown format.
 constexpr std::string_view other_types[] = {"urls", "ids-alerts", "events", "security_event",
                                             "airmarshal_events"};
+
+// IDS alerts: the older "ids-alerts" event type, and "security_event ids_alerted" (also
+// spelled "ids-alerted") of newer firmware. ASIM's Meraki parsers keep both as sessions;
+// every other security_event subtype (file scans, ...) is not one.
+bool is_ids_alert(std::string_view type, std::string_view subtype) noexcept {
+  if (type == "ids-alerts") return true;
+  return type == "security_event" && (subtype == "ids_alerted" || subtype == "ids-alerted");
+}
 
 bool is_flow_type(std::string_view t) noexcept {
   for (auto f : flow_types)
@@ -80,7 +90,9 @@ bool locate_head(std::string_view unit, meraki_head& h) noexcept {
   }
   if (n > 0) {
     std::string_view first = fwtext::strip_pri(tok[0]);
-    if (is_flow_type(first) && head.find(" src=") != std::string_view::npos) {
+    const bool session_type =
+        is_flow_type(first) || is_ids_alert(first, n > 1 ? tok[1] : std::string_view{});
+    if (session_type && head.find(" src=") != std::string_view::npos) {
       h.type = first;
       h.rest = end[0];
       return true;
@@ -139,22 +151,27 @@ class meraki_parser final : public format_parser {
       sink.rejected("no_meraki_header");
       return;
     }
-    if (!is_flow_type(h.type)) {
+    std::string_view rest = unit.substr(h.rest);
+    const bool flow = is_flow_type(h.type);
+    const bool ids = !flow && is_ids_alert(h.type, first_word(rest));
+    if (!flow && !ids) {
       sink.skipped("not_a_flow");
       return;
     }
-    std::string_view rest = unit.substr(h.rest);
-    // The rule text after "pattern:" is free text (spaces, parentheses, "&&"): never pairs.
+    // The rule text after "pattern:" and an IDS alert's signature text after "message:" are
+    // free text (spaces, parentheses, "&&", even "src=" in a quoted URL): never pairs.
     std::string_view pattern;
     bool have_pattern = false;
-    if (const std::size_t p = rest.find(" pattern:"); p != std::string_view::npos) {
+    if (const std::size_t p = rest.find(flow ? " pattern:" : " message:");
+        p != std::string_view::npos) {
       pattern = rest.substr(p + 9);
       rest = rest.substr(0, p);
       have_pattern = true;
     }
 
-    std::string_view src, dst, dport, protocol;
-    bool have_src = false, have_dst = false, have_dport = false, have_proto = false;
+    std::string_view src, dst, dport, protocol, alert_time;
+    bool have_src = false, have_dst = false, have_dport = false, have_proto = false,
+         have_alert_time = false;
     kv_scanner scan(rest);
     kv_pair kv;
     while (scan.next(kv)) {
@@ -167,15 +184,21 @@ class meraki_parser final : public format_parser {
         take(dport, have_dport, kv.value);
       else if (k == "protocol")
         take(protocol, have_proto, kv.value);
+      else if (ids && k == "timestamp")
+        take(alert_time, have_alert_time, kv.value);
     }
 
     network_session s;
     // "flows allow src=..." / "firewall deny ..." name the action right after the event type;
     // otherwise the first word of the rule ("pattern: allow all", "pattern: deny (...)").
     // "pattern: 1 all" and "Group Policy Allow" stay unknown, as in ASIM's syslog parser.
-    s.action = action_word(first_word(rest));
-    if (s.action == dvc_action::unknown && have_pattern)
-      s.action = action_word(first_word(pattern));
+    // IDS alerts get none: ASIM maps no DvcAction for them (their decision=/action= words
+    // describe the IPS, not a firewall verdict).
+    if (flow) {
+      s.action = action_word(first_word(rest));
+      if (s.action == dvc_action::unknown && have_pattern)
+        s.action = action_word(first_word(pattern));
+    }
 
     std::string_view src_host, src_port, dst_host, dst_port;
     split_host_port(src, src_host, src_port);
@@ -203,7 +226,15 @@ class meraki_parser final : public format_parser {
       protocol.remove_suffix(3);  // "tcp/ip"
     s.protocol = protocol_from_name(protocol);
 
-    if (!h.epoch.empty()) {
+    // An IDS alert's own time is its timestamp= (when the packet was seen), as in ASIM; the
+    // header epoch is when the alert was logged. An unreadable timestamp= (a template's
+    // placeholder) is counted and the header epoch used.
+    const std::optional<timestamp_us> alert_us =
+        have_alert_time ? json::epoch_to_us(alert_time) : std::nullopt;
+    if (alert_us) {
+      s.time = *alert_us;
+      s.has_time = true;
+    } else if (!h.epoch.empty()) {
       if (auto t = json::epoch_to_us(h.epoch)) {
         s.time = *t;
         s.has_time = true;
@@ -215,6 +246,7 @@ class meraki_parser final : public format_parser {
       s.time = ctx.header_time;
       s.has_time = true;
     }
+    if (have_alert_time && !alert_us) sink.ignored_field("bad_time_field");
 
     s.reported_by = labels_.reported_by("Cisco", "Meraki");
     const std::string_view device = !h.device.empty() ? h.device : ctx.host;
@@ -234,7 +266,8 @@ bool probe_meraki(std::string_view head) noexcept {
 }  // namespace
 
 format_entry meraki_format() {
-  return {"meraki", "Cisco Meraki syslog (flows, firewall, ip_flow_start/end event types)",
+  return {"meraki",
+          "Cisco Meraki syslog (flows, firewall, ip_flow_start/end event types, IDS alerts)",
           [] { return std::make_unique<meraki_parser>(); }, probe_meraki};
 }
 

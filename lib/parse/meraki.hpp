@@ -5,7 +5,7 @@
 namespace portscand {
 
 // Cisco Meraki MX/MR syslog: "<epoch> <device> <event type> ..." with flow event types
-// (flows, *firewall, ip_flow_start/end) as sessions; urls, events, ids-alerts are skipped.
+// (flows, *firewall, ip_flow_start/end) and IDS alerts as sessions; urls, events are skipped.
 format_entry meraki_format();
 
 }  // namespace portscand

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string_view>
 
+#include "core/ip_address.hpp"
 #include "core/time.hpp"
 #include "core/time_zone.hpp"
 #include "event/network_session.hpp"
@@ -24,6 +25,11 @@ struct parse_context {
   // True when at least unit_padding readable bytes follow the unit (a chunk of a file read
   // by replay): JSON parsers then parse in place instead of copying into a padded buffer.
   bool padded = false;
+  // The configured detection mode (set by the input from the engine's, and by replay from
+  // --mode). A parser reads it only where Sentinel's ASIM parser and the scan detector's
+  // needs part: `sentinel` maps fields exactly as ASIM does (windows-wfp inbound events
+  // keep WFP's local-first orientation); `default` (standard) puts the initiator first.
+  detection_mode mode = detection_mode::standard;
 };
 
 inline constexpr std::size_t unit_padding = 64;  // == SIMDJSON_PADDING

@@ -369,8 +369,9 @@ class windows_wfp_parser final : public format_parser {
       if (v) dir = parse_direction(*v);
     }
     // For inbound events WFP writes the local endpoint into Source* and the remote peer into
-    // Dest*: the initiator (a scanner) is DestAddress and the probed port is SourcePort.
-    const bool swap = dir == direction::inbound;
+    // Dest*: the initiator (a scanner) is DestAddress and the probed port is SourcePort. ASIM's
+    // WFP parsers map Source->Src whatever the direction; `sentinel` mode does the same.
+    const bool swap = dir == direction::inbound && ctx.mode != detection_mode::sentinel;
     const opt_view src_raw = swap ? f.dst_addr : f.src_addr;
     const opt_view dst_raw = swap ? f.src_addr : f.dst_addr;
     const opt_view port_raw = swap ? f.src_port : f.dst_port;

@@ -340,14 +340,33 @@ bool probe_tsv_data(std::string_view head) noexcept {
   return head[i + 1] == 'C';
 }
 
+// `"id": {"orig_h"` (blanks and line breaks allowed, any of the four id keys first): the
+// conn id re-nested into an object, as pipelines (Logstash, Vector, jq) write Zeek JSON.
+bool has_nested_conn_id(std::string_view head) noexcept {
+  constexpr std::string_view blanks = " \t\r\n";
+  for (std::size_t p = head.find("\"id\""); p != std::string_view::npos;
+       p = head.find("\"id\"", p + 4)) {
+    std::size_t i = head.find_first_not_of(blanks, p + 4);
+    if (i == std::string_view::npos || head[i] != ':') continue;
+    i = head.find_first_not_of(blanks, i + 1);
+    if (i == std::string_view::npos || head[i] != '{') continue;
+    i = head.find_first_not_of(blanks, i + 1);
+    if (i == std::string_view::npos) return false;
+    const std::string_view key = head.substr(i, 8);
+    if (key == "\"orig_h\"" || key == "\"orig_p\"" || key == "\"resp_h\"" || key == "\"resp_p\"")
+      return true;
+  }
+  return false;
+}
+
 bool probe_zeek_conn(std::string_view head) noexcept {
   const auto first = head.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return false;
   head.remove_prefix(first);
   if (head[0] == '{' || head[0] == '[') {
     // Vectra Stream metadata reuses Zeek's id.* keys; it carries metadata_type.
-    return head.find("\"id.orig_h\"") != std::string_view::npos &&
-           head.find("\"metadata_type\"") == std::string_view::npos;
+    if (head.find("\"metadata_type\"") != std::string_view::npos) return false;
+    return head.find("\"id.orig_h\"") != std::string_view::npos || has_nested_conn_id(head);
   }
   if (head[0] == '#') {
     static constexpr std::array<std::string_view, 9> headers = {

@@ -224,6 +224,8 @@ class engine {
   void stop();
 
   unsigned shards() const noexcept { return static_cast<unsigned>(shards_.size()); }
+  // The configured detection mode; inputs hand it to the parsers (parse_context::mode).
+  detection_mode mode() const noexcept { return opt_.mode; }
   std::size_t shard_of(const ip_address& ip) const noexcept { return ip.hash() % shards_.size(); }
   std::size_t queue_depth(std::size_t shard) const { return shards_[shard]->queue.size(); }
 

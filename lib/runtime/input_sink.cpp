@@ -7,6 +7,7 @@ input_sink::input_sink(engine& eng, const std::string& input_name, const std::st
                        local_zone zone)
     : decoder_(builtin_formats(), format),
       zone_(std::move(zone)),
+      mode_(eng.mode()),
       dispatcher_(eng.make_dispatcher(input_name, time_source)),
       progress_(progress),
       // Counted before parsing: for one-record-per-unit inputs (NDJSON, syslog lines) received
@@ -26,6 +27,7 @@ void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
   }
   parse_context ctx;
   ctx.receive_time = meta.receive_time;
+  ctx.mode = mode_;
   if (!zone_.is_utc()) ctx.zone = &zone_;
   dispatcher_->begin_unit(ctx, &decoder_);
   decoder_.decode(unit, ctx, *dispatcher_);

@@ -47,6 +47,7 @@ class input_sink final : public kafka_unit_sink {
  private:
   unit_decoder decoder_;
   local_zone zone_;
+  detection_mode mode_;  // the engine's: some parsers map fields per mode
   std::unique_ptr<engine::dispatcher> dispatcher_;
   input_progress* progress_;
   counter* received_;

@@ -12,6 +12,7 @@
 #include "core/assert.hpp"
 #include "core/metrics.hpp"
 #include "core/thread_guard.hpp"
+#include "ingest/json_documents.hpp"
 #include "parse/decoder.hpp"
 #include "runtime/engine.hpp"
 #include "schedule/schedule.hpp"
@@ -86,6 +87,9 @@ struct chunk {
   std::size_t seq = 0;
   buffer_pool::handle data;
   std::size_t size = 0;
+  // The file is read as JSON documents (see ingest/json_documents.hpp): the chunk ends
+  // between units, and its units are found with json_documents::split, not by line.
+  bool documents = false;
   // The file's latest header lines before this chunk (stateful formats, see
   // format_entry::is_header): replayed silently into the parsing thread's decoder first.
   std::shared_ptr<const std::vector<std::string>> preamble;
@@ -164,6 +168,9 @@ struct chunk_done {
 
 // Reads files into line-aligned chunks. A line longer than max_line is cut into a unit of
 // max_line + 1 bytes (which the decoder rejects as too_large) and the rest of it skipped.
+// A file whose first non-blank line opens a JSON document that continues on later lines is
+// read as documents: chunks end between units (json_documents), and a document longer than
+// max_line is cut like an over-long line (reading resumes after the next line break).
 class chunk_reader {
  public:
   chunk_reader(buffer_pool& pool, std::size_t chunk_bytes, std::size_t max_line)
@@ -179,7 +186,20 @@ class chunk_reader {
                  std::string& error) {
     std::vector<char> carry;
     bool skipping = false;  // inside an over-long line, looking for its end
+    bool decided = false;   // whether the file is read as lines or as documents
+    bool documents = false;
     std::size_t seq = 0;
+    // One unit of max_line + 1 bytes from `from`, which the decoder rejects as too_large. In
+    // a documents file the cut document holds line breaks: its chunk is split as documents,
+    // which keeps it one unit.
+    auto emit_too_large = [&](const char* from) {
+      auto unit = pool_.acquire();
+      std::memcpy(unit->data(), from, max_line_ + 1);
+      unit->data()[max_line_ + 1] = '\n';
+      const std::size_t size = max_line_ + 2;
+      std::memset(unit->data() + size, ' ', unit_padding);
+      emit(chunk{file_index, seq++, std::move(unit), size, documents});
+    };
     while (true) {
       auto buf = pool_.acquire();
       char* const data = buf->data();
@@ -207,6 +227,54 @@ class chunk_reader {
         begin = static_cast<std::size_t>(static_cast<const char*>(nl) - data) + 1;
         skipping = false;
       }
+      if (!decided) {
+        // The first non-blank line decides, once it is complete (or the file ends).
+        std::size_t first = begin;
+        while (first < filled && (data[first] == '\n' || data[first] == '\r' ||
+                                  data[first] == ' ' || data[first] == '\t'))
+          ++first;
+        if (first < filled) {
+          const void* nl = std::memchr(data + first, '\n', filled - first);
+          if (nl != nullptr || eof || filled - first > max_line_) {
+            const std::size_t line_end =
+                nl != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nl) - data)
+                              : filled;
+            documents = json_documents::opens_multiline_document(
+                std::string_view(data + first, line_end - first));
+            decided = true;
+          }
+        }
+      }
+      if (documents) {
+        const std::string_view text(data + begin, filled - begin);
+        const std::size_t end = begin + json_documents::split(text, eof, [](std::string_view) {});
+        const std::size_t rest = filled - end;
+        const bool too_large = !eof && rest > max_line_;
+        // The carried tail is copied before the units' padding overwrites its first bytes.
+        if (!too_large && !eof) carry.assign(data + end, data + filled);
+        if (end > begin) {
+          const std::size_t size = end - begin;
+          if (too_large) {
+            // The over-long tail stays in this buffer: the units go out in a copy.
+            auto units = pool_.acquire();
+            std::memcpy(units->data(), data + begin, size);
+            std::memset(units->data() + size, ' ', unit_padding);
+            emit(chunk{file_index, seq++, std::move(units), size, true});
+          } else {
+            if (begin != 0) std::memmove(data, data + begin, size);
+            std::memset(data + size, ' ', unit_padding);
+            emit(chunk{file_index, seq++, std::move(buf), size, true});
+          }
+        }
+        if (too_large) {
+          char* tail = data + end;
+          emit_too_large(tail);
+          carry.assign(tail + max_line_ + 1, data + filled);
+          skipping = true;
+        }
+        if (eof) break;
+        continue;
+      }
       std::size_t end = filled;
       if (!eof) {
         // Cut after the last newline; the tail is carried into the next chunk.
@@ -214,12 +282,7 @@ class chunk_reader {
         if (nl == nullptr) {
           // No newline at all since `begin`: a line longer than what we hold.
           if (filled - begin > max_line_) {
-            auto unit = pool_.acquire();
-            std::memcpy(unit->data(), data + begin, max_line_ + 1);
-            unit->data()[max_line_ + 1] = '\n';
-            const std::size_t size = max_line_ + 2;
-            std::memset(unit->data() + size, ' ', unit_padding);
-            emit(chunk{file_index, seq++, std::move(unit), size});
+            emit_too_large(data + begin);
             skipping = true;
           } else {
             carry.assign(data + begin, data + filled);
@@ -294,15 +357,24 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
         parse_context ctx;
         ctx.padded = true;
         ctx.receive_time = clk.now();
+        ctx.mode = opt.mode;
         if (!zone.is_utc()) ctx.zone = &zone;
         if (c->preamble) {
           parse_context header_ctx;
           header_ctx.receive_time = ctx.receive_time;
+          header_ctx.mode = ctx.mode;
           null_sink ignore;
           for (const auto& h : *c->preamble) decoder.decode(h, header_ctx, ignore);
         }
         const char* p = c->data->data();
         const char* end = p + c->size;
+        if (c->documents) {
+          json_documents::split(std::string_view(p, c->size), true, [&](std::string_view unit) {
+            d->begin_unit(ctx, &decoder);
+            decoder.decode(unit, ctx, *d);
+          });
+          p = end;
+        }
         while (p < end) {
           const char* nl =
               static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,6 +95,66 @@ TEST(file_source, a_read_error_is_counted_not_taken_for_the_end_of_the_file) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_GT(in.metrics.counter_sum("portscand_file_read_errors_total"), 0u);
   EXPECT_EQ(in.out->size(), 0u);
+}
+
+}  // namespace
+}  // namespace portscand
+
+namespace portscand {
+namespace {
+
+std::string fixture(const std::string& rel) {
+  std::ifstream in(std::string(PORTSCAND_FIXTURES) + "/" + rel, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The corpus' NSG blob pretty-printed as downloaded from storage: once 69 units (every line
+// rejected by the decoder), now one document; lines after it are still units of their own.
+TEST(file_source, a_file_that_starts_with_a_multi_line_json_document_is_read_by_document) {
+  temp_dir dir;
+  const std::string path = dir.file("nsg.json");
+  const std::string blob = fixture("azure-nsg/sample_logs-testdata.pretty.json");
+  ASSERT_GT(std::count(blob.begin(), blob.end(), '\n'), 60);
+  // Written in two pieces, the cut inside the document: the first read sees half of it.
+  test::write_file(path, blob.substr(0, blob.size() / 2));
+  file_input in(path);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(in.out->size(), 0u);
+  append(path, blob.substr(blob.size() / 2) + "{\"ndjson\":1}\nplain text\n");
+  ASSERT_TRUE(in.out->wait_for_count(3)) << in.out->size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(in.out->units(),
+            (std::vector<std::string>{trimmed(blob), "{\"ndjson\":1}", "plain text"}));
+}
+
+TEST(file_source, an_ndjson_file_stays_line_by_line_whatever_comes_later) {
+  temp_dir dir;
+  const std::string path = dir.file("a.jsonl");
+  test::write_file(path, "{\"a\":1}\n{\n\"b\":2}\n");
+  file_input in(path);
+  ASSERT_TRUE(in.out->wait_for_count(3));
+  EXPECT_EQ(in.out->units(), (std::vector<std::string>{"{\"a\":1}", "{", "\"b\":2}"}));
+}
+
+// Bounded memory: a document over 4 MiB is counted and skipped up to the next line break,
+// and what follows is read.
+TEST(file_source, a_document_over_the_limit_is_counted_and_reading_goes_on) {
+  temp_dir dir;
+  const std::string path = dir.file("big.json");
+  test::write_file(path,
+                   "{\n  \"pad\": \"" + std::string(5u << 20, 'x') + "\"\n}\n{\"after\":1}\n");
+  file_input in(path);
+  ASSERT_TRUE(in.out->wait_for_count(2)) << in.out->size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(in.out->units(), (std::vector<std::string>{"}", "{\"after\":1}"}));
+  EXPECT_EQ(in.metrics.counter_sum("portscand_file_lines_too_long_total"), 1u);
 }
 
 }  // namespace

@@ -142,6 +142,33 @@ TEST(Checkpoint, RecordsWithoutAConnectionAreSkippedNotRejected) {
             std::vector<std::string>{"no_connection"});
 }
 
+TEST(Checkpoint, SystemMessagesAreSkippedAsNotASessionNotRejectedAsTruncated) {
+  // The Log Exporter writes `sys_message::"..."` (two colons): once read as a cut record.
+  for (const auto& l : fixture_lines("checkpoint/test-checkpoint.first2.log")) {
+    const auto s = parse_with("checkpoint", l);
+    EXPECT_TRUE(s.records.empty()) << l;
+    EXPECT_TRUE(s.rejects.empty()) << l;
+    EXPECT_EQ(s.skips, std::vector<std::string>{"system_message"}) << l;
+    EXPECT_EQ(parse_with("auto", l).skips, std::vector<std::string>{"system_message"}) << l;
+  }
+  // Without a product, and in the single-colon spelling, it is still a system message.
+  EXPECT_EQ(
+      parse_with("checkpoint", R"([origin:"192.0.2.1"; sys_message:"installed Standard"])").skips,
+      std::vector<std::string>{"system_message"});
+}
+
+TEST(Checkpoint, ADoubledColonIsSteppedOverOnlyInFrontOfAQuote) {
+  // A connection record's values after a `key::"v"` pair are still read.
+  const auto s =
+      parse_with("checkpoint", R"([sys_message::"note"; src:"203.0.113.8"; dst:"198.51.100.3"; )"
+                               R"(service:"22"; proto:"6"; product:"VPN-1 & FireWall-1"])");
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(s.records[0].dst_port, 22);
+  // `key::value` without a quote is an unquoted value starting with ':' (as before).
+  EXPECT_EQ(parse_with("checkpoint", R"([src:"203.0.113.8"; service::22])").rejects,
+            std::vector<std::string>{"bad_dst_port"});
+}
+
 TEST(Checkpoint, FieldsAtBodyTakesTheHeaderTimeAndHostFromTheContext) {
   parse_context ctx;
   ctx.header_time = 1'673'622'616 * us_per_second;

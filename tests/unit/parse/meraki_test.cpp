@@ -145,16 +145,106 @@ TEST(Meraki, NonFlowEventsAreSkipped) {
         "mac=00:11:22:33:44:55 request: GET http://example.com/",
         "<134>1 1700000000.1 MX84 events dhcp lease of ip 192.0.2.5 from server mac "
         "00:11:22:33:44:55",
-        "<134>1 1700000000.1 MX84 ids-alerts signature=1:28423:1 priority=1 "
-        "timestamp=1700000000.1 dhost=00:11:22:33:44:55 direction=ingress protocol=tcp/ip "
-        "src=203.0.113.4:80 dst=198.51.100.9:51000 message: EXPLOIT-KIT",
-        "<134>1 1700000000.1 MX84 security_event ids_alerted signature=1:1:1 src=203.0.113.4:80",
+        // Sumo Logic's "Cisco Meraki" page: a security_event that is not an IDS alert.
+        "2019-07-16 04:00:30 Local0.Info 172.40.20.177 1 1561036264.565291108 australia_sydney "
+        "security_event security_filtering_file_scanned url=http://tlu123.dl123.delivery.m "
+        "src=192.168.1.1:54060 dst=192.168.1.2:80 mac=20:1C:BC:B2:0F:20 name='' "
+        "disposition=malicious action=block",
         "<134>1 1700000000.1 MR18 airmarshal_events type=rogue_ssid_detected ssid='x'"}) {
     const auto s = parse_with("meraki", line);
     EXPECT_TRUE(s.records.empty()) << line;
     EXPECT_EQ(s.skips, std::vector<std::string>{"not_a_flow"}) << line;
     EXPECT_EQ(detected_format(line), "meraki") << line;
   }
+}
+
+const std::string ids = "meraki/documented-ids-alerts.log";
+
+// Expected values read off the documented lines by hand (tests/fixtures/meraki/NOTICE.md).
+TEST(Meraki, IdsAlertsAreSessionsWithThePortOfTheirDestinationAndTheAlertsOwnTime) {
+  const auto lines = fixture_lines(ids);
+  ASSERT_EQ(lines.size(), 3u);
+  // IBM's sample: security_event ids_alerted, dst=ip:port, timestamp= differs from the header
+  // epoch (1516050030.553653046) and wins, as in ASIM.
+  auto s = parse_with("meraki", lines[0]);
+  ASSERT_EQ(s.records.size(), 1u);
+  auto r = s.records[0];
+  EXPECT_EQ(ip(r.src), "10.79.70.235");
+  EXPECT_EQ(ip(r.dst), "172.21.47.130");
+  EXPECT_EQ(r.dst_port, 61019);
+  EXPECT_EQ(r.protocol, 6);
+  EXPECT_TRUE(r.has_time);
+  EXPECT_EQ(r.time, 1'516'050'030'236'281);
+  EXPECT_EQ(r.action, dvc_action::unknown);  // ASIM maps no DvcAction for IDS rows
+  EXPECT_EQ(label(r.device), "cisco.meraki.test");
+  EXPECT_EQ(label(r.reported_by), "Cisco/Meraki");
+  EXPECT_TRUE(s.ignored.empty());
+  // Sumo Logic's sample: timestamp= is a placeholder; the header epoch stands in and the
+  // unreadable field is counted.
+  s = parse_with("meraki", lines[1]);
+  ASSERT_EQ(s.records.size(), 1u);
+  r = s.records[0];
+  EXPECT_EQ(ip(r.src), "23.6.199.123");
+  EXPECT_EQ(ip(r.dst), "10.1.10.51");
+  EXPECT_EQ(r.dst_port, 56938);
+  EXPECT_EQ(r.time, 1'563'249'630'774'247);
+  EXPECT_EQ(label(r.device), "remote_DC1_appliance");
+  EXPECT_EQ(s.ignored, std::vector<std::string>{"bad_time_field"});
+  // The older ids-alerts event type (ASIM keeps it too); this one names no destination.
+  s = parse_with("meraki", lines[2]);
+  ASSERT_EQ(s.records.size(), 1u);
+  r = s.records[0];
+  EXPECT_EQ(ip(r.src), "74.125.140.132");
+  EXPECT_FALSE(r.has_dst);
+  EXPECT_FALSE(r.has_port());
+  EXPECT_EQ(r.time, 1'377'449'842'512'569);
+  EXPECT_EQ(label(r.device), "MX84");
+}
+
+TEST(Meraki, IdsAlertsAreDetectedAndBothSubtypeSpellingsCount) {
+  for (const auto& l : fixture_lines(ids)) EXPECT_EQ(detected_format(l), "meraki") << l;
+  expect_auto_matches("meraki", fixture_lines(ids));
+  const auto dashed =
+      parse_with("meraki",
+                 "1700000000.5 MX84 security_event ids-alerted signature=1:2:3 priority=2 "
+                 "timestamp=1700000001.25 direction=ingress protocol=udp/ip src=203.0.113.4:5353 "
+                 "dst=198.51.100.9:161 message: PROTOCOL-SNMP request udp");
+  ASSERT_EQ(dashed.records.size(), 1u);
+  EXPECT_EQ(dashed.records[0].dst_port, 161);
+  EXPECT_EQ(dashed.records[0].protocol, 17);
+  EXPECT_EQ(dashed.records[0].time, 1'700'000'001'250'000);
+}
+
+TEST(Meraki, AnIdsAlertBodyWhoseEpochAndDeviceAreTakenByAHeaderParserUsesTheContext) {
+  parse_context ctx;
+  ctx.header_time = 1'516'050'030 * us_per_second;
+  ctx.host = "cisco.meraki.test";
+  const std::string line = fixture_lines(ids).at(0);
+  const std::string body = line.substr(line.find("security_event"));
+  const auto s = parse_with("meraki", body, ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(s.records[0].time, 1'516'050'030'236'281);  // timestamp= still wins
+  EXPECT_EQ(s.records[0].dst_port, 61019);
+  EXPECT_EQ(label(s.records[0].device), "cisco.meraki.test");
+  EXPECT_EQ(detected_format(body), "meraki");
+  // Other security_event subtypes are no session body.
+  EXPECT_EQ(parse_with("meraki", "security_event security_filtering_file_scanned src=1.2.3.4", ctx)
+                .rejects,
+            std::vector<std::string>{"no_meraki_header"});
+}
+
+TEST(Meraki, AnIdsAlertsMessageTextIsNeverReadAsPairs) {
+  // The signature text may quote a URL with its own src=/dst=/timestamp= (the Azure-Sentinel
+  // sample file splices such text after "message:"); only the pairs before it count.
+  const auto s =
+      parse_with("meraki",
+                 "1700000000.5 MX84 security_event ids_alerted signature=1:2:3 protocol=tcp/ip "
+                 "src=203.0.113.4:80 message: EXPLOIT url=http://x/?a dst=192.0.2.1:22 "
+                 "timestamp=1600000000.0");
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_FALSE(s.records[0].has_dst);
+  EXPECT_FALSE(s.records[0].has_port());
+  EXPECT_EQ(s.records[0].time, 1'700'000'000'500'000);
 }
 
 TEST(Meraki, ABodyWhoseEpochAndDeviceAreTakenByAHeaderParserUsesTheContext) {

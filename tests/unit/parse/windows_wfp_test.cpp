@@ -118,6 +118,44 @@ TEST(WindowsWfp, TheMicrosoftDocsXmlEventsMatchTheCorpusTable) {
   }
 }
 
+// ASIM's SecurityEvent/WindowsEvent WFP parsers map SourceAddress/SourcePort -> Src and
+// DestAddress/DestPort -> Dst whatever the Direction (ASIM-MAPPINGS "Orientation"):
+// `sentinel` mode does exactly that, read off the msdocs events and Elastic's 5157 by hand.
+TEST(WindowsWfp, SentinelModeKeepsInboundEventsAsWrittenLikeAsim) {
+  parse_context ctx;
+  ctx.mode = detection_mode::sentinel;
+  const struct {
+    std::string unit;
+    const char* src;
+    const char* dst;
+    std::int32_t port;
+  } rows[] = {
+      {xml_5156(), "10.0.0.10", "10.0.0.100", 49278},
+      {fixture_text("windows-wfp/msdocs-event-5156.verbatim.xml.txt"), "10.0.0.10", "10.0.0.100",
+       49278},
+      {fixture_text("windows-wfp/msdocs-event-5157.clean.xml"), "10.0.0.10", "10.0.0.100", 49218},
+      {fixture_text("windows-wfp/test-5157.json"), "10.47.0.110", "10.47.0.255", 137},
+  };
+  for (const auto& row : rows) {
+    for (const char* format : {"windows-wfp", "auto"}) {
+      auto s = parse_with(format, row.unit, ctx);
+      ASSERT_EQ(s.records.size(), 1u) << format << ": " << row.unit.substr(0, 60);
+      EXPECT_EQ(ip(s.records[0].src), row.src);
+      EXPECT_EQ(ip(s.records[0].dst), row.dst);
+      EXPECT_EQ(s.records[0].dst_port, row.port);
+    }
+  }
+  // The default mode turns the same events to the initiator (TheMicrosoftDocsXmlEvents...).
+  EXPECT_EQ(ip(parse_with("windows-wfp", xml_5156()).records.at(0).src), "10.0.0.100");
+  // Outbound events read the same in both modes.
+  const auto out = replaced(xml_5156(), "%%14592", "%%14593");
+  const auto out_sentinel = parse_with("windows-wfp", out, ctx).records.at(0);
+  const auto out_default = parse_with("windows-wfp", out).records.at(0);
+  EXPECT_EQ(out_sentinel.src, out_default.src);
+  EXPECT_EQ(out_sentinel.dst, out_default.dst);
+  EXPECT_EQ(out_sentinel.dst_port, out_default.dst_port);
+}
+
 TEST(WindowsWfp, OneLineXmlParsesLikeThePrettyFile) {
   auto a = parse_with("windows-wfp", xml_5156());
   auto b = parse_with("windows-wfp", fixture_lines("windows-wfp/oneline.log").at(3));

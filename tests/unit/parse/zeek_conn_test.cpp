@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "../test_names.hpp"
 #include "json_formats_test_util.hpp"
 
@@ -146,6 +148,52 @@ TEST(ZeekConn, ReNestedIdObjectsAreReadLikeDottedKeys) {
       R"({"ts":1700000000,"id":{"orig_h":"203.0.113.9","orig_p":1,"resp_h":"192.0.2.1","resp_p":8080},"proto":"tcp"})");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_EQ(s.records[0].dst_port, 8080);
+}
+
+// The sample's lines with the four id.* keys re-nested as {"id":{...}} (what a pipeline
+// writes), keys kept in order; `sep` goes between "id": and the object.
+std::vector<std::string> renested_sample(const std::string& sep) {
+  static const std::regex dotted(
+      R"re("id\.orig_h":("[^"]*"),"id\.orig_p":(\d+),"id\.resp_h":("[^"]*"),"id\.resp_p":(\d+))re");
+  std::vector<std::string> out;
+  for (const auto& l : fixture_lines("zeek-conn/test-conn.log")) {
+    std::string n = std::regex_replace(
+        l, dotted, "\"id\":" + sep + R"({"orig_h":$1,"orig_p":$2,"resp_h":$3,"resp_p":$4})");
+    EXPECT_NE(n, l);
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+TEST(ZeekConn, AutoDetectsConnRecordsWithANestedIdObject) {
+  const auto dotted = parse_stream("zeek-conn", fixture_lines("zeek-conn/test-conn.log"));
+  ASSERT_EQ(dotted.records.size(), 18u);
+  // (A line break inside a record would be split by the NDJSON reader; only the probe is
+  // checked for it below.)
+  for (const auto& l : renested_sample("\n  ")) EXPECT_EQ(detected(l), "zeek-conn") << l;
+  for (const std::string sep : {"", " "}) {
+    const auto lines = renested_sample(sep);
+    for (const auto& l : lines) EXPECT_EQ(detected(l), "zeek-conn") << l;
+    const auto autod = parse_stream("auto", lines);
+    ASSERT_EQ(autod.records.size(), dotted.records.size());
+    EXPECT_TRUE(autod.rejects.empty());
+    for (std::size_t i = 0; i < dotted.records.size(); ++i) {
+      EXPECT_EQ(autod.records[i].src, dotted.records[i].src) << i;
+      EXPECT_EQ(autod.records[i].dst, dotted.records[i].dst) << i;
+      EXPECT_EQ(autod.records[i].dst_port, dotted.records[i].dst_port) << i;
+      EXPECT_EQ(autod.records[i].time, dotted.records[i].time) << i;
+    }
+  }
+}
+
+TEST(ZeekConn, TheNestedIdProbeWantsAConnIdObject) {
+  // An "id" that is not an object, or an object without Zeek's keys, is not a conn id.
+  EXPECT_NE(detected(R"({"id":"orig_h","ts":1700000000})"), "zeek-conn");
+  EXPECT_NE(detected(R"({"id":{"name":"x","orig_h":"192.0.2.1"}})"), "zeek-conn");
+  // Vectra's metadata_type still wins over the nested id.
+  EXPECT_NE(detected(R"({"metadata_type":"metadata_isession","id":{"orig_h":"192.0.2.1"}})"),
+            "zeek-conn");
+  EXPECT_EQ(detected(R"({"ts":1,"id" : {"resp_p":22,"orig_h":"192.0.2.1"}})"), "zeek-conn");
 }
 
 TEST(ZeekConn, SeveralJsonLinesInOneUnitAreAllRead) {

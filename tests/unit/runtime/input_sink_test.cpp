@@ -1,5 +1,5 @@
-// An input waiting for room in full shard queues is not idle: the wall clock must not move
-// the watermark past the records it is still handing over.
+// The unit_sink the daemon gives its inputs (file, syslog, Kafka): what it hands the parsers,
+// and how it reports progress to the watermark.
 #include "runtime/input_sink.hpp"
 
 #include <gtest/gtest.h>
@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -16,6 +17,38 @@ namespace portscand {
 namespace {
 
 using test::at;
+
+// The daemon builds its engine from the configured `mode` and its inputs from the engine:
+// parsers that map fields per mode (windows-wfp inbound events) must see that mode.
+std::vector<alert> alerts_through_input_sink(detection_mode mode) {
+  manual_clock clk(at("2026-01-15T12:00:00Z"));
+  metrics_registry metrics;
+  test::collecting_sink alerts;
+  engine_options o;
+  o.shards = 2;
+  o.mode = mode;
+  o.window.retention = 70 * us_per_minute;
+  engine eng(o, std::make_shared<const rule_definition>(default_rule()), clk, alerts, metrics);
+  {
+    input_sink sink(eng, "file-0", "auto", event_time_source::record, nullptr, false);
+    std::istringstream lines(test::wfp_inbound_scan());
+    for (std::string l; std::getline(lines, l);) sink.on_unit(l, unit_meta{clk.now(), {}});
+    sink.on_burst_end();
+  }
+  eng.advance(INT64_MAX, INT64_MAX).wait();
+  eng.stop();
+  std::lock_guard lock(alerts.mu);
+  return alerts.got;
+}
+
+TEST(InputSink, HandsTheEnginesDetectionModeToTheParsers) {
+  auto a = alerts_through_input_sink(detection_mode::standard);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].src.to_string(), "203.0.113.50");  // the peer that connected in
+  a = alerts_through_input_sink(detection_mode::sentinel);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].src.to_string(), "198.51.100.10");  // SourceAddress, as ASIM maps it
+}
 
 // Holds every shard that publishes an alert until opened: the shard stops draining its
 // queue, the queue fills, and an input feeding it waits.
@@ -56,6 +89,8 @@ std::string asim_line(const std::string& src, timestamp_us t, int port) {
          R"(,"EventVendor":"Fortinet","EventProduct":"Fortigate"})";
 }
 
+// An input waiting for room in full shard queues is not idle: the wall clock must not move
+// the watermark past the records it is still handing over.
 TEST(InputProgress, AnInputWaitingForFullShardQueuesHoldsTheWatermarkHowLongItWaits) {
   const timestamp_us t0 = at("2026-01-15T10:05:00Z");
   manual_clock clk(at("2026-01-15T10:20:00Z"));

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "runtime_test_util.hpp"
 
 namespace portscand {
 namespace {
@@ -101,6 +104,94 @@ TEST(Replay, TheTimeZoneOptionReadsZoneLessTimesAsTheDevicesWallClock) {
   EXPECT_EQ(a["SrcIpAddr"], "203.0.113.88");
   EXPECT_EQ(a["TimeGenerated"], "2026-01-15T10:10:00Z");
   EXPECT_EQ(a["AttemptedPortsCount"], 60);
+}
+
+TEST(Replay, TheModeDecidesWhichSideOfAnInboundWfpEventIsTheSource) {
+  const std::string file = write_temp(test::wfp_inbound_scan());
+  manual_clock clk(*parse_iso8601("2026-01-15T12:00:00Z"));
+  auto run = [&](detection_mode mode) {
+    replay_options opt;
+    opt.files = {file};
+    opt.mode = mode;
+    std::ostringstream out, summary;
+    run_replay(opt, default_rule(), clk, out, summary);
+    std::vector<nlohmann::json> alerts;
+    std::istringstream lines(out.str());
+    for (std::string l; std::getline(lines, l);) alerts.push_back(nlohmann::json::parse(l));
+    return alerts;
+  };
+  // default: the remote peer that connected in is the source, the listening ports the ports.
+  auto a = run(detection_mode::standard);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0]["SrcIpAddr"], "203.0.113.50");
+  EXPECT_EQ(a[0]["AttemptedPortsCount"], 60);
+  // sentinel: as ASIM, SourceAddress is the source: the host "scans" the client's ephemeral
+  // ports, which is what the published rule would report for these events.
+  a = run(detection_mode::sentinel);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0]["SrcIpAddr"], "198.51.100.10");
+  EXPECT_EQ(a[0]["AttemptedPortsCount"], 60);
+  std::remove(file.c_str());
+}
+
+std::string fixture(const std::string& rel) {
+  std::ifstream in(std::string(PORTSCAND_FIXTURES) + "/" + rel, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The corpus' NSG v2 blob pretty-printed as downloaded from storage (69 lines). Its 11 flow
+// tuples (nsg-flowtuples-derived.jsonl, read by hand): 8 begin tuples are records, 2 end and
+// 1 continuation tuple are skipped. Read line by line, every line was rejected.
+TEST(Replay, APrettyPrintedNsgBlobIsReadAsOneDocumentWhateverTheChunking) {
+  const std::string pretty = fixture("azure-nsg/sample_logs-testdata.pretty.json");
+  ASSERT_GT(std::count(pretty.begin(), pretty.end(), '\n'), 60);
+  const std::string file = write_temp(pretty);
+  for (std::size_t chunk : {std::size_t{4} << 20, std::size_t{97}, std::size_t{1}}) {
+    const auto r = replay({file}, chunk);
+    EXPECT_NE(r.summary.find("8 records parsed, 0 rejected, 3 skipped"), std::string::npos)
+        << chunk << ": " << r.summary;
+  }
+  // Two blobs back to back (a concatenation of downloads), the last one without a newline.
+  const std::string two = write_temp(pretty + pretty.substr(0, pretty.size() - 1));
+  EXPECT_NE(replay({two}, 97).summary.find("16 records parsed, 0 rejected, 6 skipped"),
+            std::string::npos);
+  std::remove(file.c_str());
+  std::remove(two.c_str());
+}
+
+TEST(Replay, AnNdjsonFileIsStillReadByLineAndAnUnterminatedDocumentIsOneRejection) {
+  // A first line that closes on itself keeps the file in line mode: a later "{" line is a
+  // line (rejected), not the start of a document swallowing the scan.
+  const std::string lines = write_temp(scan_lines("203.0.113.9", "11", 51) + "{\n" +
+                                       scan_lines("203.0.113.10", "11", 51));
+  auto r = replay({lines});
+  EXPECT_EQ(r.alerts.size(), 2u);
+  EXPECT_NE(r.summary.find("102 records parsed, 1 rejected"), std::string::npos) << r.summary;
+  // A documents file whose last document never closes: one rejection at the end of input.
+  const std::string cut = fixture("azure-nsg/sample_logs-testdata.pretty.json");
+  const std::string docs = write_temp(cut + cut.substr(0, cut.size() / 2));
+  r = replay({docs}, 64);
+  EXPECT_NE(r.summary.find("8 records parsed, 1 rejected, 3 skipped"), std::string::npos)
+      << r.summary;
+  std::remove(lines.c_str());
+  std::remove(docs.c_str());
+}
+
+// A document longer than the 4 MiB unit limit is one too_large rejection (bounded memory);
+// reading resumes after the next line break, so the records after it still count.
+TEST(Replay, ADocumentOverTheUnitLimitIsOneRejectionAndReadingGoesOn) {
+  const std::string file = write_temp("{\n  \"pad\": \"" + std::string(5u << 20, 'x') + "\"\n}\n" +
+                                      scan_lines("203.0.113.9", "11", 51));
+  for (std::size_t chunk : {std::size_t{64} << 10, std::size_t{1} << 20}) {
+    const auto r = replay({file}, chunk);
+    ASSERT_EQ(r.alerts.size(), 1u) << r.summary;
+    // too_large, and the lone "}" line after the cut.
+    EXPECT_NE(r.summary.find("51 records parsed, 2 rejected"), std::string::npos) << r.summary;
+    EXPECT_NE(r.summary.find("too_large"), std::string::npos) << r.summary;
+  }
+  std::remove(file.c_str());
 }
 
 TEST(Replay, AlertsAreOrderedByBinThenSource) {

@@ -203,7 +203,9 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Ecs, TheProbeRecognisesEverySampleUnitAndAutoPicksTheSpecificFormatsFirst) {
   for (const auto& [format, unit] : sample_units()) {
     SCOPED_TRACE(format + ": " + unit.substr(0, 80));
-    if (format == "ecs") EXPECT_TRUE(probe_claims("ecs", unit));
+    if (format == "ecs") {
+      EXPECT_TRUE(probe_claims("ecs", unit));
+    }
     // ECS is the generic JSON signature: whatever else it matches, a specific probe
     // registered before it must win.
     EXPECT_EQ(detected(unit), format);

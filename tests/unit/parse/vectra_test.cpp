@@ -121,7 +121,9 @@ TEST(Vectra, TheProbeRecognisesEverySampleUnitAndNoOtherFormats) {
     SCOPED_TRACE(format + ": " + unit.substr(0, 80));
     EXPECT_EQ(probe_claims("vectra", unit), format == "vectra");
     // Vectra reuses Zeek's id.* keys: auto-detection must still pick vectra.
-    if (format == "vectra") EXPECT_EQ(detected(unit), "vectra");
+    if (format == "vectra") {
+      EXPECT_EQ(detected(unit), "vectra");
+    }
   }
 }
 

@@ -243,8 +243,9 @@ TEST(ScaleOutHandover, WithoutTheResumeMetadataTheRebuiltAlertsDiffer) {
     std::size_t foreign = 0;
     for (const auto& a : second.alerts())
       if (std::find(all.begin(), all.end(), a) == all.end()) ++foreign;
-    if (metadata.empty())
+    if (metadata.empty()) {
       EXPECT_EQ(second.counted("portscand_scale_out_resume_metadata_missing_total"), 1u);
+    }
     return foreign;
   };
   EXPECT_EQ(rebuilt(encode_partition_resume(rp->second)), 0u);

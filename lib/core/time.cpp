@@ -75,6 +75,14 @@ std::optional<std::int64_t> date_days(std::string_view s) noexcept {
 }
 }  // namespace
 
+bool iso8601_has_zone(std::string_view text) noexcept {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  if (text.empty()) return false;
+  if (text.back() == 'Z' || text.back() == 'z') return true;
+  // An offset's sign comes after the date (whose own '-' are at 4 and 7).
+  return text.size() > 10 && text.find_first_of("+-", 10) != std::string_view::npos;
+}
+
 std::optional<timestamp_us> parse_iso8601(std::string_view s) noexcept {
   if (s.size() < 16) return std::nullopt;
   const auto days = date_days(s);

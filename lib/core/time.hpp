@@ -34,6 +34,10 @@ civil_time to_civil(timestamp_us t) noexcept;
 // means UTC. Fractions beyond microseconds are truncated. Years 1000..9999 only.
 std::optional<timestamp_us> parse_iso8601(std::string_view text) noexcept;
 
+// Whether an ISO 8601 / RFC 3339 text that parse_iso8601 accepted names its zone (`Z` or
+// an offset after the time); one that does not is a wall-clock time of some zone.
+bool iso8601_has_zone(std::string_view text) noexcept;
+
 // "2026-11-28T10:05:00Z", or with ".ffffff" when the time has a sub-second part.
 // out needs 32 bytes; returns the length.
 std::size_t format_iso8601(timestamp_us t, char* out) noexcept;

@@ -210,7 +210,7 @@ class ecs_parser final : public json::record_parser {
     if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
     const std::string_view when = !f.timestamp.empty() ? f.timestamp : f.event_start;
     if (!when.empty()) {
-      auto t = json::time_from_text(when);
+      auto t = json::time_from_text(when, ctx.zone);
       if (!t) {
         sink.rejected("bad_time");
         return true;

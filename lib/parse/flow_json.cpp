@@ -196,7 +196,7 @@ class flow_json_parser final : public json::record_parser {
     if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
     const std::string_view when = start_rank > 0 ? start : received;
     if (!when.empty()) {
-      auto t = json::time_from_text(when);
+      auto t = json::time_from_text(when, ctx.zone);
       if (!t) {
         sink.rejected("bad_time");
         return true;

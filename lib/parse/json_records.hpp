@@ -96,10 +96,17 @@ class record_parser : public format_parser {
 };
 
 // A time given as ISO 8601 text or as an epoch number (s/ms/us/ns by magnitude; see
-// epoch_to_us). Numbers arrive as their raw JSON text through as_text.
-inline std::optional<timestamp_us> time_from_text(std::string_view text) noexcept {
+// epoch_to_us). Numbers arrive as their raw JSON text through as_text. ISO text without a
+// zone (pmacct's "2024-03-01 10:00:00", a collector's local time) is read in `zone`, the
+// input's `timezone` (nullptr: UTC).
+inline std::optional<timestamp_us> time_from_text(std::string_view text,
+                                                  local_zone* zone) noexcept {
   if (text.empty()) return std::nullopt;
-  if (text.size() >= 10 && text[4] == '-') return parse_iso8601(text);
+  if (text.size() >= 10 && text[4] == '-') {
+    const auto t = parse_iso8601(text);
+    if (t && zone != nullptr && !iso8601_has_zone(text)) return zone->to_utc(*t);
+    return t;
+  }
   return epoch_to_us(text);
 }
 

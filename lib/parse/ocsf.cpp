@@ -29,15 +29,16 @@ dvc_action action_from_disposition(std::int64_t id) noexcept {
 }
 
 // Times: the schema says epoch milliseconds; producers also write ISO 8601 text, and the
-// SiLK example writes "2015/06/17T00:00:00.083" (slashes, no zone: read as UTC).
-std::optional<timestamp_us> ocsf_time(std::string_view text) noexcept {
+// SiLK example writes "2015/06/17T00:00:00.083" (slashes). Text without a zone is read in
+// the input's `timezone` (default UTC).
+std::optional<timestamp_us> ocsf_time(std::string_view text, local_zone* zone) noexcept {
   if (text.size() >= 10 && text.size() <= 40 && text[4] == '/' && text[7] == '/') {
     std::array<char, 40> buf{};
     std::copy(text.begin(), text.end(), buf.begin());
     buf[4] = buf[7] = '-';
-    return parse_iso8601(std::string_view(buf.data(), text.size()));
+    return json::time_from_text(std::string_view(buf.data(), text.size()), zone);
   }
-  return json::time_from_text(text);
+  return json::time_from_text(text, zone);
 }
 
 struct ocsf_fields {
@@ -145,7 +146,7 @@ class ocsf_parser final : public json::record_parser {
     if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
     const std::string_view when = !f.time.empty() ? f.time : f.start_time;
     if (!when.empty()) {
-      auto t = ocsf_time(when);
+      auto t = ocsf_time(when, ctx.zone);
       if (!t) {
         sink.rejected("bad_time");
         return true;

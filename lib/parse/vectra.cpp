@@ -81,7 +81,7 @@ class vectra_parser final : public json::record_parser {
     // ASIM: EventStartTime = session_start_time, EventEndTime = ts (both epoch ms).
     const std::string_view time_text = !start_text.empty() ? start_text : ts_text;
     if (!time_text.empty()) {
-      auto t = json::time_from_text(time_text);
+      auto t = json::time_from_text(time_text, ctx.zone);
       if (!t) {
         sink.rejected("bad_time");
         return true;

@@ -66,7 +66,7 @@ void finish(const conn_fields& f, const parse_context& ctx, label_cache& labels,
     s.dst_port = static_cast<std::int32_t>(port);
   }
   if (f.has_ts) {
-    auto t = json::time_from_text(f.ts);
+    auto t = json::time_from_text(f.ts, ctx.zone);
     if (!t) {
       sink.rejected("bad_time");
       return;

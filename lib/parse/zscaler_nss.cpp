@@ -412,7 +412,13 @@ class zscaler_nss_parser final : public format_parser {
       auto local = parse_ctime(t);
       if (!local) local = parse_iso8601(t);
       if (!local) return "bad_time";
-      if (const auto off = tz_offset_s(f.tz ? *f.tz : std::string_view{})) {
+      if (!f.tz || text::trim(*f.tz).empty()) {
+        // No tz field: the feed's own zone, which the input's `timezone` names (default UTC).
+        s.time = ctx.zone != nullptr && !iso8601_has_zone(t) ? ctx.zone->to_utc(*local) : *local;
+        s.has_time = true;
+        return nullptr;
+      }
+      if (const auto off = tz_offset_s(*f.tz)) {
         s.time = *local - *off * us_per_second;
         s.has_time = true;
         return nullptr;

@@ -20,7 +20,7 @@ struct expected_flow {
 
 // The fixture is hand-made (see its NOTICE.md); the values are read off each line by hand.
 const expected_flow flows[] = {
-    // pmacct: timestamp_start ("YYYY-MM-DD hh:mm:ss.ffffff", read as UTC), peer_ip_src.
+    // pmacct: timestamp_start ("YYYY-MM-DD hh:mm:ss.ffffff", UTC without a timezone), peer_ip_src.
     {1, "2024-11-28T10:00:00.123456Z", "203.0.113.60", "198.51.100.20", 22, 6, dvc_action::unknown,
      "pmacct/pmacct", "192.0.2.1"},
     // timestamps_since_epoch text; ip_proto as a number.
@@ -148,6 +148,35 @@ TEST(FlowJson, AutoDetectionYieldsTheSameRecordsAsTheFixedFormat) {
     EXPECT_EQ(autod.records[i].time, fixed.records[i].time);
     EXPECT_EQ(autod.records[i].reported_by, fixed.records[i].reported_by);
   }
+}
+
+}  // namespace
+}  // namespace portscand::test
+
+namespace portscand::test {
+namespace {
+
+// pmacct writes the collector's local time unless timestamps_utc is set: a zone-less time is
+// read in the input's `timezone`; epoch numbers are not.
+TEST(FlowJson, AZoneLessTimeIsReadInTheInputsTimeZone) {
+  std::string error;
+  auto zone = local_zone::find("-07:00", error);
+  ASSERT_TRUE(zone) << error;
+  parse_context ctx;
+  ctx.zone = &*zone;
+  auto s =
+      parse_with("flow-json",
+                 R"({"peer_ip_src":"192.0.2.1","ip_src":"203.0.113.60","ip_dst":"198.51.100.20",)"
+                 R"("port_dst":22,"ip_proto":"tcp","timestamp_start":"2024-11-28 10:00:00"})",
+                 ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2024-11-28T17:00:00Z");
+  s = parse_with("flow-json",
+                 R"({"peer_ip_src":"192.0.2.1","ip_src":"203.0.113.60","ip_dst":"198.51.100.20",)"
+                 R"("port_dst":22,"ip_proto":"tcp","timestamp_start":"1732788000"})",
+                 ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2024-11-28T10:00:00Z");
 }
 
 }  // namespace

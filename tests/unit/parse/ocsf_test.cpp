@@ -145,3 +145,30 @@ TEST(Ocsf, AutoDetectionYieldsTheSameRecordsAsTheFixedFormat) {
 
 }  // namespace
 }  // namespace portscand::test
+
+namespace portscand::test {
+namespace {
+
+// OCSF times are epoch milliseconds by the schema; text without a zone is read in the
+// input's `timezone`, text with one as written.
+TEST(Ocsf, AZoneLessTextTimeIsReadInTheInputsTimeZone) {
+  std::string error;
+  auto zone = local_zone::find("+08:00", error);
+  ASSERT_TRUE(zone) << error;
+  parse_context ctx;
+  ctx.zone = &*zone;
+  const std::string head =
+      R"({"class_uid":4001,"src_endpoint":{"ip":"203.0.113.9"},"dst_endpoint":{"ip":"198.51.100.1","port":22},"time":)";
+  auto s = parse_with("ocsf", head + R"("2024-11-28T10:00:00"})", ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2024-11-28T02:00:00Z");
+  s = parse_with("ocsf", head + R"("2024-11-28T10:00:00+01:00"})", ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2024-11-28T09:00:00Z");
+  s = parse_with("ocsf", head + R"(1732788000000})", ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2024-11-28T10:00:00Z");
+}
+
+}  // namespace
+}  // namespace portscand::test

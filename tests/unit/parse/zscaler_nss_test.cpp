@@ -326,3 +326,25 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace portscand::test
+
+namespace portscand::test {
+namespace {
+
+// Without a tz field the datetime is the feed's wall clock, in the input's `timezone`; a tz
+// field wins over it.
+TEST(ZscalerNss, ADatetimeWithoutTzIsReadInTheInputsTimeZone) {
+  std::string error;
+  auto zone = local_zone::find("Asia/Kolkata", error);
+  ASSERT_TRUE(zone) << error;
+  parse_context ctx;
+  ctx.zone = &*zone;
+  auto s = parse_with("zscaler-nss", "datetime=Mon Oct 16 22:55:48 2023\tcsip=203.0.113.7", ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2023-10-16T17:25:48Z");  // IST = UTC+5:30
+  s = parse_with("zscaler-nss", "datetime=Mon Oct 16 22:55:48 2023\ttz=GMT\tcsip=203.0.113.7", ctx);
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(format_iso8601(s.records[0].time), "2023-10-16T22:55:48Z");
+}
+
+}  // namespace
+}  // namespace portscand::test

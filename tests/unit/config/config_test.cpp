@@ -502,6 +502,19 @@ TEST_F(StartupChecks, TlsFilesOpenSslCannotUseAreRefused) {
                           "cannot be used with tls.certificate"));
 }
 
+TEST_F(StartupChecks, AnHttpOutputsTlsFilesAreLoadedAtCheckTime) {
+  test::write_file(dir.file("garbage.pem"), "not a certificate\n");
+  const std::string yaml =
+      state_dir() +
+      "outputs: [{type: http, url: 'https://h/', tls: {ca_file: " + dir.file("missing-ca.pem") +
+      ", client_cert: " + dir.file("garbage.pem") + ", client_key: " + dir.file("none.key") +
+      "}}]\n";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "outputs[0].tls.ca_file", "cannot load CA certificates"));
+  EXPECT_TRUE(has_problem(problems, "outputs[0].tls.client_cert", "garbage.pem"));
+  EXPECT_TRUE(has_problem(problems, "outputs[0].tls.client_key", "none.key"));
+}
+
 TEST_F(StartupChecks, TlsFilesOfAPlainTcpListenerAreNotRead) {
   // run ignores tls: on tcp:// and udp:// listeners; check-config must not refuse them.
   const std::string yaml =

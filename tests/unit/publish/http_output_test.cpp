@@ -256,6 +256,7 @@ TEST_F(HttpOutput, PostsEachAlertOnceWithItsIdempotencyKeyOverOneConnection) {
     EXPECT_EQ(rs[i].header("content-type"), "application/json");
     EXPECT_EQ(rs[i].header("idempotency-key"), alerts[i].alert_id);
     EXPECT_EQ(rs[i].header("host"), "127.0.0.1:" + std::to_string(rx.port()));
+    EXPECT_EQ(rs[i].connection, 1u);  // kept alive: one connection for all
     // The webhook body is the native alert document as it is.
     EXPECT_EQ(json::parse(rs[i].body), json::parse(render_alert(alerts[i], alert_schema::native)));
   }
@@ -524,6 +525,21 @@ TEST_F(HttpOutputTls, VerifiesTheServerAgainstTheConfiguredCa) {
   ASSERT_TRUE(out.flush(10s));
   EXPECT_EQ(rx.request_count(), 3u);
   EXPECT_EQ(failures("tls"), 0u);
+  EXPECT_EQ(rx.requests()[0].sni, "");  // an address is never sent as SNI (RFC 6066 §3)
+}
+
+TEST_F(HttpOutputTls, SendsTheServerNameAndVerifiesItInTheCertificate) {
+  http_receiver rx({server_.cert_path, server_.key_path, ""});
+  auto c = cfg(rx.url());
+  c.ca_file = ca_->cert_path();
+  c.server_name = "localhost";  // the certificate names 127.0.0.1 and localhost
+  http_output out("http-test", output_schema::native, c, m_);
+  ASSERT_TRUE(out.publish(test_alerts(0, 2)));
+  ASSERT_TRUE(out.flush(10s));
+  const auto rs = rx.requests();
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].sni, "localhost");
+  EXPECT_EQ(rs[1].connection, rs[0].connection);
 }
 
 TEST_F(HttpOutputTls, ACertificateFromAnotherCaIsRefusedAndCounted) {

@@ -1,5 +1,6 @@
 #include "publish/http_receiver.hpp"
 
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -35,6 +36,7 @@ struct http_receiver::impl {
   std::function<planned_answer(const recorded_request&, std::size_t)> planner;
   std::set<int> open_fds;
   std::size_t failed_handshakes = 0;
+  std::size_t connections_accepted = 0;
   std::size_t arrived = 0;  // requests read so far (a delayed one is recorded when answered)
   bool refusing = false;
   bool stopping = false;
@@ -84,7 +86,7 @@ struct http_receiver::impl {
   }
 
   template <class Stream>
-  void exchange(Stream& stream, bool is_tls) {
+  void exchange(Stream& stream, std::size_t connection, const std::string& sni) {
     beast::flat_buffer buffer;
     for (;;) {
       http::request<http::string_body> req;
@@ -101,7 +103,8 @@ struct http_receiver::impl {
         r.headers[name] = std::string(f.value());
       }
       r.body = req.body();
-      (void)is_tls;
+      r.connection = connection;
+      r.sni = sni;
       planned_answer a;
       std::size_t index = 0;
       {
@@ -134,10 +137,12 @@ struct http_receiver::impl {
 
   void serve(tcp::socket sock) {
     const int fd = sock.native_handle();
+    std::size_t connection = 0;
     {
       std::lock_guard lk(mu);
       if (stopping || refusing) return;
       open_fds.insert(fd);
+      connection = ++connections_accepted;
     }
     if (tls) {
       ssl::stream<tcp::socket> stream(std::move(sock), *tls);
@@ -148,14 +153,15 @@ struct http_receiver::impl {
         ++failed_handshakes;
         cv.notify_all();
       } else {
-        exchange(stream, true);
+        const char* name = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+        exchange(stream, connection, name != nullptr ? name : "");
       }
       std::lock_guard lk(mu);
       open_fds.erase(fd);
       beast::error_code ignored;
       stream.next_layer().close(ignored);
     } else {
-      exchange(sock, false);
+      exchange(sock, connection, "");
       std::lock_guard lk(mu);
       open_fds.erase(fd);
       beast::error_code ignored;

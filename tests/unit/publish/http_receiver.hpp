@@ -24,7 +24,9 @@ struct recorded_request {
   std::string target;
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
-  unsigned answered = 0;  // the status it got
+  unsigned answered = 0;       // the status it got
+  std::size_t connection = 0;  // which accepted connection carried it (counts from 1)
+  std::string sni;             // the TLS server name the client sent ("" = none or plain)
   std::string header(const std::string& lower_name) const {
     const auto it = headers.find(lower_name);
     return it == headers.end() ? std::string() : it->second;

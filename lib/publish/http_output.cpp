@@ -32,6 +32,10 @@ constexpr std::size_t max_body_bytes = 4u << 20;
 constexpr std::size_t max_response_body = 1u << 20;
 constexpr std::size_t logged_body_chars = 200;
 
+constexpr const char* rejected_help =
+    "Alerts an HTTP output dropped as undeliverable: the receiver refused the request with a "
+    "final status (4xx other than 401, 403, 408, 429).";
+
 timestamp_us steady_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(steady::now().time_since_epoch())
       .count();
@@ -168,6 +172,11 @@ http_output::http_output(std::string name, output_schema schema, const http_outp
         }
       }()),
       conn_(std::make_unique<connection>()) {
+  // The usual final statuses exist from the start (at 0), so that increase() sees the
+  // first rejection; a rarer status starts its series when it first happens.
+  for (const char* status : {"400", "404", "405", "410", "413", "415", "422"})
+    metrics.get_counter("portscand_alerts_rejected_total", rejected_help,
+                        {{"output", name_}, {"status", status}});
   if (url_.tls) {
     ssl::context& ctx = conn_->tls.emplace(ssl::context::tls_client);
     ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -309,9 +318,7 @@ void http_output::take_outcomes() {
     }
     const std::string status = std::to_string(o.rejected_status);
     metrics_
-        .get_counter("portscand_alerts_rejected_total",
-                     "Alerts an HTTP output dropped as undeliverable: the receiver refused the "
-                     "request with a final status (4xx other than 401, 403, 408, 429).",
+        .get_counter("portscand_alerts_rejected_total", rejected_help,
                      {{"output", name_}, {"status", status}})
         .inc(o.seqs.size());
     std::uint64_t suppressed = 0;

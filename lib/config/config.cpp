@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "config/listen_address.hpp"
@@ -153,31 +154,46 @@ class reader {
     }
   }
 
-  // `output`: the Kafka output's delivery contract applies (refused_output_property).
-  void properties_at(const YAML::Node& parent, const std::string& path,
-                     std::map<std::string, std::string>& out, bool output) {
-    const YAML::Node n = parent["properties"];
-    if (!n) return;
-    const std::string p = join(path, "properties");
+  // A map of names to scalar values whose secret references (${env:...}, ${file:...}) are
+  // resolved here, for Kafka `properties` and HTTP `headers` alike. `what` completes "must be
+  // a map of ...". Returns false when the key is absent or not a map.
+  bool secret_map_at(const YAML::Node& parent, const char* key, const std::string& path,
+                     const char* what, std::map<std::string, std::string>& out) {
+    const YAML::Node n = parent[key];
+    if (!n) return false;
+    const std::string p = join(path, key);
     if (!n.IsMap()) {
-      problem(p, "must be a map of librdkafka property names to values");
-      return;
+      problem(p, std::string("must be a map of ") + what);
+      return false;
     }
     for (const auto& kv : n) {
-      const std::string key = kv.first.Scalar();
+      const std::string name = kv.first.Scalar();
       if (!kv.second.IsScalar()) {
-        problem(p + "." + key, "must be a scalar");
+        problem(p + "." + name, "must be a scalar");
         continue;
       }
       std::string error;
       auto value = resolve_secret_reference(kv.second.Scalar(), error);
       if (!value) {
-        problem(p + "." + key, error);
+        problem(p + "." + name, error);
         continue;
       }
+      out[name] = *value;
+    }
+    return true;
+  }
+
+  // `output`: the Kafka output's delivery contract applies (refused_output_property).
+  void properties_at(const YAML::Node& parent, const std::string& path,
+                     std::map<std::string, std::string>& out, bool output) {
+    std::map<std::string, std::string> read;
+    if (!secret_map_at(parent, "properties", path, "librdkafka property names to values", read))
+      return;
+    for (auto& [key, value] : read) {
       if (output)
-        if (auto why = refused_output_property(key, *value)) problem(p + "." + key, *why);
-      out[key] = *value;
+        if (auto why = refused_output_property(key, value))
+          problem(join(path, "properties") + "." + key, *why);
+      out[key] = std::move(value);
     }
   }
 
@@ -440,6 +456,7 @@ class reader {
       problem("outputs", "must be a list");
       return;
     }
+    std::set<std::string> names;
     for (std::size_t i = 0; i < n.size(); ++i) {
       const std::string path = "outputs[" + std::to_string(i) + "]";
       const YAML::Node out = n[i];
@@ -451,7 +468,7 @@ class reader {
       oc.path = path;
       std::string type, schema;
       if (!string_at(out, "type", path, type)) {
-        problem(path + ".type", "is required (kafka, file or stdout)");
+        problem(path + ".type", "is required (kafka, file, stdout or http)");
         continue;
       }
       if (string_at(out, "schema", path, schema)) {
@@ -485,13 +502,161 @@ class reader {
       } else if (type == "stdout") {
         check_keys(out, path, {"type", "name", "schema"});
         oc.sink = file_output_config{"-", false};
+      } else if (type == "http") {
+        oc.sink = read_http_output(out, path);
       } else {
-        problem(path + ".type", "unknown output type '" + type + "' (valid: kafka, file, stdout)");
+        problem(path + ".type",
+                "unknown output type '" + type + "' (valid: kafka, file, stdout, http)");
         continue;
       }
       if (!string_at(out, "name", path, oc.name)) oc.name = type + "-" + std::to_string(i);
+      if (!names.insert(oc.name).second)
+        problem(path + ".name", "duplicate output name '" + oc.name + "'");
+      if (auto* h = std::get_if<http_output_config>(&oc.sink)) {
+        // The spool's file name comes from the output's name: it must stay a plain file name.
+        if (oc.name.find_first_of("/\\") != std::string::npos || oc.name == "." || oc.name == "..")
+          problem(path + ".name",
+                  "an http output's name must not contain '/' (it names its spool)");
+        h->spool_path = cfg.state_dir + "/http-" + oc.name + ".spool";
+      }
       cfg.outputs.push_back(std::move(oc));
     }
+  }
+
+  http_output_config read_http_output(const YAML::Node& out, const std::string& path) {
+    check_keys(
+        out, path,
+        {"type", "name", "schema", "url", "preset", "batch", "max_batch", "headers", "token", "tls",
+         "connect_timeout", "request_timeout", "retry_backoff_min", "retry_backoff_max",
+         "retry_after_max", "max_pending_alerts", "spool_max_bytes", "thehive", "splunk"});
+    http_output_config h;
+    if (!string_at(out, "url", path, h.url) || h.url.empty()) {
+      problem(path + ".url", "is required (http://host[:port]/path or https://...)");
+    } else if (auto why = http_url_problem(h.url)) {
+      problem(path + ".url", *why);
+    }
+    std::string preset;
+    if (string_at(out, "preset", path, preset)) {
+      if (preset == "webhook")
+        h.preset = http_preset::webhook;
+      else if (preset == "thehive")
+        h.preset = http_preset::thehive;
+      else if (preset == "splunk_hec")
+        h.preset = http_preset::splunk_hec;
+      else
+        problem(path + ".preset",
+                "unknown preset '" + preset + "' (valid: webhook, thehive, splunk_hec)");
+    }
+    std::string batch;
+    const bool batch_given = string_at(out, "batch", path, batch);
+    if (batch_given) {
+      if (batch == "one")
+        h.batch = http_batch::one;
+      else if (batch == "array")
+        h.batch = http_batch::array;
+      else if (batch == "ndjson")
+        h.batch = http_batch::ndjson;
+      else
+        problem(path + ".batch", "must be 'one', 'array' or 'ndjson'");
+    }
+    number_at<std::size_t>(out, "max_batch", path, h.max_batch, 1, 10'000);
+    // TheHive creates one alert per request; HEC reads concatenated events, not an array.
+    if (h.preset == http_preset::thehive && h.batch != http_batch::one)
+      problem(path + ".batch", "the thehive preset sends one alert per request (batch: one)");
+    if (h.preset == http_preset::splunk_hec && h.batch == http_batch::array)
+      problem(path + ".batch",
+              "Splunk HEC takes concatenated events, not a JSON array (batch: one or ndjson)");
+    std::string error;
+    if (const YAML::Node t = out["token"]) {
+      if (!t.IsScalar()) {
+        problem(path + ".token", "must be a string");
+      } else if (auto v = resolve_secret_reference(t.Scalar(), error)) {
+        h.token = *v;
+      } else {
+        problem(path + ".token", error);
+      }
+    }
+    const bool token_given = static_cast<bool>(out["token"]);
+    if (h.preset != http_preset::webhook && !token_given)
+      problem(path + ".token",
+              std::string("is required by the ") +
+                  (h.preset == http_preset::thehive ? "thehive preset (its API key"
+                                                    : "splunk_hec preset (the HEC token") +
+                  ", e.g. ${env:NAME} or ${file:/path})");
+    else if (token_given && h.token.empty() && error.empty())
+      problem(path + ".token", "is empty");
+    else if (!h.token.empty() && h.token.find_first_of("\r\n") != std::string::npos)
+      problem(path + ".token", "must not contain a line break");
+    secret_map_at(out, "headers", path, "header names to values", h.headers);
+    for (const auto& [name, value] : h.headers) {
+      if (auto why = http_header_problem(name, value)) {
+        problem(path + ".headers." + name, *why);
+        continue;
+      }
+      if (lower(name) == "authorization" && (h.preset != http_preset::webhook || token_given))
+        problem(path + ".headers." + name,
+                "is set from 'token'; give the credential in one place only");
+    }
+    if (const YAML::Node t = out["tls"]) {
+      const std::string tp = path + ".tls";
+      if (!t.IsMap()) {
+        problem(tp, "must be a map");
+      } else {
+        check_keys(t, tp, {"verify", "ca_file", "client_cert", "client_key", "server_name"});
+        bool_at(t, "verify", tp, h.tls_verify);
+        string_at(t, "ca_file", tp, h.ca_file);
+        string_at(t, "client_cert", tp, h.client_cert);
+        string_at(t, "client_key", tp, h.client_key);
+        string_at(t, "server_name", tp, h.server_name);
+        if (h.client_cert.empty() != h.client_key.empty())
+          problem(tp, "client_cert and client_key go together");
+        if (h.url.rfind("http://", 0) == 0) problem(tp, "is for https:// URLs only");
+      }
+    }
+    duration_at(out, "connect_timeout", path, h.connect_timeout, 100'000, 10 * us_per_minute);
+    duration_at(out, "request_timeout", path, h.request_timeout, 100'000, 60 * us_per_minute);
+    duration_at(out, "retry_backoff_min", path, h.retry_backoff_min, 1'000, 10 * us_per_minute);
+    duration_at(out, "retry_backoff_max", path, h.retry_backoff_max, 1'000, 60 * us_per_minute);
+    duration_at(out, "retry_after_max", path, h.retry_after_max, us_per_second,
+                24 * 60 * us_per_minute);
+    if (h.retry_backoff_max < h.retry_backoff_min)
+      problem(path + ".retry_backoff_max", "must not be less than retry_backoff_min");
+    number_at<std::size_t>(out, "max_pending_alerts", path, h.max_pending_alerts, 1, 100'000'000);
+    number_at<std::size_t>(out, "spool_max_bytes", path, h.spool_max_bytes, 64u << 10,
+                           std::size_t{1} << 40);
+    if (const YAML::Node t = out["thehive"]) {
+      const std::string tp = path + ".thehive";
+      if (h.preset != http_preset::thehive) problem(tp, "is for preset: thehive only");
+      if (!t.IsMap()) {
+        problem(tp, "must be a map");
+        return h;
+      }
+      check_keys(t, tp, {"type", "source"});
+      if (string_at(t, "type", tp, h.thehive_type) && h.thehive_type.empty())
+        problem(tp + ".type", "must not be empty");
+      if (string_at(t, "source", tp, h.thehive_source) && h.thehive_source.empty())
+        problem(tp + ".source", "must not be empty");
+    }
+    if (const YAML::Node t = out["splunk"]) {
+      const std::string tp = path + ".splunk";
+      if (h.preset != http_preset::splunk_hec) problem(tp, "is for preset: splunk_hec only");
+      if (!t.IsMap()) {
+        problem(tp, "must be a map");
+        return h;
+      }
+      check_keys(t, tp, {"source", "sourcetype", "index", "host"});
+      string_at(t, "source", tp, h.splunk_source);
+      string_at(t, "sourcetype", tp, h.splunk_sourcetype);
+      string_at(t, "index", tp, h.splunk_index);
+      string_at(t, "host", tp, h.splunk_host);
+    }
+    return h;
+  }
+
+  static std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
   }
 
   static bool valid_cidr(const std::string& s) {
@@ -562,6 +727,66 @@ std::optional<std::string> refused_output_property(const std::string& key,
     return "set the brokers with 'brokers:', not with the property '" + key + "'";
   if (key == "transactional.id")
     return "transactional.id is not supported: the output produces outside transactions";
+  return std::nullopt;
+}
+
+std::optional<std::string> http_url_problem(const std::string& url) {
+  std::string rest;
+  if (url.rfind("https://", 0) == 0)
+    rest = url.substr(8);
+  else if (url.rfind("http://", 0) == 0)
+    rest = url.substr(7);
+  else
+    return "'" + url + "' must start with http:// or https://";
+  const std::string authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty()) return "'" + url + "' has no host";
+  if (authority.find('@') != std::string::npos)
+    return "credentials in the URL are not supported: put them in 'token' or 'headers'";
+  if (rest.find('#') != std::string::npos) return "a URL with a #fragment is not a request target";
+  for (char c : url)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      return "the URL must not contain spaces or control characters";
+  // host, [v6], optional :port
+  std::string host = authority, port;
+  if (host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string::npos) return "'" + url + "': unclosed '[' in the host";
+    port = host.substr(close + 1);
+    host = host.substr(1, close - 1);
+    if (!port.empty()) {
+      if (port.front() != ':') return "'" + url + "': unexpected text after the IPv6 address";
+      port.erase(0, 1);
+    }
+  } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  if (host.empty()) return "'" + url + "' has no host";
+  if (authority.find(':') != std::string::npos && authority.front() != '[' && port.empty())
+    return "'" + url + "': empty port";
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(port) == 0 || std::stoul(port) > 65535)
+      return "'" + url + "': the port must be 1-65535";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> http_header_problem(const std::string& name, const std::string& value) {
+  // RFC 9110 §5.6.2 token characters.
+  static constexpr std::string_view tchar = "!#$%&'*+-.^_`|~";
+  if (name.empty()) return "a header name must not be empty";
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && tchar.find(c) == std::string_view::npos)
+      return "'" + name + "' is not a valid header name (RFC 9110 token characters only)";
+  for (char c : value)
+    if (c == '\r' || c == '\n' || c == '\0') return "the value must not contain CR, LF or NUL";
+  std::string l = name;
+  std::transform(l.begin(), l.end(), l.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* reserved : {"host", "content-length", "transfer-encoding", "connection",
+                               "content-type", "idempotency-key", "keep-alive", "upgrade", "te"})
+    if (l == reserved) return "'" + name + "' is set by portscand and cannot be configured";
   return std::nullopt;
 }
 
@@ -639,6 +864,14 @@ std::string describe_config(const config& cfg) {
         o << ' ' << key << '=' << (is_secret_key(key) ? "(redacted)" : value);
     } else if (const auto* f = std::get_if<file_output_config>(&out.sink)) {
       o << " file path=" << f->path;
+    } else if (const auto* h = std::get_if<http_output_config>(&out.sink)) {
+      static constexpr const char* presets[] = {"webhook", "thehive", "splunk_hec"};
+      static constexpr const char* batches[] = {"one", "array", "ndjson"};
+      o << " http url=" << h->url << " preset=" << presets[static_cast<int>(h->preset)]
+        << " batch=" << batches[static_cast<int>(h->batch)] << " spool=" << h->spool_path;
+      if (!h->tls_verify) o << " tls_verify=false";
+      // Header values are often credentials: names only.
+      for (const auto& [key, value] : h->headers) o << " header=" << key;
     }
     o << ']';
   }

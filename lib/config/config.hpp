@@ -77,11 +77,44 @@ struct file_output_config {
   bool fsync = true;
 };
 
+// How an HTTP output shapes its requests (README "Outputs", lib/publish/README.md).
+enum class http_preset : std::uint8_t { webhook, thehive, splunk_hec };
+// One alert per request, a JSON array of alerts, or newline-delimited JSON.
+enum class http_batch : std::uint8_t { one, array, ndjson };
+
+struct http_output_config {
+  std::string url;  // http://host[:port]/path or https://...
+  http_preset preset = http_preset::webhook;
+  http_batch batch = http_batch::one;
+  std::size_t max_batch = 100;  // alerts per request with batch array/ndjson
+  // Extra request headers, secret references resolved by the configuration reader.
+  std::map<std::string, std::string> headers;
+  // thehive: "Authorization: Bearer <token>"; splunk_hec: "Authorization: Splunk <token>".
+  std::string token;
+  // TLS (https only): verification against the system CAs, or ca_file, is always on unless
+  // tls_verify is false; client_cert/client_key for mutual TLS; server_name overrides SNI and
+  // the name the certificate must carry (default: the URL's host).
+  bool tls_verify = true;
+  std::string ca_file, client_cert, client_key, server_name;
+  timestamp_us connect_timeout = 10 * us_per_second;  // TCP connect plus TLS handshake
+  timestamp_us request_timeout = 30 * us_per_second;  // writing the request, reading the answer
+  timestamp_us retry_backoff_min = 500'000;           // first retry waits up to this (jitter)
+  timestamp_us retry_backoff_max = 60 * us_per_second;
+  timestamp_us retry_after_max = 10 * us_per_minute;  // a longer Retry-After is capped
+  std::size_t max_pending_alerts = 100'000;
+  std::size_t spool_max_bytes = 256u << 20;
+  std::string spool_path;  // <state_dir>/http-<name>.spool, set by the reader
+  // Preset fields: TheHive alert type/source, Splunk HEC source/sourcetype/index/host
+  // ("" = the preset's default; host "" = this machine's host name).
+  std::string thehive_type = "port-scan", thehive_source = "portscand";
+  std::string splunk_source = "portscand", splunk_sourcetype, splunk_index, splunk_host;
+};
+
 struct output_config {
   std::string path;  // its YAML path ("outputs[1]"), for problems found after reading
   std::string name;
   output_schema schema = output_schema::native;
-  std::variant<kafka_output_config, file_output_config> sink;
+  std::variant<kafka_output_config, file_output_config, http_output_config> sink;
 };
 
 struct metrics_config {
@@ -153,6 +186,13 @@ std::optional<std::string> resolve_secret_reference(const std::string& value, st
 // itself both ask here, so check-config and run refuse the same values.
 std::optional<std::string> refused_output_property(const std::string& key,
                                                    const std::string& value);
+
+// Why `url` cannot be an HTTP output's URL (scheme http/https, a host, port 1-65535, no
+// credentials or fragment), or nullopt.
+std::optional<std::string> http_url_problem(const std::string& url);
+// Why a configured request header cannot be sent (not an RFC 9110 token name, CR/LF/NUL in
+// the value, or a header portscand sets itself), or nullopt.
+std::optional<std::string> http_header_problem(const std::string& name, const std::string& value);
 
 // True for property names whose values must never be logged.
 bool is_secret_key(const std::string& key);

@@ -2,6 +2,7 @@
 
 #include "publish/alert_output.hpp"
 #include "publish/file_output.hpp"
+#include "publish/http_output.hpp"
 #include "publish/kafka_output.hpp"
 
 namespace portscand {
@@ -9,6 +10,8 @@ namespace portscand {
 std::unique_ptr<alert_output> make_output(const output_config& cfg, metrics_registry& metrics) {
   if (const auto* k = std::get_if<kafka_output_config>(&cfg.sink))
     return std::make_unique<kafka_output>(cfg.name, cfg.schema, *k, metrics);
+  if (const auto* h = std::get_if<http_output_config>(&cfg.sink))
+    return std::make_unique<http_output>(cfg.name, cfg.schema, *h, metrics);
   return std::make_unique<file_output>(cfg.name, cfg.schema, std::get<file_output_config>(cfg.sink),
                                        metrics);
 }

@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "ingest/syslog_listener.hpp"
+#include "publish/http_output.hpp"
 #include "publish/kafka_properties.hpp"
 
 namespace portscand {
@@ -93,13 +94,17 @@ std::optional<std::string> output_file_problem(const std::string& path) {
 std::vector<config_problem> check_startup(const config& cfg) {
   std::vector<config_problem> problems;
   if (cfg.outputs.empty())
-    problems.push_back({"outputs",
-                        "no outputs configured: alerts would go nowhere (add a kafka, file or "
-                        "stdout output)"});
+    problems.push_back(
+        {"outputs",
+         "no outputs configured: alerts would go nowhere (add a kafka, file, http or "
+         "stdout output)"});
   if (auto why = state_dir_problem(cfg.state_dir)) problems.push_back({"state_dir", *why});
   for (const auto& o : cfg.outputs)
     if (const auto* f = std::get_if<file_output_config>(&o.sink); f != nullptr && f->path != "-")
       if (auto why = output_file_problem(f->path)) problems.push_back({o.path + ".path", *why});
+  for (const auto& o : cfg.outputs)
+    if (const auto* h = std::get_if<http_output_config>(&o.sink))
+      for (auto& p : check_http_tls_files(*h, o.path)) problems.push_back(std::move(p));
   for (const auto& in : cfg.inputs)
     if (const auto* s = std::get_if<syslog_input_config>(&in.transport))
       for (auto& p : check_tls_files(*s, in.path)) problems.push_back(std::move(p));

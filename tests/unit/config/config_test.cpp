@@ -202,8 +202,103 @@ INSTANTIATE_TEST_SUITE_P(
         invalid_case{"a duplicate librdkafka property that would hide acks 1",
                      "outputs:\n  - type: kafka\n    brokers: b\n    topic: t\n    properties:\n   "
                      "   acks: all\n      acks: '1'\n",
-                     "outputs[0].properties.acks", "duplicate key 'acks'"}),
+                     "outputs[0].properties.acks", "duplicate key 'acks'"},
+        // Issue 13: HTTP outputs.
+        invalid_case{"an http output without url", "outputs: [{type: http}]", "outputs[0].url",
+                     "is required"},
+        invalid_case{"an http output with an ftp url", "outputs: [{type: http, url: 'ftp://h/x'}]",
+                     "outputs[0].url", "must start with http:// or https://"},
+        invalid_case{"an http output with credentials in the url",
+                     "outputs: [{type: http, url: 'https://u:p@h/x'}]", "outputs[0].url",
+                     "credentials in the URL"},
+        invalid_case{"an http output with port 0", "outputs: [{type: http, url: 'http://h:0/'}]",
+                     "outputs[0].url", "1-65535"},
+        invalid_case{"an unknown http preset",
+                     "outputs: [{type: http, url: 'https://h/', preset: sentinel}]",
+                     "outputs[0].preset", "unknown preset 'sentinel'"},
+        invalid_case{"an unknown batch mode",
+                     "outputs: [{type: http, url: 'https://h/', batch: csv}]", "outputs[0].batch",
+                     "'one', 'array' or 'ndjson'"},
+        invalid_case{"the thehive preset without token",
+                     "outputs: [{type: http, url: 'https://h/api/v1/alert', preset: thehive}]",
+                     "outputs[0].token", "required by the thehive preset"},
+        invalid_case{"the splunk_hec preset with an unset token secret",
+                     "outputs: [{type: http, url: 'https://h/services/collector/event', preset: "
+                     "splunk_hec, token: '${env:PORTSCAND_TEST_UNSET_VAR}'}]",
+                     "outputs[0].token", "PORTSCAND_TEST_UNSET_VAR is not set"},
+        invalid_case{"the thehive preset with batches",
+                     "outputs: [{type: http, url: 'https://h/', preset: thehive, token: t, batch: "
+                     "array}]",
+                     "outputs[0].batch", "one alert per request"},
+        invalid_case{"splunk_hec with a JSON array",
+                     "outputs: [{type: http, url: 'https://h/', preset: splunk_hec, token: t, "
+                     "batch: array}]",
+                     "outputs[0].batch", "not a JSON array"},
+        invalid_case{"a header name with a space",
+                     "outputs: [{type: http, url: 'https://h/', headers: {'X Key': v}}]",
+                     "outputs[0].headers.X Key", "not a valid header name"},
+        invalid_case{"a header value with a line break",
+                     "outputs: [{type: http, url: 'https://h/', headers: {X-Key: \"a\\r\\nHost: "
+                     "evil\"}}]",
+                     "outputs[0].headers.X-Key", "CR, LF or NUL"},
+        invalid_case{"a header portscand sets itself",
+                     "outputs: [{type: http, url: 'https://h/', headers: {Idempotency-Key: x}}]",
+                     "outputs[0].headers.Idempotency-Key", "set by portscand"},
+        invalid_case{"an authorization header next to a preset's token",
+                     "outputs: [{type: http, url: 'https://h/', preset: thehive, token: t, "
+                     "headers: {Authorization: 'Bearer x'}}]",
+                     "outputs[0].headers.Authorization", "set from 'token'"},
+        invalid_case{"an unset secret in a header",
+                     "outputs: [{type: http, url: 'https://h/', headers: {X-Api-Key: "
+                     "'${env:PORTSCAND_TEST_UNSET_VAR}'}}]",
+                     "outputs[0].headers.X-Api-Key", "is not set"},
+        invalid_case{"a tls section on a plain http url",
+                     "outputs: [{type: http, url: 'http://h/', tls: {ca_file: /x}}]",
+                     "outputs[0].tls", "https:// URLs only"},
+        invalid_case{"a client certificate without its key",
+                     "outputs: [{type: http, url: 'https://h/', tls: {client_cert: /x}}]",
+                     "outputs[0].tls", "go together"},
+        invalid_case{"duplicate output names",
+                     "outputs: [{type: stdout, name: a}, {type: http, url: 'https://h/', name: a}]",
+                     "outputs[1].name", "duplicate output name"}),
     test::why_name{});
+
+TEST(Config, AnHttpOutputIsReadWithItsSpoolUnderTheStateDirAndSecretsResolved) {
+  ::setenv("PORTSCAND_TEST_HEC_TOKEN", "hec-token-1", 1);
+  const auto r = load(
+      "state_dir: /var/lib/ps\n"
+      "outputs:\n"
+      "  - type: http\n"
+      "    name: splunk\n"
+      "    url: https://splunk.example:8088/services/collector/event\n"
+      "    preset: splunk_hec\n"
+      "    token: ${env:PORTSCAND_TEST_HEC_TOKEN}\n"
+      "    batch: ndjson\n"
+      "    max_batch: 50\n"
+      "    headers: {X-Tenant: '${env:PORTSCAND_TEST_HEC_TOKEN}'}\n"
+      "    tls: {ca_file: /etc/ssl/splunk-ca.pem}\n"
+      "    request_timeout: 5s\n"
+      "    splunk: {sourcetype: 'portscand:json', index: security}\n");
+  ::unsetenv("PORTSCAND_TEST_HEC_TOKEN");
+  ASSERT_TRUE(r.problems.empty()) << listing(r.problems);
+  ASSERT_EQ(r.cfg.outputs.size(), 1u);
+  const auto& h = std::get<http_output_config>(r.cfg.outputs[0].sink);
+  EXPECT_EQ(h.preset, http_preset::splunk_hec);
+  EXPECT_EQ(h.batch, http_batch::ndjson);
+  EXPECT_EQ(h.max_batch, 50u);
+  EXPECT_EQ(h.token, "hec-token-1");
+  EXPECT_EQ(h.headers.at("X-Tenant"), "hec-token-1");
+  EXPECT_EQ(h.ca_file, "/etc/ssl/splunk-ca.pem");
+  EXPECT_TRUE(h.tls_verify);
+  EXPECT_EQ(h.request_timeout, 5 * us_per_second);
+  EXPECT_EQ(h.splunk_sourcetype, "portscand:json");
+  EXPECT_EQ(h.splunk_index, "security");
+  EXPECT_EQ(h.spool_path, "/var/lib/ps/http-splunk.spool");
+  // The banner names headers, never their values, and never the token.
+  const std::string banner = describe_config(r.cfg);
+  EXPECT_EQ(banner.find("hec-token-1"), std::string::npos) << banner;
+  EXPECT_NE(banner.find("header=X-Tenant"), std::string::npos) << banner;
+}
 
 TEST(Config, ScaleOutTakesTheFirstKafkaInputsBrokersAndProperties) {
   const auto r = load(R"(
@@ -405,6 +500,19 @@ TEST_F(StartupChecks, TlsFilesOpenSslCannotUseAreRefused) {
                           "tls.certificate '" + dir.file("garbage.crt") + "': "));
   EXPECT_TRUE(has_problem(daemon_problems(tls_input(a.cert_path, b.key_path)), "inputs[0].tls.key",
                           "cannot be used with tls.certificate"));
+}
+
+TEST_F(StartupChecks, AnHttpOutputsTlsFilesAreLoadedAtCheckTime) {
+  test::write_file(dir.file("garbage.pem"), "not a certificate\n");
+  const std::string yaml =
+      state_dir() +
+      "outputs: [{type: http, url: 'https://h/', tls: {ca_file: " + dir.file("missing-ca.pem") +
+      ", client_cert: " + dir.file("garbage.pem") + ", client_key: " + dir.file("none.key") +
+      "}}]\n";
+  const auto problems = daemon_problems(yaml);
+  EXPECT_TRUE(has_problem(problems, "outputs[0].tls.ca_file", "cannot load CA certificates"));
+  EXPECT_TRUE(has_problem(problems, "outputs[0].tls.client_cert", "garbage.pem"));
+  EXPECT_TRUE(has_problem(problems, "outputs[0].tls.client_key", "none.key"));
 }
 
 TEST_F(StartupChecks, TlsFilesOfAPlainTcpListenerAreNotRead) {

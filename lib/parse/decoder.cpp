@@ -7,8 +7,12 @@
 namespace portscand {
 
 unit_decoder::unit_decoder(const format_registry& registry, std::string_view format,
-                           std::size_t max_unit_bytes)
-    : registry_(registry), max_unit_bytes_(max_unit_bytes), parsers_(registry.entries().size()) {
+                           std::size_t max_unit_bytes, envelope_options envelope)
+    : registry_(registry),
+      max_unit_bytes_(max_unit_bytes),
+      ecs_(registry.find("ecs")),
+      envelopes_(std::move(envelope)),
+      parsers_(registry.entries().size()) {
   if (format == "auto") return;
   const auto& entries = registry.entries();
   for (std::size_t i = 0; i < entries.size(); ++i)
@@ -24,6 +28,7 @@ format_parser& unit_decoder::parser_for(std::size_t index) {
 
 void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse_sink& sink) {
   last_format_ = {};
+  last_envelope_ = {};
   header_time_ = ctx.header_time;
   while (!unit.empty() && (unit.back() == '\n' || unit.back() == '\r')) unit.remove_suffix(1);
   if (unit.size() > max_unit_bytes_) {
@@ -35,6 +40,85 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
     sink.skipped("empty");
     return;
   }
+  // Only a unit that starts with '{' can be an envelope: any other unit pays one compare.
+  const format_entry* detected = nullptr;
+  bool have_detected = false;
+  if (unit[first] == '{' && envelopes_.mode() != envelope_options::kind::none &&
+      try_envelope(unit, ctx, sink, detected, have_detected))
+    return;
+  decode_line(unit, ctx, sink, detected, have_detected);
+}
+
+bool unit_decoder::try_envelope(std::string_view unit, const parse_context& ctx, parse_sink& sink,
+                                const format_entry*& detected, bool& have_detected) {
+  bool ecs_claimed = false;
+  if (envelopes_.mode() == envelope_options::kind::automatic) {
+    // A native record of a JSON format is never an envelope: the formats' probes decide
+    // first (auto-detection runs once; its answer is kept for decode_line). ECS documents are
+    // the exception: Beats and Logstash write the raw line as an ECS document with a message.
+    const format_entry* claimed = nullptr;
+    if (fixed_ >= 0) {
+      const format_entry& e = registry_.entries()[static_cast<std::size_t>(fixed_)];
+      if (e.probe && e.probe(unit.substr(0, probe_window))) claimed = &e;
+    } else {
+      detected = registry_.detect(unit);
+      have_detected = true;
+      claimed = detected;
+    }
+    // A text format's probe may match text quoted inside an envelope: not a native claim.
+    if (claimed != nullptr && !claimed->reads_json) claimed = nullptr;
+    if (claimed != nullptr && claimed != ecs_) return false;
+    ecs_claimed = claimed != nullptr;
+  }
+  envelope_fields env;
+  switch (envelopes_.read(unit, ctx, ecs_claimed, env)) {
+    case envelope_reader::outcome::not_envelope:
+      return false;
+    case envelope_reader::outcome::invalid_json:
+      // Left to the formats, which count it (invalid_json, or unknown_format under auto).
+      return false;
+    case envelope_reader::outcome::without_message:
+      last_format_ = "envelope";
+      sink.rejected("envelope_without_message");
+      return true;
+    case envelope_reader::outcome::message_not_text:
+      last_format_ = "envelope";
+      sink.rejected("envelope_message_not_text");
+      return true;
+    case envelope_reader::outcome::unwrapped:
+      break;
+  }
+  last_envelope_ = env.shape;
+  if (env.bad_time || env.bad_host) {
+    last_format_ = "envelope";
+    if (env.bad_time) sink.ignored_field("envelope_bad_time");
+    if (env.bad_host) sink.ignored_field("envelope_bad_host");
+    last_format_ = {};
+  }
+  // The envelope's time and host stand where a transport's would: below the line's own
+  // syslog header and the record's own fields.
+  parse_context inner = ctx;
+  if (env.time != 0) inner.header_time = env.time;
+  if (!env.host.empty()) inner.host = env.host;
+  if (!env.app.empty()) inner.app = env.app;
+  inner.structured_data = {};
+  // A message that is a view of the (padded) text the reader parsed is followed by the rest
+  // of it; an unescaped one lives in the reader's string buffer, whose tail is not ours.
+  inner.padded = env.message_in_unit;
+  header_time_ = inner.header_time;
+  std::string_view line = env.message;
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.find_first_not_of(" \t") == std::string_view::npos) {
+    sink.skipped("empty");
+    return true;
+  }
+  decode_line(line, inner, sink, nullptr, false);
+  return true;
+}
+
+void unit_decoder::decode_line(std::string_view unit, const parse_context& ctx, parse_sink& sink,
+                               const format_entry* detected, bool have_detected) {
+  const std::size_t first = unit.find_first_not_of(" \t");
   // A syslog header in front of the record: its time, host and tag go into the context and
   // the format (and the probes) see only the body. JSON units (objects, arrays) never carry
   // a header and go to the format as they are.
@@ -53,13 +137,14 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
         sink.skipped("empty");
         return;
       }
+      have_detected = false;
     }
   }
   std::size_t index;
   if (fixed_ >= 0) {
     index = static_cast<std::size_t>(fixed_);
   } else {
-    const format_entry* e = registry_.detect(unit);
+    const format_entry* e = have_detected ? detected : registry_.detect(unit);
     // A record carried in the structured data beside a message the probes do not know
     // (Check Point's Fields@ element): the format finds it in the context.
     if (e == nullptr && !body_ctx.structured_data.empty())

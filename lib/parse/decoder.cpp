@@ -51,28 +51,41 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
 
 bool unit_decoder::try_envelope(std::string_view unit, const parse_context& ctx, parse_sink& sink,
                                 const format_entry*& detected, bool& have_detected) {
-  bool ecs_claimed = false;
-  if (envelopes_.mode() == envelope_options::kind::automatic) {
-    // A native record of a JSON format is never an envelope: the formats' probes decide
-    // first (auto-detection runs once; its answer is kept for decode_line). ECS documents are
-    // the exception: Beats and Logstash write the raw line as an ECS document with a message.
-    const format_entry* claimed = nullptr;
-    if (fixed_ >= 0) {
-      const format_entry& e = registry_.entries()[static_cast<std::size_t>(fixed_)];
-      if (e.probe && e.probe(unit.substr(0, probe_window))) claimed = &e;
-    } else {
-      detected = registry_.detect(unit);
-      have_detected = true;
-      claimed = detected;
-    }
-    // A text format's probe may match text quoted inside an envelope: not a native claim.
-    if (claimed != nullptr && !claimed->reads_json) claimed = nullptr;
-    if (claimed != nullptr && claimed != ecs_) return false;
-    ecs_claimed = claimed != nullptr;
-  }
   envelope_fields env;
-  switch (envelopes_.read(unit, ctx, ecs_claimed, env)) {
+  envelope_reader::outcome r;
+  if (envelopes_.mode() == envelope_options::kind::custom) {
+    r = envelopes_.read(unit, ctx, false, false, env);
+  } else {
+    // One pass over the keys first: an object made only of the shippers' own fields that
+    // holds a message is an envelope, whatever a probe's substring search would find in its
+    // values, and costs no probe.
+    r = envelopes_.read(unit, ctx, false, true, env);
+    if (r != envelope_reader::outcome::unwrapped) {
+      // Otherwise a native record of a JSON format is never an envelope: the formats' probes
+      // decide (auto-detection runs once; its answer is kept for decode_line). ECS documents
+      // are the exception: Beats and Logstash write the raw line as an ECS document.
+      const format_entry* claimed = nullptr;
+      if (fixed_ >= 0) {
+        const format_entry& e = registry_.entries()[static_cast<std::size_t>(fixed_)];
+        if (e.probe && e.probe(unit.substr(0, probe_window))) claimed = &e;
+      } else {
+        detected = registry_.detect(unit);
+        have_detected = true;
+        claimed = detected;
+      }
+      // A text format's probe may match text quoted inside an envelope: not a native claim.
+      if (claimed != nullptr && !claimed->reads_json) claimed = nullptr;
+      if (claimed != nullptr && claimed != ecs_) return false;
+      const bool ecs_claimed = claimed != nullptr;
+      if (r == envelope_reader::outcome::foreign)
+        r = envelopes_.read(unit, ctx, ecs_claimed, false, env);
+      else if (r == envelope_reader::outcome::without_message && ecs_claimed)
+        r = envelope_reader::outcome::not_envelope;
+    }
+  }
+  switch (r) {
     case envelope_reader::outcome::not_envelope:
+    case envelope_reader::outcome::foreign:
       return false;
     case envelope_reader::outcome::invalid_json:
       // Left to the formats, which count it (invalid_json, or unknown_format under auto).

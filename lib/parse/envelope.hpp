@@ -63,19 +63,24 @@ class envelope_reader {
     without_message,   // an envelope (a shipper's marks) with no message field
     message_not_text,  // its message field is not a string
     invalid_json,      // the object could not be read
+    // auto with stop_at_foreign: a top-level key no shipper writes (see shipper_key): the
+    // formats' probes must decide first; read again without stop_at_foreign if they do not.
+    foreign,
   };
 
   // `unit` starts with '{'. With `ecs_claimed` (auto mode: the ecs probe claimed the unit) an
-  // object without a message stays ECS (not_envelope) and one that names endpoints or an
-  // event category is ECS even with a message.
+  // object without a message stays ECS (not_envelope); one that names endpoints or an event
+  // category is ECS even with a message. An object made only of keys the shippers document
+  // cannot be a native record of a JSON format (no format's probe keys are among them), so
+  // the decoder skips the probes when such an object unwraps.
   outcome read(std::string_view unit, const parse_context& ctx, bool ecs_claimed,
-               envelope_fields& out);
+               bool stop_at_foreign, envelope_fields& out);
 
   envelope_options::kind mode() const noexcept { return opt_.mode; }
 
  private:
   outcome read_auto(simdjson::ondemand::object obj, const parse_context& ctx, bool ecs_claimed,
-                    envelope_fields& out);
+                    bool stop_at_foreign, envelope_fields& out);
   outcome read_custom(simdjson::ondemand::object obj, const parse_context& ctx,
                       envelope_fields& out);
 

@@ -244,6 +244,32 @@ TEST(Envelope, NativeRecordsOfJsonFormatsAreNeverUnwrapped) {
   }
 }
 
+TEST(Envelope, ShipperFieldsAloneMakeAnEnvelopeWhateverTheMessageQuotes) {
+  // A one-line Windows event XML (a WFP 5156, as the windows-wfp fixture holds it) in a
+  // Filebeat event: the windows-wfp probe would find its provider name in the message text,
+  // but the object has only shipper fields, so the line is unwrapped and read as XML.
+  const auto lines = fixture_lines("windows-wfp/oneline.log");
+  std::string xml;
+  for (const auto& l : lines)
+    if (l.rfind("<Event", 0) == 0 && l.find("<EventID>5156<") != std::string::npos) xml = l;
+  ASSERT_FALSE(xml.empty());
+  std::string escaped;
+  for (char c : xml) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  auto r = decode(R"({"@timestamp":"2026-12-06T10:00:00Z","agent":{"type":"filebeat"},"message":")" +
+                  escaped + R"("})");
+  ASSERT_EQ(r.sink.records.size(), 1u);
+  EXPECT_EQ(r.envelope, "filebeat");
+  EXPECT_EQ(r.format, "windows-wfp");
+  // A field no shipper documents sends the object through the probes first; nothing claims
+  // it, so it is still unwrapped.
+  r = decode(R"({"pipeline_id":7,"source_type":"socket","message":")" + pan_cef + R"(22"})");
+  ASSERT_EQ(r.sink.records.size(), 1u);
+  EXPECT_EQ(r.envelope, "vector");
+}
+
 TEST(Envelope, AFixedTextFormatStillUnwraps) {
   auto r = decode(filebeat(443), "cef");
   ASSERT_EQ(r.sink.records.size(), 1u);

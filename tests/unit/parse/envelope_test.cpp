@@ -258,8 +258,9 @@ TEST(Envelope, ShipperFieldsAloneMakeAnEnvelopeWhateverTheMessageQuotes) {
     if (c == '"' || c == '\\') escaped += '\\';
     escaped += c;
   }
-  auto r = decode(R"({"@timestamp":"2026-12-06T10:00:00Z","agent":{"type":"filebeat"},"message":")" +
-                  escaped + R"("})");
+  auto r =
+      decode(R"({"@timestamp":"2026-12-06T10:00:00Z","agent":{"type":"filebeat"},"message":")" +
+             escaped + R"("})");
   ASSERT_EQ(r.sink.records.size(), 1u);
   EXPECT_EQ(r.envelope, "filebeat");
   EXPECT_EQ(r.format, "windows-wfp");

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "parse/json_util.hpp"
 #include "parse/syslog_header.hpp"
 
 namespace portscand {
@@ -56,10 +57,20 @@ bool unit_decoder::try_envelope(std::string_view unit, const parse_context& ctx,
   if (envelopes_.mode() == envelope_options::kind::custom) {
     r = envelopes_.read(unit, ctx, false, false, env);
   } else {
-    // One pass over the keys first: an object made only of the shippers' own fields that
-    // holds a message is an envelope, whatever a probe's substring search would find in its
-    // values, and costs no probe.
-    r = envelopes_.read(unit, ctx, false, true, env);
+    // A fixed JSON format says its units are its records: no envelope is looked for (the
+    // hot path of native Kafka topics pays one compare). Envelopes around text formats
+    // (`format: cef` over Filebeat events) are unwrapped as under auto.
+    if (fixed_ >= 0 && registry_.entries()[static_cast<std::size_t>(fixed_)].reads_json)
+      return false;
+    // The first key, read as text, settles most native records at no cost: a JSON format's
+    // record starts with a key no shipper writes; the probes then decide.
+    const std::string_view first_key = raw_first_key(unit);
+    const bool foreign_first = !first_key.empty() && !shipper_key(first_key);
+    // One pass over the keys: an object made only of the shippers' own fields that holds a
+    // message is an envelope, whatever a probe's substring search would find in its values,
+    // and costs no probe.
+    r = foreign_first ? envelope_reader::outcome::foreign
+                      : envelopes_.read(unit, ctx, false, true, env);
     if (r != envelope_reader::outcome::unwrapped) {
       // Otherwise a native record of a JSON format is never an envelope: the formats' probes
       // decide (auto-detection runs once; its answer is kept for decode_line). ECS documents
@@ -76,6 +87,9 @@ bool unit_decoder::try_envelope(std::string_view unit, const parse_context& ctx,
       // A text format's probe may match text quoted inside an envelope: not a native claim.
       if (claimed != nullptr && !claimed->reads_json) claimed = nullptr;
       if (claimed != nullptr && claimed != ecs_) return false;
+      // An ECS document that names its endpoints (source/destination) is a record, not a
+      // raw event: the probe's text check settles it without reading the object again.
+      if (claimed == ecs_ && json::has_ecs_endpoint(unit.substr(0, probe_window))) return false;
       const bool ecs_claimed = claimed != nullptr;
       if (r == envelope_reader::outcome::foreign)
         r = envelopes_.read(unit, ctx, ecs_claimed, false, env);

@@ -33,6 +33,15 @@ struct envelope_options {
 // at most 96 bytes. Used by config validation and the reader's constructor.
 bool valid_envelope_path(std::string_view path) noexcept;
 
+// Whether `key` is a top-level field some shipper writes into its envelope (Filebeat's
+// @timestamp, Vector's source_type, rsyslog's fromhost-ip, ...). A native record of a JSON
+// format starts with a key of its own, so its first key alone tells it from an envelope.
+bool shipper_key(std::string_view key) noexcept;
+
+// The first key of a JSON object as written (`{"TimeGenerated":` -> TimeGenerated), without
+// parsing; "" when it holds an escape or the text is not an object's start.
+std::string_view raw_first_key(std::string_view unit) noexcept;
+
 // What an envelope held. Views stay valid until the reader's next read().
 struct envelope_fields {
   // Static name of the shape (a metric label): filebeat, logstash, vector, fluent-bit,

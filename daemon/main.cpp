@@ -14,6 +14,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "detect/rule_loader.hpp"
+#include "parse/envelope.hpp"
 #include "parse/registry.hpp"
 #include "portscand/version.hpp"
 #include "runtime/daemon.hpp"
@@ -54,7 +55,7 @@ const char* const main_help =
 const char* const replay_help =
     "Usage: portscand replay [--config FILE] [--mode default|sentinel] [--format NAME|auto]\n"
     "                        [--shards N] [--threads N] [--schema native|ocsf]\n"
-    "                        [--timezone ZONE] FILE... | -\n"
+    "                        [--timezone ZONE] [--envelope SPEC] FILE... | -\n"
     "\n"
     "Reads network-session records from the files (or standard input for '-'), runs them\n"
     "through the detection engine with event-time semantics (each file is one input of the\n"
@@ -70,7 +71,9 @@ const char* const replay_help =
     "  --threads N     parse threads (default: the number of cores)\n"
     "  --schema S      alert schema: native (default) or ocsf\n"
     "  --timezone Z    zone of the records' zone-less times (BSD syslog headers, PAN-OS, ...):\n"
-    "                  an IANA name (Asia/Shanghai) or an offset (+08:00); default UTC\n";
+    "                  an IANA name (Asia/Shanghai) or an offset (+08:00); default UTC\n"
+    "  --envelope SPEC shipper envelopes around the records, as an input's `envelope:`: auto\n"
+    "                  (default), none, or message=PATH[,time=PATH][,host=PATH] (dotted paths)\n";
 
 const char* const run_help =
     "Usage: portscand run --config FILE [--log-level LEVEL]\n"
@@ -181,10 +184,35 @@ bool load_all(const std::string& path, config& cfg, rule_definition& rule, confi
   return ok;
 }
 
+// --envelope: auto, none, or message=PATH[,time=PATH][,host=PATH].
+bool parse_envelope_option(const std::string& text, envelope_config& out) {
+  if (text == "auto" || text == "none") {
+    out.mode = text == "auto" ? envelope_config::kind::automatic : envelope_config::kind::none;
+    return true;
+  }
+  out.mode = envelope_config::kind::custom;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    const std::size_t eq = item.find('=');
+    if (eq == std::string::npos) return false;
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    std::string* slot = key == "message" ? &out.message
+                        : key == "time"  ? &out.time
+                        : key == "host"  ? &out.host
+                                         : nullptr;
+    if (slot == nullptr || !valid_envelope_path(value)) return false;
+    *slot = value;
+    pos = comma + 1;
+  }
+  return !out.message.empty();
+}
+
 int cmd_replay(int argc, char** argv) {
-  const args a =
-      parse_args(argc, argv, 2,
-                 {"config", "mode", "format", "rule", "shards", "threads", "schema", "timezone"});
+  const args a = parse_args(
+      argc, argv, 2,
+      {"config", "mode", "format", "rule", "shards", "threads", "schema", "timezone", "envelope"});
   if (a.help) {
     std::cout << replay_help;
     return exit_ok;
@@ -236,6 +264,13 @@ int cmd_replay(int argc, char** argv) {
       return exit_usage;
     }
     opt.format = *f;
+  }
+  if (const auto* e = option(a, "envelope")) {
+    if (!parse_envelope_option(*e, opt.envelope)) {
+      std::cerr << "portscand replay: --envelope must be auto, none or "
+                   "message=PATH[,time=PATH][,host=PATH] with dotted paths of 1 to 5 keys\n";
+      return exit_usage;
+    }
   }
   if (const auto* s = option(a, "shards"); s && !parse_count(*s, opt.shards)) {
     std::cerr << "portscand replay: --shards must be 1..256\n";

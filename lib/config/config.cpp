@@ -205,6 +205,52 @@ class reader {
     problem(join(path, "format"), "unknown format '" + out + "' (valid: " + list + ")");
   }
 
+  // A dotted path an envelope reader can follow: 1..5 non-empty segments, at most 96 bytes
+  // (the same rule as parse/envelope.hpp's valid_envelope_path).
+  static bool valid_envelope_path(const std::string& p) {
+    if (p.empty() || p.size() > 96 || p.front() == '.' || p.back() == '.' ||
+        p.find("..") != std::string::npos)
+      return false;
+    return std::count(p.begin(), p.end(), '.') < 5;
+  }
+
+  void envelope_at(const YAML::Node& node, const std::string& path, envelope_config& out) {
+    const YAML::Node n = node["envelope"];
+    if (!n) return;
+    const std::string p = join(path, "envelope");
+    const char* expected = "must be auto, none or a map {message: PATH, time: PATH, host: PATH}";
+    if (n.IsScalar()) {
+      if (n.Scalar() == "auto")
+        out.mode = envelope_config::kind::automatic;
+      else if (n.Scalar() == "none")
+        out.mode = envelope_config::kind::none;
+      else
+        problem(p, std::string(expected) + ", not '" + n.Scalar() + "'");
+      return;
+    }
+    if (!n.IsMap()) {
+      problem(p, expected);
+      return;
+    }
+    check_keys(n, p, {"message", "time", "host"});
+    out.mode = envelope_config::kind::custom;
+    if (!string_at(n, "message", p, out.message)) {
+      if (!n["message"])
+        problem(p + ".message", "is required: the dotted path of the device's line");
+    }
+    string_at(n, "time", p, out.time);
+    string_at(n, "host", p, out.host);
+    const std::pair<const char*, const std::string*> paths[] = {
+        {"message", &out.message}, {"time", &out.time}, {"host", &out.host}};
+    for (const auto& [key, value] : paths) {
+      if (!n[key] || !n[key].IsScalar()) continue;
+      if (!valid_envelope_path(*value))
+        problem(p + "." + key, "'" + *value +
+                                   "' is not a dotted path of 1 to 5 non-empty keys (at most 96 "
+                                   "bytes), e.g. 'message' or 'log.original'");
+    }
+  }
+
   void read(const YAML::Node& root, config& cfg) {
     if (!root.IsMap()) {
       problem("", "the configuration must be a YAML map");
@@ -354,6 +400,7 @@ class reader {
         continue;
       }
       format_at(in, path, ic.format);
+      envelope_at(in, path, ic.envelope);
       std::string time_source;
       if (string_at(in, "event_time", path, time_source)) {
         if (time_source == "record")
@@ -373,8 +420,8 @@ class reader {
       }
       if (type == "kafka") {
         check_keys(in, path,
-                   {"type", "name", "format", "event_time", "timezone", "brokers", "topics",
-                    "group", "properties"});
+                   {"type", "name", "format", "envelope", "event_time", "timezone", "brokers",
+                    "topics", "group", "properties"});
         kafka_input_config k;
         if (!string_at(in, "brokers", path, k.brokers) || k.brokers.empty())
           problem(path + ".brokers", "is required (host:port[,host:port...])");
@@ -395,7 +442,7 @@ class reader {
         ic.transport = std::move(k);
       } else if (type == "syslog") {
         check_keys(in, path,
-                   {"type", "name", "format", "event_time", "timezone", "listen",
+                   {"type", "name", "format", "envelope", "event_time", "timezone", "listen",
                     "max_message_bytes", "max_connections", "max_connections_per_peer",
                     "idle_timeout", "frame_timeout", "receive_buffer_bytes", "allow", "tls"});
         syslog_input_config s;
@@ -434,7 +481,8 @@ class reader {
           problem(path + ".tls.ca", "verify_client needs a CA file");
         ic.transport = std::move(s);
       } else if (type == "file") {
-        check_keys(in, path, {"type", "name", "format", "event_time", "timezone", "path"});
+        check_keys(in, path,
+                   {"type", "name", "format", "envelope", "event_time", "timezone", "path"});
         file_input_config f;
         if (!string_at(in, "path", path, f.path) || f.path.empty())
           problem(path + ".path", "is required");
@@ -840,6 +888,10 @@ std::string describe_config(const config& cfg) {
   for (const auto& in : cfg.inputs) {
     o << " input[" << in.name << " format=" << in.format;
     if (!in.zone.is_utc()) o << " timezone=" << in.zone.name();
+    if (in.envelope.mode == envelope_config::kind::none) o << " envelope=none";
+    if (in.envelope.mode == envelope_config::kind::custom)
+      o << " envelope=message:" << in.envelope.message << ",time:" << in.envelope.time
+        << ",host:" << in.envelope.host;
     if (const auto* k = std::get_if<kafka_input_config>(&in.transport)) {
       o << " kafka brokers=" << k->brokers << " group=" << k->group << " topics=";
       for (const auto& t : k->topics) o << t << ',';

@@ -53,6 +53,14 @@ struct file_input_config {
   std::string path;  // NDJSON / lines; "-" = stdin
 };
 
+// `envelope:` of an input: how JSON units that are a shipper's envelope around the device's
+// line are read (lib/parse/envelope.hpp). Custom paths are dotted ("log.line").
+struct envelope_config {
+  enum class kind : std::uint8_t { automatic, none, custom };
+  kind mode = kind::automatic;
+  std::string message, time, host;  // custom only; message required
+};
+
 struct input_config {
   std::string path;  // its YAML path ("inputs[2]"), for problems found after reading
   std::string name;  // for metrics labels; defaults to "<type>-<index>"
@@ -60,6 +68,7 @@ struct input_config {
   event_time_source time_source = event_time_source::record;
   // `timezone:` (default UTC): the zone of the device's zone-less times, resolved at load.
   local_zone zone;
+  envelope_config envelope;
   std::variant<kafka_input_config, syslog_input_config, file_input_config> transport;
 };
 

@@ -23,23 +23,31 @@
 #include "parse/zscaler_nss.hpp"
 
 namespace portscand {
+namespace {
+
+format_entry json(format_entry e) {
+  e.reads_json = true;
+  return e;
+}
+
+}  // namespace
 
 // Probe order matters: specific signatures first, generic ones last.
 void register_builtin_formats(format_registry& r) {
-  r.add(asim_json_format());
+  r.add(json(asim_json_format()));
   // JSON formats with distinctive keys
-  r.add(azure_nsg_format());
-  r.add(azure_firewall_format());
-  r.add(mde_format());
-  r.add(vmconnection_format());
-  r.add(windows_wfp_format());
-  r.add(zscaler_nss_format());
-  r.add(vectra_format());  // before zeek-conn: Vectra reuses Zeek's id.* keys
-  r.add(zeek_conn_format());
-  r.add(ocsf_format());
-  r.add(flow_json_format());  // before suricata-eve: pmacct also writes "event_type"
-  r.add(suricata_eve_format());
-  r.add(ecs_format());  // generic ("@timestamp"): after every specific JSON probe
+  r.add(json(azure_nsg_format()));
+  r.add(json(azure_firewall_format()));
+  r.add(json(mde_format()));
+  r.add(json(vmconnection_format()));
+  r.add(json(windows_wfp_format()));
+  r.add(json(zscaler_nss_format()));
+  r.add(json(vectra_format()));  // before zeek-conn: Vectra reuses Zeek's id.* keys
+  r.add(json(zeek_conn_format()));
+  r.add(json(ocsf_format()));
+  r.add(json(flow_json_format()));  // before suricata-eve: pmacct also writes "event_type"
+  r.add(json(suricata_eve_format()));
+  r.add(json(ecs_format()));  // generic ("@timestamp"): after every specific JSON probe
   // syslog-borne text formats (probes see the body after any syslog header)
   r.add(cef_format());  // before the device natives: a CEF line may quote their messages
   r.add(cisco_asa_format());

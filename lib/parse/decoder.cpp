@@ -2,13 +2,18 @@
 
 #include <stdexcept>
 
+#include "parse/json_util.hpp"
 #include "parse/syslog_header.hpp"
 
 namespace portscand {
 
 unit_decoder::unit_decoder(const format_registry& registry, std::string_view format,
-                           std::size_t max_unit_bytes)
-    : registry_(registry), max_unit_bytes_(max_unit_bytes), parsers_(registry.entries().size()) {
+                           std::size_t max_unit_bytes, envelope_options envelope)
+    : registry_(registry),
+      max_unit_bytes_(max_unit_bytes),
+      ecs_(registry.find("ecs")),
+      envelopes_(std::move(envelope)),
+      parsers_(registry.entries().size()) {
   if (format == "auto") return;
   const auto& entries = registry.entries();
   for (std::size_t i = 0; i < entries.size(); ++i)
@@ -24,6 +29,7 @@ format_parser& unit_decoder::parser_for(std::size_t index) {
 
 void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse_sink& sink) {
   last_format_ = {};
+  last_envelope_ = {};
   header_time_ = ctx.header_time;
   while (!unit.empty() && (unit.back() == '\n' || unit.back() == '\r')) unit.remove_suffix(1);
   if (unit.size() > max_unit_bytes_) {
@@ -35,6 +41,111 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
     sink.skipped("empty");
     return;
   }
+  // Only a unit that starts with '{' can be an envelope: any other unit pays one compare.
+  const format_entry* detected = nullptr;
+  bool have_detected = false;
+  if (unit[first] == '{' && envelopes_.mode() != envelope_options::kind::none &&
+      try_envelope(unit, ctx, sink, detected, have_detected))
+    return;
+  decode_line(unit, ctx, sink, detected, have_detected);
+}
+
+bool unit_decoder::try_envelope(std::string_view unit, const parse_context& ctx, parse_sink& sink,
+                                const format_entry*& detected, bool& have_detected) {
+  envelope_fields env;
+  envelope_reader::outcome r;
+  if (envelopes_.mode() == envelope_options::kind::custom) {
+    r = envelopes_.read(unit, ctx, false, false, env);
+  } else {
+    // A fixed JSON format says its units are its records: no envelope is looked for (the
+    // hot path of native Kafka topics pays one compare). Envelopes around text formats
+    // (`format: cef` over Filebeat events) are unwrapped as under auto.
+    if (fixed_ >= 0 && registry_.entries()[static_cast<std::size_t>(fixed_)].reads_json)
+      return false;
+    // The first key, read as text, settles most native records at no cost: a JSON format's
+    // record starts with a key no shipper writes; the probes then decide.
+    const std::string_view first_key = raw_first_key(unit);
+    const bool foreign_first = !first_key.empty() && !shipper_key(first_key);
+    // One pass over the keys: an object made only of the shippers' own fields that holds a
+    // message is an envelope, whatever a probe's substring search would find in its values,
+    // and costs no probe.
+    r = foreign_first ? envelope_reader::outcome::foreign
+                      : envelopes_.read(unit, ctx, false, true, env);
+    if (r != envelope_reader::outcome::unwrapped) {
+      // Otherwise a native record of a JSON format is never an envelope: the formats' probes
+      // decide (auto-detection runs once; its answer is kept for decode_line). ECS documents
+      // are the exception: Beats and Logstash write the raw line as an ECS document.
+      const format_entry* claimed = nullptr;
+      if (fixed_ >= 0) {
+        const format_entry& e = registry_.entries()[static_cast<std::size_t>(fixed_)];
+        if (e.probe && e.probe(unit.substr(0, probe_window))) claimed = &e;
+      } else {
+        detected = registry_.detect(unit);
+        have_detected = true;
+        claimed = detected;
+      }
+      // A text format's probe may match text quoted inside an envelope: not a native claim.
+      if (claimed != nullptr && !claimed->reads_json) claimed = nullptr;
+      if (claimed != nullptr && claimed != ecs_) return false;
+      // An ECS document that names its endpoints (source/destination) is a record, not a
+      // raw event: the probe's text check settles it without reading the object again.
+      if (claimed == ecs_ && json::has_ecs_endpoint(unit.substr(0, probe_window))) return false;
+      const bool ecs_claimed = claimed != nullptr;
+      if (r == envelope_reader::outcome::foreign)
+        r = envelopes_.read(unit, ctx, ecs_claimed, false, env);
+      else if (r == envelope_reader::outcome::without_message && ecs_claimed)
+        r = envelope_reader::outcome::not_envelope;
+    }
+  }
+  switch (r) {
+    case envelope_reader::outcome::not_envelope:
+    case envelope_reader::outcome::foreign:
+      return false;
+    case envelope_reader::outcome::invalid_json:
+      // Left to the formats, which count it (invalid_json, or unknown_format under auto).
+      return false;
+    case envelope_reader::outcome::without_message:
+      last_format_ = "envelope";
+      sink.rejected("envelope_without_message");
+      return true;
+    case envelope_reader::outcome::message_not_text:
+      last_format_ = "envelope";
+      sink.rejected("envelope_message_not_text");
+      return true;
+    case envelope_reader::outcome::unwrapped:
+      break;
+  }
+  last_envelope_ = env.shape;
+  if (env.bad_time || env.bad_host) {
+    last_format_ = "envelope";
+    if (env.bad_time) sink.ignored_field("envelope_bad_time");
+    if (env.bad_host) sink.ignored_field("envelope_bad_host");
+    last_format_ = {};
+  }
+  // The envelope's time and host stand where a transport's would: below the line's own
+  // syslog header and the record's own fields.
+  parse_context inner = ctx;
+  if (env.time != 0) inner.header_time = env.time;
+  if (!env.host.empty()) inner.host = env.host;
+  if (!env.app.empty()) inner.app = env.app;
+  inner.structured_data = {};
+  // A message that is a view of the (padded) text the reader parsed is followed by the rest
+  // of it; an unescaped one lives in the reader's string buffer, whose tail is not ours.
+  inner.padded = env.message_in_unit;
+  header_time_ = inner.header_time;
+  std::string_view line = env.message;
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.find_first_not_of(" \t") == std::string_view::npos) {
+    sink.skipped("empty");
+    return true;
+  }
+  decode_line(line, inner, sink, nullptr, false);
+  return true;
+}
+
+void unit_decoder::decode_line(std::string_view unit, const parse_context& ctx, parse_sink& sink,
+                               const format_entry* detected, bool have_detected) {
+  const std::size_t first = unit.find_first_not_of(" \t");
   // A syslog header in front of the record: its time, host and tag go into the context and
   // the format (and the probes) see only the body. JSON units (objects, arrays) never carry
   // a header and go to the format as they are.
@@ -53,13 +164,14 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
         sink.skipped("empty");
         return;
       }
+      have_detected = false;
     }
   }
   std::size_t index;
   if (fixed_ >= 0) {
     index = static_cast<std::size_t>(fixed_);
   } else {
-    const format_entry* e = registry_.detect(unit);
+    const format_entry* e = have_detected ? detected : registry_.detect(unit);
     // A record carried in the structured data beside a message the probes do not know
     // (Check Point's Fields@ element): the format finds it in the context.
     if (e == nullptr && !body_ctx.structured_data.empty())

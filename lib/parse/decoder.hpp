@@ -5,39 +5,60 @@
 #include <string_view>
 #include <vector>
 
+#include "parse/envelope.hpp"
 #include "parse/registry.hpp"
 
 namespace portscand {
 
-// Turns one input unit into records: strips a syslog header when the unit has one (its
-// time and host go into the parse_context), then hands the body to a fixed format or, for
-// "auto", to the format whose probe matches. One per thread (owns parser instances).
+// Turns one input unit into records: takes the device's line out of a shipper's JSON envelope
+// when the unit is one (its time and host go into the parse_context), strips a syslog header
+// when the line has one (likewise), then hands the body to a fixed format or, for "auto", to
+// the format whose probe matches. One per thread (owns parser instances).
 class unit_decoder {
  public:
   // format: a registered name or "auto". Throws std::invalid_argument for an unknown name
   // (startup only; config validation reports it before this).
+  // envelope: the input's `envelope:` (a custom one must have a valid message path: throws
+  // std::invalid_argument otherwise, like an unknown format).
   unit_decoder(const format_registry& registry, std::string_view format,
-               std::size_t max_unit_bytes = default_max_unit_bytes);
+               std::size_t max_unit_bytes = default_max_unit_bytes, envelope_options envelope = {});
 
   static constexpr std::size_t default_max_unit_bytes = 4u << 20;
 
   void decode(std::string_view unit, const parse_context& ctx, parse_sink& sink);
 
-  // The format that parsed the last unit ("" when none did): for per-format metrics.
+  // The format that parsed the last unit ("" when none did; "envelope" when the unit was
+  // refused as an envelope): for per-format metrics.
   std::string_view last_format() const noexcept { return last_format_; }
 
-  // The syslog header time of the last unit, else the one its context brought, else 0: the
-  // time of its records that carry none of their own (before the receive time).
+  // The shape of the envelope the last unit came in (a static name: "filebeat", "vector",
+  // ..., "custom"), "" when it came bare.
+  std::string_view last_envelope() const noexcept { return last_envelope_; }
+
+  // The syslog header time of the last unit, else its envelope's time, else the one its
+  // context brought, else 0: the time of its records that carry none of their own (before
+  // the receive time).
   timestamp_us header_time() const noexcept { return header_time_; }
 
  private:
   format_parser& parser_for(std::size_t index);
+  // The unit or an envelope's message: syslog header, then the format.
+  void decode_line(std::string_view unit, const parse_context& ctx, parse_sink& sink,
+                   const format_entry* detected, bool have_detected);
+  // A JSON object under an `envelope:` other than none: true when it was handled as an
+  // envelope (unwrapped or refused), false when it is a record for the formats (then
+  // `detected` holds what auto-detection found, if it ran).
+  bool try_envelope(std::string_view unit, const parse_context& ctx, parse_sink& sink,
+                    const format_entry*& detected, bool& have_detected);
 
   const format_registry& registry_;
   std::size_t max_unit_bytes_;
-  int fixed_ = -1;                                       // index into registry entries, -1 = auto
+  int fixed_ = -1;                     // index into registry entries, -1 = auto
+  const format_entry* ecs_ = nullptr;  // the one JSON format whose documents may be envelopes
+  envelope_reader envelopes_;
   std::vector<std::unique_ptr<format_parser>> parsers_;  // lazily built, by entry index
   std::string_view last_format_;
+  std::string_view last_envelope_;
   timestamp_us header_time_ = 0;
 };
 

@@ -25,6 +25,11 @@ struct format_entry {
   // TSV #fields, AWS VPC custom formats): true for such a header line. Replay uses it to
   // hand the latest header lines to whichever thread parses the next piece of a file.
   std::function<bool(std::string_view line)> is_header;
+  // True for a format whose units may be JSON documents: its probe's claim on a JSON object
+  // makes the object one of its records, never a shipper envelope to unwrap. Text formats'
+  // probes may match text inside a JSON envelope (iptables' "IN=... OUT="); their claim does
+  // not count. Set in builtin_formats.cpp.
+  bool reads_json = false;
 };
 
 // name -> format. Built once at startup by register_builtin_formats; read-only afterwards,

@@ -342,7 +342,7 @@ void coordinator::build() {
   for (const auto& in : cfg_.inputs) {
     if (const auto* k = std::get_if<kafka_input_config>(&in.transport)) {
       auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source,
-                                               nullptr, false, in.zone);
+                                               nullptr, false, in.zone, in.envelope);
       kafka_.push_back(
           std::make_unique<kafka_source>(in.name, *k, std::move(sink), metrics_, clock_));
     } else if (const auto* f = std::get_if<file_input_config>(&in.transport)) {
@@ -350,7 +350,7 @@ void coordinator::build() {
           progress_.emplace_back(in.name, std::make_unique<input_progress>()).second.get();
       tracker_ids_[in.name] = tracker_.add_input(in.name);
       auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source,
-                                               progress, false, in.zone);
+                                               progress, false, in.zone, in.envelope);
       files_.push_back(
           std::make_unique<file_source>(in.name, *f, std::move(sink), metrics_, clock_));
     } else if (const auto* sl = std::get_if<syslog_input_config>(&in.transport)) {
@@ -366,7 +366,7 @@ void coordinator::build() {
           in.name, *sl,
           [eng, spec, progress, lossy] {
             return std::make_unique<input_sink>(*eng, spec.name, spec.format, spec.time_source,
-                                                progress, lossy, spec.zone);
+                                                progress, lossy, spec.zone, spec.envelope);
           },
           metrics_, clock_));
     }

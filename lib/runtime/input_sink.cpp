@@ -2,10 +2,30 @@
 
 namespace portscand {
 
+envelope_options to_envelope_options(const envelope_config& c) {
+  envelope_options o;
+  switch (c.mode) {
+    case envelope_config::kind::automatic:
+      o.mode = envelope_options::kind::automatic;
+      break;
+    case envelope_config::kind::none:
+      o.mode = envelope_options::kind::none;
+      break;
+    case envelope_config::kind::custom:
+      o.mode = envelope_options::kind::custom;
+      break;
+  }
+  o.message = c.message;
+  o.time = c.time;
+  o.host = c.host;
+  return o;
+}
+
 input_sink::input_sink(engine& eng, const std::string& input_name, const std::string& format,
                        event_time_source time_source, input_progress* progress, bool lossy,
-                       local_zone zone)
-    : decoder_(builtin_formats(), format),
+                       local_zone zone, const envelope_config& envelope)
+    : decoder_(builtin_formats(), format, unit_decoder::default_max_unit_bytes,
+               to_envelope_options(envelope)),
       zone_(std::move(zone)),
       mode_(eng.mode()),
       dispatcher_(eng.make_dispatcher(input_name, time_source)),
@@ -15,7 +35,9 @@ input_sink::input_sink(engine& eng, const std::string& input_name, const std::st
       received_(&eng.metrics().get_counter(
           "portscand_records_received_total",
           "Units received by an input before parsing (a line, a Kafka message, a syslog message).",
-          {{"input", input_name}})) {
+          {{"input", input_name}})),
+      input_name_(input_name),
+      metrics_(&eng.metrics()) {
   dispatcher_->set_drop_when_full(lossy);
 }
 
@@ -31,6 +53,18 @@ void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
   if (!zone_.is_utc()) ctx.zone = &zone_;
   dispatcher_->begin_unit(ctx, &decoder_);
   decoder_.decode(unit, ctx, *dispatcher_);
+  if (const std::string_view shape = decoder_.last_envelope(); !shape.empty()) {
+    // Shapes are a handful of static strings: a short list found by pointer.
+    counter* c = nullptr;
+    for (const auto& [name, ctr] : unwrapped_)
+      if (name == shape.data()) c = ctr;
+    if (c == nullptr) {
+      c = &metrics_->get_counter("portscand_records_unwrapped_total", unwrapped_help,
+                                 {{"input", input_name_}, {"envelope", std::string(shape)}});
+      unwrapped_.emplace_back(shape.data(), c);
+    }
+    c->inc();
+  }
   const timestamp_us t = dispatcher_->take_max_event_time();
   pending_max_ = std::max(pending_max_, t);
   message_max_ = std::max(message_max_, t);

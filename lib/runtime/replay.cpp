@@ -15,6 +15,7 @@
 #include "ingest/json_documents.hpp"
 #include "parse/decoder.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/input_sink.hpp"
 #include "schedule/schedule.hpp"
 #include "schedule/watermark.hpp"
 
@@ -352,7 +353,10 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
         auto& d = dispatchers[c->file];
         if (!d) d = eng.make_dispatcher(opt.files[c->file] == "-" ? "stdin" : opt.files[c->file]);
         auto& dec = decoders[c->file];
-        if (!dec) dec = std::make_unique<unit_decoder>(builtin_formats(), opt.format);
+        if (!dec)
+          dec = std::make_unique<unit_decoder>(builtin_formats(), opt.format,
+                                               unit_decoder::default_max_unit_bytes,
+                                               to_envelope_options(opt.envelope));
         unit_decoder& decoder = *dec;
         parse_context ctx;
         ctx.padded = true;
@@ -368,21 +372,41 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
         }
         const char* p = c->data->data();
         const char* end = p + c->size;
+        // Unwrapped envelopes, counted in runs of one shape (the names are static strings).
+        std::string_view shape;
+        std::uint64_t unwrapped = 0;
+        auto count_unwrapped = [&] {
+          if (unwrapped == 0) return;
+          metrics
+              .get_counter("portscand_records_unwrapped_total", unwrapped_help,
+                           {{"input", opt.files[c->file] == "-" ? "stdin" : opt.files[c->file]},
+                            {"envelope", std::string(shape)}})
+              .inc(unwrapped);
+          unwrapped = 0;
+        };
+        auto decode_unit = [&](std::string_view unit) {
+          d->begin_unit(ctx, &decoder);
+          decoder.decode(unit, ctx, *d);
+          if (const std::string_view e = decoder.last_envelope(); !e.empty()) {
+            if (e.data() != shape.data()) {
+              count_unwrapped();
+              shape = e;
+            }
+            ++unwrapped;
+          }
+        };
         if (c->documents) {
-          json_documents::split(std::string_view(p, c->size), true, [&](std::string_view unit) {
-            d->begin_unit(ctx, &decoder);
-            decoder.decode(unit, ctx, *d);
-          });
+          json_documents::split(std::string_view(p, c->size), true, decode_unit);
           p = end;
         }
         while (p < end) {
           const char* nl =
               static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
           const char* line_end = nl != nullptr ? nl : end;
-          d->begin_unit(ctx, &decoder);
-          decoder.decode(std::string_view(p, static_cast<std::size_t>(line_end - p)), ctx, *d);
+          decode_unit(std::string_view(p, static_cast<std::size_t>(line_end - p)));
           p = line_end + 1;
         }
+        count_unwrapped();
         d->flush();
         done.push(chunk_done{c->file, c->seq, d->take_max_event_time()});
       }
@@ -485,8 +509,9 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
           << sum("portscand_records_filtered_total") << " filtered, " << totals.late << " late, "
           << totals.shed << " shed, " << all.size() << " alerts\n";
   const std::string text = metrics.render();
-  for (const char* family : {"portscand_records_rejected_total", "portscand_records_skipped_total",
-                             "portscand_records_filtered_total"}) {
+  for (const char* family :
+       {"portscand_records_rejected_total", "portscand_records_skipped_total",
+        "portscand_records_filtered_total", "portscand_records_unwrapped_total"}) {
     std::size_t pos = 0;
     const std::string prefix = std::string(family) + "{";
     while ((pos = text.find(prefix, pos)) != std::string::npos) {

@@ -13,6 +13,7 @@ namespace portscand {
 struct replay_options {
   std::vector<std::string> files;  // "-" = standard input
   std::string format = "auto";
+  envelope_config envelope;  // as an input's `envelope:`
   detection_mode mode = detection_mode::standard;
   evaluation_config
       evaluation;  // allowed_lateness, max_future_skew apply; the schedule is on_close

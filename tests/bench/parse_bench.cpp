@@ -32,14 +32,10 @@ std::vector<std::string> fixture_units(const std::string& rel) {
   return units;
 }
 
-// Runs every non-empty line of a fixture through a decoder for `format`, padded as replay
-// parses file chunks. Items = records produced (a line may hold several), bytes = input.
-void run_fixture(benchmark::State& state, const std::string& format, const std::string& fixture) {
-  const std::vector<std::string> units = fixture_units(fixture);
-  if (units.empty()) {
-    state.SkipWithError(("no units in " + fixture).c_str());
-    return;
-  }
+// Runs every unit through a decoder for `format`, padded as replay parses file chunks.
+// Items = records produced (a line may hold several), bytes = input.
+void run_units(benchmark::State& state, const std::string& format,
+               const std::vector<std::string>& units) {
   unit_decoder decoder(builtin_formats(), format);
   std::vector<std::string> padded;
   std::size_t bytes = 0;
@@ -57,6 +53,47 @@ void run_fixture(benchmark::State& state, const std::string& format, const std::
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
 }
 
+// Every non-empty line of a fixture (tests/fixtures/<fixture>) through run_units.
+void run_fixture(benchmark::State& state, const std::string& format, const std::string& fixture) {
+  const std::vector<std::string> units = fixture_units(fixture);
+  if (units.empty()) {
+    state.SkipWithError(("no units in " + fixture).c_str());
+    return;
+  }
+  run_units(state, format, units);
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Cisco ASA over syslog, bare ("<164>Dec 06 2026 10:01:00: %ASA-...") or as Vector's syslog
+// source hands it to its Kafka sink (the header parsed into timestamp/hostname/facility/
+// severity, `message` the ASA text): the ASA lines of tests/fixtures/envelopes/bare/
+// cisco-asa.log, the same units both ways.
+void run_vector_asa(benchmark::State& state, bool envelope) {
+  std::vector<std::string> units;
+  for (const auto& line : fixture_units("envelopes/bare/cisco-asa.log")) {
+    const std::size_t split = line.find(": %");
+    if (split == std::string::npos) continue;
+    if (!envelope) {
+      units.push_back("<164>" + line);
+      continue;
+    }
+    units.push_back(R"({"appname":null,"facility":"local4","host":"192.0.2.11","hostname":null,)"
+                    R"("message":)" +
+                    json_string(std::string_view(line).substr(split + 2)) +
+                    R"(,"severity":"warning","source_ip":"192.0.2.11","source_type":"syslog",)"
+                    R"("timestamp":"2026-12-06T10:01:00Z"})");
+  }
+  run_units(state, "auto", units);
+}
+
 // One line per format, alphabetical.
 BENCHMARK_CAPTURE(run_fixture, asim, std::string("asim"), std::string("asim/sample.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim/sample.jsonl"));
@@ -72,6 +109,13 @@ BENCHMARK_CAPTURE(run_fixture, checkpoint, std::string("checkpoint"),
                   std::string("checkpoint/test-r81x.log"));
 BENCHMARK_CAPTURE(run_fixture, cisco_asa, std::string("cisco-asa"),
                   std::string("cisco-asa/test-sample.log"));
+// Shipper envelopes (auto, as an input's default) beside the same lines bare.
+BENCHMARK_CAPTURE(run_fixture, envelope_filebeat_cef, std::string("auto"),
+                  std::string("envelopes/filebeat.ndjson"));
+BENCHMARK_CAPTURE(run_fixture, envelope_filebeat_cef_bare, std::string("auto"),
+                  std::string("envelopes/bare/cef.log"));
+BENCHMARK_CAPTURE(run_vector_asa, envelope_vector_syslog_asa, true);
+BENCHMARK_CAPTURE(run_vector_asa, envelope_vector_syslog_asa_bare, false);
 BENCHMARK_CAPTURE(run_fixture, ecs, std::string("ecs"),
                   std::string("ecs/aws-vpcflow-extra-samples.ecs.jsonl"));
 BENCHMARK_CAPTURE(run_fixture, flow_json, std::string("flow-json"),

@@ -115,6 +115,31 @@ INSTANTIATE_TEST_SUITE_P(
         invalid_case{"a time zone offset beyond 18 hours",
                      "inputs: [{type: kafka, brokers: 'b:9092', topics: [t], timezone: '+19:00'}]",
                      "inputs[0].timezone", "offset"},
+        invalid_case{"an unknown envelope keyword",
+                     "inputs: [{type: kafka, brokers: 'b:9092', topics: [t], envelope: filebeat}]",
+                     "inputs[0].envelope", "must be auto, none or a map"},
+        invalid_case{"an envelope given as a list",
+                     "inputs: [{type: file, path: /dev/null, envelope: [message]}]",
+                     "inputs[0].envelope", "must be auto, none or a map"},
+        invalid_case{"a custom envelope without a message path",
+                     "inputs: [{type: file, path: /dev/null, envelope: {time: ts}}]",
+                     "inputs[0].envelope.message", "is required"},
+        invalid_case{"a custom envelope path with an empty key",
+                     "inputs: [{type: file, path: /dev/null, envelope: {message: 'a..b'}}]",
+                     "inputs[0].envelope.message", "not a dotted path"},
+        invalid_case{"a custom envelope path of six keys",
+                     "inputs: [{type: syslog, listen: 'udp://0.0.0.0:514', "
+                     "envelope: {message: a.b.c.d.e.f}}]",
+                     "inputs[0].envelope.message", "1 to 5"},
+        invalid_case{"a custom envelope time path ending in a dot",
+                     "inputs: [{type: file, path: /dev/null, envelope: {message: m, time: 't.'}}]",
+                     "inputs[0].envelope.time", "not a dotted path"},
+        invalid_case{"a mistyped custom envelope key",
+                     "inputs: [{type: file, path: /dev/null, envelope: {message: m, hots: h}}]",
+                     "inputs[0].envelope.hots", "unknown key"},
+        invalid_case{"a custom envelope path that is a map",
+                     "inputs: [{type: file, path: /dev/null, envelope: {message: {a: b}}}]",
+                     "inputs[0].envelope.message", "must be a string"},
         invalid_case{"an unknown mode", "mode: strict", "mode"},
         invalid_case{"an unknown schedule", "evaluation: {schedule: daily}", "evaluation.schedule"},
         invalid_case{"a duration without unit", "evaluation: {allowed_lateness: 10}",
@@ -363,6 +388,28 @@ TEST(Config, AnInputsTimeZoneIsResolvedAtLoadAndDefaultsToUtc) {
   EXPECT_EQ(west.offset_at_local(0), -7 * 3600);
   EXPECT_NE(describe_config(r.cfg).find("timezone=Asia/Shanghai"), std::string::npos)
       << describe_config(r.cfg);
+}
+
+TEST(Config, AnInputsEnvelopeDefaultsToAutoAndTakesNoneOrPaths) {
+  const auto r = load(
+      "inputs:\n"
+      "  - {type: file, path: /dev/null}\n"
+      "  - {type: file, path: /dev/null, envelope: none}\n"
+      "  - {type: kafka, brokers: 'b:9092', topics: [t], envelope: auto}\n"
+      "  - type: kafka\n"
+      "    brokers: 'b:9092'\n"
+      "    topics: [t]\n"
+      "    envelope: {message: payload.line, time: meta.ts, host: meta.device}\n");
+  ASSERT_TRUE(r.problems.empty()) << listing(r.problems);
+  EXPECT_EQ(r.cfg.inputs[0].envelope.mode, envelope_config::kind::automatic);
+  EXPECT_EQ(r.cfg.inputs[1].envelope.mode, envelope_config::kind::none);
+  EXPECT_EQ(r.cfg.inputs[2].envelope.mode, envelope_config::kind::automatic);
+  const auto& c = r.cfg.inputs[3].envelope;
+  EXPECT_EQ(c.mode, envelope_config::kind::custom);
+  EXPECT_EQ(c.message, "payload.line");
+  EXPECT_EQ(c.time, "meta.ts");
+  EXPECT_EQ(c.host, "meta.device");
+  EXPECT_NE(describe_config(r.cfg).find("envelope=message:payload.line"), std::string::npos);
 }
 
 TEST(Config, EveryProblemIsReportedNotOnlyTheFirst) {

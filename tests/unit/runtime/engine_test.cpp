@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "parse/decoder.hpp"
+#include "runtime/input_sink.hpp"
 #include "runtime_test_util.hpp"
 
 namespace portscand {
@@ -321,6 +322,56 @@ TEST(Shards, TheResultDoesNotDependOnTheShardCount) {
   const auto one = run(1);
   EXPECT_EQ(one.size(), 16u);  // 45..54 ports: the sources with 51..54 alert
   EXPECT_EQ(run(3), one);
+}
+
+// The issue's reproduction through an input as the daemon builds it (input_sink: decoder,
+// dispatcher, metrics): 60 Filebeat events around PAN-OS CEF lines of a 60-port scan alert,
+// every envelope is counted as unwrapped, and an envelope without a message is a counted
+// rejection under format "envelope".
+TEST(InputSink, FilebeatEnvelopesAroundCefAlertAndAreCounted) {
+  manual_clock clk(at("2026-12-06T12:00:00Z"));
+  metrics_registry metrics;
+  collecting_sink alerts;
+  engine_options o;
+  o.shards = 2;
+  o.window.retention = 70 * us_per_minute;
+  engine eng(o, std::make_shared<const rule_definition>(default_rule()), clk, alerts, metrics);
+  {
+    input_sink in(eng, "fw-cef", "auto", event_time_source::record, nullptr, false);
+    unit_meta meta;
+    meta.receive_time = at("2026-12-06T10:20:00Z");
+    for (int port = 1; port <= 60; ++port) {
+      // No rt=, no syslog header: the record takes the envelope's @timestamp.
+      const std::string unit =
+          R"({"@timestamp":"2026-12-06T10:01:)" + std::string(port % 60 < 10 ? "0" : "") +
+          std::to_string(port % 60) +
+          R"(.000Z","agent":{"type":"filebeat"},"ecs":{"version":"8.0.0"},"host":{"name":"fw1"},)"
+          R"("message":"CEF:0|Palo Alto Networks|PAN-OS|10.2|end|TRAFFIC|1|act=deny )"
+          R"(src=203.0.113.66 dst=198.51.100.10 spt=40000 proto=TCP dpt=)" +
+          std::to_string(port) + "\"}";
+      in.on_unit(unit, meta);
+    }
+    in.on_unit(R"({"source_type":"kafka","timestamp":"2026-12-06T10:01:00Z"})", meta);
+    in.on_burst_end();
+  }
+  eng.advance(INT64_MAX, INT64_MAX).wait();
+  std::vector<alert> got;
+  {
+    std::lock_guard lock(alerts.mu);
+    got = alerts.got;
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].src.to_string(), "203.0.113.66");
+  EXPECT_EQ(got[0].ports_count, 60u);
+  EXPECT_EQ(got[0].bin_start, at("2026-12-06T10:00:00Z"));
+  EXPECT_EQ(metrics.counter_sum("portscand_records_unwrapped_total",
+                                {{"input", "fw-cef"}, {"envelope", "filebeat"}}),
+            60u);
+  EXPECT_EQ(metrics.counter_sum("portscand_records_parsed_total", {{"format", "cef"}}), 60u);
+  EXPECT_EQ(metrics.counter_sum("portscand_records_rejected_total",
+                                {{"format", "envelope"}, {"reason", "envelope_without_message"}}),
+            1u);
+  eng.stop();
 }
 
 }  // namespace

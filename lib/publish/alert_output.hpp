@@ -35,6 +35,11 @@ class alert_output {
   virtual bool healthy() const = 0;
 };
 
+// portscand_alert_delivery_failures_total{output, reason}, registered with its one help text
+// for every output.
+counter& delivery_failures(metrics_registry& metrics, const std::string& output,
+                           const std::string& reason);
+
 // Builds an output from its configuration. Throws std::runtime_error with a clear message
 // on a fatal configuration problem (startup only).
 std::unique_ptr<alert_output> make_output(const output_config& cfg, metrics_registry& metrics);

@@ -187,11 +187,7 @@ void file_output::fail(const char* operation, int err) {
   failing_ = true;
   ++failures_in_a_row_;
   const std::string reason = std::string(operation) + ":" + errno_name(err);
-  metrics_
-      .get_counter("portscand_alert_delivery_failures_total",
-                   "Failed alert delivery attempts (each is retried).",
-                   {{"output", name_}, {"reason", reason}})
-      .inc();
+  delivery_failures(metrics_, name_, reason).inc();
   std::uint64_t suppressed = 0;
   if (log_limit_.allow(reason, steady_us(), suppressed))
     spdlog::warn("output '{}': {} '{}' failed: {}; {} alert(s) kept and retried on the next poll{}",

@@ -274,11 +274,7 @@ bool http_output::publish(const std::vector<alert>& alerts) {
   }
   if (const int err = spool_.append(batch); err != 0) {
     const std::string reason = "spool:" + errno_name(err);
-    metrics_
-        .get_counter("portscand_alert_delivery_failures_total",
-                     "Failed alert delivery attempts (each is retried).",
-                     {{"output", name_}, {"reason", reason}})
-        .inc();
+    delivery_failures(metrics_, name_, reason).inc();
     std::uint64_t suppressed = 0;
     if (log_limit_.allow(reason, steady_us(), suppressed))
       spdlog::error(
@@ -375,12 +371,7 @@ void http_output::io_main() {
   const auto count_failure = [&](const std::string& reason) {
     auto it = failure_counters.find(reason);
     if (it == failure_counters.end())
-      it = failure_counters
-               .emplace(reason,
-                        &metrics_.get_counter("portscand_alert_delivery_failures_total",
-                                              "Failed alert delivery attempts (each is retried).",
-                                              {{"output", name_}, {"reason", reason}}))
-               .first;
+      it = failure_counters.emplace(reason, &delivery_failures(metrics_, name_, reason)).first;
     it->second->inc();
   };
   const std::size_t per_request = cfg_.batch == http_batch::one ? 1 : cfg_.max_batch;

@@ -275,9 +275,7 @@ void kafka_output::record_failure(std::uint64_t seq, entry& e, int err, int brok
 counter& kafka_output::failure_counter(const std::string& reason) {
   auto it = failure_counters_.find(reason);
   if (it != failure_counters_.end()) return *it->second;
-  counter& c = metrics_.get_counter("portscand_alert_delivery_failures_total",
-                                    "Failed alert delivery attempts (each is retried).",
-                                    {{"output", name_}, {"reason", reason}});
+  counter& c = delivery_failures(metrics_, name_, reason);
   failure_counters_.emplace(reason, &c);
   return c;
 }

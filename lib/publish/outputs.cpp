@@ -7,6 +7,13 @@
 
 namespace portscand {
 
+counter& delivery_failures(metrics_registry& metrics, const std::string& output,
+                           const std::string& reason) {
+  return metrics.get_counter("portscand_alert_delivery_failures_total",
+                             "Failed alert delivery attempts (each is retried).",
+                             {{"output", output}, {"reason", reason}});
+}
+
 std::unique_ptr<alert_output> make_output(const output_config& cfg, metrics_registry& metrics) {
   if (const auto* k = std::get_if<kafka_output_config>(&cfg.sink))
     return std::make_unique<kafka_output>(cfg.name, cfg.schema, *k, metrics);

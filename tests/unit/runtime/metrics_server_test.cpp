@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -84,18 +85,23 @@ class client {
   // Reads one response of a keep-alive exchange: headers, then Content-Length bytes.
   std::string read_response() {
     std::string out;
-    char buf[4096];
+    std::vector<char> buf(64 * 1024);
+    std::size_t whole = std::string::npos;  // head + body, once the head is complete
     for (;;) {
-      const auto end = out.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        std::size_t length = 0;
-        const auto cl = out.find("Content-Length: ");
-        if (cl != std::string::npos && cl < end) length = std::stoul(out.substr(cl + 16));
-        if (out.size() >= end + 4 + length) return out;
+      if (whole == std::string::npos) {
+        const auto end = out.find("\r\n\r\n");
+        if (end != std::string::npos) {
+          std::size_t length = 0;
+          const auto cl = out.find("Content-Length: ");
+          if (cl != std::string::npos && cl < end)
+            std::from_chars(out.data() + cl + 16, out.data() + end, length);
+          whole = end + 4 + length;
+        }
       }
-      const auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (out.size() >= whole) return out;
+      const auto n = ::recv(fd_, buf.data(), buf.size(), 0);
       if (n <= 0) return out;
-      out.append(buf, static_cast<std::size_t>(n));
+      out.append(buf.data(), static_cast<std::size_t>(n));
     }
   }
 

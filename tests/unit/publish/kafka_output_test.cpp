@@ -266,21 +266,35 @@ TEST(KafkaOutput, FirstRequestFailingRetriablyIsNotLostToALaterOne) {
   // KAFKA-15591, and librdkafka's mock). With two requests in flight, the first failing
   // retriably (not written) and the second succeeding, librdkafka "implicitly acks" the
   // first: a successful delivery report for an alert that is not in the topic. Hence
-  // max.in.flight=1. Here the first ProduceRequest fails after 500 ms while the second
-  // alert is published 100 ms after the first.
+  // max.in.flight=1. Here the first ProduceRequest fails after 1 s while the second alert
+  // is published 100 ms after the first (under socket and message timeouts that let the
+  // failure, not a timeout, answer it).
   mock_cluster mc(1);
   rd_kafka_mock_broker_push_request_error_rtts(mc.get(), 1, produce_api, 1,
-                                               RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 500);
+                                               RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 1000);
   metrics_registry m;
-  kafka_output out("kafka-test", output_schema::native, fast_config(mc), m, fast_options());
+  auto cfg = fast_config(mc);
+  cfg.properties["socket.timeout.ms"] = "10000";
+  cfg.properties["message.timeout.ms"] = "20000";
+  kafka_output out("kafka-test", output_schema::native, cfg, m, fast_options());
   ASSERT_TRUE(out.publish(test_alerts(0, 1)));
   const auto until = std::chrono::steady_clock::now() + 100ms;
   while (std::chrono::steady_clock::now() < until) {
     out.poll();
     std::this_thread::sleep_for(5ms);
   }
+  // The case is exercised only if the first request is still unanswered now: a slow
+  // machine that missed the window must fail here, not pass without testing anything.
+  ASSERT_EQ(out.pending(), 1u) << "the first alert was answered before the second was published";
+  ASSERT_EQ(failures(m), 0u);
   ASSERT_TRUE(out.publish(test_alerts(1, 1)));
   ASSERT_TRUE(out.flush(20s));
+  // librdkafka retries NOT_LEADER_FOR_PARTITION itself (no delivery report, so no failure of
+  // ours counts it): the mock's error stack shows the failing answer was given.
+  std::size_t unanswered = 1;
+  ASSERT_EQ(rd_kafka_mock_broker_error_stack_cnt(mc.get(), 1, produce_api, &unanswered),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(unanswered, 0u) << "the injected failure was not hit";
   EXPECT_EQ(alert_ids(consume(mc.bootstraps(), 1, 2)), alert_ids(test_alerts(0, 2)));
 }
 

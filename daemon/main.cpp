@@ -18,6 +18,7 @@
 #include "parse/registry.hpp"
 #include "portscand/version.hpp"
 #include "runtime/daemon.hpp"
+#include "runtime/inspect.hpp"
 #include "runtime/replay.hpp"
 #include "runtime/startup_checks.hpp"
 
@@ -42,6 +43,7 @@ const char* const main_help =
     "Usage:\n"
     "  portscand run --config FILE               the daemon: inputs -> detection -> outputs\n"
     "  portscand replay [options] FILE... | -   evaluate record files, print alerts as JSON lines\n"
+    "  portscand parse [options] FILE... | -    print what the parser makes of each record\n"
     "  portscand check-config --config FILE      validate a configuration and its rule file\n"
     "  portscand formats                         list the record formats\n"
     "  portscand --version | --help\n"
@@ -74,6 +76,29 @@ const char* const replay_help =
     "                  an IANA name (Asia/Shanghai) or an offset (+08:00); default UTC\n"
     "  --envelope SPEC shipper envelopes around the records, as an input's `envelope:`: auto\n"
     "                  (default), none, or message=PATH[,time=PATH][,host=PATH] (dotted paths)\n";
+
+const char* const parse_help =
+    "Usage: portscand parse [--config FILE [--input NAME]] [--mode default|sentinel]\n"
+    "                       [--format NAME|auto] [--timezone ZONE] [--envelope SPEC]\n"
+    "                       FILE... | -\n"
+    "\n"
+    "Reads records as the file input does (lines, or JSON documents spanning lines) and\n"
+    "prints what the parse layer makes of each, one JSON object per line: the file, the line\n"
+    "the record starts on, the format and envelope that read it, and either the normalized\n"
+    "record (time and where it came from, source, destination, port, protocol, action,\n"
+    "vendor/product, device; `counted` says whether the window engine would count it, else\n"
+    "`not_counted` gives the reason) or the skip or rejection with its reason. A summary of\n"
+    "counts goes to standard error. Checks that depend on the stream (late or future-dated\n"
+    "records) are not applied.\n"
+    "\n"
+    "  --config FILE   take the mode (and with --input, an input's settings) from a configuration\n"
+    "  --input NAME    read as the configuration's input NAME does: its format, timezone,\n"
+    "                  envelope and event_time\n"
+    "  --mode M        default or sentinel: which sources count (see replay)\n"
+    "  --format NAME   the record format, or auto (detected per record; default)\n"
+    "  --timezone Z    zone of zone-less times: an IANA name or an offset; default UTC\n"
+    "  --envelope SPEC shipper envelopes: auto (default), none, or message=PATH[,time=PATH]\n"
+    "                  [,host=PATH]\n";
 
 const char* const run_help =
     "Usage: portscand run --config FILE [--log-level LEVEL]\n"
@@ -209,6 +234,50 @@ bool parse_envelope_option(const std::string& text, envelope_config& out) {
   return !out.message.empty();
 }
 
+// The options replay and parse share: how records are read and which sources count.
+// Prints the problem and returns false on a bad value.
+bool decode_options(const args& a, std::string_view cmd, detection_mode& mode, std::string& format,
+                    envelope_config& envelope, local_zone& zone) {
+  if (const auto* m = option(a, "mode")) {
+    if (*m == "default") {
+      mode = detection_mode::standard;
+    } else if (*m == "sentinel") {
+      mode = detection_mode::sentinel;
+    } else {
+      std::cerr << "portscand " << cmd << ": --mode must be default or sentinel\n";
+      return false;
+    }
+  }
+  if (const auto* f = option(a, "format")) {
+    if (*f != "auto" && builtin_formats().find(*f) == nullptr) {
+      std::string names;
+      for (const auto& n : builtin_formats().names()) names += " " + n;
+      std::cerr << "portscand " << cmd << ": unknown format '" << *f << "' (valid: auto" << names
+                << ")\n";
+      return false;
+    }
+    format = *f;
+  }
+  if (const auto* e = option(a, "envelope")) {
+    if (!parse_envelope_option(*e, envelope)) {
+      std::cerr << "portscand " << cmd
+                << ": --envelope must be auto, none or "
+                   "message=PATH[,time=PATH][,host=PATH] with dotted paths of 1 to 5 keys\n";
+      return false;
+    }
+  }
+  if (const auto* z = option(a, "timezone")) {
+    std::string error;
+    auto found = local_zone::find(*z, error);
+    if (!found) {
+      std::cerr << "portscand " << cmd << ": --timezone: " << error << "\n";
+      return false;
+    }
+    zone = std::move(*found);
+  }
+  return true;
+}
+
 int cmd_replay(int argc, char** argv) {
   const args a = parse_args(
       argc, argv, 2,
@@ -246,32 +315,7 @@ int cmd_replay(int argc, char** argv) {
   opt.evaluation = cfg.evaluation;
   opt.shards = cfg.shards;
   opt.max_keys_per_shard = cfg.limits.max_keys_per_shard;
-  if (const auto* m = option(a, "mode")) {
-    if (*m == "default")
-      opt.mode = detection_mode::standard;
-    else if (*m == "sentinel")
-      opt.mode = detection_mode::sentinel;
-    else {
-      std::cerr << "portscand replay: --mode must be default or sentinel\n";
-      return exit_usage;
-    }
-  }
-  if (const auto* f = option(a, "format")) {
-    if (*f != "auto" && builtin_formats().find(*f) == nullptr) {
-      std::string names;
-      for (const auto& n : builtin_formats().names()) names += " " + n;
-      std::cerr << "portscand replay: unknown format '" << *f << "' (valid: auto" << names << ")\n";
-      return exit_usage;
-    }
-    opt.format = *f;
-  }
-  if (const auto* e = option(a, "envelope")) {
-    if (!parse_envelope_option(*e, opt.envelope)) {
-      std::cerr << "portscand replay: --envelope must be auto, none or "
-                   "message=PATH[,time=PATH][,host=PATH] with dotted paths of 1 to 5 keys\n";
-      return exit_usage;
-    }
-  }
+  if (!decode_options(a, "replay", opt.mode, opt.format, opt.envelope, opt.zone)) return exit_usage;
   if (const auto* s = option(a, "shards"); s && !parse_count(*s, opt.shards)) {
     std::cerr << "portscand replay: --shards must be 1..256\n";
     return exit_usage;
@@ -290,18 +334,55 @@ int cmd_replay(int argc, char** argv) {
       return exit_usage;
     }
   }
-  if (const auto* z = option(a, "timezone")) {
-    std::string error;
-    auto zone = local_zone::find(*z, error);
-    if (!zone) {
-      std::cerr << "portscand replay: --timezone: " << error << "\n";
-      return exit_usage;
-    }
-    opt.zone = std::move(*zone);
-  }
   std::ios::sync_with_stdio(false);
   system_clock clk;
   const replay_result r = run_replay(opt, rule, clk, std::cout, std::cerr);
+  return r.exit_code == 0 ? exit_ok : exit_runtime_error;
+}
+
+int cmd_parse(int argc, char** argv) {
+  const args a =
+      parse_args(argc, argv, 2, {"config", "input", "mode", "format", "timezone", "envelope"});
+  if (a.help) {
+    std::cout << parse_help;
+    return exit_ok;
+  }
+  if (!a.error.empty()) {
+    std::cerr << "portscand parse: " << a.error << "\n\n" << parse_help;
+    return exit_usage;
+  }
+  if (a.positional.empty()) {
+    std::cerr << "portscand parse: no input files (use - for standard input)\n\n" << parse_help;
+    return exit_usage;
+  }
+  inspect_options opt;
+  opt.files = a.positional;
+  const auto* input = option(a, "input");
+  if (const auto* path = option(a, "config")) {
+    config cfg;
+    rule_definition rule;
+    if (!load_all(*path, cfg, rule, config_use::replay)) return exit_config;
+    opt.mode = cfg.mode;
+    if (input != nullptr) {
+      const auto it = std::find_if(cfg.inputs.begin(), cfg.inputs.end(),
+                                   [&](const input_config& i) { return i.name == *input; });
+      if (it == cfg.inputs.end()) {
+        std::cerr << "portscand parse: " << *path << " has no input named '" << *input << "'\n";
+        return exit_usage;
+      }
+      opt.format = it->format;
+      opt.zone = it->zone;
+      opt.envelope = it->envelope;
+      opt.time_source = it->time_source;
+    }
+  } else if (input != nullptr) {
+    std::cerr << "portscand parse: --input needs --config\n";
+    return exit_usage;
+  }
+  if (!decode_options(a, "parse", opt.mode, opt.format, opt.envelope, opt.zone)) return exit_usage;
+  std::ios::sync_with_stdio(false);
+  system_clock clk;
+  const inspect_result r = run_inspect(opt, clk, std::cout, std::cerr);
   return r.exit_code == 0 ? exit_ok : exit_runtime_error;
 }
 
@@ -407,6 +488,7 @@ int main(int argc, char** argv) {
     portscand::init_logging("warn");
     if (cmd == "run") return cmd_run(argc, argv);
     if (cmd == "replay") return cmd_replay(argc, argv);
+    if (cmd == "parse") return cmd_parse(argc, argv);
     if (cmd == "check-config") return cmd_check_config(argc, argv);
     if (cmd == "formats") return cmd_formats(argc, argv);
     std::cerr << "portscand: unknown command '" << cmd << "'\n\n" << main_help;

@@ -19,6 +19,8 @@ packages=(
   bsdutils rsyslog rsyslog-openssl prometheus systemd kcat openssl
   # operations tests: scrape /metrics, render the man page, build and lint the .deb
   curl groff-base man-db dpkg-dev lintian util-linux
+  # JSON lines in the shell tests (parse_command, envelopes_replay)
+  jq
 )
 
 # Node.js runs the DuckDB oracle. Machines that already carry a Node.js of their own (from

@@ -207,7 +207,10 @@ class SyslogOutput : public ::testing::Test {
       const std::string src = a.src.is_v4() ? ext["src"] : ext["c6a2"];
       EXPECT_EQ(src, a.src.to_string());
       std::string ports;
-      for (auto p : a.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+      for (auto p : a.ports) {
+        if (!ports.empty()) ports += ',';
+        ports += std::to_string(p);
+      }
       EXPECT_EQ(ext["cs1"], ports);
       EXPECT_EQ(ext["cs1Label"], "AttemptedPorts");
       EXPECT_EQ(ext["cnt"], std::to_string(a.event_count));
@@ -241,6 +244,28 @@ TEST_F(SyslogOutput, UdpDatagramsReachRsyslogAsCefThatParsesBack) {
   const auto got = rx.wait_for(alerts.size());
   ASSERT_EQ(got.size(), alerts.size());
   expect_cef_of(got, alerts);
+}
+
+TEST_F(SyslogOutput, AUdpDatagramTooLargeIsDroppedAndCountedAndTheNextStillGoes) {
+  const std::uint16_t port = free_port(SOCK_DGRAM);
+  rsyslog_receiver rx(dir_, rsyslog_receiver::mode::udp, port);
+  ASSERT_TRUE(rx.ready());
+  syslog_output out("syslog-test", output_schema::native, cfg(syslog_transport::udp, port), m_);
+  // 20,000 ports of 5 digits and a comma: about 120 KB, over the 65,507-byte UDP payload.
+  alert huge = test_alert(1);
+  huge.ports.clear();
+  for (std::uint16_t p = 40000; p < 60000; ++p) huge.ports.push_back(p);
+  const alert normal = test_alert(2);
+  ASSERT_TRUE(out.publish({huge, normal}));
+  ASSERT_TRUE(out.flush(5s));
+  EXPECT_EQ(out.pending(), 0u);
+  EXPECT_EQ(delivered(), 1u);
+  EXPECT_EQ(m_.counter_sum("portscand_syslog_alerts_dropped_total", {{"output", "syslog-test"}}),
+            1u);
+  EXPECT_EQ(failures("too_big"), 1u);
+  const auto got = rx.wait_for(1);
+  ASSERT_EQ(got.size(), 1u);
+  expect_cef_of(got, {normal});
 }
 
 TEST_F(SyslogOutput, TcpOctetCountedFramesKeepMessagesApart) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "ocsf_schema.hpp"
 #include "parse/cef.hpp"
 
 namespace portscand {
@@ -135,6 +136,7 @@ TEST(SyslogBody, JsonBodyIsTheAlertInTheOutputsSchema) {
   const auto ocsf =
       nlohmann::json::parse(syslog_body_for(a, syslog_body::json, output_schema::ocsf, "1"));
   EXPECT_EQ(ocsf["class_uid"], 2004);
+  EXPECT_EQ(test::detection_finding_problems(ocsf), "");
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "ingest/ingest_test_util.hpp"
+#include "ocsf_schema.hpp"
 #include "parse/cef.hpp"
 #include "publish/publish_test_util.hpp"
 
@@ -386,6 +387,7 @@ TEST_F(SyslogOutput, JsonBodyArrivesAsTheAlertDocument) {
     EXPECT_EQ(s.app_name, "scan-detector");
     const auto j = nlohmann::json::parse(s.msg);
     EXPECT_EQ(j["class_uid"], 2004);
+    EXPECT_EQ(test::detection_finding_problems(j), "");
     ids.insert(j["finding_info"]["uid"].get<std::string>());
   }
   EXPECT_EQ(ids.size(), 3u);

@@ -1,6 +1,7 @@
 #include "publish/syslog_output.hpp"
 
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -70,15 +71,16 @@ const char* transport_name(syslog_transport t) {
   return t == syslog_transport::udp ? "udp" : t == syslog_transport::tcp ? "tcp" : "tls";
 }
 
-// Whether the receiver closed (or reset) a stream connection: a FIN waiting to be read, or a
-// pending error. Checked before writing on a kept connection, so that a receiver restarted
-// since the last write does not take the next batch into a dead socket. Bytes the receiver
-// sent (a TLS session ticket) are left alone.
+// Whether the receiver closed (or reset) a stream connection: its FIN arrived (POLLRDHUP,
+// seen even behind unread bytes such as a TLS close_notify or session ticket) or the socket
+// has an error. Checked before writing on a kept connection, so that a receiver restarted
+// since the last write does not take the next batch into a dead socket.
 bool peer_gone(int fd) {
-  char byte = 0;
-  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return true;
-  return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  pollfd p{};
+  p.fd = fd;
+  p.events = POLLRDHUP;
+  if (::poll(&p, 1, 0) < 0) return false;
+  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 // What one attempt came to.

@@ -347,6 +347,32 @@ TEST_F(SyslogOutput, TlsToRsyslogOsslDriverVerifiesTheReceiver) {
   EXPECT_EQ(failures("tls"), 0u);
 }
 
+TEST_F(SyslogOutput, ARestartedTlsReceiverGetsTheNextBatchOnANewConnection) {
+  test::test_ca ca(dir_.path(), "ca");
+  const test::pem_pair server = ca.issue(dir_.path(), "server");
+  const std::uint16_t port = free_port(SOCK_STREAM);
+  auto c = cfg(syslog_transport::tls, port);
+  c.ca_file = ca.cert_path();
+  syslog_output out("syslog-test", output_schema::native, c, m_);
+  const auto first = test_alerts(1, 2);
+  {
+    rsyslog_receiver rx(dir_, rsyslog_receiver::mode::tls, port, &server, ca.cert_path());
+    ASSERT_TRUE(rx.ready());
+    ASSERT_TRUE(out.publish(first));
+    ASSERT_TRUE(out.flush(5s));
+    expect_cef_of(rx.wait_for(2), first);
+    rx.stop();
+  }
+  rsyslog_receiver rx2(dir_, rsyslog_receiver::mode::tls, port, &server, ca.cert_path());
+  ASSERT_TRUE(rx2.ready());
+  const auto second = test_alerts(10, 2);
+  ASSERT_TRUE(out.publish(second));
+  ASSERT_TRUE(out.flush(5s));
+  const auto got = rx2.wait_for(2);
+  ASSERT_EQ(got.size(), 2u);
+  expect_cef_of(got, second);
+}
+
 TEST_F(SyslogOutput, TlsWithACertificateFromAnotherCaIsRefusedAndCounted) {
   test::test_ca ca(dir_.path(), "ca");
   test::test_ca other(dir_.path(), "other");

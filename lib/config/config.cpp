@@ -516,7 +516,7 @@ class reader {
       oc.path = path;
       std::string type, schema;
       if (!string_at(out, "type", path, type)) {
-        problem(path + ".type", "is required (kafka, file, stdout or http)");
+        problem(path + ".type", "is required (kafka, file, stdout, http or syslog)");
         continue;
       }
       if (string_at(out, "schema", path, schema)) {
@@ -552,9 +552,11 @@ class reader {
         oc.sink = file_output_config{"-", false};
       } else if (type == "http") {
         oc.sink = read_http_output(out, path);
+      } else if (type == "syslog") {
+        oc.sink = read_syslog_output(out, path);
       } else {
         problem(path + ".type",
-                "unknown output type '" + type + "' (valid: kafka, file, stdout, http)");
+                "unknown output type '" + type + "' (valid: kafka, file, stdout, http, syslog)");
         continue;
       }
       if (!string_at(out, "name", path, oc.name)) oc.name = type + "-" + std::to_string(i);
@@ -701,6 +703,92 @@ class reader {
     return h;
   }
 
+  syslog_output_config read_syslog_output(const YAML::Node& out, const std::string& path) {
+    check_keys(out, path,
+               {"type", "name", "schema", "address", "format", "facility", "severity", "app_name",
+                "hostname", "tls", "connect_timeout", "send_timeout", "retry_backoff_min",
+                "retry_backoff_max", "max_pending_alerts"});
+    syslog_output_config s;
+    if (!string_at(out, "address", path, s.address) || s.address.empty()) {
+      problem(path + ".address", "is required (udp://host:514, tcp://host:514 or tls://host:6514)");
+    } else if (auto ep = parse_listen_url(s.address); !ep) {
+      problem(path + ".address", ep.err().message);
+    } else if (ep->host.empty()) {
+      problem(path + ".address", "'" + s.address + "' needs the receiver's host");
+    } else if (ep->port == 0) {
+      problem(path + ".address", "'" + s.address + "' needs a port (1 to 65535)");
+    } else {
+      s.transport = ep->transport;
+      s.host = ep->host;
+      s.port = ep->port;
+    }
+    std::string format;
+    if (string_at(out, "format", path, format)) {
+      if (format == "cef")
+        s.format = syslog_body::cef;
+      else if (format == "json")
+        s.format = syslog_body::json;
+      else
+        problem(path + ".format", "must be 'cef' or 'json'");
+    }
+    if (out["schema"] && s.format == syslog_body::cef)
+      problem(path + ".schema", "is for format: json only (CEF has one layout)");
+    if (const YAML::Node f = out["facility"]) {
+      const auto v = f.IsScalar() ? syslog_facility_code(f.Scalar()) : std::nullopt;
+      if (v)
+        s.facility = *v;
+      else
+        problem(path + ".facility",
+                "must be a facility name (kern, user, ..., local0 to local7) or 0 to 23");
+    }
+    if (const YAML::Node f = out["severity"]) {
+      if (f.IsScalar() && f.Scalar() == "auto") {
+        s.severity = -1;
+      } else if (auto v = f.IsScalar() ? syslog_severity_code(f.Scalar()) : std::nullopt) {
+        s.severity = *v;
+      } else {
+        problem(path + ".severity",
+                "must be auto (from the rule's severity), a severity name (emerg, alert, crit, "
+                "err, warning, notice, info, debug) or 0 to 7");
+      }
+    }
+    // RFC 5424 §6: APP-NAME is 1-48 and HOSTNAME 1-255 printable US-ASCII characters.
+    const auto header_field = [&](const char* key, std::string& value, std::size_t max) {
+      if (!string_at(out, key, path, value)) return;
+      const bool printable =
+          std::all_of(value.begin(), value.end(), [](char c) { return c > 32 && c < 127; });
+      if (value.empty() || value.size() > max || !printable)
+        problem(path + "." + key, "must be 1 to " + std::to_string(max) +
+                                      " printable ASCII characters without spaces (RFC 5424)");
+    };
+    header_field("app_name", s.app_name, 48);
+    header_field("hostname", s.hostname, 255);
+    if (const YAML::Node t = out["tls"]) {
+      const std::string tp = path + ".tls";
+      if (!t.IsMap()) {
+        problem(tp, "must be a map");
+      } else {
+        check_keys(t, tp, {"verify", "ca_file", "client_cert", "client_key", "server_name"});
+        bool_at(t, "verify", tp, s.tls_verify);
+        string_at(t, "ca_file", tp, s.ca_file);
+        string_at(t, "client_cert", tp, s.client_cert);
+        string_at(t, "client_key", tp, s.client_key);
+        string_at(t, "server_name", tp, s.server_name);
+        if (s.client_cert.empty() != s.client_key.empty())
+          problem(tp, "client_cert and client_key go together");
+        if (s.transport != syslog_transport::tls) problem(tp, "is for tls:// addresses only");
+      }
+    }
+    duration_at(out, "connect_timeout", path, s.connect_timeout, 100'000, 10 * us_per_minute);
+    duration_at(out, "send_timeout", path, s.send_timeout, 100'000, 60 * us_per_minute);
+    duration_at(out, "retry_backoff_min", path, s.retry_backoff_min, 1'000, 10 * us_per_minute);
+    duration_at(out, "retry_backoff_max", path, s.retry_backoff_max, 1'000, 60 * us_per_minute);
+    if (s.retry_backoff_max < s.retry_backoff_min)
+      problem(path + ".retry_backoff_max", "must not be less than retry_backoff_min");
+    number_at<std::size_t>(out, "max_pending_alerts", path, s.max_pending_alerts, 1, 100'000'000);
+    return s;
+  }
+
   static std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -751,6 +839,38 @@ std::optional<std::string> resolve_secret_reference(const std::string& value, st
   }
   error = "unknown reference '" + value + "' (use ${env:NAME} or ${file:/path})";
   return std::nullopt;
+}
+
+namespace {
+
+// A whole-string small decimal number, or nullopt.
+std::optional<int> small_number(const std::string& text, int max) {
+  if (text.empty() || text.size() > 2 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const int v = std::stoi(text);
+  if (v > max) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<int> syslog_facility_code(const std::string& text) {
+  // RFC 5424 §6.2.1, with the names of syslog(3) and rsyslog.
+  static constexpr const char* names[] = {
+      "kern",   "user",   "mail",     "daemon", "auth",   "syslog",   "lpr",     "news",
+      "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "security", "console", "clock",
+      "local0", "local1", "local2",   "local3", "local4", "local5",   "local6",  "local7"};
+  for (int i = 0; i < 24; ++i)
+    if (text == names[i]) return i;
+  return small_number(text, 23);
+}
+
+std::optional<int> syslog_severity_code(const std::string& text) {
+  static constexpr const char* names[] = {"emerg",   "alert",  "crit", "err",
+                                          "warning", "notice", "info", "debug"};
+  for (int i = 0; i < 8; ++i)
+    if (text == names[i]) return i;
+  return small_number(text, 7);
 }
 
 // Checked before librdkafka sees the value: it would refuse some combinations only at
@@ -924,6 +1044,10 @@ std::string describe_config(const config& cfg) {
       if (!h->tls_verify) o << " tls_verify=false";
       // Header values are often credentials: names only.
       for (const auto& [key, value] : h->headers) o << " header=" << key;
+    } else if (const auto* sl = std::get_if<syslog_output_config>(&out.sink)) {
+      o << " syslog address=" << sl->address
+        << " format=" << (sl->format == syslog_body::cef ? "cef" : "json");
+      if (!sl->tls_verify) o << " tls_verify=false";
     }
     o << ']';
   }

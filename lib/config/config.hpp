@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "config/listen_address.hpp"
 #include "core/ip_address.hpp"
 #include "core/time.hpp"
 #include "core/time_zone.hpp"
@@ -119,11 +120,35 @@ struct http_output_config {
   std::string splunk_source = "portscand", splunk_sourcetype, splunk_index, splunk_host;
 };
 
+// What a syslog output puts after the RFC 5424 header (README "Syslog / CEF output").
+enum class syslog_body : std::uint8_t { cef, json };
+
+struct syslog_output_config {
+  std::string address;  // udp://host:port, tcp://host:port, tls://host:port (as written)
+  syslog_transport transport = syslog_transport::tcp;
+  std::string host;  // name or address, without brackets
+  std::uint16_t port = 0;
+  syslog_body format = syslog_body::cef;
+  int facility = 16;  // local0
+  int severity = -1;  // 0-7; -1 = from the rule's severity
+  std::string app_name = "portscand";
+  std::string hostname;  // "" = this machine's host name
+  // TLS (tls:// only), as for the http output: verification on unless tls_verify is false.
+  bool tls_verify = true;
+  std::string ca_file, client_cert, client_key, server_name;
+  timestamp_us connect_timeout = 10 * us_per_second;  // TCP connect plus TLS handshake
+  timestamp_us send_timeout = 30 * us_per_second;     // writing one batch of messages
+  timestamp_us retry_backoff_min = 500'000;
+  timestamp_us retry_backoff_max = 60 * us_per_second;
+  std::size_t max_pending_alerts = 100'000;
+};
+
 struct output_config {
   std::string path;  // its YAML path ("outputs[1]"), for problems found after reading
   std::string name;
   output_schema schema = output_schema::native;
-  std::variant<kafka_output_config, file_output_config, http_output_config> sink;
+  std::variant<kafka_output_config, file_output_config, http_output_config, syslog_output_config>
+      sink;
 };
 
 struct metrics_config {
@@ -195,6 +220,11 @@ std::optional<std::string> resolve_secret_reference(const std::string& value, st
 // itself both ask here, so check-config and run refuse the same values.
 std::optional<std::string> refused_output_property(const std::string& key,
                                                    const std::string& value);
+
+// A syslog facility (RFC 5424 §6.2.1) by name ("local0", "authpriv") or number 0-23, and a
+// severity by name ("warning") or number 0-7; nullopt for anything else.
+std::optional<int> syslog_facility_code(const std::string& text);
+std::optional<int> syslog_severity_code(const std::string& text);
 
 // Why `url` cannot be an HTTP output's URL (scheme http/https, a host, port 1-65535, no
 // credentials or fragment), or nullopt.

@@ -3,9 +3,14 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <cctype>
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <utility>
 
 #include "core/assert.hpp"
+#include "core/time.hpp"
+#include "portscand/version.hpp"
 
 namespace portscand {
 namespace {
@@ -81,6 +86,55 @@ int ocsf_severity_id(std::string_view severity) {
   return 0;
 }
 
+// MITRE ATT&CK Enterprise tactics (v14): the rule may spell them as Sentinel does
+// ("CommandAndControl") or as MITRE does ("Command and Control").
+struct mitre_tactic_entry {
+  const char* uid;
+  const char* name;
+};
+
+std::string squeeze(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+const mitre_tactic_entry* mitre_tactic(std::string_view name) {
+  static constexpr mitre_tactic_entry tactics[] = {
+      {"TA0043", "Reconnaissance"},  {"TA0042", "Resource Development"},
+      {"TA0001", "Initial Access"},  {"TA0002", "Execution"},
+      {"TA0003", "Persistence"},     {"TA0004", "Privilege Escalation"},
+      {"TA0005", "Defense Evasion"}, {"TA0006", "Credential Access"},
+      {"TA0007", "Discovery"},       {"TA0008", "Lateral Movement"},
+      {"TA0009", "Collection"},      {"TA0011", "Command and Control"},
+      {"TA0010", "Exfiltration"},    {"TA0040", "Impact"}};
+  const std::string key = squeeze(name);
+  for (const auto& t : tactics)
+    if (squeeze(t.name) == key) return &t;
+  return nullptr;
+}
+
+// Names of the ATT&CK (v14) techniques a port-scan rule is tagged with; others keep their
+// uid only.
+std::string_view mitre_technique_name(std::string_view uid) {
+  static constexpr std::pair<std::string_view, std::string_view> names[] = {
+      {"T1046", "Network Service Discovery"},
+      {"T1595", "Active Scanning"},
+      {"T1595.001", "Scanning IP Blocks"},
+      {"T1595.002", "Vulnerability Scanning"},
+      {"T1595.003", "Wordlist Scanning"},
+      {"T1590", "Gather Victim Network Information"},
+      {"T1018", "Remote System Discovery"},
+      {"T1016", "System Network Configuration Discovery"},
+      {"T1049", "System Network Connections Discovery"},
+      {"T1135", "Network Share Discovery"}};
+  for (const auto& [u, n] : names)
+    if (u == uid) return n;
+  return {};
+}
+
 // OCSF 1.1 Detection Finding (class_uid 2004, category Findings).
 nlohmann::ordered_json ocsf_json(const alert& a) {
   const rule_metadata& r = *a.rule;
@@ -88,8 +142,25 @@ nlohmann::ordered_json ocsf_json(const alert& a) {
   const auto ms = [](timestamp_us t) { return t / 1000; };
   nlohmann::ordered_json attacks = nlohmann::ordered_json::array();
   for (const auto& t : r.techniques) {
-    nlohmann::ordered_json attack = {{"technique", {{"uid", t}}}, {"version", "v14"}};
-    if (!r.tactics.empty()) attack["tactic"] = {{"name", r.tactics.front()}};
+    // A sub-technique ("T1595.001") goes to sub_technique, under its parent technique.
+    const std::string parent = t.substr(0, t.find('.'));
+    nlohmann::ordered_json technique = {{"uid", parent}};
+    if (auto name = mitre_technique_name(parent); !name.empty()) technique["name"] = name;
+    nlohmann::ordered_json attack = {{"technique", technique}};
+    if (parent != t) {
+      nlohmann::ordered_json sub = {{"uid", t}};
+      if (auto name = mitre_technique_name(t); !name.empty()) sub["name"] = name;
+      attack["sub_technique"] = sub;
+    }
+    attack["version"] = "v14";
+    if (!r.tactics.empty()) {
+      nlohmann::ordered_json tactic = {{"name", r.tactics.front()}};
+      if (const auto* known = mitre_tactic(r.tactics.front())) {
+        tactic["name"] = known->name;
+        tactic["uid"] = known->uid;
+      }
+      attack["tactic"] = tactic;
+    }
     attacks.push_back(std::move(attack));
   }
   nlohmann::ordered_json j;
@@ -104,14 +175,23 @@ nlohmann::ordered_json ocsf_json(const alert& a) {
   j["severity"] = r.severity;
   j["status_id"] = 1;
   j["status"] = "New";
+  // The count behind the finding is exact (distinct ports attempted, over the threshold), so
+  // the finding itself, a port scan, is certain; whether the scan is hostile is the analyst's
+  // question (severity carries the rule's opinion).
+  j["confidence_id"] = 3;
+  j["confidence"] = "High";
   j["time"] = ms(a.detected_at);
   j["start_time"] = ms(a.first_seen);
   j["end_time"] = ms(a.last_seen);
   j["count"] = a.event_count;
   j["message"] = expand_alert_format(r.title_format, a);
-  j["metadata"] = {{"version", "1.1.0"},
-                   {"product", {{"name", "portscand"}, {"vendor_name", "portscand"}}},
-                   {"uid", a.alert_id}};
+  // original_time: the time of the first source event behind the finding, as text.
+  j["metadata"] = {
+      {"version", "1.1.0"},
+      {"product",
+       {{"name", "portscand"}, {"vendor_name", "portscand"}, {"version", version_string}}},
+      {"original_time", iso(a.first_seen)},
+      {"uid", a.alert_id}};
   j["finding_info"] = {
       {"uid", a.alert_id},
       {"title", expand_alert_format(r.title_format, a)},
@@ -123,8 +203,10 @@ nlohmann::ordered_json ocsf_json(const alert& a) {
        {{"uid", r.id}, {"name", r.name}, {"version", r.version}, {"type_id", 1}, {"type", "Rule"}}},
       {"attacks", attacks}};
   j["evidences"] = nlohmann::ordered_json::array({{{"src_endpoint", {{"ip", src}}}}});
-  j["observables"] = nlohmann::ordered_json::array(
-      {{{"name", "src_endpoint.ip"}, {"type_id", 2}, {"type", "IP Address"}, {"value", src}}});
+  j["observables"] = nlohmann::ordered_json::array({{{"name", "evidences[0].src_endpoint.ip"},
+                                                     {"type_id", 2},
+                                                     {"type", "IP Address"},
+                                                     {"value", src}}});
   j["unmapped"] = {{"AttemptedPortsCount", a.ports_count},
                    {"AttemptedPorts", a.ports},
                    {"ReportedBy", a.reported_by},

@@ -158,7 +158,9 @@ constexpr bool is_key_char(char c) noexcept {
 // Splits "k1=v1 k2=v two k3=v3" in one pass. A value runs until the last space before the
 // next unescaped '=' that follows a well-formed key; an '=' that does not (an unescaped '='
 // inside a URL, say) stays in the value, as ArcSight's own parser reads it.
-void parse_extension(std::string_view s, extension& out) noexcept {
+// Calls set(key, raw value) for each key=value pair, in order.
+template <typename Set>
+void for_each_extension(std::string_view s, Set&& set) noexcept {
   std::size_t i = 0;
   while (i < s.size() && s[i] == ' ') ++i;
   while (i < s.size()) {
@@ -189,9 +191,27 @@ void parse_extension(std::string_view s, extension& out) noexcept {
         key_ok = false;
       }
     }
-    out.set(key, trim(s.substr(v, value_end - v)));
+    set(key, trim(s.substr(v, value_end - v)));
     i = next;
   }
+}
+
+void parse_extension(std::string_view s, extension& out) noexcept {
+  for_each_extension(s, [&out](std::string_view k, std::string_view v) { out.set(k, v); });
+}
+
+// Splits the seven header fields (still escaped) off `s`, the text after "CEF:"; `pos`
+// receives where the extension starts. False for a header cut short or a bad version.
+bool split_header(std::string_view s, std::string_view (&f)[7], std::size_t& pos) noexcept {
+  pos = 0;
+  for (auto& field : f) {
+    std::size_t j = pos;
+    while (j < s.size() && s[j] != '|') j += s[j] == '\\' ? 2 : 1;
+    if (j >= s.size()) return false;
+    field = s.substr(pos, j - pos);
+    pos = j + 1;
+  }
+  return !f[0].empty() && f[0].size() <= 3 && f[0].find_first_not_of("0123456789") == npos;
 }
 
 enum class vendor_kind : std::uint8_t {
@@ -400,17 +420,7 @@ class cef_parser final : public format_parser {
     const std::string_view s = unit.substr(start + 4);
     std::string_view f[7];  // version vendor product version signature name severity
     std::size_t pos = 0;
-    for (auto& field : f) {
-      std::size_t j = pos;
-      while (j < s.size() && s[j] != '|') j += s[j] == '\\' ? 2 : 1;
-      if (j >= s.size()) {
-        sink.rejected("bad_cef_header");
-        return;
-      }
-      field = s.substr(pos, j - pos);
-      pos = j + 1;
-    }
-    if (f[0].empty() || f[0].size() > 3 || f[0].find_first_not_of("0123456789") != npos) {
+    if (!split_header(s, f, pos)) {
       sink.rejected("bad_cef_header");
       return;
     }
@@ -570,6 +580,24 @@ bool probe_cef(std::string_view head) noexcept {
 }
 
 }  // namespace
+
+std::optional<cef_message> parse_cef_message(std::string_view unit) {
+  const std::size_t start = find_cef(unit, false);
+  if (start == npos) return std::nullopt;
+  const std::string_view s = unit.substr(start + 4);
+  std::string_view f[7];
+  std::size_t pos = 0;
+  if (!split_header(s, f, pos)) return std::nullopt;
+  cef_message m;
+  std::string buf;
+  std::string* const header[] = {&m.version,   &m.vendor, &m.product, &m.device_version,
+                                 &m.signature, &m.name,   &m.severity};
+  for (std::size_t i = 0; i < 7; ++i) *header[i] = std::string(unescape(f[i], false, buf));
+  for_each_extension(s.substr(pos), [&](std::string_view k, std::string_view v) {
+    m.extension.emplace_back(std::string(k), std::string(unescape(v, true, buf)));
+  });
+  return m;
+}
 
 format_entry cef_format() {
   return {"cef",

@@ -4,6 +4,7 @@
 #include "publish/file_output.hpp"
 #include "publish/http_output.hpp"
 #include "publish/kafka_output.hpp"
+#include "publish/syslog_output.hpp"
 
 namespace portscand {
 
@@ -19,6 +20,8 @@ std::unique_ptr<alert_output> make_output(const output_config& cfg, metrics_regi
     return std::make_unique<kafka_output>(cfg.name, cfg.schema, *k, metrics);
   if (const auto* h = std::get_if<http_output_config>(&cfg.sink))
     return std::make_unique<http_output>(cfg.name, cfg.schema, *h, metrics);
+  if (const auto* s = std::get_if<syslog_output_config>(&cfg.sink))
+    return std::make_unique<syslog_output>(cfg.name, cfg.schema, *s, metrics);
   return std::make_unique<file_output>(cfg.name, cfg.schema, std::get<file_output_config>(cfg.sink),
                                        metrics);
 }

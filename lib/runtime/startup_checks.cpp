@@ -12,6 +12,7 @@
 #include "ingest/syslog_listener.hpp"
 #include "publish/http_output.hpp"
 #include "publish/kafka_properties.hpp"
+#include "publish/syslog_output.hpp"
 
 namespace portscand {
 namespace {
@@ -96,8 +97,8 @@ std::vector<config_problem> check_startup(const config& cfg) {
   if (cfg.outputs.empty())
     problems.push_back(
         {"outputs",
-         "no outputs configured: alerts would go nowhere (add a kafka, file, http or "
-         "stdout output)"});
+         "no outputs configured: alerts would go nowhere (add a kafka, file, http, syslog "
+         "or stdout output)"});
   if (auto why = state_dir_problem(cfg.state_dir)) problems.push_back({"state_dir", *why});
   for (const auto& o : cfg.outputs)
     if (const auto* f = std::get_if<file_output_config>(&o.sink); f != nullptr && f->path != "-")
@@ -105,6 +106,9 @@ std::vector<config_problem> check_startup(const config& cfg) {
   for (const auto& o : cfg.outputs)
     if (const auto* h = std::get_if<http_output_config>(&o.sink))
       for (auto& p : check_http_tls_files(*h, o.path)) problems.push_back(std::move(p));
+  for (const auto& o : cfg.outputs)
+    if (const auto* s = std::get_if<syslog_output_config>(&o.sink))
+      for (auto& p : check_syslog_tls_files(*s, o.path)) problems.push_back(std::move(p));
   for (const auto& in : cfg.inputs)
     if (const auto* s = std::get_if<syslog_input_config>(&in.transport))
       for (auto& p : check_tls_files(*s, in.path)) problems.push_back(std::move(p));

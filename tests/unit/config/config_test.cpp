@@ -285,7 +285,50 @@ INSTANTIATE_TEST_SUITE_P(
                      "outputs[0].tls", "go together"},
         invalid_case{"duplicate output names",
                      "outputs: [{type: stdout, name: a}, {type: http, url: 'https://h/', name: a}]",
-                     "outputs[1].name", "duplicate output name"}),
+                     "outputs[1].name", "duplicate output name"},
+        // Issue 13: syslog outputs.
+        invalid_case{"a syslog output without address", "outputs: [{type: syslog}]",
+                     "outputs[0].address", "is required"},
+        invalid_case{"a syslog output with an http address",
+                     "outputs: [{type: syslog, address: 'http://h:514'}]", "outputs[0].address",
+                     "udp://, tcp:// or tls://"},
+        invalid_case{"a syslog output without host",
+                     "outputs: [{type: syslog, address: 'tcp://:514'}]", "outputs[0].address",
+                     "needs the receiver's host"},
+        invalid_case{"a syslog output with port 0",
+                     "outputs: [{type: syslog, address: 'udp://h:0'}]", "outputs[0].address",
+                     "needs a port"},
+        invalid_case{"a syslog output with port 70000",
+                     "outputs: [{type: syslog, address: 'udp://h:70000'}]", "outputs[0].address",
+                     "bad port"},
+        invalid_case{"an unknown syslog body format",
+                     "outputs: [{type: syslog, address: 'tcp://h:514', format: leef}]",
+                     "outputs[0].format", "'cef' or 'json'"},
+        invalid_case{"a schema with the CEF body",
+                     "outputs: [{type: syslog, address: 'tcp://h:514', schema: ocsf}]",
+                     "outputs[0].schema", "format: json only"},
+        invalid_case{"an unknown facility",
+                     "outputs: [{type: syslog, address: 'tcp://h:514', facility: local8}]",
+                     "outputs[0].facility", "local0 to local7"},
+        invalid_case{"a facility number out of range",
+                     "outputs: [{type: syslog, address: 'tcp://h:514', facility: 24}]",
+                     "outputs[0].facility", "0 to 23"},
+        invalid_case{"an unknown severity",
+                     "outputs: [{type: syslog, address: 'tcp://h:514', severity: fatal}]",
+                     "outputs[0].severity", "auto"},
+        invalid_case{"an app_name with a space",
+                     "outputs: [{type: syslog, address: 'tcp://h:514', app_name: 'port scand'}]",
+                     "outputs[0].app_name", "without spaces"},
+        invalid_case{"an app_name longer than 48",
+                     "outputs: [{type: syslog, address: 'tcp://h:514', app_name: "
+                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}]",
+                     "outputs[0].app_name", "1 to 48"},
+        invalid_case{"a tls section on a tcp syslog address",
+                     "outputs: [{type: syslog, address: 'tcp://h:514', tls: {ca_file: /x}}]",
+                     "outputs[0].tls", "tls:// addresses only"},
+        invalid_case{"an http key on a syslog output",
+                     "outputs: [{type: syslog, address: 'tcp://h:514', url: 'https://h/'}]",
+                     "outputs[0].url", "unknown key"}),
     test::why_name{});
 
 TEST(Config, AnHttpOutputIsReadWithItsSpoolUnderTheStateDirAndSecretsResolved) {
@@ -323,6 +366,61 @@ TEST(Config, AnHttpOutputIsReadWithItsSpoolUnderTheStateDirAndSecretsResolved) {
   const std::string banner = describe_config(r.cfg);
   EXPECT_EQ(banner.find("hec-token-1"), std::string::npos) << banner;
   EXPECT_NE(banner.find("header=X-Tenant"), std::string::npos) << banner;
+}
+
+TEST(Config, ASyslogOutputIsReadWithItsDefaults) {
+  const auto r = load(
+      "outputs:\n"
+      "  - type: syslog\n"
+      "    address: tls://[2001:db8::5]:6514\n"
+      "    facility: authpriv\n"
+      "    severity: warning\n"
+      "    tls: {ca_file: /etc/ssl/siem-ca.pem, server_name: siem.example}\n"
+      "  - type: syslog\n"
+      "    address: udp://siem.example:514\n"
+      "    format: json\n"
+      "    schema: ocsf\n"
+      "    facility: 3\n"
+      "    hostname: sensor-1\n");
+  ASSERT_TRUE(r.problems.empty()) << listing(r.problems);
+  ASSERT_EQ(r.cfg.outputs.size(), 2u);
+  const auto& t = std::get<syslog_output_config>(r.cfg.outputs[0].sink);
+  EXPECT_EQ(r.cfg.outputs[0].name, "syslog-0");
+  EXPECT_EQ(t.transport, syslog_transport::tls);
+  EXPECT_EQ(t.host, "2001:db8::5");
+  EXPECT_EQ(t.port, 6514);
+  EXPECT_EQ(t.format, syslog_body::cef);
+  EXPECT_EQ(t.facility, 10);
+  EXPECT_EQ(t.severity, 4);
+  EXPECT_EQ(t.app_name, "portscand");
+  EXPECT_EQ(t.hostname, "");
+  EXPECT_EQ(t.ca_file, "/etc/ssl/siem-ca.pem");
+  EXPECT_EQ(t.server_name, "siem.example");
+  EXPECT_TRUE(t.tls_verify);
+  const auto& u = std::get<syslog_output_config>(r.cfg.outputs[1].sink);
+  EXPECT_EQ(u.transport, syslog_transport::udp);
+  EXPECT_EQ(u.host, "siem.example");
+  EXPECT_EQ(u.port, 514);
+  EXPECT_EQ(u.format, syslog_body::json);
+  EXPECT_EQ(r.cfg.outputs[1].schema, output_schema::ocsf);
+  EXPECT_EQ(u.facility, 3);
+  EXPECT_EQ(u.severity, -1);  // auto
+  EXPECT_EQ(u.hostname, "sensor-1");
+}
+
+TEST(Config, SyslogFacilityAndSeverityNames) {
+  EXPECT_EQ(syslog_facility_code("kern"), 0);
+  EXPECT_EQ(syslog_facility_code("authpriv"), 10);
+  EXPECT_EQ(syslog_facility_code("local7"), 23);
+  EXPECT_EQ(syslog_facility_code("23"), 23);
+  EXPECT_FALSE(syslog_facility_code("24"));
+  EXPECT_FALSE(syslog_facility_code("-1"));
+  EXPECT_FALSE(syslog_facility_code(""));
+  EXPECT_EQ(syslog_severity_code("emerg"), 0);
+  EXPECT_EQ(syslog_severity_code("debug"), 7);
+  EXPECT_EQ(syslog_severity_code("7"), 7);
+  EXPECT_FALSE(syslog_severity_code("8"));
+  EXPECT_FALSE(syslog_severity_code("warn"));
 }
 
 TEST(Config, ScaleOutTakesTheFirstKafkaInputsBrokersAndProperties) {

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ocsf_schema.hpp"
+
 namespace portscand {
 namespace {
 
@@ -80,6 +82,92 @@ TEST(AlertJson, OcsfIsADetectionFindingWithTheAlertIdAsFindingUid) {
   EXPECT_EQ(j["finding_info"]["uid"], a.alert_id);
   EXPECT_EQ(j["finding_info"]["analytic"]["uid"], "r-1");
   EXPECT_EQ(j["observables"][0]["value"], "203.0.113.7");
+  // The observable points at the address where the document has it.
+  EXPECT_EQ(j["observables"][0]["name"], "evidences[0].src_endpoint.ip");
+  EXPECT_EQ(j["evidences"][0]["src_endpoint"]["ip"], "203.0.113.7");
+  EXPECT_EQ(j["confidence_id"], 3);
+  // MITRE ATT&CK: Discovery is TA0007, T1046 is Network Service Discovery.
+  EXPECT_EQ(j["finding_info"]["attacks"][0]["tactic"]["uid"], "TA0007");
+  EXPECT_EQ(j["finding_info"]["attacks"][0]["tactic"]["name"], "Discovery");
+  EXPECT_EQ(j["finding_info"]["attacks"][0]["technique"]["uid"], "T1046");
+  EXPECT_EQ(j["finding_info"]["attacks"][0]["technique"]["name"], "Network Service Discovery");
+  EXPECT_FALSE(j["metadata"]["product"]["version"].get<std::string>().empty());
+  EXPECT_EQ(j["metadata"]["original_time"], "2026-11-28T10:05:00.000001Z");
+}
+
+TEST(AlertJson, OcsfTacticsInSentinelSpellingAndSubTechniques) {
+  alert a = sample_alert();
+  auto rule = std::make_shared<rule_metadata>(*a.rule);
+  rule->tactics = {"CommandAndControl"};
+  rule->techniques = {"T1595.001", "T9999"};
+  a.rule = rule;
+  const auto j = nlohmann::json::parse(render_alert(a, alert_schema::ocsf));
+  const auto& attacks = j["finding_info"]["attacks"];
+  ASSERT_EQ(attacks.size(), 2u);
+  EXPECT_EQ(attacks[0]["tactic"]["uid"], "TA0011");
+  EXPECT_EQ(attacks[0]["tactic"]["name"], "Command and Control");
+  EXPECT_EQ(attacks[0]["technique"]["uid"], "T1595");
+  EXPECT_EQ(attacks[0]["technique"]["name"], "Active Scanning");
+  EXPECT_EQ(attacks[0]["sub_technique"]["uid"], "T1595.001");
+  EXPECT_EQ(attacks[0]["sub_technique"]["name"], "Scanning IP Blocks");
+  EXPECT_EQ(attacks[1]["technique"]["uid"], "T9999");  // unknown: uid only
+  EXPECT_FALSE(attacks[1]["technique"].contains("name"));
+  const auto problems = test::ocsf_schema::vendored().problems(j, "detection_finding");
+  EXPECT_TRUE(problems.empty()) << problems.size() << ": " << (problems.empty() ? "" : problems[0]);
+}
+
+// Every OCSF alert conforms to the Detection Finding class of the vendored schema release.
+std::string listing(const std::vector<std::string>& problems) {
+  std::string out;
+  for (const auto& p : problems) out += p + "\n";
+  return out;
+}
+
+TEST(AlertJson, OcsfValidatesAgainstTheSchemaRelease) {
+  alert a = sample_alert();
+  auto problems = test::ocsf_schema::vendored().problems(
+      nlohmann::json::parse(render_alert(a, alert_schema::ocsf)), "detection_finding");
+  EXPECT_TRUE(problems.empty()) << listing(problems);
+  a.src = *ip_address::parse("2001:db8::7");
+  a.reported_by.clear();
+  a.rule = std::make_shared<rule_metadata>(*a.rule);
+  std::const_pointer_cast<rule_metadata>(a.rule)->tactics.clear();
+  problems = test::ocsf_schema::vendored().problems(
+      nlohmann::json::parse(render_alert(a, alert_schema::ocsf)), "detection_finding");
+  EXPECT_TRUE(problems.empty()) << listing(problems);
+}
+
+TEST(OcsfSchemaCheck, FindsWhatIsWrong) {
+  // The validator itself: each kind of mistake it must catch, on a conforming alert.
+  const auto good = nlohmann::json::parse(render_alert(sample_alert(), alert_schema::ocsf));
+  const auto& schema = test::ocsf_schema::vendored();
+  auto bad = good;
+  bad["no_such_attribute"] = 1;
+  EXPECT_EQ(schema.problems(bad, "detection_finding").size(), 1u);
+  bad = good;
+  bad.erase("severity_id");  // required by base_event
+  EXPECT_EQ(schema.problems(bad, "detection_finding").size(), 1u);
+  bad = good;
+  bad["severity_id"] = 7;  // not in the enum
+  EXPECT_EQ(schema.problems(bad, "detection_finding").size(), 1u);
+  bad = good;
+  bad["time"] = "2026-11-28T10:10:00Z";  // timestamp_t is an integer
+  EXPECT_EQ(schema.problems(bad, "detection_finding").size(), 1u);
+  bad = good;
+  bad["metadata"]["product"]["colour"] = "red";  // inside an object
+  EXPECT_EQ(schema.problems(bad, "detection_finding").size(), 1u);
+  bad = good;
+  bad["type_uid"] = 200402;
+  EXPECT_EQ(schema.problems(bad, "detection_finding").size(), 1u);
+  bad = good;
+  bad["observables"][0]["name"] = "src_endpoint.ip";  // not where the address is
+  EXPECT_EQ(schema.problems(bad, "detection_finding").size(), 1u);
+  bad = good;
+  bad["observables"][0]["value"] = "192.0.2.1";  // not the value at that path
+  EXPECT_EQ(schema.problems(bad, "detection_finding").size(), 1u);
+  bad = good;
+  bad["metadata"]["profiles"] = {"security_control"};  // declared: its action_id is required
+  EXPECT_EQ(schema.problems(bad, "detection_finding").size(), 1u);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ocsf_schema.hpp"
 #include "publish/kafka_output.hpp"
 #include "publish/publish_test_util.hpp"
 
@@ -92,6 +93,7 @@ TEST_F(FileOutput, AppendsOneValidJsonLinePerAlertAndCreatesTheFile0640) {
     EXPECT_EQ(j["schema"], "portscand.alert.v1");
   }
   EXPECT_EQ(nlohmann::json::parse(lines[2])["finding_info"]["uid"], expected[2].alert_id);
+  EXPECT_EQ(test::detection_finding_problems(nlohmann::json::parse(lines[2])), "");
   EXPECT_EQ(delivered(), 3u);
   EXPECT_EQ(contents(path_).back(), '\n');
 }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "ingest/ingest_test_util.hpp"
+#include "ocsf_schema.hpp"
 #include "publish/http_receiver.hpp"
 #include "publish/http_request.hpp"
 #include "publish/http_spool.hpp"
@@ -276,6 +277,7 @@ TEST_F(HttpOutput, OcsfSchemaAndConfiguredHeaders) {
   EXPECT_EQ(rs[0].header("x-api-key"), "s3cret");
   EXPECT_EQ(rs[0].header("x-tenant"), "blue");
   EXPECT_EQ(json::parse(rs[0].body)["class_uid"], 2004);
+  EXPECT_EQ(test::detection_finding_problems(json::parse(rs[0].body)), "");
 }
 
 TEST_F(HttpOutput, EveryAlertArrivesExactlyOncePerIdAfterRefusals500sAnd429) {

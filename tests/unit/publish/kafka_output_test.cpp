@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "kafka_mock_cluster.hpp"
+#include "ocsf_schema.hpp"
 #include "publish/publish_test_util.hpp"
 #include "test_names.hpp"
 
@@ -194,6 +195,7 @@ TEST(KafkaOutput, OcsfSchemaCarriesTheAlertIdAsFindingUid) {
   const auto j = nlohmann::json::parse(msgs[0].value);
   EXPECT_EQ(j["class_uid"], 2004);
   EXPECT_EQ(j["finding_info"]["uid"], alerts[0].alert_id);
+  EXPECT_EQ(test::detection_finding_problems(j), "");
   EXPECT_EQ(msgs[0].alert_id_header, alerts[0].alert_id);
   EXPECT_EQ(msgs[0].key, "203.0.113.10");
 }

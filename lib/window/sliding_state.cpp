@@ -60,21 +60,43 @@ void for_each_run(const sliding_source& s, std::uint16_t port, Fn fn) {
     if (s.runs[i].events != 0) fn(i);
 }
 
-void merge_into(port_run& into, port_run& from, const label_table& labels) {
+void merge_into(port_run& into, port_run& from) {
   into.first = std::min(into.first, from.first);
   into.last = std::max(into.last, from.last);
   const std::uint64_t events = std::uint64_t{into.events} + from.events;
   into.events = static_cast<std::uint32_t>(std::min<std::uint64_t>(events, UINT32_MAX));
-  std::vector<label_id> ids;
-  from.labels.ids(ids);
-  for (auto id : ids) into.labels.insert(id, labels);
+  into.labels.merge(from.labels);
   from.events = 0;
-  from.labels = label_set{};
+  from.labels = run_labels{};
 }
 
 constexpr std::uint32_t sliding_magic = 0x534c4453;  // "SDLS"
 
 }  // namespace
+
+void run_labels::insert(label_id id, timestamp_us t) {
+  if (first_ == INT64_MIN) {
+    id_ = id;
+    first_ = t;
+    return;
+  }
+  if (id == id_) {
+    first_ = std::min(first_, t);
+    return;
+  }
+  if (more_)
+    for (seen& x : *more_)
+      if (x.id == id) {
+        x.first = std::min(x.first, t);
+        return;
+      }
+  if (!more_) more_ = std::make_unique<std::vector<seen>>();
+  if (more_->size() + 1 < max_kept) more_->push_back({id, t});
+}
+
+void run_labels::merge(const run_labels& o) {
+  o.for_each([this](const seen& x) { insert(x.id, x.first); });
+}
 
 bool sliding_state::add(const network_session& r) {
   if (!r.has_port()) return false;
@@ -96,7 +118,7 @@ void sliding_state::insert(sliding_source& s, std::uint16_t port, timestamp_us t
     if (joined == none) {
       joined = i;
     } else {
-      merge_into(s.runs[joined], s.runs[i], labels_);
+      merge_into(s.runs[joined], s.runs[i]);
       --s.live;
     }
   });
@@ -105,14 +127,14 @@ void sliding_state::insert(sliding_source& s, std::uint16_t port, timestamp_us t
     run.first = std::min(run.first, t);
     run.last = std::max(run.last, t);
     if (run.events != UINT32_MAX) ++run.events;
-    run.labels.insert(label, labels_);
+    run.labels.insert(label, t);
     return;
   }
   port_run run;
   run.first = run.last = t;
   run.events = 1;
   run.port = port;
-  run.labels.insert(label, labels_);
+  run.labels.insert(label, t);
   s.runs.push_back(std::move(run));
   ++s.live;
   const auto i = static_cast<std::uint32_t>(s.runs.size() - 1);
@@ -173,14 +195,14 @@ void sliding_state::scan(const ip_address& src, sliding_source& s, timestamp_us 
     c.start = t - width_;
     c.end = t;
     c.first_seen = t;
-    std::vector<label_id> ids;
     for (const port_run& run : s.runs) {
       if (run.events == 0 || run.first > t || run.last + width_ < t) continue;
       c.ports.push_back(run.port);
       c.first_seen = std::min(c.first_seen, std::max(run.first, c.start));
       c.events += run.events;
-      run.labels.ids(ids);
-      c.labels.insert(c.labels.end(), ids.begin(), ids.end());
+      run.labels.for_each([&](const run_labels::seen& x) {
+        if (x.first <= t) c.labels.push_back(x.id);
+      });
     }
     std::sort(c.ports.begin(), c.ports.end());
     std::sort(c.labels.begin(), c.labels.end());
@@ -230,7 +252,7 @@ void sliding_state::prune(timestamp_us horizon) {
         dropped = true;
       } else if (run.last + width_ < horizon) {
         run.events = 0;
-        run.labels = label_set{};
+        run.labels = run_labels{};
         --s.live;
         dropped = true;
       }
@@ -304,15 +326,14 @@ void sliding_state::serialize(binary_writer& w) const {
   w.put(sliding_magic);
   w.put<std::int64_t>(evaluated_to_);
   std::unordered_map<label_id, std::uint32_t> dict;
-  std::vector<label_id> order, ids;
+  std::vector<label_id> order;
   auto collect = [&](const auto& table) {
     for (std::size_t i = 0; i < table.size(); ++i)
-      for (const port_run& run : table.at(i).state.runs) {
-        run.labels.ids(ids);
-        for (auto id : ids)
-          if (dict.emplace(id, static_cast<std::uint32_t>(order.size())).second)
-            order.push_back(id);
-      }
+      for (const port_run& run : table.at(i).state.runs)
+        run.labels.for_each([&](const run_labels::seen& x) {
+          if (dict.emplace(x.id, static_cast<std::uint32_t>(order.size())).second)
+            order.push_back(x.id);
+        });
   };
   collect(v4_);
   collect(v6_);
@@ -332,9 +353,13 @@ void sliding_state::serialize(binary_writer& w) const {
         w.put<std::int64_t>(run.last);
         w.put<std::uint32_t>(run.events);
         w.put<std::uint16_t>(run.port);
-        run.labels.ids(ids);
-        w.put<std::uint8_t>(static_cast<std::uint8_t>(ids.size()));
-        for (auto id : ids) w.put<std::uint32_t>(dict.at(id));
+        std::uint8_t n = 0;
+        run.labels.for_each([&n](const run_labels::seen&) { ++n; });
+        w.put<std::uint8_t>(n);
+        run.labels.for_each([&](const run_labels::seen& x) {
+          w.put<std::uint32_t>(dict.at(x.id));
+          w.put<std::int64_t>(x.first);
+        });
       }
     }
   };
@@ -378,10 +403,14 @@ bool sliding_state::deserialize(binary_reader& r, label_table& labels) {
         if (!r.get(run.first) || !r.get(run.last) || !r.get(run.events) || !r.get(run.port) ||
             run.first > run.last || run.events == 0 || !r.get(nlabels))
           return false;
+        if (nlabels == 0 || nlabels > run_labels::max_kept) return false;
         for (std::uint8_t m = 0; m < nlabels; ++m) {
           std::uint32_t idx = 0;
-          if (!r.get(idx) || idx >= dict.size()) return false;
-          run.labels.insert(dict[idx], labels_);
+          timestamp_us seen = 0;
+          if (!r.get(idx) || idx >= dict.size() || !r.get(seen) || seen < run.first ||
+              seen > run.last)
+            return false;
+          run.labels.insert(dict[idx], seen);
         }
         s.runs.push_back(std::move(run));
       }

@@ -24,13 +24,44 @@ namespace portscand {
 // that count only rises at a run's first time, which is a record time. Runs of one port never
 // overlap in that sense (a record that bridges two runs merges them), so the count of
 // covering runs is the count of distinct ports. See lib/window/README.md.
+// The labels of one run, each with the time it was first seen in the run, so that an alert
+// takes exactly the labels seen up to its crossing, whatever arrived after it (and so every
+// copy of the alert carries the same ReportedBy). One label inline (almost every run), more
+// on the heap, at most max_kept (beyond that a new label is not kept).
+class run_labels {
+ public:
+  static constexpr std::size_t max_kept = 64;
+  struct seen {
+    label_id id;
+    timestamp_us first;
+  };
+
+  void insert(label_id id, timestamp_us t);
+  void merge(const run_labels& o);
+  template <typename Fn>
+  void for_each(Fn fn) const {
+    if (first_ == INT64_MIN) return;
+    fn(seen{id_, first_});
+    if (more_)
+      for (const seen& x : *more_) fn(x);
+  }
+  std::size_t heap_bytes() const noexcept {
+    return more_ ? sizeof(*more_) + more_->capacity() * sizeof(seen) : 0;
+  }
+
+ private:
+  timestamp_us first_ = INT64_MIN;  // INT64_MIN: no label yet
+  label_id id_ = 0;
+  std::unique_ptr<std::vector<seen>> more_;
+};
+
 struct port_run {
   timestamp_us first = 0;
   timestamp_us last = 0;
   std::uint32_t events = 0;         // saturating; 0 marks a run merged into another (dead)
   std::uint32_t next = UINT32_MAX;  // the next run of the same port (chain), or none
   std::uint16_t port = 0;
-  label_set labels;  // the vendor/product labels of the run's records
+  run_labels labels;  // the vendor/product labels of the run's records
 };
 
 struct sliding_source {
@@ -57,7 +88,8 @@ struct sliding_crossing {
   timestamp_us start = 0;
   timestamp_us end = 0;
   std::vector<std::uint16_t> ports;  // every distinct port of the interval, ascending
-  std::vector<label_id> labels;      // the labels of the evidence ports' runs, distinct
+  // The labels of the evidence ports' runs seen at or before `end`, distinct.
+  std::vector<label_id> labels;
   timestamp_us first_seen = 0;
   std::uint64_t events = 0;
 };

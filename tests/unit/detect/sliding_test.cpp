@@ -122,6 +122,26 @@ TEST(Sliding, ASourceAlertsAgainOnlyAfterThePreviousIntervalHasPassed) {
   EXPECT_EQ(alerts[1].ports.back(), 101);
 }
 
+// Ports 0..50 (port i first at t0 + i s), each repeated every 30 s for 15 minutes: the
+// count reaches 51 at t0 + 50 s and stays there. The same ports never alert again; a new
+// port after the first interval (port 999 at t0 + 400 s, > t0 + 350 s) does, with 52 ports.
+TEST(Sliding, OnlyANewPortAfterThePreviousIntervalRaisesAnotherAlert) {
+  std::vector<network_session> v;
+  for (int p = 0; p <= 50; ++p)
+    for (timestamp_us t = t0 + p * sec; t < t0 + 15 * minute; t += 30 * sec)
+      v.push_back(rec("192.0.2.45", t, p));
+  shard_state s(config(true));
+  auto alerts = run(s, v);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].bin_end, t0 + 50 * sec);
+  v.push_back(rec("192.0.2.45", t0 + 400 * sec, 999));
+  shard_state s2(config(true));
+  alerts = run(s2, v);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].bin_end, t0 + 400 * sec);
+  EXPECT_EQ(alerts[1].ports_count, 52u);
+}
+
 // Same records, any arrival order, evaluated step by step as a watermark would (each step
 // closing only what lies more than the lateness behind the newest record seen): the same
 // alerts, ids and evidence as all at once.

@@ -57,6 +57,7 @@ std::size_t shard_state::add_batch(const network_session* records, std::size_t n
 }
 
 void shard_state::prefetch(const network_session& r, bool entry) const noexcept {
+  if (sliding_) return sliding_->prefetch(r, entry);
   if (last_bin_ == nullptr || r.time < last_bin_start_ ||
       r.time - last_bin_start_ >= config_.bin_width)
     return;

@@ -135,6 +135,10 @@ void sliding_state::insert(sliding_source& s, std::uint16_t port, timestamp_us t
   run.events = 1;
   run.port = port;
   run.labels.insert(label, t);
+  // Grow one run at a time up to 4 (benign sources have 1-3 ports; doubling would leave a
+  // third of their runs empty), by half beyond.
+  if (s.runs.size() == s.runs.capacity())
+    s.runs.reserve(s.runs.size() < 4 ? s.runs.size() + 1 : s.runs.size() + s.runs.size() / 2);
   s.runs.push_back(std::move(run));
   ++s.live;
   const auto i = static_cast<std::uint32_t>(s.runs.size() - 1);

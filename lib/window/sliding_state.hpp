@@ -104,6 +104,17 @@ class sliding_state {
   // to count, and ReportedBy is taken from the evidence ports' runs. Returns whether the
   // record lies before the point already evaluated (it re-opens its source).
   bool add(const network_session& r);
+  // Cache hints for a coming add(r): the index slot of its source, or (once that is cached)
+  // the source's entry and its first runs. No effect on the state.
+  void prefetch(const network_session& r, bool entry) const noexcept {
+    if (r.src.is_v4()) {
+      if (!entry) return v4_.prefetch_slot(r.src.v4());
+      v4_.prefetch_entry(r.src.v4());
+    } else {
+      if (!entry) return v6_.prefetch_slot(r.src.bytes());
+      v6_.prefetch_entry(r.src.bytes());
+    }
+  }
 
   // Evaluates every source with records added since its last evaluation, or with records at
   // or after the previous close_before: finds, in time order, each crossing c < close_before

@@ -399,13 +399,19 @@ bool sliding_state::deserialize(binary_reader& r, label_table& labels) {
       if (!inserted || !r.get(next_allowed) || !r.get(flags) || !r.get(nruns) || nruns == 0 ||
           nruns > (1u << 24))
         return false;
+      if (next_allowed != INT64_MIN &&
+          (next_allowed < -(timestamp_us{1} << 62) || next_allowed > (timestamp_us{1} << 62)))
+        return false;
       s.next_allowed = next_allowed;
       s.flags = flags & sliding_source::dirty;
       for (std::uint32_t k = 0; k < nruns; ++k) {
         port_run run;
         std::uint8_t nlabels = 0;
+        // Times beyond +-2^61 us (73,000 years) are corrupt, and would overflow `last + width`.
+        constexpr timestamp_us bound = timestamp_us{1} << 61;
         if (!r.get(run.first) || !r.get(run.last) || !r.get(run.events) || !r.get(run.port) ||
-            run.first > run.last || run.events == 0 || !r.get(nlabels))
+            run.first > run.last || run.first < -bound || run.last > bound || run.events == 0 ||
+            !r.get(nlabels))
           return false;
         if (nlabels == 0 || nlabels > run_labels::max_kept) return false;
         for (std::uint8_t m = 0; m < nlabels; ++m) {

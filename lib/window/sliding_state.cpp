@@ -311,7 +311,8 @@ std::size_t sliding_state::memory_bytes() const noexcept {
       const sliding_source& s = table.at(i).state;
       total += s.runs.capacity() * sizeof(port_run);
       for (const port_run& run : s.runs) total += run.labels.heap_bytes();
-      if (s.index) total += sizeof(*s.index) + s.index->capacity() * sizeof(std::uint32_t);
+      if (s.index)
+        total += sizeof(std::vector<std::uint32_t>) + s.index->capacity() * sizeof(std::uint32_t);
     }
   };
   add(v4_);

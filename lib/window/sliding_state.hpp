@@ -46,7 +46,7 @@ class run_labels {
       for (const seen& x : *more_) fn(x);
   }
   std::size_t heap_bytes() const noexcept {
-    return more_ ? sizeof(*more_) + more_->capacity() * sizeof(seen) : 0;
+    return more_ ? sizeof(std::vector<seen>) + more_->capacity() * sizeof(seen) : 0;
   }
 
  private:

@@ -286,6 +286,7 @@ class reader {
         }
         std::string window;
         if (string_at(e, "window", "evaluation", window)) {
+          cfg.evaluation.window_set = true;
           if (window == "tumbling")
             cfg.evaluation.window = window_kind::tumbling;
           else if (window == "sliding")

@@ -26,6 +26,7 @@ struct evaluation_config {
   timestamp_us idle_timeout = 1 * us_per_minute;
   timestamp_us max_future_skew = 5 * us_per_minute;
   window_kind window = window_kind::tumbling;
+  bool window_set = false;  // the file names evaluation.window (it then wins over a rule file's)
 };
 
 // Where a record's event time comes from (SPEC §1 "event time").

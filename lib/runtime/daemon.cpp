@@ -728,6 +728,7 @@ void coordinator::reload() {
     spdlog::error("reload refused: the bin width cannot change while running (restart instead)");
     return;
   }
+  apply_rule_window(loaded.cfg, r.rule);  // scale_out cannot change on reload either
   if (loaded.cfg.evaluation.window != cfg_.evaluation.window) {
     spdlog::error(
         "reload refused: evaluation.window cannot change while running (restart instead; the "

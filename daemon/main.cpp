@@ -205,6 +205,10 @@ bool load_all(const std::string& path, config& cfg, rule_definition& rule, confi
     print_problems(r.problems, cfg.rule_path);
     ok = false;
   }
+  if (const auto p = apply_rule_window(cfg, r.rule); !p.empty()) {
+    print_problems(p, cfg.rule_path);
+    ok = false;
+  }
   rule = std::move(r.rule);
   return ok;
 }
@@ -305,6 +309,10 @@ int cmd_replay(int argc, char** argv) {
     auto r = load_rule(*path);
     if (!r.problems.empty()) {
       print_problems(r.problems, *path);
+      return exit_config;
+    }
+    if (const auto p = apply_rule_window(cfg, r.rule); !p.empty()) {
+      print_problems(p, *path);
       return exit_config;
     }
     rule = std::move(r.rule);

@@ -274,7 +274,7 @@ class reader {
         problem("evaluation", "must be a map");
       } else {
         check_keys(e, "evaluation",
-                   {"schedule", "allowed_lateness", "idle_timeout", "max_future_skew"});
+                   {"schedule", "allowed_lateness", "idle_timeout", "max_future_skew", "window"});
         std::string schedule;
         if (string_at(e, "schedule", "evaluation", schedule)) {
           if (schedule == "hourly")
@@ -283,6 +283,16 @@ class reader {
             cfg.evaluation.schedule = schedule_kind::on_close;
           else
             problem("evaluation.schedule", "must be 'hourly' or 'on_close'");
+        }
+        std::string window;
+        if (string_at(e, "window", "evaluation", window)) {
+          cfg.evaluation.window_set = true;
+          if (window == "tumbling")
+            cfg.evaluation.window = window_kind::tumbling;
+          else if (window == "sliding")
+            cfg.evaluation.window = window_kind::sliding;
+          else
+            problem("evaluation.window", "must be 'tumbling' or 'sliding'");
         }
         duration_at(e, "allowed_lateness", "evaluation", cfg.evaluation.allowed_lateness, 0,
                     24 * 60 * us_per_minute);
@@ -329,6 +339,13 @@ class reader {
     read_inputs(root["inputs"], cfg);
     read_outputs(root["outputs"], cfg);
     read_scale_out(root["scale_out"], cfg);
+    // A by-source partition resumes by re-reading the records of the bins it held
+    // (partition_resume); sliding state has no bins to name, so the handover could not
+    // rebuild it exactly.
+    if (cfg.scale_out.enabled && cfg.evaluation.window == window_kind::sliding)
+      problem("evaluation.window",
+              "'sliding' cannot be combined with scale_out (a partition handover rebuilds "
+              "state by bins); use 'tumbling' or run without scale_out");
   }
 
   void read_scale_out(const YAML::Node& n, config& cfg) {
@@ -1003,6 +1020,7 @@ std::string describe_config(const config& cfg) {
     << " allowed_lateness=" << format_duration(cfg.evaluation.allowed_lateness)
     << " idle_timeout=" << format_duration(cfg.evaluation.idle_timeout)
     << " max_future_skew=" << format_duration(cfg.evaluation.max_future_skew)
+    << " window=" << (cfg.evaluation.window == window_kind::sliding ? "sliding" : "tumbling")
     << " shards=" << cfg.shards << " state_dir=" << cfg.state_dir
     << " max_keys_per_shard=" << cfg.limits.max_keys_per_shard;
   for (const auto& in : cfg.inputs) {

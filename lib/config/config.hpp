@@ -17,12 +17,17 @@ namespace portscand {
 // Plain structs with the documented defaults. yaml-cpp is used only in this module.
 
 enum class schedule_kind : std::uint8_t { hourly, on_close };
+// tumbling: ports per aligned 5-minute bin (the rule's bin(TimeGenerated, 5m)); sliding: ports
+// within any 5-minute interval of event time (README "Sliding windows").
+enum class window_kind : std::uint8_t { tumbling, sliding };
 
 struct evaluation_config {
   schedule_kind schedule = schedule_kind::hourly;
   timestamp_us allowed_lateness = 10 * us_per_minute;
   timestamp_us idle_timeout = 1 * us_per_minute;
   timestamp_us max_future_skew = 5 * us_per_minute;
+  window_kind window = window_kind::tumbling;
+  bool window_set = false;  // the file names evaluation.window (it then wins over a rule file's)
 };
 
 // Where a record's event time comes from (SPEC §1 "event time").

@@ -109,11 +109,12 @@ rule_file_result parse_rule_file_text(const std::string& yaml) {
     r.max_ports = integer(root, "max_ports", problems);
     r.max_labels = integer(root, "max_labels", problems);
     r.bin = scalar(root, "bin", "", problems);
+    r.window = scalar(root, "window", "", problems);
     for (const auto& kv : root) {
       static const char* known[] = {
           "id",         "name",        "version",         "severity",     "tactics",   "techniques",
           "title",      "description", "query_frequency", "query_period", "threshold", "max_ports",
-          "max_labels", "bin"};
+          "max_labels", "bin",         "window"};
       const std::string key = kv.first.Scalar();
       bool ok = false;
       for (const char* k : known) ok = ok || key == k;

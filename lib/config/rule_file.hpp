@@ -27,6 +27,7 @@ struct rule_file {
   // portscand's own format only
   std::optional<long long> threshold, max_ports, max_labels;
   std::string bin;
+  std::string window;  // "tumbling" | "sliding" | "" (not named)
 };
 
 struct rule_file_result {

@@ -9,6 +9,11 @@
 
 namespace portscand {
 
+// The id of a sliding-window alert: a UUIDv5 over rule id, source, the interval's start
+// (ISO 8601) and the word "sliding".
+std::string make_sliding_alert_id(std::string_view rule_id, const ip_address& src,
+                                  timestamp_us interval_start);
+
 // The rule applied to closed bins: pure logic, no I/O. One per shard thread.
 class evaluator {
  public:
@@ -22,6 +27,11 @@ class evaluator {
                        timestamp_us now, std::vector<alert>& out);
 
  private:
+  // Sliding mode (lib/detect/README.md): one alert per crossing the window reports.
+  std::size_t evaluate_sliding(shard_state& state, const rule_definition& rule,
+                               timestamp_us close_before, timestamp_us now,
+                               std::vector<alert>& out);
+
   const label_table& labels_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct rule_definition {
   std::uint32_t max_labels = 20;  // ReportedBy cap
   timestamp_us query_frequency = 60 * us_per_minute;
   timestamp_us query_period = 60 * us_per_minute;
+  // A portscand rule file's `window:` (true = sliding); unset = the configuration decides
+  // (evaluation.window, which wins when it names one).
+  std::optional<bool> sliding_window;
 };
 
 // The built-in rule: the published Sentinel rule 1da9853f-3dea-4ea9-b7e5-26730da3d537 v1.0.6.

@@ -252,6 +252,10 @@ rule_load_result build_rule(const rule_file& f) {
       else
         out.rule.max_labels = static_cast<std::uint32_t>(*f.max_labels);
     }
+    if (f.window == "tumbling" || f.window == "sliding")
+      out.rule.sliding_window = f.window == "sliding";
+    else if (!f.window.empty())
+      problems.push_back({"window", "must be 'tumbling' or 'sliding'"});
     if (!f.bin.empty()) {
       auto d = parse_duration(f.bin);
       if (!d || *d < us_per_second || *d > 60 * us_per_minute ||
@@ -263,6 +267,20 @@ rule_load_result build_rule(const rule_file& f) {
   }
   out.rule.metadata = std::move(meta);
   return out;
+}
+
+std::vector<config_problem> apply_rule_window(config& cfg, const rule_definition& rule) {
+  std::vector<config_problem> problems;
+  if (!cfg.evaluation.window_set && rule.sliding_window)
+    cfg.evaluation.window = *rule.sliding_window ? window_kind::sliding : window_kind::tumbling;
+  // The configuration's own evaluation.window: sliding with scale_out is refused by the
+  // configuration reader; here only what the rule file brought in.
+  if (!cfg.evaluation.window_set && cfg.scale_out.enabled &&
+      cfg.evaluation.window == window_kind::sliding)
+    problems.push_back({"window",
+                        "'sliding' cannot be combined with the configuration's scale_out (a "
+                        "partition handover rebuilds state by bins)"});
+  return problems;
 }
 
 rule_load_result load_rule(const std::string& path) {

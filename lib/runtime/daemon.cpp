@@ -302,6 +302,7 @@ void coordinator::build() {
   eo.window.bin_width = rule_->bin_width;
   eo.window.retention = rule_->query_period + cfg_.evaluation.allowed_lateness;
   eo.window.max_keys = cfg_.limits.max_keys_per_shard;
+  eo.window.sliding = cfg_.evaluation.window == window_kind::sliding;
   eo.mode = cfg_.mode;
   eo.max_future_skew = cfg_.evaluation.max_future_skew;
   eo.queue_batches = cfg_.limits.queue_batches;
@@ -725,6 +726,13 @@ void coordinator::reload() {
   }
   if (r.rule.bin_width != rule_->bin_width) {
     spdlog::error("reload refused: the bin width cannot change while running (restart instead)");
+    return;
+  }
+  apply_rule_window(loaded.cfg, r.rule);  // scale_out cannot change on reload either
+  if (loaded.cfg.evaluation.window != cfg_.evaluation.window) {
+    spdlog::error(
+        "reload refused: evaluation.window cannot change while running (restart instead; the "
+        "window state of the other kind does not carry over)");
     return;
   }
   rule_ = std::make_shared<const rule_definition>(std::move(r.rule));

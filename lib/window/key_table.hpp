@@ -36,12 +36,14 @@ struct __attribute__((packed, aligned(4))) key_state {
 // only by rebuilding (shedding). Memory per key: sizeof(entry) + about 6 bytes of index
 // (4-byte slots) or 12 (8-byte slots).
 // Not thread-safe: owned by one shard.
-template <typename Key, typename Hash>
+// State defaults to the tumbling key_state; the sliding window stores its per-source state
+// (lib/window/sliding_state.hpp) in the same table.
+template <typename Key, typename Hash, typename State = key_state>
 class key_table {
  public:
   struct entry {
     Key key;
-    key_state state;
+    State state;
   };
 
   key_table() = default;
@@ -109,7 +111,7 @@ class key_table {
       }
       ++out;
     }
-    for (std::size_t i = out; i < size_; ++i) at(i).state = key_state{};  // frees heap tiers
+    for (std::size_t i = out; i < size_; ++i) at(i).state = State{};  // frees heap tiers
     const std::size_t removed = size_ - out;
     size_ = out;
     chunks_.resize((size_ + chunk_size - 1) / chunk_size);

@@ -14,6 +14,7 @@ shard_state::shard_state(const window_config& config, const label_table& labels)
     : config_(config), labels_(labels), shed_at_(config.max_keys) {
   PORTSCAND_ASSERT(config_.bin_width > 0 && config_.bin_width <= 60 * us_per_minute,
                    "bin width must be in (0, 1h]: key_state stores 32-bit offsets");
+  if (config_.sliding) sliding_ = std::make_unique<sliding_state>(config_.bin_width, labels_);
 }
 
 shard_state::add_result shard_state::add(const network_session& r) {
@@ -21,6 +22,11 @@ shard_state::add_result shard_state::add(const network_session& r) {
   if (watermark_ != INT64_MIN && r.time < watermark_ - config_.retention) {
     ++stats_.late_dropped;
     return add_result::late;
+  }
+  if (sliding_) {
+    if (sliding_->keys() >= shed_at_) shed();
+    if (sliding_->add(r)) ++stats_.reopened;
+    return add_result::added;
   }
   if (keys_ >= shed_at_) shed();
   const timestamp_us start = floor_to(r.time, config_.bin_width);
@@ -51,6 +57,7 @@ std::size_t shard_state::add_batch(const network_session* records, std::size_t n
 }
 
 void shard_state::prefetch(const network_session& r, bool entry) const noexcept {
+  if (sliding_) return sliding_->prefetch(r, entry);
   if (last_bin_ == nullptr || r.time < last_bin_start_ ||
       r.time - last_bin_start_ >= config_.bin_width)
     return;
@@ -93,6 +100,12 @@ void shard_state::advance_watermark(timestamp_us watermark) {
   if (watermark <= watermark_) return;
   watermark_ = watermark;
   const timestamp_us horizon = watermark_ - config_.retention;
+  if (sliding_) {
+    sliding_->prune(horizon);
+    shed_at_ =
+        std::max(config_.max_keys, std::min(shed_at_, keys() + (config_.max_keys - shed_target())));
+    return;
+  }
   for (auto it = bins_.begin(); it != bins_.end();) {
     if (it->first + config_.bin_width > horizon) break;
     const bin& b = it->second;
@@ -141,7 +154,24 @@ std::size_t shard_state::evaluate_closed(timestamp_us close_before,
   return visited;
 }
 
+std::size_t shard_state::evaluate_sliding(timestamp_us close_before, std::uint32_t threshold,
+                                          const std::function<void(const sliding_crossing&)>& fn) {
+  PORTSCAND_ASSERT(sliding_ != nullptr, "evaluate_sliding on a tumbling window");
+  return sliding_->evaluate(close_before, threshold, fn);
+}
+
 void shard_state::shed() {
+  if (sliding_) {
+    // The same policy over sources (lib/window/README.md): never one that has alerted or
+    // holds more ports than the threshold; fewest ports first, then least recently seen.
+    ++stats_.shed_passes;
+    const std::size_t target = shed_target();
+    const std::size_t need = sliding_->keys() > target ? sliding_->keys() - target : 0;
+    const std::size_t removed = sliding_->shed(need, config_.threshold, stats_.shed_by_distance);
+    stats_.shed_keys += removed;
+    shed_at_ = std::max(config_.max_keys, sliding_->keys() + (config_.max_keys - target));
+    return;
+  }
   // Policy (lib/window/README.md): keep the keys closest to alerting.
   // - Never drop a key that has alerted (its flag is what prevents a duplicate alert) or
   //   whose port count is over the threshold (it will alert at its bin's evaluation).
@@ -243,7 +273,7 @@ void shard_state::shed() {
 }
 
 std::size_t shard_state::memory_bytes() const noexcept {
-  std::size_t total = 0;
+  std::size_t total = sliding_ ? sliding_->memory_bytes() : 0;
   for (const auto& [start, b] : bins_) {
     total += b.v4.memory_bytes() + b.v6.memory_bytes();
     for (std::size_t i = 0; i < b.v4.size(); ++i)
@@ -261,6 +291,9 @@ namespace {
 
 constexpr std::uint32_t state_magic = 0x50534853;  // "SHSP"
 constexpr std::uint32_t state_version = 1;
+// Version 2: a sliding window's state (sliding_state::serialize) after the same header.
+// Tumbling state is still written as version 1, byte for byte as before.
+constexpr std::uint32_t sliding_state_version = 2;
 
 template <typename Table, typename WriteKey>
 void write_table(binary_writer& w, const Table& t,
@@ -294,14 +327,19 @@ void shard_state::clear() noexcept {
   last_bin_ = nullptr;
   last_bin_start_ = INT64_MIN;
   watermark_ = INT64_MIN;
+  if (sliding_) sliding_->clear();
 }
 
 void shard_state::serialize(std::string& out) const {
   binary_writer w(out);
   w.put(state_magic);
-  w.put(state_version);
+  w.put(sliding_ ? sliding_state_version : state_version);
   w.put<std::int64_t>(config_.bin_width);
   w.put<std::int64_t>(watermark_);
+  if (sliding_) {
+    sliding_->serialize(w);
+    return;
+  }
   // A dictionary of the labels in use, so keys refer to them by index.
   std::unordered_map<label_id, std::uint32_t> dict;
   std::vector<label_id> order, ids;
@@ -334,9 +372,19 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
   binary_reader r(in);
   std::uint32_t magic = 0, version = 0;
   std::int64_t bin_width = 0, watermark = 0;
-  if (!r.get(magic) || magic != state_magic || !r.get(version) || version != state_version)
+  // A checkpoint of the other window kind is refused: the state does not translate.
+  if (!r.get(magic) || magic != state_magic || !r.get(version) ||
+      version != (sliding_ ? sliding_state_version : state_version))
     return false;
   if (!r.get(bin_width) || bin_width != config_.bin_width || !r.get(watermark)) return false;
+  if (sliding_) {
+    if (!sliding_->deserialize(r, labels) || !r.done()) {
+      clear();
+      return false;
+    }
+    watermark_ = watermark;
+    return true;
+  }
   std::uint32_t dict_size = 0;
   if (!r.get(dict_size) || dict_size > (1u << 20)) return false;
   std::vector<label_id> dict;

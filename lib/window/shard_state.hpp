@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "core/ip_address.hpp"
 #include "core/time.hpp"
 #include "event/network_session.hpp"
 #include "window/key_table.hpp"
+#include "window/sliding_state.hpp"
 
 namespace portscand {
 
@@ -24,6 +26,9 @@ struct window_config {
   // which keys will alert and how far the others are; the window cannot see the rule, so
   // runtime copies it here at start and on every reload (set_threshold).
   std::uint32_t threshold = 50;
+  // `evaluation: {window: sliding}`: per-source sliding state (sliding_state) instead of
+  // bins; evaluate_sliding() instead of evaluate_closed(). Scale-out refuses it (config).
+  bool sliding = false;
 };
 
 // Shedding counts what it dropped by distance to the threshold (the ports a key still
@@ -69,6 +74,12 @@ class shard_state {
   // re-opened one. Marks those bins evaluated and the keys clean. Returns the bins visited.
   std::size_t evaluate_closed(timestamp_us close_before, const std::function<void(key_view)>& fn);
 
+  // Sliding mode only: every crossing (sliding_state::evaluate) whose interval ends before
+  // close_before and that may alert. Returns the sources scanned.
+  std::size_t evaluate_sliding(timestamp_us close_before, std::uint32_t threshold,
+                               const std::function<void(const sliding_crossing&)>& fn);
+  bool sliding() const noexcept { return sliding_ != nullptr; }
+
   // Scale-out: the log offset the records added from now on come from (at most theirs).
   // Each bin keeps the smallest such offset of the records it took, so that a partition's
   // state can be rebuilt by reading its log from the smallest offset of the bins held.
@@ -77,7 +88,7 @@ class shard_state {
   // (INT64_MAX when set_source_offset was never called).
   std::vector<std::pair<timestamp_us, std::int64_t>> held_bins() const;
 
-  std::size_t keys() const noexcept { return keys_; }
+  std::size_t keys() const noexcept { return sliding_ ? sliding_->keys() : keys_; }
   std::size_t bins() const noexcept { return bins_.size(); }
   std::size_t memory_bytes() const noexcept;  // tables + heap tiers (computed by a walk: not hot)
 
@@ -151,6 +162,7 @@ class shard_state {
   // The bin the last record went to: consecutive records mostly share it.
   timestamp_us last_bin_start_ = INT64_MIN;
   bin* last_bin_ = nullptr;
+  std::unique_ptr<sliding_state> sliding_;  // sliding mode: all the state (bins_ stays empty)
 };
 
 }  // namespace portscand

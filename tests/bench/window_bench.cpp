@@ -99,6 +99,42 @@ void window_memory_per_key(benchmark::State& state) {
 }
 BENCHMARK(window_memory_per_key)->Arg(4)->Arg(6)->Iterations(1)->Unit(benchmark::kMillisecond);
 
+// The same in sliding mode (evaluation.window: sliding): bytes per tracked source with
+// 1..max_ports ports, each port one run. Args: family (4/6), max ports (3: the benign 1-3
+// port sources the target is about; 4: beside the tumbling figure).
+void window_memory_per_key_sliding(benchmark::State& state) {
+  const bool v6 = state.range(0) == 6;
+  const auto max_ports = static_cast<unsigned>(state.range(1));
+  std::mt19937 rng(3);
+  double bytes_per_key = 0;
+  for (auto _ : state) {
+    window_config c;
+    c.sliding = true;
+    shard_state s(c);
+    for (std::uint32_t i = 0; i < 1'000'000; ++i) {
+      network_session r = rec(0x0b000000u + i * 7919u, t0, 0);
+      if (v6) {
+        std::array<std::uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8};
+        std::memcpy(b.data() + 12, &i, 4);
+        r.src = ip_address::from_v6(b);
+      }
+      const int ports = 1 + static_cast<int>(rng() % max_ports);
+      for (int p = 0; p < ports; ++p) {
+        r.dst_port = 1000 + p;
+        s.add(r);
+      }
+    }
+    bytes_per_key = static_cast<double>(s.memory_bytes()) / static_cast<double>(s.keys());
+  }
+  state.counters["bytes_per_key"] = bytes_per_key;
+}
+BENCHMARK(window_memory_per_key_sliding)
+    ->Args({4, 3})
+    ->Args({4, 4})
+    ->Args({6, 3})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
 // Evaluating a closed bin of 200k keys of which 100 are scanners.
 void evaluate_bin(benchmark::State& state) {
   const rule_definition rule = default_rule();

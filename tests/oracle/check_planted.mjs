@@ -6,8 +6,12 @@
 // JavaScript, to every alert. A broken oracle therefore cannot pass just by agreeing with
 // a broken daemon.
 //
-// usage: node check_planted.mjs --mode default|sentinel [--rejects FILE] [--metrics FILE]
-//                               MANIFEST ALERTS
+// usage: node check_planted.mjs --mode default|sentinel [--window tumbling|sliding]
+//                               [--rejects FILE] [--metrics FILE] MANIFEST ALERTS
+//   --window sliding  the alerts are sliding-window ones (README "Sliding windows"): the
+//                   manifest's sliding cases (gen_workload --sliding-cases 1) are checked,
+//                   each source's alerts ending exactly where the generator worked out by
+//                   hand; the per-bin cases are not (they promise tumbling outcomes)
 //   --rejects FILE  the oracle's reject counts (oracle.mjs --rejects-out): must equal the
 //                   manifest's malformed lines, reason by reason
 //   --metrics FILE  text holding the daemon's Prometheus counters (replay's stderr
@@ -39,15 +43,18 @@ const args = process.argv.slice(2);
 let mode = null;
 let rejectsFile = null;
 let metricsFile = null;
+let windowKind = 'tumbling';
 const files = [];
 for (let i = 0; i < args.length; ++i) {
   if (args[i] === '--mode' && i + 1 < args.length) mode = args[++i];
   else if (args[i] === '--rejects' && i + 1 < args.length) rejectsFile = args[++i];
   else if (args[i] === '--metrics' && i + 1 < args.length) metricsFile = args[++i];
+  else if (args[i] === '--window' && i + 1 < args.length) windowKind = args[++i];
   else if (args[i].startsWith('--')) usage(`unknown option ${args[i]}`);
   else files.push(args[i]);
 }
 if (!['default', 'sentinel'].includes(mode) || files.length !== 2) usage();
+if (!['tumbling', 'sliding'].includes(windowKind)) usage('--window must be tumbling or sliding');
 
 const manifest = JSON.parse(fs.readFileSync(files[0], 'utf8'));
 const alerts = fs.readFileSync(files[1], 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
@@ -91,9 +98,17 @@ for (const a of alerts) {
   if (labels.length < 1 || labels.length > 20) fail(`${where}: ${labels.length} ReportedBy labels`);
   if (labels.some((l, i) => i > 0 && byteOrder(labels[i - 1], l) >= 0)) fail(`${where}: ReportedBy not distinct in byte order`);
   const start = Date.parse(a.TimeGenerated);
-  if (start % 300000 !== 0) fail(`${where}: TimeGenerated is not on a 5-minute boundary`);
-  if (a.window?.start !== a.TimeGenerated || Date.parse(a.window?.end) - start !== 300000) fail(`${where}: window is not [TimeGenerated, +5 min)`);
-  if (!(Date.parse(a.first_seen) >= start && Date.parse(a.last_seen) < start + 300000 && a.first_seen <= a.last_seen)) fail(`${where}: first/last seen outside the bin`);
+  if (windowKind === 'sliding') {
+    // [start, end], both ends included, end = the crossing record = last_seen. Date.parse
+    // keeps milliseconds only: sub-millisecond times are compared as text below.
+    if (a.window?.start !== a.TimeGenerated || Date.parse(a.window?.end) - start !== 300000) fail(`${where}: window is not [TimeGenerated, +5 min]`);
+    if (a.last_seen !== a.window?.end) fail(`${where}: last_seen is not the window end (the crossing record)`);
+    if (!(Date.parse(a.first_seen) >= start && Date.parse(a.first_seen) <= Date.parse(a.last_seen))) fail(`${where}: first_seen outside the window`);
+  } else {
+    if (start % 300000 !== 0) fail(`${where}: TimeGenerated is not on a 5-minute boundary`);
+    if (a.window?.start !== a.TimeGenerated || Date.parse(a.window?.end) - start !== 300000) fail(`${where}: window is not [TimeGenerated, +5 min)`);
+    if (!(Date.parse(a.first_seen) >= start && Date.parse(a.last_seen) < start + 300000 && a.first_seen <= a.last_seen)) fail(`${where}: first/last seen outside the bin`);
+  }
   if (!(a.event_count >= a.AttemptedPortsCount)) fail(`${where}: event_count ${a.event_count} below the port count`);
 }
 
@@ -101,8 +116,22 @@ for (const a of alerts) {
 const cases = new Map(manifest.cases.map((c) => [c.name, c]));
 for (const name of REQUIRED) if (!cases.has(name)) fail(`the manifest has no case '${name}'`);
 
+const SLIDING_REQUIRED = ['slide_straddle', 'slide_out_of_order', 'slide_paced_over',
+                          'slide_paced_under', 'slide_paced_long'];
 let expectedPresent = 0;
-for (const c of manifest.cases) {
+if (windowKind === 'sliding') {
+  const slidingCases = new Map((manifest.sliding_cases ?? []).map((c) => [c.name, c]));
+  for (const name of SLIDING_REQUIRED)
+    if (!slidingCases.has(name)) fail(`the manifest has no sliding case '${name}' (gen_workload --sliding-cases 1)`);
+  for (const c of slidingCases.values()) {
+    const ends = alerts.filter((a) => a.SrcIpAddr === c.SrcIpAddr).map((a) => a.window?.end).sort();
+    const want = [...c.window_ends].sort();
+    expectedPresent += want.length;
+    if (JSON.stringify(ends) !== JSON.stringify(want))
+      fail(`sliding case ${c.name} (${c.SrcIpAddr}): alert windows end at ${JSON.stringify(ends)}, expected ${JSON.stringify(want)}`);
+  }
+}
+for (const c of windowKind === 'sliding' ? [] : manifest.cases) {
   const want = mode === 'default' ? c.alert_default : c.alert_sentinel;
   const a = byKey.get(`${c.SrcIpAddr}|${c.TimeGenerated}`);
   const where = `case ${c.name} (${c.SrcIpAddr} @ ${c.TimeGenerated})`;
@@ -156,7 +185,8 @@ if (failures.length > 0) {
   if (failures.length > 30) process.stdout.write(`  ... ${failures.length - 30} more\n`);
   process.exit(1);
 }
-process.stdout.write(`check_planted (${mode}) ${files[1]}: ${manifest.cases.length} planted cases as promised ` +
+const checkedCases = windowKind === 'sliding' ? (manifest.sliding_cases ?? []).length : manifest.cases.length;
+process.stdout.write(`check_planted (${mode}, ${windowKind}) ${files[1]}: ${checkedCases} planted cases as promised ` +
   `(${expectedPresent} alert), ${alerts.length} alerts pass the source filter and shape checks` +
   `${rejectsFile ? `, oracle rejects match (${manifest.malformed_total})` : ''}` +
   `${metricsFile ? `, daemon reject counters match (${manifest.malformed_total})` : ''}\n`);

@@ -7,7 +7,12 @@
 // from our C++, so an id bug in the daemon shows up in the comparison.
 //
 // usage: node oracle.mjs [--mode default|sentinel] [--threshold N] [--rejects-out FILE]
-//                        [--no-rejects] [--sql FILE --view NAME] [--timing] FILE
+//                        [--no-rejects] [--sql FILE --view NAME] [--timing]
+//                        [--window tumbling|sliding] FILE
+//   --window sliding    the sliding-window alerts (sliding_alerts.sql; README "Sliding
+//                       windows"): crossings from SQL, the choice of the alerting ones
+//                       (first per source, then the first more than 5 minutes after the
+//                       previous alert's end) here, the evidence from SQL again
 //   --rejects-out FILE  write the reject counts by reason as JSON (default: stderr summary)
 //   --no-rejects        skip the reject count (one pass over the file less; the benchmark)
 //   --sql/--view        run another script (a benchmark variant) instead of
@@ -28,6 +33,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // From the project's contract (SPEC §1, lib/event/alert.hpp): fixed forever.
 const RULE_ID = '1da9853f-3dea-4ea9-b7e5-26730da3d537';
 const ALERT_ID_NAMESPACE = '3f6c1a2e-9b47-5d8e-a1c3-7e2b94d05f61';
+// README "Sliding windows": the interval is the 5 minutes up to the crossing record.
+const SLIDING_WIDTH_US = 300_000_000;
 
 function fail(message) {
   process.stderr.write(`oracle: ${message}\n`);
@@ -36,7 +43,8 @@ function fail(message) {
 
 function parseArgs(argv) {
   const opts = { mode: 'default', threshold: 50, rejectsOut: null, rejects: true,
-                 sql: null, view: 'ps_expected_alerts', timing: false, baseline: false, input: null };
+                 sql: null, view: 'ps_expected_alerts', timing: false, baseline: false, input: null,
+                 window: 'tumbling' };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     const value = () => {
@@ -50,6 +58,7 @@ function parseArgs(argv) {
     else if (a === '--sql') { opts.sql = value(); opts.rejects = false; }
     else if (a === '--view') opts.view = value();
     else if (a === '--timing') opts.timing = true;
+    else if (a === '--window') opts.window = value();
     else if (a === '--baseline') opts.baseline = true;
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (opts.input === null) opts.input = a;
@@ -59,6 +68,8 @@ function parseArgs(argv) {
   if (opts.input === null) fail('usage: node oracle.mjs [--mode default|sentinel] FILE');
   if (!['default', 'sentinel'].includes(opts.mode)) fail(`--mode must be default or sentinel, not ${opts.mode}`);
   if (!Number.isInteger(opts.threshold) || opts.threshold < 0) fail('--threshold wants a non-negative integer');
+  if (!['tumbling', 'sliding'].includes(opts.window)) fail(`--window must be tumbling or sliding, not ${opts.window}`);
+  if (opts.window === 'sliding' && opts.sql !== null) fail('--window sliding and --sql do not combine');
   if (!/^[a-z_][a-z0-9_]*$/.test(opts.view)) fail(`--view ${opts.view} is not a plain name`);
   if (!fs.existsSync(opts.input)) fail(`no such file: ${opts.input}`);
   return opts;
@@ -109,14 +120,34 @@ async function main() {
   await runScript(con, fs.readFileSync(path.join(here, 'spec_macros.sql'), 'utf8'));
   const started = process.hrtime.bigint();
   await runScript(con, fs.readFileSync(opts.sql ?? path.join(here, 'expected_alerts.sql'), 'utf8'));
-  const reader = await con.runAndReadAll(`SELECT * FROM ${opts.view}`);
+  let view = opts.view;
+  if (opts.window === 'sliding') {
+    await runScript(con, fs.readFileSync(path.join(here, 'sliding_alerts.sql'), 'utf8'));
+    const crossings = (await con.runAndReadAll(
+      'SELECT src, c FROM ps_sliding_crossings ORDER BY encode(src), c')).getRowObjectsJS();
+    const chosen = [];
+    let src = null, last = null;
+    for (const r of crossings) {
+      const c = Number(r.c);
+      if (r.src !== src) { src = r.src; last = null; }
+      if (last === null || c > last + SLIDING_WIDTH_US) {
+        chosen.push(`(${sqlString(r.src)}, ${c})`);
+        last = c;
+      }
+    }
+    for (let i = 0; i < chosen.length; i += 1000)
+      await runScript(con, `INSERT INTO ps_sliding_chosen VALUES ${chosen.slice(i, i + 1000).join(', ')};`);
+    view = 'ps_sliding_alerts';
+  }
+  const reader = await con.runAndReadAll(`SELECT * FROM ${view}`);
   const rows = reader.getRowObjectsJS();
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
 
   const out = [];
   for (const r of rows) {
     const alert = {
-      alert_id: uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${r.TimeGenerated}`),
+      alert_id: uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${r.TimeGenerated}${
+        opts.window === 'sliding' ? '|sliding' : ''}`),
       SrcIpAddr: r.SrcIpAddr,
       TimeGenerated: r.TimeGenerated,
       AttemptedPortsCount: Number(r.AttemptedPortsCount),
@@ -130,7 +161,7 @@ async function main() {
     out.push(JSON.stringify(alert));
   }
   process.stdout.write(out.length ? out.join('\n') + '\n' : '');
-  if (opts.timing) process.stderr.write(`oracle: ${opts.view}: ${rows.length} alerts in ${elapsed.toFixed(3)} s\n`);
+  if (opts.timing) process.stderr.write(`oracle: ${view}: ${rows.length} alerts in ${elapsed.toFixed(3)} s\n`);
 
   if (opts.rejects) {
     const rej = (await con.runAndReadAll('SELECT reason, lines FROM ps_rejects')).getRowObjectsJS();

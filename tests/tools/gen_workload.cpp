@@ -377,6 +377,7 @@ struct record {
   std::uint32_t dst = 0;
   fault bad = fault::none;
   std::uint8_t variant = 0;  // which malformed spelling
+  usec delay = 0;            // written this much later than its time (out of order)
 };
 
 constexpr std::array<const char*, 3> protocols = {"TCP", "UDP", "TCP"};
@@ -568,6 +569,16 @@ class planter {
   }
 
   void expect(planted_case c) { cases_.push_back(std::move(c)); }
+  // A sliding-window case (--sliding-cases): the source's sliding alerts must end exactly at
+  // `window_ends` (none: it must not alert).
+  void expect_sliding(std::string name, std::string src, std::vector<usec> window_ends) {
+    sliding_cases_.push_back({std::move(name), std::move(src), std::move(window_ends)});
+  }
+  struct sliding_case {
+    std::string name, src;
+    std::vector<usec> window_ends;
+  };
+  const std::vector<sliding_case>& sliding_cases() const { return sliding_cases_; }
 
   static usec floor_bin(usec t) {
     const usec q = t / bin_width;
@@ -592,6 +603,7 @@ class planter {
   std::set<std::string> strings_;  // node-based: pointers into it stay valid
   std::vector<record> records_;
   std::vector<planted_case> cases_;
+  std::vector<sliding_case> sliding_cases_;
   std::map<std::pair<std::string, usec>, key_stats> keys_;
   std::array<std::uint64_t, fault_names.size()> faults_{};
 };
@@ -609,16 +621,20 @@ struct options {
   std::uint64_t bad_lines = 30;
   std::uint64_t jitter_s = 3;
   std::string manifest;
+  bool sliding_cases = false;
 };
 
 [[noreturn]] void usage(int code) {
   std::fputs(
       "usage: gen_workload [--events N] [--sources S] [--seed X] [--start ISO] [--scans K]\n"
       "                    [--duration-min M] [--bad-lines B] [--jitter-s J] [--manifest FILE]\n"
+      "                    [--sliding-cases 1]\n"
       "Writes N ASIM NetworkSession NDJSON lines to stdout: background noise from S sources,\n"
       "the named edge-case scans, K random scans (plus K/4 near misses) and B malformed lines,\n"
       "over M minutes from --start (default 2026-01-15T10:00:00Z), each background time moved\n"
-      "by up to J seconds. The manifest (JSON) lists the planted cases and malformed counts.\n",
+      "by up to J seconds. The manifest (JSON) lists the planted cases and malformed counts.\n"
+      "--sliding-cases 1 adds the sliding-window cases (straddling and paced scans, records\n"
+      "written out of order) and lists their expected sliding alerts in the manifest.\n",
       code == 0 ? stdout : stderr);
   std::exit(code);
 }
@@ -654,6 +670,8 @@ options parse_options(int argc, char** argv) {
       number(o.jitter_s);
     else if (a == "--manifest")
       o.manifest = v;
+    else if (a == "--sliding-cases")
+      o.sliding_cases = v == "1";
     else if (a == "--start") {
       const auto t = parse_start(v);
       if (!t) {
@@ -1039,6 +1057,69 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
+// The sliding-window cases (README "Sliding windows"): a source alerts when the 5 minutes up
+// to one of its records, both ends included, hold more than 50 distinct ports; the alert's
+// window ends at the first such record, and the next alert's interval may not share a
+// record with the previous one. Each case names the window ends it expects, worked out here
+// by hand. Whole-second or whole-millisecond times, so the figures are exact.
+void plant_sliding_cases(planter& p, usec first_bin, std::uint64_t bins) {
+  // Bins chosen away from the named tumbling cases (those use every fifth bin from the first).
+  auto bin_at = [&](std::uint64_t k) {
+    return first_bin + static_cast<usec>((2 + 5 * k) % (bins - 2)) * bin_width;
+  };
+  const usec s = us_per_s;
+  {  // The case: 30 ports in the last 150 s of a bin (every 5 s from end - 150 s), 30
+     // in the first 150 s of the next. Tumbling: 30 + 30, never an alert. Sliding: the 51st
+     // port is the 21st of the second half, at end + 100 s; [end - 200 s, end + 100 s] holds
+     // all 30 of the first half.
+    const std::string a = "203.0.113.160";
+    const usec end = bin_at(0) + bin_width;
+    for (int i = 0; i < 30; ++i)
+      p.add(a, a, end - 150 * s + i * 5 * s, 3000 + i, 0, time_style::whole);
+    for (int i = 0; i < 30; ++i) p.add(a, a, end + i * 5 * s, 3100 + i, 0, time_style::whole);
+    p.expect({"slide_straddle_first", a, end - bin_width, false, false});
+    p.expect({"slide_straddle_second", a, end, false, false});
+    p.expect_sliding("slide_straddle", a, {end + 100 * s});
+  }
+  {  // The same, with the first half written 3 minutes late (after 36 records of the second
+     // half): inside the allowed lateness, so the same single alert.
+    const std::string a = "203.0.113.163";
+    const usec end = bin_at(1) + bin_width;
+    for (int i = 0; i < 30; ++i) {
+      p.add(a, a, end - 150 * s + i * 5 * s, 5000 + i, 1, time_style::whole);
+      p.records().back().delay = 180 * s;
+    }
+    for (int i = 0; i < 30; ++i) p.add(a, a, end + i * 5 * s, 5100 + i, 1, time_style::whole);
+    p.expect_sliding("slide_out_of_order", a, {end + 100 * s});
+  }
+  {  // Paced just over: a new port every 6 s from a bin start for 10 minutes (100 ports). A
+     // bin holds 50 (no tumbling alert); [b, b + 300 s] holds 51 (records 0..50): one sliding
+     // alert ending at b + 300 s; the next could end no earlier than b + 600 s + 1 us, past the
+     // last record (b + 594 s).
+    const std::string a = "203.0.113.161";
+    const usec b = bin_at(2);
+    for (int i = 0; i < 100; ++i) p.add(a, a, b + i * 6 * s, 6000 + i, 2, time_style::whole);
+    p.expect({"slide_paced_over_first", a, b, false, false});
+    p.expect({"slide_paced_over_second", a, b + bin_width, false, false});
+    p.expect_sliding("slide_paced_over", a, {b + 300 * s});
+  }
+  {  // Paced just under: every 6.1 s. 5 minutes hold at most floor(300 / 6.1) + 1 = 50
+     // records: never an alert in either mode.
+    const std::string a = "203.0.113.162";
+    const usec b = bin_at(3);
+    for (int i = 0; i < 100; ++i) p.add(a, a, b + i * 6100 * 1000, 7000 + i, 0, time_style::millis);
+    p.expect_sliding("slide_paced_under", a, {});
+  }
+  {  // Paced over for 20 minutes (200 ports every 6 s): alerts end at records 50, 101 and 152
+     // (b + 300 s, b + 606 s, b + 912 s); each next one is the first record more than 5
+     // minutes after the previous end.
+    const std::string a = "203.0.113.164";
+    const usec b = bin_at(4);
+    for (int i = 0; i < 200; ++i) p.add(a, a, b + i * 6 * s, 8000 + i, 0, time_style::whole);
+    p.expect_sliding("slide_paced_long", a, {b + 300 * s, b + 606 * s, b + 912 * s});
+  }
+}
+
 void write_manifest(const options& o, const planter& p, std::uint64_t lines,
                     const std::array<std::uint64_t, fault_names.size()>& faults,
                     std::uint64_t background, usec end) {
@@ -1076,6 +1157,16 @@ void write_manifest(const options& o, const planter& p, std::uint64_t lines,
                  c.alert_sentinel ? "true" : "false", c.exact ? "true" : "false", k.ports.size(),
                  k.labels.size(), alert_time(k.first).c_str(), alert_time(k.last).c_str(),
                  static_cast<unsigned long long>(k.events));
+    first = false;
+  }
+  std::fputs("\n],\"sliding_cases\":[", f);
+  first = true;
+  for (const auto& c : p.sliding_cases()) {
+    std::fprintf(f, "%s\n{\"name\":\"%s\",\"SrcIpAddr\":\"%s\",\"window_ends\":[", first ? "" : ",",
+                 c.name.c_str(), c.src.c_str());
+    for (std::size_t i = 0; i < c.window_ends.size(); ++i)
+      std::fprintf(f, "%s\"%s\"", i ? "," : "", alert_time(c.window_ends[i]).c_str());
+    std::fputs("]}", f);
     first = false;
   }
   std::fputs("\n]}\n", f);
@@ -1124,6 +1215,7 @@ int main(int argc, char** argv) {
   planter p(rng);
   plant_named_cases(p, rng, first_bin, bins);
   plant_random_scans(p, rng, o, first_bin, bins);
+  if (o.sliding_cases) plant_sliding_cases(p, first_bin, bins);
   check_cases(p);
 
   // The background must not touch a source whose figures the manifest promises; mapped
@@ -1139,8 +1231,10 @@ int main(int argc, char** argv) {
     if (exact) reserved.insert(src);
 
   std::vector<record>& planted = p.records();
-  std::stable_sort(planted.begin(), planted.end(),
-                   [](const record& a, const record& b) { return a.time < b.time; });
+  // In the order written: time plus the delay of a record planted out of order.
+  std::stable_sort(planted.begin(), planted.end(), [](const record& a, const record& b) {
+    return a.time + a.delay < b.time + b.delay;
+  });
   const std::uint64_t fixed = planted.size() + o.bad_lines;
   if (o.events < fixed + 1000) {
     std::fprintf(stderr,
@@ -1179,7 +1273,8 @@ int main(int argc, char** argv) {
                                                   static_cast<u128>(duration) / background);
     // Planted records go out in their own time order, ahead of the background at the same
     // time; only the background jitter makes the file slightly out of order.
-    while (next_planted < planted.size() && planted[next_planted].time <= base) {
+    while (next_planted < planted.size() &&
+           planted[next_planted].time + planted[next_planted].delay <= base) {
       append_record(out.buf(), planted[next_planted++]);
       ++lines;
       out.maybe_flush();

@@ -52,6 +52,27 @@ TEST(Config, DefaultsApplyToAnEmptyFile) {
   EXPECT_GE(r.cfg.shards, 1u);
 }
 
+TEST(Config, EvaluationWindowIsTumblingUnlessSlidingIsAsked) {
+  EXPECT_EQ(load("{}").cfg.evaluation.window, window_kind::tumbling);
+  const auto r = load("evaluation: {window: sliding}");
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_EQ(r.cfg.evaluation.window, window_kind::sliding);
+  EXPECT_EQ(load("evaluation: {window: tumbling}").cfg.evaluation.window, window_kind::tumbling);
+  const auto bad = load("evaluation: {window: hopping}");
+  ASSERT_EQ(bad.problems.size(), 1u);
+  EXPECT_EQ(bad.problems[0].path, "evaluation.window");
+  // A by-source partition handover rebuilds state by bins: sliding and scale_out together
+  // are refused, naming the window.
+  const auto both = load(
+      "evaluation: {window: sliding}\n"
+      "inputs: [{type: kafka, brokers: 'b:9092', topics: [t]}]\n"
+      "scale_out: {topic: by-source}");
+  bool named = false;
+  for (const auto& p : both.problems)
+    named |= p.path == "evaluation.window" && p.message.find("scale_out") != std::string::npos;
+  EXPECT_TRUE(named);
+}
+
 struct invalid_case {
   std::string why;
   std::string yaml;

@@ -43,6 +43,41 @@ TEST(RuleLoader, PortscandsOwnRuleFormatIsRead) {
   EXPECT_EQ(r.rule.metadata->name, "Wide port scan");
 }
 
+// A portscand rule file's `window:` decides the window when the configuration does not name
+// one; the configuration's evaluation.window wins; with scale_out a rule's sliding is refused.
+TEST(RuleLoader, ARuleFileWindowAppliesUnlessTheConfigurationNamesOne) {
+  rule_file f;
+  f.id = "0b7e2c55-61f4-4c1e-8d3a-5e9f20c4b711";
+  f.name = "Sliding scan";
+  f.window = "sliding";
+  auto r = build_rule(f);
+  ASSERT_TRUE(r.problems.empty());
+  ASSERT_TRUE(r.rule.sliding_window.has_value());
+  EXPECT_TRUE(*r.rule.sliding_window);
+
+  config plain;
+  EXPECT_TRUE(apply_rule_window(plain, r.rule).empty());
+  EXPECT_EQ(plain.evaluation.window, window_kind::sliding);
+
+  config named;
+  named.evaluation.window_set = true;  // evaluation: {window: tumbling}
+  EXPECT_TRUE(apply_rule_window(named, r.rule).empty());
+  EXPECT_EQ(named.evaluation.window, window_kind::tumbling);
+
+  config scaled;
+  scaled.scale_out.enabled = true;
+  const auto p = apply_rule_window(scaled, r.rule);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].path, "window");
+
+  f.window = "hopping";
+  const auto bad = build_rule(f);
+  ASSERT_EQ(bad.problems.size(), 1u);
+  EXPECT_EQ(bad.problems[0].path, "window");
+  f.window.clear();
+  EXPECT_FALSE(build_rule(f).rule.sliding_window.has_value());
+}
+
 const std::string good_query =
     "let PortScanThreshold = 50;\n_Im_NetworkSession\n| where ipv4_is_private(SrcIpAddr) == False\n"
     "| where SrcIpAddr !in (\"127.0.0.1\", \"::1\")\n"

@@ -1,0 +1,313 @@
+// The sliding window (evaluation.window: sliding) through the evaluator: every expected
+// figure below is worked out by hand in the comment next to it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/time.hpp"
+#include "detect/evaluator.hpp"
+#include "detect/rule.hpp"
+#include "window/shard_state.hpp"
+
+namespace portscand {
+namespace {
+
+const timestamp_us t0 = 1'768'471'500LL * us_per_second;  // 2026-01-15T10:05:00Z, a bin start
+constexpr timestamp_us sec = us_per_second;
+constexpr timestamp_us minute = us_per_minute;
+
+network_session rec(const char* src, timestamp_us t, int port, label_id label = 0) {
+  network_session r;
+  r.src = *ip_address::parse(src);
+  r.time = t;
+  r.has_time = true;
+  r.dst_port = port;
+  r.reported_by = label;
+  return r;
+}
+
+window_config config(bool sliding) {
+  window_config c;
+  c.sliding = sliding;
+  return c;
+}
+
+std::vector<alert> run(shard_state& state, const std::vector<network_session>& records,
+                       timestamp_us close_before = INT64_MAX) {
+  const rule_definition rule = default_rule();
+  evaluator ev;
+  for (const auto& r : records) state.add(r);
+  std::vector<alert> out;
+  ev.evaluate(state, rule, close_before, 0, out);
+  return out;
+}
+
+// The case: 30 ports in the last 2.5 minutes of bin [10:05, 10:10) (one every 5 s
+// from 10:07:30) and 30 in the first 2.5 minutes of the next (one every 5 s from 10:10:00).
+std::vector<network_session> straddling_scan() {
+  std::vector<network_session> v;
+  for (int i = 0; i < 30; ++i)
+    v.push_back(rec("203.0.113.7", t0 + 150 * sec + i * 5 * sec, 1000 + i));
+  for (int i = 0; i < 30; ++i)
+    v.push_back(rec("203.0.113.7", t0 + 300 * sec + i * 5 * sec, 2000 + i));
+  return v;
+}
+
+TEST(Sliding, StraddlingScanAlertsOnlyInSlidingMode) {
+  shard_state tumbling(config(false));
+  EXPECT_TRUE(run(tumbling, straddling_scan()).empty());  // 30 + 30 per bin: never > 50
+
+  shard_state sliding(config(true));
+  const auto alerts = run(sliding, straddling_scan());
+  ASSERT_EQ(alerts.size(), 1u);
+  const alert& a = alerts[0];
+  // The 51st port is 2020 at 10:10:00 + 20 x 5 s = 10:11:40; the 5 minutes up to it,
+  // [10:06:40, 10:11:40], hold all 30 ports of the first half and 2000..2020.
+  EXPECT_EQ(a.bin_end, t0 + 400 * sec);
+  EXPECT_EQ(a.bin_start, t0 + 100 * sec);
+  EXPECT_EQ(a.ports_count, 51u);
+  std::vector<std::uint16_t> expected;
+  for (int p = 1000; p < 1030; ++p) expected.push_back(static_cast<std::uint16_t>(p));
+  for (int p = 2000; p <= 2020; ++p) expected.push_back(static_cast<std::uint16_t>(p));
+  EXPECT_EQ(a.ports, expected);
+  EXPECT_EQ(a.first_seen, t0 + 150 * sec);
+  EXPECT_EQ(a.last_seen, t0 + 400 * sec);
+  EXPECT_EQ(a.alert_id, make_sliding_alert_id(default_rule().metadata->id, a.src, a.bin_start));
+  EXPECT_NE(a.alert_id, make_alert_id(default_rule().metadata->id, a.src, a.bin_start));
+}
+
+// The interval is closed and exactly 5 minutes: 51 ports at t and t + 5 min alert, the
+// same with the last port 1 us later do not (50 + 1 never meet in one interval).
+TEST(Sliding, IntervalIsFiveMinutesWithBothEndsIncluded) {
+  for (const timestamp_us last : {t0 + 5 * minute, t0 + 5 * minute + 1}) {
+    std::vector<network_session> v;
+    for (int p = 0; p < 50; ++p) v.push_back(rec("198.51.100.9", t0, p));
+    v.push_back(rec("198.51.100.9", last, 50));
+    shard_state s(config(true));
+    const auto alerts = run(s, v);
+    if (last == t0 + 5 * minute) {
+      ASSERT_EQ(alerts.size(), 1u);
+      EXPECT_EQ(alerts[0].bin_start, t0);
+      EXPECT_EQ(alerts[0].ports_count, 51u);
+    } else {
+      EXPECT_TRUE(alerts.empty());
+    }
+  }
+  // 50 distinct ports, repeated many times inside 5 minutes: never more than 50.
+  std::vector<network_session> v;
+  for (int k = 0; k < 10; ++k)
+    for (int p = 0; p < 50; ++p) v.push_back(rec("198.51.100.9", t0 + k * 20 * sec + p, p));
+  shard_state s(config(true));
+  EXPECT_TRUE(run(s, v).empty());
+}
+
+// A paced scan, one new port every 6 s for 20 minutes (ports 0..199 at t0 + 6 s x i). The
+// 5 minutes up to record i hold records i-50..i: 51 ports from i = 50 (t0 + 300 s). The next
+// alert may only start after that interval ([t0, t0 + 300 s]): the first record after
+// t0 + 600 s is i = 101 (t0 + 606 s), then i = 152 (t0 + 912 s); i = 203 is past the end.
+TEST(Sliding, ASourceAlertsAgainOnlyAfterThePreviousIntervalHasPassed) {
+  std::vector<network_session> v;
+  for (int i = 0; i < 200; ++i) v.push_back(rec("192.0.2.44", t0 + i * 6 * sec, i));
+  shard_state s(config(true));
+  const auto alerts = run(s, v);
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[0].bin_end, t0 + 300 * sec);
+  EXPECT_EQ(alerts[1].bin_end, t0 + 606 * sec);
+  EXPECT_EQ(alerts[2].bin_end, t0 + 912 * sec);
+  for (const auto& a : alerts) EXPECT_EQ(a.ports_count, 51u);
+  EXPECT_EQ(alerts[1].ports.front(), 51);  // [t0 + 306 s, t0 + 606 s]: ports 51..101
+  EXPECT_EQ(alerts[1].ports.back(), 101);
+}
+
+// Ports 0..50 (port i first at t0 + i s), each repeated every 30 s for 15 minutes: the
+// count reaches 51 at t0 + 50 s and stays there. The same ports never alert again; a new
+// port after the first interval (port 999 at t0 + 400 s, > t0 + 350 s) does, with 52 ports.
+TEST(Sliding, OnlyANewPortAfterThePreviousIntervalRaisesAnotherAlert) {
+  std::vector<network_session> v;
+  for (int p = 0; p <= 50; ++p)
+    for (timestamp_us t = t0 + p * sec; t < t0 + 15 * minute; t += 30 * sec)
+      v.push_back(rec("192.0.2.45", t, p));
+  shard_state s(config(true));
+  auto alerts = run(s, v);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].bin_end, t0 + 50 * sec);
+  v.push_back(rec("192.0.2.45", t0 + 400 * sec, 999));
+  shard_state s2(config(true));
+  alerts = run(s2, v);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1].bin_end, t0 + 400 * sec);
+  EXPECT_EQ(alerts[1].ports_count, 52u);
+}
+
+// Same records, any arrival order, evaluated step by step as a watermark would (each step
+// closing only what lies more than the lateness behind the newest record seen): the same
+// alerts, ids and evidence as all at once.
+TEST(Sliding, ArrivalOrderWithinLatenessDoesNotChangeTheAlerts) {
+  std::vector<network_session> v = straddling_scan();
+  for (int i = 0; i < 200; ++i) v.push_back(rec("192.0.2.44", t0 + i * 6 * sec, i));
+  for (int i = 0; i < 300; ++i) v.push_back(rec("2001:db8::5", t0 + i * sec, 7 + i % 3));
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
+  shard_state whole(config(true));
+  const auto expected = run(whole, v);
+  ASSERT_EQ(expected.size(), 4u);
+
+  const rule_definition rule = default_rule();
+  std::mt19937 rng(7);
+  for (int round = 0; round < 5; ++round) {
+    // Displace each record by up to 2 minutes of arrival (the lateness used is 3 minutes).
+    std::vector<std::pair<timestamp_us, network_session>> arrivals;
+    std::uniform_int_distribution<timestamp_us> jitter(0, 2 * minute);
+    for (const auto& r : v) arrivals.emplace_back(r.time + jitter(rng), r);
+    std::sort(arrivals.begin(), arrivals.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    shard_state s(config(true));
+    evaluator ev;
+    std::vector<alert> got;
+    timestamp_us newest = INT64_MIN;
+    for (std::size_t i = 0; i < arrivals.size(); ++i) {
+      s.add(arrivals[i].second);
+      newest = std::max(newest, arrivals[i].second.time);
+      if (i % 37 == 0) {
+        s.advance_watermark(newest);
+        ev.evaluate(s, rule, newest - 3 * minute, 0, got);
+      }
+    }
+    ev.evaluate(s, rule, INT64_MAX, 0, got);
+    ASSERT_EQ(got.size(), expected.size()) << "round " << round;
+    std::sort(got.begin(), got.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.bin_end, a.alert_id) < std::tie(b.bin_end, b.alert_id);
+    });
+    auto want = expected;
+    std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.bin_end, a.alert_id) < std::tie(b.bin_end, b.alert_id);
+    });
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].alert_id, want[i].alert_id);
+      EXPECT_EQ(got[i].bin_start, want[i].bin_start);
+      EXPECT_EQ(got[i].ports, want[i].ports);
+      EXPECT_EQ(got[i].ports_count, want[i].ports_count);
+      EXPECT_EQ(got[i].first_seen, want[i].first_seen);
+    }
+  }
+}
+
+// A port seen at t0 and t0 + 10 min has two runs; a late record at t0 + 5 min joins them.
+// With 50 such ports no 5-minute interval holds more than 50 ports; counting a port once per
+// run (had the bridge not merged them) would see 100 around t0 + 5 min.
+TEST(Sliding, ARecordBridgingTwoRunsMergesThem) {
+  std::vector<network_session> v;
+  for (int p = 0; p < 50; ++p) v.push_back(rec("192.0.2.99", t0, p));
+  for (int p = 0; p < 50; ++p) v.push_back(rec("192.0.2.99", t0 + 10 * minute, p));
+  for (int p = 0; p < 50; ++p) v.push_back(rec("192.0.2.99", t0 + 5 * minute, p));
+  shard_state s(config(true));
+  EXPECT_TRUE(run(s, v).empty());
+  // One more port in [t0 + 5 min, t0 + 10 min] makes 51: the crossing is that record.
+  v.push_back(rec("192.0.2.99", t0 + 7 * minute, 999));
+  shard_state s2(config(true));
+  const auto alerts = run(s2, v);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].bin_end, t0 + 7 * minute);
+  EXPECT_EQ(alerts[0].ports_count, 51u);
+}
+
+// Records without a port add no state; a late record past the retention is dropped.
+TEST(Sliding, PortlessAndTooLateRecords) {
+  shard_state s(config(true));
+  s.add(rec("192.0.2.1", t0, network_session::no_port));
+  EXPECT_EQ(s.keys(), 0u);
+  s.advance_watermark(t0 + 200 * minute);
+  EXPECT_EQ(s.add(rec("192.0.2.1", t0, 80)), shard_state::add_result::late);
+  EXPECT_EQ(s.keys(), 0u);
+}
+
+// Runs far enough behind the evaluated point and the retention horizon are freed, never
+// before the rule has seen them.
+TEST(Sliding, StateIsFreedOnlyAfterEvaluation) {
+  shard_state s(config(true));
+  const rule_definition rule = default_rule();
+  evaluator ev;
+  std::vector<alert> out;
+  for (const auto& r : straddling_scan()) s.add(r);
+  s.advance_watermark(t0 + 300 * minute);  // far past retention, nothing evaluated yet
+  EXPECT_EQ(s.keys(), 1u);
+  ev.evaluate(s, rule, t0 + 290 * minute, 0, out);
+  EXPECT_EQ(out.size(), 1u);
+  s.advance_watermark(t0 + 300 * minute + 1);
+  EXPECT_EQ(s.keys(), 0u);
+  EXPECT_LT(s.memory_bytes(), 1024u);  // an empty index
+}
+
+// A checkpoint taken half-way and restored gives the alerts the uninterrupted run gives
+// (same ids, same evidence), including the once-per-interval memory; the kinds do not mix.
+TEST(Sliding, CheckpointRoundTripKeepsAlertsAndPolicy) {
+  std::vector<network_session> v;
+  for (int i = 0; i < 200; ++i) v.push_back(rec("192.0.2.44", t0 + i * 6 * sec, i));
+  const rule_definition rule = default_rule();
+  shard_state whole(config(true));
+  const auto expected = run(whole, v);
+  ASSERT_EQ(expected.size(), 3u);
+
+  shard_state first(config(true));
+  evaluator ev;
+  std::vector<alert> got;
+  for (int i = 0; i < 120; ++i) first.add(v[static_cast<std::size_t>(i)]);
+  first.advance_watermark(v[119].time);
+  ev.evaluate(first, rule, t0 + 400 * sec, 0, got);  // alert 1 (t0 + 300 s) only
+  ASSERT_EQ(got.size(), 1u);
+  std::string bytes;
+  first.serialize(bytes);
+
+  label_table labels;
+  shard_state restored(config(true), labels);
+  ASSERT_TRUE(restored.deserialize(bytes, labels));
+  std::string again;
+  restored.serialize(again);
+  EXPECT_EQ(again, bytes);
+  evaluator ev2(labels);
+  for (std::size_t i = 100; i < v.size(); ++i) restored.add(v[i]);  // overlap: replayed records
+  ev2.evaluate(restored, rule, INT64_MAX, 0, got);
+  ASSERT_EQ(got.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(got[i].alert_id, expected[i].alert_id);
+    EXPECT_EQ(got[i].ports, expected[i].ports);
+  }
+
+  shard_state tumbling(config(false));
+  EXPECT_FALSE(tumbling.deserialize(bytes, labels));
+  std::string tumbling_bytes;
+  tumbling.add(rec("192.0.2.1", t0, 80));
+  tumbling.serialize(tumbling_bytes);
+  EXPECT_EQ(tumbling_bytes.substr(4, 4), std::string("\x01\0\0\0", 4));  // still version 1
+  shard_state sliding(config(true));
+  EXPECT_FALSE(sliding.deserialize(tumbling_bytes, labels));
+  // Truncations never decode.
+  for (std::size_t n = 0; n < bytes.size(); n += 7) {
+    shard_state t(config(true), labels);
+    EXPECT_FALSE(t.deserialize(std::string_view(bytes).substr(0, n), labels)) << n;
+  }
+}
+
+// The key cap sheds the benign sources first and never the one over the threshold.
+TEST(Sliding, SheddingKeepsTheScanner) {
+  window_config c = config(true);
+  c.max_keys = 100;
+  shard_state s(c);
+  std::vector<network_session> v;
+  for (int p = 0; p < 60; ++p) v.push_back(rec("203.0.113.50", t0 + p * sec, p));
+  for (int k = 0; k < 300; ++k)
+    v.push_back(rec(("198.18.0." + std::to_string(k % 250)).c_str(), t0 + 70 * sec + k, 443));
+  const auto alerts = run(s, v);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].src.to_string(), "203.0.113.50");
+  EXPECT_GT(s.stats().shed_keys, 0u);
+  EXPECT_LE(s.keys(), 100u);
+  std::uint64_t bands = 0;
+  for (auto b : s.stats().shed_by_distance) bands += b;
+  EXPECT_EQ(bands, s.stats().shed_keys);
+}
+
+}  // namespace
+}  // namespace portscand

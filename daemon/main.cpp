@@ -180,7 +180,7 @@ bool load_all(const std::string& path, config& cfg, rule_definition& rule, confi
     print_problems(r.problems, cfg.rule_path);
     ok = false;
   }
-  rule = std::move(r.rule);
+  rule = with_options(std::move(r.rule), cfg);
   return ok;
 }
 
@@ -238,7 +238,7 @@ int cmd_replay(int argc, char** argv) {
       print_problems(r.problems, *path);
       return exit_config;
     }
-    rule = std::move(r.rule);
+    rule = with_options(std::move(r.rule), cfg);
   }
   replay_options opt;
   opt.files = a.positional;

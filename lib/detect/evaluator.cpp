@@ -11,6 +11,11 @@ std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,
     key_state& s = k.state;
     if (s.flags & key_state::alerted) return;
     if (s.ports.size() <= rule.threshold) return;
+    if (rule.exclusions &&
+        rule.exclusions->covers_source(k.src, 128, k.bin_start) != exclusion_set::none) {
+      ++stats_.excluded;
+      return;
+    }
     s.flags |= key_state::alerted;
     alert a;
     a.src = k.src;

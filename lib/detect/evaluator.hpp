@@ -21,8 +21,17 @@ class evaluator {
   std::size_t evaluate(shard_state& state, const rule_definition& rule, timestamp_us close_before,
                        timestamp_us now, std::vector<alert>& out);
 
+  struct counters {
+    // Keys over the threshold not alerted because an exclusion covers their source (one
+    // added by a reload while their bin was open). They stay unmarked: if the exclusion is
+    // gone when the bin is evaluated again, they alert.
+    std::uint64_t excluded = 0;
+  };
+  const counters& stats() const noexcept { return stats_; }
+
  private:
   const label_table& labels_;
+  counters stats_;
 };
 
 }  // namespace portscand

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
 #include "core/time.hpp"
+#include "detect/exclusions.hpp"
 #include "event/alert.hpp"
 
 namespace portscand {
@@ -20,9 +22,15 @@ struct rule_definition {
   std::uint32_t max_labels = 20;  // ReportedBy cap
   timestamp_us query_frequency = 60 * us_per_minute;
   timestamp_us query_period = 60 * us_per_minute;
+  // The configuration's rule-level options (with_options): records the exclusions match do
+  // not count (null = none).
+  std::shared_ptr<const exclusion_set> exclusions;
 };
 
 // The built-in rule: the published Sentinel rule 1da9853f-3dea-4ea9-b7e5-26730da3d537 v1.0.6.
 rule_definition default_rule();
+
+// `rule` with the configuration's rule-level options (`exclusions`), which reload with it.
+rule_definition with_options(rule_definition rule, const config& cfg);
 
 }  // namespace portscand

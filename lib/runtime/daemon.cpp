@@ -727,15 +727,16 @@ void coordinator::reload() {
     spdlog::error("reload refused: the bin width cannot change while running (restart instead)");
     return;
   }
-  rule_ = std::make_shared<const rule_definition>(std::move(r.rule));
+  rule_ = std::make_shared<const rule_definition>(with_options(std::move(r.rule), loaded.cfg));
   engine_->set_rule(rule_);
   schedule_.reconfigure(loaded.cfg.evaluation.schedule, rule_->query_frequency,
                         loaded.cfg.evaluation.allowed_lateness);
   spdlog::info(
-      "reloaded: threshold {}, caps {}/{}, schedule {}; inputs, outputs, shards and limits need a "
-      "restart",
+      "reloaded: threshold {}, caps {}/{}, schedule {}, {} exclusions; inputs, outputs, shards and "
+      "limits need a restart",
       rule_->threshold, rule_->max_ports, rule_->max_labels,
-      loaded.cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close");
+      loaded.cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close",
+      rule_->exclusions ? rule_->exclusions->size() : 0);
 }
 
 int coordinator::run() {

@@ -280,9 +280,19 @@ class engine {
     // Partitioned engines: the tasks this shard owns, and their stats counted so far.
     std::map<std::int32_t, std::unique_ptr<partition_task>> tasks;
     shard_state::counters task_stats;
+    // Records the rule's exclusions took, per entry of the rule in force (counted here,
+    // added to the counters at each control message), and the evaluator's stats counted.
+    std::vector<std::uint64_t> excluded_pending;
+    std::vector<counter*> excluded_counters;
+    evaluator::counters eval_seen;
   };
 
   void run_shard(shard& s);
+  // Removes from `batch` the records the rule's exclusions match, counting them per entry.
+  static void apply_exclusions(shard& s, std::vector<network_session>& batch);
+  // Publishes the pending exclusion counts, then takes the counters of `rule`'s entries.
+  void set_shard_rule(shard& s, const std::shared_ptr<const rule_definition>& rule);
+  void publish_exclusions(shard& s);
   void evaluate(shard& s, shard_state& state, timestamp_us before, std::vector<alert>& alerts);
   void handle_task_op(shard& s, const task_op& op, std::vector<alert>& alerts);
   partition_task& task(shard& s, std::int32_t partition);
@@ -296,6 +306,7 @@ class engine {
   std::vector<std::unique_ptr<shard>> shards_;
   counter* late_counter_;
   counter* alerts_counter_;
+  counter* alerts_excluded_counter_;
   histogram* eval_seconds_;
   bool stopped_ = false;
 };

@@ -511,7 +511,8 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   const std::string text = metrics.render();
   for (const char* family :
        {"portscand_records_rejected_total", "portscand_records_skipped_total",
-        "portscand_records_filtered_total", "portscand_records_unwrapped_total"}) {
+        "portscand_records_filtered_total", "portscand_records_unwrapped_total",
+        "portscand_records_excluded_total"}) {
     std::size_t pos = 0;
     const std::string prefix = std::string(family) + "{";
     while ((pos = text.find(prefix, pos)) != std::string::npos) {

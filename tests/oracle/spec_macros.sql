@@ -93,6 +93,14 @@ CREATE OR REPLACE TEMP MACRO ps_v6_is_candidate(g) AS
        OR (g[1] & 65024) = 64512     -- fc00::/7:  the first 7 bits are 1111110
        OR (g[1] & 65472) = 65152);   -- fe80::/10: the first 10 bits are 1111111010
 
+-- The 128 bits of an address as a '0'/'1' string (IPv4 as ::ffff:a.b.c.d), for the
+-- exclusion blocks of the options (a block is a prefix of this string). NULL for NULL.
+CREATE OR REPLACE TEMP MACRO ps_v4_bits(o) AS
+  repeat('0', 80) || repeat('1', 16)
+  || array_to_string(list_transform(o, x -> lpad(bin(x), 8, '0')), '');
+CREATE OR REPLACE TEMP MACRO ps_v6_bits(g) AS
+  array_to_string(list_transform(g, x -> lpad(bin(x), 16, '0')), '');
+
 -- ---------------------------------------------------------------------------------------
 -- Sources: every distinct source text of a relation (a table or view name with a
 -- `src_text` column) with its canonical text (NULL: not an address) and whether it is a
@@ -125,6 +133,7 @@ WITH texts AS (
   FROM zeros
 )
 SELECT src_text, src, is_v6,
+       CASE WHEN is_v4 THEN ps_v4_bits(ps_v4_octets(src)) WHEN is_v6 THEN ps_v6_bits(g) END AS src_bits,
        CASE WHEN is_v4 THEN ps_v4_is_candidate(src, ps_v4_octets(src))
             WHEN is_v6 THEN ps_v6_is_candidate(g)
             ELSE false END AS candidate_default,

@@ -18,13 +18,14 @@ using test::collecting_sink;
 
 class harness {
  public:
-  explicit harness(detection_mode mode = detection_mode::standard, unsigned shards = 2)
+  explicit harness(detection_mode mode = detection_mode::standard, unsigned shards = 2,
+                   rule_definition rule = default_rule())
       : clk_(at("2026-01-15T12:00:00Z")) {
     engine_options o;
     o.shards = shards;
     o.mode = mode;
     o.window.retention = 70 * us_per_minute;  // 1 h query period + 10 min lateness
-    eng_ = std::make_unique<engine>(o, std::make_shared<const rule_definition>(default_rule()),
+    eng_ = std::make_unique<engine>(o, std::make_shared<const rule_definition>(std::move(rule)),
                                     clk_, sink_, metrics_);
     d_ = eng_->make_dispatcher("test");
   }
@@ -68,6 +69,11 @@ class harness {
     return metrics_.counter_sum(metric, match);
   }
   manual_clock& clock() { return clk_; }
+  // A reload (SIGHUP): the records sent so far reach the shards before the new rule.
+  void set_rule(rule_definition rule) {
+    d_->flush();
+    eng_->set_rule(std::make_shared<const rule_definition>(std::move(rule)));
+  }
   // Decodes a unit as an input does: receive time in the context, the decoder's syslog header
   // and the record's own time left to the dispatcher.
   void decode(const std::string& unit, timestamp_us received) {
@@ -95,6 +101,53 @@ std::vector<std::string> sources(const std::vector<alert>& alerts) {
 }
 
 const timestamp_us t0 = at("2026-01-15T10:05:00Z");
+
+// The default rule with `exclusions:` read from YAML, as run and reload build it.
+rule_definition rule_with(const std::string& yaml) {
+  const auto r = load_config_text(yaml, {});
+  for (const auto& p : r.problems) ADD_FAILURE() << p.path << ": " << p.message;
+  return with_options(default_rule(), r.cfg);
+}
+
+TEST(Exclusions, ExcludedRecordsDoNotCountAndAreCountedPerEntry) {
+  harness h(detection_mode::standard, 2,
+            rule_with("exclusions: [{name: low, reason: r, ports: ['1-10']},"
+                      " {reason: r, sources: [198.51.100.0/24]}]"));
+  h.scan("203.0.113.7", t0, 60);    // ports 1..60: 10 excluded, 50 left: no alert
+  h.scan("203.0.113.8", t0, 61);    // 51 left: alerts with 51
+  h.scan("198.51.100.9", t0, 100);  // ports 1..10 go to the first entry, the rest to the second
+  const auto a = h.finish();
+  ASSERT_EQ(sources(a), std::vector<std::string>{"203.0.113.8"});
+  EXPECT_EQ(a[0].ports_count, 51u);
+  EXPECT_EQ(a[0].ports.front(), 11);
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "low"}}), 30u);
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "1"}}), 90u);
+}
+
+TEST(Exclusions, ASourceExcludedByAReloadWhileItsBinIsOpenDoesNotAlert) {
+  harness h;
+  h.scan("203.0.113.7", t0, 60);
+  h.scan("203.0.113.8", t0, 60);
+  h.set_rule(rule_with("exclusions: [{name: s, reason: r, sources: [203.0.113.7/32]}]"));
+  h.scan("203.0.113.7", t0, 5, 100);  // after the reload: excluded
+  const auto a = h.finish();
+  EXPECT_EQ(sources(a), std::vector<std::string>{"203.0.113.8"});
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "s"}}), 5u);
+  EXPECT_EQ(h.counted("portscand_alerts_excluded_total"), 1u);
+}
+
+TEST(Exclusions, AReloadThatRemovesAnExclusionCountsTheRecordsAfterIt) {
+  harness h(detection_mode::standard, 2,
+            rule_with("exclusions: [{name: s, reason: r, sources: [203.0.113.7/32]}]"));
+  h.scan("203.0.113.7", t0, 60);  // excluded
+  h.set_rule(default_rule());
+  h.scan("203.0.113.7", t0, 51, 1000);
+  const auto a = h.finish();
+  ASSERT_EQ(sources(a), std::vector<std::string>{"203.0.113.7"});
+  EXPECT_EQ(a[0].ports_count, 51u);
+  EXPECT_EQ(a[0].ports.front(), 1000);
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "s"}}), 60u);
+}
 
 TEST(Threshold, FiftyOnePortsAlertAndFiftyDoNot) {
   harness h;

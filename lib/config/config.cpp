@@ -257,9 +257,10 @@ class reader {
       problem("", "the configuration must be a YAML map");
       return;
     }
-    check_keys(root, "",
-               {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
-                "inputs", "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions"});
+    check_keys(
+        root, "",
+        {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval", "inputs",
+         "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions", "suppression"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
@@ -331,6 +332,18 @@ class reader {
     read_outputs(root["outputs"], cfg);
     read_scale_out(root["scale_out"], cfg);
     read_exclusions(root["exclusions"], cfg);
+    if (const YAML::Node n = root["suppression"]) {
+      if (!n.IsMap()) {
+        problem("suppression", "must be a map {duration: DURATION}");
+      } else {
+        check_keys(n, "suppression", {"duration"});
+        duration_at(n, "duration", "suppression", cfg.suppression, 0, 30 * 24 * 60 * us_per_minute);
+      }
+    }
+    if (cfg.suppression != 0 && cfg.scale_out.enabled)
+      problem("suppression",
+              "cannot be combined with scale_out: a partition's new owner would not know the "
+              "previous owner's suppressions");
   }
 
   // A list of network blocks at parent[key], each checked (bad ones named with their index).

@@ -177,8 +177,9 @@ struct config {
   limits_config limits;
   scale_out_config scale_out;
   std::string log_level = "info";
-  // Rule-level options (README "Exclusions"); they reload with SIGHUP.
+  // Rule-level options (README "Exclusions", "Suppression"); they reload with SIGHUP.
   std::vector<exclusion_config> exclusions;
+  timestamp_us suppression = 0;  // `suppression.duration`; 0 = off
 };
 
 // One problem found in a configuration, with the YAML path it concerns ("inputs[1].listen").

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "detect/rule.hpp"
@@ -26,12 +29,22 @@ class evaluator {
     // added by a reload while their bin was open). They stay unmarked: if the exclusion is
     // gone when the bin is evaluated again, they alert.
     std::uint64_t excluded = 0;
+    // Keys over the threshold not alerted because of `suppression` (marked alerted).
+    std::uint64_t suppressed = 0;
   };
   const counters& stats() const noexcept { return stats_; }
+
+  // Suppression state: per source, the bin start of its latest alert. Checkpointed with the
+  // shard (a restart must not alert again within the duration). deserialize returns false,
+  // leaving the state empty, on bytes that are not a valid encoding.
+  void serialize_suppression(std::string& out) const;
+  bool deserialize_suppression(std::string_view in);
+  std::size_t suppression_entries() const noexcept { return last_alert_.size(); }
 
  private:
   const label_table& labels_;
   counters stats_;
+  std::unordered_map<ip_address, timestamp_us> last_alert_;
 };
 
 }  // namespace portscand

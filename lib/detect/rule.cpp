@@ -22,6 +22,7 @@ rule_definition default_rule() {
 rule_definition with_options(rule_definition rule, const config& cfg) {
   rule.exclusions =
       cfg.exclusions.empty() ? nullptr : std::make_shared<const exclusion_set>(cfg.exclusions);
+  rule.suppression = cfg.suppression;
   return rule;
 }
 

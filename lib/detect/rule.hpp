@@ -25,12 +25,16 @@ struct rule_definition {
   // The configuration's rule-level options (with_options): records the exclusions match do
   // not count (null = none).
   std::shared_ptr<const exclusion_set> exclusions;
+  // After an alert for a source, no alert for a bin of that source starting less than this
+  // before or after its bin (event time); 0 = off.
+  timestamp_us suppression = 0;
 };
 
 // The built-in rule: the published Sentinel rule 1da9853f-3dea-4ea9-b7e5-26730da3d537 v1.0.6.
 rule_definition default_rule();
 
-// `rule` with the configuration's rule-level options (`exclusions`), which reload with it.
+// `rule` with the configuration's rule-level options (`exclusions`, `suppression`), which
+// reload with it.
 rule_definition with_options(rule_definition rule, const config& cfg);
 
 }  // namespace portscand

@@ -27,6 +27,10 @@ engine::engine(engine_options opt, const std::shared_ptr<const rule_definition>&
       "portscand_alerts_excluded_total",
       "Keys over the threshold not alerted because an exclusion added while their bin was open "
       "covers their source.");
+  alerts_suppressed_counter_ = &metrics_.get_counter(
+      "portscand_alerts_suppressed_total",
+      "Keys over the threshold not alerted because their source alerted less than "
+      "suppression.duration before or after.");
   eval_seconds_ = &metrics_.get_histogram("portscand_evaluation_duration_seconds",
                                           "Time a shard spends evaluating closed bins.",
                                           {0.0001, 0.001, 0.01, 0.1, 1, 10});
@@ -148,6 +152,8 @@ void engine::evaluate(shard& s, shard_state& state, timestamp_us before,
   const evaluator::counters& es = s.eval.stats();
   if (es.excluded > s.eval_seen.excluded)
     alerts_excluded_counter_->inc(es.excluded - s.eval_seen.excluded);
+  if (es.suppressed > s.eval_seen.suppressed)
+    alerts_suppressed_counter_->inc(es.suppressed - s.eval_seen.suppressed);
   s.eval_seen = es;
   eval_seconds_->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -242,6 +248,7 @@ void engine::run_shard(shard& s) {
     }
     if (c.task) handle_task_op(s, *c.task, alerts);
     if (c.visit) (*c.visit)(s.index, s.state);
+    if (c.visit_eval) (*c.visit_eval)(s.index, s.eval);
     if (c.visit_tasks)
       for (auto& [p, t] : s.tasks) (*c.visit_tasks)(p, *t);
     if (c.watermark != INT64_MIN) s.state.advance_watermark(c.watermark);
@@ -346,6 +353,19 @@ std::future<void> engine::visit_shards(std::function<void(std::size_t, shard_sta
   for (auto& s : shards_) {
     control c;
     c.visit = shared_fn;
+    c.done = done;
+    if (!s->queue.push_control(std::move(c))) done->arrive();
+  }
+  return fut;
+}
+
+std::future<void> engine::visit_evaluators(std::function<void(std::size_t, evaluator&)> fn) {
+  auto done = std::make_shared<completion>(shards_.size());
+  auto fut = done->promise.get_future();
+  auto shared_fn = std::make_shared<std::function<void(std::size_t, evaluator&)>>(std::move(fn));
+  for (auto& s : shards_) {
+    control c;
+    c.visit_eval = shared_fn;
     c.done = done;
     if (!s->queue.push_control(std::move(c))) done->arrive();
   }

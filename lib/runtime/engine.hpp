@@ -204,6 +204,8 @@ class engine {
   // Runs fn(shard index, state) on every shard's own thread, in queue order (after every
   // record queued before the call). For checkpoints and restores.
   std::future<void> visit_shards(std::function<void(std::size_t, shard_state&)> fn);
+  // The same for each shard's evaluator (its suppression state), for checkpoints and restores.
+  std::future<void> visit_evaluators(std::function<void(std::size_t, evaluator&)> fn);
 
   // Scale-out (partitioned engines only). A batch goes to its partition's shard; false
   // when that queue is full (the batch is left as it was). Task operations are control
@@ -252,6 +254,7 @@ class engine {
     std::shared_ptr<completion> done;
     std::shared_ptr<std::function<void(std::size_t, shard_state&)>> visit;
     std::shared_ptr<std::function<void(std::int32_t, partition_task&)>> visit_tasks;
+    std::shared_ptr<std::function<void(std::size_t, evaluator&)>> visit_eval;
     std::optional<task_op> task;
   };
   using message = std::variant<std::vector<network_session>, control, partition_batch>;
@@ -307,6 +310,7 @@ class engine {
   counter* late_counter_;
   counter* alerts_counter_;
   counter* alerts_excluded_counter_;
+  counter* alerts_suppressed_counter_;
   histogram* eval_seconds_;
   bool stopped_ = false;
 };

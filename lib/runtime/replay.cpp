@@ -522,6 +522,9 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
       pos = eol;
     }
   }
+  for (const char* family :
+       {"portscand_alerts_excluded_total", "portscand_alerts_suppressed_total"})
+    if (const auto n = sum(family); n != 0) summary << "  " << family << " " << n << '\n';
   return result;
 }
 

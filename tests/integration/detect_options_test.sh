@@ -49,7 +49,9 @@ plain=$(wc -l <"$work/plain.jsonl")
 [ "$plain" -gt 20 ] || die "the oracle expects only $plain alerts without options"
 
 # check NAME YAML ORACLE-ARGS...: replay with the configuration YAML against the oracle with
-# its arguments; both must agree, and differ from the plain rule's alerts.
+# its arguments, over $workload; both must agree, and differ from the plain rule's alerts
+# ($plain_alerts).
+plain_alerts=$work/plain.jsonl
 check() {
   local name=$1 yaml=$2
   shift 2
@@ -66,10 +68,10 @@ check() {
   fi
   node "$oracle/compare.mjs" --names "oracle,replay" "$work/$name.oracle.jsonl" \
     "$work/$name.replay.jsonl" || failed "$name: replay differs from the oracle"
-  if cmp -s "$work/plain.jsonl" "$work/$name.oracle.jsonl"; then
+  if cmp -s "$plain_alerts" "$work/$name.oracle.jsonl"; then
     failed "$name: the option changes nothing on this workload (the comparison proves nothing)"
   fi
-  echo "ok: $name: $(wc -l <"$work/$name.replay.jsonl") alerts (plain rule: $plain)"
+  echo "ok: $name: $(wc -l <"$work/$name.replay.jsonl") alerts (plain rule: $(wc -l <"$plain_alerts"))"
 }
 
 # --- Exclusions: sources (IPv4 and IPv6 blocks), destinations with ports, ports only with
@@ -115,6 +117,26 @@ if check exclusions "$exclusions_yaml" --exclusions "$work/exclusions.json" \
   grep -q '"SrcIpAddr":"198.51.100.5"' "$work/exclusions.replay.jsonl" &&
     failed "exclusions: the excluded research source 198.51.100.5 alerted"
 fi
+
+# --- Suppression: the same generator run again from 11:20 after the first hour, so every
+# planted scanner alerts again 80 minutes later (and 203.0.113.60 twice within the first
+# hour, 5 minutes apart). 90m suppresses the second round and the 5-minute repeat; 75m only
+# the repeat; both are compared with the oracle's post-filter.
+"$gen" --events 200000 --sources 20000 --seed 20261128 --start 2026-01-15T11:20:00Z \
+  --scans 40 --bad-lines 60 --duration-min 60 >"$work/second.jsonl" || die "gen_workload failed"
+cat "$work/workload.jsonl" "$work/second.jsonl" >"$work/two_rounds.jsonl"
+workload=$work/two_rounds.jsonl
+node "$oracle/oracle.mjs" --mode default --no-rejects "$workload" >"$work/plain2.jsonl" ||
+  die "the oracle failed on the two rounds"
+plain_alerts=$work/plain2.jsonl
+check suppression_90m 'suppression: {duration: 90m}' --suppression 5400
+check suppression_75m 'suppression: {duration: 75m}' --suppression 4500
+n90=$(wc -l <"$work/suppression_90m.oracle.jsonl") n75=$(wc -l <"$work/suppression_75m.oracle.jsonl")
+[ "$n90" -lt "$n75" ] || failed "suppression: 90m leaves $n90 alerts, 75m $n75: the longer must suppress more"
+grep -q 'portscand_alerts_suppressed_total' "$work/suppression_90m.replay.stderr" ||
+  failed "suppression: replay's summary does not count the suppressed alerts"
+workload=$work/workload.jsonl
+plain_alerts=$work/plain.jsonl
 
 if [ "$failures" -eq 0 ]; then
   rm -rf "$work"

@@ -109,6 +109,12 @@ INSTANTIATE_TEST_SUITE_P(
     Table, InvalidConfig,
     ::testing::Values(
         invalid_case{"a mistyped top-level key", "shard: 2", "shard"},
+        invalid_case{"a suppression duration that is not one", "suppression: {duration: soon}",
+                     "suppression.duration", "not a duration"},
+        invalid_case{"suppression as a bare duration", "suppression: 1h", "suppression", "map"},
+        invalid_case{"suppression with scale-out",
+                     "suppression: {duration: 1h}\nscale_out: {brokers: 'b:9092'}", "suppression",
+                     "scale_out"},
         invalid_case{"an exclusion without a reason", "exclusions: [{sources: [203.0.113.0/24]}]",
                      "exclusions[0].reason", "required"},
         invalid_case{"an exclusion with a bad CIDR",

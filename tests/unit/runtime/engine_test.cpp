@@ -109,6 +109,72 @@ rule_definition rule_with(const std::string& yaml) {
   return with_options(default_rule(), r.cfg);
 }
 
+TEST(Suppression, NoAlertForTheSameSourceWithinTheDurationOfItsLastAlert) {
+  harness h(detection_mode::standard, 2, rule_with("suppression: {duration: 15m}"));
+  const timestamp_us bin = 5 * us_per_minute;
+  h.scan("203.0.113.7", t0, 60);            // 10:05 alerts
+  h.scan("203.0.113.7", t0 + bin, 60);      // 10:10 suppressed (5 min after)
+  h.scan("203.0.113.7", t0 + 2 * bin, 60);  // 10:15 suppressed (10 min)
+  h.scan("203.0.113.7", t0 + 3 * bin, 60);  // 10:20 alerts: 15 min is not less than 15 min
+  h.scan("203.0.113.7", t0 + 4 * bin, 60);  // 10:25 suppressed by the 10:20 alert
+  h.scan("203.0.113.8", t0 + bin, 60);      // another source is not affected
+  const auto a = h.finish();
+  std::vector<std::string> got;
+  for (const auto& x : a) got.push_back(format_iso8601(x.bin_start) + " " + x.src.to_string());
+  EXPECT_EQ(got, (std::vector<std::string>{"2026-01-15T10:05:00Z 203.0.113.7",
+                                           "2026-01-15T10:10:00Z 203.0.113.8",
+                                           "2026-01-15T10:20:00Z 203.0.113.7"}));
+  EXPECT_EQ(h.counted("portscand_alerts_suppressed_total"), 3u);
+}
+
+TEST(Suppression, OffByDefault) {
+  harness h;
+  h.scan("203.0.113.7", t0, 60);
+  h.scan("203.0.113.7", t0 + 5 * us_per_minute, 60);
+  EXPECT_EQ(h.finish().size(), 2u);
+}
+
+TEST(Suppression, TheStateSurvivesASerializeAndRestoreOfTheEvaluator) {
+  // What the checkpoint carries: an evaluator restored from it suppresses as the first would.
+  window_config wc;
+  const rule_definition rule = rule_with("suppression: {duration: 1h}");
+  shard_state st(wc);
+  evaluator first;
+  std::vector<alert> out;
+  const auto scan = [&](shard_state& s, const char* src, timestamp_us t) {
+    for (int p = 1; p <= 60; ++p) {
+      network_session r;
+      r.src = *ip_address::parse(src);
+      r.time = t;
+      r.has_time = true;
+      r.dst_port = p;
+      s.add(r);
+    }
+  };
+  scan(st, "2001:db8::7", t0);
+  scan(st, "203.0.113.7", t0);
+  first.evaluate(st, rule, t0 + 5 * us_per_minute, 0, out);
+  ASSERT_EQ(out.size(), 2u);
+  std::string bytes;
+  first.serialize_suppression(bytes);
+  evaluator restored;
+  ASSERT_TRUE(restored.deserialize_suppression(bytes));
+  EXPECT_EQ(restored.suppression_entries(), 2u);
+  shard_state later(wc);
+  scan(later, "2001:db8::7", t0 + 30 * us_per_minute);
+  scan(later, "203.0.113.7", t0 + 30 * us_per_minute);
+  scan(later, "203.0.113.9", t0 + 30 * us_per_minute);
+  out.clear();
+  restored.evaluate(later, rule, t0 + 40 * us_per_minute, 0, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].src.to_string(), "203.0.113.9");
+  EXPECT_EQ(restored.stats().suppressed, 2u);
+  // Bytes that are not an encoding leave it empty, never half-read.
+  EXPECT_FALSE(restored.deserialize_suppression(bytes.substr(0, bytes.size() - 3)));
+  EXPECT_EQ(restored.suppression_entries(), 0u);
+  EXPECT_TRUE(restored.deserialize_suppression(""));
+}
+
 TEST(Exclusions, ExcludedRecordsDoNotCountAndAreCountedPerEntry) {
   harness h(detection_mode::standard, 2,
             rule_with("exclusions: [{name: low, reason: r, ports: ['1-10']},"

@@ -243,6 +243,7 @@ int cmd_replay(int argc, char** argv) {
   replay_options opt;
   opt.files = a.positional;
   opt.mode = cfg.mode;
+  opt.ipv6_prefix = cfg.ipv6_prefix;
   opt.evaluation = cfg.evaluation;
   opt.shards = cfg.shards;
   opt.max_keys_per_shard = cfg.limits.max_keys_per_shard;

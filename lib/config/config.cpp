@@ -257,10 +257,10 @@ class reader {
       problem("", "the configuration must be a YAML map");
       return;
     }
-    check_keys(
-        root, "",
-        {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval", "inputs",
-         "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions", "suppression"});
+    check_keys(root, "",
+               {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
+                "inputs", "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions",
+                "suppression", "ipv6_prefix"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
@@ -340,6 +340,11 @@ class reader {
         duration_at(n, "duration", "suppression", cfg.suppression, 0, 30 * 24 * 60 * us_per_minute);
       }
     }
+    number_at<unsigned>(root, "ipv6_prefix", "", cfg.ipv6_prefix, 32u, 128u);
+    if (cfg.ipv6_prefix < 128 && cfg.scale_out.enabled)
+      problem("ipv6_prefix",
+              "cannot be combined with scale_out yet: the by-source topic is keyed by whole "
+              "addresses");
     if (cfg.suppression != 0 && cfg.scale_out.enabled)
       problem("suppression",
               "cannot be combined with scale_out: a partition's new owner would not know the "

@@ -180,6 +180,8 @@ struct config {
   // Rule-level options (README "Exclusions", "Suppression"); they reload with SIGHUP.
   std::vector<exclusion_config> exclusions;
   timestamp_us suppression = 0;  // `suppression.duration`; 0 = off
+  // IPv6 sources are counted per prefix of this length (README "IPv6 prefixes"); restart.
+  unsigned ipv6_prefix = 128;
 };
 
 // One problem found in a configuration, with the YAML path it concerns ("inputs[1].listen").

@@ -13,8 +13,9 @@ std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,
     key_state& s = k.state;
     if (s.flags & key_state::alerted) return;
     if (s.ports.size() <= rule.threshold) return;
+    const unsigned key_bits = k.src.is_v4() ? 128 : ipv6_prefix_;
     if (rule.exclusions &&
-        rule.exclusions->covers_source(k.src, 128, k.bin_start) != exclusion_set::none) {
+        rule.exclusions->covers_source(k.src, key_bits, k.bin_start) != exclusion_set::none) {
       ++stats_.excluded;
       return;
     }
@@ -36,6 +37,7 @@ std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,
     s.flags |= key_state::alerted;
     alert a;
     a.src = k.src;
+    a.src_prefix = static_cast<std::uint8_t>(key_bits);
     a.bin_start = k.bin_start;
     a.bin_end = k.bin_start + rule.bin_width;
     a.ports_count = s.ports.size();
@@ -46,7 +48,7 @@ std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,
     a.event_count = s.events;
     a.detected_at = now;
     a.rule = rule.metadata;
-    a.alert_id = make_alert_id(rule.metadata->id, a.src, a.bin_start);
+    a.alert_id = make_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
     out.push_back(std::move(a));
   });
   // A suppression entry matters while a bin it suppresses can still be evaluated: bins

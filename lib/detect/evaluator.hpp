@@ -34,6 +34,9 @@ class evaluator {
   };
   const counters& stats() const noexcept { return stats_; }
 
+  // IPv6 keys are prefixes of this length (the dispatcher masked them): alerts say so.
+  void set_ipv6_prefix(unsigned bits) noexcept { ipv6_prefix_ = static_cast<std::uint8_t>(bits); }
+
   // Suppression state: per source, the bin start of its latest alert. Checkpointed with the
   // shard (a restart must not alert again within the duration). deserialize returns false,
   // leaving the state empty, on bytes that are not a valid encoding.
@@ -44,6 +47,7 @@ class evaluator {
  private:
   const label_table& labels_;
   counters stats_;
+  std::uint8_t ipv6_prefix_ = 128;
   std::unordered_map<ip_address, timestamp_us> last_alert_;
 };
 

@@ -314,6 +314,7 @@ void coordinator::build() {
   eo.window.retention = rule_->query_period + cfg_.evaluation.allowed_lateness;
   eo.window.max_keys = cfg_.limits.max_keys_per_shard;
   eo.mode = cfg_.mode;
+  eo.ipv6_prefix = cfg_.ipv6_prefix;
   eo.max_future_skew = cfg_.evaluation.max_future_skew;
   eo.queue_batches = cfg_.limits.queue_batches;
   const bool scale_out = cfg_.scale_out.enabled;
@@ -757,6 +758,9 @@ void coordinator::reload() {
     spdlog::error("reload refused: the bin width cannot change while running (restart instead)");
     return;
   }
+  if (loaded.cfg.ipv6_prefix != cfg_.ipv6_prefix)
+    spdlog::warn("reload: ipv6_prefix {} needs a restart; /{} stays in force",
+                 loaded.cfg.ipv6_prefix, cfg_.ipv6_prefix);
   rule_ = std::make_shared<const rule_definition>(with_options(std::move(r.rule), loaded.cfg));
   engine_->set_rule(rule_);
   schedule_.reconfigure(loaded.cfg.evaluation.schedule, rule_->query_frequency,

@@ -46,6 +46,7 @@ engine::engine(engine_options opt, const std::shared_ptr<const rule_definition>&
   for (unsigned i = 0; i < opt_.shards; ++i) {
     auto s = std::make_unique<shard>(i, opt_.window, opt_.queue_batches);
     set_shard_rule(*s, rule);
+    s->eval.set_ipv6_prefix(opt_.ipv6_prefix);
     const metric_labels shard_label{{"shard", std::to_string(i)}};
     s->keys_gauge = &metrics_.get_gauge("portscand_tracked_keys",
                                         "Tracked (source, bin) keys per shard.", shard_label);
@@ -94,6 +95,12 @@ void engine::set_shard_rule(shard& s, const std::shared_ptr<const rule_definitio
         "portscand_records_excluded_total",
         "Records not counted because an `exclusions:` entry matched them, by entry.",
         {{"exclusion", rule->exclusions->name(i)}});
+}
+
+void engine::apply_ipv6_prefix(std::vector<network_session>& batch) const {
+  if (opt_.ipv6_prefix >= 128) return;
+  for (network_session& r : batch)
+    if (!r.src.is_v4()) r.src = ip_address::from_v6(mask_bytes(r.src.bytes(), opt_.ipv6_prefix));
 }
 
 void engine::publish_exclusions(shard& s) {
@@ -227,6 +234,7 @@ void engine::run_shard(shard& s) {
   while (auto msg = s.queue.pop()) {
     if (auto* batch = std::get_if<std::vector<network_session>>(&*msg)) {
       apply_exclusions(s, *batch);
+      apply_ipv6_prefix(*batch);
       const std::size_t late = s.state.add_batch(batch->data(), batch->size());
       if (late != 0) late_counter_->inc(late);
       continue;
@@ -235,6 +243,7 @@ void engine::run_shard(shard& s) {
       partition_task& t = task(s, pb->partition);
       t.state.set_source_offset(pb->first_offset);
       apply_exclusions(s, pb->records);
+      apply_ipv6_prefix(pb->records);
       const std::size_t late = t.state.add_batch(pb->records.data(), pb->records.size());
       if (late != 0) late_counter_->inc(late);
       t.next_offset = pb->next_offset;
@@ -496,7 +505,13 @@ void engine::dispatcher::record(const network_session& in) {
     return;
   }
   max_event_ = std::max(max_event_, r.time);
-  const std::size_t shard = engine_.opt_.forward != nullptr ? 0 : engine_.shard_of(r.src);
+  // With IPv6 prefixes the prefix is the key: its shard is the prefix's. The record keeps
+  // its whole address until the shard has applied the exclusions (apply_ipv6_prefix).
+  const std::size_t shard = engine_.opt_.forward != nullptr ? 0
+                            : engine_.opt_.ipv6_prefix < 128 && !r.src.is_v4()
+                                ? engine_.shard_of(ip_address::from_v6(
+                                      mask_bytes(r.src.bytes(), engine_.opt_.ipv6_prefix)))
+                                : engine_.shard_of(r.src);
   auto& batch = pending_[shard];
   batch.push_back(r);
   if (batch.size() >= batch_size) push_batch(shard);

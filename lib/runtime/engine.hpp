@@ -93,6 +93,8 @@ struct engine_options {
   unsigned shards = 2;
   window_config window;
   detection_mode mode = detection_mode::standard;
+  // IPv6 sources are keyed by their prefix of this length (README "IPv6 prefixes").
+  unsigned ipv6_prefix = 128;
   timestamp_us max_future_skew = 5 * us_per_minute;
   std::size_t queue_batches = 256;
 };
@@ -296,6 +298,9 @@ class engine {
   // Publishes the pending exclusion counts, then takes the counters of `rule`'s entries.
   void set_shard_rule(shard& s, const std::shared_ptr<const rule_definition>& rule);
   void publish_exclusions(shard& s);
+  // IPv6 prefixes: replaces each IPv6 source by its prefix's network address (after the
+  // exclusions, which see whole addresses).
+  void apply_ipv6_prefix(std::vector<network_session>& batch) const;
   void evaluate(shard& s, shard_state& state, timestamp_us before, std::vector<alert>& alerts);
   void handle_task_op(shard& s, const task_op& op, std::vector<alert>& alerts);
   partition_task& task(shard& s, std::int32_t partition);

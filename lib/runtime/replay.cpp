@@ -324,6 +324,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   eo.window.retention = rule.query_period + opt.evaluation.allowed_lateness;
   eo.window.max_keys = opt.max_keys_per_shard;
   eo.mode = opt.mode;
+  eo.ipv6_prefix = opt.ipv6_prefix;
   eo.max_future_skew = opt.evaluation.max_future_skew;
   auto rule_ptr = std::make_shared<const rule_definition>(rule);
   engine eng(eo, rule_ptr, clk, alerts, metrics);
@@ -487,7 +488,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   std::vector<alert> all = alerts.take();
   std::vector<std::pair<std::string, std::size_t>> order;
   order.reserve(all.size());
-  for (std::size_t i = 0; i < all.size(); ++i) order.emplace_back(all[i].src.to_string(), i);
+  for (std::size_t i = 0; i < all.size(); ++i) order.emplace_back(all[i].source_text(), i);
   std::sort(order.begin(), order.end(), [&all](const auto& a, const auto& b) {
     if (all[a.second].bin_start != all[b.second].bin_start)
       return all[a.second].bin_start < all[b.second].bin_start;

@@ -118,6 +118,17 @@ if check exclusions "$exclusions_yaml" --exclusions "$work/exclusions.json" \
     failed "exclusions: the excluded research source 198.51.100.5 alerted"
 fi
 
+# --- IPv6 prefixes: the planted rotating scanner of 2001:db8:5ca0::/64 (many addresses,
+# each alerting alone) becomes one key; the oracle names the prefix with its own masking
+# and RFC 5952 text, and derives the alert id from that text.
+check ipv6_prefix_64 'ipv6_prefix: 64' --ipv6-prefix 64
+grep -q '"SrcIpAddr":"2001:db8:5ca0::/64"' "$work/ipv6_prefix_64.replay.jsonl" ||
+  failed "ipv6_prefix: no alert for 2001:db8:5ca0::/64"
+check ipv6_prefix_48 'ipv6_prefix: 48' --ipv6-prefix 48
+# With exclusions: matched against whole addresses, before the prefix is taken.
+check ipv6_prefix_64_exclusions "ipv6_prefix: 64
+$exclusions_yaml" --ipv6-prefix 64 --exclusions "$work/exclusions.json"
+
 # --- Suppression: the same generator run again from 11:20 after the first hour, so every
 # planted scanner alerts again 80 minutes later (and 203.0.113.60 twice within the first
 # hour, 5 minutes apart). 90m suppresses the second round and the 5-minute repeat; 75m only

@@ -21,6 +21,8 @@
 //                       records an entry matches do not count (a WHERE clause in the SQL)
 //   --excluded-out FILE with --exclusions: the records each entry took, as JSON
 //                       {"<name or index>": N} (what portscand_records_excluded_total says)
+//   --ipv6-prefix N     README "IPv6 prefixes": IPv6 sources are grouped and named by their
+//                       /N prefix ("2001:db8:1:2::/64"; a prefix expression in the SQL)
 //   --suppression SECS  README "Suppression": after an alert for a source, no alert for a bin
 //                       of that source starting less than SECS later (a post-filter over the
 //                       ordered alerts)
@@ -62,6 +64,7 @@ function parseArgs(argv) {
     else if (a === '--baseline') opts.baseline = true;
     else if (a === '--exclusions') opts.exclusions = JSON.parse(fs.readFileSync(value(), 'utf8'));
     else if (a === '--excluded-out') opts.excludedOut = value();
+    else if (a === '--ipv6-prefix') opts.ipv6Prefix = Number(value());
     else if (a === '--suppression') opts.suppression = Number(value());
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (opts.input === null) opts.input = a;
@@ -140,6 +143,7 @@ async function main() {
     `SET VARIABLE input = ${sqlString(path.resolve(opts.input))};`,
     `SET VARIABLE mode = ${sqlString(opts.mode)};`,
     `SET VARIABLE threshold = ${opts.threshold};`,
+    `SET VARIABLE ipv6_prefix = ${Number.isInteger(opts.ipv6Prefix) ? opts.ipv6Prefix : 128};`,
   ].join('\n'));
   await runScript(con, fs.readFileSync(path.join(here, 'spec_macros.sql'), 'utf8'));
   if (opts.exclusions !== null) {

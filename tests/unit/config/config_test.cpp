@@ -109,6 +109,9 @@ INSTANTIATE_TEST_SUITE_P(
     Table, InvalidConfig,
     ::testing::Values(
         invalid_case{"a mistyped top-level key", "shard: 2", "shard"},
+        invalid_case{"an IPv6 prefix too short", "ipv6_prefix: 16", "ipv6_prefix", "between"},
+        invalid_case{"an IPv6 prefix with scale-out",
+                     "ipv6_prefix: 64\nscale_out: {brokers: 'b:9092'}", "ipv6_prefix", "scale_out"},
         invalid_case{"a suppression duration that is not one", "suppression: {duration: soon}",
                      "suppression.duration", "not a duration"},
         invalid_case{"suppression as a bare duration", "suppression: 1h", "suppression", "map"},

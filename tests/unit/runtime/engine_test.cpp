@@ -19,9 +19,10 @@ using test::collecting_sink;
 class harness {
  public:
   explicit harness(detection_mode mode = detection_mode::standard, unsigned shards = 2,
-                   rule_definition rule = default_rule())
+                   rule_definition rule = default_rule(), unsigned ipv6_prefix = 128)
       : clk_(at("2026-01-15T12:00:00Z")) {
     engine_options o;
+    o.ipv6_prefix = ipv6_prefix;
     o.shards = shards;
     o.mode = mode;
     o.window.retention = 70 * us_per_minute;  // 1 h query period + 10 min lateness
@@ -107,6 +108,36 @@ rule_definition rule_with(const std::string& yaml) {
   const auto r = load_config_text(yaml, {});
   for (const auto& p : r.problems) ADD_FAILURE() << p.path << ": " << p.message;
   return with_options(default_rule(), r.cfg);
+}
+
+TEST(Ipv6Prefix, SourcesAreCountedPerPrefixAndTheAlertNamesIt) {
+  harness h(detection_mode::standard, 3,
+            rule_with("exclusions: [{name: one, reason: r, sources: ['2001:db8:1:2::ff']}]"), 64);
+  // 60 addresses of one /64, one port each (and ::ff, excluded by its whole address), as an
+  // address-rotating scanner does; and a /64 next door with 50 ports: no alert.
+  for (int i = 1; i <= 60; ++i)
+    h.add(("2001:db8:1:2::" + std::to_string(i)).c_str(), t0 + i * us_per_second, 1000 + i);
+  h.add("2001:db8:1:2::ff", t0, 7);
+  for (int i = 1; i <= 50; ++i)
+    h.add(("2001:db8:1:3::" + std::to_string(i)).c_str(), t0 + i * us_per_second, 1000 + i);
+  h.scan("203.0.113.7", t0, 60);  // IPv4 keeps its whole address
+  const auto a = h.finish();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].source_text(), "2001:db8:1:2::/64");
+  EXPECT_EQ(a[0].ports_count, 60u);
+  EXPECT_EQ(a[0].ports.front(), 1001);
+  // UUIDv5 over "rule|2001:db8:1:2::/64|2026-01-15T10:05:00Z", computed with Python's uuid.
+  EXPECT_EQ(a[0].alert_id, "c847ce3f-9b43-5812-9aba-3c7660340b4a");
+  EXPECT_NE(render_alert(a[0], alert_schema::native).find(R"("SrcIpAddr":"2001:db8:1:2::/64")"),
+            std::string::npos);
+  EXPECT_EQ(a[1].source_text(), "203.0.113.7");
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "one"}}), 1u);
+}
+
+TEST(Ipv6Prefix, TheDefaultCountsEachAddress) {
+  harness h;
+  for (int i = 1; i <= 60; ++i) h.add(("2001:db8:1:2::" + std::to_string(i)).c_str(), t0, 1000 + i);
+  EXPECT_TRUE(h.finish().empty());
 }
 
 TEST(Suppression, NoAlertForTheSameSourceWithinTheDurationOfItsLastAlert) {

@@ -66,13 +66,17 @@ class exclusion_set {
   struct key128 {
     std::uint64_t hi = 0, lo = 0;
     friend bool operator==(const key128&, const key128&) = default;
-    friend auto operator<=>(const key128&, const key128&) = default;
+    friend bool operator<(const key128& a, const key128& b) noexcept {
+      return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo;
+    }
   };
   struct block {
     key128 net;
     std::uint32_t entry = 0;
     friend bool operator==(const block&, const block&) = default;
-    friend auto operator<=>(const block&, const block&) = default;
+    friend bool operator<(const block& a, const block& b) noexcept {
+      return a.net == b.net ? a.entry < b.entry : a.net < b.net;
+    }
   };
   // All blocks of one prefix length, sorted by (network, entry).
   struct level {

@@ -209,7 +209,7 @@ bool load_all(const std::string& path, config& cfg, rule_definition& rule, confi
     print_problems(p, cfg.rule_path);
     ok = false;
   }
-  rule = std::move(r.rule);
+  rule = with_options(std::move(r.rule), cfg);
   return ok;
 }
 
@@ -315,11 +315,12 @@ int cmd_replay(int argc, char** argv) {
       print_problems(p, *path);
       return exit_config;
     }
-    rule = std::move(r.rule);
+    rule = with_options(std::move(r.rule), cfg);
   }
   replay_options opt;
   opt.files = a.positional;
   opt.mode = cfg.mode;
+  opt.ipv6_prefix = cfg.ipv6_prefix;
   opt.evaluation = cfg.evaluation;
   opt.shards = cfg.shards;
   opt.max_keys_per_shard = cfg.limits.max_keys_per_shard;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -258,7 +259,8 @@ class reader {
     }
     check_keys(root, "",
                {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
-                "inputs", "outputs", "metrics", "limits", "scale_out", "log_level"});
+                "inputs", "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions",
+                "suppression", "ipv6_prefix"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
@@ -346,6 +348,119 @@ class reader {
       problem("evaluation.window",
               "'sliding' cannot be combined with scale_out (a partition handover rebuilds "
               "state by bins); use 'tumbling' or run without scale_out");
+    read_exclusions(root["exclusions"], cfg);
+    if (const YAML::Node n = root["suppression"]) {
+      if (!n.IsMap()) {
+        problem("suppression", "must be a map {duration: DURATION}");
+      } else {
+        check_keys(n, "suppression", {"duration"});
+        duration_at(n, "duration", "suppression", cfg.suppression, 0, 30 * 24 * 60 * us_per_minute);
+      }
+    }
+    number_at<unsigned>(root, "ipv6_prefix", "", cfg.ipv6_prefix, 32u, 128u);
+    if (cfg.ipv6_prefix < 128 && cfg.scale_out.enabled)
+      problem("ipv6_prefix",
+              "cannot be combined with scale_out yet: the by-source topic is keyed by whole "
+              "addresses");
+    // A sliding window re-alerts by its own spacing (README "Sliding windows"); suppression
+    // is defined over tumbling bins and the sliding evaluator does not apply it.
+    if (cfg.suppression != 0 && cfg.evaluation.window == window_kind::sliding)
+      problem("suppression",
+              "cannot be combined with evaluation.window: sliding (suppression applies to "
+              "tumbling bins)");
+    if (cfg.suppression != 0 && cfg.scale_out.enabled)
+      problem("suppression",
+              "cannot be combined with scale_out: a partition's new owner would not know the "
+              "previous owner's suppressions");
+  }
+
+  // A list of network blocks at parent[key], each checked (bad ones named with their index).
+  void networks_at(const YAML::Node& parent, const char* key, const std::string& path,
+                   std::vector<ip_network>& out) {
+    std::vector<std::string> texts;
+    string_list_at(parent, key, path, texts);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      std::string error;
+      if (auto n = ip_network::parse(texts[i], error))
+        out.push_back(*n);
+      else
+        problem(join(path, key) + "[" + std::to_string(i) + "]", error);
+    }
+  }
+
+  // Ports: numbers or "low-high" ranges, 0..65535.
+  void ports_at(const YAML::Node& parent, const std::string& path,
+                std::vector<std::pair<std::uint16_t, std::uint16_t>>& out) {
+    std::vector<std::string> texts;
+    string_list_at(parent, "ports", path, texts);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      const std::string& t = texts[i];
+      const auto port = [](std::string_view s, std::uint32_t& v) {
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        return !s.empty() && ec == std::errc{} && end == s.data() + s.size() && v <= 65535;
+      };
+      const std::size_t dash = t.find('-');
+      std::uint32_t lo = 0, hi = 0;
+      const bool ok = dash == std::string::npos
+                          ? port(t, lo) && port(t, hi)
+                          : port(std::string_view(t).substr(0, dash), lo) &&
+                                port(std::string_view(t).substr(dash + 1), hi) && lo <= hi;
+      if (!ok) {
+        problem(join(path, "ports") + "[" + std::to_string(i) + "]",
+                "'" + t + "' is not a port (0-65535) or a range low-high");
+        continue;
+      }
+      out.emplace_back(static_cast<std::uint16_t>(lo), static_cast<std::uint16_t>(hi));
+    }
+  }
+
+  void read_exclusions(const YAML::Node& n, config& cfg) {
+    if (!n) return;
+    if (!n.IsSequence()) {
+      problem("exclusions", "must be a list of entries");
+      return;
+    }
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string path = "exclusions[" + std::to_string(i) + "]";
+      const YAML::Node e = n[i];
+      if (!e.IsMap()) {
+        problem(path, "must be a map (sources, destinations, ports, reason, name, expires)");
+        continue;
+      }
+      check_keys(e, path, {"name", "reason", "sources", "destinations", "ports", "expires"});
+      exclusion_config x;
+      x.path = path;
+      x.name = std::to_string(i);
+      if (string_at(e, "name", path, x.name) && x.name.empty())
+        problem(path + ".name", "must not be empty");
+      if (!names.insert(x.name).second)
+        problem(path + ".name", "'" + x.name + "' names another entry too (names label metrics)");
+      if (!string_at(e, "reason", path, x.reason) || x.reason.empty())
+        problem(path + ".reason",
+                "is required: say why these records must not alert (who scans, which ticket)");
+      networks_at(e, "sources", path, x.sources);
+      networks_at(e, "destinations", path, x.destinations);
+      ports_at(e, path, x.ports);
+      for (const char* key : {"sources", "destinations", "ports"})
+        if (e[key] && e[key].IsSequence() && e[key].size() == 0)
+          problem(path + "." + key, "must not be empty (leave the key out instead)");
+      if (x.sources.empty() && x.destinations.empty() && x.ports.empty())
+        problem(path,
+                "needs sources, destinations or ports (an entry without any would exclude "
+                "every record)");
+      std::string expires;
+      if (string_at(e, "expires", path, expires)) {
+        const auto t = parse_iso8601(expires);
+        if (!t || !iso8601_has_zone(expires))
+          problem(path + ".expires", "'" + expires +
+                                         "' is not an RFC 3339 time with a zone (example: "
+                                         "2027-01-31T00:00:00Z)");
+        else
+          x.expires = *t;
+      }
+      cfg.exclusions.push_back(std::move(x));
+    }
   }
 
   void read_scale_out(const YAML::Node& n, config& cfg) {

@@ -9,6 +9,7 @@
 
 #include "config/listen_address.hpp"
 #include "core/ip_address.hpp"
+#include "core/ip_network.hpp"
 #include "core/time.hpp"
 #include "core/time_zone.hpp"
 
@@ -180,6 +181,19 @@ struct scale_out_config {
   bool properties_set = false;                    // `properties` given in the section
 };
 
+// One `exclusions:` entry (README "Exclusions"): records it matches do not count. A record
+// matches when every dimension the entry gives matches it (one of the source blocks, one of
+// the destination blocks, one of the port ranges); an entry gives at least one.
+struct exclusion_config {
+  std::string path;    // its YAML path ("exclusions[2]")
+  std::string name;    // the metrics label; default: the entry's index ("2")
+  std::string reason;  // required: why nobody should be paged
+  std::vector<ip_network> sources, destinations;
+  std::vector<std::pair<std::uint16_t, std::uint16_t>> ports;  // inclusive ranges
+  // Event time from which the entry no longer applies (records at or after it count).
+  std::optional<timestamp_us> expires;
+};
+
 struct config {
   std::string rule_path;  // "" = the built-in rule
   detection_mode mode = detection_mode::standard;
@@ -193,6 +207,11 @@ struct config {
   limits_config limits;
   scale_out_config scale_out;
   std::string log_level = "info";
+  // Rule-level options (README "Exclusions", "Suppression"); they reload with SIGHUP.
+  std::vector<exclusion_config> exclusions;
+  timestamp_us suppression = 0;  // `suppression.duration`; 0 = off
+  // IPv6 sources are counted per prefix of this length (README "IPv6 prefixes"); restart.
+  unsigned ipv6_prefix = 128;
 };
 
 // One problem found in a configuration, with the YAML path it concerns ("inputs[1].listen").

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "detect/rule.hpp"
@@ -10,8 +13,8 @@
 namespace portscand {
 
 // The id of a sliding-window alert: a UUIDv5 over rule id, source, the interval's start
-// (ISO 8601) and the word "sliding".
-std::string make_sliding_alert_id(std::string_view rule_id, const ip_address& src,
+// (ISO 8601) and the word "sliding". `source` is the alert's source text (alert::source_text).
+std::string make_sliding_alert_id(std::string_view rule_id, std::string_view source,
                                   timestamp_us interval_start);
 
 // The rule applied to closed bins: pure logic, no I/O. One per shard thread.
@@ -26,6 +29,26 @@ class evaluator {
   std::size_t evaluate(shard_state& state, const rule_definition& rule, timestamp_us close_before,
                        timestamp_us now, std::vector<alert>& out);
 
+  struct counters {
+    // Keys over the threshold not alerted because an exclusion covers their source (one
+    // added by a reload while their bin was open). They stay unmarked: if the exclusion is
+    // gone when the bin is evaluated again, they alert.
+    std::uint64_t excluded = 0;
+    // Keys over the threshold not alerted because of `suppression` (marked alerted).
+    std::uint64_t suppressed = 0;
+  };
+  const counters& stats() const noexcept { return stats_; }
+
+  // IPv6 keys are prefixes of this length (the dispatcher masked them): alerts say so.
+  void set_ipv6_prefix(unsigned bits) noexcept { ipv6_prefix_ = static_cast<std::uint8_t>(bits); }
+
+  // Suppression state: per source, the bin start of its latest alert. Checkpointed with the
+  // shard (a restart must not alert again within the duration). deserialize returns false,
+  // leaving the state empty, on bytes that are not a valid encoding.
+  void serialize_suppression(std::string& out) const;
+  bool deserialize_suppression(std::string_view in);
+  std::size_t suppression_entries() const noexcept { return last_alert_.size(); }
+
  private:
   // Sliding mode (lib/detect/README.md): one alert per crossing the window reports.
   std::size_t evaluate_sliding(shard_state& state, const rule_definition& rule,
@@ -33,6 +56,9 @@ class evaluator {
                                std::vector<alert>& out);
 
   const label_table& labels_;
+  counters stats_;
+  std::uint8_t ipv6_prefix_ = 128;
+  std::unordered_map<ip_address, timestamp_us> last_alert_;
 };
 
 }  // namespace portscand

@@ -19,4 +19,11 @@ rule_definition default_rule() {
   return r;
 }
 
+rule_definition with_options(rule_definition rule, const config& cfg) {
+  rule.exclusions =
+      cfg.exclusions.empty() ? nullptr : std::make_shared<const exclusion_set>(cfg.exclusions);
+  rule.suppression = cfg.suppression;
+  return rule;
+}
+
 }  // namespace portscand

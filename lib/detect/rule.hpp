@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
 #include "core/time.hpp"
+#include "detect/exclusions.hpp"
 #include "event/alert.hpp"
 
 namespace portscand {
@@ -24,9 +26,19 @@ struct rule_definition {
   // A portscand rule file's `window:` (true = sliding); unset = the configuration decides
   // (evaluation.window, which wins when it names one).
   std::optional<bool> sliding_window;
+  // The configuration's rule-level options (with_options): records the exclusions match do
+  // not count (null = none).
+  std::shared_ptr<const exclusion_set> exclusions;
+  // After an alert for a source, no alert for a bin of that source starting less than this
+  // before or after its bin (event time); 0 = off.
+  timestamp_us suppression = 0;
 };
 
 // The built-in rule: the published Sentinel rule 1da9853f-3dea-4ea9-b7e5-26730da3d537 v1.0.6.
 rule_definition default_rule();
+
+// `rule` with the configuration's rule-level options (`exclusions`, `suppression`), which
+// reload with it.
+rule_definition with_options(rule_definition rule, const config& cfg);
 
 }  // namespace portscand

@@ -280,6 +280,11 @@ std::vector<config_problem> apply_rule_window(config& cfg, const rule_definition
     problems.push_back({"window",
                         "'sliding' cannot be combined with the configuration's scale_out (a "
                         "partition handover rebuilds state by bins)"});
+  if (!cfg.evaluation.window_set && cfg.suppression != 0 &&
+      cfg.evaluation.window == window_kind::sliding)
+    problems.push_back({"window",
+                        "'sliding' cannot be combined with the configuration's suppression "
+                        "(suppression applies to tumbling bins)"});
   return problems;
 }
 

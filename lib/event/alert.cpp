@@ -53,7 +53,7 @@ std::string iso(timestamp_us t) {
 
 nlohmann::ordered_json native_json(const alert& a) {
   const rule_metadata& r = *a.rule;
-  const std::string src = a.src.to_string();
+  const std::string src = a.source_text();
   nlohmann::ordered_json j;
   j["alert_id"] = a.alert_id;
   j["schema"] = "portscand.alert.v1";
@@ -234,10 +234,21 @@ std::string uuid_v5(std::string_view ns, std::string_view name) {
 }
 
 std::string make_alert_id(std::string_view rule_id, const ip_address& src, timestamp_us bin_start) {
+  return make_alert_id(rule_id, src.to_string(), bin_start);
+}
+
+std::string make_alert_id(std::string_view rule_id, std::string_view source,
+                          timestamp_us bin_start) {
   std::string name;
   name.reserve(96);
-  name.append(rule_id).append("|").append(src.to_string()).append("|").append(iso(bin_start));
+  name.append(rule_id).append("|").append(source).append("|").append(iso(bin_start));
   return uuid_v5(alert_id_namespace, name);
+}
+
+std::string alert::source_text() const {
+  std::string s = src.to_string();
+  if (src_prefix < 128 && !src.is_v4()) s += "/" + std::to_string(src_prefix);
+  return s;
 }
 
 std::string expand_alert_format(std::string_view format, const alert& a) {
@@ -252,7 +263,7 @@ std::string expand_alert_format(std::string_view format, const alert& a) {
     out.append(format.substr(i, open - i));
     const std::string_view key = format.substr(open + 2, close - open - 2);
     if (key == "SrcIpAddr")
-      out += a.src.to_string();
+      out += a.source_text();
     else if (key == "AttemptedPortsCount")
       out += std::to_string(a.ports_count);
     else

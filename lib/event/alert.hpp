@@ -30,6 +30,9 @@ struct alert {
   ip_address src;
   timestamp_us bin_start = 0;
   timestamp_us bin_end = 0;
+  // With `ipv6_prefix` below 128, an IPv6 source is a prefix: `src` is its network address
+  // and this its length (128 for IPv4 and single IPv6 addresses).
+  std::uint8_t src_prefix = 128;
   std::uint32_t ports_count = 0;         // AttemptedPortsCount (exact)
   std::vector<std::uint16_t> ports;      // AttemptedPorts: ascending, capped
   std::vector<std::string> reported_by;  // ReportedBy: ascending byte order, capped
@@ -38,6 +41,10 @@ struct alert {
   std::uint64_t event_count = 0;
   timestamp_us detected_at = 0;
   std::shared_ptr<const rule_metadata> rule;
+
+  // What the alert calls its source (SrcIpAddr, title, Kafka key, alert id): the address, or
+  // for an IPv6 prefix "2001:db8:1:2::/64".
+  std::string source_text() const;
 };
 
 enum class alert_schema : std::uint8_t { native, ocsf };
@@ -49,6 +56,9 @@ inline constexpr std::string_view alert_id_namespace = "3f6c1a2e-9b47-5d8e-a1c3-
 // UUIDv5 of `name` in namespace `ns` (ns in canonical text form), lower-case canonical text.
 std::string uuid_v5(std::string_view ns, std::string_view name);
 std::string make_alert_id(std::string_view rule_id, const ip_address& src, timestamp_us bin_start);
+// The same over a source text (alert::source_text()).
+std::string make_alert_id(std::string_view rule_id, std::string_view source,
+                          timestamp_us bin_start);
 
 // Replaces {{SrcIpAddr}} and {{AttemptedPortsCount}} in a title/description format.
 std::string expand_alert_format(std::string_view format, const alert& a);

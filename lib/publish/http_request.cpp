@@ -32,7 +32,7 @@ std::string join_ports(const std::vector<std::uint16_t>& ports) {
 
 ojson thehive_alert(const alert& a, const http_output_config& cfg) {
   const rule_metadata& r = *a.rule;
-  const std::string src = a.src.to_string();
+  const std::string src = a.source_text();
   ojson tags = ojson::array({"portscand"});
   for (const auto& t : r.techniques) tags.push_back(t);
   for (const auto& t : r.tactics) tags.push_back(t);

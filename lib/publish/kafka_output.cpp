@@ -207,7 +207,7 @@ bool kafka_output::publish(const std::vector<alert>& alerts) {
     entry& e = entries_[seq];
     e.alert_id = a.alert_id;
     e.rule_id = a.rule ? a.rule->id : std::string();
-    e.key = a.src.to_string();
+    e.key = a.source_text();
     e.value = render_alert(a, schema_);
     send(seq, e);
   }

@@ -149,6 +149,20 @@ result<input_offsets> checkpoint_store::write(const checkpoint_data& data) {
     manifest["shards"].push_back(
         {{"file", file}, {"bytes", data.shards[i].size()}, {"sha256", sha256_hex(data.shards[i])}});
   }
+  if (std::any_of(data.suppression.begin(), data.suppression.end(),
+                  [](const std::string& b) { return !b.empty(); })) {
+    manifest["suppression"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < data.suppression.size(); ++i) {
+      const std::string file = "suppression-" + std::to_string(i) + ".bin";
+      if (auto s = write_file_durably(tmp + "/" + file, data.suppression[i]); !s) {
+        fs::remove_all(tmp, ec);
+        return s.err();
+      }
+      manifest["suppression"].push_back({{"file", file},
+                                         {"bytes", data.suppression[i].size()},
+                                         {"sha256", sha256_hex(data.suppression[i])}});
+    }
+  }
   manifest["offsets"] = data.offsets;
   if (auto s = write_file_durably(tmp + "/manifest.json", manifest.dump(2)); !s) {
     fs::remove_all(tmp, ec);  // a full disk must not keep a half checkpoint's space
@@ -218,6 +232,26 @@ std::vector<checkpoint_generation> checkpoint_store::load_all(std::vector<std::s
         }
         g.intact.push_back(ok);
         data.shards.push_back(std::move(*bytes));
+      }
+      g.suppression_intact.assign(data.shards.size(), true);
+      data.suppression.assign(data.shards.size(), std::string());
+      if (m.contains("suppression")) {
+        const auto& list = m.at("suppression");
+        for (std::size_t i = 0; i < list.size() && i < data.shards.size(); ++i) {
+          const std::string file = list[i].at("file").get<std::string>();
+          std::optional<std::string> bytes;
+          if (file.find('/') == std::string::npos) bytes = read_file(base + "/" + file);
+          const bool ok = bytes && bytes->size() == list[i].at("bytes").get<std::size_t>() &&
+                          sha256_hex(*bytes) == list[i].at("sha256").get<std::string>();
+          if (!ok) {
+            g.problems.push_back(
+                "checkpoint file " + base + "/" + file +
+                (bytes ? " is corrupt (size or checksum mismatch)" : " is missing"));
+            g.suppression_intact[i] = false;
+            continue;
+          }
+          data.suppression[i] = std::move(*bytes);
+        }
       }
     } catch (const nlohmann::json::exception& e) {
       report("checkpoint manifest " + base + "/manifest.json is invalid: " + e.what());

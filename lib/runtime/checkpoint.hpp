@@ -26,6 +26,10 @@ struct checkpoint_data {
   timestamp_us bin_width = 0;
   std::vector<std::string> shards;  // serialized shard states, index = shard
   input_offsets offsets;
+  // Each shard's suppression state (evaluator::serialize_suppression), index = shard; empty
+  // when suppression is off. Optional in the manifest ("suppression"), so checkpoints of
+  // earlier versions load (no state) and earlier versions load these (they ignore the key).
+  std::vector<std::string> suppression;
 };
 
 // A checkpoint read back: its shard files that passed the checksum (`intact[i]`; the bytes
@@ -33,6 +37,7 @@ struct checkpoint_data {
 struct checkpoint_generation {
   checkpoint_data data;
   std::vector<bool> intact;
+  std::vector<bool> suppression_intact;  // per shard; true when the manifest has none
   std::vector<std::string> problems;
 };
 

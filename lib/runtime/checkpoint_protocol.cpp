@@ -68,6 +68,7 @@ checkpoint_protocol::outcome checkpoint_protocol::tick(timestamp_us now, bool fo
         return began ? outcome::started : outcome::none;
       }
       pending_.shards = std::move(*shards);
+      pending_.suppression = parts_.take_suppression();
       // Read after the snapshot: every alert of a key the snapshot marks alerted was handed
       // to the publisher before that shard serialized.
       parts_.begin_drain();

@@ -26,6 +26,9 @@ class checkpoint_participants {
   // inputs may hold still between answering step 1 and this call; it releases them.
   virtual void begin_snapshot() = 0;
   virtual std::optional<std::vector<std::string>> poll_snapshot() = 0;
+  // After poll_snapshot answered: what else the shards serialized with their state (the
+  // evaluators' suppression state, per shard; empty when there is none).
+  virtual std::vector<std::string> take_suppression() { return {}; }
   // Step 3: everything handed to the outputs before this call (alerts; with scale-out also
   // the records produced to the by-source topic) must be confirmed: begin_drain() notes how
   // far, drained() says whether the outputs got there.

@@ -98,15 +98,24 @@ class daemon_participants final : public checkpoint_participants {
     shards_ = std::make_shared<std::vector<std::string>>(engine_.shards());
     snapshot_ = engine_.visit_shards(
         [shards = shards_](std::size_t i, shard_state& s) { s.serialize((*shards)[i]); });
+    suppression_ = std::make_shared<std::vector<std::string>>(engine_.shards());
+    suppression_snapshot_ =
+        engine_.visit_evaluators([out = suppression_](std::size_t i, evaluator& e) {
+          if (e.suppression_entries() != 0) e.serialize_suppression((*out)[i]);
+        });
     // The barrier is queued behind every record below the offsets: the inputs may go on.
     inputs_.release();
   }
   std::optional<std::vector<std::string>> poll_snapshot() override {
-    if (!snapshot_.valid() || snapshot_.wait_for(0s) != std::future_status::ready)
+    if (!snapshot_.valid() || snapshot_.wait_for(0s) != std::future_status::ready ||
+        !suppression_snapshot_.valid() ||
+        suppression_snapshot_.wait_for(0s) != std::future_status::ready)
       return std::nullopt;
     snapshot_.get();
+    suppression_snapshot_.get();
     return std::move(*shards_);
   }
+  std::vector<std::string> take_suppression() override { return std::move(*suppression_); }
   void begin_drain() override { drain_target_ = publisher_.batches_received(); }
   bool drained() const override { return publisher_.batches_confirmed() >= drain_target_; }
   result<input_offsets> write(const checkpoint_data& data) override { return store_.write(data); }
@@ -121,6 +130,8 @@ class daemon_participants final : public checkpoint_participants {
   // Shared with the shard threads: an abandoned snapshot may still be written into.
   std::shared_ptr<std::vector<std::string>> shards_;
   std::future<void> snapshot_;
+  std::shared_ptr<std::vector<std::string>> suppression_;
+  std::future<void> suppression_snapshot_;
   std::uint64_t drain_target_ = 0;
 };
 
@@ -304,6 +315,7 @@ void coordinator::build() {
   eo.window.max_keys = cfg_.limits.max_keys_per_shard;
   eo.window.sliding = cfg_.evaluation.window == window_kind::sliding;
   eo.mode = cfg_.mode;
+  eo.ipv6_prefix = cfg_.ipv6_prefix;
   eo.max_future_skew = cfg_.evaluation.max_future_skew;
   eo.queue_batches = cfg_.limits.queue_batches;
   const bool scale_out = cfg_.scale_out.enabled;
@@ -460,6 +472,25 @@ void coordinator::restore() {
         watermarks[i] = s.watermark();
       })
       .wait();
+  // Each shard's suppression state from the generation its window state came from.
+  std::size_t suppression_lost = 0;
+  engine_
+      ->visit_evaluators([&usable, &chosen, &suppression_lost](std::size_t i, evaluator& e) {
+        if (chosen[i] < 0) return;
+        const auto& g = *usable[static_cast<std::size_t>(chosen[i])];
+        const bool intact = i < g.suppression_intact.size() && g.suppression_intact[i];
+        if (!intact || i >= g.data.suppression.size() ||
+            !e.deserialize_suppression(g.data.suppression[i]))
+          ++suppression_lost;
+      })
+      .wait();
+  if (suppression_lost != 0) {
+    problem_count += suppression_lost;
+    spdlog::error(
+        "{} shard(s): the suppression state could not be restored; their sources may alert "
+        "again within suppression.duration",
+        suppression_lost);
+  }
   std::vector<const input_offsets*> used;
   bool complete = true;
   for (std::size_t i = 0; i < chosen.size(); ++i) {
@@ -735,15 +766,19 @@ void coordinator::reload() {
         "window state of the other kind does not carry over)");
     return;
   }
-  rule_ = std::make_shared<const rule_definition>(std::move(r.rule));
+  if (loaded.cfg.ipv6_prefix != cfg_.ipv6_prefix)
+    spdlog::warn("reload: ipv6_prefix {} needs a restart; /{} stays in force",
+                 loaded.cfg.ipv6_prefix, cfg_.ipv6_prefix);
+  rule_ = std::make_shared<const rule_definition>(with_options(std::move(r.rule), loaded.cfg));
   engine_->set_rule(rule_);
   schedule_.reconfigure(loaded.cfg.evaluation.schedule, rule_->query_frequency,
                         loaded.cfg.evaluation.allowed_lateness);
   spdlog::info(
-      "reloaded: threshold {}, caps {}/{}, schedule {}; inputs, outputs, shards and limits need a "
-      "restart",
+      "reloaded: threshold {}, caps {}/{}, schedule {}, {} exclusions; inputs, outputs, shards and "
+      "limits need a restart",
       rule_->threshold, rule_->max_ports, rule_->max_labels,
-      loaded.cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close");
+      loaded.cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close",
+      rule_->exclusions ? rule_->exclusions->size() : 0);
 }
 
 int coordinator::run() {

@@ -23,6 +23,14 @@ engine::engine(engine_options opt, const std::shared_ptr<const rule_definition>&
   late_counter_ = &metrics_.get_counter("portscand_records_late_total",
                                         "Records older than the retention horizon, dropped.");
   alerts_counter_ = &metrics_.get_counter("portscand_alerts_total", "Alerts emitted by the rule.");
+  alerts_excluded_counter_ = &metrics_.get_counter(
+      "portscand_alerts_excluded_total",
+      "Keys over the threshold not alerted because an exclusion added while their bin was open "
+      "covers their source.");
+  alerts_suppressed_counter_ = &metrics_.get_counter(
+      "portscand_alerts_suppressed_total",
+      "Keys over the threshold not alerted because their source alerted less than "
+      "suppression.duration before or after.");
   eval_seconds_ = &metrics_.get_histogram("portscand_evaluation_duration_seconds",
                                           "Time a shard spends evaluating closed bins.",
                                           {0.0001, 0.001, 0.01, 0.1, 1, 10});
@@ -37,7 +45,8 @@ engine::engine(engine_options opt, const std::shared_ptr<const rule_definition>&
   opt_.window.threshold = rule->threshold;
   for (unsigned i = 0; i < opt_.shards; ++i) {
     auto s = std::make_unique<shard>(i, opt_.window, opt_.queue_batches);
-    s->rule = rule;
+    set_shard_rule(*s, rule);
+    s->eval.set_ipv6_prefix(opt_.ipv6_prefix);
     const metric_labels shard_label{{"shard", std::to_string(i)}};
     s->keys_gauge = &metrics_.get_gauge("portscand_tracked_keys",
                                         "Tracked (source, bin) keys per shard.", shard_label);
@@ -75,6 +84,48 @@ void engine::stop() {
     if (s->thread.joinable()) s->thread.join();
 }
 
+void engine::set_shard_rule(shard& s, const std::shared_ptr<const rule_definition>& rule) {
+  publish_exclusions(s);
+  s.rule = rule;
+  const std::size_t n = rule->exclusions ? rule->exclusions->size() : 0;
+  s.excluded_pending.assign(n, 0);
+  s.excluded_counters.assign(n, nullptr);
+  for (std::size_t i = 0; i < n; ++i)
+    s.excluded_counters[i] = &metrics_.get_counter(
+        "portscand_records_excluded_total",
+        "Records not counted because an `exclusions:` entry matched them, by entry.",
+        {{"exclusion", rule->exclusions->name(i)}});
+}
+
+void engine::apply_ipv6_prefix(std::vector<network_session>& batch) const {
+  if (opt_.ipv6_prefix >= 128) return;
+  for (network_session& r : batch)
+    if (!r.src.is_v4()) r.src = ip_address::from_v6(mask_bytes(r.src.bytes(), opt_.ipv6_prefix));
+}
+
+void engine::publish_exclusions(shard& s) {
+  for (std::size_t i = 0; i < s.excluded_pending.size(); ++i) {
+    if (s.excluded_pending[i] != 0) s.excluded_counters[i]->inc(s.excluded_pending[i]);
+    s.excluded_pending[i] = 0;
+  }
+}
+
+void engine::apply_exclusions(shard& s, std::vector<network_session>& batch) {
+  const exclusion_set* x = s.rule->exclusions.get();
+  if (x == nullptr || x->empty()) return;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const std::size_t e = x->match(batch[i]);
+    if (e != exclusion_set::none) {
+      ++s.excluded_pending[e];
+      continue;
+    }
+    if (kept != i) batch[kept] = batch[i];
+    ++kept;
+  }
+  batch.resize(kept);
+}
+
 std::optional<std::pair<std::int64_t, partition_resume>> partition_task::resume_point() const {
   if (next_offset < 0 || next_offset < replay_end) return std::nullopt;
   partition_resume r;
@@ -105,6 +156,12 @@ void engine::evaluate(shard& s, shard_state& state, timestamp_us before,
   const auto t0 = std::chrono::steady_clock::now();
   alerts.clear();
   s.eval.evaluate(state, *s.rule, before, clock_.now(), alerts);
+  const evaluator::counters& es = s.eval.stats();
+  if (es.excluded > s.eval_seen.excluded)
+    alerts_excluded_counter_->inc(es.excluded - s.eval_seen.excluded);
+  if (es.suppressed > s.eval_seen.suppressed)
+    alerts_suppressed_counter_->inc(es.suppressed - s.eval_seen.suppressed);
+  s.eval_seen = es;
   eval_seconds_->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!alerts.empty()) {
@@ -176,6 +233,8 @@ void engine::run_shard(shard& s) {
   std::vector<alert> alerts;
   while (auto msg = s.queue.pop()) {
     if (auto* batch = std::get_if<std::vector<network_session>>(&*msg)) {
+      apply_exclusions(s, *batch);
+      apply_ipv6_prefix(*batch);
       const std::size_t late = s.state.add_batch(batch->data(), batch->size());
       if (late != 0) late_counter_->inc(late);
       continue;
@@ -183,6 +242,8 @@ void engine::run_shard(shard& s) {
     if (auto* pb = std::get_if<partition_batch>(&*msg)) {
       partition_task& t = task(s, pb->partition);
       t.state.set_source_offset(pb->first_offset);
+      apply_exclusions(s, pb->records);
+      apply_ipv6_prefix(pb->records);
       const std::size_t late = t.state.add_batch(pb->records.data(), pb->records.size());
       if (late != 0) late_counter_->inc(late);
       t.next_offset = pb->next_offset;
@@ -190,12 +251,13 @@ void engine::run_shard(shard& s) {
     }
     control& c = std::get<control>(*msg);
     if (c.rule) {
-      s.rule = c.rule;
+      set_shard_rule(s, c.rule);
       s.state.set_threshold(c.rule->threshold);  // shedding protects the keys over the new one
       for (auto& [p, t] : s.tasks) t->state.set_threshold(c.rule->threshold);
     }
     if (c.task) handle_task_op(s, *c.task, alerts);
     if (c.visit) (*c.visit)(s.index, s.state);
+    if (c.visit_eval) (*c.visit_eval)(s.index, s.eval);
     if (c.visit_tasks)
       for (auto& [p, t] : s.tasks) (*c.visit_tasks)(p, *t);
     if (c.watermark != INT64_MIN) s.state.advance_watermark(c.watermark);
@@ -211,6 +273,7 @@ void engine::run_shard(shard& s) {
 }
 
 void engine::publish_shard_stats(shard& s) {
+  publish_exclusions(s);
   shard_state::counters st = s.state.stats();
   std::size_t keys = s.state.keys(), bins = s.state.bins();
   if (opt_.partitioned) {
@@ -299,6 +362,19 @@ std::future<void> engine::visit_shards(std::function<void(std::size_t, shard_sta
   for (auto& s : shards_) {
     control c;
     c.visit = shared_fn;
+    c.done = done;
+    if (!s->queue.push_control(std::move(c))) done->arrive();
+  }
+  return fut;
+}
+
+std::future<void> engine::visit_evaluators(std::function<void(std::size_t, evaluator&)> fn) {
+  auto done = std::make_shared<completion>(shards_.size());
+  auto fut = done->promise.get_future();
+  auto shared_fn = std::make_shared<std::function<void(std::size_t, evaluator&)>>(std::move(fn));
+  for (auto& s : shards_) {
+    control c;
+    c.visit_eval = shared_fn;
     c.done = done;
     if (!s->queue.push_control(std::move(c))) done->arrive();
   }
@@ -429,7 +505,13 @@ void engine::dispatcher::record(const network_session& in) {
     return;
   }
   max_event_ = std::max(max_event_, r.time);
-  const std::size_t shard = engine_.opt_.forward != nullptr ? 0 : engine_.shard_of(r.src);
+  // With IPv6 prefixes the prefix is the key: its shard is the prefix's. The record keeps
+  // its whole address until the shard has applied the exclusions (apply_ipv6_prefix).
+  const std::size_t shard = engine_.opt_.forward != nullptr ? 0
+                            : engine_.opt_.ipv6_prefix < 128 && !r.src.is_v4()
+                                ? engine_.shard_of(ip_address::from_v6(
+                                      mask_bytes(r.src.bytes(), engine_.opt_.ipv6_prefix)))
+                                : engine_.shard_of(r.src);
   auto& batch = pending_[shard];
   batch.push_back(r);
   if (batch.size() >= batch_size) push_batch(shard);

@@ -93,6 +93,8 @@ struct engine_options {
   unsigned shards = 2;
   window_config window;
   detection_mode mode = detection_mode::standard;
+  // IPv6 sources are keyed by their prefix of this length (README "IPv6 prefixes").
+  unsigned ipv6_prefix = 128;
   timestamp_us max_future_skew = 5 * us_per_minute;
   std::size_t queue_batches = 256;
 };
@@ -204,6 +206,8 @@ class engine {
   // Runs fn(shard index, state) on every shard's own thread, in queue order (after every
   // record queued before the call). For checkpoints and restores.
   std::future<void> visit_shards(std::function<void(std::size_t, shard_state&)> fn);
+  // The same for each shard's evaluator (its suppression state), for checkpoints and restores.
+  std::future<void> visit_evaluators(std::function<void(std::size_t, evaluator&)> fn);
 
   // Scale-out (partitioned engines only). A batch goes to its partition's shard; false
   // when that queue is full (the batch is left as it was). Task operations are control
@@ -252,6 +256,7 @@ class engine {
     std::shared_ptr<completion> done;
     std::shared_ptr<std::function<void(std::size_t, shard_state&)>> visit;
     std::shared_ptr<std::function<void(std::int32_t, partition_task&)>> visit_tasks;
+    std::shared_ptr<std::function<void(std::size_t, evaluator&)>> visit_eval;
     std::optional<task_op> task;
   };
   using message = std::variant<std::vector<network_session>, control, partition_batch>;
@@ -280,9 +285,22 @@ class engine {
     // Partitioned engines: the tasks this shard owns, and their stats counted so far.
     std::map<std::int32_t, std::unique_ptr<partition_task>> tasks;
     shard_state::counters task_stats;
+    // Records the rule's exclusions took, per entry of the rule in force (counted here,
+    // added to the counters at each control message), and the evaluator's stats counted.
+    std::vector<std::uint64_t> excluded_pending;
+    std::vector<counter*> excluded_counters;
+    evaluator::counters eval_seen;
   };
 
   void run_shard(shard& s);
+  // Removes from `batch` the records the rule's exclusions match, counting them per entry.
+  static void apply_exclusions(shard& s, std::vector<network_session>& batch);
+  // Publishes the pending exclusion counts, then takes the counters of `rule`'s entries.
+  void set_shard_rule(shard& s, const std::shared_ptr<const rule_definition>& rule);
+  void publish_exclusions(shard& s);
+  // IPv6 prefixes: replaces each IPv6 source by its prefix's network address (after the
+  // exclusions, which see whole addresses).
+  void apply_ipv6_prefix(std::vector<network_session>& batch) const;
   void evaluate(shard& s, shard_state& state, timestamp_us before, std::vector<alert>& alerts);
   void handle_task_op(shard& s, const task_op& op, std::vector<alert>& alerts);
   partition_task& task(shard& s, std::int32_t partition);
@@ -296,6 +314,8 @@ class engine {
   std::vector<std::unique_ptr<shard>> shards_;
   counter* late_counter_;
   counter* alerts_counter_;
+  counter* alerts_excluded_counter_;
+  counter* alerts_suppressed_counter_;
   histogram* eval_seconds_;
   bool stopped_ = false;
 };

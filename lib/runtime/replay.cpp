@@ -325,6 +325,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   eo.window.max_keys = opt.max_keys_per_shard;
   eo.window.sliding = opt.evaluation.window == window_kind::sliding;
   eo.mode = opt.mode;
+  eo.ipv6_prefix = opt.ipv6_prefix;
   eo.max_future_skew = opt.evaluation.max_future_skew;
   auto rule_ptr = std::make_shared<const rule_definition>(rule);
   engine eng(eo, rule_ptr, clk, alerts, metrics);
@@ -488,7 +489,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   std::vector<alert> all = alerts.take();
   std::vector<std::pair<std::string, std::size_t>> order;
   order.reserve(all.size());
-  for (std::size_t i = 0; i < all.size(); ++i) order.emplace_back(all[i].src.to_string(), i);
+  for (std::size_t i = 0; i < all.size(); ++i) order.emplace_back(all[i].source_text(), i);
   std::sort(order.begin(), order.end(), [&all](const auto& a, const auto& b) {
     if (all[a.second].bin_start != all[b.second].bin_start)
       return all[a.second].bin_start < all[b.second].bin_start;
@@ -512,7 +513,8 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   const std::string text = metrics.render();
   for (const char* family :
        {"portscand_records_rejected_total", "portscand_records_skipped_total",
-        "portscand_records_filtered_total", "portscand_records_unwrapped_total"}) {
+        "portscand_records_filtered_total", "portscand_records_unwrapped_total",
+        "portscand_records_excluded_total"}) {
     std::size_t pos = 0;
     const std::string prefix = std::string(family) + "{";
     while ((pos = text.find(prefix, pos)) != std::string::npos) {
@@ -522,6 +524,9 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
       pos = eol;
     }
   }
+  for (const char* family :
+       {"portscand_alerts_excluded_total", "portscand_alerts_suppressed_total"})
+    if (const auto n = sum(family); n != 0) summary << "  " << family << " " << n << '\n';
   return result;
 }
 

@@ -15,6 +15,7 @@ struct replay_options {
   std::string format = "auto";
   envelope_config envelope;  // as an input's `envelope:`
   detection_mode mode = detection_mode::standard;
+  unsigned ipv6_prefix = 128;  // `ipv6_prefix:` of the configuration
   evaluation_config
       evaluation;  // allowed_lateness, max_future_skew apply; the schedule is on_close
   unsigned shards = 2;

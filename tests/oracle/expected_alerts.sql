@@ -11,9 +11,16 @@
 --   mode       'default' or 'sentinel'
 --   threshold  an alert needs more than this many distinct ports (SPEC: 50)
 --
+-- The configuration options (README "Exclusions"), from oracle.mjs:
+--   ps_exclusions      one row per exclusion entry: idx (its position), src/dst (lists of block prefixes as
+--                      '0'/'1' strings over the 128-bit form), ports (list of [low, high]),
+--                      expires_us (NULL: never); an empty list does not constrain. Records an
+--                      entry matches are not candidates (a WHERE clause).
+--
 -- Results:
 --   ps_records          every line: its reject reason, or its normalized fields
 --   ps_rejects          the rejected lines by reason
+--   ps_excluded_counts  records taken by each exclusion entry (idx, records)
 --   ps_expected_alerts  one row per alert, in the order replay prints them
 --
 -- What the oracle assumes of its input (tests/tools/gen_workload keeps to it):
@@ -23,13 +30,17 @@
 --     daemon's event-time rules (lateness, retention, future skew) drop nothing and a plain
 --     GROUP BY is the truth.
 
+-- No exclusions unless oracle.mjs made the table.
+CREATE TEMP TABLE IF NOT EXISTS ps_exclusions (idx INTEGER, src VARCHAR[], dst VARCHAR[],
+                                               ports INTEGER[][], expires_us BIGINT);
+
 -- One row per line. read_json_objects with ignore_errors keeps a row for every line and
 -- gives a line that is not JSON a NULL document: every rejected line is counted below.
 CREATE OR REPLACE TEMP TABLE ps_lines AS
 WITH docs AS (
   SELECT json AS doc,
          json_extract_string(json, ['$.TimeGenerated', '$.SrcIpAddr', '$.DstPortNumber',
-                                    '$.EventVendor', '$.EventProduct']) AS v
+                                    '$.EventVendor', '$.EventProduct', '$.DstIpAddr']) AS v
   FROM read_json_objects(getvariable('input'), format = 'newline_delimited',
                          ignore_errors = true)
 )
@@ -39,7 +50,8 @@ SELECT doc IS NULL AS not_json,
        v[2] AS src_text,
        ps_port(v[3]) AS port,
        ps_time_us(v[1]) AS us,
-       ps_label(v[4], v[5]) AS label
+       ps_label(v[4], v[5]) AS label,
+       CASE WHEN ps_is_v4(v[6]) THEN ps_v4_bits(ps_v4_octets(v[6])) END AS dst_bits
 FROM docs;
 
 CREATE OR REPLACE TEMP TABLE ps_sources AS
@@ -57,7 +69,7 @@ SELECT CASE
        END AS reject,
        s.src,
        ps_candidate_in(getvariable('mode'), s.candidate_default, s.candidate_sentinel) AS candidate,
-       l.port, l.us, ps_bin(l.us) AS bin_us, l.label
+       l.port, l.us, ps_bin(l.us) AS bin_us, l.label, s.src_bits, l.dst_bits
 FROM ps_lines l
 LEFT JOIN ps_sources s USING (src_text);
 
@@ -68,9 +80,26 @@ WHERE reject IS NOT NULL
 GROUP BY reject
 ORDER BY reject;
 
+-- The accepted candidate records with the exclusion entry that takes each (the first in
+-- configuration order that matches it; NULL: none).
+CREATE OR REPLACE TEMP VIEW ps_candidates AS
+SELECT r.src, r.bin_us, r.us, r.port, r.label,
+       (SELECT min(x.idx) FROM ps_exclusions x
+        WHERE (len(x.src) = 0 OR EXISTS (SELECT 1 FROM unnest(x.src) AS b(p) WHERE starts_with(r.src_bits, b.p)))
+          AND (len(x.dst) = 0 OR EXISTS (SELECT 1 FROM unnest(x.dst) AS b(p) WHERE starts_with(r.dst_bits, b.p)))
+          AND (len(x.ports) = 0 OR EXISTS (SELECT 1 FROM unnest(x.ports) AS q(pr) WHERE r.port BETWEEN q.pr[1] AND q.pr[2]))
+          AND (x.expires_us IS NULL OR r.us < x.expires_us)) AS excluded_by
+FROM ps_records r
+WHERE reject IS NULL AND candidate;
+
+CREATE OR REPLACE TEMP VIEW ps_excluded_counts AS
+SELECT excluded_by AS idx, count(*) AS records
+FROM ps_candidates WHERE excluded_by IS NOT NULL
+GROUP BY excluded_by ORDER BY excluded_by;
+
 CREATE OR REPLACE TEMP VIEW ps_expected_alerts AS
 WITH candidates AS (
-  SELECT src, bin_us, us, port, label FROM ps_records WHERE reject IS NULL AND candidate
+  SELECT src, bin_us, us, port, label FROM ps_candidates WHERE excluded_by IS NULL
 ), keys AS (
   -- Every accepted record of the key counts, with or without a port.
   SELECT src, bin_us, count(*) AS event_count, min(us) AS first_us, max(us) AS last_us

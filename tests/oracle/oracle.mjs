@@ -21,6 +21,16 @@
 //   --timing            print the wall time of the load and the query on stderr
 //   --baseline          only start node and DuckDB and run SELECT 1 (FILE not needed): the
 //                       benchmark's measure of what node + DuckDB cost before any work
+//   --exclusions FILE   README "Exclusions": a JSON list of entries {sources: [CIDR...],
+//                       destinations: [CIDR...], ports: [PORT or "LOW-HIGH"...], expires: ISO};
+//                       records an entry matches do not count (a WHERE clause in the SQL)
+//   --excluded-out FILE with --exclusions: the records each entry took, as JSON
+//                       {"<name or index>": N} (what portscand_records_excluded_total says)
+//   --ipv6-prefix N     README "IPv6 prefixes": IPv6 sources are grouped and named by their
+//                       /N prefix ("2001:db8:1:2::/64"; a prefix expression in the SQL)
+//   --suppression SECS  README "Suppression": after an alert for a source, no alert for a bin
+//                       of that source starting less than SECS later (a post-filter over the
+//                       ordered alerts)
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -44,7 +54,7 @@ function fail(message) {
 function parseArgs(argv) {
   const opts = { mode: 'default', threshold: 50, rejectsOut: null, rejects: true,
                  sql: null, view: 'ps_expected_alerts', timing: false, baseline: false, input: null,
-                 window: 'tumbling' };
+                 window: 'tumbling', exclusions: null, suppression: 0 };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     const value = () => {
@@ -60,6 +70,10 @@ function parseArgs(argv) {
     else if (a === '--timing') opts.timing = true;
     else if (a === '--window') opts.window = value();
     else if (a === '--baseline') opts.baseline = true;
+    else if (a === '--exclusions') opts.exclusions = JSON.parse(fs.readFileSync(value(), 'utf8'));
+    else if (a === '--excluded-out') opts.excludedOut = value();
+    else if (a === '--ipv6-prefix') opts.ipv6Prefix = Number(value());
+    else if (a === '--suppression') opts.suppression = Number(value());
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (opts.input === null) opts.input = a;
     else fail('exactly one input file');
@@ -93,6 +107,29 @@ if (uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com') !== '2ed66
   fail('UUIDv5 self-check failed');
 }
 
+// An address block as the '0'/'1' prefix of the 128-bit form (IPv4 as ::ffff:a.b.c.d),
+// parsed here from the text, not by our C++.
+export function blockBits(cidr) {
+  const [addr, lenText] = cidr.split('/');
+  let bits;
+  let len;
+  if (!addr.includes(':')) {
+    const o = addr.split('.').map(Number);
+    if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new Error(`bad block ${cidr}`);
+    bits = '0'.repeat(80) + '1'.repeat(16) + o.map((x) => x.toString(2).padStart(8, '0')).join('');
+    len = 96 + (lenText === undefined ? 32 : Number(lenText));
+  } else {
+    const [l, r] = addr.includes('::') ? addr.split('::') : [addr, null];
+    const left = l ? l.split(':') : [];
+    const right = r ? r.split(':') : [];
+    const groups = r === null ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+    if (groups.length !== 8) throw new Error(`bad block ${cidr}`);
+    bits = groups.map((g) => parseInt(g, 16).toString(2).padStart(16, '0')).join('');
+    len = lenText === undefined ? 128 : Number(lenText);
+  }
+  return bits.slice(0, len);
+}
+
 const sqlString = (s) => `'${String(s).replace(/'/g, "''")}'`;
 
 async function runScript(con, sql) {
@@ -116,8 +153,23 @@ async function main() {
     `SET VARIABLE input = ${sqlString(path.resolve(opts.input))};`,
     `SET VARIABLE mode = ${sqlString(opts.mode)};`,
     `SET VARIABLE threshold = ${opts.threshold};`,
+    `SET VARIABLE ipv6_prefix = ${Number.isInteger(opts.ipv6Prefix) ? opts.ipv6Prefix : 128};`,
   ].join('\n'));
   await runScript(con, fs.readFileSync(path.join(here, 'spec_macros.sql'), 'utf8'));
+  if (opts.exclusions !== null) {
+    const list = (xs) => `[${xs.map(sqlString).join(', ')}]::VARCHAR[]`;
+    const rows = opts.exclusions.map((e, idx) => {
+      const ports = (e.ports ?? []).map((p) => {
+        const [lo, hi] = String(p).split('-').map(Number);
+        return `[${lo}, ${hi ?? lo}]`;
+      });
+      const expires = e.expires ? `epoch_us(${sqlString(e.expires)}::TIMESTAMPTZ)` : 'NULL';
+      return `(${idx}, ${list((e.sources ?? []).map(blockBits))}, ${list((e.destinations ?? []).map(blockBits))}, ` +
+             `[${ports.join(', ')}]::INTEGER[][], ${expires})`;
+    });
+    await runScript(con, 'CREATE TEMP TABLE ps_exclusions (idx INTEGER, src VARCHAR[], dst VARCHAR[], ports INTEGER[][], expires_us BIGINT);' +
+      (rows.length ? `INSERT INTO ps_exclusions VALUES ${rows.join(', ')};` : ''));
+  }
   const started = process.hrtime.bigint();
   await runScript(con, fs.readFileSync(opts.sql ?? path.join(here, 'expected_alerts.sql'), 'utf8'));
   let view = opts.view;
@@ -144,7 +196,14 @@ async function main() {
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
 
   const out = [];
+  const lastKept = new Map();  // suppression: source -> bin start (ms) of its last alert
   for (const r of rows) {
+    if (opts.suppression > 0) {
+      const bin = Date.parse(r.TimeGenerated);
+      const last = lastKept.get(r.SrcIpAddr);
+      if (last !== undefined && bin - last < opts.suppression * 1000) continue;
+      lastKept.set(r.SrcIpAddr, bin);
+    }
     const alert = {
       alert_id: uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${r.TimeGenerated}${
         opts.window === 'sliding' ? '|sliding' : ''}`),
@@ -162,6 +221,13 @@ async function main() {
   }
   process.stdout.write(out.length ? out.join('\n') + '\n' : '');
   if (opts.timing) process.stderr.write(`oracle: ${view}: ${rows.length} alerts in ${elapsed.toFixed(3)} s\n`);
+
+  if (opts.excludedOut) {
+    const rows = (await con.runAndReadAll('SELECT idx, records FROM ps_excluded_counts')).getRowObjectsJS();
+    const counts = {};
+    for (const r of rows) counts[opts.exclusions[r.idx].name ?? String(r.idx)] = Number(r.records);
+    fs.writeFileSync(opts.excludedOut, JSON.stringify(counts) + '\n');
+  }
 
   if (opts.rejects) {
     const rej = (await con.runAndReadAll('SELECT reason, lines FROM ps_rejects')).getRowObjectsJS();

@@ -93,6 +93,19 @@ CREATE OR REPLACE TEMP MACRO ps_v6_is_candidate(g) AS
        OR (g[1] & 65024) = 64512     -- fc00::/7:  the first 7 bits are 1111110
        OR (g[1] & 65472) = 65152);   -- fe80::/10: the first 10 bits are 1111111010
 
+-- The 128 bits of an address as a '0'/'1' string (IPv4 as ::ffff:a.b.c.d), for the
+-- exclusion blocks of the options (a block is a prefix of this string). NULL for NULL.
+CREATE OR REPLACE TEMP MACRO ps_v4_bits(o) AS
+  repeat('0', 80) || repeat('1', 16)
+  || array_to_string(list_transform(o, x -> lpad(bin(x), 8, '0')), '');
+CREATE OR REPLACE TEMP MACRO ps_v6_bits(g) AS
+  array_to_string(list_transform(g, x -> lpad(bin(x), 16, '0')), '');
+
+-- IPv6 prefixes (README "IPv6 prefixes"): the groups with every bit after the first `bits`
+-- cleared (group i holds bits 16(i-1) .. 16i-1).
+CREATE OR REPLACE TEMP MACRO ps_v6_mask(g, bits) AS
+  list_transform(g, (x, i) -> x & ((65535 << (16 - greatest(0, least(16, bits - 16 * (i - 1))))) & 65535));
+
 -- ---------------------------------------------------------------------------------------
 -- Sources: every distinct source text of a relation (a table or view name with a
 -- `src_text` column) with its canonical text (NULL: not an address) and whether it is a
@@ -113,18 +126,25 @@ WITH texts AS (
          CASE WHEN colon THEN g IS NOT NULL AND ps_v6_is_mapped(g) ELSE ps_is_v4(src_text) END AS is_v4,
          colon AND g IS NOT NULL AND NOT ps_v6_is_mapped(g) AS is_v6
   FROM grouped
+), prefixed AS (
+  -- The variable ipv6_prefix (default 128): an IPv6 source is named by its prefix.
+  SELECT *, coalesce(getvariable('ipv6_prefix'), 128) AS v6_bits,
+         CASE WHEN is_v6 THEN ps_v6_mask(g, coalesce(getvariable('ipv6_prefix'), 128)) END AS mg
+  FROM typed
 ), zeros AS (
-  SELECT *, CASE WHEN is_v6 THEN ps_v6_zero_map(g) END AS zmap FROM typed
+  SELECT *, CASE WHEN is_v6 THEN ps_v6_zero_map(mg) END AS zmap FROM prefixed
 ), named AS (
   SELECT src_text, g, is_v4, is_v6,
          CASE
            WHEN is_v4 AND g IS NOT NULL THEN ps_mapped_v4_text(g)
            WHEN is_v4 THEN src_text
-           WHEN is_v6 THEN ps_v6_compress(list_transform(g, x -> printf('%x', x)), zmap, ps_v6_run(zmap))
+           WHEN is_v6 THEN ps_v6_compress(list_transform(mg, x -> printf('%x', x)), zmap, ps_v6_run(zmap))
+                           || CASE WHEN v6_bits < 128 THEN '/' || v6_bits ELSE '' END
          END AS src
   FROM zeros
 )
 SELECT src_text, src, is_v6,
+       CASE WHEN is_v4 THEN ps_v4_bits(ps_v4_octets(src)) WHEN is_v6 THEN ps_v6_bits(g) END AS src_bits,
        CASE WHEN is_v4 THEN ps_v4_is_candidate(src, ps_v4_octets(src))
             WHEN is_v6 THEN ps_v6_is_candidate(g)
             ELSE false END AS candidate_default,

@@ -43,6 +43,29 @@ metrics: {listen: "127.0.0.1:9108"}
       "SASL_SSL");
 }
 
+TEST(Config, ExclusionsAreRead) {
+  const auto r = load(R"(
+exclusions:
+  - name: research
+    reason: research scanner
+    sources: [198.51.100.0/28, "2001:db8::/32"]
+  - reason: health checks
+    destinations: [198.18.0.0/16]
+    ports: [443, "8000-8100"]
+    expires: "2027-01-31T00:00:00Z"
+)");
+  for (const auto& p : r.problems) ADD_FAILURE() << p.path << ": " << p.message;
+  ASSERT_EQ(r.cfg.exclusions.size(), 2u);
+  EXPECT_EQ(r.cfg.exclusions[0].name, "research");
+  EXPECT_EQ(r.cfg.exclusions[0].sources.size(), 2u);
+  EXPECT_EQ(r.cfg.exclusions[0].sources[1].to_string(), "2001:db8::/32");
+  EXPECT_FALSE(r.cfg.exclusions[0].expires);
+  EXPECT_EQ(r.cfg.exclusions[1].name, "1");  // the index when no name is given
+  EXPECT_EQ(r.cfg.exclusions[1].ports,
+            (std::vector<std::pair<std::uint16_t, std::uint16_t>>{{443, 443}, {8000, 8100}}));
+  EXPECT_EQ(r.cfg.exclusions[1].expires, 1801353600LL * us_per_second);  // date -d ... +%s
+}
+
 TEST(Config, DefaultsApplyToAnEmptyFile) {
   const auto r = load("{}");
   EXPECT_TRUE(r.problems.empty());
@@ -107,6 +130,50 @@ INSTANTIATE_TEST_SUITE_P(
     Table, InvalidConfig,
     ::testing::Values(
         invalid_case{"a mistyped top-level key", "shard: 2", "shard"},
+        invalid_case{"an IPv6 prefix too short", "ipv6_prefix: 16", "ipv6_prefix", "between"},
+        invalid_case{"an IPv6 prefix with scale-out",
+                     "ipv6_prefix: 64\nscale_out: {brokers: 'b:9092'}", "ipv6_prefix", "scale_out"},
+        invalid_case{"a suppression duration that is not one", "suppression: {duration: soon}",
+                     "suppression.duration", "not a duration"},
+        invalid_case{"suppression as a bare duration", "suppression: 1h", "suppression", "map"},
+        invalid_case{"suppression with a sliding window",
+                     "suppression: {duration: 1h}\nevaluation: {window: sliding}", "suppression",
+                     "sliding"},
+        invalid_case{"suppression with scale-out",
+                     "suppression: {duration: 1h}\nscale_out: {brokers: 'b:9092'}", "suppression",
+                     "scale_out"},
+        invalid_case{"an exclusion without a reason", "exclusions: [{sources: [203.0.113.0/24]}]",
+                     "exclusions[0].reason", "required"},
+        invalid_case{"an exclusion with a bad CIDR",
+                     "exclusions: [{reason: r, sources: [203.0.113.0/24, 203.0.113.0/33]}]",
+                     "exclusions[0].sources[1]", "prefix length"},
+        invalid_case{"an exclusion CIDR with host bits",
+                     "exclusions: [{reason: r, destinations: [10.1.2.3/8]}]",
+                     "exclusions[0].destinations[0]", "host bits"},
+        invalid_case{"an exclusion with a bad port",
+                     "exclusions: [{reason: r, ports: [22, 65536]}]", "exclusions[0].ports[1]",
+                     "not a port"},
+        invalid_case{"an exclusion with a reversed port range",
+                     "exclusions: [{reason: r, ports: ['9000-8000']}]", "exclusions[0].ports[0]",
+                     "range"},
+        invalid_case{"an exclusion with a bad expiry",
+                     "exclusions: [{reason: r, ports: [22], expires: 'next week'}]",
+                     "exclusions[0].expires", "RFC 3339"},
+        invalid_case{"an exclusion expiry without a zone",
+                     "exclusions: [{reason: r, ports: [22], expires: '2027-01-01T00:00:00'}]",
+                     "exclusions[0].expires", "zone"},
+        invalid_case{"an exclusion that would exclude everything",
+                     "exclusions: [{reason: r, name: all}]", "exclusions[0]", "every record"},
+        invalid_case{"an exclusion with an empty list",
+                     "exclusions: [{reason: r, sources: [], ports: [22]}]", "exclusions[0].sources",
+                     "must not be empty"},
+        invalid_case{
+            "two exclusions with one name",
+            "exclusions: [{name: a, reason: r, ports: [22]}, {name: a, reason: r, ports: [23]}]",
+            "exclusions[1].name", "another entry"},
+        invalid_case{"an exclusion with a mistyped key",
+                     "exclusions: [{reason: r, source: [203.0.113.0/24]}]", "exclusions[0].source",
+                     "unknown key"},
         invalid_case{"a kafka input turning auto commit on",
                      "inputs: [{type: kafka, brokers: 'b:9092', topics: [t], "
                      "properties: {enable.auto.commit: 'true'}}]",

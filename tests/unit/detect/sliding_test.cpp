@@ -75,7 +75,8 @@ TEST(Sliding, StraddlingScanAlertsOnlyInSlidingMode) {
   EXPECT_EQ(a.ports, expected);
   EXPECT_EQ(a.first_seen, t0 + 150 * sec);
   EXPECT_EQ(a.last_seen, t0 + 400 * sec);
-  EXPECT_EQ(a.alert_id, make_sliding_alert_id(default_rule().metadata->id, a.src, a.bin_start));
+  EXPECT_EQ(a.alert_id,
+            make_sliding_alert_id(default_rule().metadata->id, a.src.to_string(), a.bin_start));
   EXPECT_NE(a.alert_id, make_alert_id(default_rule().metadata->id, a.src, a.bin_start));
 }
 

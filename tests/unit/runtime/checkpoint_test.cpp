@@ -52,6 +52,31 @@ TEST_F(CheckpointStore, WhatIsWrittenIsReadBackNewestFirst) {
   EXPECT_TRUE(all[0].problems.empty());
 }
 
+TEST_F(CheckpointStore, SuppressionStateIsOptionalAndChecked) {
+  checkpoint_store s(dir_);
+  ASSERT_TRUE(s.prepare().ok());
+  ASSERT_TRUE(s.write(sample(1)).ok());  // without: as earlier versions wrote them
+  auto with = sample(2);
+  with.suppression = {"", std::string("sup\0one", 7)};
+  ASSERT_TRUE(s.write(with).ok());
+  auto all = s.load_all();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].data.suppression, with.suppression);
+  EXPECT_EQ(all[0].suppression_intact, (std::vector<bool>{true, true}));
+  EXPECT_EQ(all[1].data.suppression, (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(all[1].suppression_intact, (std::vector<bool>{true, true}));
+  // Earlier versions read the manifest's known keys only: the new one must not be required.
+  std::ifstream m(dir_ + "/ckpt-1/manifest.json");
+  const std::string text((std::istreambuf_iterator<char>(m)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("suppression"), std::string::npos);
+  // A damaged suppression file is a problem of that shard's suppression only.
+  std::ofstream(dir_ + "/ckpt-2/suppression-1.bin", std::ios::trunc) << "x";
+  all = s.load_all();
+  EXPECT_EQ(all[0].intact, (std::vector<bool>{true, true}));
+  EXPECT_EQ(all[0].suppression_intact, (std::vector<bool>{true, false}));
+  EXPECT_EQ(all[0].problems.size(), 1u);
+}
+
 TEST_F(CheckpointStore, KeepsTheConfiguredGenerationsAndCommitsOnlyAsFarAsTheOldest) {
   checkpoint_store s(dir_, 3);
   ASSERT_TRUE(s.prepare().ok());

@@ -18,13 +18,15 @@ using test::collecting_sink;
 
 class harness {
  public:
-  explicit harness(detection_mode mode = detection_mode::standard, unsigned shards = 2)
+  explicit harness(detection_mode mode = detection_mode::standard, unsigned shards = 2,
+                   rule_definition rule = default_rule(), unsigned ipv6_prefix = 128)
       : clk_(at("2026-01-15T12:00:00Z")) {
     engine_options o;
+    o.ipv6_prefix = ipv6_prefix;
     o.shards = shards;
     o.mode = mode;
     o.window.retention = 70 * us_per_minute;  // 1 h query period + 10 min lateness
-    eng_ = std::make_unique<engine>(o, std::make_shared<const rule_definition>(default_rule()),
+    eng_ = std::make_unique<engine>(o, std::make_shared<const rule_definition>(std::move(rule)),
                                     clk_, sink_, metrics_);
     d_ = eng_->make_dispatcher("test");
   }
@@ -68,6 +70,11 @@ class harness {
     return metrics_.counter_sum(metric, match);
   }
   manual_clock& clock() { return clk_; }
+  // A reload (SIGHUP): the records sent so far reach the shards before the new rule.
+  void set_rule(rule_definition rule) {
+    d_->flush();
+    eng_->set_rule(std::make_shared<const rule_definition>(std::move(rule)));
+  }
   // Decodes a unit as an input does: receive time in the context, the decoder's syslog header
   // and the record's own time left to the dispatcher.
   void decode(const std::string& unit, timestamp_us received) {
@@ -95,6 +102,149 @@ std::vector<std::string> sources(const std::vector<alert>& alerts) {
 }
 
 const timestamp_us t0 = at("2026-01-15T10:05:00Z");
+
+// The default rule with `exclusions:` read from YAML, as run and reload build it.
+rule_definition rule_with(const std::string& yaml) {
+  const auto r = load_config_text(yaml, {});
+  for (const auto& p : r.problems) ADD_FAILURE() << p.path << ": " << p.message;
+  return with_options(default_rule(), r.cfg);
+}
+
+TEST(Ipv6Prefix, SourcesAreCountedPerPrefixAndTheAlertNamesIt) {
+  harness h(detection_mode::standard, 3,
+            rule_with("exclusions: [{name: one, reason: r, sources: ['2001:db8:1:2::ff']}]"), 64);
+  // 60 addresses of one /64, one port each (and ::ff, excluded by its whole address), as an
+  // address-rotating scanner does; and a /64 next door with 50 ports: no alert.
+  for (int i = 1; i <= 60; ++i)
+    h.add(("2001:db8:1:2::" + std::to_string(i)).c_str(), t0 + i * us_per_second, 1000 + i);
+  h.add("2001:db8:1:2::ff", t0, 7);
+  for (int i = 1; i <= 50; ++i)
+    h.add(("2001:db8:1:3::" + std::to_string(i)).c_str(), t0 + i * us_per_second, 1000 + i);
+  h.scan("203.0.113.7", t0, 60);  // IPv4 keeps its whole address
+  const auto a = h.finish();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].source_text(), "2001:db8:1:2::/64");
+  EXPECT_EQ(a[0].ports_count, 60u);
+  EXPECT_EQ(a[0].ports.front(), 1001);
+  // UUIDv5 over "rule|2001:db8:1:2::/64|2026-01-15T10:05:00Z", computed with Python's uuid.
+  EXPECT_EQ(a[0].alert_id, "c847ce3f-9b43-5812-9aba-3c7660340b4a");
+  EXPECT_NE(render_alert(a[0], alert_schema::native).find(R"("SrcIpAddr":"2001:db8:1:2::/64")"),
+            std::string::npos);
+  EXPECT_EQ(a[1].source_text(), "203.0.113.7");
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "one"}}), 1u);
+}
+
+TEST(Ipv6Prefix, TheDefaultCountsEachAddress) {
+  harness h;
+  for (int i = 1; i <= 60; ++i) h.add(("2001:db8:1:2::" + std::to_string(i)).c_str(), t0, 1000 + i);
+  EXPECT_TRUE(h.finish().empty());
+}
+
+TEST(Suppression, NoAlertForTheSameSourceWithinTheDurationOfItsLastAlert) {
+  harness h(detection_mode::standard, 2, rule_with("suppression: {duration: 15m}"));
+  const timestamp_us bin = 5 * us_per_minute;
+  h.scan("203.0.113.7", t0, 60);            // 10:05 alerts
+  h.scan("203.0.113.7", t0 + bin, 60);      // 10:10 suppressed (5 min after)
+  h.scan("203.0.113.7", t0 + 2 * bin, 60);  // 10:15 suppressed (10 min)
+  h.scan("203.0.113.7", t0 + 3 * bin, 60);  // 10:20 alerts: 15 min is not less than 15 min
+  h.scan("203.0.113.7", t0 + 4 * bin, 60);  // 10:25 suppressed by the 10:20 alert
+  h.scan("203.0.113.8", t0 + bin, 60);      // another source is not affected
+  const auto a = h.finish();
+  std::vector<std::string> got;
+  for (const auto& x : a) got.push_back(format_iso8601(x.bin_start) + " " + x.src.to_string());
+  EXPECT_EQ(got, (std::vector<std::string>{"2026-01-15T10:05:00Z 203.0.113.7",
+                                           "2026-01-15T10:10:00Z 203.0.113.8",
+                                           "2026-01-15T10:20:00Z 203.0.113.7"}));
+  EXPECT_EQ(h.counted("portscand_alerts_suppressed_total"), 3u);
+}
+
+TEST(Suppression, OffByDefault) {
+  harness h;
+  h.scan("203.0.113.7", t0, 60);
+  h.scan("203.0.113.7", t0 + 5 * us_per_minute, 60);
+  EXPECT_EQ(h.finish().size(), 2u);
+}
+
+TEST(Suppression, TheStateSurvivesASerializeAndRestoreOfTheEvaluator) {
+  // What the checkpoint carries: an evaluator restored from it suppresses as the first would.
+  window_config wc;
+  const rule_definition rule = rule_with("suppression: {duration: 1h}");
+  shard_state st(wc);
+  evaluator first;
+  std::vector<alert> out;
+  const auto scan = [&](shard_state& s, const char* src, timestamp_us t) {
+    for (int p = 1; p <= 60; ++p) {
+      network_session r;
+      r.src = *ip_address::parse(src);
+      r.time = t;
+      r.has_time = true;
+      r.dst_port = p;
+      s.add(r);
+    }
+  };
+  scan(st, "2001:db8::7", t0);
+  scan(st, "203.0.113.7", t0);
+  first.evaluate(st, rule, t0 + 5 * us_per_minute, 0, out);
+  ASSERT_EQ(out.size(), 2u);
+  std::string bytes;
+  first.serialize_suppression(bytes);
+  evaluator restored;
+  ASSERT_TRUE(restored.deserialize_suppression(bytes));
+  EXPECT_EQ(restored.suppression_entries(), 2u);
+  shard_state later(wc);
+  scan(later, "2001:db8::7", t0 + 30 * us_per_minute);
+  scan(later, "203.0.113.7", t0 + 30 * us_per_minute);
+  scan(later, "203.0.113.9", t0 + 30 * us_per_minute);
+  out.clear();
+  restored.evaluate(later, rule, t0 + 40 * us_per_minute, 0, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].src.to_string(), "203.0.113.9");
+  EXPECT_EQ(restored.stats().suppressed, 2u);
+  // Bytes that are not an encoding leave it empty, never half-read.
+  EXPECT_FALSE(restored.deserialize_suppression(bytes.substr(0, bytes.size() - 3)));
+  EXPECT_EQ(restored.suppression_entries(), 0u);
+  EXPECT_TRUE(restored.deserialize_suppression(""));
+}
+
+TEST(Exclusions, ExcludedRecordsDoNotCountAndAreCountedPerEntry) {
+  harness h(detection_mode::standard, 2,
+            rule_with("exclusions: [{name: low, reason: r, ports: ['1-10']},"
+                      " {reason: r, sources: [198.51.100.0/24]}]"));
+  h.scan("203.0.113.7", t0, 60);    // ports 1..60: 10 excluded, 50 left: no alert
+  h.scan("203.0.113.8", t0, 61);    // 51 left: alerts with 51
+  h.scan("198.51.100.9", t0, 100);  // ports 1..10 go to the first entry, the rest to the second
+  const auto a = h.finish();
+  ASSERT_EQ(sources(a), std::vector<std::string>{"203.0.113.8"});
+  EXPECT_EQ(a[0].ports_count, 51u);
+  EXPECT_EQ(a[0].ports.front(), 11);
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "low"}}), 30u);
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "1"}}), 90u);
+}
+
+TEST(Exclusions, ASourceExcludedByAReloadWhileItsBinIsOpenDoesNotAlert) {
+  harness h;
+  h.scan("203.0.113.7", t0, 60);
+  h.scan("203.0.113.8", t0, 60);
+  h.set_rule(rule_with("exclusions: [{name: s, reason: r, sources: [203.0.113.7/32]}]"));
+  h.scan("203.0.113.7", t0, 5, 100);  // after the reload: excluded
+  const auto a = h.finish();
+  EXPECT_EQ(sources(a), std::vector<std::string>{"203.0.113.8"});
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "s"}}), 5u);
+  EXPECT_EQ(h.counted("portscand_alerts_excluded_total"), 1u);
+}
+
+TEST(Exclusions, AReloadThatRemovesAnExclusionCountsTheRecordsAfterIt) {
+  harness h(detection_mode::standard, 2,
+            rule_with("exclusions: [{name: s, reason: r, sources: [203.0.113.7/32]}]"));
+  h.scan("203.0.113.7", t0, 60);  // excluded
+  h.set_rule(default_rule());
+  h.scan("203.0.113.7", t0, 51, 1000);
+  const auto a = h.finish();
+  ASSERT_EQ(sources(a), std::vector<std::string>{"203.0.113.7"});
+  EXPECT_EQ(a[0].ports_count, 51u);
+  EXPECT_EQ(a[0].ports.front(), 1000);
+  EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "s"}}), 60u);
+}
 
 TEST(Threshold, FiftyOnePortsAlertAndFiftyDoNot) {
   harness h;

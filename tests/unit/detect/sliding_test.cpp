@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
+#include "core/ip_network.hpp"
 #include "core/time.hpp"
 #include "detect/evaluator.hpp"
+#include "detect/exclusions.hpp"
 #include "detect/rule.hpp"
 #include "window/shard_state.hpp"
 
@@ -308,6 +311,43 @@ TEST(Sliding, SheddingKeepsTheScanner) {
   std::uint64_t bands = 0;
   for (auto b : s.stats().shed_by_distance) bands += b;
   EXPECT_EQ(bands, s.stats().shed_keys);
+}
+
+// The rule-level options of a tumbling bin hold for a sliding alert too: a source an
+// exclusion covers at alert time (a reload while its records were counted) does not alert,
+// and with ipv6_prefix the alert's source is the prefix, its id computed over that text.
+TEST(Sliding, ExclusionsAtAlertTimeAndIpv6PrefixesApply) {
+  rule_definition rule = default_rule();
+  exclusion_config e;
+  e.name = "scanner";
+  e.reason = "vulnerability scanner";
+  std::string error;
+  e.sources.push_back(*ip_network::parse("203.0.113.0/24", error));
+  rule.exclusions = std::make_shared<const exclusion_set>(std::vector<exclusion_config>{e});
+  {
+    shard_state state(config(true));
+    for (const auto& r : straddling_scan()) state.add(r);
+    evaluator ev;
+    std::vector<alert> out;
+    ev.evaluate(state, rule, INT64_MAX, 0, out);
+    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(ev.stats().excluded, 1u);
+  }
+  // 2001:db8:1:2::/64 as the dispatcher hands it over (the address cut to its prefix):
+  // 60 ports in 5 minutes, across the 10:10 bin edge.
+  shard_state state(config(true));
+  for (auto r : straddling_scan()) {
+    r.src = *ip_address::parse("2001:db8:1:2::");
+    state.add(r);
+  }
+  evaluator ev;
+  ev.set_ipv6_prefix(64);
+  std::vector<alert> out;
+  ev.evaluate(state, default_rule(), INT64_MAX, 0, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].source_text(), "2001:db8:1:2::/64");
+  EXPECT_EQ(out[0].alert_id, make_sliding_alert_id(default_rule().metadata->id, "2001:db8:1:2::/64",
+                                                   out[0].bin_start));
 }
 
 }  // namespace

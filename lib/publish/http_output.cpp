@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "publish/tls_client.hpp"
+
 namespace portscand {
 
 namespace asio = boost::asio;
@@ -178,39 +180,8 @@ http_output::http_output(std::string name, output_schema schema, const http_outp
     metrics.get_counter("portscand_alerts_rejected_total", rejected_help,
                         {{"output", name_}, {"status", status}});
   if (url_.tls) {
-    ssl::context& ctx = conn_->tls.emplace(ssl::context::tls_client);
-    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    beast::error_code ec;
-    const auto load = [&](const char* what, const std::string& path) {
-      if (ec)
-        throw std::runtime_error("output '" + name_ + "': cannot load " + what + " '" + path +
-                                 "': " + ec.message());
-    };
-    if (cfg.ca_file.empty()) {
-      ctx.set_default_verify_paths(ec);
-      load("the system CA certificates", "default paths");
-    } else {
-      ctx.load_verify_file(cfg.ca_file, ec);
-      load("tls.ca_file", cfg.ca_file);
-    }
-    if (!cfg.client_cert.empty()) {
-      ctx.use_certificate_chain_file(cfg.client_cert, ec);
-      load("tls.client_cert", cfg.client_cert);
-      ctx.use_private_key_file(cfg.client_key, ssl::context::pem, ec);
-      load("tls.client_key", cfg.client_key);
-    }
-    conn_->server_name = cfg.server_name.empty() ? url_.host : cfg.server_name;
-    if (cfg.tls_verify) {
-      ctx.set_verify_mode(ssl::verify_peer);
-      ctx.set_verify_callback(ssl::host_name_verification(conn_->server_name));
-    } else {
-      ctx.set_verify_mode(ssl::verify_none);
-      spdlog::warn(
-          "output '{}': TLS certificate verification is OFF (tls.verify: false); "
-          "anyone on the path to {} can read and forge the alerts",
-          name_, url_.host);
-    }
+    conn_->server_name =
+        setup_tls_client(conn_->tls.emplace(ssl::context::tls_client), cfg, name_, url_.host);
   }
   // What the previous process left goes first, in its order.
   if (spool_.damaged_lines() > 0) {
@@ -611,28 +582,8 @@ void http_output::io_main() {
 
 std::vector<config_problem> check_http_tls_files(const http_output_config& cfg,
                                                  const std::string& path) {
-  std::vector<config_problem> out;
-  if (cfg.url.rfind("https://", 0) != 0) return out;
-  ssl::context ctx(ssl::context::tls_client);
-  beast::error_code ec;
-  if (!cfg.ca_file.empty()) {
-    ctx.load_verify_file(cfg.ca_file, ec);
-    if (ec)
-      out.push_back({path + ".tls.ca_file",
-                     "cannot load CA certificates from '" + cfg.ca_file + "': " + ec.message()});
-  }
-  if (!cfg.client_cert.empty()) {
-    ctx.use_certificate_chain_file(cfg.client_cert, ec);
-    if (ec)
-      out.push_back(
-          {path + ".tls.client_cert", "cannot load '" + cfg.client_cert + "': " + ec.message()});
-    ec.clear();
-    ctx.use_private_key_file(cfg.client_key, ssl::context::pem, ec);
-    if (ec)
-      out.push_back(
-          {path + ".tls.client_key", "cannot load '" + cfg.client_key + "': " + ec.message()});
-  }
-  return out;
+  if (cfg.url.rfind("https://", 0) != 0) return {};
+  return check_tls_client_files(cfg, path);
 }
 
 }  // namespace portscand

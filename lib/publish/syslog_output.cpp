@@ -16,6 +16,7 @@
 
 #include "portscand/version.hpp"
 #include "publish/http_request.hpp"
+#include "publish/tls_client.hpp"
 
 namespace portscand {
 
@@ -162,39 +163,8 @@ syslog_output::syslog_output(std::string name, output_schema schema,
     throw std::runtime_error("output '" + name_ + "': address '" + cfg_.address +
                              "' needs a host and a port");
   if (cfg_.transport == syslog_transport::tls) {
-    ssl::context& ctx = conn_->tls.emplace(ssl::context::tls_client);
-    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    error_code ec;
-    const auto load = [&](const char* what, const std::string& path) {
-      if (ec)
-        throw std::runtime_error("output '" + name_ + "': cannot load " + what + " '" + path +
-                                 "': " + ec.message());
-    };
-    if (cfg_.ca_file.empty()) {
-      ctx.set_default_verify_paths(ec);
-      load("the system CA certificates", "default paths");
-    } else {
-      ctx.load_verify_file(cfg_.ca_file, ec);
-      load("tls.ca_file", cfg_.ca_file);
-    }
-    if (!cfg_.client_cert.empty()) {
-      ctx.use_certificate_chain_file(cfg_.client_cert, ec);
-      load("tls.client_cert", cfg_.client_cert);
-      ctx.use_private_key_file(cfg_.client_key, ssl::context::pem, ec);
-      load("tls.client_key", cfg_.client_key);
-    }
-    conn_->server_name = cfg_.server_name.empty() ? cfg_.host : cfg_.server_name;
-    if (cfg_.tls_verify) {
-      ctx.set_verify_mode(ssl::verify_peer);
-      ctx.set_verify_callback(ssl::host_name_verification(conn_->server_name));
-    } else {
-      ctx.set_verify_mode(ssl::verify_none);
-      spdlog::warn(
-          "output '{}': TLS certificate verification is OFF (tls.verify: false); "
-          "anyone on the path to {} can read and forge the alerts",
-          name_, cfg_.host);
-    }
+    conn_->server_name =
+        setup_tls_client(conn_->tls.emplace(ssl::context::tls_client), cfg_, name_, cfg_.host);
   }
   // Every failure reason exists from the start (at 0), so that increase() sees the first one.
   for (const char* reason : {"resolve", "connect", "tls", "timeout", "io", "refused", "too_big"})
@@ -510,28 +480,8 @@ void syslog_output::io_main() {
 
 std::vector<config_problem> check_syslog_tls_files(const syslog_output_config& cfg,
                                                    const std::string& path) {
-  std::vector<config_problem> out;
-  if (cfg.transport != syslog_transport::tls) return out;
-  ssl::context ctx(ssl::context::tls_client);
-  error_code ec;
-  if (!cfg.ca_file.empty()) {
-    ctx.load_verify_file(cfg.ca_file, ec);
-    if (ec)
-      out.push_back({path + ".tls.ca_file",
-                     "cannot load CA certificates from '" + cfg.ca_file + "': " + ec.message()});
-  }
-  if (!cfg.client_cert.empty()) {
-    ctx.use_certificate_chain_file(cfg.client_cert, ec);
-    if (ec)
-      out.push_back(
-          {path + ".tls.client_cert", "cannot load '" + cfg.client_cert + "': " + ec.message()});
-    ec.clear();
-    ctx.use_private_key_file(cfg.client_key, ssl::context::pem, ec);
-    if (ec)
-      out.push_back(
-          {path + ".tls.client_key", "cannot load '" + cfg.client_key + "': " + ec.message()});
-  }
-  return out;
+  if (cfg.transport != syslog_transport::tls) return {};
+  return check_tls_client_files(cfg, path);
 }
 
 }  // namespace portscand

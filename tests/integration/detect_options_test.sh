@@ -13,31 +13,7 @@
 # fails (the path is printed), removes it when it passes.
 set -uo pipefail
 
-if [ $# -ne 2 ]; then
-  echo "usage: $0 PORTSCAND GEN_WORKLOAD" >&2
-  exit 2
-fi
-portscand=$1
-gen=$2
-here=$(cd "$(dirname "$0")" && pwd)
-oracle=$here/../oracle
-
-die() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-[ -x "$portscand" ] || die "no portscand binary at $portscand"
-[ -x "$gen" ] || die "no gen_workload binary at $gen"
-command -v node >/dev/null || die "node is not installed (deploy/install-deps.sh)"
-[ -d "$oracle/node_modules/@duckdb/node-api" ] ||
-  die "the DuckDB oracle is not installed: (cd tests/oracle && npm ci)"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/detect_options.XXXXXX")
-failures=0
-failed() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+. "$(dirname "$0")/oracle_common.sh" detect_options "$@"
 
 workload=$work/workload.jsonl
 "$gen" --events 200000 --sources 20000 --seed 20261128 --start 2026-01-15T10:00:00Z \

@@ -14,32 +14,7 @@
 # fails (the path is printed), removes it when it passes.
 set -uo pipefail
 
-if [ $# -ne 2 ]; then
-  echo "usage: $0 PORTSCAND GEN_WORKLOAD" >&2
-  exit 2
-fi
-portscand=$1
-gen=$2
-here=$(cd "$(dirname "$0")" && pwd)
-oracle=$here/../oracle
-
-die() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-[ -x "$portscand" ] || die "no portscand binary at $portscand"
-[ -x "$gen" ] || die "no gen_workload binary at $gen"
-command -v node >/dev/null || die "node is not installed (deploy/install-deps.sh)"
-[ -d "$oracle/node_modules/@duckdb/node-api" ] ||
-  die "the DuckDB oracle is not installed: (cd tests/oracle && npm ci)"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/replay_sliding.XXXXXX")
-failures=0
-failed() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
+. "$(dirname "$0")/oracle_common.sh" replay_sliding "$@"
 
 workload=$work/workload.jsonl
 manifest=$work/manifest.json

@@ -324,6 +324,7 @@ int cmd_replay(int argc, char** argv) {
   opt.evaluation = cfg.evaluation;
   opt.shards = cfg.shards;
   opt.max_keys_per_shard = cfg.limits.max_keys_per_shard;
+  opt.max_targets = cfg.max_targets;
   if (!decode_options(a, "replay", opt.mode, opt.format, opt.envelope, opt.zone)) return exit_usage;
   if (const auto* s = option(a, "shards"); s && !parse_count(*s, opt.shards)) {
     std::cerr << "portscand replay: --shards must be 1..256\n";

@@ -260,7 +260,7 @@ class reader {
     check_keys(root, "",
                {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
                 "inputs", "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions",
-                "suppression", "ipv6_prefix"});
+                "suppression", "ipv6_prefix", "incidents", "evidence"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
@@ -358,6 +358,23 @@ class reader {
       }
     }
     number_at<unsigned>(root, "ipv6_prefix", "", cfg.ipv6_prefix, 32u, 128u);
+    if (const YAML::Node n = root["incidents"]) {
+      if (!n.IsMap()) {
+        problem("incidents", "must be a map {grouping: DURATION}");
+      } else {
+        check_keys(n, "incidents", {"grouping"});
+        duration_at(n, "grouping", "incidents", cfg.incident_grouping, 0,
+                    30 * 24 * 60 * us_per_minute);
+      }
+    }
+    if (const YAML::Node n = root["evidence"]) {
+      if (!n.IsMap()) {
+        problem("evidence", "must be a map {max_targets: N}");
+      } else {
+        check_keys(n, "evidence", {"max_targets"});
+        number_at<unsigned>(n, "max_targets", "evidence", cfg.max_targets, 0u, 255u);
+      }
+    }
     if (cfg.ipv6_prefix < 128 && cfg.scale_out.enabled)
       problem("ipv6_prefix",
               "cannot be combined with scale_out yet: the by-source topic is keyed by whole "
@@ -1137,7 +1154,9 @@ std::string describe_config(const config& cfg) {
     << " max_future_skew=" << format_duration(cfg.evaluation.max_future_skew)
     << " window=" << (cfg.evaluation.window == window_kind::sliding ? "sliding" : "tumbling")
     << " shards=" << cfg.shards << " state_dir=" << cfg.state_dir
-    << " max_keys_per_shard=" << cfg.limits.max_keys_per_shard;
+    << " max_keys_per_shard=" << cfg.limits.max_keys_per_shard
+    << " incident_grouping=" << format_duration(cfg.incident_grouping)
+    << " max_targets=" << cfg.max_targets;
   for (const auto& in : cfg.inputs) {
     o << " input[" << in.name << " format=" << in.format;
     if (!in.zone.is_utc()) o << " timezone=" << in.zone.name();

@@ -210,6 +210,11 @@ struct config {
   // Rule-level options (README "Exclusions", "Suppression"); they reload with SIGHUP.
   std::vector<exclusion_config> exclusions;
   timestamp_us suppression = 0;  // `suppression.duration`; 0 = off
+  // `incidents.grouping` (README "Incidents"): alerts of a source within this of its
+  // incident's first share the incident id; 0 = one incident per alert. Reloads.
+  timestamp_us incident_grouping = 24 * 60 * us_per_minute;
+  // `evidence.max_targets`: destination addresses each key keeps for its alert; restart.
+  unsigned max_targets = 10;
   // IPv6 sources are counted per prefix of this length (README "IPv6 prefixes"); restart.
   unsigned ipv6_prefix = 128;
 };

@@ -21,38 +21,42 @@ std::string make_sliding_alert_id(std::string_view rule_id, std::string_view sou
 std::size_t evaluator::evaluate_sliding(shard_state& state, const rule_definition& rule,
                                         timestamp_us close_before, timestamp_us now,
                                         std::vector<alert>& out) {
-  return state.evaluate_sliding(close_before, rule.threshold, [&](const sliding_crossing& c) {
-    // As in a tumbling bin: a source excluded (by a reload) since its records were counted
-    // does not alert; an IPv6 source is its prefix.
-    const unsigned key_bits = c.src.is_v4() ? 128 : ipv6_prefix_;
-    if (rule.exclusions &&
-        rule.exclusions->covers_source(c.src, key_bits, c.start) != exclusion_set::none) {
-      ++stats_.excluded;
-      return;
-    }
-    alert a;
-    a.src = c.src;
-    a.src_prefix = static_cast<std::uint8_t>(key_bits);
-    a.bin_start = c.start;
-    a.bin_end = c.end;
-    a.ports_count = static_cast<std::uint32_t>(c.ports.size());
-    a.ports.assign(c.ports.begin(),
-                   c.ports.begin() + static_cast<std::ptrdiff_t>(
-                                         std::min<std::size_t>(rule.max_ports, c.ports.size())));
-    std::vector<std::string_view> names;
-    names.reserve(c.labels.size());
-    for (auto id : c.labels) names.push_back(labels_.view(id));
-    std::sort(names.begin(), names.end());
-    for (std::size_t i = 0; i < names.size() && i < rule.max_labels; ++i)
-      a.reported_by.emplace_back(names[i]);
-    a.first_seen = c.first_seen;
-    a.last_seen = c.end;
-    a.event_count = c.events;
-    a.detected_at = now;
-    a.rule = rule.metadata;
-    a.alert_id = make_sliding_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
-    out.push_back(std::move(a));
-  });
+  const std::size_t n =
+      state.evaluate_sliding(close_before, rule.threshold, [&](const sliding_crossing& c) {
+        // As in a tumbling bin: a source excluded (by a reload) since its records were counted
+        // does not alert; an IPv6 source is its prefix.
+        const unsigned key_bits = c.src.is_v4() ? 128 : ipv6_prefix_;
+        if (rule.exclusions &&
+            rule.exclusions->covers_source(c.src, key_bits, c.start) != exclusion_set::none) {
+          ++stats_.excluded;
+          return;
+        }
+        alert a;
+        a.src = c.src;
+        a.src_prefix = static_cast<std::uint8_t>(key_bits);
+        a.bin_start = c.start;
+        a.bin_end = c.end;
+        a.ports_count = static_cast<std::uint32_t>(c.ports.size());
+        a.ports.assign(c.ports.begin(),
+                       c.ports.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
+                                             rule.max_ports, c.ports.size())));
+        std::vector<std::string_view> names;
+        names.reserve(c.labels.size());
+        for (auto id : c.labels) names.push_back(labels_.view(id));
+        std::sort(names.begin(), names.end());
+        for (std::size_t i = 0; i < names.size() && i < rule.max_labels; ++i)
+          a.reported_by.emplace_back(names[i]);
+        a.first_seen = c.first_seen;
+        a.last_seen = c.end;
+        a.event_count = c.events;
+        a.detected_at = now;
+        a.rule = rule.metadata;
+        a.alert_id = make_sliding_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
+        assign_incident(rule, a);
+        out.push_back(std::move(a));
+      });
+  prune(state, rule);
+  return n;
 }
 
 std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,
@@ -101,59 +105,102 @@ std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,
     a.detected_at = now;
     a.rule = rule.metadata;
     a.alert_id = make_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
+    a.has_targets = true;
+    s.evidence.targets(s.events, targets_);
+    a.targets.reserve(targets_.size());
+    for (const auto& t : targets_)
+      a.targets.push_back(alert_target{ip_address::from_v6(t.address), t.count});
+    a.targets_truncated = s.evidence.truncated();
+    a.protocols = s.protocols;
+    const outcome_counts outcomes = s.evidence.outcomes(s.events);
+    a.outcomes = alert_outcomes{outcomes.allowed, outcomes.denied, outcomes.dropped};
+    assign_incident(rule, a);
     out.push_back(std::move(a));
   });
-  // A suppression entry matters while a bin it suppresses can still be evaluated: bins
-  // start no earlier than the retention horizon (a late record re-opens nothing older).
-  if (!last_alert_.empty()) {
-    const timestamp_us horizon =
-        state.watermark() == INT64_MIN
-            ? INT64_MIN
-            : state.watermark() - state.config().retention - rule.bin_width;
-    const timestamp_us d = rule.suppression;
-    std::erase_if(last_alert_, [&](const auto& e) {
-      return d == 0 || (horizon != INT64_MIN && e.second <= horizon - d);
-    });
-  }
+  prune(state, rule);
   return bins;
 }
 
-namespace {
-constexpr std::uint32_t suppression_magic = 0x31505553;  // "SUP1"
-}  // namespace
+void evaluator::assign_incident(const rule_definition& rule, alert& a) {
+  const std::string source = a.source_text();
+  timestamp_us start = a.bin_start;
+  if (rule.incident_grouping > 0) {
+    auto [it, fresh] = incidents_.try_emplace(a.src, a.bin_start);
+    // A later alert within the grouping of the incident's first joins it, so does an older
+    // bin evaluated late; one past the grouping starts the next incident.
+    if (!fresh && a.bin_start >= it->second + rule.incident_grouping) it->second = a.bin_start;
+    start = it->second;
+  }
+  a.incident_id = make_incident_id(rule.metadata->id, source, start);
+}
 
-void evaluator::serialize_suppression(std::string& out) const {
-  out.clear();
-  binary_writer w(out);
-  w.put<std::uint32_t>(suppression_magic);
-  w.put<std::uint64_t>(last_alert_.size());
-  for (const auto& [src, bin] : last_alert_) {
+void evaluator::prune(const shard_state& state, const rule_definition& rule) {
+  if (last_alert_.empty() && incidents_.empty()) return;
+  // An entry matters while a bin it decides for can still be evaluated: bins start no
+  // earlier than the retention horizon (a late record re-opens nothing older).
+  const timestamp_us horizon = state.watermark() == INT64_MIN
+                                   ? INT64_MIN
+                                   : state.watermark() - state.config().retention - rule.bin_width;
+  const timestamp_us d = rule.suppression;
+  std::erase_if(last_alert_, [&](const auto& e) {
+    return d == 0 || (horizon != INT64_MIN && e.second <= horizon - d);
+  });
+  const timestamp_us g = rule.incident_grouping;
+  std::erase_if(incidents_, [&](const auto& e) {
+    return g <= 0 || (horizon != INT64_MIN && e.second <= horizon - g);
+  });
+}
+
+namespace {
+// "SUP1": the suppression map alone. "SUP2": the suppression map, then the incidents map
+// (same entry layout: 16-byte source, i64 bin start).
+constexpr std::uint32_t history_magic_v1 = 0x31505553;
+constexpr std::uint32_t history_magic_v2 = 0x32505553;
+
+void write_map(binary_writer& w, const std::unordered_map<ip_address, timestamp_us>& m) {
+  w.put<std::uint64_t>(m.size());
+  for (const auto& [src, bin] : m) {
     w.put_bytes(src.bytes().data(), 16);
     w.put<std::int64_t>(bin);
   }
 }
 
-bool evaluator::deserialize_suppression(std::string_view in) {
-  last_alert_.clear();
-  if (in.empty()) return true;  // a checkpoint written without suppression state
-  binary_reader r(in);
-  std::uint32_t magic = 0;
+bool read_map(binary_reader& r, std::size_t bytes,
+              std::unordered_map<ip_address, timestamp_us>& m) {
   std::uint64_t n = 0;
-  if (!r.get(magic) || magic != suppression_magic || !r.get(n) || n > in.size() / 24) return false;
+  if (!r.get(n) || n > bytes / 24) return false;
   for (std::uint64_t i = 0; i < n; ++i) {
     std::array<std::uint8_t, 16> b{};
     std::int64_t bin = 0;
-    if (!r.get_bytes(b.data(), 16) || !r.get(bin)) {
-      last_alert_.clear();
-      return false;
-    }
-    last_alert_[ip_address::from_v6(b)] = bin;
-  }
-  if (!r.done()) {
-    last_alert_.clear();
-    return false;
+    if (!r.get_bytes(b.data(), 16) || !r.get(bin)) return false;
+    m[ip_address::from_v6(b)] = bin;
   }
   return true;
+}
+}  // namespace
+
+void evaluator::serialize_history(std::string& out) const {
+  out.clear();
+  binary_writer w(out);
+  w.put<std::uint32_t>(history_magic_v2);
+  write_map(w, last_alert_);
+  write_map(w, incidents_);
+}
+
+bool evaluator::deserialize_history(std::string_view in) {
+  last_alert_.clear();
+  incidents_.clear();
+  if (in.empty()) return true;  // a checkpoint written without alert history
+  binary_reader r(in);
+  std::uint32_t magic = 0;
+  const bool ok = r.get(magic) && (magic == history_magic_v1 || magic == history_magic_v2) &&
+                  read_map(r, in.size(), last_alert_) &&
+                  (magic == history_magic_v1 || read_map(r, in.size(), incidents_)) && r.done();
+  if (!ok) {
+    last_alert_.clear();
+    incidents_.clear();
+  }
+  return ok;
 }
 
 }  // namespace portscand

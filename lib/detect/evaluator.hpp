@@ -42,12 +42,14 @@ class evaluator {
   // IPv6 keys are prefixes of this length (the dispatcher masked them): alerts say so.
   void set_ipv6_prefix(unsigned bits) noexcept { ipv6_prefix_ = static_cast<std::uint8_t>(bits); }
 
-  // Suppression state: per source, the bin start of its latest alert. Checkpointed with the
-  // shard (a restart must not alert again within the duration). deserialize returns false,
-  // leaving the state empty, on bytes that are not a valid encoding.
-  void serialize_suppression(std::string& out) const;
-  bool deserialize_suppression(std::string_view in);
-  std::size_t suppression_entries() const noexcept { return last_alert_.size(); }
+  // The alert history: per source, the bin start of its latest alert (suppression) and of
+  // its current incident's first alert (incident ids). Checkpointed with the shard (a
+  // restart must not alert again within the suppression, nor open a new incident).
+  // deserialize returns false, leaving the history empty, on bytes that are not a valid
+  // encoding.
+  void serialize_history(std::string& out) const;
+  bool deserialize_history(std::string_view in);
+  std::size_t history_entries() const noexcept { return last_alert_.size() + incidents_.size(); }
 
  private:
   // Sliding mode (lib/detect/README.md): one alert per crossing the window reports.
@@ -55,10 +57,17 @@ class evaluator {
                                timestamp_us close_before, timestamp_us now,
                                std::vector<alert>& out);
 
+  // Sets a.incident_id (rule.incident_grouping; incidents_).
+  void assign_incident(const rule_definition& rule, alert& a);
+  // Drops the history no bin that can still be evaluated needs.
+  void prune(const shard_state& state, const rule_definition& rule);
+
   const label_table& labels_;
   counters stats_;
   std::uint8_t ipv6_prefix_ = 128;
   std::unordered_map<ip_address, timestamp_us> last_alert_;
+  std::unordered_map<ip_address, timestamp_us> incidents_;  // source -> incident start
+  std::vector<target_set::target> targets_;                 // scratch of evaluate()
 };
 
 }  // namespace portscand

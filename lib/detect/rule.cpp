@@ -23,6 +23,7 @@ rule_definition with_options(rule_definition rule, const config& cfg) {
   rule.exclusions =
       cfg.exclusions.empty() ? nullptr : std::make_shared<const exclusion_set>(cfg.exclusions);
   rule.suppression = cfg.suppression;
+  rule.incident_grouping = cfg.incident_grouping;
   return rule;
 }
 

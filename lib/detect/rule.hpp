@@ -32,6 +32,9 @@ struct rule_definition {
   // After an alert for a source, no alert for a bin of that source starting less than this
   // before or after its bin (event time); 0 = off.
   timestamp_us suppression = 0;
+  // `incidents.grouping`: alerts of one source whose bins start less than this after the
+  // first alert of its incident share the incident id; 0 = one incident per alert.
+  timestamp_us incident_grouping = 24 * 60 * us_per_minute;
 };
 
 // The built-in rule: the published Sentinel rule 1da9853f-3dea-4ea9-b7e5-26730da3d537 v1.0.6.

@@ -10,6 +10,7 @@
 
 #include "core/assert.hpp"
 #include "core/time.hpp"
+#include "event/network_session.hpp"
 #include "portscand/version.hpp"
 
 namespace portscand {
@@ -51,11 +52,36 @@ std::string iso(timestamp_us t) {
   return format_iso8601(t);
 }
 
+nlohmann::ordered_json targets_json(const alert& a) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto& t : a.targets)
+    list.push_back({{"address", t.address.to_string()}, {"attempts", t.attempts}});
+  return list;
+}
+
+nlohmann::ordered_json outcomes_json(const alert& a) {
+  const std::uint64_t known = a.outcomes.allowed + a.outcomes.denied + a.outcomes.dropped;
+  return {{"allowed", a.outcomes.allowed},
+          {"denied", a.outcomes.denied},
+          {"dropped", a.outcomes.dropped},
+          {"unknown", a.event_count >= known ? a.event_count - known : 0}};
+}
+
+// The evidence beyond the rule's columns (alert::has_targets), in either schema.
+void put_case_evidence(nlohmann::ordered_json& j, const alert& a) {
+  if (!a.has_targets) return;
+  j["targets"] = targets_json(a);
+  j["targets_truncated"] = a.targets_truncated;
+  j["protocols"] = protocol_bit_names(a.protocols);
+  j["outcomes"] = outcomes_json(a);
+}
+
 nlohmann::ordered_json native_json(const alert& a) {
   const rule_metadata& r = *a.rule;
   const std::string src = a.source_text();
   nlohmann::ordered_json j;
   j["alert_id"] = a.alert_id;
+  if (!a.incident_id.empty()) j["incident_id"] = a.incident_id;
   j["schema"] = "portscand.alert.v1";
   j["SrcIpAddr"] = src;
   j["TimeGenerated"] = iso(a.bin_start);
@@ -66,6 +92,7 @@ nlohmann::ordered_json native_json(const alert& a) {
   j["first_seen"] = iso(a.first_seen);
   j["last_seen"] = iso(a.last_seen);
   j["event_count"] = a.event_count;
+  put_case_evidence(j, a);
   j["rule"] = {{"id", r.id},           {"name", r.name},
                {"version", r.version}, {"severity", r.severity},
                {"tactics", r.tactics}, {"techniques", r.techniques}};
@@ -202,15 +229,38 @@ nlohmann::ordered_json ocsf_json(const alert& a) {
       {"analytic",
        {{"uid", r.id}, {"name", r.name}, {"version", r.version}, {"type_id", 1}, {"type", "Rule"}}},
       {"attacks", attacks}};
-  j["evidences"] = nlohmann::ordered_json::array({{{"src_endpoint", {{"ip", src}}}}});
-  j["observables"] = nlohmann::ordered_json::array({{{"name", "evidences[0].src_endpoint.ip"},
-                                                     {"type_id", 2},
-                                                     {"type", "IP Address"},
-                                                     {"value", src}}});
+  // One evidence per target (the source and that destination), after the source's own.
+  nlohmann::ordered_json evidences =
+      nlohmann::ordered_json::array({{{"src_endpoint", {{"ip", src}}}}});
+  nlohmann::ordered_json observables =
+      nlohmann::ordered_json::array({{{"name", "evidences[0].src_endpoint.ip"},
+                                      {"type_id", 2},
+                                      {"type", "IP Address"},
+                                      {"value", src}}});
+  nlohmann::ordered_json resources = nlohmann::ordered_json::array();
+  for (std::size_t i = 0; i < a.targets.size(); ++i) {
+    const std::string dst = a.targets[i].address.to_string();
+    evidences.push_back({{"src_endpoint", {{"ip", src}}}, {"dst_endpoint", {{"ip", dst}}}});
+    resources.push_back(
+        {{"uid", dst}, {"type", "IP Address"}, {"data", {{"attempts", a.targets[i].attempts}}}});
+    observables.push_back({{"name", "resources[" + std::to_string(i) + "].uid"},
+                           {"type_id", 2},
+                           {"type", "IP Address"},
+                           {"value", dst}});
+  }
+  if (a.has_targets) j["resources"] = std::move(resources);
+  j["evidences"] = std::move(evidences);
+  j["observables"] = std::move(observables);
   j["unmapped"] = {{"AttemptedPortsCount", a.ports_count},
                    {"AttemptedPorts", a.ports},
                    {"ReportedBy", a.reported_by},
                    {"window", {{"start", iso(a.bin_start)}, {"end", iso(a.bin_end)}}}};
+  if (!a.incident_id.empty()) j["unmapped"]["incident_id"] = a.incident_id;
+  if (a.has_targets) {
+    j["unmapped"]["targets_truncated"] = a.targets_truncated;
+    j["unmapped"]["protocols"] = protocol_bit_names(a.protocols);
+    j["unmapped"]["outcomes"] = outcomes_json(a);
+  }
   return j;
 }
 
@@ -242,6 +292,15 @@ std::string make_alert_id(std::string_view rule_id, std::string_view source,
   std::string name;
   name.reserve(96);
   name.append(rule_id).append("|").append(source).append("|").append(iso(bin_start));
+  return uuid_v5(alert_id_namespace, name);
+}
+
+std::string make_incident_id(std::string_view rule_id, std::string_view source,
+                             timestamp_us incident_start) {
+  std::string name;
+  name.reserve(104);
+  name.append(rule_id).append("|").append(source).append("|").append(iso(incident_start));
+  name.append("|incident");
   return uuid_v5(alert_id_namespace, name);
 }
 

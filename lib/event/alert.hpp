@@ -24,6 +24,20 @@ struct rule_metadata {
   std::string description_format;  // same placeholders
 };
 
+// A destination address the source tried, with the records sent to it.
+struct alert_target {
+  ip_address address;
+  std::uint32_t attempts = 0;
+  bool operator==(const alert_target&) const = default;
+};
+
+// The records of an alert by outcome (attempt_outcome): the rest of event_count had none.
+struct alert_outcomes {
+  std::uint64_t allowed = 0;
+  std::uint64_t denied = 0;
+  std::uint64_t dropped = 0;
+};
+
 // One alert: a (source, bin) whose distinct destination ports exceeded the threshold.
 struct alert {
   std::string alert_id;  // UUIDv5 over rule_id|source|bin_start_iso
@@ -41,6 +55,18 @@ struct alert {
   std::uint64_t event_count = 0;
   timestamp_us detected_at = 0;
   std::shared_ptr<const rule_metadata> rule;
+  // The same for every alert of this source within `incidents.grouping` of the incident's
+  // first alert (evaluator): one case per scan, not one per bin.
+  std::string incident_id;
+  // What a case needs beyond the rule's columns (tumbling alerts; a sliding alert has
+  // has_targets false and says nothing of them): the smallest destination addresses with
+  // their attempts (ascending, at most evidence.max_targets), whether some address is
+  // missing from that list, the protocols seen (protocol_bit), the outcomes.
+  bool has_targets = false;
+  std::vector<alert_target> targets;
+  bool targets_truncated = false;
+  std::uint8_t protocols = 0;
+  alert_outcomes outcomes;
 
   // What the alert calls its source (SrcIpAddr, title, Kafka key, alert id): the address, or
   // for an IPv6 prefix "2001:db8:1:2::/64".
@@ -59,6 +85,10 @@ std::string make_alert_id(std::string_view rule_id, const ip_address& src, times
 // The same over a source text (alert::source_text()).
 std::string make_alert_id(std::string_view rule_id, std::string_view source,
                           timestamp_us bin_start);
+// The incident id: a UUIDv5 over rule_id|source|incident_start_iso|incident, so it never
+// equals an alert id.
+std::string make_incident_id(std::string_view rule_id, std::string_view source,
+                             timestamp_us incident_start);
 
 // Replaces {{SrcIpAddr}} and {{AttemptedPortsCount}} in a title/description format.
 std::string expand_alert_format(std::string_view format, const alert& a);

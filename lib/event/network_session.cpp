@@ -1,5 +1,6 @@
 #include "event/network_session.hpp"
 
+#include <array>
 #include <cctype>
 #include <string>
 
@@ -75,6 +76,15 @@ std::string protocol_name(std::uint16_t number) {
   for (const auto& p : protocols)
     if (p.number == number) return std::string(p.name);
   return std::to_string(number);
+}
+
+std::vector<std::string_view> protocol_bit_names(std::uint8_t bits) {
+  static constexpr std::array<std::string_view, protocol_bit_count> names = {
+      "TCP", "UDP", "ICMP", "IPv6-ICMP", "SCTP", "other"};
+  std::vector<std::string_view> out;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (bits & (1u << i)) out.push_back(names[i]);
+  return out;
 }
 
 }  // namespace portscand

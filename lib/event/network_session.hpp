@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "core/ip_address.hpp"
 #include "core/time.hpp"
@@ -51,5 +52,52 @@ struct network_session {
 std::uint16_t protocol_from_name(std::string_view name) noexcept;
 // Upper-case name ("TCP") or the number as text for unnamed ones; "" for no_protocol.
 std::string protocol_name(std::uint16_t number);
+
+// What an alert says of the protocols a key saw, one bit each (key_state::protocols,
+// alert::protocols): TCP, UDP, ICMP, IPv6-ICMP, SCTP, any other known protocol.
+inline constexpr std::size_t protocol_bit_count = 6;
+constexpr std::uint8_t protocol_bit(std::uint16_t protocol) noexcept {
+  switch (protocol) {
+    case 6:
+      return 1;
+    case 17:
+      return 2;
+    case 1:
+      return 4;
+    case 58:
+      return 8;
+    case 132:
+      return 16;
+    case network_session::no_protocol:
+      return 0;
+    default:
+      return 32;
+  }
+}
+// The names of the bits set, in bit order: "TCP", "UDP", "ICMP", "IPv6-ICMP", "SCTP",
+// "other".
+std::vector<std::string_view> protocol_bit_names(std::uint8_t bits);
+
+// The outcome of an attempt as the alert counts it ("did any of it get through?").
+enum class attempt_outcome : std::uint8_t { unknown, allowed, denied, dropped };
+constexpr attempt_outcome outcome_of(dvc_action a) noexcept {
+  switch (a) {
+    case dvc_action::allow:
+    case dvc_action::encrypt:
+    case dvc_action::decrypt:
+      return attempt_outcome::allowed;
+    case dvc_action::deny:
+    case dvc_action::reset:
+    case dvc_action::reset_source:
+    case dvc_action::reset_destination:
+      return attempt_outcome::denied;
+    case dvc_action::drop:
+    case dvc_action::drop_icmp:
+      return attempt_outcome::dropped;
+    case dvc_action::unknown:
+      break;
+  }
+  return attempt_outcome::unknown;
+}
 
 }  // namespace portscand

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/time.hpp"
+#include "event/network_session.hpp"
 
 namespace portscand {
 namespace {
@@ -49,8 +50,29 @@ ojson thehive_alert(const alert& a, const http_output_config& cfg) {
     for (std::size_t i = 0; i < a.reported_by.size(); ++i)
       description += (i == 0 ? "" : ", ") + a.reported_by[i];
   }
+  if (a.has_targets) {
+    description += "\n- Targets: ";
+    for (std::size_t i = 0; i < a.targets.size(); ++i)
+      description += (i == 0 ? "" : ", ") + a.targets[i].address.to_string() + " (" +
+                     std::to_string(a.targets[i].attempts) + " attempts)";
+    if (a.targets.empty()) description += "none known";
+    if (a.targets_truncated) description += ", and more";
+    description += "\n- Protocols: ";
+    const auto protocols = protocol_bit_names(a.protocols);
+    for (std::size_t i = 0; i < protocols.size(); ++i)
+      description += std::string(i == 0 ? "" : ", ") + std::string(protocols[i]);
+    if (protocols.empty()) description += "unknown";
+    description += "\n- Outcomes: " + std::to_string(a.outcomes.allowed) + " allowed, " +
+                   std::to_string(a.outcomes.denied) + " denied, " +
+                   std::to_string(a.outcomes.dropped) + " dropped";
+  }
   description += "\n- Rule: " + r.name + " (" + r.id + " v" + r.version + ")";
   description += "\n- Alert id: " + a.alert_id;
+  if (!a.incident_id.empty()) {
+    description += "\n- Incident id: " + a.incident_id;
+    // A tag every alert of the incident shares, so the analyst finds (and merges) them.
+    tags.push_back("portscand:incident=" + a.incident_id);
+  }
 
   ojson observables = ojson::array();
   observables.push_back({{"dataType", "ip"},
@@ -58,6 +80,12 @@ ojson thehive_alert(const alert& a, const http_output_config& cfg) {
                          {"message", "port scan source"},
                          {"tags", {"src"}},
                          {"ioc", false}});
+  for (const auto& t : a.targets)
+    observables.push_back({{"dataType", "ip"},
+                           {"data", t.address.to_string()},
+                           {"message", "scan target (" + std::to_string(t.attempts) + " attempts)"},
+                           {"tags", {"dst"}},
+                           {"ioc", false}});
   if (!a.ports.empty())
     observables.push_back({{"dataType", "other"},
                            {"data", "ports:" + join_ports(a.ports)},

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/time.hpp"
+#include "event/network_session.hpp"
 
 namespace portscand {
 namespace {
@@ -120,6 +121,29 @@ std::string render_cef(const alert& a, std::string_view product_version) {
   field("cs4", r.name);
   field("cs5Label", "BinStart");
   field("cs5", format_iso8601(a.bin_start));
+  if (!a.incident_id.empty()) {
+    field("cs6Label", "IncidentId");
+    field("cs6", a.incident_id);
+  }
+  if (a.has_targets) {
+    // dst and proto name one value: set only when the scan had exactly one.
+    if (a.targets.size() == 1 && !a.targets_truncated && a.targets[0].address.is_v4())
+      field("dst", a.targets[0].address.to_string());
+    const auto protocols = protocol_bit_names(a.protocols);
+    if (protocols.size() == 1 && protocols[0] != "other") field("proto", protocols[0]);
+    std::string targets;
+    for (const auto& t : a.targets) {
+      if (!targets.empty()) targets += ", ";
+      targets += t.address.to_string() + " (" + std::to_string(t.attempts) + ")";
+    }
+    if (a.targets_truncated) targets += targets.empty() ? "..." : ", ...";
+    field("flexString1Label", "Targets");
+    field("flexString1", targets);
+    field("cn2Label", "AllowedAttempts");
+    field("cn2", std::to_string(a.outcomes.allowed));
+    field("cn3Label", "BlockedAttempts");
+    field("cn3", std::to_string(a.outcomes.denied + a.outcomes.dropped));
+  }
   field("msg", expand_alert_format(r.description_format, a));
   return out;
 }

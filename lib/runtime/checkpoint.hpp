@@ -26,9 +26,10 @@ struct checkpoint_data {
   timestamp_us bin_width = 0;
   std::vector<std::string> shards;  // serialized shard states, index = shard
   input_offsets offsets;
-  // Each shard's suppression state (evaluator::serialize_suppression), index = shard; empty
-  // when suppression is off. Optional in the manifest ("suppression"), so checkpoints of
-  // earlier versions load (no state) and earlier versions load these (they ignore the key).
+  // Each shard's alert history (evaluator::serialize_history: suppression and incidents),
+  // index = shard; empty when it holds nothing. Optional in the manifest ("suppression", its
+  // first content), so checkpoints of earlier versions load (no history) and earlier
+  // versions load these (they ignore the key).
   std::vector<std::string> suppression;
 };
 

@@ -101,7 +101,7 @@ class daemon_participants final : public checkpoint_participants {
     suppression_ = std::make_shared<std::vector<std::string>>(engine_.shards());
     suppression_snapshot_ =
         engine_.visit_evaluators([out = suppression_](std::size_t i, evaluator& e) {
-          if (e.suppression_entries() != 0) e.serialize_suppression((*out)[i]);
+          if (e.history_entries() != 0) e.serialize_history((*out)[i]);
         });
     // The barrier is queued behind every record below the offsets: the inputs may go on.
     inputs_.release();
@@ -313,6 +313,7 @@ void coordinator::build() {
   eo.window.bin_width = rule_->bin_width;
   eo.window.retention = rule_->query_period + cfg_.evaluation.allowed_lateness;
   eo.window.max_keys = cfg_.limits.max_keys_per_shard;
+  eo.window.max_targets = cfg_.max_targets;
   eo.window.sliding = cfg_.evaluation.window == window_kind::sliding;
   eo.mode = cfg_.mode;
   eo.ipv6_prefix = cfg_.ipv6_prefix;
@@ -480,15 +481,15 @@ void coordinator::restore() {
         const auto& g = *usable[static_cast<std::size_t>(chosen[i])];
         const bool intact = i < g.suppression_intact.size() && g.suppression_intact[i];
         if (!intact || i >= g.data.suppression.size() ||
-            !e.deserialize_suppression(g.data.suppression[i]))
+            !e.deserialize_history(g.data.suppression[i]))
           ++suppression_lost;
       })
       .wait();
   if (suppression_lost != 0) {
     problem_count += suppression_lost;
     spdlog::error(
-        "{} shard(s): the suppression state could not be restored; their sources may alert "
-        "again within suppression.duration",
+        "{} shard(s): the alert history could not be restored; their sources may alert "
+        "again within suppression.duration, and open new incidents",
         suppression_lost);
   }
   std::vector<const input_offsets*> used;

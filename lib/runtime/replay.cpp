@@ -323,6 +323,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   eo.window.bin_width = rule.bin_width;
   eo.window.retention = rule.query_period + opt.evaluation.allowed_lateness;
   eo.window.max_keys = opt.max_keys_per_shard;
+  eo.window.max_targets = opt.max_targets;
   eo.window.sliding = opt.evaluation.window == window_kind::sliding;
   eo.mode = opt.mode;
   eo.ipv6_prefix = opt.ipv6_prefix;

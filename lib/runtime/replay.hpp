@@ -21,6 +21,7 @@ struct replay_options {
   unsigned shards = 2;
   unsigned parse_threads = 0;  // 0 = number of cores
   std::size_t max_keys_per_shard = 4'000'000;
+  unsigned max_targets = 10;  // evidence.max_targets
   output_schema schema = output_schema::native;
   std::size_t chunk_bytes = 1u << 20;
   local_zone zone;  // of zone-less times in the files (an input's `timezone:`); default UTC

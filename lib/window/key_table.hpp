@@ -9,12 +9,13 @@
 
 #include "core/assert.hpp"
 #include "core/time.hpp"
+#include "window/key_evidence.hpp"
 #include "window/label_set.hpp"
 #include "window/port_set.hpp"
 
 namespace portscand {
 
-// Everything the rule needs of one (source, bin): 36 bytes.
+// Everything the rule and its alert need of one (source, bin): 44 bytes.
 struct __attribute__((packed, aligned(4))) key_state {
   static constexpr std::uint8_t alerted =
       1;  // this key has alerted: never again (SPEC "once per key")
@@ -26,6 +27,8 @@ struct __attribute__((packed, aligned(4))) key_state {
   std::uint32_t last_offset = 0;   // last_seen - bin start
   std::uint32_t events = 0;        // saturating
   std::uint8_t flags = 0;
+  std::uint8_t protocols = 0;  // protocol_bit()s of the records seen
+  key_evidence evidence;       // outcome counts and targets (read with `events`)
 };
 
 // Dense, chunked storage of (key, state) plus an open-addressing index (linear probing)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -79,9 +80,12 @@ void shard_state::touch(bin& b, key_state& s, bool inserted, const network_sessi
     s.first_offset = std::min(s.first_offset, offset);
     s.last_offset = std::max(s.last_offset, offset);
   }
+  const std::uint32_t prior = s.events;
   if (s.events != UINT32_MAX) ++s.events;
   if (r.has_port()) s.ports.insert(static_cast<std::uint16_t>(r.dst_port));
   s.labels.insert(r.reported_by, labels_);
+  s.protocols |= protocol_bit(r.protocol);
+  s.evidence.add(r, prior, config_.max_targets);
   if (b.evaluated) {
     ++stats_.reopened;
     s.flags |= key_state::dirty;
@@ -276,10 +280,11 @@ std::size_t shard_state::memory_bytes() const noexcept {
   std::size_t total = sliding_ ? sliding_->memory_bytes() : 0;
   for (const auto& [start, b] : bins_) {
     total += b.v4.memory_bytes() + b.v6.memory_bytes();
-    for (std::size_t i = 0; i < b.v4.size(); ++i)
-      total += b.v4.at(i).state.ports.heap_bytes() + b.v4.at(i).state.labels.heap_bytes();
-    for (std::size_t i = 0; i < b.v6.size(); ++i)
-      total += b.v6.at(i).state.ports.heap_bytes() + b.v6.at(i).state.labels.heap_bytes();
+    const auto heap = [](const key_state& k) {
+      return k.ports.heap_bytes() + k.labels.heap_bytes() + k.evidence.heap_bytes();
+    };
+    for (std::size_t i = 0; i < b.v4.size(); ++i) total += heap(b.v4.at(i).state);
+    for (std::size_t i = 0; i < b.v6.size(); ++i) total += heap(b.v6.at(i).state);
   }
   return total;
 }
@@ -290,16 +295,21 @@ namespace portscand {
 namespace {
 
 constexpr std::uint32_t state_magic = 0x50534853;  // "SHSP"
-constexpr std::uint32_t state_version = 1;
+// Version 1: tumbling state without the alert's evidence beyond ports and labels (still
+// read: its keys restore with no targets, protocols or outcomes).
+constexpr std::uint32_t state_version_1 = 1;
 // Version 2: a sliding window's state (sliding_state::serialize) after the same header.
-// Tumbling state is still written as version 1, byte for byte as before.
 constexpr std::uint32_t sliding_state_version = 2;
+// Version 3: tumbling state as version 1, each key followed by its protocols, outcome
+// counts and targets (key_state).
+constexpr std::uint32_t state_version = 3;
 
 template <typename Table, typename WriteKey>
 void write_table(binary_writer& w, const Table& t,
                  const std::unordered_map<label_id, std::uint32_t>& dict, WriteKey write_key) {
   std::vector<std::uint16_t> ports;
   std::vector<label_id> ids;
+  std::vector<target_set::target> targets;
   w.put<std::uint64_t>(t.size());
   for (std::size_t i = 0; i < t.size(); ++i) {
     const auto& e = t.at(i);
@@ -315,6 +325,18 @@ void write_table(binary_writer& w, const Table& t,
     s.labels.ids(ids);
     w.put<std::uint8_t>(static_cast<std::uint8_t>(ids.size()));
     for (auto id : ids) w.put<std::uint32_t>(dict.at(id));
+    w.put<std::uint8_t>(s.protocols);
+    const outcome_counts outcomes = s.evidence.outcomes(s.events);
+    w.put<std::uint32_t>(outcomes.allowed);
+    w.put<std::uint32_t>(outcomes.denied);
+    w.put<std::uint32_t>(outcomes.dropped);
+    s.evidence.targets(s.events, targets);
+    w.put<std::uint8_t>(static_cast<std::uint8_t>(s.evidence.truncated() ? 1 : 0));
+    w.put<std::uint8_t>(static_cast<std::uint8_t>(targets.size()));
+    for (const auto& t : targets) {
+      w.put_bytes(t.address.data(), t.address.size());
+      w.put<std::uint32_t>(t.count);
+    }
   }
 }
 
@@ -373,8 +395,9 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
   std::uint32_t magic = 0, version = 0;
   std::int64_t bin_width = 0, watermark = 0;
   // A checkpoint of the other window kind is refused: the state does not translate.
-  if (!r.get(magic) || magic != state_magic || !r.get(version) ||
-      version != (sliding_ ? sliding_state_version : state_version))
+  if (!r.get(magic) || magic != state_magic || !r.get(version)) return false;
+  if (sliding_ ? version != sliding_state_version
+               : version != state_version && version != state_version_1)
     return false;
   if (!r.get(bin_width) || bin_width != config_.bin_width || !r.get(watermark)) return false;
   if (sliding_) {
@@ -396,6 +419,7 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
   }
   std::uint64_t nbins = 0;
   if (!r.get(nbins) || nbins > (1u << 20)) return false;
+  std::vector<target_set::target> targets;
   auto read_table = [&](auto& table, auto read_key) -> bool {
     std::uint64_t n = 0;
     if (!r.get(n)) return false;
@@ -425,6 +449,24 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
         std::uint32_t idx = 0;
         if (!r.get(idx) || idx >= dict.size()) return false;
         s.labels.insert(dict[idx], labels_);
+      }
+      if (version == state_version) {
+        std::uint8_t protocols = 0, truncated = 0, ntargets = 0;
+        outcome_counts outcomes;
+        if (!r.get(protocols) || !r.get(outcomes.allowed) || !r.get(outcomes.denied) ||
+            !r.get(outcomes.dropped) || !r.get(truncated) || truncated > 1 || !r.get(ntargets))
+          return false;
+        s.protocols = protocols;
+        targets.clear();
+        for (std::uint8_t k = 0; k < ntargets; ++k) {
+          target_set::target t{};
+          // Ascending and distinct, as written.
+          if (!r.get_bytes(t.address.data(), t.address.size()) || !r.get(t.count) ||
+              (k != 0 && std::memcmp(targets.back().address.data(), t.address.data(), 16) >= 0))
+            return false;
+          targets.push_back(t);
+        }
+        s.evidence.restore(events, outcomes, targets, truncated != 0, config_.max_targets);
       }
       ++keys_;
     }

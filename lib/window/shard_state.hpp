@@ -26,6 +26,9 @@ struct window_config {
   // which keys will alert and how far the others are; the window cannot see the rule, so
   // runtime copies it here at start and on every reload (set_threshold).
   std::uint32_t threshold = 50;
+  // `evidence.max_targets`: the destination addresses each key keeps for its alert
+  // (target_set: the smallest ones). 0 keeps none.
+  std::uint32_t max_targets = 10;
   // `evaluation: {window: sliding}`: per-source sliding state (sliding_state) instead of
   // bins; evaluate_sliding() instead of evaluate_closed(). Scale-out refuses it (config).
   bool sliding = false;

@@ -20,6 +20,12 @@ network_session rec(std::uint32_t src, timestamp_us t, int port) {
   r.has_time = true;
   r.dst_port = port;
   r.reported_by = label_table::global().intern("Fortinet/Fortigate");
+  // As a benign source's records are: one of a few servers, TCP, allowed (the alert's case
+  // evidence is kept for every key).
+  r.has_dst = true;
+  r.dst = ip_address::from_v4(0xC6336400u + (src % 16));
+  r.protocol = 6;
+  r.action = dvc_action::allow;
   return r;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # detect_options_test.sh PORTSCAND GEN_WORKLOAD
 #
-# The rule-level options (README "Exclusions", "Suppression", "IPv6 prefixes") against the
+# The detection options (README "Exclusions", "Suppression", "IPv6 prefixes", "Incidents",
+# "What an alert carries") against the
 # DuckDB oracle (tests/oracle): `portscand replay --config` with each option, and the oracle
 # with the same option written its own way (exclusions as a WHERE clause, suppression as a
 # post-filter over the ordered alerts, IPv6 prefixes as a prefix expression), on one
@@ -122,6 +123,33 @@ n90=$(wc -l <"$work/suppression_90m.oracle.jsonl") n75=$(wc -l <"$work/suppressi
 [ "$n90" -lt "$n75" ] || failed "suppression: 90m leaves $n90 alerts, 75m $n75: the longer must suppress more"
 grep -q 'portscand_alerts_suppressed_total' "$work/suppression_90m.replay.stderr" ||
   failed "suppression: replay's summary does not count the suppressed alerts"
+
+# --- Incidents (README "Incidents"), on the two rounds: by default (24 h) a scanner's second
+# round, 80 minutes on, joins the incident of its first; with a 1 h grouping it opens a
+# second incident; with 0 every alert is its own. The oracle chains the incidents itself.
+node -e '
+  const fs = require("fs");
+  const bySource = new Map();
+  for (const line of fs.readFileSync(process.argv[1], "utf8").split("\n")) {
+    if (line === "") continue;
+    const a = JSON.parse(line);
+    if (!bySource.has(a.SrcIpAddr)) bySource.set(a.SrcIpAddr, new Set());
+    bySource.get(a.SrcIpAddr).add(a.incident_id);
+  }
+  const spanning = [...bySource.values()].filter((ids) => ids.size === 1).length;
+  if (spanning < 20) { console.error(`only ${spanning} sources keep one incident`); process.exit(1); }
+' "$work/plain2.jsonl" || failed "incidents: the oracle does not keep one incident per scanner"
+replay_plain2=$work/incidents_default.replay.jsonl
+"$portscand" replay --format asim --shards 3 "$workload" >"$replay_plain2" 2>/dev/null ||
+  failed "incidents: replay without options failed"
+node "$oracle/compare.mjs" --names oracle,replay "$work/plain2.jsonl" "$replay_plain2" ||
+  failed "incidents: the default grouping differs from the oracle"
+check incidents_1h 'incidents: {grouping: 1h}' --incident-grouping 3600
+check incidents_off 'incidents: {grouping: 0s}' --incident-grouping 0
+
+# --- Targets kept per alert (README "What an alert carries").
+check max_targets_3 'evidence: {max_targets: 3}' --max-targets 3
+check max_targets_0 'evidence: {max_targets: 0}' --max-targets 0
 workload=$work/workload.jsonl
 plain_alerts=$work/plain.jsonl
 

@@ -8,11 +8,15 @@
 //                         EXPECTED ACTUAL
 //
 // Compared, for each alert: alert_id, SrcIpAddr, TimeGenerated, window.start, window.end,
-// AttemptedPortsCount, AttemptedPorts, ReportedBy, first_seen, last_seen, event_count.
-// Other fields (schema, rule metadata, title, detected_at, ...) are not the oracle's
-// business and are ignored. An alert is identified by (SrcIpAddr, TimeGenerated).
+// AttemptedPortsCount, AttemptedPorts, ReportedBy, first_seen, last_seen, event_count;
+// incident_id when the expected alert has one; and when the expected alert carries the
+// case evidence (`outcomes`): the targets' addresses and attempts, targets_truncated,
+// protocols and outcomes. Other fields (schema, rule metadata, title, detected_at, ...)
+// are not the oracle's business and are ignored. An alert is identified by (SrcIpAddr,
+// TimeGenerated).
 // --ignore FIELD leaves one of the compared fields out (scale-out: a record forwarded twice
-// after a crash may raise event_count, which its guarantee allows).
+// after a crash may raise event_count, which its guarantee allows). Ignoring event_count
+// also ignores the other record counts: targets.attempts and outcomes.
 
 import fs from 'node:fs';
 
@@ -28,6 +32,12 @@ const ALL_FIELDS = [
   ['first_seen', (a) => a.first_seen],
   ['last_seen', (a) => a.last_seen],
   ['event_count', (a) => a.event_count],
+  ['incident_id', (a) => a.incident_id, (e) => 'incident_id' in e],
+  ['targets.address', (a) => a.targets?.map((t) => t.address), (e) => 'outcomes' in e],
+  ['targets.attempts', (a) => a.targets?.map((t) => t.attempts), (e) => 'outcomes' in e],
+  ['targets_truncated', (a) => a.targets_truncated, (e) => 'outcomes' in e],
+  ['protocols', (a) => a.protocols, (e) => 'outcomes' in e],
+  ['outcomes', (a) => a.outcomes, (e) => 'outcomes' in e],
 ];
 
 function usage(message) {
@@ -52,6 +62,7 @@ if (files.length !== 2 || names.length !== 2) usage();
 for (const f of ignored)
   if (!ALL_FIELDS.some(([name]) => name === f) || f === 'alert_id' || f === 'SrcIpAddr' || f === 'TimeGenerated')
     usage(`cannot ignore ${f}`);
+if (ignored.has('event_count')) ignored.add('targets.attempts').add('outcomes');
 const FIELDS = ALL_FIELDS.filter(([name]) => !ignored.has(name));
 
 const problems = [];
@@ -114,7 +125,8 @@ for (const e of expected) {
     report('missing', `${e.key} (${names[0]}:${e.line}) is not in ${names[1]}: ${JSON.stringify(e.alert).slice(0, 200)}`);
     continue;
   }
-  for (const [field, get] of FIELDS) {
+  for (const [field, get, applies] of FIELDS) {
+    if (applies !== undefined && !applies(e.alert)) continue;
     const ev = get(e.alert);
     const av = get(a.alert);
     if (ev === undefined) report('field', `${e.key}: ${names[0]}:${e.line} has no ${field}`);

@@ -10,6 +10,8 @@
 --   input      path of the NDJSON file (one JSON object per line)
 --   mode       'default' or 'sentinel'
 --   threshold  an alert needs more than this many distinct ports (SPEC: 50)
+--   max_targets  how many destination addresses an alert lists (README "What an alert
+--              carries": the smallest ones, by the 128-bit form)
 --
 -- The configuration options (README "Exclusions"), from oracle.mjs:
 --   ps_exclusions      one row per exclusion entry: idx (its position), src/dst (lists of block prefixes as
@@ -40,7 +42,8 @@ CREATE OR REPLACE TEMP TABLE ps_lines AS
 WITH docs AS (
   SELECT json AS doc,
          json_extract_string(json, ['$.TimeGenerated', '$.SrcIpAddr', '$.DstPortNumber',
-                                    '$.EventVendor', '$.EventProduct', '$.DstIpAddr']) AS v
+                                    '$.EventVendor', '$.EventProduct', '$.DstIpAddr',
+                                    '$.NetworkProtocol', '$.DvcAction']) AS v
   FROM read_json_objects(getvariable('input'), format = 'newline_delimited',
                          ignore_errors = true)
 )
@@ -51,7 +54,23 @@ SELECT doc IS NULL AS not_json,
        ps_port(v[3]) AS port,
        ps_time_us(v[1]) AS us,
        ps_label(v[4], v[5]) AS label,
-       CASE WHEN ps_is_v4(v[6]) THEN ps_v4_bits(ps_v4_octets(v[6])) END AS dst_bits
+       CASE WHEN ps_is_v4(v[6]) THEN ps_v4_bits(ps_v4_octets(v[6])) END AS dst_bits,
+       CASE WHEN ps_is_v4(v[6]) THEN array_to_string(ps_v4_octets(v[6]), '.') END AS dst,
+       -- The protocol's bit in the alert's list (README "What an alert carries"): ASIM
+       -- NetworkProtocol by name or IANA number. Only the names below are known here.
+       CASE upper(v[7])
+         WHEN 'TCP' THEN 1 WHEN '6' THEN 1
+         WHEN 'UDP' THEN 2 WHEN '17' THEN 2
+         WHEN 'ICMP' THEN 3 WHEN '1' THEN 3
+         WHEN 'IPV6-ICMP' THEN 4 WHEN 'ICMPV6' THEN 4 WHEN '58' THEN 4
+         WHEN 'SCTP' THEN 5 WHEN '132' THEN 5
+       END AS protocol_bit,
+       -- ASIM DvcAction: what got through, what was refused, what was silently dropped.
+       CASE
+         WHEN v[8] IN ('Allow', 'Encrypt', 'Decrypt') THEN 'allowed'
+         WHEN v[8] IN ('Deny', 'Reset', 'Reset Source', 'Reset Destination') THEN 'denied'
+         WHEN v[8] IN ('Drop', 'Drop ICMP') THEN 'dropped'
+       END AS outcome
 FROM docs;
 
 CREATE OR REPLACE TEMP TABLE ps_sources AS
@@ -69,7 +88,8 @@ SELECT CASE
        END AS reject,
        s.src,
        ps_candidate_in(getvariable('mode'), s.candidate_default, s.candidate_sentinel) AS candidate,
-       l.port, l.us, ps_bin(l.us) AS bin_us, l.label, s.src_bits, l.dst_bits
+       l.port, l.us, ps_bin(l.us) AS bin_us, l.label, s.src_bits, l.dst_bits, l.dst,
+       l.protocol_bit, l.outcome
 FROM ps_lines l
 LEFT JOIN ps_sources s USING (src_text);
 
@@ -83,7 +103,7 @@ ORDER BY reject;
 -- The accepted candidate records with the exclusion entry that takes each (the first in
 -- configuration order that matches it; NULL: none).
 CREATE OR REPLACE TEMP VIEW ps_candidates AS
-SELECT r.src, r.bin_us, r.us, r.port, r.label,
+SELECT r.src, r.bin_us, r.us, r.port, r.label, r.dst_bits, r.dst, r.protocol_bit, r.outcome,
        (SELECT min(x.idx) FROM ps_exclusions x
         WHERE (len(x.src) = 0 OR EXISTS (SELECT 1 FROM unnest(x.src) AS b(p) WHERE starts_with(r.src_bits, b.p)))
           AND (len(x.dst) = 0 OR EXISTS (SELECT 1 FROM unnest(x.dst) AS b(p) WHERE starts_with(r.dst_bits, b.p)))
@@ -99,11 +119,28 @@ GROUP BY excluded_by ORDER BY excluded_by;
 
 CREATE OR REPLACE TEMP VIEW ps_expected_alerts AS
 WITH candidates AS (
-  SELECT src, bin_us, us, port, label FROM ps_candidates WHERE excluded_by IS NULL
+  SELECT src, bin_us, us, port, label, dst_bits, dst, protocol_bit, outcome
+  FROM ps_candidates WHERE excluded_by IS NULL
 ), keys AS (
   -- Every accepted record of the key counts, with or without a port.
-  SELECT src, bin_us, count(*) AS event_count, min(us) AS first_us, max(us) AS last_us
+  SELECT src, bin_us, count(*) AS event_count, min(us) AS first_us, max(us) AS last_us,
+         count(*) FILTER (WHERE outcome = 'allowed') AS allowed,
+         count(*) FILTER (WHERE outcome = 'denied') AS denied,
+         count(*) FILTER (WHERE outcome = 'dropped') AS dropped,
+         list(DISTINCT protocol_bit ORDER BY protocol_bit) FILTER (WHERE protocol_bit IS NOT NULL)
+           AS protocol_bits
   FROM candidates
+  GROUP BY src, bin_us
+), target_counts AS (
+  SELECT src, bin_us, dst_bits, any_value(dst) AS dst, count(*) AS attempts
+  FROM candidates WHERE dst_bits IS NOT NULL
+  GROUP BY src, bin_us, dst_bits
+), targets AS (
+  -- The smallest max_targets addresses (bit strings of equal length sort as numbers).
+  SELECT src, bin_us, count(*) AS distinct_targets,
+         list({'address': dst, 'attempts': attempts} ORDER BY dst_bits)[1:getvariable('max_targets')]
+           AS targets
+  FROM target_counts
   GROUP BY src, bin_us
 ), ports AS (
   SELECT src, bin_us, count(*) AS n, list(port ORDER BY port)[1:100] AS ports
@@ -124,9 +161,14 @@ SELECT k.src AS "SrcIpAddr",
        ps_iso(k.bin_us + ps_bin_width_us()) AS window_end,
        ps_iso(k.first_us) AS first_seen,
        ps_iso(k.last_us) AS last_seen,
-       k.event_count
+       k.event_count,
+       coalesce(t.targets, []) AS targets,
+       coalesce(t.distinct_targets, 0) > getvariable('max_targets') AS targets_truncated,
+       coalesce(k.protocol_bits, []) AS protocol_bits,
+       k.allowed, k.denied, k.dropped
 FROM keys k
 JOIN ports p USING (src, bin_us)
 JOIN labels l USING (src, bin_us)
+LEFT JOIN targets t USING (src, bin_us)
 WHERE p.n > getvariable('threshold')
 ORDER BY k.bin_us, encode(k.src);

@@ -31,6 +31,11 @@
 //   --suppression SECS  README "Suppression": after an alert for a source, no alert for a bin
 //                       of that source starting less than SECS later (a post-filter over the
 //                       ordered alerts)
+//   --max-targets N     README "What an alert carries": the destination addresses an alert
+//                       lists (the N smallest; default 10)
+//   --incident-grouping SECS  README "Incidents": alerts of a source within SECS of its
+//                       incident's first alert share the incident id (default 86400; 0: one
+//                       incident per alert)
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -54,7 +59,8 @@ function fail(message) {
 function parseArgs(argv) {
   const opts = { mode: 'default', threshold: 50, rejectsOut: null, rejects: true,
                  sql: null, view: 'ps_expected_alerts', timing: false, baseline: false, input: null,
-                 window: 'tumbling', exclusions: null, suppression: 0 };
+                 window: 'tumbling', exclusions: null, suppression: 0, maxTargets: 10,
+                 incidentGrouping: 86400 };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     const value = () => {
@@ -74,6 +80,8 @@ function parseArgs(argv) {
     else if (a === '--excluded-out') opts.excludedOut = value();
     else if (a === '--ipv6-prefix') opts.ipv6Prefix = Number(value());
     else if (a === '--suppression') opts.suppression = Number(value());
+    else if (a === '--max-targets') opts.maxTargets = Number(value());
+    else if (a === '--incident-grouping') opts.incidentGrouping = Number(value());
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (opts.input === null) opts.input = a;
     else fail('exactly one input file');
@@ -153,6 +161,7 @@ async function main() {
     `SET VARIABLE input = ${sqlString(path.resolve(opts.input))};`,
     `SET VARIABLE mode = ${sqlString(opts.mode)};`,
     `SET VARIABLE threshold = ${opts.threshold};`,
+    `SET VARIABLE max_targets = ${opts.maxTargets};`,
     `SET VARIABLE ipv6_prefix = ${Number.isInteger(opts.ipv6Prefix) ? opts.ipv6Prefix : 128};`,
   ].join('\n'));
   await runScript(con, fs.readFileSync(path.join(here, 'spec_macros.sql'), 'utf8'));
@@ -197,6 +206,7 @@ async function main() {
 
   const out = [];
   const lastKept = new Map();  // suppression: source -> bin start (ms) of its last alert
+  const incidents = new Map();  // source -> start (ms) of its current incident
   for (const r of rows) {
     if (opts.suppression > 0) {
       const bin = Date.parse(r.TimeGenerated);
@@ -204,9 +214,20 @@ async function main() {
       if (last !== undefined && bin - last < opts.suppression * 1000) continue;
       lastKept.set(r.SrcIpAddr, bin);
     }
+    // The incident: it starts with a source's first alert; an alert whose bin starts
+    // incident-grouping or more after that start opens the next one.
+    const start = Date.parse(r.TimeGenerated);
+    let incident = incidents.get(r.SrcIpAddr);
+    if (incident === undefined || opts.incidentGrouping === 0 ||
+        start - incident.ms >= opts.incidentGrouping * 1000) {
+      incident = { ms: start, text: r.TimeGenerated };
+      incidents.set(r.SrcIpAddr, incident);
+    }
     const alert = {
       alert_id: uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${r.TimeGenerated}${
         opts.window === 'sliding' ? '|sliding' : ''}`),
+      incident_id: uuidV5(ALERT_ID_NAMESPACE,
+                          `${RULE_ID}|${r.SrcIpAddr}|${incident.text}|incident`),
       SrcIpAddr: r.SrcIpAddr,
       TimeGenerated: r.TimeGenerated,
       AttemptedPortsCount: Number(r.AttemptedPortsCount),
@@ -217,6 +238,15 @@ async function main() {
       last_seen: r.last_seen,
       event_count: Number(r.event_count),
     };
+    if (r.targets !== undefined) {
+      const PROTOCOLS = ['TCP', 'UDP', 'ICMP', 'IPv6-ICMP', 'SCTP'];
+      alert.targets = r.targets.map((t) => ({ address: t.address, attempts: Number(t.attempts) }));
+      alert.targets_truncated = r.targets_truncated;
+      alert.protocols = r.protocol_bits.map((b) => PROTOCOLS[Number(b) - 1]);
+      const [allowed, denied, dropped] = [r.allowed, r.denied, r.dropped].map(Number);
+      alert.outcomes = { allowed, denied, dropped,
+                         unknown: alert.event_count - allowed - denied - dropped };
+    }
     out.push(JSON.stringify(alert));
   }
   process.stdout.write(out.length ? out.join('\n') + '\n' : '');

@@ -284,7 +284,7 @@ TEST(Sliding, CheckpointRoundTripKeepsAlertsAndPolicy) {
   std::string tumbling_bytes;
   tumbling.add(rec("192.0.2.1", t0, 80));
   tumbling.serialize(tumbling_bytes);
-  EXPECT_EQ(tumbling_bytes.substr(4, 4), std::string("\x01\0\0\0", 4));  // still version 1
+  EXPECT_EQ(tumbling_bytes.substr(4, 4), std::string("\x03\0\0\0", 4));  // tumbling: version 3
   shard_state sliding(config(true));
   EXPECT_FALSE(sliding.deserialize(tumbling_bytes, labels));
   // Truncations never decode.

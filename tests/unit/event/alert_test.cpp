@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "event/network_session.hpp"
 #include "ocsf_schema.hpp"
 
 namespace portscand {
@@ -47,6 +48,12 @@ alert sample_alert() {
   a.event_count = 912;
   a.detected_at = a.bin_end;
   a.alert_id = make_alert_id(rule->id, a.src, a.bin_start);
+  a.incident_id = make_incident_id(rule->id, "203.0.113.7", a.bin_start - 600 * us_per_second);
+  a.has_targets = true;
+  a.targets = {{*ip_address::parse("192.0.2.10"), 600}, {*ip_address::parse("2001:db8::1"), 12}};
+  a.targets_truncated = true;
+  a.protocols = protocol_bit(6) | protocol_bit(17);
+  a.outcomes = {3, 800, 100};
   return a;
 }
 
@@ -121,6 +128,58 @@ std::string listing(const std::vector<std::string>& problems) {
   std::string out;
   for (const auto& p : problems) out += p + "\n";
   return out;
+}
+
+// README "What an alert carries": worked out from sample_alert() by hand (912 events, 903
+// with an outcome: 9 unknown).
+TEST(AlertJson, NativeSchemaCarriesTheCaseEvidence) {
+  const auto j = nlohmann::json::parse(render_alert(sample_alert(), alert_schema::native));
+  EXPECT_EQ(j.at("incident_id"),
+            make_incident_id("r-1", "203.0.113.7", *parse_iso8601("2026-11-28T09:55:00Z")));
+  EXPECT_EQ(j.at("targets"), nlohmann::json::parse(R"([{"address":"192.0.2.10","attempts":600},
+                                                       {"address":"2001:db8::1","attempts":12}])"));
+  EXPECT_EQ(j.at("targets_truncated"), true);
+  EXPECT_EQ(j.at("protocols"), nlohmann::json::parse(R"(["TCP","UDP"])"));
+  EXPECT_EQ(j.at("outcomes"),
+            nlohmann::json::parse(R"({"allowed":3,"denied":800,"dropped":100,"unknown":9})"));
+  // A sliding alert (has_targets false) says nothing of them rather than "none".
+  alert s = sample_alert();
+  s.has_targets = false;
+  s.targets.clear();
+  const auto k = nlohmann::json::parse(render_alert(s, alert_schema::native));
+  EXPECT_FALSE(k.contains("targets"));
+  EXPECT_FALSE(k.contains("outcomes"));
+}
+
+// OCSF: each target is a resource, an evidence (source -> destination) and an observable
+// whose name is a path that exists in the finding.
+TEST(AlertJson, OcsfCarriesTheTargetsAsResourcesEvidencesAndObservables) {
+  const auto j = nlohmann::json::parse(render_alert(sample_alert(), alert_schema::ocsf));
+  ASSERT_EQ(j.at("resources").size(), 2u);
+  EXPECT_EQ(j.at("resources")[1].at("uid"), "2001:db8::1");
+  EXPECT_EQ(j.at("resources")[1].at("data").at("attempts"), 12);
+  ASSERT_EQ(j.at("evidences").size(), 3u);
+  EXPECT_EQ(j.at("evidences")[1].at("dst_endpoint").at("ip"), "192.0.2.10");
+  EXPECT_EQ(j.at("evidences")[1].at("src_endpoint").at("ip"), "203.0.113.7");
+  ASSERT_EQ(j.at("observables").size(), 3u);
+  for (const auto& o : j.at("observables")) {
+    // "evidences[0].src_endpoint.ip" / "resources[1].uid": follow the path.
+    const std::string name = o.at("name");
+    const auto open = name.find('['), close = name.find(']');
+    const auto& list = j.at(name.substr(0, open));
+    const auto& item = list.at(std::stoul(name.substr(open + 1, close - open - 1)));
+    const nlohmann::json* v = &item;
+    std::size_t at = close + 2;
+    while (at <= name.size()) {
+      const auto dot = name.find('.', at);
+      v = &v->at(name.substr(at, dot == std::string::npos ? std::string::npos : dot - at));
+      if (dot == std::string::npos) break;
+      at = dot + 1;
+    }
+    EXPECT_EQ(*v, o.at("value")) << name;
+  }
+  EXPECT_EQ(j.at("unmapped").at("incident_id"), sample_alert().incident_id);
+  EXPECT_EQ(j.at("unmapped").at("outcomes").at("unknown"), 9);
 }
 
 TEST(AlertJson, OcsfValidatesAgainstTheSchemaRelease) {

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "event/network_session.hpp"
 #include "ingest/ingest_test_util.hpp"
 #include "ocsf_schema.hpp"
 #include "publish/http_receiver.hpp"
@@ -605,7 +606,12 @@ TEST_F(HttpOutput, TheHivePresetCreatesATheHive5Alert) {
   c.preset = http_preset::thehive;
   c.token = "hive-api-key";
   http_output out("http-test", output_schema::native, c, m_);
-  const alert a = test_alert(0);
+  alert a = test_alert(0);
+  a.incident_id = "0b6d6e3c-1111-5222-8333-944455556666";
+  a.has_targets = true;
+  a.targets = {{*ip_address::parse("192.0.2.10"), 40}, {*ip_address::parse("192.0.2.11"), 11}};
+  a.protocols = protocol_bit(6);
+  a.outcomes = {1, 50, 0};
   ASSERT_TRUE(out.publish({a}));
   ASSERT_TRUE(out.flush(10s));
   const auto rs = rx.requests();
@@ -624,14 +630,26 @@ TEST_F(HttpOutput, TheHivePresetCreatesATheHive5Alert) {
   EXPECT_EQ(b["date"], 1795860600000);
   const auto tags = b["tags"].get<std::vector<std::string>>();
   EXPECT_NE(std::find(tags.begin(), tags.end(), "T1046"), tags.end());
+  // Every alert of the incident carries its tag: the analyst finds and merges them.
+  EXPECT_NE(std::find(tags.begin(), tags.end(),
+                      "portscand:incident=0b6d6e3c-1111-5222-8333-944455556666"),
+            tags.end());
+  const std::string description = b["description"];
+  EXPECT_NE(description.find("- Targets: 192.0.2.10 (40 attempts), 192.0.2.11 (11 attempts)"),
+            std::string::npos)
+      << description;
+  EXPECT_NE(description.find("- Outcomes: 1 allowed, 50 denied, 0 dropped"), std::string::npos);
   ASSERT_TRUE(b["observables"].is_array());
-  ASSERT_EQ(b["observables"].size(), 2u);
+  ASSERT_EQ(b["observables"].size(), 4u);
   EXPECT_EQ(b["observables"][0]["dataType"], "ip");
   EXPECT_EQ(b["observables"][0]["data"], "203.0.113.0");
-  EXPECT_EQ(b["observables"][1]["dataType"], "other");
+  EXPECT_EQ(b["observables"][1]["dataType"], "ip");  // the scanned targets
+  EXPECT_EQ(b["observables"][1]["data"], "192.0.2.10");
+  EXPECT_EQ(b["observables"][2]["data"], "192.0.2.11");
+  EXPECT_EQ(b["observables"][3]["dataType"], "other");
   std::string ports = "ports:1";
   for (int p = 2; p <= 51; ++p) ports += "," + std::to_string(p);
-  EXPECT_EQ(b["observables"][1]["data"], ports);
+  EXPECT_EQ(b["observables"][3]["data"], ports);
   for (const auto& o : b["observables"]) {
     EXPECT_TRUE(o["dataType"].is_string());
     EXPECT_TRUE(o["data"].is_string());

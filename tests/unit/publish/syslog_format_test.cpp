@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "event/network_session.hpp"
 #include "ocsf_schema.hpp"
 #include "parse/cef.hpp"
 
@@ -83,6 +84,42 @@ TEST(RenderCef, IPv6SourceGoesToC6a2) {
       << cef;
   EXPECT_EQ(cef.find(" src="), std::string::npos);
   EXPECT_EQ(cef.find("cs2"), std::string::npos);  // nothing reported it: no empty field
+}
+
+// The case evidence (README "syslog/CEF field mapping"): one IPv4 target and one protocol
+// fill dst and proto; the targets list, the incident and the outcome counts their own keys.
+TEST(RenderCef, CarriesTargetsOutcomesAndTheIncident) {
+  alert a = awkward_alert();
+  a.incident_id = "11111111-2222-5333-8444-555555555555";
+  a.has_targets = true;
+  a.targets = {{*ip_address::parse("192.0.2.10"), 12}};
+  a.protocols = protocol_bit(6);
+  a.outcomes = {2, 7, 3};
+  const auto m = parse_cef_message(render_cef(a, "1"));
+  ASSERT_TRUE(m);
+  std::map<std::string, std::string> ext(m->extension.begin(), m->extension.end());
+  EXPECT_EQ(m->extension.size(), ext.size());
+  EXPECT_EQ(ext["dst"], "192.0.2.10");
+  EXPECT_EQ(ext["proto"], "TCP");
+  EXPECT_EQ(ext["cs6Label"], "IncidentId");
+  EXPECT_EQ(ext["cs6"], "11111111-2222-5333-8444-555555555555");
+  EXPECT_EQ(ext["flexString1Label"], "Targets");
+  EXPECT_EQ(ext["flexString1"], "192.0.2.10 (12)");
+  EXPECT_EQ(ext["cn2Label"], "AllowedAttempts");
+  EXPECT_EQ(ext["cn2"], "2");
+  EXPECT_EQ(ext["cn3Label"], "BlockedAttempts");
+  EXPECT_EQ(ext["cn3"], "10");  // 7 denied + 3 dropped
+
+  // Two targets (one IPv6), the list cut, two protocols: no single dst or proto to name.
+  a.targets.push_back({*ip_address::parse("2001:db8::1"), 1});
+  a.targets_truncated = true;
+  a.protocols |= protocol_bit(17);
+  const auto m2 = parse_cef_message(render_cef(a, "1"));
+  ASSERT_TRUE(m2);
+  std::map<std::string, std::string> ext2(m2->extension.begin(), m2->extension.end());
+  EXPECT_EQ(ext2.count("dst"), 0u);
+  EXPECT_EQ(ext2.count("proto"), 0u);
+  EXPECT_EQ(ext2["flexString1"], "192.0.2.10 (12), 2001:db8::1 (1), ...");
 }
 
 TEST(RenderCef, ParsesBackWithOurCefParserToTheSameValues) {

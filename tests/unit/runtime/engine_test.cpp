@@ -187,10 +187,10 @@ TEST(Suppression, TheStateSurvivesASerializeAndRestoreOfTheEvaluator) {
   first.evaluate(st, rule, t0 + 5 * us_per_minute, 0, out);
   ASSERT_EQ(out.size(), 2u);
   std::string bytes;
-  first.serialize_suppression(bytes);
+  first.serialize_history(bytes);
   evaluator restored;
-  ASSERT_TRUE(restored.deserialize_suppression(bytes));
-  EXPECT_EQ(restored.suppression_entries(), 2u);
+  ASSERT_TRUE(restored.deserialize_history(bytes));
+  EXPECT_EQ(restored.history_entries(), 4u);  // two suppression entries, two incidents
   shard_state later(wc);
   scan(later, "2001:db8::7", t0 + 30 * us_per_minute);
   scan(later, "203.0.113.7", t0 + 30 * us_per_minute);
@@ -201,9 +201,9 @@ TEST(Suppression, TheStateSurvivesASerializeAndRestoreOfTheEvaluator) {
   EXPECT_EQ(out[0].src.to_string(), "203.0.113.9");
   EXPECT_EQ(restored.stats().suppressed, 2u);
   // Bytes that are not an encoding leave it empty, never half-read.
-  EXPECT_FALSE(restored.deserialize_suppression(bytes.substr(0, bytes.size() - 3)));
-  EXPECT_EQ(restored.suppression_entries(), 0u);
-  EXPECT_TRUE(restored.deserialize_suppression(""));
+  EXPECT_FALSE(restored.deserialize_history(bytes.substr(0, bytes.size() - 3)));
+  EXPECT_EQ(restored.history_entries(), 0u);
+  EXPECT_TRUE(restored.deserialize_history(""));
 }
 
 TEST(Exclusions, ExcludedRecordsDoNotCountAndAreCountedPerEntry) {

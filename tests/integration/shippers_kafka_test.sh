@@ -198,7 +198,8 @@ done
 [ "$failures" -eq 0 ] || fail "the bare lines do not give the planted scans"
 
 # ---- the broker and the shipper -------------------------------------------------------------------
-# Two partitions per topic, as a real topic has several; the shipper spreads over them.
+# Two partitions per topic, as a real topic has several (the shippers send unkeyed messages,
+# and a burst lands in one partition: the other stays empty, which idle_timeout covers).
 mkfifo "$work/ctl"
 topic_args=()
 for sh in "${shapes[@]}"; do topic_args+=(--topic "${sh%%:*}:2"); done

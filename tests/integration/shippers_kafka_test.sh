@@ -91,7 +91,7 @@ case "$shipper" in
 esac
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/shippers_$shipper.XXXXXX") || die "mktemp failed"
-daemon_pid=
+declare -A daemon_pids=()
 shipper_pid=
 broker_pid=
 stop_pid() {  # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL; reaps it
@@ -102,7 +102,8 @@ stop_pid() {  # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL; reaps it
   wait "$pid" 2>/dev/null
 }
 cleanup() {
-  [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  local p
+  for p in "${daemon_pids[@]}"; do kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   [ -n "$shipper_pid" ] && stop_pid "$shipper_pid"
   exec 7>&- 2>/dev/null
   [ -n "$broker_pid" ] && stop_pid "$broker_pid"
@@ -301,10 +302,10 @@ for sh in "${shapes[@]}"; do
   echo "  ${sh%%:*}: $(kcat -C -b "$bootstrap" -t "${sh%%:*}" -o beginning -e -q -c 1 -f '%s' 2>/dev/null | head -c 150)"
 done
 
-# ---- portscand run per shape ----------------------------------------------------------------------
+# ---- portscand run, one per shape, all at once --------------------------------------------------
+# Each its own consumer group, state directory, metrics port and alert file.
 for sh in "${shapes[@]}"; do
-  s=${sh%%:*} set=${sh#*:}
-  want=$(set_lines "$set")
+  s=${sh%%:*}
   cat >"$work/portscand-$s.yaml" <<YAML
 mode: default
 evaluation: {schedule: on_close, allowed_lateness: 0s, idle_timeout: 1s}
@@ -327,38 +328,57 @@ YAML
   "$portscand" check-config --config "$work/portscand-$s.yaml" >/dev/null 2>"$work/check-$s.log" ||
     fail "check-config refused the $s config: $(cat "$work/check-$s.log")"
   "$portscand" run --config "$work/portscand-$s.yaml" >"$work/daemon-$s.log" 2>&1 &
-  daemon_pid=$!
-  port=
+  daemon_pids[$s]=$!
+done
+declare -A metrics_port
+for sh in "${shapes[@]}"; do
+  s=${sh%%:*}
   for _ in $(seq 100); do
-    kill -0 "$daemon_pid" 2>/dev/null || fail "$s: portscand run exited at startup"
-    port=$(grep -o 'metrics on http://[^ ]* (port [0-9]*)' "$work/daemon-$s.log" | grep -o '[0-9]*)$' | tr -d ')')
-    [ -n "$port" ] && break
+    kill -0 "${daemon_pids[$s]}" 2>/dev/null || fail "$s: portscand run exited at startup"
+    metrics_port[$s]=$(grep -o 'metrics on http://[^ ]* (port [0-9]*)' "$work/daemon-$s.log" | grep -o '[0-9]*)$' | tr -d ')')
+    [ -n "${metrics_port[$s]}" ] && break
     sleep 0.1
   done
-  [ -n "$port" ] || fail "$s: the daemon did not log its metrics port"
-  scrape() { curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics-$s.txt" 2>/dev/null; }
-  metric_sum() { awk -v n="$1" '$1 ~ "^"n"[{]" { v += $2 } END { print v + 0 }' "$work/metrics-$s.txt"; }
-  alerts() { if [ -f "$work/alerts-$s.jsonl" ]; then wc -l <"$work/alerts-$s.jsonl"; else echo 0; fi; }
-  nwant=$(wc -l <"$work/bare-$set.alerts")
-  deadline=$((SECONDS + 30))
+  [ -n "${metrics_port[$s]}" ] || fail "$s: the daemon did not log its metrics port"
+done
+scrape() { curl -fsS "http://127.0.0.1:${metrics_port[$1]}/metrics" >"$work/metrics-$1.txt" 2>/dev/null; }
+metric_sum() { awk -v n="$2" '$1 ~ "^"n"[{]" { v += $2 } END { print v + 0 }' "$work/metrics-$1.txt"; }
+alerts() { if [ -f "$work/alerts-$1.jsonl" ]; then wc -l <"$work/alerts-$1.jsonl"; else echo 0; fi; }
+# Until every daemon consumed its whole topic and wrote as many alerts as the bare lines gave.
+deadline=$((SECONDS + 40))
+for sh in "${shapes[@]}"; do
+  s=${sh%%:*} set=${sh#*:}
+  want=$(set_lines "$set") nwant=$(wc -l <"$work/bare-$set.alerts")
   while [ $SECONDS -lt $deadline ]; do
-    kill -0 "$daemon_pid" 2>/dev/null || fail "$s: portscand run died"
-    scrape && [ "$(metric_sum portscand_kafka_messages_total)" -ge "$want" ] && [ "$(alerts)" -ge "$nwant" ] && break
+    kill -0 "${daemon_pids[$s]}" 2>/dev/null || fail "$s: portscand run died"
+    scrape "$s" && [ "$(metric_sum "$s" portscand_kafka_messages_total)" -ge "$want" ] &&
+      [ "$(alerts "$s")" -ge "$nwant" ] && break
     sleep 0.2
   done
-  sleep 1  # an alert beyond the expected ones would come with them (every bin closes at once)
-  scrape || fail "$s: GET /metrics failed"
-  consumed=$(metric_sum portscand_kafka_messages_total)
-  [ "$consumed" -eq "$want" ] || failed "$s: portscand consumed $consumed of the $want records on the topic"
-  kill -TERM "$daemon_pid"
-  for _ in $(seq 300); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$daemon_pid" 2>/dev/null && fail "$s: the daemon did not stop within 30 s of SIGTERM"
-  wait "$daemon_pid"
+done
+sleep 1  # an alert beyond the expected ones would come with them (every bin closes at once)
+for sh in "${shapes[@]}"; do
+  s=${sh%%:*}
+  scrape "$s" || fail "$s: GET /metrics failed"
+  kill -TERM "${daemon_pids[$s]}"
+done
+for sh in "${shapes[@]}"; do
+  s=${sh%%:*}
+  for _ in $(seq 300); do kill -0 "${daemon_pids[$s]}" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "${daemon_pids[$s]}" 2>/dev/null && fail "$s: the daemon did not stop within 30 s of SIGTERM"
+  wait "${daemon_pids[$s]}"
   rc=$?
-  daemon_pid=
+  unset "daemon_pids[$s]"
   [ "$rc" -eq 0 ] || fail "$s: SIGTERM: exit code $rc (want 0)"
+done
 
+# ---- each shape against the hand-worked alerts and the bare lines --------------------------------
+for sh in "${shapes[@]}"; do
+  s=${sh%%:*} set=${sh#*:}
+  want=$(set_lines "$set") nwant=$(wc -l <"$work/bare-$set.alerts")
   before=$failures
+  consumed=$(metric_sum "$s" portscand_kafka_messages_total)
+  [ "$consumed" -eq "$want" ] || failed "$s: portscand consumed $consumed of the $want records on the topic"
   [ -f "$work/alerts-$s.jsonl" ] || : >"$work/alerts-$s.jsonl"
   check_expected "$work/alerts-$s.jsonl" "$set" "$s"
   jq -S -c 'del(.detected_at)' "$work/alerts-$s.jsonl" | sort >"$work/$s.norm"
@@ -367,7 +387,7 @@ YAML
   got=$(counts "$work/metrics-$s.txt")
   [ "$got" = "$(cat "$work/bare-$set.counts")" ] ||
     failed "$s: parsed/rejected/skipped/filtered $got, the bare lines $(cat "$work/bare-$set.counts")"
-  unwrapped=$(metric_sum portscand_records_unwrapped_total)
+  unwrapped=$(metric_sum "$s" portscand_records_unwrapped_total)
   case "$s" in
     json | jsonmesg) [ "$unwrapped" -eq "$want" ] || failed "$s: $unwrapped of $want records unwrapped" ;;
     *) [ "$unwrapped" -eq 0 ] || failed "$s: $unwrapped bare lines counted as unwrapped" ;;

@@ -17,6 +17,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev time
   # real peers for the integration tests
   bsdutils rsyslog rsyslog-openssl prometheus systemd kcat openssl
+  # log shippers producing to Kafka (shippers_kafka tests): rsyslog's omkafka, and the
+  # libraries of syslog-ng and its Kafka module, which are unpacked below
+  rsyslog-kafka librdkafka1 libglib2.0-0 libivykis0 libjson-c5 libnet1 libpcre3 libwrap0 libcap2
   # operations tests: scrape /metrics, render the man page, build and lint the .deb
   curl groff-base man-db dpkg-dev lintian util-linux
   # JSON lines in the shell tests (parse_command, envelopes_replay)
@@ -45,6 +48,25 @@ else
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -q
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# syslog-ng for the shippers_kafka_syslog_ng test. Debian's syslog-ng-core conflicts with
+# rsyslog (both provide system-log-daemon), which the other syslog tests need, so the two
+# packages are unpacked (not installed) under /opt/portscand-tests/syslog-ng: nothing of them
+# runs as a service, and the test starts that syslog-ng with its own configuration.
+# SYSLOG_NG_ROOT overrides the place, for the test as well.
+sng_root=${SYSLOG_NG_ROOT:-/opt/portscand-tests/syslog-ng}
+if [ ! -x "$sng_root/usr/sbin/syslog-ng" ] || ! compgen -G "$sng_root/usr/lib/syslog-ng/3.*/libkafka.so" >/dev/null; then
+  echo "install-deps: unpacking syslog-ng-core and syslog-ng-mod-rdkafka under $sng_root"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  debs=$(mktemp -d)
+  # apt-get download fetches as the _apt user when it can write there
+  [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$debs"
+  (cd "$debs" && apt-get download -q syslog-ng-core syslog-ng-mod-rdkafka)
+  "${sudo_cmd[@]}" mkdir -p "$sng_root"
+  for d in "$debs"/*.deb; do "${sudo_cmd[@]}" dpkg-deb -x "$d" "$sng_root"; done
+  rm -rf "$debs"
 fi
 
 # DuckDB is the independent oracle of the replay tests and the benchmark; it comes from the

@@ -58,12 +58,13 @@ bool file_source::drain(int fd) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       count_error("cannot read", errno);
+      sink_->on_burst_end();  // not busy while it waits to reopen
       return false;
     }
-    if (n == 0) return true;
+    if (n == 0) return true;  // the caller ends the burst
     offset_ += n;
     consume(std::string_view(buf_.data(), static_cast<std::size_t>(n)), clock_.now());
-    sink_->on_burst_end();
+    sink_->on_burst_continues();
   }
   return true;
 }

@@ -32,6 +32,11 @@ class unit_sink {
   // Called after each burst of units (one read from a socket): the sink pushes its
   // partial batches and publishes the input's progress for the watermark.
   virtual void on_burst_end() = 0;
+  // on_burst_end() for a burst the input knows is not its last: it reads on right away (a
+  // file not yet read to its end). The sink keeps the input busy for the watermark, so a
+  // reader that the scheduler leaves waiting (a loaded machine) is never taken for idle
+  // while records wait in its file. The input calls on_burst_end() when it reaches the end.
+  virtual void on_burst_continues() { on_burst_end(); }
 };
 
 }  // namespace portscand

@@ -71,7 +71,7 @@ void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
   last_receive_ = meta.receive_time;
 }
 
-void input_sink::on_burst_end() {
+void input_sink::end_burst(bool continues) {
   dispatcher_->flush();
   if (progress_ != nullptr) {
     if (pending_max_ != INT64_MIN &&
@@ -79,8 +79,10 @@ void input_sink::on_burst_end() {
       progress_->max_event.store(pending_max_, std::memory_order_release);
     if (last_receive_ != INT64_MIN)
       progress_->last_active.store(last_receive_, std::memory_order_release);
-    progress_->busy.store(false, std::memory_order_release);
-    busy_ = false;
+    if (busy_ != continues) {
+      progress_->busy.store(continues, std::memory_order_release);
+      busy_ = continues;
+    }
   }
   pending_max_ = INT64_MIN;
 }

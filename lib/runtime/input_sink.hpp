@@ -49,11 +49,15 @@ class input_sink final : public kafka_unit_sink {
              local_zone zone = {}, const envelope_config& envelope = {});
 
   void on_unit(std::string_view unit, const unit_meta& meta) override;
-  void on_burst_end() override;
+  void on_burst_end() override { end_burst(false); }
+  void on_burst_continues() override { end_burst(true); }
   bool try_flush() override;
   timestamp_us take_max_event_time() override;
 
  private:
+  // Pushes the partial batches and publishes the progress; `continues`: the input stays busy.
+  void end_burst(bool continues);
+
   unit_decoder decoder_;
   local_zone zone_;
   detection_mode mode_;  // the engine's: some parsers map fields per mode

@@ -42,6 +42,27 @@ struct file_input {
   std::unique_ptr<file_source> source;
 };
 
+// A file several reads long is one burst for the watermark until its end: the reader says
+// after each read that it goes on (on_burst_continues), so the input stays busy and a reader
+// the scheduler keeps waiting is not taken for idle while records wait in the file.
+TEST(file_source, a_file_is_one_burst_until_its_end_is_reached) {
+  temp_dir dir;
+  const std::string path = dir.file("big.log");
+  std::string text;
+  const std::string line(199, 'x');
+  constexpr std::size_t lines = 20'000;  // about 4 MiB: four reads of 1 MiB
+  for (std::size_t i = 0; i < lines; ++i) text += line + "\n";
+  append(path, text);
+  file_input in(path);
+  ASSERT_TRUE(in.out->wait_for_count(lines, std::chrono::seconds(20)));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (in.out->units_before_first_end() == SIZE_MAX &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(in.out->bursts(), 4u);
+  EXPECT_EQ(in.out->units_before_first_end(), lines);
+}
+
 TEST(file_source, lines_appended_just_before_a_rotation_are_read_from_the_old_file) {
   temp_dir dir;
   const std::string path = dir.file("fw.log");

@@ -47,6 +47,17 @@ void collected::add(std::string_view unit, const unit_meta& meta) {
 void collected::burst_end() {
   std::lock_guard lock(mu_);
   ++bursts_;
+  if (units_before_first_end_ == SIZE_MAX) units_before_first_end_ = units_.size();
+}
+
+void collected::burst_continues() {
+  std::lock_guard lock(mu_);
+  ++bursts_;
+}
+
+std::size_t collected::units_before_first_end() const {
+  std::lock_guard lock(mu_);
+  return units_before_first_end_;
 }
 
 bool collected::wait_for_count(std::size_t n, std::chrono::milliseconds timeout) {

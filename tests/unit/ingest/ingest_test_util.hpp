@@ -26,6 +26,9 @@ class collected {
  public:
   void add(std::string_view unit, const unit_meta& meta);
   void burst_end();
+  void burst_continues();
+  // Units received before the first on_burst_end() (not on_burst_continues()).
+  std::size_t units_before_first_end() const;
   // Waits until at least n units arrived; false on timeout.
   bool wait_for_count(std::size_t n, std::chrono::milliseconds timeout = 5s);
   // Waits until a unit containing `text` arrived; false on timeout.
@@ -45,6 +48,7 @@ class collected {
   std::condition_variable cv_;
   std::vector<std::string> units_, peers_;
   std::size_t bursts_ = 0;
+  std::size_t units_before_first_end_ = SIZE_MAX;
   bool held_ = false;
 };
 
@@ -53,6 +57,7 @@ class collecting_sink final : public unit_sink {
   explicit collecting_sink(std::shared_ptr<collected> out) : out_(std::move(out)) {}
   void on_unit(std::string_view unit, const unit_meta& meta) override { out_->add(unit, meta); }
   void on_burst_end() override { out_->burst_end(); }
+  void on_burst_continues() override { out_->burst_continues(); }
 
  private:
   std::shared_ptr<collected> out_;

@@ -321,6 +321,7 @@ int cmd_replay(int argc, char** argv) {
   opt.files = a.positional;
   opt.mode = cfg.mode;
   opt.ipv6_prefix = cfg.ipv6_prefix;
+  opt.reply_flows = cfg.reply_flows;
   opt.evaluation = cfg.evaluation;
   opt.shards = cfg.shards;
   opt.max_keys_per_shard = cfg.limits.max_keys_per_shard;
@@ -372,6 +373,7 @@ int cmd_parse(int argc, char** argv) {
     rule_definition rule;
     if (!load_all(*path, cfg, rule, config_use::replay)) return exit_config;
     opt.mode = cfg.mode;
+    opt.reply_flows = cfg.reply_flows;
     if (input != nullptr) {
       const auto it = std::find_if(cfg.inputs.begin(), cfg.inputs.end(),
                                    [&](const input_config& i) { return i.name == *input; });

@@ -260,7 +260,7 @@ class reader {
     check_keys(root, "",
                {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
                 "inputs", "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions",
-                "suppression", "ipv6_prefix"});
+                "suppression", "ipv6_prefix", "reply_flows"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
@@ -358,6 +358,15 @@ class reader {
       }
     }
     number_at<unsigned>(root, "ipv6_prefix", "", cfg.ipv6_prefix, 32u, 128u);
+    std::string reply_flows;
+    if (string_at(root, "reply_flows", "", reply_flows)) {
+      if (reply_flows == "skip")
+        cfg.reply_flows = reply_flows_policy::skip;
+      else if (reply_flows == "count")
+        cfg.reply_flows = reply_flows_policy::count;
+      else
+        problem("reply_flows", "must be 'skip' or 'count'");
+    }
     if (cfg.ipv6_prefix < 128 && cfg.scale_out.enabled)
       problem("ipv6_prefix",
               "cannot be combined with scale_out yet: the by-source topic is keyed by whole "

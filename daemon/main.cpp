@@ -86,7 +86,7 @@ const char* const parse_help =
     "prints what the parse layer makes of each, one JSON object per line: the file, the line\n"
     "the record starts on, the format and envelope that read it, and either the normalized\n"
     "record (time and where it came from, source, destination, port, protocol, action,\n"
-    "vendor/product, device; `counted` says whether the window engine would count it, else\n"
+    "side, vendor/product, device; `counted` says whether the window engine would count it, else\n"
     "`not_counted` gives the reason) or the skip or rejection with its reason. A summary of\n"
     "counts goes to standard error. Checks that depend on the stream (late or future-dated\n"
     "records) are not applied.\n"

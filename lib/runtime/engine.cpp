@@ -10,7 +10,7 @@ namespace portscand {
 namespace {
 
 constexpr const char* filtered_help =
-    "Records dropped by the rule's source filter or the time checks, by reason.";
+    "Records dropped by the rule's source filter, the time checks or as reply flows, by reason.";
 
 }  // namespace
 

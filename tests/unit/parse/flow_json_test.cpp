@@ -252,3 +252,39 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace portscand::test
+
+namespace portscand::test {
+namespace {
+
+// Real pmacctd output (see the fixture's NOTICE.md); the sides worked out by hand from the
+// flags with the rule of README "Reply flows".
+TEST(FlowJson, CapturedPmacctFlowsOfAConnectScanGiveTheirSides) {
+  const auto lines = fixture_lines("flow-json/pmacctd-nmap-sT.jsonl");
+  ASSERT_EQ(lines.size(), 7u);
+  const struct {
+    const char* src;
+    std::int32_t dst_port;
+    flow_side side;
+  } expected[] = {
+      {"198.51.100.1", 135, flow_side::initiator},  // 2: SYN
+      {"198.51.100.2", 43574, flow_side::reply},    // 20: RST+ACK, closed port
+      {"198.51.100.1", 80, flow_side::unknown},     // 22: SYN, ACK, RST ORed
+      {"198.51.100.2", 40686, flow_side::unknown},  // 18: the SYN-ACK, not told from a client
+      {"198.51.100.1", 80, flow_side::unknown},     // 19
+      {"198.51.100.2", 40672, flow_side::unknown},  // 19, the same bits from the server
+      {"::", network_session::no_port, flow_side::unknown},  // ipv6-icmp
+  };
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    SCOPED_TRACE("line " + std::to_string(i + 1));
+    auto s = parse_with("flow-json", lines[i]);
+    ASSERT_EQ(s.records.size(), 1u);
+    EXPECT_EQ(ip(s.records[0].src), expected[i].src);
+    EXPECT_EQ(s.records[0].dst_port, expected[i].dst_port);
+    EXPECT_EQ(s.records[0].side, expected[i].side);
+    EXPECT_EQ(format_iso8601(s.records[0].time),
+              i == 6 ? "2026-12-07T10:40:46Z" : "2026-12-07T10:40:47Z");
+  }
+}
+
+}  // namespace
+}  // namespace portscand::test

@@ -86,12 +86,13 @@ const char* const parse_help =
     "prints what the parse layer makes of each, one JSON object per line: the file, the line\n"
     "the record starts on, the format and envelope that read it, and either the normalized\n"
     "record (time and where it came from, source, destination, port, protocol, action,\n"
-    "vendor/product, device; `counted` says whether the window engine would count it, else\n"
-    "`not_counted` gives the reason) or the skip or rejection with its reason. A summary of\n"
-    "counts goes to standard error. Checks that depend on the stream (late or future-dated\n"
-    "records) are not applied.\n"
+    "side, vendor/product, device; `counted` says whether the window engine would count\n"
+    "it, else `not_counted` gives the reason) or the skip or rejection with its reason. A\n"
+    "summary of counts goes to standard error. Checks that depend on the stream (late or\n"
+    "future-dated records) are not applied.\n"
     "\n"
-    "  --config FILE   take the mode (and with --input, an input's settings) from a configuration\n"
+    "  --config FILE   take the mode and reply_flows (and with --input, an input's settings)\n"
+    "                  from a configuration\n"
     "  --input NAME    read as the configuration's input NAME does: its format, timezone,\n"
     "                  envelope and event_time\n"
     "  --mode M        default or sentinel: which sources count (see replay)\n"
@@ -321,6 +322,7 @@ int cmd_replay(int argc, char** argv) {
   opt.files = a.positional;
   opt.mode = cfg.mode;
   opt.ipv6_prefix = cfg.ipv6_prefix;
+  opt.reply_flows = cfg.reply_flows;
   opt.evaluation = cfg.evaluation;
   opt.shards = cfg.shards;
   opt.max_keys_per_shard = cfg.limits.max_keys_per_shard;
@@ -373,6 +375,7 @@ int cmd_parse(int argc, char** argv) {
     rule_definition rule;
     if (!load_all(*path, cfg, rule, config_use::replay)) return exit_config;
     opt.mode = cfg.mode;
+    opt.reply_flows = cfg.reply_flows;
     if (input != nullptr) {
       const auto it = std::find_if(cfg.inputs.begin(), cfg.inputs.end(),
                                    [&](const input_config& i) { return i.name == *input; });

@@ -24,6 +24,9 @@ packages=(
   curl groff-base man-db dpkg-dev lintian util-linux
   # JSON lines in the shell tests (parse_command, envelopes_replay)
   jq
+  # the reply-flow test: a real connect scan (nmap) between network namespaces (iproute2),
+  # a listener on the victim (socat), a bidirectional flow exporter (pmacct's pmacctd)
+  iproute2 nmap socat pmacct
 )
 
 # Node.js runs the DuckDB oracle. Machines that already carry a Node.js of their own (from

@@ -260,7 +260,7 @@ class reader {
     check_keys(root, "",
                {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
                 "inputs", "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions",
-                "suppression", "ipv6_prefix", "incidents", "evidence"});
+                "suppression", "ipv6_prefix", "incidents", "evidence", "reply_flows"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
@@ -374,6 +374,15 @@ class reader {
         check_keys(n, "evidence", {"max_targets"});
         number_at<unsigned>(n, "max_targets", "evidence", cfg.max_targets, 0u, 255u);
       }
+    }
+    std::string reply_flows;
+    if (string_at(root, "reply_flows", "", reply_flows)) {
+      if (reply_flows == "skip")
+        cfg.reply_flows = reply_flows_policy::skip;
+      else if (reply_flows == "count")
+        cfg.reply_flows = reply_flows_policy::count;
+      else
+        problem("reply_flows", "must be 'skip' or 'count'");
     }
     if (cfg.ipv6_prefix < 128 && cfg.scale_out.enabled)
       problem("ipv6_prefix",

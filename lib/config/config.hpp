@@ -194,6 +194,18 @@ struct exclusion_config {
   std::optional<timestamp_us> expires;
 };
 
+// `reply_flows:` (README "Reply flows"): whether records a parser marked as the answering
+// side of a connection (flow_side::reply) are left out of the count.
+enum class reply_flows_policy : std::uint8_t {
+  by_mode,  // absent: skip in `default` mode, count in `sentinel` mode (the rule's behaviour)
+  skip,
+  count
+};
+inline bool skips_reply_flows(reply_flows_policy p, detection_mode m) noexcept {
+  return p == reply_flows_policy::skip ||
+         (p == reply_flows_policy::by_mode && m == detection_mode::standard);
+}
+
 struct config {
   std::string rule_path;  // "" = the built-in rule
   detection_mode mode = detection_mode::standard;
@@ -217,6 +229,7 @@ struct config {
   unsigned max_targets = 10;
   // IPv6 sources are counted per prefix of this length (README "IPv6 prefixes"); restart.
   unsigned ipv6_prefix = 128;
+  reply_flows_policy reply_flows = reply_flows_policy::by_mode;  // restart
 };
 
 // One problem found in a configuration, with the YAML path it concerns ("inputs[1].listen").

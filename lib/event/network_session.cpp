@@ -6,6 +6,9 @@
 
 namespace portscand {
 
+static_assert(sizeof(network_session) == 64,
+              "network_session moves through the shard queues by value");
+
 std::string_view to_string(dvc_action a) noexcept {
   switch (a) {
     case dvc_action::unknown:
@@ -28,6 +31,18 @@ std::string_view to_string(dvc_action a) noexcept {
       return "Encrypt";
     case dvc_action::decrypt:
       return "Decrypt";
+  }
+  return "";
+}
+
+std::string_view to_string(flow_side s) noexcept {
+  switch (s) {
+    case flow_side::unknown:
+      return "";
+    case flow_side::initiator:
+      return "initiator";
+    case flow_side::reply:
+      return "reply";
   }
   return "";
 }

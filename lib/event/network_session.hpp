@@ -26,9 +26,20 @@ enum class dvc_action : std::uint8_t {
 };
 std::string_view to_string(dvc_action a) noexcept;
 
+// Which side of the connection sent what the record reports, where the record says so
+// (README "Reply flows"). Parsers set it only from the record's own evidence (TCP flags, a
+// direction field, a format whose records are from the originator's side by definition);
+// the engine's dispatcher drops `reply` records from counting when `reply_flows: skip`.
+enum class flow_side : std::uint8_t {
+  unknown,    // the record does not tell
+  initiator,  // the side that opened (or tried to open) the connection
+  reply       // the answering side: its "destination port" is the initiator's source port
+};
+std::string_view to_string(flow_side s) noexcept;  // "", "initiator", "reply"
+
 // THE normalized record: one network session as the rule sees it (the ASIM NetworkSession
 // columns the rule and its alert use, plus what an analyst wants next to them).
-// 64 bytes, trivially copyable: it moves through the shard queues by value.
+// 64 bytes (58 used), trivially copyable: it moves through the shard queues by value.
 struct network_session {
   static constexpr std::int32_t no_port = -1;
   static constexpr std::uint16_t no_protocol = 0xffff;
@@ -41,6 +52,7 @@ struct network_session {
   label_id device = label_table::empty_id;       // the device's own name (host, devname)
   std::uint16_t protocol = no_protocol;          // IANA protocol number (NetworkProtocol)
   dvc_action action = dvc_action::unknown;
+  flow_side side = flow_side::unknown;
   bool has_time = false;  // false: the record had no own time; the input sets receive time
   bool has_dst = false;
 

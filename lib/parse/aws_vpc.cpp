@@ -5,6 +5,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/tcp_flags.hpp"
 
 namespace portscand {
 namespace {
@@ -23,6 +24,7 @@ enum column : std::uint8_t {
   action,
   log_status,
   vpc_id,
+  tcp_flags,
   column_count
 };
 
@@ -37,7 +39,9 @@ struct layout {
 
 // version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes
 // start end action log-status
-constexpr layout default_layout{{0, 3, 4, 6, 7, 10, 12, 13, -1}, 14, false};
+// start end action log-status (no tcp-flags: v3+ fields appended without a header have no
+// known position)
+constexpr layout default_layout{{0, 3, 4, 6, 7, 10, 12, 13, -1, -1}, 14, false};
 
 // Field names AWS documents for custom formats. Only a line whose FIRST token is one of
 // them is a header: a data line can start with a lower-case word too ("ingress" when
@@ -216,6 +220,17 @@ class aws_vpc_parser final : public format_parser {
       s.has_time = true;
     }
 
+    // Which side sent the flow: only TCP flags tell (flow-direction is ingress/egress at the
+    // interface, true of a request and of its answer alike). An unreadable value is not a
+    // reason to lose the record: counted as an ignored field.
+    if (const std::string_view flags = field(tcp_flags); !flags.empty() && s.protocol == 6) {
+      std::int64_t f = 0;
+      if (json::parse_int64(flags, f) && f >= 0 && f <= 0xffff)
+        s.side = side_from_aws_tcp_flags(static_cast<std::uint32_t>(f));
+      else
+        sink.ignored_field("bad_tcp_flags");
+    }
+
     const std::string_view act = field(action);
     if (act == "ACCEPT")
       s.action = dvc_action::allow;
@@ -245,9 +260,10 @@ class aws_vpc_parser final : public format_parser {
 
   void read_header(std::size_t n) noexcept {
     static constexpr std::pair<column, std::string_view> wanted[] = {
-        {version, "version"}, {srcaddr, "srcaddr"},       {dstaddr, "dstaddr"},
-        {dstport, "dstport"}, {protocol, "protocol"},     {start, "start"},
-        {action, "action"},   {log_status, "log-status"}, {vpc_id, "vpc-id"}};
+        {version, "version"},    {srcaddr, "srcaddr"},       {dstaddr, "dstaddr"},
+        {dstport, "dstport"},    {protocol, "protocol"},     {start, "start"},
+        {action, "action"},      {log_status, "log-status"}, {vpc_id, "vpc-id"},
+        {tcp_flags, "tcp-flags"}};
     layout l{};
     l.pos.fill(-1);
     l.fields = n;

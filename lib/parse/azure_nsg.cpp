@@ -238,6 +238,7 @@ class azure_nsg_parser final : public format_parser {
       s.action = dvc_action::allow;
     else if (f[7] == "D")
       s.action = dvc_action::deny;
+    s.side = flow_side::initiator;  // a B tuple is its connection's, initiator first (above)
     s.device = device;
     s.reported_by = label_;
     sink.record(s);

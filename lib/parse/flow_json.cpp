@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_records.hpp"
+#include "parse/tcp_flags.hpp"
 
 namespace portscand {
 namespace {
@@ -101,6 +102,7 @@ class flow_json_parser final : public json::record_parser {
     bool has_event_type = false, has_src = false, has_exporter_ip = false;
     ip_address exporter_ip;
     std::int64_t forwarding_status = -1;
+    std::int64_t tcp_flags = -1;
     const char* reject = nullptr;
     auto time_candidate = [](value v, std::string_view& slot, int& slot_rank, int rank) {
       std::string_view text;
@@ -172,6 +174,10 @@ class flow_json_parser final : public json::record_parser {
         time_candidate(v, received, received_rank, 3);
       } else if (key == "TimeReceived") {
         time_candidate(v, received, received_rank, 1);
+      } else if (key == "tcp_flags" || key == "TCPFlags") {
+        // pmacct (text or number), goflow2 v2 / v1: the OR of the flow's TCP flags.
+        std::int64_t n = 0;
+        if (json::as_int64(v, n) == json::field_status::ok) tcp_flags = n;
       } else if (key == "ForwardingStatus" || key == "forwarding_status") {
         std::int64_t n = 0;
         if (json::as_int64(v, n) == json::field_status::ok) forwarding_status = n;
@@ -204,6 +210,8 @@ class flow_json_parser final : public json::record_parser {
       s.time = *t;
       s.has_time = true;
     }
+    if (s.protocol == 6 && tcp_flags >= 0 && tcp_flags <= 0xffff)
+      s.side = side_from_ored_tcp_flags(static_cast<std::uint32_t>(tcp_flags));
     // IPFIX forwardingStatus (RFC 7270): the two high bits say forwarded / dropped.
     if (forwarding_status >= 0 && forwarding_status <= 255) {
       const auto status = forwarding_status >> 6;

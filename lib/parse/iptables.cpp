@@ -1,6 +1,7 @@
 #include "parse/iptables.hpp"
 
 #include "event/network_session.hpp"
+#include "parse/tcp_flags.hpp"
 #include "parse/text_util.hpp"
 
 namespace portscand {
@@ -123,6 +124,10 @@ class iptables_parser final : public format_parser {
     }
     std::string_view src, dst, proto, dpt;
     bool have_src = false, have_dst = false, have_proto = false, have_dpt = false;
+    // TCP flag words follow RES= (nf_log: "RES=0x00 ACK SYN URGP=0"); before it, a word
+    // without '=' is an IP flag (DF, MF, CE).
+    bool after_res = false;
+    std::uint32_t flags = 0;
     std::string_view rest = unit.substr(start);
     while (!rest.empty()) {
       const std::size_t sp = rest.find(' ');
@@ -132,8 +137,21 @@ class iptables_parser final : public format_parser {
       // "[SRC=... ]" is the packet an ICMP error quotes; "INCOMPLETE [n bytes]" a cut one.
       if (tok[0] == '[') break;
       const std::size_t eq = tok.find('=');
-      if (eq == std::string_view::npos) continue;  // a flag: DF, SYN, ACK...
+      if (eq == std::string_view::npos) {  // a flag: DF, SYN, ACK...
+        if (after_res) {
+          if (tok == "SYN")
+            flags |= tcp_flag::syn;
+          else if (tok == "ACK")
+            flags |= tcp_flag::ack;
+          else if (tok == "RST")
+            flags |= tcp_flag::rst;
+          else if (tok == "FIN")
+            flags |= tcp_flag::fin;
+        }
+        continue;
+      }
       const std::string_view key = tok.substr(0, eq), val = tok.substr(eq + 1);
+      after_res = key == "RES";
       // First occurrence wins (ICMP echo lines repeat ID=, UDP repeats LEN=).
       if (key == "SRC") {
         if (!have_src) src = val, have_src = true;
@@ -166,6 +184,7 @@ class iptables_parser final : public format_parser {
       s.has_dst = true;
     }
     if (have_proto) s.protocol = protocol_from_name(proto);
+    if (s.protocol == 6) s.side = side_from_packet_tcp_flags(flags);
     // No DPT: ICMP (TYPE/CODE), ESP (SPI), or a fragment after the first.
     if (have_dpt && text::carries_ports(s.protocol) && !text::parse_port(dpt, s.dst_port)) {
       sink.rejected("bad_dst_port");

@@ -75,6 +75,8 @@ void finish(const conn_fields& f, const parse_context& ctx, label_cache& labels,
     s.has_time = true;
   }
   s.action = action_from_conn_state(f.conn_state);
+  // A conn record is the whole connection, told from the originator's side.
+  s.side = flow_side::initiator;
   s.reported_by = labels.reported_by(vendor, product);
   if (!f.system_name.empty())
     s.device = labels.get(f.system_name);

@@ -317,6 +317,7 @@ void coordinator::build() {
   eo.window.sliding = cfg_.evaluation.window == window_kind::sliding;
   eo.mode = cfg_.mode;
   eo.ipv6_prefix = cfg_.ipv6_prefix;
+  eo.skip_reply_flows = skips_reply_flows(cfg_.reply_flows, cfg_.mode);
   eo.max_future_skew = cfg_.evaluation.max_future_skew;
   eo.queue_batches = cfg_.limits.queue_batches;
   const bool scale_out = cfg_.scale_out.enabled;
@@ -767,6 +768,8 @@ void coordinator::reload() {
         "window state of the other kind does not carry over)");
     return;
   }
+  if (loaded.cfg.reply_flows != cfg_.reply_flows)
+    spdlog::warn("reload: reply_flows needs a restart; the running setting stays in force");
   if (loaded.cfg.ipv6_prefix != cfg_.ipv6_prefix)
     spdlog::warn("reload: ipv6_prefix {} needs a restart; /{} stays in force",
                  loaded.cfg.ipv6_prefix, cfg_.ipv6_prefix);

@@ -10,7 +10,7 @@ namespace portscand {
 namespace {
 
 constexpr const char* filtered_help =
-    "Records dropped by the rule's source filter or the time checks, by reason.";
+    "Records dropped by the rule's source filter, the time checks or as reply flows, by reason.";
 
 }  // namespace
 
@@ -423,6 +423,9 @@ engine::dispatcher::dispatcher(engine& e, std::string input_name, event_time_sou
   }
   future_ = &engine_.metrics_.get_counter("portscand_records_filtered_total", filtered_help,
                                           {{"input", input_}, {"reason", "future"}});
+  if (engine_.opt_.skip_reply_flows)
+    reply_flow_ = &engine_.metrics_.get_counter("portscand_records_filtered_total", filtered_help,
+                                                {{"input", input_}, {"reason", "reply_flow"}});
 }
 
 std::string_view engine::dispatcher::format_name() const noexcept {
@@ -482,6 +485,13 @@ void engine::dispatcher::record(const network_session& in) {
     last_format_ = format.data();
   }
   ++parsed_pending_;
+  // The answering side of a connection probed nothing: its "destination port" is the
+  // initiator's source port (README "Reply flows"). Parsers only say which side a record
+  // is; this is the one place that decides.
+  if (in.side == flow_side::reply && engine_.opt_.skip_reply_flows) {
+    ++reply_flow_pending_;
+    return;
+  }
   network_session r = in;
   if (time_source_ == event_time_source::receive || !r.has_time) {
     // The unit's syslog header time (the decoder split the header off), else the one the
@@ -520,6 +530,8 @@ void engine::dispatcher::record(const network_session& in) {
 void engine::dispatcher::publish_counts() noexcept {
   if (parsed_pending_ != 0) last_parsed_->inc(parsed_pending_);
   parsed_pending_ = 0;
+  if (reply_flow_pending_ != 0) reply_flow_->inc(reply_flow_pending_);
+  reply_flow_pending_ = 0;
   for (std::size_t i = 0; i < filtered_pending_.size(); ++i) {
     if (filtered_pending_[i] != 0) filtered_[i]->inc(filtered_pending_[i]);
     filtered_pending_[i] = 0;

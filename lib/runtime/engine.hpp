@@ -95,6 +95,8 @@ struct engine_options {
   detection_mode mode = detection_mode::standard;
   // IPv6 sources are keyed by their prefix of this length (README "IPv6 prefixes").
   unsigned ipv6_prefix = 128;
+  // Records a parser marked flow_side::reply are not counted (README "Reply flows").
+  bool skip_reply_flows = false;
   timestamp_us max_future_skew = 5 * us_per_minute;
   std::size_t queue_batches = 256;
 };
@@ -189,6 +191,8 @@ class engine {
     void push_batch(std::size_t shard);
     void count_dropped(std::size_t n, std::string_view why);
     counter* future_ = nullptr;
+    counter* reply_flow_ = nullptr;
+    std::uint64_t reply_flow_pending_ = 0;
     rate_limited_log log_;
   };
 

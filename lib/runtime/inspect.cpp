@@ -244,12 +244,16 @@ class inspector {
                         : ordered_json();
     j["action"] =
         s.action != dvc_action::unknown ? ordered_json(to_string(s.action)) : ordered_json();
+    j["side"] = s.side != flow_side::unknown ? ordered_json(to_string(s.side)) : ordered_json();
     const auto& labels = label_table::global();
     j["reported_by"] = labels.view(s.reported_by);
     const std::string_view device = labels.view(s.device);
     j["device"] = device.empty() ? ordered_json() : ordered_json(device);
     const source_class c = classify_source(s.src, opt_.mode);
-    if (c != source_class::candidate) {
+    if (s.side == flow_side::reply && skips_reply_flows(opt_.reply_flows, opt_.mode)) {
+      j["counted"] = false;
+      j["not_counted"] = "reply_flow";
+    } else if (c != source_class::candidate) {
       j["counted"] = false;
       j["not_counted"] = to_string(c);
     } else if (!s.has_port()) {

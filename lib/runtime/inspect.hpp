@@ -19,6 +19,7 @@ struct inspect_options {
   std::string format = "auto";
   envelope_config envelope;
   detection_mode mode = detection_mode::standard;
+  reply_flows_policy reply_flows = reply_flows_policy::by_mode;  // `reply_flows:`, with `mode`
   local_zone zone;  // of zone-less times (an input's `timezone:`); default UTC
   event_time_source time_source = event_time_source::record;  // an input's `event_time:`
   std::size_t read_bytes = 1u << 20;  // per read(2); where reads end must not matter
@@ -37,7 +38,8 @@ struct inspect_result {
 // unit, with the file, the line the unit starts on, the format and envelope that read it.
 // A record shows its normalized fields, where its time came from (record, header, receive),
 // and whether the window engine would count it (`counted`, else `not_counted` with the
-// reason: the source filter of `mode`, or no destination port). A summary line of counts
+// reason: a reply flow skipped under `reply_flows`, the source filter of `mode`, or no
+// destination port). A summary line of counts
 // goes to `summary`. Event-time checks that depend on the stream (late, future-dated) are
 // not applied: they depend on when and beside what the record arrives.
 inspect_result run_inspect(const inspect_options& opt, const clock& clk, std::ostream& out,

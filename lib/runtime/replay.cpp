@@ -327,6 +327,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   eo.window.sliding = opt.evaluation.window == window_kind::sliding;
   eo.mode = opt.mode;
   eo.ipv6_prefix = opt.ipv6_prefix;
+  eo.skip_reply_flows = skips_reply_flows(opt.reply_flows, opt.mode);
   eo.max_future_skew = opt.evaluation.max_future_skew;
   auto rule_ptr = std::make_shared<const rule_definition>(rule);
   engine eng(eo, rule_ptr, clk, alerts, metrics);

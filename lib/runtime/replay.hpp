@@ -16,6 +16,7 @@ struct replay_options {
   envelope_config envelope;  // as an input's `envelope:`
   detection_mode mode = detection_mode::standard;
   unsigned ipv6_prefix = 128;  // `ipv6_prefix:` of the configuration
+  reply_flows_policy reply_flows = reply_flows_policy::by_mode;  // `reply_flows:`, with `mode`
   evaluation_config
       evaluation;  // allowed_lateness, max_future_skew apply; the schedule is on_close
   unsigned shards = 2;

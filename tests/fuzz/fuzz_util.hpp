@@ -13,13 +13,15 @@ namespace portscand::fuzz {
 // Records what the parser reports for one unit and checks, as it goes, the invariants every
 // parser keeps on any input (lib/parse/README.md): a record's addresses are canonical (their
 // text parses back to the same address), ports are 0..65535 or absent, the action is a known
-// one, the vendor/product label is set, and reasons are non-empty snake_case literals.
+// one, the side a known one, the vendor/product label is set, and reasons are non-empty snake_case
+// literals.
 class checking_sink final : public parse_sink {
  public:
   void record(const network_session& s) override {
     if (s.dst_port < network_session::no_port || s.dst_port > 65535) __builtin_trap();
     if (static_cast<unsigned>(s.action) > static_cast<unsigned>(dvc_action::decrypt))
       __builtin_trap();
+    if (static_cast<unsigned>(s.side) > static_cast<unsigned>(flow_side::reply)) __builtin_trap();
     if (s.reported_by == label_table::empty_id) __builtin_trap();
     const std::string src = s.src.to_string();
     const auto again = ip_address::parse(src);
@@ -32,7 +34,8 @@ class checking_sink final : public parse_sink {
     }
     log_ += "record " + src + ' ' + dst + ' ' + std::to_string(s.dst_port) + ' ' +
             std::to_string(s.protocol) + ' ' + std::to_string(static_cast<int>(s.action)) + ' ' +
-            std::to_string(s.reported_by) + ' ' + std::to_string(s.device) + ' ' +
+            std::to_string(static_cast<int>(s.side)) + ' ' + std::to_string(s.reported_by) + ' ' +
+            std::to_string(s.device) + ' ' +
             (s.has_time ? std::to_string(s.time) : std::string("-")) + '\n';
   }
   void skipped(std::string_view reason) override { note("skipped", reason); }

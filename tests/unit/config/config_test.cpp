@@ -119,6 +119,26 @@ std::string listing(const std::vector<config_problem>& problems) {
          << "no problem at '" << path << "' saying '" << says << "'; got:" << listing(problems);
 }
 
+// Absent, reply_flows follows the mode: skipped in `default`, counted in `sentinel` (the
+// rule's behaviour); either value overrides the mode.
+TEST(Config, ReplyFlowsDefaultToTheModeAndCanBeOverridden) {
+  const struct {
+    const char* yaml;
+    bool skips;
+  } cases[] = {
+      {"mode: default", true},
+      {"mode: sentinel", false},
+      {"mode: default\nreply_flows: count", false},
+      {"mode: sentinel\nreply_flows: skip", true},
+      {"reply_flows: skip", true},
+  };
+  for (const auto& c : cases) {
+    const auto r = load(c.yaml);
+    for (const auto& p : r.problems) ADD_FAILURE() << c.yaml << ": " << p.path << ": " << p.message;
+    EXPECT_EQ(skips_reply_flows(r.cfg.reply_flows, r.cfg.mode), c.skips) << c.yaml;
+  }
+}
+
 class InvalidConfig : public ::testing::TestWithParam<invalid_case> {};
 
 TEST_P(InvalidConfig, IsReportedWithItsPath) {
@@ -130,6 +150,8 @@ INSTANTIATE_TEST_SUITE_P(
     Table, InvalidConfig,
     ::testing::Values(
         invalid_case{"a mistyped top-level key", "shard: 2", "shard"},
+        invalid_case{"reply_flows neither skip nor count", "reply_flows: drop", "reply_flows",
+                     "'skip' or 'count'"},
         invalid_case{"an IPv6 prefix too short", "ipv6_prefix: 16", "ipv6_prefix", "between"},
         invalid_case{"an IPv6 prefix with scale-out",
                      "ipv6_prefix: 64\nscale_out: {brokers: 'b:9092'}", "ipv6_prefix", "scale_out"},

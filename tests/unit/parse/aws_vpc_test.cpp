@@ -25,7 +25,8 @@ std::vector<collecting_sink> parse_lines(const std::vector<std::string>& lines,
 bool same_record(const network_session& a, const network_session& b) {
   return a.time == b.time && a.has_time == b.has_time && a.src == b.src && a.dst == b.dst &&
          a.has_dst == b.has_dst && a.dst_port == b.dst_port && a.protocol == b.protocol &&
-         a.action == b.action && a.reported_by == b.reported_by && a.device == b.device;
+         a.action == b.action && a.side == b.side && a.reported_by == b.reported_by &&
+         a.device == b.device;
 }
 
 std::string iso_from_ecs(const std::string& ecs) {  // "2016-10-31T11:35:08.000Z" -> ours
@@ -277,6 +278,56 @@ TEST(AwsVpc, AutoDetectionYieldsTheSameRecordsAsTheFixedFormat) {
         EXPECT_TRUE(same_record(fixed[i].records[j], detected[i].records[j])) << lines[i];
     }
   }
+}
+
+}  // namespace
+}  // namespace portscand::test
+
+namespace portscand::test {
+namespace {
+
+// The side of a v3+ flow from `tcp-flags`. The lines follow the AWS VPC Flow Logs
+// documentation's "TCP flag sequence" example (client 52.213.180.42:43416, server
+// 10.0.0.62:5001): the client's flow carries SYN (2), the server's SYN-ACK (18); a later
+// interval carries 0 or FIN (1). AWS records FIN 1, SYN 2, RST 4, SYN-ACK 18, ORed per
+// aggregation interval (its examples: 19 = SYN-ACK + FIN, 3 = SYN + FIN).
+TEST(AwsVpc, TcpFlagsTellTheInitiatorFromTheReply) {
+  const std::string head =
+      "3 vpc-abcdefab012345678 subnet-aaaaaaaa012345678 i-01234567890123456 "
+      "eni-1235b8ca123456789 123456789010 IPv4 ";
+  const std::string client = "52.213.180.42 10.0.0.62 43416 5001 52.213.180.42 10.0.0.62 6 ";
+  const std::string server = "10.0.0.62 52.213.180.42 5001 43416 10.0.0.62 52.213.180.42 6 ";
+  auto r = parse_lines(
+      {fixture_lines("aws-vpc/test-tcp-flag-sequence.log").at(0),
+       head + client + "568 8 1566848875 1566848933 ACCEPT 2 OK",
+       head + server + "376 7 1566848875 1566848933 ACCEPT 18 OK",
+       head + client + "100701 70 1566848875 1566848933 ACCEPT 0 OK",
+       head + server + "63388 1219 1566848933 1566849113 ACCEPT 1 OK",
+       head + server + "632 12 1566848933 1566849113 ACCEPT 19 OK",
+       head + client + "632 12 1566848933 1566849113 ACCEPT 3 OK",
+       head + client + "40 1 1566848933 1566849113 REJECT 4 OK",
+       head + client + "40 1 1566848933 1566849113 ACCEPT x OK",
+       head + "52.213.180.42 10.0.0.62 43416 53 52.213.180.42 10.0.0.62 17 40 1 1566848933 "
+              "1566849113 ACCEPT 2 OK"});
+  ASSERT_EQ(r.size(), 10u);
+  const flow_side expected[] = {flow_side::initiator, flow_side::reply,   flow_side::unknown,
+                                flow_side::unknown,   flow_side::reply,   flow_side::initiator,
+                                flow_side::unknown,   flow_side::unknown, flow_side::unknown};
+  for (std::size_t i = 1; i < r.size(); ++i) {
+    SCOPED_TRACE("line " + std::to_string(i));
+    ASSERT_EQ(r[i].records.size(), 1u);
+    EXPECT_EQ(r[i].records[0].side, expected[i - 1]);
+  }
+  // The reply is the server's SYN-ACK: its "destination port" is the client's source port.
+  EXPECT_EQ(r[2].records[0].dst_port, 43416);
+  // An unreadable value costs only the side, and is counted.
+  EXPECT_EQ(r[8].ignored, std::vector<std::string>{"bad_tcp_flags"});
+  // The default v2 layout has no tcp-flags column.
+  auto v2 =
+      parse_lines({"2 123456789010 eni-1235b8ca123456789 10.0.0.62 52.213.180.42 5001 "
+                   "43416 6 7 376 1566848875 1566848933 ACCEPT OK"});
+  ASSERT_EQ(v2[0].records.size(), 1u);
+  EXPECT_EQ(v2[0].records[0].side, flow_side::unknown);
 }
 
 }  // namespace

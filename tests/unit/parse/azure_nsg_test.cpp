@@ -98,6 +98,9 @@ TEST(AzureNsg, BothDirectionsKeepTheTupleSourceAsTheInitiator) {
   EXPECT_EQ(s.records[0].dst_port, 22);
   EXPECT_EQ(ip(s.records[1].src), "10.0.0.4");
   EXPECT_EQ(s.records[1].dst_port, 443);
+  // Both are their connections' begin tuples, initiator first whatever the direction.
+  EXPECT_EQ(s.records[0].side, flow_side::initiator);
+  EXPECT_EQ(s.records[1].side, flow_side::initiator);
 }
 
 TEST(AzureNsg, TheResourceIdMayFollowThePropertiesAndCategoryStillFilters) {

@@ -181,3 +181,110 @@ TEST(FlowJson, AZoneLessTimeIsReadInTheInputsTimeZone) {
 
 }  // namespace
 }  // namespace portscand::test
+
+namespace portscand::test {
+namespace {
+
+// The side of a flow from its ORed TCP flags (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08,
+// ACK 0x10, RFC 9293 header bits as NetFlow/IPFIX tcpControlBits and pmacct write them).
+struct flags_case {
+  const char* why;
+  std::string record;
+  flow_side side;
+};
+
+class FlowJsonTcpFlags : public ::testing::TestWithParam<flags_case> {};
+
+TEST_P(FlowJsonTcpFlags, GiveTheSideOfTheFlow) {
+  const auto& c = GetParam();
+  auto s = parse_with("flow-json", c.record);
+  ASSERT_EQ(s.records.size(), 1u) << c.why;
+  EXPECT_EQ(s.records[0].side, c.side) << c.why;
+}
+
+std::string pmacct(const char* proto, const char* flags_field) {
+  return std::string(R"({"event_type":"purge","ip_src":"198.51.100.2","ip_dst":"198.51.100.1",)") +
+         R"("port_src":80,"port_dst":41234,"ip_proto":")" + proto + "\"" + flags_field +
+         R"(,"timestamp_start":"1796638609.183763","packets":1,"bytes":60})";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, FlowJsonTcpFlags,
+    ::testing::Values(
+        flags_case{"pmacct text \"2\": a bare SYN (connect or SYN probe)",
+                   pmacct("tcp", R"(,"tcp_flags":"2")"), flow_side::initiator},
+        flags_case{"SYN+FIN (3): still no ACK", pmacct("tcp", R"(,"tcp_flags":"3")"),
+                   flow_side::initiator},
+        flags_case{"SYN+RST (6): a SYN scan's probe and the scanner kernel's reset",
+                   pmacct("tcp", R"(,"tcp_flags":"6")"), flow_side::initiator},
+        flags_case{"RST+ACK (20): a closed port's answer to a SYN",
+                   pmacct("tcp", R"(,"tcp_flags":"20")"), flow_side::reply},
+        flags_case{"RST+ACK+FIN (21) without SYN", pmacct("tcp", R"(,"tcp_flags":"21")"),
+                   flow_side::reply},
+        flags_case{"SYN+ACK (18) ORed: a server's SYN-ACK or a client's whole handshake",
+                   pmacct("tcp", R"(,"tcp_flags":"18")"), flow_side::unknown},
+        flags_case{"SYN+ACK+RST (22): a connect scan of an open port, ORed",
+                   pmacct("tcp", R"(,"tcp_flags":"22")"), flow_side::unknown},
+        flags_case{"ACK (16): mid-connection, or an ACK scan's probe",
+                   pmacct("tcp", R"(,"tcp_flags":"16")"), flow_side::unknown},
+        flags_case{"RST alone (4): an answer to an ACK probe, or an abort",
+                   pmacct("tcp", R"(,"tcp_flags":"4")"), flow_side::unknown},
+        flags_case{"FIN alone (1): a FIN scan's probe", pmacct("tcp", R"(,"tcp_flags":"1")"),
+                   flow_side::unknown},
+        flags_case{"0: no flags seen", pmacct("tcp", R"(,"tcp_flags":"0")"), flow_side::unknown},
+        flags_case{"no tcp_flags field", pmacct("tcp", ""), flow_side::unknown},
+        flags_case{"unreadable tcp_flags", pmacct("tcp", R"(,"tcp_flags":"x")"),
+                   flow_side::unknown},
+        flags_case{"flags above 16 bits are not flags", pmacct("tcp", R"(,"tcp_flags":"65538")"),
+                   flow_side::unknown},
+        flags_case{"pmacct as a number", pmacct("6", R"(,"tcp_flags":20)"), flow_side::reply},
+        flags_case{"UDP: TCP flags mean nothing", pmacct("udp", R"(,"tcp_flags":"2")"),
+                   flow_side::unknown},
+        flags_case{
+            "goflow2 v1 TCPFlags",
+            R"({"Type":"IPFIX","TimeReceived":1732788056,"SamplerAddress":"192.0.2.3","SrcAddr":"203.0.113.62","DstAddr":"198.51.100.21","SrcPort":51000,"DstPort":80,"Proto":6,"TCPFlags":2})",
+            flow_side::initiator},
+        flags_case{
+            "goflow2 v2 tcp_flags",
+            R"({"type":"IPFIX","time_received_ns":1732788056000000000,"sampler_address":"192.0.2.4","src_addr":"198.51.100.22","dst_addr":"203.0.113.63","src_port":3306,"dst_port":51000,"proto":"TCP","tcp_flags":20})",
+            flow_side::reply}),
+    why_name{});
+
+}  // namespace
+}  // namespace portscand::test
+
+namespace portscand::test {
+namespace {
+
+// Real pmacctd output (see the fixture's NOTICE.md); the sides worked out by hand from the
+// flags with the rule of README "Reply flows".
+TEST(FlowJson, CapturedPmacctFlowsOfAConnectScanGiveTheirSides) {
+  const auto lines = fixture_lines("flow-json/pmacctd-nmap-sT.jsonl");
+  ASSERT_EQ(lines.size(), 7u);
+  const struct {
+    const char* src;
+    std::int32_t dst_port;
+    flow_side side;
+  } expected[] = {
+      {"198.51.100.1", 135, flow_side::initiator},  // 2: SYN
+      {"198.51.100.2", 43574, flow_side::reply},    // 20: RST+ACK, closed port
+      {"198.51.100.1", 80, flow_side::unknown},     // 22: SYN, ACK, RST ORed
+      {"198.51.100.2", 40686, flow_side::unknown},  // 18: the SYN-ACK, not told from a client
+      {"198.51.100.1", 80, flow_side::unknown},     // 19
+      {"198.51.100.2", 40672, flow_side::unknown},  // 19, the same bits from the server
+      {"::", network_session::no_port, flow_side::unknown},  // ipv6-icmp
+  };
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    SCOPED_TRACE("line " + std::to_string(i + 1));
+    auto s = parse_with("flow-json", lines[i]);
+    ASSERT_EQ(s.records.size(), 1u);
+    EXPECT_EQ(ip(s.records[0].src), expected[i].src);
+    EXPECT_EQ(s.records[0].dst_port, expected[i].dst_port);
+    EXPECT_EQ(s.records[0].side, expected[i].side);
+    EXPECT_EQ(format_iso8601(s.records[0].time),
+              i == 6 ? "2026-12-07T10:40:46Z" : "2026-12-07T10:40:47Z");
+  }
+}
+
+}  // namespace
+}  // namespace portscand::test

@@ -241,3 +241,59 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace portscand::test
+
+namespace portscand::test {
+namespace {
+
+// One packet's TCP flags, as nf_log prints them after RES= (CWR ECE URG ACK PSH RST SYN FIN
+// order, before URGP=), give the side of the packet: a LOG rule that logs every packet also
+// logs the answers.
+TEST(Iptables, TheTcpFlagWordsGiveTheSideOfThePacket) {
+  const std::string head =
+      "kernel: [16571.459614] LOG-ALL: IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 ";
+  const std::string probe =
+      "SRC=203.0.113.9 DST=198.51.100.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP "
+      "SPT=41234 DPT=22 WINDOW=64240 RES=0x00 ";
+  const std::string answer =
+      "SRC=198.51.100.2 DST=203.0.113.9 LEN=40 TOS=0x00 PREC=0x00 TTL=64 ID=0 DF PROTO=TCP "
+      "SPT=22 DPT=41234 WINDOW=0 RES=0x00 ";
+  const struct {
+    std::string line;
+    flow_side side;
+  } cases[] = {
+      {head + probe + "SYN URGP=0", flow_side::initiator},
+      {head + answer + "ACK SYN URGP=0", flow_side::reply},       // SYN-ACK: open port
+      {head + answer + "ACK RST URGP=0", flow_side::reply},       // closed port
+      {head + probe + "ACK PSH URGP=0", flow_side::unknown},      // data
+      {head + probe + "ACK URGP=0", flow_side::unknown},          // ACK scan probe
+      {head + answer + "RST URGP=0", flow_side::unknown},         // answer to an ACK probe
+      {head + probe + "FIN PSH URG URGP=0", flow_side::unknown},  // Xmas probe
+      {head + probe + "URGP=0", flow_side::unknown},              // NULL probe
+      // Words before RES= are IP flags or the prefix, never TCP flags.
+      {"kernel: [1.0] SYN-FLOOD SYN: IN=eth0 OUT= SRC=203.0.113.9 DST=198.51.100.2 LEN=40 "
+       "PROTO=TCP SPT=41234 DPT=22 WINDOW=0 RES=0x00 ACK RST URGP=0",
+       flow_side::reply},
+      {"kernel: [1.0] IN=eth0 OUT= SRC=203.0.113.9 DST=198.51.100.2 LEN=40 SYN PROTO=TCP "
+       "SPT=41234 DPT=22 WINDOW=0 RES=0x00 URGP=0",
+       flow_side::unknown},
+      {"kernel: [1.0] IN=eth0 OUT= SRC=203.0.113.9 DST=198.51.100.2 LEN=40 PROTO=UDP "
+       "SPT=41234 DPT=53 LEN=20 SYN",
+       flow_side::unknown},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.line);
+    auto s = parse_with("iptables", c.line);
+    ASSERT_EQ(s.records.size(), 1u);
+    EXPECT_EQ(s.records[0].side, c.side);
+  }
+  // The slow scan of the sample: dropped SYNs, initiators all.
+  const auto lines = fixture_lines(fixture);
+  for (std::size_t i = 4; i < 14; ++i) {
+    auto s = parse_with("iptables", lines[i]);
+    ASSERT_EQ(s.records.size(), 1u);
+    EXPECT_EQ(s.records[0].side, flow_side::initiator) << "line " << i + 1;
+  }
+}
+
+}  // namespace
+}  // namespace portscand::test

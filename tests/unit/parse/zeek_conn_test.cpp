@@ -76,6 +76,8 @@ TEST(ZeekConn, HeaderlessTsvLinesUseZeeksDefaultConnColumns) {
   EXPECT_EQ(ip(s.records[0].src), "59.144.161.171");
   EXPECT_EQ(s.records[0].dst_port, 445);
   EXPECT_EQ(s.records[0].action, dvc_action::reset);
+  // A conn record is the connection as its originator (id.orig_h) opened it.
+  EXPECT_EQ(s.records[0].side, flow_side::initiator);
 }
 
 TEST(ZeekConn, AFieldsHeaderSetsTheColumnOrderOfTheLinesAfterIt) {

@@ -19,10 +19,12 @@ using test::collecting_sink;
 class harness {
  public:
   explicit harness(detection_mode mode = detection_mode::standard, unsigned shards = 2,
-                   rule_definition rule = default_rule(), unsigned ipv6_prefix = 128)
+                   rule_definition rule = default_rule(), unsigned ipv6_prefix = 128,
+                   bool skip_reply_flows = false)
       : clk_(at("2026-01-15T12:00:00Z")) {
     engine_options o;
     o.ipv6_prefix = ipv6_prefix;
+    o.skip_reply_flows = skip_reply_flows;
     o.shards = shards;
     o.mode = mode;
     o.window.retention = 70 * us_per_minute;  // 1 h query period + 10 min lateness
@@ -31,8 +33,10 @@ class harness {
     d_ = eng_->make_dispatcher("test");
   }
 
-  void add(const char* src, timestamp_us t, int port, const char* label = "Fortinet/Fortigate") {
+  void add(const char* src, timestamp_us t, int port, const char* label = "Fortinet/Fortigate",
+           flow_side side = flow_side::unknown) {
     network_session r;
+    r.side = side;
     r.src = *ip_address::parse(src);
     r.time = t;
     r.has_time = true;
@@ -244,6 +248,33 @@ TEST(Exclusions, AReloadThatRemovesAnExclusionCountsTheRecordsAfterIt) {
   EXPECT_EQ(a[0].ports_count, 51u);
   EXPECT_EQ(a[0].ports.front(), 1000);
   EXPECT_EQ(h.counted("portscand_records_excluded_total", {{"exclusion", "s"}}), 60u);
+}
+
+// A victim's answers to a connect scan, as a bidirectional exporter reports them: 60 flows
+// from the victim to 60 ephemeral ports of the scanner, marked reply by their parser.
+void scan_with_replies(harness& h) {
+  for (int i = 0; i < 60; ++i) {
+    h.add("203.0.113.7", t0 + i * us_per_second, 1 + i, "pmacct/pmacct", flow_side::initiator);
+    h.add("198.51.100.2", t0 + i * us_per_second, 40000 + i, "pmacct/pmacct", flow_side::reply);
+    h.add("198.51.100.3", t0 + i * us_per_second, 1 + i, "pmacct/pmacct", flow_side::unknown);
+  }
+}
+
+TEST(ReplyFlows, SkippedRepliesDoNotCountAndAreCounted) {
+  harness h(detection_mode::standard, 2, default_rule(), 128, /*skip_reply_flows=*/true);
+  scan_with_replies(h);
+  // The initiator and the source whose records do not tell alert; the victim does not.
+  EXPECT_EQ(sources(h.finish()), (std::vector<std::string>{"198.51.100.3", "203.0.113.7"}));
+  EXPECT_EQ(h.counted("portscand_records_filtered_total", {{"reason", "reply_flow"}}), 60u);
+  EXPECT_EQ(h.counted("portscand_records_parsed_total"), 180u);
+}
+
+TEST(ReplyFlows, WithoutTheOptionRepliesCountAsTheRuleCountsThem) {
+  harness h(detection_mode::standard, 2, default_rule(), 128, /*skip_reply_flows=*/false);
+  scan_with_replies(h);
+  EXPECT_EQ(sources(h.finish()),
+            (std::vector<std::string>{"198.51.100.2", "198.51.100.3", "203.0.113.7"}));
+  EXPECT_EQ(h.counted("portscand_records_filtered_total", {{"reason", "reply_flow"}}), 0u);
 }
 
 TEST(Threshold, FiftyOnePortsAlertAndFiftyDoNot) {

@@ -118,15 +118,18 @@ struct device_header {
 device_header own_header(std::string_view body, std::size_t id_start,
                          const parse_context& ctx) noexcept {
   device_header out;
-  for (std::size_t p = skip_spaces(body, 0); p < id_start; p = skip_spaces(body, p)) {
+  // The text up to the id's '%' is all a header before it can need, and keeps each try
+  // within the prefix (the id is at most 1 KiB in) however long the message.
+  const std::string_view head = body.substr(0, id_start + 1);
+  for (std::size_t p = skip_spaces(head, 0); p < id_start; p = skip_spaces(head, p)) {
     syslog_header h;
-    if (parse_syslog_header(body.substr(p), ctx.receive_time, h, ctx.zone) &&
-        h.body.data() == body.data() + id_start) {
+    if (parse_syslog_header(head.substr(p), ctx.receive_time, h, ctx.zone) &&
+        h.body.data() == head.data() + id_start) {
       out.time = h.time;
       out.host = h.host;
       return out;
     }
-    while (p < id_start && body[p] != ' ') ++p;
+    while (p < id_start && head[p] != ' ') ++p;
   }
   return out;
 }

@@ -213,6 +213,12 @@ INSTANTIATE_TEST_SUITE_P(
         shipped_case{"no device id: the shipper's host",
                      "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 10:01:00: ",
                      "2026-12-06T10:01:00Z", nullptr, "collector1"},
+        shipped_case{"placeholder device id of the elastic sample",
+                     "2026-12-07T10:51:00+00:00 collector1 Dec 11 2018 08:01:38 <IP>: ",
+                     "2018-12-11T08:01:38Z", nullptr, "<IP>"},
+        shipped_case{
+            "id glued to the time's colon",
+            "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 10:01:00:", "2026-12-06T10:01:00Z"},
         // Without a time of the device's own, the header's time is the record's.
         shipped_case{"no device time", "2026-12-07T10:51:00+00:00 collector1 ",
                      "2026-12-07T10:51:00Z"},

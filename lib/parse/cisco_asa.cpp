@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "event/network_session.hpp"
+#include "parse/syslog_header.hpp"
 
 namespace portscand {
 namespace {
@@ -55,11 +56,14 @@ struct message_id {
   product kind = product::asa;
   unsigned id = 0;
   std::string_view text;  // the message after "%ASA-6-302013: "
+  std::string_view body;  // the text the id was found in
+  std::size_t start = 0;  // where "%ASA-" starts in it
 };
 
 // "%ASA-6-302013:", "%ASA-session-5-106100:" (a facility name), "%FTD-6-430002:", and one
 // real line without the colon ("%ASA-6-302016 Teardown ...").
 bool read_message_id(std::string_view s, std::size_t p, message_id& out) noexcept {
+  const std::size_t start = p;
   if (s.substr(p, 5) == "%ASA-")
     out.kind = product::asa;
   else if (s.substr(p, 5) == "%FTD-")
@@ -83,6 +87,8 @@ bool read_message_id(std::string_view s, std::size_t p, message_id& out) noexcep
   if (p < s.size() && s[p] != ' ') return false;
   out.id = id;
   out.text = s.substr(skip_spaces(s, p));
+  out.body = s;
+  out.start = start;
   return true;
 }
 
@@ -94,6 +100,38 @@ std::size_t find_message_id(std::string_view s, message_id& out) noexcept {
   for (std::size_t k = s.find('%', first); k != npos && k < 1024; k = s.find('%', k + 1))
     if (k > 0 && (s[k - 1] == ' ' || s[k - 1] == ':') && read_message_id(s, k, out)) return k;
   return npos;
+}
+
+// `logging timestamp`: the device's own header in front of the message id ("Dec 06 2026
+// 10:01:00: %ASA-...", "Dec 06 10:01:00.123 INT-FW01 : %ASA-...", "2026-12-06T10:01:00Z:
+// %ASA-..."). Bare, the decoder has taken it as the syslog header and the body starts at the
+// id. Behind a shipper's own header (rsyslog's "<read time> <host> <tag> ", syslog-ng's
+// "$ISODATE $HOST ", a BSD "<PRI>Mmm dd hh:mm:ss host ") it is left in the body: the syslog
+// header grammar is tried at each word before the id, and the first header that ends exactly
+// at the id is the device's. Its time is read like the decoder's (the input's zone, the year
+// from the receive time); 0 when there is none or it cannot be placed.
+struct device_header {
+  timestamp_us time = 0;
+  std::string_view host;  // the device id, "" when the header names none
+};
+
+device_header own_header(std::string_view body, std::size_t id_start,
+                         const parse_context& ctx) noexcept {
+  device_header out;
+  // The text up to the id's '%' is all a header before it can need, and keeps each try
+  // within the prefix (the id is at most 1 KiB in) however long the message.
+  const std::string_view head = body.substr(0, id_start + 1);
+  for (std::size_t p = skip_spaces(head, 0); p < id_start; p = skip_spaces(head, p)) {
+    syslog_header h;
+    if (parse_syslog_header(head.substr(p), ctx.receive_time, h, ctx.zone) &&
+        h.body.data() == head.data() + id_start) {
+      out.time = h.time;
+      out.host = h.host;
+      return out;
+    }
+    while (p < id_start && head[p] != ' ') ++p;
+  }
+  return out;
 }
 
 // An address with its port as the message writes it. `addr` and `port` are raw text.
@@ -319,7 +357,7 @@ class cisco_asa_parser final : public format_parser {
       case 430003:  // FTD connection event, end
       case 430005:  // FTD file malware event
         if (mid.kind != product::ftd) return sink.skipped("not_a_session");
-        return ftd_event(mid.id, m, ctx, sink);
+        return ftd_event(mid, ctx, sink);
       default:
         return sink.skipped("not_a_session");
     }
@@ -399,11 +437,13 @@ class cisco_asa_parser final : public format_parser {
         r.dst_port = service_port(dst.port);
       }
     }
-    emit(mid.kind, r, ctx, sink);
+    emit(mid, r, ctx, sink);
   }
 
   // FTD 4300xx: "Key: Value, Key: Value, ..." (ASIM's Cisco FTD parser reads the same keys).
-  void ftd_event(unsigned id, std::string_view m, const parse_context& ctx, parse_sink& sink) {
+  void ftd_event(const message_id& mid, const parse_context& ctx, parse_sink& sink) {
+    const unsigned id = mid.id;
+    const std::string_view m = mid.text;
     std::string_view src_ip, dst_ip, dst_port, proto, verdict, first_packet;
     std::size_t p = 0;
     while (p < m.size()) {
@@ -469,17 +509,25 @@ class cisco_asa_parser final : public format_parser {
       r.time = *t;
       r.has_time = true;
     }
-    emit(product::ftd, r, ctx, sink);
+    emit(mid, r, ctx, sink);
   }
 
-  void emit(product kind, network_session& r, const parse_context& ctx, parse_sink& sink) {
-    // ASA messages carry no time of their own: the syslog header's is the event time.
+  void emit(const message_id& mid, network_session& r, const parse_context& ctx, parse_sink& sink) {
+    // The message text has no time: the device's own leading timestamp is the event time,
+    // else the syslog header's (bare, they are the same). A shipper's header in front of the
+    // device's holds the shipper's read time, which must not move a backlog into its bin.
+    const device_header own = own_header(mid.body, mid.start, ctx);
+    if (!r.has_time && own.time != 0) {
+      r.time = own.time;
+      r.has_time = true;
+    }
     if (!r.has_time && ctx.header_time != 0) {
       r.time = ctx.header_time;
       r.has_time = true;
     }
-    if (!ctx.host.empty()) r.device = labels_.get(ctx.host);
-    r.reported_by = labels_.get(kind == product::asa ? "Cisco/ASA" : "Cisco/FTD");
+    const std::string_view host = own.host.empty() ? ctx.host : own.host;
+    if (!host.empty()) r.device = labels_.get(host);
+    r.reported_by = labels_.get(mid.kind == product::asa ? "Cisco/ASA" : "Cisco/FTD");
     sink.record(r);
   }
 

@@ -20,12 +20,10 @@
 #                bsd       message("<$PRI>$DATE $HOST $MSGHDR$MSG"): a BSD syslog header in
 #                          front of the line
 #
-# The raw and JSON shapes carry every vendor's lines. The shapes that put the shipper's own
-# header (its read time) in front of the line carry all but the Cisco ASA lines: an ASA
-# line's time is its own leading timestamp (`Dec 06 2026 10:01:00: %ASA-...`), and behind
-# another header portscand takes the header's time instead, so those records would land in
-# the read time's bin (README, "Kafka topics in practice"). The README's worked examples
-# show these templates.
+# Every shape carries every vendor's lines. In the shapes that put the shipper's own header
+# (its read time) in front of the line, a Cisco ASA line's time is still its own leading
+# timestamp (`Dec 06 2026 10:01:00: %ASA-...`), not the header's: the ASA records land in
+# the planted minute's bin, as bare. The README's worked examples show these templates.
 #
 # The device lines: the bare files of tests/fixtures/envelopes (Check Point CEF, Cisco ASA,
 # FortiGate, PAN-OS; the vendors' sample lines and, in each, a planted scan of 60 ports
@@ -33,7 +31,7 @@
 # for each vendor a noise source made from its first 50 planted lines under another address:
 # 50 distinct ports in the same bin, at the rule's threshold (alerts need more than 50).
 #
-# Expected, worked out by hand: one alert per planted source the shape carries, each with
+# Expected, worked out by hand: one alert per planted source, each with
 # ports 1001..1060, 60 events, bin 2026-12-06 10:00 UTC, first and last seen the planted
 # minute (10:00, 10:01, 10:02, 10:03 for CEF, ASA, FortiGate, PAN-OS); no noise source
 # alerts. The same files through `portscand replay` (the bare lines) must give these alerts,
@@ -61,7 +59,7 @@ for c in kcat jq curl; do command -v "$c" >/dev/null || die "$c is not installed
 
 case "$shipper" in
   rsyslog)
-    shapes=(raw:all json:all jsonmesg:all default:noasa)
+    shapes=(raw json jsonmesg default)
     rsyslogd=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)
     [ -x "$rsyslogd" ] || die "rsyslogd not found: install rsyslog (deploy/install-deps.sh)"
     "$rsyslogd" -v >/dev/null 2>&1 || die "$rsyslogd does not run"
@@ -69,7 +67,7 @@ case "$shipper" in
     [ -n "$omkafka" ] || die "rsyslog's omkafka module is missing: install rsyslog-kafka (deploy/install-deps.sh)"
     ;;
   syslog-ng)
-    shapes=(raw:all json:all default:noasa bsd:noasa)
+    shapes=(raw json default bsd)
     # Debian's syslog-ng-core conflicts with rsyslog (both are the system-log-daemon), so
     # deploy/install-deps.sh unpacks syslog-ng-core and syslog-ng-mod-rdkafka under
     # SYSLOG_NG_ROOT instead of installing them; a system syslog-ng is used when present.
@@ -126,7 +124,7 @@ fail() {
 }
 
 # ---- the device lines ----------------------------------------------------------------------------
-mkdir -p "$work/in" "$work/in-asa" "$work/state"
+mkdir -p "$work/in" "$work/state"
 # vendor bare-file planted-source noise-source first-minute
 vendors=(
   "cef cef 203.0.113.66 198.51.100.166 10:00"
@@ -138,24 +136,16 @@ for v in "${vendors[@]}"; do
   read -r name bare src noise _ <<<"$v"
   f=$fixtures/envelopes/bare/$bare.log
   [ -f "$f" ] || die "missing fixture $f"
-  dir=$work/in
-  [ "$name" = asa ] && dir=$work/in-asa
   {
     cat "$f"
     grep -F "$src" "$f" | head -n 50 | sed "s/${src//./\\.}/$noise/g"
-  } >"$dir/$name.log"
-  [ "$(grep -cF "$src" "$dir/$name.log")" -eq 60 ] || die "$f: the planted scan is not 60 lines"
-  [ "$(grep -cF "$noise" "$dir/$name.log")" -eq 50 ] || die "$name: the noise source is not 50 lines"
+  } >"$work/in/$name.log"
+  [ "$(grep -cF "$src" "$work/in/$name.log")" -eq 60 ] || die "$f: the planted scan is not 60 lines"
+  [ "$(grep -cF "$noise" "$work/in/$name.log")" -eq 50 ] || die "$name: the noise source is not 50 lines"
 done
 # Nothing blank: each line is one record for the shippers and for portscand.
-[ "$(cat "$work"/in*/*.log | grep -c '^$')" -eq 0 ] || die "blank lines in the device files"
-
-# Which files each shape carries: `all`, or `noasa` (the Cisco ASA file left out; see the top).
-set_files() {  # set_files SET: the device files of SET, one per line
-  ls "$work"/in/*.log
-  [ "$1" = all ] && ls "$work"/in-asa/*.log
-}
-set_lines() { set_files "$1" | xargs cat | wc -l; }
+[ "$(cat "$work"/in/*.log | grep -c '^$')" -eq 0 ] || die "blank lines in the device files"
+lines=$(cat "$work"/in/*.log | wc -l)
 
 # ---- the bare lines through portscand replay ------------------------------------------------------
 # counts FILE: "parsed rejected skipped filtered" from a metrics dump (sums over label sets).
@@ -167,13 +157,13 @@ counts() {
        $1 ~ /^portscand_records_filtered_total[{]/ { f += $2 }
        END { printf "%d %d %d %d\n", p, r, s, f }' "$1"
 }
-# The hand-worked alerts: one per planted source of SET, each its 60 ports in the
-# 2026-12-06 10:00 bin, first and last seen its planted minute; nothing else (no noise source).
-check_expected() {  # check_expected ALERTS_FILE SET WHAT
-  jq -e -s --arg set "$2" '
+# The hand-worked alerts: one per planted source, each its 60 ports in the 2026-12-06 10:00
+# bin, first and last seen its planted minute; nothing else (no noise source).
+check_expected() {  # check_expected ALERTS_FILE WHAT
+  jq -e -s '
     def ports: [range(1001; 1061)];
-    def want: {"203.0.113.66": "10:00", "203.0.113.68": "10:02", "203.0.113.69": "10:03"} +
-              (if $set == "all" then {"203.0.113.67": "10:01"} else {} end);
+    def want: {"203.0.113.66": "10:00", "203.0.113.67": "10:01", "203.0.113.68": "10:02",
+               "203.0.113.69": "10:03"};
     length == (want | length) and
     ([.[].SrcIpAddr] | sort) == (want | keys) and
     all(.[]; .AttemptedPorts == ports and .AttemptedPortsCount == 60 and .event_count == 60 and
@@ -181,21 +171,18 @@ check_expected() {  # check_expected ALERTS_FILE SET WHAT
              .window == {start: "2026-12-06T10:00:00Z", end: "2026-12-06T10:05:00Z"} and
              .first_seen == "2026-12-06T\(want[.SrcIpAddr]):00Z" and
              .last_seen == "2026-12-06T\(want[.SrcIpAddr]):59Z")' "$1" >/dev/null ||
-    failed "$3: the alerts are not the planted scans: $(jq -c '{SrcIpAddr, AttemptedPortsCount, TimeGenerated, first_seen, last_seen, event_count}' "$1" 2>&1 | tr '\n' ' ')"
+    failed "$2: the alerts are not the planted scans: $(jq -c '{SrcIpAddr, AttemptedPortsCount, TimeGenerated, first_seen, last_seen, event_count}' "$1" 2>&1 | tr '\n' ' ')"
 }
-for set in all noasa; do
-  mapfile -t files < <(set_files "$set")
-  "$portscand" replay --threads 1 "${files[@]}" >"$work/bare-$set.alerts" 2>"$work/bare-$set.stderr" ||
-    fail "portscand replay of the bare lines exited non-zero (see $work/bare-$set.stderr)"
-  summary=$(sed -n 's/^portscand replay: //p' "$work/bare-$set.stderr")
-  [ -n "$summary" ] || fail "portscand replay printed no summary"
-  # replay prints the non-zero counters but not the parsed ones: take those from its summary.
-  read -r _ r s f <<<"$(counts "$work/bare-$set.stderr")"
-  echo "${summary%% records parsed*} $r $s $f" >"$work/bare-$set.counts"
-  check_expected "$work/bare-$set.alerts" "$set" "the bare lines ($set)"
-  jq -S -c 'del(.detected_at)' "$work/bare-$set.alerts" | sort >"$work/bare-$set.norm"
-  echo "bare lines ($set): $(set_lines "$set") lines; replay: $summary"
-done
+"$portscand" replay --threads 1 "$work"/in/*.log >"$work/bare.alerts" 2>"$work/bare.stderr" ||
+  fail "portscand replay of the bare lines exited non-zero (see $work/bare.stderr)"
+summary=$(sed -n 's/^portscand replay: //p' "$work/bare.stderr")
+[ -n "$summary" ] || fail "portscand replay printed no summary"
+# replay prints the non-zero counters but not the parsed ones: take those from its summary.
+read -r _ r s f <<<"$(counts "$work/bare.stderr")"
+echo "${summary%% records parsed*} $r $s $f" >"$work/bare.counts"
+check_expected "$work/bare.alerts" "the bare lines"
+jq -S -c 'del(.detected_at)' "$work/bare.alerts" | sort >"$work/bare.norm"
+echo "bare lines: $lines lines; replay: $summary"
 [ "$failures" -eq 0 ] || fail "the bare lines do not give the planted scans"
 
 # ---- the broker and the shipper -------------------------------------------------------------------
@@ -203,7 +190,7 @@ done
 # and a burst lands in one partition: the other stays empty, which idle_timeout covers).
 mkfifo "$work/ctl"
 topic_args=()
-for sh in "${shapes[@]}"; do topic_args+=(--topic "${sh%%:*}:2"); done
+for s in "${shapes[@]}"; do topic_args+=(--topic "$s:2"); done
 "$mock" "${topic_args[@]}" --exit-on-stdin-eof <"$work/ctl" >"$work/broker.out" 2>"$work/broker.log" &
 broker_pid=$!
 exec 7>"$work/ctl"
@@ -226,17 +213,13 @@ template(name="portscand_json" type="list" option.jsonf="on") {
   property(outname="fromhost-ip" name="fromhost-ip" format="jsonf")
 }
 template(name="portscand_jsonmesg" type="string" string="%jsonmesg%")
-ruleset(name="to_kafka") {
+ruleset(name="devices") {
   action(type="omkafka" broker=["$bootstrap"] topic="raw" template="portscand_raw")
   action(type="omkafka" broker=["$bootstrap"] topic="json" template="portscand_json")
   action(type="omkafka" broker=["$bootstrap"] topic="jsonmesg" template="portscand_jsonmesg")
-}
-ruleset(name="devices") {
   action(type="omkafka" broker=["$bootstrap"] topic="default")
-  call to_kafka
 }
 input(type="imfile" File="$work/in/*.log" Tag="fw" ruleset="devices")
-input(type="imfile" File="$work/in-asa/*.log" Tag="asa" ruleset="to_kafka")
 CONF
     "$rsyslogd" -N1 -f "$work/shipper.conf" >"$work/shipper-check.out" 2>&1 ||
       fail "rsyslogd -N1 refused the config: $(tail -5 "$work/shipper-check.out")"
@@ -251,9 +234,6 @@ options { stats-freq(0); };
 source s_devices {
   wildcard-file(base-dir("$work/in") filename-pattern("*.log") flags(no-parse) follow-freq(1));
 };
-source s_asa {
-  wildcard-file(base-dir("$work/in-asa") filename-pattern("*.log") flags(no-parse) follow-freq(1));
-};
 destination d_raw { kafka-c(bootstrap-servers("$bootstrap") topic("raw") message("\$MSG")); };
 destination d_json {
   kafka-c(bootstrap-servers("$bootstrap") topic("json") message("\$(format-json --scope rfc5424)"));
@@ -262,8 +242,7 @@ destination d_default { kafka-c(bootstrap-servers("$bootstrap") topic("default")
 destination d_bsd {
   kafka-c(bootstrap-servers("$bootstrap") topic("bsd") message("<\$PRI>\$DATE \$HOST \$MSGHDR\$MSG"));
 };
-log { source(s_devices); source(s_asa); destination(d_raw); destination(d_json); };
-log { source(s_devices); destination(d_default); destination(d_bsd); };
+log { source(s_devices); destination(d_raw); destination(d_json); destination(d_default); destination(d_bsd); };
 CONF
     "${syslog_ng[@]}" --syntax-only -f "$work/shipper.conf" >"$work/shipper-check.out" 2>&1 ||
       fail "syslog-ng --syntax-only refused the config: $(tail -5 "$work/shipper-check.out")"
@@ -276,36 +255,33 @@ esac
 # ---- what the topics hold, before portscand reads them -------------------------------------------
 held() { kcat -C -b "$bootstrap" -t "$1" -o beginning -e -q -f '%p:%o\n' 2>/dev/null | wc -l; }
 deadline=$((SECONDS + 30))
-for sh in "${shapes[@]}"; do
-  want=$(set_lines "${sh#*:}")
-  while [ "$(held "${sh%%:*}")" -lt "$want" ] && [ $SECONDS -lt $deadline ]; do
+for s in "${shapes[@]}"; do
+  while [ "$(held "$s")" -lt "$lines" ] && [ $SECONDS -lt $deadline ]; do
     kill -0 "$shipper_pid" 2>/dev/null || fail "$shipper exited while producing"
     sleep 0.3
   done
 done
 sleep 1  # a record produced twice would show in the counts below
-for sh in "${shapes[@]}"; do
-  s=${sh%%:*} want=$(set_lines "${sh#*:}")
+for s in "${shapes[@]}"; do
   n=$(held "$s")
-  [ "$n" -eq "$want" ] ||
-    fail "harness, not portscand: topic $s holds $n records of the $want lines $shipper read (the shipper or the mock cluster lost or doubled some; portscand was not run)"
+  [ "$n" -eq "$lines" ] ||
+    fail "harness, not portscand: topic $s holds $n records of the $lines lines $shipper read (the shipper or the mock cluster lost or doubled some; portscand was not run)"
 done
 # The raw shape is the line as read: the topic must hold exactly the device lines.
 kcat -C -b "$bootstrap" -t raw -o beginning -e -q -f '%s\n' 2>/dev/null | sort >"$work/raw.topic"
-set_files all | xargs cat | sort >"$work/lines.sorted"
+cat "$work"/in/*.log | sort >"$work/lines.sorted"
 cmp -s "$work/raw.topic" "$work/lines.sorted" ||
   fail "harness, not portscand: topic raw does not hold the device lines as read (diff $work/raw.topic $work/lines.sorted)"
 stop_pid "$shipper_pid"
 shipper_pid=
 echo "$shipper produced every line read to ${shapes[*]} (counted with kcat), e.g.:"
-for sh in "${shapes[@]}"; do
-  echo "  ${sh%%:*}: $(kcat -C -b "$bootstrap" -t "${sh%%:*}" -o beginning -e -q -c 1 -f '%s' 2>/dev/null | head -c 150)"
+for s in "${shapes[@]}"; do
+  echo "  $s: $(kcat -C -b "$bootstrap" -t "$s" -o beginning -e -q -c 1 -f '%s' 2>/dev/null | head -c 150)"
 done
 
 # ---- portscand run, one per shape, all at once --------------------------------------------------
 # Each its own consumer group, state directory, metrics port and alert file.
-for sh in "${shapes[@]}"; do
-  s=${sh%%:*}
+for s in "${shapes[@]}"; do
   cat >"$work/portscand-$s.yaml" <<YAML
 mode: default
 evaluation: {schedule: on_close, allowed_lateness: 0s, idle_timeout: 1s}
@@ -331,8 +307,7 @@ YAML
   daemon_pids[$s]=$!
 done
 declare -A metrics_port
-for sh in "${shapes[@]}"; do
-  s=${sh%%:*}
+for s in "${shapes[@]}"; do
   for _ in $(seq 100); do
     kill -0 "${daemon_pids[$s]}" 2>/dev/null || fail "$s: portscand run exited at startup"
     metrics_port[$s]=$(grep -o 'metrics on http://[^ ]* (port [0-9]*)' "$work/daemon-$s.log" | grep -o '[0-9]*)$' | tr -d ')')
@@ -346,24 +321,21 @@ metric_sum() { awk -v n="$2" '$1 ~ "^"n"[{]" { v += $2 } END { print v + 0 }' "$
 alerts() { if [ -f "$work/alerts-$1.jsonl" ]; then wc -l <"$work/alerts-$1.jsonl"; else echo 0; fi; }
 # Until every daemon consumed its whole topic and wrote as many alerts as the bare lines gave.
 deadline=$((SECONDS + 40))
-for sh in "${shapes[@]}"; do
-  s=${sh%%:*} set=${sh#*:}
-  want=$(set_lines "$set") nwant=$(wc -l <"$work/bare-$set.alerts")
+nwant=$(wc -l <"$work/bare.alerts")
+for s in "${shapes[@]}"; do
   while [ $SECONDS -lt $deadline ]; do
     kill -0 "${daemon_pids[$s]}" 2>/dev/null || fail "$s: portscand run died"
-    scrape "$s" && [ "$(metric_sum "$s" portscand_kafka_messages_total)" -ge "$want" ] &&
+    scrape "$s" && [ "$(metric_sum "$s" portscand_kafka_messages_total)" -ge "$lines" ] &&
       [ "$(alerts "$s")" -ge "$nwant" ] && break
     sleep 0.2
   done
 done
 sleep 1  # an alert beyond the expected ones would come with them (every bin closes at once)
-for sh in "${shapes[@]}"; do
-  s=${sh%%:*}
+for s in "${shapes[@]}"; do
   scrape "$s" || fail "$s: GET /metrics failed"
   kill -TERM "${daemon_pids[$s]}"
 done
-for sh in "${shapes[@]}"; do
-  s=${sh%%:*}
+for s in "${shapes[@]}"; do
   for _ in $(seq 300); do kill -0 "${daemon_pids[$s]}" 2>/dev/null || break; sleep 0.1; done
   kill -0 "${daemon_pids[$s]}" 2>/dev/null && fail "$s: the daemon did not stop within 30 s of SIGTERM"
   wait "${daemon_pids[$s]}"
@@ -373,27 +345,25 @@ for sh in "${shapes[@]}"; do
 done
 
 # ---- each shape against the hand-worked alerts and the bare lines --------------------------------
-for sh in "${shapes[@]}"; do
-  s=${sh%%:*} set=${sh#*:}
-  want=$(set_lines "$set") nwant=$(wc -l <"$work/bare-$set.alerts")
+for s in "${shapes[@]}"; do
   before=$failures
   consumed=$(metric_sum "$s" portscand_kafka_messages_total)
-  [ "$consumed" -eq "$want" ] || failed "$s: portscand consumed $consumed of the $want records on the topic"
+  [ "$consumed" -eq "$lines" ] || failed "$s: portscand consumed $consumed of the $lines records on the topic"
   [ -f "$work/alerts-$s.jsonl" ] || : >"$work/alerts-$s.jsonl"
-  check_expected "$work/alerts-$s.jsonl" "$set" "$s"
+  check_expected "$work/alerts-$s.jsonl" "$s"
   jq -S -c 'del(.detected_at)' "$work/alerts-$s.jsonl" | sort >"$work/$s.norm"
-  cmp -s "$work/bare-$set.norm" "$work/$s.norm" ||
-    failed "$s: the alerts differ from the bare lines' (diff $work/bare-$set.norm $work/$s.norm)"
+  cmp -s "$work/bare.norm" "$work/$s.norm" ||
+    failed "$s: the alerts differ from the bare lines' (diff $work/bare.norm $work/$s.norm)"
   got=$(counts "$work/metrics-$s.txt")
-  [ "$got" = "$(cat "$work/bare-$set.counts")" ] ||
-    failed "$s: parsed/rejected/skipped/filtered $got, the bare lines $(cat "$work/bare-$set.counts")"
+  [ "$got" = "$(cat "$work/bare.counts")" ] ||
+    failed "$s: parsed/rejected/skipped/filtered $got, the bare lines $(cat "$work/bare.counts")"
   unwrapped=$(metric_sum "$s" portscand_records_unwrapped_total)
   case "$s" in
-    json | jsonmesg) [ "$unwrapped" -eq "$want" ] || failed "$s: $unwrapped of $want records unwrapped" ;;
+    json | jsonmesg) [ "$unwrapped" -eq "$lines" ] || failed "$s: $unwrapped of $lines records unwrapped" ;;
     *) [ "$unwrapped" -eq 0 ] || failed "$s: $unwrapped bare lines counted as unwrapped" ;;
   esac
   [ "$failures" -eq "$before" ] &&
-    echo "  $s ($set): $nwant alerts, equal to the bare lines'; parsed/rejected/skipped/filtered $got; $unwrapped unwrapped"
+    echo "  $s: $nwant alerts, equal to the bare lines'; parsed/rejected/skipped/filtered $got; $unwrapped unwrapped"
 done
 [ "$failures" -eq 0 ] || fail "$failures check(s) failed (above)"
 rm -rf "$work"

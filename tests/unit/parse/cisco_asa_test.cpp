@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "../test_names.hpp"
@@ -124,6 +125,132 @@ TEST(CiscoAsa, AMessageWithoutHeaderTimeHasNoOwnTime) {
                  "by access-group \"dmz\" [0x123a465e, 0x4c7bf613]");
   ASSERT_EQ(s.records.size(), 1u);
   EXPECT_FALSE(s.records[0].has_time);
+}
+
+// `logging timestamp`: the ASA writes its own time at the start of the message. Bare, the
+// syslog header parser takes it as the header; behind a shipper's header (its read time) the
+// device's timestamp is still the event time. Expected times worked out by hand from the lines.
+constexpr const char* deny_1001 =
+    "%ASA-4-106023: Deny tcp src outside:203.0.113.67/40000 dst dmz:198.51.100.20/1001 by "
+    "access-group \"acl_outside\" [0x0, 0x0]";
+
+struct shipped_case {
+  std::string why;
+  std::string prefix;  // everything before the message id
+  const char* expected;
+  const char* zone = nullptr;  // the input's timezone, nullptr = UTC
+  const char* device = "";     // "" = the context's host is not checked
+};
+
+class CiscoAsaDeviceTime : public ::testing::TestWithParam<shipped_case> {};
+
+TEST_P(CiscoAsaDeviceTime, IsTheEventTimeWhateverHeaderTheShipperAdds) {
+  const auto& c = GetParam();
+  std::string error;
+  std::optional<local_zone> zone;
+  if (c.zone != nullptr) {
+    zone = local_zone::find(c.zone, error);
+    ASSERT_TRUE(zone) << error;
+  }
+  parse_context ctx;
+  ctx.receive_time = iso("2026-12-07T10:51:05Z");  // the shipper read it a day later
+  ctx.zone = zone ? &*zone : nullptr;
+  for (const char* format : {"cisco-asa", "auto"}) {
+    SCOPED_TRACE(format);
+    const auto s = parse_with(format, c.prefix + deny_1001, ctx);
+    ASSERT_EQ(s.records.size(), 1u);
+    const auto& r = s.records[0];
+    ASSERT_TRUE(r.has_time);
+    EXPECT_EQ(r.time, iso(c.expected));
+    EXPECT_EQ(ip(r.src), "203.0.113.67");
+    EXPECT_EQ(r.dst_port, 1001);
+    if (*c.device) EXPECT_EQ(label(r.device), c.device);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CiscoAsaDeviceTime,
+    ::testing::Values(
+        shipped_case{"bare", "Dec 06 2026 10:01:00: ", "2026-12-06T10:01:00Z"},
+        // rsyslog omkafka's default RSYSLOG_FileFormat: "<read time> <host> <tag> <line>".
+        shipped_case{"rsyslog file format",
+                     "2026-12-07T10:51:00.123456+00:00 collector1 asa Dec 06 2026 10:01:00: ",
+                     "2026-12-06T10:01:00Z"},
+        shipped_case{"rsyslog file format with a tag ending in a colon",
+                     "2026-12-07T10:51:00.123456+00:00 collector1 asa: Dec 06 2026 10:01:00: ",
+                     "2026-12-06T10:01:00Z"},
+        // syslog-ng kafka-c's default "$ISODATE $HOST $MSGHDR$MSG" (no program: no MSGHDR).
+        shipped_case{
+            "syslog-ng default",
+            "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 10:01:00: ", "2026-12-06T10:01:00Z"},
+        shipped_case{"bsd header", "<13>Dec  7 10:51:00 collector1 Dec 06 2026 10:01:00: ",
+                     "2026-12-06T10:01:00Z"},
+        shipped_case{"bsd header, device time without a year",
+                     "<13>Dec  7 10:51:00 collector1 Dec 06 10:01:00: ", "2026-12-06T10:01:00Z"},
+        shipped_case{"milliseconds",
+                     "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 10:01:00.123: ",
+                     "2026-12-06T10:01:00.123Z"},
+        shipped_case{
+            "logging timestamp rfc5424",
+            "2026-12-07T10:51:00+00:00 collector1 2026-12-06T10:01:00Z: ", "2026-12-06T10:01:00Z"},
+        shipped_case{
+            "rfc5424 device time with an offset",
+            "<13>Dec  7 10:51:00 collector1 2026-12-06T11:01:00+01:00: ", "2026-12-06T10:01:00Z"},
+        // Berlin is UTC+1 in December: the device's wall clock 11:01 is 10:01 UTC.
+        shipped_case{"device-local time in the input's zone",
+                     "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 11:01:00: ",
+                     "2026-12-06T10:01:00Z", "Europe/Berlin"},
+        shipped_case{"rfc5424 device time without an offset in the input's zone",
+                     "2026-12-07T10:51:00+00:00 collector1 2026-12-06T11:01:00: ",
+                     "2026-12-06T10:01:00Z", "Europe/Berlin"},
+        shipped_case{"zone abbreviation",
+                     "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 05:01:00 EST: ",
+                     "2026-12-06T10:01:00Z", "Europe/Berlin"},
+        // "logging device-id hostname": the device's name, not the shipper's, names the device.
+        shipped_case{"device id",
+                     "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 10:01:00 INT-FW01 : ",
+                     "2026-12-06T10:01:00Z", nullptr, "INT-FW01"},
+        shipped_case{"no device id: the shipper's host",
+                     "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 10:01:00: ",
+                     "2026-12-06T10:01:00Z", nullptr, "collector1"},
+        shipped_case{"placeholder device id of the elastic sample",
+                     "2026-12-07T10:51:00+00:00 collector1 Dec 11 2018 08:01:38 <IP>: ",
+                     "2018-12-11T08:01:38Z", nullptr, "<IP>"},
+        shipped_case{
+            "id glued to the time's colon",
+            "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 10:01:00:", "2026-12-06T10:01:00Z"},
+        // Without a time of the device's own, the header's time is the record's.
+        shipped_case{"no device time", "2026-12-07T10:51:00+00:00 collector1 ",
+                     "2026-12-07T10:51:00Z"},
+        shipped_case{
+            "text that is not a timestamp",
+            "2026-12-07T10:51:00+00:00 collector1 Dec 32 2026 10:01:00: ", "2026-12-07T10:51:00Z"}),
+    why_name{});
+
+TEST(CiscoAsa, AYearlessDeviceTimeWithoutReceiveTimeFallsBackToTheHeaderTime) {
+  // Receive time 0: "Dec 06" cannot be given a year (parsers never read the clock).
+  const auto s =
+      parse_with("cisco-asa",
+                 std::string("2026-12-07T10:51:00+00:00 collector1 Dec 06 10:01:00: ") + deny_1001);
+  ASSERT_EQ(s.records.size(), 1u);
+  ASSERT_TRUE(s.records[0].has_time);
+  EXPECT_EQ(s.records[0].time, iso("2026-12-07T10:51:00Z"));
+}
+
+TEST(CiscoAsa, FtdFirstPacketTimeBeatsTheDeviceTimestamp) {
+  const auto s = parse_with(
+      "cisco-asa",
+      "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 10:01:00: %FTD-6-430002: "
+      "AccessControlRuleAction: Block, SrcIP: 203.0.113.67, DstIP: 198.51.100.20, SrcPort: "
+      "40000, DstPort: 1001, Protocol: tcp, FirstPacketSecond: 2026-12-06T10:00:59Z");
+  ASSERT_EQ(s.records.size(), 1u);
+  EXPECT_EQ(s.records[0].time, iso("2026-12-06T10:00:59Z"));
+  const auto t = parse_with("cisco-asa",
+                            "2026-12-07T10:51:00+00:00 collector1 Dec 06 2026 10:01:00: "
+                            "%FTD-6-430002: AccessControlRuleAction: Block, SrcIP: 203.0.113.67, "
+                            "DstIP: 198.51.100.20, DstPort: 1001, Protocol: tcp");
+  ASSERT_EQ(t.records.size(), 1u);
+  EXPECT_EQ(t.records[0].time, iso("2026-12-06T10:01:00Z"));
 }
 
 TEST(CiscoAsa, AutoDetectionYieldsTheSameRecordsAsTheFixedFormat) {

@@ -3,6 +3,7 @@
 #include "event/network_session.hpp"
 #include "parse/firewall_text.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -175,8 +176,7 @@ class fortigate_parser final : public format_parser {
 bool probe_fortigate(std::string_view head) noexcept {
   // FortiGate also speaks CEF, whose extension keys embed the same names
   // (FTNTFGTlogid=): that is the CEF format's unit, not ours.
-  if (head.find("CEF:") != std::string_view::npos || head.find("LEEF:") != std::string_view::npos)
-    return false;
+  if (probe_has(head, "CEF:") || probe_has(head, "LEEF:")) return false;
   if (!has_key(head, "logid=") && !has_key(head, "log_id=")) return false;
   if (!has_key(head, "type=")) return false;
   return has_key(head, "devid=") || has_key(head, "devname=") || has_key(head, "eventtime=") ||

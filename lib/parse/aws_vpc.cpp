@@ -1,5 +1,6 @@
 #include "parse/aws_vpc.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -94,6 +95,12 @@ bool name_equals(std::string_view token, std::string_view name) noexcept {
   }
   return true;
 }
+
+constexpr std::size_t longest_name = [] {
+  std::size_t n = 0;
+  for (auto name : known_names) n = std::max(n, std::string_view(name).size());
+  return n;
+}();
 
 bool is_field_name(std::string_view token) noexcept {
   for (auto n : known_names)
@@ -276,6 +283,16 @@ bool has_token(std::string_view head, std::string_view word) noexcept {
   return false;
 }
 
+// A header line: its first token is a documented field name. Replay runs this over every line
+// of a file under auto, so it decides from the first byte (names start with a lowercase letter)
+// and reads at most one name's length, never the whole line.
+bool is_header_line(std::string_view line) noexcept {
+  if (line.empty() || line[0] < 'a' || line[0] > 'z') return false;
+  std::size_t end = 0;
+  while (end < line.size() && end <= longest_name && line[end] != ' ' && line[end] != '\t') ++end;
+  return end <= longest_name && is_field_name(line.substr(0, end));
+}
+
 bool probe_aws_vpc(std::string_view head) noexcept {
   if (head.starts_with("version ")) return has_token(head, "srcaddr");
   // A record starts with its version number (2..99), has many fields, and carries an
@@ -296,11 +313,7 @@ bool probe_aws_vpc(std::string_view head) noexcept {
 
 format_entry aws_vpc_format() {
   return {"aws-vpc", "AWS VPC Flow Logs text (default v2 order, or v3-v5 order from a header line)",
-          [] { return std::make_unique<aws_vpc_parser>(); }, probe_aws_vpc,
-          [](std::string_view line) {
-            const std::size_t end = line.find_first_of(" \t");
-            return is_field_name(line.substr(0, end));
-          }};
+          [] { return std::make_unique<aws_vpc_parser>(); }, probe_aws_vpc, is_header_line};
 }
 
 }  // namespace portscand

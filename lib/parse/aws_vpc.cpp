@@ -6,6 +6,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -274,7 +275,8 @@ class aws_vpc_parser final : public format_parser {
 
 // A token of `head` equal to `word` (space-delimited, or at either end).
 bool has_token(std::string_view head, std::string_view word) noexcept {
-  for (std::size_t p = head.find(word); p != std::string_view::npos; p = head.find(word, p + 1)) {
+  for (std::size_t p = probe_find(head, word); p != std::string_view::npos;
+       p = probe_find(head, word, p + 1)) {
     const bool left = p == 0 || head[p - 1] == ' ';
     const std::size_t end = p + word.size();
     const bool right = end == head.size() || head[end] == ' ';

@@ -24,8 +24,8 @@ dvc_action action_from_fortios(std::string_view a) noexcept {
 // True when `key=` occurs in `head` at the start or after a blank or a PRI's '>': a key of
 // its own, not the tail of another key ("FTNTFGTlogid=" in FortiGate CEF).
 bool has_key(std::string_view head, std::string_view key_eq) noexcept {
-  for (std::size_t p = head.find(key_eq); p != std::string_view::npos;
-       p = head.find(key_eq, p + 1)) {
+  for (std::size_t p = probe_find(head, key_eq); p != std::string_view::npos;
+       p = probe_find(head, key_eq, p + 1)) {
     if (p == 0 || fwtext::is_space(head[p - 1]) || head[p - 1] == '>') return true;
   }
   return false;

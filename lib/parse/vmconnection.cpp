@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -216,7 +217,7 @@ bool probe_vmconnection(std::string_view head) noexcept {
   // unknown_format under auto.
   for (std::string_view sig : {"\"VMConnection\"", "\"LinksEstablished\"", "\"VMBoundPort\"",
                                "\"VMProcess\"", "\"VMComputer\""})
-    if (head.find(sig) != std::string_view::npos) return true;
+    if (probe_has(head, sig)) return true;
   return false;
 }
 

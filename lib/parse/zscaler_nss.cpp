@@ -447,10 +447,10 @@ class zscaler_nss_parser final : public format_parser {
 
 // A word-initial "key=" in head.
 bool has_kv_key(std::string_view head, std::string_view key_eq) noexcept {
-  std::size_t p = head.find(key_eq);
+  std::size_t p = probe_find(head, key_eq);
   while (p != std::string_view::npos) {
     if (p == 0 || head[p - 1] == ' ' || head[p - 1] == '\t') return true;
-    p = head.find(key_eq, p + 1);
+    p = probe_find(head, key_eq, p + 1);
   }
   return false;
 }

@@ -30,8 +30,9 @@ struct format_entry {
   std::function<std::unique_ptr<format_parser>()> make;
   // Auto-detection probe over the first bytes of a unit (a body, after any syslog header).
   // Must be cheap: substring checks, no full parse. Returns true when the unit is of this
-  // format. Probes run in registration order; the first that matches wins, so a format
-  // whose signature is a subset of another's registers after it.
+  // format. Under auto the decoder first tries its recent winners' probes, then the others in
+  // registration order; the first that matches wins, so a format whose signature is a subset
+  // of another's registers after it (lib/parse/README.md, "Auto-detection").
   std::function<bool(std::string_view head)> probe;
   // Stateful text formats only (a header line sets the layout of the lines after it: Zeek
   // TSV #fields, AWS VPC custom formats): true for such a header line. Replay uses it to

@@ -156,8 +156,9 @@ TEST(StickyAutoDetection, ZeekHeaderStateSurvivesASwitchToOtherFormats) {
       << row.events[0];
   // A decoder that never saw the header expects Zeek's default columns (20 or so): 7 are
   // too few.
-  EXPECT_EQ(fixed("zeek-conn", "1700000000.000001\tCabc1\t198.51.100.5\t8080\t203.0.113.20\t"
-                               "51515\ttcp")
+  EXPECT_EQ(fixed("zeek-conn",
+                  "1700000000.000001\tCabc1\t198.51.100.5\t8080\t203.0.113.20\t"
+                  "51515\ttcp")
                 .events,
             std::vector<std::string>{"rejected missing_columns"});
 }
@@ -182,8 +183,9 @@ TEST(StickyAutoDetection, AwsVpcHeaderStateSurvivesASwitchToOtherFormats) {
   const outcome r = decode(d, record);
   EXPECT_EQ(r.format, "aws-vpc");
   ASSERT_EQ(r.events.size(), 1u);
-  EXPECT_TRUE(r.events[0].starts_with("record src=203.0.113.30 dst=198.51.100.7 dst_port=3389 "
-                                      "time=1700000000000000"))
+  EXPECT_TRUE(
+      r.events[0].starts_with("record src=203.0.113.30 dst=198.51.100.7 dst_port=3389 "
+                              "time=1700000000000000"))
       << r.events[0];
   EXPECT_EQ(fixed("aws-vpc", record).events, std::vector<std::string>{"rejected bad_log_status"});
 }
@@ -207,12 +209,18 @@ TEST(StickyAutoDetection, AnEnvelopeAfterAJsonWinnerIsStillUnwrapped) {
 // and units whose first bytes sit on the edges of the rules.
 TEST(ProbeScope, NoProbeClaimsAUnitItsScopeRulesOut) {
   std::vector<std::string> units = {
-      "{\"SrcIpAddr\":\"1.2.3.4\"}", " {\"SrcIpAddr\":\"1.2.3.4\"}", "\t{\"SrcIpAddr\":\"1\"}",
-      "\r\n{\"SrcIpAddr\":\"1\"}",   "[{\"SrcIpAddr\":\"1.2.3.4\"}]", "\tCEF:0|a|b|1|x|y|1|src=1.2.3.4",
-      "{CEF:0|a|b|1|x|y|1|src=1.2.3.4", "[CEF:0|a|b|1|x|y|1|src=1.2.3.4",
+      "{\"SrcIpAddr\":\"1.2.3.4\"}",
+      " {\"SrcIpAddr\":\"1.2.3.4\"}",
+      "\t{\"SrcIpAddr\":\"1\"}",
+      "\r\n{\"SrcIpAddr\":\"1\"}",
+      "[{\"SrcIpAddr\":\"1.2.3.4\"}]",
+      "\tCEF:0|a|b|1|x|y|1|src=1.2.3.4",
+      "{CEF:0|a|b|1|x|y|1|src=1.2.3.4",
+      "[CEF:0|a|b|1|x|y|1|src=1.2.3.4",
       "{ %ASA-4-106023: Deny tcp src a:1.2.3.4/1 dst b:5.6.7.8/53 by access-group \"x\"",
       "\t{ %ASA-4-106023: Deny tcp src a:1.2.3.4/1 dst b:5.6.7.8/53 by access-group \"x\"",
-      "[2 123 eni-1 1.2.3.4 5.6.7.8 1 2 6 1 1 1 2 ACCEPT OK", "version srcaddr dstaddr"};
+      "[2 123 eni-1 1.2.3.4 5.6.7.8 1 2 6 1 1 1 2 ACCEPT OK",
+      "version srcaddr dstaddr"};
   std::size_t files = 0;
   for (const auto& entry :
        std::filesystem::recursive_directory_iterator(std::string(PORTSCAND_FIXTURES))) {
@@ -230,8 +238,8 @@ TEST(ProbeScope, NoProbeClaimsAUnitItsScopeRulesOut) {
     for (const auto& e : builtin_formats().entries()) {
       if (shape.admits(e)) continue;
       ++ruled_out;
-      EXPECT_FALSE(e.probe(head)) << e.name << " claims a unit its scope rules out: "
-                                  << head.substr(0, 120);
+      EXPECT_FALSE(e.probe(head)) << e.name
+                                  << " claims a unit its scope rules out: " << head.substr(0, 120);
     }
   }
   EXPECT_GT(ruled_out, 1000u);

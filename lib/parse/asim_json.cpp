@@ -220,8 +220,7 @@ class asim_json_parser final : public format_parser {
 };
 
 bool probe_asim(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   return probe_has(head, "\"SrcIpAddr\"");
 }
 

@@ -376,8 +376,7 @@ class azure_firewall_parser final : public format_parser {
 };
 
 bool probe_azure_firewall(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   return probe_has(head, "\"AzureFirewall") || probe_has(head, "\"AZFW") ||
          probe_has(head, "/AZUREFIREWALLS/") || probe_has(head, "/azureFirewalls/") ||
          probe_has(head, "/azurefirewalls/");

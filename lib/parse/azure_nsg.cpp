@@ -252,8 +252,7 @@ class azure_nsg_parser final : public format_parser {
 };
 
 bool probe_azure_nsg(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   return probe_has(head, "NetworkSecurityGroupFlowEvent") || probe_has(head, "\"flowTuples\"");
 }
 

@@ -256,8 +256,7 @@ class ecs_parser final : public json::record_parser {
 };
 
 bool probe_ecs(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   // Beats and Logstash write @timestamp first; Elastic Agent output also carries "ecs".
   // Dotted flat keys are the other signature.
   const bool ecs = probe_has(head, "\"@timestamp\"") || probe_has(head, "\"ecs\"") ||

@@ -285,8 +285,7 @@ class mde_parser final : public format_parser {
 };
 
 bool probe_mde(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   if (probe_has(head, "AdvancedHunting-DeviceNetworkEvents")) return true;
   if (probe_has(head, "\"DeviceNetworkEvents\"")) return true;
   return probe_has(head, "\"ActionType\"") &&

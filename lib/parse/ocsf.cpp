@@ -182,8 +182,7 @@ class ocsf_parser final : public json::record_parser {
 };
 
 bool probe_ocsf(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   return probe_has(head, "\"class_uid\"") || probe_has(head, "\"src_endpoint\"") ||
          probe_has(head, "\"dst_endpoint\"");
 }

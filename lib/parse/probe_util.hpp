@@ -65,4 +65,15 @@ inline bool probe_has(std::string_view hay, std::string_view needle) noexcept {
   return probe_find(hay, needle) != std::string_view::npos;
 }
 
+// True when the first byte other than blank, tab, CR and LF is '{' or '[' (a JSON object or
+// array): the check every JSON probe starts with (probe_scope::json). A plain loop:
+// find_first_not_of with a set calls memchr once per byte it looks at.
+inline bool probe_json_start(std::string_view head) noexcept {
+  for (const char c : head) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    return c == '{' || c == '[';
+  }
+  return false;
+}
+
 }  // namespace portscand

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "parse/probe_util.hpp"
+
 namespace portscand {
 
 void format_registry::add(format_entry entry) {
@@ -27,8 +29,7 @@ probe_shape probe_shape::of(std::string_view head) noexcept {
   probe_shape s;
   if (head.empty()) return s;
   s.brace_at_0 = head[0] == '{' || head[0] == '[';
-  const std::size_t first = head.find_first_not_of(" \t\r\n");
-  s.json = first != std::string_view::npos && (head[first] == '{' || head[first] == '[');
+  s.json = s.brace_at_0 || probe_json_start(head);
   return s;
 }
 

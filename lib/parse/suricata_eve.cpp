@@ -136,8 +136,7 @@ class suricata_eve_parser final : public json::record_parser {
 };
 
 bool probe_suricata_eve(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   // "timestamp" with its quotes: Logstash's "@timestamp" does not contain it. pmacct's
   // BGP/BMP and purge_init messages also have event_type and timestamp, plus writer_id or
   // peer_ip_src, which Suricata never writes.

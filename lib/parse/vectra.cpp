@@ -106,8 +106,7 @@ class vectra_parser final : public json::record_parser {
 };
 
 bool probe_vectra(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   if (!probe_has(head, "\"metadata_type\"")) return false;
   return probe_has(head, "metadata_isession") || probe_has(head, "\"id.orig_h\"") ||
          probe_has(head, "\"sensor_uid\"");

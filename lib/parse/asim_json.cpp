@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -219,9 +220,8 @@ class asim_json_parser final : public format_parser {
 };
 
 bool probe_asim(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
-  return head.find("\"SrcIpAddr\"") != std::string_view::npos;
+  if (!probe_json_start(head)) return false;
+  return probe_has(head, "\"SrcIpAddr\"");
 }
 
 }  // namespace

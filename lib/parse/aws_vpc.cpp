@@ -1,10 +1,12 @@
 #include "parse/aws_vpc.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 #include "parse/tcp_flags.hpp"
 
 namespace portscand {
@@ -98,6 +100,12 @@ bool name_equals(std::string_view token, std::string_view name) noexcept {
   }
   return true;
 }
+
+constexpr std::size_t longest_name = [] {
+  std::size_t n = 0;
+  for (auto name : known_names) n = std::max(n, std::string_view(name).size());
+  return n;
+}();
 
 bool is_field_name(std::string_view token) noexcept {
   for (auto n : known_names)
@@ -283,13 +291,24 @@ class aws_vpc_parser final : public format_parser {
 
 // A token of `head` equal to `word` (space-delimited, or at either end).
 bool has_token(std::string_view head, std::string_view word) noexcept {
-  for (std::size_t p = head.find(word); p != std::string_view::npos; p = head.find(word, p + 1)) {
+  for (std::size_t p = probe_find(head, word); p != std::string_view::npos;
+       p = probe_find(head, word, p + 1)) {
     const bool left = p == 0 || head[p - 1] == ' ';
     const std::size_t end = p + word.size();
     const bool right = end == head.size() || head[end] == ' ';
     if (left && right) return true;
   }
   return false;
+}
+
+// A header line: its first token is a documented field name. Replay runs this over every line
+// of a file under auto, so it decides from the first byte (names start with a lowercase letter)
+// and reads at most one name's length, never the whole line.
+bool is_header_line(std::string_view line) noexcept {
+  if (line.empty() || line[0] < 'a' || line[0] > 'z') return false;
+  std::size_t end = 0;
+  while (end < line.size() && end <= longest_name && line[end] != ' ' && line[end] != '\t') ++end;
+  return end <= longest_name && is_field_name(line.substr(0, end));
 }
 
 bool probe_aws_vpc(std::string_view head) noexcept {
@@ -312,11 +331,7 @@ bool probe_aws_vpc(std::string_view head) noexcept {
 
 format_entry aws_vpc_format() {
   return {"aws-vpc", "AWS VPC Flow Logs text (default v2 order, or v3-v5 order from a header line)",
-          [] { return std::make_unique<aws_vpc_parser>(); }, probe_aws_vpc,
-          [](std::string_view line) {
-            const std::size_t end = line.find_first_of(" \t");
-            return is_field_name(line.substr(0, end));
-          }};
+          [] { return std::make_unique<aws_vpc_parser>(); }, probe_aws_vpc, is_header_line};
 }
 
 }  // namespace portscand

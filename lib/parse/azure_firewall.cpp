@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -375,13 +376,10 @@ class azure_firewall_parser final : public format_parser {
 };
 
 bool probe_azure_firewall(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
-  return head.find("\"AzureFirewall") != std::string_view::npos ||
-         head.find("\"AZFW") != std::string_view::npos ||
-         head.find("/AZUREFIREWALLS/") != std::string_view::npos ||
-         head.find("/azureFirewalls/") != std::string_view::npos ||
-         head.find("/azurefirewalls/") != std::string_view::npos;
+  if (!probe_json_start(head)) return false;
+  return probe_has(head, "\"AzureFirewall") || probe_has(head, "\"AZFW") ||
+         probe_has(head, "/AZUREFIREWALLS/") || probe_has(head, "/azureFirewalls/") ||
+         probe_has(head, "/azurefirewalls/");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -252,10 +253,8 @@ class azure_nsg_parser final : public format_parser {
 };
 
 bool probe_azure_nsg(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
-  return head.find("NetworkSecurityGroupFlowEvent") != std::string_view::npos ||
-         head.find("\"flowTuples\"") != std::string_view::npos;
+  if (!probe_json_start(head)) return false;
+  return probe_has(head, "NetworkSecurityGroupFlowEvent") || probe_has(head, "\"flowTuples\"");
 }
 
 }  // namespace

@@ -25,8 +25,22 @@
 namespace portscand {
 namespace {
 
+// A format whose units may be JSON documents (format_entry::reads_json).
 format_entry json(format_entry e) {
   e.reads_json = true;
+  return e;
+}
+
+// A JSON format whose probe claims only units that start with '{' or '[' (after blanks).
+format_entry json_only(format_entry e) {
+  e.reads_json = true;
+  e.scope = probe_scope::json;
+  return e;
+}
+
+// A text format whose probe never claims a unit with '{' or '[' at byte 0.
+format_entry text_only(format_entry e) {
+  e.scope = probe_scope::text;
   return e;
 }
 
@@ -34,23 +48,23 @@ format_entry json(format_entry e) {
 
 // Probe order matters: specific signatures first, generic ones last.
 void register_builtin_formats(format_registry& r) {
-  r.add(json(asim_json_format()));
+  r.add(json_only(asim_json_format()));
   // JSON formats with distinctive keys
-  r.add(json(azure_nsg_format()));
-  r.add(json(azure_firewall_format()));
-  r.add(json(mde_format()));
-  r.add(json(vmconnection_format()));
+  r.add(json_only(azure_nsg_format()));
+  r.add(json_only(azure_firewall_format()));
+  r.add(json_only(mde_format()));
+  r.add(json_only(vmconnection_format()));
   r.add(json(windows_wfp_format()));
   r.add(json(zscaler_nss_format()));
-  r.add(json(vectra_format()));  // before zeek-conn: Vectra reuses Zeek's id.* keys
+  r.add(json_only(vectra_format()));  // before zeek-conn: Vectra reuses Zeek's id.* keys
   r.add(json(zeek_conn_format()));
-  r.add(json(ocsf_format()));
-  r.add(json(flow_json_format()));  // before suricata-eve: pmacct also writes "event_type"
-  r.add(json(suricata_eve_format()));
-  r.add(json(ecs_format()));  // generic ("@timestamp"): after every specific JSON probe
+  r.add(json_only(ocsf_format()));
+  r.add(json_only(flow_json_format()));  // before suricata-eve: pmacct also writes "event_type"
+  r.add(json_only(suricata_eve_format()));
+  r.add(json_only(ecs_format()));  // generic ("@timestamp"): after every specific JSON probe
   // syslog-borne text formats (probes see the body after any syslog header)
-  r.add(cef_format());  // before the device natives: a CEF line may quote their messages
-  r.add(cisco_asa_format());
+  r.add(text_only(cef_format()));  // before the device natives: a CEF line may quote their messages
+  r.add(text_only(cisco_asa_format()));
   r.add(checkpoint_format());
   r.add(panos_format());
   r.add(meraki_format());
@@ -58,7 +72,7 @@ void register_builtin_formats(format_registry& r) {
   r.add(sysmon_linux_format());
   r.add(iptables_format());
   // plain text
-  r.add(aws_vpc_format());  // last: its probe is the loosest (space-separated fields)
+  r.add(text_only(aws_vpc_format()));  // last: its probe is the loosest (space-separated fields)
 }
 
 }  // namespace portscand

@@ -27,6 +27,30 @@ format_parser& unit_decoder::parser_for(std::size_t index) {
   return *p;
 }
 
+const format_entry* unit_decoder::detect(std::string_view unit) {
+  const std::string_view head = unit.substr(0, probe_window);
+  const probe_shape shape = probe_shape::of(head);
+  const auto& entries = registry_.entries();
+  const format_entry* found = nullptr;
+  std::size_t at = 0;  // position of the winner in recent_ (recent_count_ when it was not there)
+  for (; at < recent_count_; ++at) {
+    const format_entry& e = entries[recent_[at]];
+    if (shape.admits(e) && e.probe(head)) {
+      found = &e;
+      break;
+    }
+  }
+  if (found == nullptr) {
+    found = registry_.detect(head, shape, std::span(recent_.data(), recent_count_));
+    if (found == nullptr) return nullptr;
+    if (recent_count_ < max_recent) ++recent_count_;
+    at = recent_count_ - 1;  // the least recent one makes room
+  }
+  for (std::size_t i = at; i > 0; --i) recent_[i] = recent_[i - 1];
+  recent_[0] = static_cast<std::size_t>(found - entries.data());
+  return found;
+}
+
 void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse_sink& sink) {
   last_format_ = {};
   last_envelope_ = {};
@@ -36,8 +60,10 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
     sink.rejected("too_large");
     return;
   }
-  const std::size_t first = unit.find_first_not_of(" \t");
-  if (first == std::string_view::npos) {
+  // A plain loop: find_first_not_of with a set calls memchr once per byte it looks at.
+  std::size_t first = 0;
+  while (first < unit.size() && (unit[first] == ' ' || unit[first] == '\t')) ++first;
+  if (first == unit.size()) {
     sink.skipped("empty");
     return;
   }
@@ -80,7 +106,7 @@ bool unit_decoder::try_envelope(std::string_view unit, const parse_context& ctx,
         const format_entry& e = registry_.entries()[static_cast<std::size_t>(fixed_)];
         if (e.probe && e.probe(unit.substr(0, probe_window))) claimed = &e;
       } else {
-        detected = registry_.detect(unit);
+        detected = detect(unit);
         have_detected = true;
         claimed = detected;
       }
@@ -145,7 +171,8 @@ bool unit_decoder::try_envelope(std::string_view unit, const parse_context& ctx,
 
 void unit_decoder::decode_line(std::string_view unit, const parse_context& ctx, parse_sink& sink,
                                const format_entry* detected, bool have_detected) {
-  const std::size_t first = unit.find_first_not_of(" \t");
+  std::size_t first = 0;
+  while (first < unit.size() && (unit[first] == ' ' || unit[first] == '\t')) ++first;
   // A syslog header in front of the record: its time, host and tag go into the context and
   // the format (and the probes) see only the body. JSON units (objects, arrays) never carry
   // a header and go to the format as they are.
@@ -171,11 +198,10 @@ void unit_decoder::decode_line(std::string_view unit, const parse_context& ctx, 
   if (fixed_ >= 0) {
     index = static_cast<std::size_t>(fixed_);
   } else {
-    const format_entry* e = have_detected ? detected : registry_.detect(unit);
+    const format_entry* e = have_detected ? detected : detect(unit);
     // A record carried in the structured data beside a message the probes do not know
     // (Check Point's Fields@ element): the format finds it in the context.
-    if (e == nullptr && !body_ctx.structured_data.empty())
-      e = registry_.detect(body_ctx.structured_data);
+    if (e == nullptr && !body_ctx.structured_data.empty()) e = detect(body_ctx.structured_data);
     if (e == nullptr) {
       sink.rejected("unknown_format");
       return;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,7 +14,15 @@ namespace portscand {
 // Turns one input unit into records: takes the device's line out of a shipper's JSON envelope
 // when the unit is one (its time and host go into the parse_context), strips a syslog header
 // when the line has one (likewise), then hands the body to a fixed format or, for "auto", to
-// the format whose probe matches. One per thread (owns parser instances).
+// the format whose probe matches. One per thread (owns parser instances) and per stream where
+// the input has one (a replayed file; a Kafka input, a syslog listener thread, a file input).
+//
+// Auto-detection is sticky: the formats that won the last units (up to max_recent, most recent
+// first) are probed first, and the first of them whose probe claims the unit takes it; only
+// when none does do the other formats' probes run, in registry order, skipping those already
+// seen to fail and those whose probe_scope rules the unit out. So a stream of one format pays
+// one probe per unit, a stream that switches format (or interleaves a few) is still detected
+// unit by unit, and a winner that stops matching is replaced at the first unit it refuses.
 class unit_decoder {
  public:
   // format: a registered name or "auto". Throws std::invalid_argument for an unknown name
@@ -24,6 +33,8 @@ class unit_decoder {
                std::size_t max_unit_bytes = default_max_unit_bytes, envelope_options envelope = {});
 
   static constexpr std::size_t default_max_unit_bytes = 4u << 20;
+  // How many recent winners auto-detection tries before the full probe order.
+  static constexpr std::size_t max_recent = 4;
 
   void decode(std::string_view unit, const parse_context& ctx, parse_sink& sink);
 
@@ -42,6 +53,9 @@ class unit_decoder {
 
  private:
   format_parser& parser_for(std::size_t index);
+  // Auto-detection of one unit (a body or a JSON object): the recent winners' probes, then the
+  // registry's order; the winner moves to the front of the recent list. nullptr: no format.
+  const format_entry* detect(std::string_view unit);
   // The unit or an envelope's message: syslog header, then the format.
   void decode_line(std::string_view unit, const parse_context& ctx, parse_sink& sink,
                    const format_entry* detected, bool have_detected);
@@ -57,6 +71,8 @@ class unit_decoder {
   const format_entry* ecs_ = nullptr;  // the one JSON format whose documents may be envelopes
   envelope_reader envelopes_;
   std::vector<std::unique_ptr<format_parser>> parsers_;  // lazily built, by entry index
+  std::array<std::size_t, max_recent> recent_{};         // entry indices, most recent first
+  std::size_t recent_count_ = 0;
   std::string_view last_format_;
   std::string_view last_envelope_;
   timestamp_us header_time_ = 0;

@@ -5,6 +5,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_records.hpp"
+#include "parse/probe_util.hpp"
 #include "parse/windows_wfp.hpp"
 
 namespace portscand {
@@ -255,14 +256,11 @@ class ecs_parser final : public json::record_parser {
 };
 
 bool probe_ecs(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   // Beats and Logstash write @timestamp first; Elastic Agent output also carries "ecs".
   // Dotted flat keys are the other signature.
-  const bool ecs = head.find("\"@timestamp\"") != std::string_view::npos ||
-                   head.find("\"ecs\"") != std::string_view::npos ||
-                   head.find("\"ecs.version\"") != std::string_view::npos ||
-                   head.find("\"source.ip\"") != std::string_view::npos;
+  const bool ecs = probe_has(head, "\"@timestamp\"") || probe_has(head, "\"ecs\"") ||
+                   probe_has(head, "\"ecs.version\"") || probe_has(head, "\"source.ip\"");
   // Raw Winlogbeat documents of WFP events (winlog.event_data, no ECS source/destination)
   // also carry @timestamp and ecs.version: they are windows-wfp's (disjoint probes).
   return ecs && !probe_windows_wfp(head);

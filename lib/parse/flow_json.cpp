@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_records.hpp"
+#include "parse/probe_util.hpp"
 #include "parse/tcp_flags.hpp"
 
 namespace portscand {
@@ -244,9 +245,8 @@ class flow_json_parser final : public json::record_parser {
 };
 
 bool probe_flow_json(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
-  auto has = [head](std::string_view s) { return head.find(s) != std::string_view::npos; };
+  if (!probe_json_start(head)) return false;
+  auto has = [head](std::string_view s) { return probe_has(head, s); };
   return has("\"ip_src\"") || has("\"peer_ip_src\"") || has("\"writer_id\"") ||  // pmacct
          has("\"SamplerAddress\"") || has("\"TimeFlowStart") ||                  // goflow2 v1
          (has("\"SrcAddr\"") && has("\"DstAddr\"")) ||                           // goflow2 v1

@@ -3,6 +3,7 @@
 #include "event/network_session.hpp"
 #include "parse/firewall_text.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -23,8 +24,8 @@ dvc_action action_from_fortios(std::string_view a) noexcept {
 // True when `key=` occurs in `head` at the start or after a blank or a PRI's '>': a key of
 // its own, not the tail of another key ("FTNTFGTlogid=" in FortiGate CEF).
 bool has_key(std::string_view head, std::string_view key_eq) noexcept {
-  for (std::size_t p = head.find(key_eq); p != std::string_view::npos;
-       p = head.find(key_eq, p + 1)) {
+  for (std::size_t p = probe_find(head, key_eq); p != std::string_view::npos;
+       p = probe_find(head, key_eq, p + 1)) {
     if (p == 0 || fwtext::is_space(head[p - 1]) || head[p - 1] == '>') return true;
   }
   return false;
@@ -175,8 +176,7 @@ class fortigate_parser final : public format_parser {
 bool probe_fortigate(std::string_view head) noexcept {
   // FortiGate also speaks CEF, whose extension keys embed the same names
   // (FTNTFGTlogid=): that is the CEF format's unit, not ours.
-  if (head.find("CEF:") != std::string_view::npos || head.find("LEEF:") != std::string_view::npos)
-    return false;
+  if (probe_has(head, "CEF:") || probe_has(head, "LEEF:")) return false;
   if (!has_key(head, "logid=") && !has_key(head, "log_id=")) return false;
   if (!has_key(head, "type=")) return false;
   return has_key(head, "devid=") || has_key(head, "devname=") || has_key(head, "eventtime=") ||

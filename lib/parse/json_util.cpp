@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "parse/probe_util.hpp"
+
 namespace portscand::json {
 
 simdjson::padded_string_view padded_view(std::string_view unit, const parse_context& ctx,
@@ -95,7 +97,8 @@ namespace {
 
 // A `key` (quotes included) followed by optional white space, ':', white space and '{'.
 bool has_object_member(std::string_view head, std::string_view key) noexcept {
-  for (std::size_t p = head.find(key); p != std::string_view::npos; p = head.find(key, p + 1)) {
+  for (std::size_t p = probe_find(head, key); p != std::string_view::npos;
+       p = probe_find(head, key, p + 1)) {
     std::size_t i = p + key.size();
     while (i < head.size() && is_json_space(head[i])) ++i;
     if (i >= head.size() || head[i] != ':') continue;
@@ -111,7 +114,7 @@ bool has_object_member(std::string_view head, std::string_view key) noexcept {
 bool has_ecs_endpoint(std::string_view head) noexcept {
   for (std::string_view k : {"\"source.ip\"", "\"source.address\"", "\"destination.ip\"",
                              "\"destination.address\"", "\"destination.port\""})
-    if (head.find(k) != std::string_view::npos) return true;
+    if (probe_has(head, k)) return true;
   return has_object_member(head, "\"source\"") || has_object_member(head, "\"destination\"");
 }
 

@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -284,13 +285,11 @@ class mde_parser final : public format_parser {
 };
 
 bool probe_mde(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
-  if (head.find("AdvancedHunting-DeviceNetworkEvents") != std::string_view::npos) return true;
-  if (head.find("\"DeviceNetworkEvents\"") != std::string_view::npos) return true;
-  return head.find("\"ActionType\"") != std::string_view::npos &&
-         (head.find("\"RemoteIP\"") != std::string_view::npos ||
-          head.find("\"LocalIP\"") != std::string_view::npos);
+  if (!probe_json_start(head)) return false;
+  if (probe_has(head, "AdvancedHunting-DeviceNetworkEvents")) return true;
+  if (probe_has(head, "\"DeviceNetworkEvents\"")) return true;
+  return probe_has(head, "\"ActionType\"") &&
+         (probe_has(head, "\"RemoteIP\"") || probe_has(head, "\"LocalIP\""));
 }
 
 }  // namespace

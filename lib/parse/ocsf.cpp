@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_records.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -181,11 +182,9 @@ class ocsf_parser final : public json::record_parser {
 };
 
 bool probe_ocsf(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
-  return head.find("\"class_uid\"") != std::string_view::npos ||
-         head.find("\"src_endpoint\"") != std::string_view::npos ||
-         head.find("\"dst_endpoint\"") != std::string_view::npos;
+  if (!probe_json_start(head)) return false;
+  return probe_has(head, "\"class_uid\"") || probe_has(head, "\"src_endpoint\"") ||
+         probe_has(head, "\"dst_endpoint\"");
 }
 
 }  // namespace

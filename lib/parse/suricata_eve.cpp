@@ -2,6 +2,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_records.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -135,12 +136,11 @@ class suricata_eve_parser final : public json::record_parser {
 };
 
 bool probe_suricata_eve(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   // "timestamp" with its quotes: Logstash's "@timestamp" does not contain it. pmacct's
   // BGP/BMP and purge_init messages also have event_type and timestamp, plus writer_id or
   // peer_ip_src, which Suricata never writes.
-  auto has = [head](std::string_view s) { return head.find(s) != std::string_view::npos; };
+  auto has = [head](std::string_view s) { return probe_has(head, s); };
   return has("\"event_type\"") && has("\"timestamp\"") && !has("\"writer_id\"") &&
          !has("\"peer_ip_src\"");
 }

@@ -2,6 +2,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_records.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -105,12 +106,10 @@ class vectra_parser final : public json::record_parser {
 };
 
 bool probe_vectra(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
-  if (head.find("\"metadata_type\"") == std::string_view::npos) return false;
-  return head.find("metadata_isession") != std::string_view::npos ||
-         head.find("\"id.orig_h\"") != std::string_view::npos ||
-         head.find("\"sensor_uid\"") != std::string_view::npos;
+  if (!probe_json_start(head)) return false;
+  if (!probe_has(head, "\"metadata_type\"")) return false;
+  return probe_has(head, "metadata_isession") || probe_has(head, "\"id.orig_h\"") ||
+         probe_has(head, "\"sensor_uid\"");
 }
 
 }  // namespace

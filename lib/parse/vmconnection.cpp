@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -209,14 +210,13 @@ class vmconnection_parser final : public format_parser {
 };
 
 bool probe_vmconnection(std::string_view head) noexcept {
-  const auto first = head.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (head[first] != '{' && head[first] != '[')) return false;
+  if (!probe_json_start(head)) return false;
   // VM insights' other tables (VMBoundPort, VMProcess, VMComputer) come on the same data
   // export: claimed too, so that they are skipped as other_table rather than rejected as
   // unknown_format under auto.
   for (std::string_view sig : {"\"VMConnection\"", "\"LinksEstablished\"", "\"VMBoundPort\"",
                                "\"VMProcess\"", "\"VMComputer\""})
-    if (head.find(sig) != std::string_view::npos) return true;
+    if (probe_has(head, sig)) return true;
   return false;
 }
 

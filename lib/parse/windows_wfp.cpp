@@ -7,6 +7,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 #include "parse/text_util.hpp"
 #include "parse/xml_scan.hpp"
 
@@ -460,7 +461,7 @@ class windows_wfp_parser final : public format_parser {
 // quote, then `prefix`: `"event_id": "5156"` and `"EventID":5156` both match "515".
 bool has_json_value_prefix(std::string_view head, std::string_view key,
                            std::string_view prefix) noexcept {
-  std::size_t p = head.find(key);
+  std::size_t p = probe_find(head, key);
   while (p != std::string_view::npos) {
     std::size_t i = p + key.size();
     while (i < head.size() && text::is_space(head[i])) ++i;
@@ -470,7 +471,7 @@ bool has_json_value_prefix(std::string_view head, std::string_view key,
       if (i < head.size() && head[i] == '"') ++i;
       if (head.substr(i, prefix.size()) == prefix) return true;
     }
-    p = head.find(key, p + 1);
+    p = probe_find(head, key, p + 1);
   }
   return false;
 }
@@ -482,8 +483,8 @@ bool probe_windows_wfp(std::string_view head) noexcept {
   const std::size_t event = xml::find_event_element(head);
   if (brace != std::string_view::npos && (event == std::string_view::npos || brace < event)) {
     const std::string_view body = head.substr(brace);
-    const bool wfp = body.find("Microsoft-Windows-Security-Auditing") != std::string_view::npos ||
-                     body.find("Windows Filtering Platform") != std::string_view::npos ||
+    const bool wfp = probe_has(body, "Microsoft-Windows-Security-Auditing") ||
+                     probe_has(body, "Windows Filtering Platform") ||
                      has_json_value_prefix(body, "\"event_id\"", "515") ||
                      has_json_value_prefix(body, "\"EventID\"", "515");
     // Elastic's ECS document of a WFP event keeps winlog.event_data beside the normalized

@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_records.hpp"
+#include "parse/probe_util.hpp"
 
 namespace portscand {
 namespace {
@@ -346,8 +347,8 @@ bool probe_tsv_data(std::string_view head) noexcept {
 // conn id re-nested into an object, as pipelines (Logstash, Vector, jq) write Zeek JSON.
 bool has_nested_conn_id(std::string_view head) noexcept {
   constexpr std::string_view blanks = " \t\r\n";
-  for (std::size_t p = head.find("\"id\""); p != std::string_view::npos;
-       p = head.find("\"id\"", p + 4)) {
+  for (std::size_t p = probe_find(head, "\"id\""); p != std::string_view::npos;
+       p = probe_find(head, "\"id\"", p + 4)) {
     std::size_t i = head.find_first_not_of(blanks, p + 4);
     if (i == std::string_view::npos || head[i] != ':') continue;
     i = head.find_first_not_of(blanks, i + 1);
@@ -367,8 +368,8 @@ bool probe_zeek_conn(std::string_view head) noexcept {
   head.remove_prefix(first);
   if (head[0] == '{' || head[0] == '[') {
     // Vectra Stream metadata reuses Zeek's id.* keys; it carries metadata_type.
-    if (head.find("\"metadata_type\"") != std::string_view::npos) return false;
-    return head.find("\"id.orig_h\"") != std::string_view::npos || has_nested_conn_id(head);
+    if (probe_has(head, "\"metadata_type\"")) return false;
+    return probe_has(head, "\"id.orig_h\"") || has_nested_conn_id(head);
   }
   if (head[0] == '#') {
     static constexpr std::array<std::string_view, 9> headers = {

@@ -8,6 +8,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/probe_util.hpp"
 #include "parse/text_util.hpp"
 
 namespace portscand {
@@ -446,10 +447,10 @@ class zscaler_nss_parser final : public format_parser {
 
 // A word-initial "key=" in head.
 bool has_kv_key(std::string_view head, std::string_view key_eq) noexcept {
-  std::size_t p = head.find(key_eq);
+  std::size_t p = probe_find(head, key_eq);
   while (p != std::string_view::npos) {
     if (p == 0 || head[p - 1] == ' ' || head[p - 1] == '\t') return true;
-    p = head.find(key_eq, p + 1);
+    p = probe_find(head, key_eq, p + 1);
   }
   return false;
 }
@@ -458,15 +459,13 @@ bool probe_zscaler_nss(std::string_view head) noexcept {
   const std::size_t brace = head.find('{');
   if (brace != std::string_view::npos) {
     const std::string_view body = head.substr(brace);
-    if (body.find("\"zscalernss-fw\"") != std::string_view::npos) return true;
-    if (body.find("\"csip\"") != std::string_view::npos &&
-        (body.find("\"cdip\"") != std::string_view::npos ||
-         body.find("\"cdport\"") != std::string_view::npos))
+    if (probe_has(body, "\"zscalernss-fw\"")) return true;
+    if (probe_has(body, "\"csip\"") &&
+        (probe_has(body, "\"cdip\"") || probe_has(body, "\"cdport\"")))
       return true;
   }
   // name=value feeds; CEF and LEEF (which Zscaler can also send) belong to their own formats.
-  if (head.find("CEF:") != std::string_view::npos || head.find("LEEF:") != std::string_view::npos)
-    return false;
+  if (probe_has(head, "CEF:") || probe_has(head, "LEEF:")) return false;
   return has_kv_key(head, "csip=") && (has_kv_key(head, "cdip=") || has_kv_key(head, "cdport="));
 }
 

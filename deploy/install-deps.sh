@@ -24,6 +24,8 @@ packages=(
   curl groff-base man-db dpkg-dev lintian util-linux
   # JSON lines in the shell tests (parse_command, envelopes_replay)
   jq
+  # the recording HTTP receiver of faults_http_kill9 (the standard library's http.server)
+  python3
   # the reply-flow test: a real connect scan (nmap) between network namespaces (iproute2),
   # a listener on the victim (socat), a bidirectional flow exporter (pmacct's pmacctd)
   iproute2 nmap socat pmacct

@@ -4,16 +4,6 @@ namespace portscand {
 
 namespace {
 
-std::array<std::uint8_t, 16> mapped_v4(std::uint32_t v4) noexcept {
-  std::array<std::uint8_t, 16> b{};
-  b[10] = b[11] = 0xff;
-  b[12] = static_cast<std::uint8_t>(v4 >> 24);
-  b[13] = static_cast<std::uint8_t>(v4 >> 16);
-  b[14] = static_cast<std::uint8_t>(v4 >> 8);
-  b[15] = static_cast<std::uint8_t>(v4);
-  return b;
-}
-
 std::uint32_t* slot(outcome_counts& c, attempt_outcome o) noexcept {
   switch (o) {
     case attempt_outcome::allowed:
@@ -81,7 +71,7 @@ void key_evidence::spill(std::uint32_t prior, std::uint32_t max_targets) {
   auto* d = new detail{};
   if (prior != 0) {
     count(d->counts, static_cast<attempt_outcome>(kind_ & outcome_mask), prior);
-    if (kind_ & one_v4) d->targets.restore(mapped_v4(u_.v4), prior, max_targets);
+    if (kind_ & one_v4) d->targets.restore(ip_address::from_v4(u_.v4).bytes(), prior, max_targets);
     if (kind_ & dropped_targets) d->targets.set_truncated();
   }
   u_.heap = d;
@@ -107,14 +97,9 @@ void key_evidence::restore(std::uint32_t events, const outcome_counts& counts,
     kind_ = static_cast<std::uint8_t>(outcome | (truncated ? dropped_targets : 0));
     return;
   }
-  static constexpr std::array<std::uint8_t, 12> v4_prefix = {0, 0, 0, 0, 0,    0,
-                                                             0, 0, 0, 0, 0xff, 0xff};
   if (uniform && max_targets != 0 && !truncated && targets.size() == 1 &&
-      targets[0].count == events &&
-      std::memcmp(targets[0].address.data(), v4_prefix.data(), v4_prefix.size()) == 0) {
-    const auto& b = targets[0].address;
-    u_.v4 = static_cast<std::uint32_t>(b[12]) << 24 | static_cast<std::uint32_t>(b[13]) << 16 |
-            static_cast<std::uint32_t>(b[14]) << 8 | b[15];
+      targets[0].count == events && ip_address::from_v6(targets[0].address).is_v4()) {
+    u_.v4 = ip_address::from_v6(targets[0].address).v4();
     kind_ = static_cast<std::uint8_t>(outcome | one_v4);
     return;
   }
@@ -136,7 +121,8 @@ outcome_counts key_evidence::outcomes(std::uint32_t events) const noexcept {
 void key_evidence::targets(std::uint32_t events, std::vector<target_set::target>& out) const {
   if (kind_ & on_heap) return u_.heap->targets.list(out);
   out.clear();
-  if ((kind_ & one_v4) && events != 0) out.push_back(target_set::target{mapped_v4(u_.v4), events});
+  if ((kind_ & one_v4) && events != 0)
+    out.push_back(target_set::target{ip_address::from_v4(u_.v4).bytes(), events});
 }
 
 bool key_evidence::truncated() const noexcept {

@@ -6,16 +6,6 @@ namespace portscand {
 
 namespace {
 
-std::array<std::uint8_t, 16> mapped_v4(std::uint32_t v4) noexcept {
-  std::array<std::uint8_t, 16> b{};
-  b[10] = b[11] = 0xff;
-  b[12] = static_cast<std::uint8_t>(v4 >> 24);
-  b[13] = static_cast<std::uint8_t>(v4 >> 16);
-  b[14] = static_cast<std::uint8_t>(v4 >> 8);
-  b[15] = static_cast<std::uint8_t>(v4);
-  return b;
-}
-
 bool less(const std::array<std::uint8_t, 16>& a, const std::array<std::uint8_t, 16>& b) noexcept {
   return std::memcmp(a.data(), b.data(), 16) < 0;
 }
@@ -50,12 +40,8 @@ void target_set::add(const ip_address& dst, std::uint32_t limit) {
 
 void target_set::restore(const std::array<std::uint8_t, 16>& address, std::uint32_t count,
                          std::uint32_t limit) {
-  const std::array<std::uint8_t, 16> v4_prefix_probe = mapped_v4(0);
-  if (capacity_ == 0 && size_ == 0 && limit != 0 &&
-      std::memcmp(address.data(), v4_prefix_probe.data(), 12) == 0) {
-    u_.one.v4 = static_cast<std::uint32_t>(address[12]) << 24 |
-                static_cast<std::uint32_t>(address[13]) << 16 |
-                static_cast<std::uint32_t>(address[14]) << 8 | address[15];
+  if (capacity_ == 0 && size_ == 0 && limit != 0 && ip_address::from_v6(address).is_v4()) {
+    u_.one.v4 = ip_address::from_v6(address).v4();
     u_.one.count = count;
     size_ = 1;
     return;
@@ -68,7 +54,7 @@ void target_set::insert(const std::array<std::uint8_t, 16>& address, std::uint32
   limit = std::min(limit, max_limit);
   if (capacity_ == 0 && size_ == 1) {
     // Leave the inline form: the one target moves to the heap.
-    const target first{mapped_v4(u_.one.v4), u_.one.count};
+    const target first{ip_address::from_v4(u_.one.v4).bytes(), u_.one.count};
     if (first.address == address) {
       u_.one.count = saturating_add(u_.one.count, count);
       return;
@@ -115,7 +101,7 @@ void target_set::insert(const std::array<std::uint8_t, 16>& address, std::uint32
 void target_set::list(std::vector<target>& out) const {
   out.clear();
   if (capacity_ == 0) {
-    if (size_ == 1) out.push_back(target{mapped_v4(u_.one.v4), u_.one.count});
+    if (size_ == 1) out.push_back(target{ip_address::from_v4(u_.one.v4).bytes(), u_.one.count});
     return;
   }
   out.assign(u_.heap, u_.heap + size_);

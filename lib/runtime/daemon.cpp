@@ -770,6 +770,9 @@ void coordinator::reload() {
   }
   if (loaded.cfg.reply_flows != cfg_.reply_flows)
     spdlog::warn("reload: reply_flows needs a restart; the running setting stays in force");
+  if (loaded.cfg.max_targets != cfg_.max_targets)
+    spdlog::warn("reload: evidence.max_targets {} needs a restart; {} stays in force",
+                 loaded.cfg.max_targets, cfg_.max_targets);
   if (loaded.cfg.ipv6_prefix != cfg_.ipv6_prefix)
     spdlog::warn("reload: ipv6_prefix {} needs a restart; /{} stays in force",
                  loaded.cfg.ipv6_prefix, cfg_.ipv6_prefix);

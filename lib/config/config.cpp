@@ -257,10 +257,11 @@ class reader {
       problem("", "the configuration must be a YAML map");
       return;
     }
-    check_keys(root, "",
-               {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval",
-                "inputs", "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions",
-                "suppression", "ipv6_prefix", "incidents", "evidence", "reply_flows"});
+    check_keys(
+        root, "",
+        {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval", "inputs",
+         "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions", "suppression",
+         "ipv6_prefix", "incidents", "evidence", "reply_flows", "early_alerts"});
     string_at(root, "rule", "", cfg.rule_path);
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
@@ -357,6 +358,20 @@ class reader {
         duration_at(n, "duration", "suppression", cfg.suppression, 0, 30 * 24 * 60 * us_per_minute);
       }
     }
+    if (const YAML::Node n = root["early_alerts"]) {
+      if (!n.IsMap()) {
+        problem("early_alerts", "must be a map {enabled: BOOL}");
+      } else {
+        check_keys(n, "early_alerts", {"enabled"});
+        bool_at(n, "enabled", "early_alerts", cfg.early_alerts);
+      }
+    }
+    // A sliding window alerts at the crossing's record already (its interval ends there);
+    // early alerts are defined over tumbling bins.
+    if (cfg.early_alerts && cfg.evaluation.window == window_kind::sliding)
+      problem("early_alerts",
+              "cannot be combined with evaluation.window: sliding (early alerts announce a "
+              "tumbling bin's alert before the bin closes)");
     number_at<unsigned>(root, "ipv6_prefix", "", cfg.ipv6_prefix, 32u, 128u);
     if (const YAML::Node n = root["incidents"]) {
       if (!n.IsMap()) {

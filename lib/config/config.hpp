@@ -222,6 +222,9 @@ struct config {
   // Rule-level options (README "Exclusions", "Suppression"); they reload with SIGHUP.
   std::vector<exclusion_config> exclusions;
   timestamp_us suppression = 0;  // `suppression.duration`; 0 = off
+  // `early_alerts.enabled` (README "Early alerts"): an alert as soon as a key crosses the
+  // threshold, before its bin closes. Reloads.
+  bool early_alerts = false;
   // `incidents.grouping` (README "Incidents"): alerts of a source within this of its
   // incident's first share the incident id; 0 = one incident per alert. Reloads.
   timestamp_us incident_grouping = 24 * 60 * us_per_minute;

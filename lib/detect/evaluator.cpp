@@ -18,6 +18,14 @@ std::string make_sliding_alert_id(std::string_view rule_id, std::string_view sou
   return uuid_v5(alert_id_namespace, name);
 }
 
+std::string make_early_alert_id(std::string_view rule_id, std::string_view source,
+                                timestamp_us bin_start) {
+  std::string name;
+  name.append(rule_id).append("|").append(source).append("|");
+  name.append(format_iso8601(bin_start)).append("|early");
+  return uuid_v5(alert_id_namespace, name);
+}
+
 std::size_t evaluator::evaluate_sliding(shard_state& state, const rule_definition& rule,
                                         timestamp_us close_before, timestamp_us now,
                                         std::vector<alert>& out) {
@@ -59,6 +67,82 @@ std::size_t evaluator::evaluate_sliding(shard_state& state, const rule_definitio
   return n;
 }
 
+alert evaluator::key_alert(const rule_definition& rule, key_view k, unsigned key_bits,
+                           timestamp_us now) {
+  const key_state& s = k.state;
+  alert a;
+  a.src = k.src;
+  a.src_prefix = static_cast<std::uint8_t>(key_bits);
+  a.bin_start = k.bin_start;
+  a.bin_end = k.bin_start + rule.bin_width;
+  a.ports_count = s.ports.size();
+  s.ports.first(rule.max_ports, a.ports);
+  s.labels.first(rule.max_labels, labels_, a.reported_by);
+  a.first_seen = k.bin_start + s.first_offset;
+  a.last_seen = k.bin_start + s.last_offset;
+  a.event_count = s.events;
+  a.detected_at = now;
+  a.rule = rule.metadata;
+  a.alert_id = make_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
+  a.has_targets = true;
+  s.evidence.targets(s.events, targets_);
+  a.targets.reserve(targets_.size());
+  for (const auto& t : targets_)
+    a.targets.push_back(alert_target{ip_address::from_v6(t.address), t.count});
+  a.targets_truncated = s.evidence.truncated();
+  a.protocols = s.protocols;
+  const outcome_counts outcomes = s.evidence.outcomes(s.events);
+  a.outcomes = alert_outcomes{outcomes.allowed, outcomes.denied, outcomes.dropped};
+  return a;
+}
+
+bool evaluator::early(const rule_definition& rule, key_view k, timestamp_us now,
+                      std::vector<alert>& out) {
+  const unsigned key_bits = k.src.is_v4() ? 128 : ipv6_prefix_;
+  if (rule.exclusions &&
+      rule.exclusions->covers_source(k.src, key_bits, k.bin_start) != exclusion_set::none) {
+    ++stats_.early_excluded;
+    return false;
+  }
+  if (rule.suppression > 0) {
+    // Suppressed when the bin's final alert would be: near a final alert already sent, or
+    // near an early alert whose final alert is still to come (then suppression decides
+    // against this bin's final alert too).
+    const auto near = [&](const std::unordered_map<ip_address, timestamp_us>& m) {
+      auto it = m.find(k.src);
+      if (it == m.end()) return false;
+      const timestamp_us gap =
+          k.bin_start >= it->second ? k.bin_start - it->second : it->second - k.bin_start;
+      return gap < rule.suppression;
+    };
+    if (near(last_alert_) || near(last_early_)) {
+      ++stats_.early_suppressed;
+      return false;
+    }
+    auto [it, fresh] = last_early_.try_emplace(k.src, k.bin_start);
+    if (!fresh) it->second = std::max(it->second, k.bin_start);
+  }
+  alert a = key_alert(rule, k, key_bits, now);
+  a.early = true;
+  a.final_alert_id = std::move(a.alert_id);
+  a.alert_id = make_early_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
+  // The incident the final alert will join: the current one is the latest opened, by a
+  // final alert (incidents_) or by an early alert whose final alert is still to come.
+  timestamp_us start = a.bin_start;
+  if (rule.incident_grouping > 0) {
+    timestamp_us current = INT64_MIN;
+    if (auto it = incidents_.find(a.src); it != incidents_.end()) current = it->second;
+    if (auto it = early_incidents_.find(a.src); it != early_incidents_.end())
+      current = std::max(current, it->second);
+    if (current != INT64_MIN && a.bin_start < current + rule.incident_grouping) start = current;
+    early_incidents_[a.src] = start;
+  }
+  a.incident_id = make_incident_id(rule.metadata->id, a.source_text(), start);
+  ++stats_.early_sent;
+  out.push_back(std::move(a));
+  return true;
+}
+
 std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,
                                 timestamp_us close_before, timestamp_us now,
                                 std::vector<alert>& out) {
@@ -91,29 +175,7 @@ std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,
       }
     }
     s.flags |= key_state::alerted;
-    alert a;
-    a.src = k.src;
-    a.src_prefix = static_cast<std::uint8_t>(key_bits);
-    a.bin_start = k.bin_start;
-    a.bin_end = k.bin_start + rule.bin_width;
-    a.ports_count = s.ports.size();
-    s.ports.first(rule.max_ports, a.ports);
-    s.labels.first(rule.max_labels, labels_, a.reported_by);
-    a.first_seen = k.bin_start + s.first_offset;
-    a.last_seen = k.bin_start + s.last_offset;
-    a.event_count = s.events;
-    a.detected_at = now;
-    a.rule = rule.metadata;
-    a.alert_id = make_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
-    a.has_targets = true;
-    s.evidence.targets(s.events, targets_);
-    a.targets.reserve(targets_.size());
-    for (const auto& t : targets_)
-      a.targets.push_back(alert_target{ip_address::from_v6(t.address), t.count});
-    a.targets_truncated = s.evidence.truncated();
-    a.protocols = s.protocols;
-    const outcome_counts outcomes = s.evidence.outcomes(s.events);
-    a.outcomes = alert_outcomes{outcomes.allowed, outcomes.denied, outcomes.dropped};
+    alert a = key_alert(rule, k, key_bits, now);
     assign_incident(rule, a);
     out.push_back(std::move(a));
   });
@@ -135,20 +197,25 @@ void evaluator::assign_incident(const rule_definition& rule, alert& a) {
 }
 
 void evaluator::prune(const shard_state& state, const rule_definition& rule) {
-  if (last_alert_.empty() && incidents_.empty()) return;
+  if (last_alert_.empty() && last_early_.empty() && incidents_.empty() && early_incidents_.empty())
+    return;
   // An entry matters while a bin it decides for can still be evaluated: bins start no
   // earlier than the retention horizon (a late record re-opens nothing older).
   const timestamp_us horizon = state.watermark() == INT64_MIN
                                    ? INT64_MIN
                                    : state.watermark() - state.config().retention - rule.bin_width;
   const timestamp_us d = rule.suppression;
-  std::erase_if(last_alert_, [&](const auto& e) {
+  const auto stale = [&](const auto& e) {
     return d == 0 || (horizon != INT64_MIN && e.second <= horizon - d);
-  });
+  };
+  std::erase_if(last_alert_, stale);
+  std::erase_if(last_early_, stale);
   const timestamp_us g = rule.incident_grouping;
-  std::erase_if(incidents_, [&](const auto& e) {
+  const auto stale_incident = [&](const auto& e) {
     return g <= 0 || (horizon != INT64_MIN && e.second <= horizon - g);
-  });
+  };
+  std::erase_if(incidents_, stale_incident);
+  std::erase_if(early_incidents_, stale_incident);
 }
 
 namespace {

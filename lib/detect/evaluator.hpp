@@ -17,6 +17,11 @@ namespace portscand {
 std::string make_sliding_alert_id(std::string_view rule_id, std::string_view source,
                                   timestamp_us interval_start);
 
+// The id of an early alert (README "Early alerts"): a UUIDv5 over rule id, source, bin start
+// (ISO 8601) and the word "early"; never the id of the bin's final alert.
+std::string make_early_alert_id(std::string_view rule_id, std::string_view source,
+                                timestamp_us bin_start);
+
 // The rule applied to closed bins: pure logic, no I/O. One per shard thread.
 class evaluator {
  public:
@@ -29,6 +34,13 @@ class evaluator {
   std::size_t evaluate(shard_state& state, const rule_definition& rule, timestamp_us close_before,
                        timestamp_us now, std::vector<alert>& out);
 
+  // Early alerts: called (through shard_state's crossing handler) when key `k` has just
+  // crossed the threshold. Appends its early alert (the evidence so far, marked early, the
+  // final alert's id beside its own) unless an exclusion covers the source or suppression
+  // would hold the bin's final alert back. Marks nothing: the bin's final alert is decided
+  // by evaluate() exactly as without early alerts. Returns whether it appended one.
+  bool early(const rule_definition& rule, key_view k, timestamp_us now, std::vector<alert>& out);
+
   struct counters {
     // Keys over the threshold not alerted because an exclusion covers their source (one
     // added by a reload while their bin was open). They stay unmarked: if the exclusion is
@@ -36,6 +48,10 @@ class evaluator {
     std::uint64_t excluded = 0;
     // Keys over the threshold not alerted because of `suppression` (marked alerted).
     std::uint64_t suppressed = 0;
+    // Early alerts sent, and crossings not announced (an exclusion; suppression).
+    std::uint64_t early_sent = 0;
+    std::uint64_t early_excluded = 0;
+    std::uint64_t early_suppressed = 0;
   };
   const counters& stats() const noexcept { return stats_; }
 
@@ -57,6 +73,8 @@ class evaluator {
                                timestamp_us close_before, timestamp_us now,
                                std::vector<alert>& out);
 
+  // The alert of key k as the rule sees it now (the final alert's fields and id).
+  alert key_alert(const rule_definition& rule, key_view k, unsigned key_bits, timestamp_us now);
   // Sets a.incident_id (rule.incident_grouping; incidents_).
   void assign_incident(const rule_definition& rule, alert& a);
   // Drops the history no bin that can still be evaluated needs.
@@ -67,7 +85,14 @@ class evaluator {
   std::uint8_t ipv6_prefix_ = 128;
   std::unordered_map<ip_address, timestamp_us> last_alert_;
   std::unordered_map<ip_address, timestamp_us> incidents_;  // source -> incident start
-  std::vector<target_set::target> targets_;                 // scratch of evaluate()
+  // Per source, the bin start of its latest early alert (suppression of early alerts whose
+  // final alerts are still to come). Not checkpointed: after a restart the final alerts'
+  // history alone decides.
+  std::unordered_map<ip_address, timestamp_us> last_early_;
+  // Per source, the incident start its latest early alert named (so that a second early
+  // alert names the incident the first one's final alert will open).
+  std::unordered_map<ip_address, timestamp_us> early_incidents_;
+  std::vector<target_set::target> targets_;  // scratch of evaluate()
 };
 
 }  // namespace portscand

@@ -24,6 +24,7 @@ rule_definition with_options(rule_definition rule, const config& cfg) {
       cfg.exclusions.empty() ? nullptr : std::make_shared<const exclusion_set>(cfg.exclusions);
   rule.suppression = cfg.suppression;
   rule.incident_grouping = cfg.incident_grouping;
+  rule.early_alerts = cfg.early_alerts;
   return rule;
 }
 

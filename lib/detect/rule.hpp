@@ -35,6 +35,8 @@ struct rule_definition {
   // `incidents.grouping`: alerts of one source whose bins start less than this after the
   // first alert of its incident share the incident id; 0 = one incident per alert.
   timestamp_us incident_grouping = 24 * 60 * us_per_minute;
+  // `early_alerts.enabled`: an early alert when a key crosses the threshold (evaluator::early).
+  bool early_alerts = false;
 };
 
 // The built-in rule: the published Sentinel rule 1da9853f-3dea-4ea9-b7e5-26730da3d537 v1.0.6.

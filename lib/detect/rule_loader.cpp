@@ -285,6 +285,11 @@ std::vector<config_problem> apply_rule_window(config& cfg, const rule_definition
     problems.push_back({"window",
                         "'sliding' cannot be combined with the configuration's suppression "
                         "(suppression applies to tumbling bins)"});
+  if (!cfg.evaluation.window_set && cfg.early_alerts &&
+      cfg.evaluation.window == window_kind::sliding)
+    problems.push_back({"window",
+                        "'sliding' cannot be combined with the configuration's early_alerts "
+                        "(early alerts announce a tumbling bin's alert before it closes)"});
   return problems;
 }
 

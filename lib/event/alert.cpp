@@ -81,6 +81,10 @@ nlohmann::ordered_json native_json(const alert& a) {
   const std::string src = a.source_text();
   nlohmann::ordered_json j;
   j["alert_id"] = a.alert_id;
+  if (a.early) {
+    j["early"] = true;
+    j["final_alert_id"] = a.final_alert_id;
+  }
   if (!a.incident_id.empty()) j["incident_id"] = a.incident_id;
   j["schema"] = "portscand.alert.v1";
   j["SrcIpAddr"] = src;
@@ -256,6 +260,10 @@ nlohmann::ordered_json ocsf_json(const alert& a) {
                    {"ReportedBy", a.reported_by},
                    {"window", {{"start", iso(a.bin_start)}, {"end", iso(a.bin_end)}}}};
   if (!a.incident_id.empty()) j["unmapped"]["incident_id"] = a.incident_id;
+  if (a.early) {
+    j["unmapped"]["early"] = true;
+    j["unmapped"]["final_alert_id"] = a.final_alert_id;
+  }
   if (a.has_targets) {
     j["unmapped"]["targets_truncated"] = a.targets_truncated;
     j["unmapped"]["protocols"] = protocol_bit_names(a.protocols);

@@ -67,6 +67,11 @@ struct alert {
   bool targets_truncated = false;
   std::uint8_t protocols = 0;
   alert_outcomes outcomes;
+  // An early alert (README "Early alerts"): sent when the key crossed the threshold, with the
+  // evidence up to that record; its own id (make_early_alert_id) and the id of the bin's
+  // final alert, which follows as usual.
+  bool early = false;
+  std::string final_alert_id;
 
   // What the alert calls its source (SrcIpAddr, title, Kafka key, alert id): the address, or
   // for an IPv6 prefix "2001:db8:1:2::/64".

@@ -68,6 +68,13 @@ ojson thehive_alert(const alert& a, const http_output_config& cfg) {
   }
   description += "\n- Rule: " + r.name + " (" + r.id + " v" + r.version + ")";
   description += "\n- Alert id: " + a.alert_id;
+  if (a.early) {
+    description +=
+        "\n- Early alert: sent when the count crossed the threshold, before the "
+        "window closed; the window's final alert follows with id " +
+        a.final_alert_id;
+    tags.push_back("portscand:early");
+  }
   if (!a.incident_id.empty()) {
     description += "\n- Incident id: " + a.incident_id;
     // A tag every alert of the incident shares, so the analyst finds (and merges) them.

@@ -125,6 +125,10 @@ std::string render_cef(const alert& a, std::string_view product_version) {
     field("cs6Label", "IncidentId");
     field("cs6", a.incident_id);
   }
+  if (a.early) {
+    field("flexString2Label", "FinalAlertId");
+    field("flexString2", a.final_alert_id);
+  }
   if (a.has_targets) {
     // dst and proto name one value: set only when the scan had exactly one.
     if (a.targets.size() == 1 && !a.targets_truncated && a.targets[0].address.is_v4())

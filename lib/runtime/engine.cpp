@@ -31,6 +31,17 @@ engine::engine(engine_options opt, const std::shared_ptr<const rule_definition>&
       "portscand_alerts_suppressed_total",
       "Keys over the threshold not alerted because their source alerted less than "
       "suppression.duration before or after.");
+  {
+    const char* help =
+        "Early alerts (early_alerts.enabled) by outcome: sent, or not sent because an "
+        "exclusion covers the source or suppression holds the bin's alert back.";
+    early_sent_counter_ =
+        &metrics_.get_counter("portscand_early_alerts_total", help, {{"outcome", "sent"}});
+    early_excluded_counter_ =
+        &metrics_.get_counter("portscand_early_alerts_total", help, {{"outcome", "excluded"}});
+    early_suppressed_counter_ =
+        &metrics_.get_counter("portscand_early_alerts_total", help, {{"outcome", "suppressed"}});
+  }
   eval_seconds_ = &metrics_.get_histogram("portscand_evaluation_duration_seconds",
                                           "Time a shard spends evaluating closed bins.",
                                           {0.0001, 0.001, 0.01, 0.1, 1, 10});
@@ -43,9 +54,11 @@ engine::engine(engine_options opt, const std::shared_ptr<const rule_definition>&
   // Shedding must know which keys will alert; the window learns the threshold from here
   // (and from set_rule), as it may not depend on detect.
   opt_.window.threshold = rule->threshold;
+  opt_.window.early_alerts = rule->early_alerts;
   for (unsigned i = 0; i < opt_.shards; ++i) {
     auto s = std::make_unique<shard>(i, opt_.window, opt_.queue_batches);
     set_shard_rule(*s, rule);
+    watch_crossings(*s, s->state);
     s->eval.set_ipv6_prefix(opt_.ipv6_prefix);
     const metric_labels shard_label{{"shard", std::to_string(i)}};
     s->keys_gauge = &metrics_.get_gauge("portscand_tracked_keys",
@@ -156,12 +169,7 @@ void engine::evaluate(shard& s, shard_state& state, timestamp_us before,
   const auto t0 = std::chrono::steady_clock::now();
   alerts.clear();
   s.eval.evaluate(state, *s.rule, before, clock_.now(), alerts);
-  const evaluator::counters& es = s.eval.stats();
-  if (es.excluded > s.eval_seen.excluded)
-    alerts_excluded_counter_->inc(es.excluded - s.eval_seen.excluded);
-  if (es.suppressed > s.eval_seen.suppressed)
-    alerts_suppressed_counter_->inc(es.suppressed - s.eval_seen.suppressed);
-  s.eval_seen = es;
+  count_eval_stats(s);
   eval_seconds_->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!alerts.empty()) {
@@ -172,12 +180,40 @@ void engine::evaluate(shard& s, shard_state& state, timestamp_us before,
   }
 }
 
+void engine::count_eval_stats(shard& s) {
+  const evaluator::counters& es = s.eval.stats();
+  evaluator::counters& seen = s.eval_seen;
+  const auto mirror = [](counter* c, std::uint64_t now, std::uint64_t before) {
+    if (now > before) c->inc(now - before);
+  };
+  mirror(alerts_excluded_counter_, es.excluded, seen.excluded);
+  mirror(alerts_suppressed_counter_, es.suppressed, seen.suppressed);
+  mirror(early_sent_counter_, es.early_sent, seen.early_sent);
+  mirror(early_excluded_counter_, es.early_excluded, seen.early_excluded);
+  mirror(early_suppressed_counter_, es.early_suppressed, seen.early_suppressed);
+  seen = es;
+}
+
+void engine::watch_crossings(shard& s, shard_state& state) {
+  state.set_crossing_handler(
+      [this, &s](key_view k) { s.eval.early(*s.rule, k, clock_.now(), s.early); });
+}
+
+void engine::publish_early(shard& s) {
+  if (s.early.empty()) return;
+  count_eval_stats(s);
+  sink_.publish(std::move(s.early));
+  s.early = {};
+}
+
 partition_task& engine::task(shard& s, std::int32_t partition) {
   auto& slot = s.tasks[partition];
   if (!slot) {
     window_config cfg = opt_.window;
     cfg.threshold = s.rule->threshold;
+    cfg.early_alerts = s.rule->early_alerts;
     slot = std::make_unique<partition_task>(cfg);
+    watch_crossings(s, slot->state);
   }
   return *slot;
 }
@@ -237,6 +273,7 @@ void engine::run_shard(shard& s) {
       apply_ipv6_prefix(*batch);
       const std::size_t late = s.state.add_batch(batch->data(), batch->size());
       if (late != 0) late_counter_->inc(late);
+      publish_early(s);
       continue;
     }
     if (auto* pb = std::get_if<partition_batch>(&*msg)) {
@@ -244,15 +281,21 @@ void engine::run_shard(shard& s) {
       t.state.set_source_offset(pb->first_offset);
       apply_exclusions(s, pb->records);
       apply_ipv6_prefix(pb->records);
+      // A re-read after a handover rebuilds state the previous owner had: its crossings were
+      // announced there. Keys that cross in it get their early alert at their next new port
+      // after it (the same id, should the previous owner have sent it).
+      t.state.set_early_alerts(s.rule->early_alerts && pb->first_offset >= t.replay_end);
       const std::size_t late = t.state.add_batch(pb->records.data(), pb->records.size());
       if (late != 0) late_counter_->inc(late);
       t.next_offset = pb->next_offset;
+      publish_early(s);
       continue;
     }
     control& c = std::get<control>(*msg);
     if (c.rule) {
       set_shard_rule(s, c.rule);
       s.state.set_threshold(c.rule->threshold);  // shedding protects the keys over the new one
+      s.state.set_early_alerts(c.rule->early_alerts);
       for (auto& [p, t] : s.tasks) t->state.set_threshold(c.rule->threshold);
     }
     if (c.task) handle_task_op(s, *c.task, alerts);
@@ -274,6 +317,7 @@ void engine::run_shard(shard& s) {
 
 void engine::publish_shard_stats(shard& s) {
   publish_exclusions(s);
+  count_eval_stats(s);  // early alerts not sent change them between evaluations
   shard_state::counters st = s.state.stats();
   std::size_t keys = s.state.keys(), bins = s.state.bins();
   if (opt_.partitioned) {

@@ -294,6 +294,7 @@ class engine {
     std::vector<std::uint64_t> excluded_pending;
     std::vector<counter*> excluded_counters;
     evaluator::counters eval_seen;
+    std::vector<alert> early;  // early alerts of the batch being added (published after it)
   };
 
   void run_shard(shard& s);
@@ -306,6 +307,12 @@ class engine {
   // exclusions, which see whole addresses).
   void apply_ipv6_prefix(std::vector<network_session>& batch) const;
   void evaluate(shard& s, shard_state& state, timestamp_us before, std::vector<alert>& alerts);
+  // Early alerts: hands the crossings of `state` to the shard's evaluator, and publishes what
+  // a batch collected.
+  void watch_crossings(shard& s, shard_state& state);
+  void publish_early(shard& s);
+  // Mirrors the evaluator's stats into the counters by their increase.
+  void count_eval_stats(shard& s);
   void handle_task_op(shard& s, const task_op& op, std::vector<alert>& alerts);
   partition_task& task(shard& s, std::int32_t partition);
   void absorb_stats(shard& s, partition_task& t);
@@ -320,6 +327,9 @@ class engine {
   counter* alerts_counter_;
   counter* alerts_excluded_counter_;
   counter* alerts_suppressed_counter_;
+  counter* early_sent_counter_;
+  counter* early_excluded_counter_;
+  counter* early_suppressed_counter_;
   histogram* eval_seconds_;
   bool stopped_ = false;
 };

@@ -495,7 +495,8 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   std::sort(order.begin(), order.end(), [&all](const auto& a, const auto& b) {
     if (all[a.second].bin_start != all[b.second].bin_start)
       return all[a.second].bin_start < all[b.second].bin_start;
-    return a.first < b.first;
+    if (a.first != b.first) return a.first < b.first;
+    return all[a.second].early && !all[b.second].early;  // an early alert before its final
   });
   const alert_schema schema =
       opt.schema == output_schema::ocsf ? alert_schema::ocsf : alert_schema::native;

@@ -20,6 +20,8 @@ struct __attribute__((packed, aligned(4))) key_state {
   static constexpr std::uint8_t alerted =
       1;  // this key has alerted: never again (SPEC "once per key")
   static constexpr std::uint8_t dirty = 2;  // touched since its bin was last evaluated
+  // Its crossing of the threshold was handed to the crossing handler (early alerts): once.
+  static constexpr std::uint8_t crossed = 4;
 
   port_set ports;
   label_set labels;

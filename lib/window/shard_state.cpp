@@ -82,7 +82,7 @@ void shard_state::touch(bin& b, key_state& s, bool inserted, const network_sessi
   }
   const std::uint32_t prior = s.events;
   if (s.events != UINT32_MAX) ++s.events;
-  if (r.has_port()) s.ports.insert(static_cast<std::uint16_t>(r.dst_port));
+  const bool new_port = r.has_port() && s.ports.insert(static_cast<std::uint16_t>(r.dst_port));
   s.labels.insert(r.reported_by, labels_);
   s.protocols |= protocol_bit(r.protocol);
   s.evidence.add(r, prior, config_.max_targets);
@@ -90,6 +90,13 @@ void shard_state::touch(bin& b, key_state& s, bool inserted, const network_sessi
     ++stats_.reopened;
     s.flags |= key_state::dirty;
     b.reopened = true;
+  }
+  // Only a new port can take the count over; the record is in the state by now, so the
+  // handler sees the evidence up to and including it.
+  if (new_port && config_.early_alerts && s.ports.size() > config_.threshold &&
+      !(s.flags & (key_state::alerted | key_state::crossed)) && on_crossing_) {
+    s.flags |= key_state::crossed;
+    on_crossing_(key_view{r.src, bin_start, s});
   }
 }
 

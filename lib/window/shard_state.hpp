@@ -32,6 +32,9 @@ struct window_config {
   // `evaluation: {window: sliding}`: per-source sliding state (sliding_state) instead of
   // bins; evaluate_sliding() instead of evaluate_closed(). Scale-out refuses it (config).
   bool sliding = false;
+  // `early_alerts`: call the crossing handler when a key's distinct ports first exceed the
+  // threshold (tumbling only). Runtime copies it from the rule, as the threshold.
+  bool early_alerts = false;
 };
 
 // Shedding counts what it dropped by distance to the threshold (the ports a key still
@@ -125,6 +128,14 @@ class shard_state {
     shed_at_ = config_.max_keys;
   }
 
+  // Early alerts: with config().early_alerts, add() calls the handler (on the shard thread,
+  // inside add) with the key whose record just took its distinct ports over the threshold,
+  // once per key (key_state::crossed; never for a key that has alerted). The key_view is
+  // valid during the call only.
+  using crossing_handler = std::function<void(key_view)>;
+  void set_crossing_handler(crossing_handler h) { on_crossing_ = std::move(h); }
+  void set_early_alerts(bool on) noexcept { config_.early_alerts = on; }
+
   // What one shedding pass leaves: max_keys minus a tenth of it (at least one key), so the
   // next pass is a tenth of the cap of new keys away, not one.
   std::size_t shed_target() const noexcept {
@@ -166,6 +177,7 @@ class shard_state {
   timestamp_us last_bin_start_ = INT64_MIN;
   bin* last_bin_ = nullptr;
   std::unique_ptr<sliding_state> sliding_;  // sliding mode: all the state (bins_ stays empty)
+  crossing_handler on_crossing_;
 };
 
 }  // namespace portscand

@@ -25,9 +25,10 @@ node "$oracle/oracle.mjs" --mode default --no-rejects "$workload" >"$work/plain.
 plain=$(wc -l <"$work/plain.jsonl")
 [ "$plain" -gt 20 ] || die "the oracle expects only $plain alerts without options"
 
-# check NAME YAML ORACLE-ARGS...: replay with the configuration YAML against the oracle with
-# its arguments, over $workload; both must agree, and differ from the plain rule's alerts
-# ($plain_alerts).
+# check NAME YAML ORACLE-ARGS...: replay with the configuration YAML (and $replay_args)
+# against the oracle with its arguments, over $workload; both must agree, and differ from
+# the plain rule's alerts ($plain_alerts).
+replay_args=
 plain_alerts=$work/plain.jsonl
 check() {
   local name=$1 yaml=$2
@@ -38,7 +39,8 @@ check() {
     failed "$name: the oracle failed: $(tail -3 "$work/$name.oracle.stderr")"
     return 1
   fi
-  if ! "$portscand" replay --config "$work/$name.yaml" --format asim --shards 3 "$workload" \
+  # shellcheck disable=SC2086 # replay_args: words
+  if ! "$portscand" replay --config "$work/$name.yaml" --format asim --shards 3 $replay_args "$workload" \
     >"$work/$name.replay.jsonl" 2>"$work/$name.replay.stderr"; then
     failed "$name: replay failed: $(tail -3 "$work/$name.replay.stderr")"
     return 1
@@ -146,6 +148,28 @@ node "$oracle/compare.mjs" --names oracle,replay "$work/plain2.jsonl" "$replay_p
   failed "incidents: the default grouping differs from the oracle"
 check incidents_1h 'incidents: {grouping: 1h}' --incident-grouping 3600
 check incidents_off 'incidents: {grouping: 0s}' --incident-grouping 0
+
+# --- Early alerts (README "Early alerts"), on the two rounds: before each alert its early
+# alert, with the evidence up to the crossing record in file order (one parse thread keeps
+# each source's records in that order) and the incident its final alert joins (the second
+# round's crossings come after the first round's alerts). The final alerts stay as they are.
+replay_args="--threads 1"
+if check early_alerts 'early_alerts: {enabled: true}' --early-alerts; then
+  grep -v '"early":true' "$work/early_alerts.replay.jsonl" >"$work/early_alerts.finals.jsonl"
+  node "$oracle/compare.mjs" --names oracle,replay "$work/plain2.jsonl" \
+    "$work/early_alerts.finals.jsonl" || failed "early_alerts: the final alerts changed"
+  # The evidence so far must be short of the final one for most keys, or the comparison
+  # could not tell the two apart.
+  node -e '
+    const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+    const early = lines.filter((a) => a.early), finals = lines.filter((a) => !a.early);
+    const shorter = early.filter((e, i) => e.event_count < finals[i].event_count).length;
+    if (early.length !== finals.length || shorter < early.length / 2) {
+      console.error(`${early.length} early, ${finals.length} final alerts, ${shorter} with less evidence`);
+      process.exit(1);
+    }' "$work/early_alerts.replay.jsonl" || failed "early_alerts: the early evidence is not the partial one"
+fi
+replay_args=
 
 # --- Targets kept per alert (README "What an alert carries").
 check max_targets_3 'evidence: {max_targets: 3}' --max-targets 3

@@ -11,9 +11,9 @@
 // AttemptedPortsCount, AttemptedPorts, ReportedBy, first_seen, last_seen, event_count;
 // incident_id when the expected alert has one; and when the expected alert carries the
 // case evidence (`outcomes`): the targets' addresses and attempts, targets_truncated,
-// protocols and outcomes. Other fields (schema, rule metadata, title, detected_at, ...)
-// are not the oracle's business and are ignored. An alert is identified by (SrcIpAddr,
-// TimeGenerated).
+// protocols and outcomes; early and final_alert_id when the expected alert is an early
+// one. Other fields (schema, rule metadata, title, detected_at, ...) are not the oracle's
+// business and are ignored. An alert is identified by (SrcIpAddr, TimeGenerated, early).
 // --ignore FIELD leaves one of the compared fields out (scale-out: a record forwarded twice
 // after a crash may raise event_count, which its guarantee allows). Ignoring event_count
 // also ignores the other record counts: targets.attempts and outcomes.
@@ -38,6 +38,8 @@ const ALL_FIELDS = [
   ['targets_truncated', (a) => a.targets_truncated, (e) => 'outcomes' in e],
   ['protocols', (a) => a.protocols, (e) => 'outcomes' in e],
   ['outcomes', (a) => a.outcomes, (e) => 'outcomes' in e],
+  ['early', (a) => a.early, (e) => e.early === true],
+  ['final_alert_id', (a) => a.final_alert_id, (e) => e.early === true],
 ];
 
 function usage(message) {
@@ -82,7 +84,7 @@ function load(file, name) {
     try {
       const a = JSON.parse(line);
       if (a === null || typeof a !== 'object' || Array.isArray(a)) throw new Error('not an object');
-      alerts.push({ line: i + 1, alert: a, key: `${a.SrcIpAddr} @ ${a.TimeGenerated}` });
+      alerts.push({ line: i + 1, alert: a, key: `${a.SrcIpAddr} @ ${a.TimeGenerated}${a.early === true ? ' (early)' : ''}` });
     } catch (e) {
       report('unparseable', `${name}:${i + 1}: ${e.message}: ${line.slice(0, 120)}`);
     }

@@ -41,13 +41,16 @@ CREATE TEMP TABLE IF NOT EXISTS ps_exclusions (idx INTEGER, src VARCHAR[], dst V
 CREATE OR REPLACE TEMP TABLE ps_lines AS
 WITH docs AS (
   SELECT json AS doc,
+         -- The line's place in the file: early alerts (early_alerts.sql) need the order.
+         row_number() OVER () AS line_no,
          json_extract_string(json, ['$.TimeGenerated', '$.SrcIpAddr', '$.DstPortNumber',
                                     '$.EventVendor', '$.EventProduct', '$.DstIpAddr',
                                     '$.NetworkProtocol', '$.DvcAction']) AS v
   FROM read_json_objects(getvariable('input'), format = 'newline_delimited',
                          ignore_errors = true)
 )
-SELECT doc IS NULL AS not_json,
+SELECT line_no,
+       doc IS NULL AS not_json,
        json_type(doc) IS DISTINCT FROM 'OBJECT' AS not_object,
        v[1] AS time_text,
        v[2] AS src_text,
@@ -89,7 +92,7 @@ SELECT CASE
        s.src,
        ps_candidate_in(getvariable('mode'), s.candidate_default, s.candidate_sentinel) AS candidate,
        l.port, l.us, ps_bin(l.us) AS bin_us, l.label, s.src_bits, l.dst_bits, l.dst,
-       l.protocol_bit, l.outcome
+       l.protocol_bit, l.outcome, l.line_no
 FROM ps_lines l
 LEFT JOIN ps_sources s USING (src_text);
 
@@ -104,6 +107,7 @@ ORDER BY reject;
 -- configuration order that matches it; NULL: none).
 CREATE OR REPLACE TEMP VIEW ps_candidates AS
 SELECT r.src, r.bin_us, r.us, r.port, r.label, r.dst_bits, r.dst, r.protocol_bit, r.outcome,
+       r.line_no,
        (SELECT min(x.idx) FROM ps_exclusions x
         WHERE (len(x.src) = 0 OR EXISTS (SELECT 1 FROM unnest(x.src) AS b(p) WHERE starts_with(r.src_bits, b.p)))
           AND (len(x.dst) = 0 OR EXISTS (SELECT 1 FROM unnest(x.dst) AS b(p) WHERE starts_with(r.dst_bits, b.p)))
@@ -117,10 +121,15 @@ SELECT excluded_by AS idx, count(*) AS records
 FROM ps_candidates WHERE excluded_by IS NOT NULL
 GROUP BY excluded_by ORDER BY excluded_by;
 
+-- The records that make each key's evidence: all it counted (early_alerts.sql replaces
+-- this view with the records up to each key's crossing).
+CREATE OR REPLACE TEMP VIEW ps_evidence AS
+SELECT * FROM ps_candidates WHERE excluded_by IS NULL;
+
 CREATE OR REPLACE TEMP VIEW ps_expected_alerts AS
 WITH candidates AS (
   SELECT src, bin_us, us, port, label, dst_bits, dst, protocol_bit, outcome
-  FROM ps_candidates WHERE excluded_by IS NULL
+  FROM ps_evidence
 ), keys AS (
   -- Every accepted record of the key counts, with or without a port.
   SELECT src, bin_us, count(*) AS event_count, min(us) AS first_us, max(us) AS last_us,

@@ -36,6 +36,9 @@
 //   --incident-grouping SECS  README "Incidents": alerts of a source within SECS of its
 //                       incident's first alert share the incident id (default 86400; 0: one
 //                       incident per alert)
+//   --early-alerts      README "Early alerts": before each alert, its early alert (the
+//                       evidence up to the crossing record, from early_alerts.sql; the
+//                       final alert's incident id)
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -82,6 +85,7 @@ function parseArgs(argv) {
     else if (a === '--suppression') opts.suppression = Number(value());
     else if (a === '--max-targets') opts.maxTargets = Number(value());
     else if (a === '--incident-grouping') opts.incidentGrouping = Number(value());
+    else if (a === '--early-alerts') opts.early = true;
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (opts.input === null) opts.input = a;
     else fail('exactly one input file');
@@ -92,6 +96,8 @@ function parseArgs(argv) {
   if (!Number.isInteger(opts.threshold) || opts.threshold < 0) fail('--threshold wants a non-negative integer');
   if (!['tumbling', 'sliding'].includes(opts.window)) fail(`--window must be tumbling or sliding, not ${opts.window}`);
   if (opts.window === 'sliding' && opts.sql !== null) fail('--window sliding and --sql do not combine');
+  if (opts.early && (opts.window !== 'tumbling' || opts.sql !== null || opts.suppression > 0))
+    fail('--early-alerts is for the tumbling rule without --sql or --suppression');
   if (!/^[a-z_][a-z0-9_]*$/.test(opts.view)) fail(`--view ${opts.view} is not a plain name`);
   if (!fs.existsSync(opts.input)) fail(`no such file: ${opts.input}`);
   return opts;
@@ -148,6 +154,31 @@ async function runScript(con, sql) {
   }
 }
 
+// The alert fields of a result row of ps_expected_alerts (an alert's, or an early alert's).
+function evidence(r) {
+  const alert = {
+    SrcIpAddr: r.SrcIpAddr,
+    TimeGenerated: r.TimeGenerated,
+    AttemptedPortsCount: Number(r.AttemptedPortsCount),
+    AttemptedPorts: r.AttemptedPorts.map(Number),
+    ReportedBy: r.ReportedBy,
+    window: { start: r.window_start, end: r.window_end },
+    first_seen: r.first_seen,
+    last_seen: r.last_seen,
+    event_count: Number(r.event_count),
+  };
+  if (r.targets !== undefined) {
+    const PROTOCOLS = ['TCP', 'UDP', 'ICMP', 'IPv6-ICMP', 'SCTP'];
+    alert.targets = r.targets.map((t) => ({ address: t.address, attempts: Number(t.attempts) }));
+    alert.targets_truncated = r.targets_truncated;
+    alert.protocols = r.protocol_bits.map((b) => PROTOCOLS[Number(b) - 1]);
+    const [allowed, denied, dropped] = [r.allowed, r.denied, r.dropped].map(Number);
+    alert.outcomes = { allowed, denied, dropped,
+                       unknown: alert.event_count - allowed - denied - dropped };
+  }
+  return alert;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const instance = await DuckDBInstance.create(':memory:');
@@ -202,6 +233,12 @@ async function main() {
   }
   const reader = await con.runAndReadAll(`SELECT * FROM ${view}`);
   const rows = reader.getRowObjectsJS();
+  const early = new Map();  // "src|TimeGenerated" -> the key's early alert row
+  if (opts.early) {
+    await runScript(con, fs.readFileSync(path.join(here, 'early_alerts.sql'), 'utf8'));
+    for (const r of (await con.runAndReadAll(`SELECT * FROM ${view}`)).getRowObjectsJS())
+      early.set(`${r.SrcIpAddr}|${r.TimeGenerated}`, r);
+  }
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
 
   const out = [];
@@ -223,32 +260,20 @@ async function main() {
       incident = { ms: start, text: r.TimeGenerated };
       incidents.set(r.SrcIpAddr, incident);
     }
-    const alert = {
-      alert_id: uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${r.TimeGenerated}${
-        opts.window === 'sliding' ? '|sliding' : ''}`),
-      incident_id: uuidV5(ALERT_ID_NAMESPACE,
-                          `${RULE_ID}|${r.SrcIpAddr}|${incident.text}|incident`),
-      SrcIpAddr: r.SrcIpAddr,
-      TimeGenerated: r.TimeGenerated,
-      AttemptedPortsCount: Number(r.AttemptedPortsCount),
-      AttemptedPorts: r.AttemptedPorts.map(Number),
-      ReportedBy: r.ReportedBy,
-      window: { start: r.window_start, end: r.window_end },
-      first_seen: r.first_seen,
-      last_seen: r.last_seen,
-      event_count: Number(r.event_count),
-    };
-    if (r.targets !== undefined) {
-      const PROTOCOLS = ['TCP', 'UDP', 'ICMP', 'IPv6-ICMP', 'SCTP'];
-      alert.targets = r.targets.map((t) => ({ address: t.address, attempts: Number(t.attempts) }));
-      alert.targets_truncated = r.targets_truncated;
-      alert.protocols = r.protocol_bits.map((b) => PROTOCOLS[Number(b) - 1]);
-      const [allowed, denied, dropped] = [r.allowed, r.denied, r.dropped].map(Number);
-      alert.outcomes = { allowed, denied, dropped,
-                         unknown: alert.event_count - allowed - denied - dropped };
+    const alertId = uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${r.TimeGenerated}${
+      opts.window === 'sliding' ? '|sliding' : ''}`);
+    const incidentId = uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${incident.text}|incident`);
+    if (opts.early) {
+      const e = early.get(`${r.SrcIpAddr}|${r.TimeGenerated}`);
+      if (e === undefined) fail(`no early alert for ${r.SrcIpAddr} ${r.TimeGenerated}`);
+      out.push(JSON.stringify({
+        alert_id: uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${r.TimeGenerated}|early`),
+        early: true, final_alert_id: alertId, incident_id: incidentId, ...evidence(e) }));
     }
-    out.push(JSON.stringify(alert));
+    out.push(JSON.stringify({ alert_id: alertId, incident_id: incidentId, ...evidence(r) }));
   }
+  if (opts.early && early.size * 2 !== out.length)
+    fail(`${early.size} keys crossed the threshold, ${out.length / 2} alerted`);
   process.stdout.write(out.length ? out.join('\n') + '\n' : '');
   if (opts.timing) process.stderr.write(`oracle: ${view}: ${rows.length} alerts in ${elapsed.toFixed(3)} s\n`);
 

@@ -236,3 +236,48 @@ TEST(CaseEvidence, TheCheckpointKeepsTheEvidenceAndReadsTheOldEncoding) {
 
 }  // namespace
 }  // namespace portscand
+
+namespace portscand {
+namespace {
+
+// evaluator::early: a source an exclusion covers (one a reload added while its bin was open)
+// gets no early alert, counted; another source does, and nothing is marked on either key.
+TEST(EarlyAlerts, AnExcludedSourceIsCountedNotAnnounced) {
+  exclusion_config x;
+  x.name = "scanner";
+  x.reason = "the vulnerability scanner";
+  std::string error;
+  x.sources.push_back(*ip_network::parse("203.0.113.0/24", error));
+  rule_definition rule = default_rule();
+  rule.exclusions = std::make_shared<const exclusion_set>(std::vector<exclusion_config>{x});
+  rule.early_alerts = true;
+  window_config wc;
+  wc.early_alerts = true;
+  shard_state st(wc);
+  evaluator ev;
+  std::vector<alert> out;
+  std::vector<std::uint8_t> flags;
+  st.set_crossing_handler([&](key_view k) {
+    ev.early(rule, k, 0, out);
+    flags.push_back(k.state.flags);
+  });
+  for (const auto& r : scan("203.0.113.7", t0)) st.add(r);
+  for (const auto& r : scan("198.51.100.7", t0)) st.add(r);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].source_text(), "198.51.100.7");
+  EXPECT_TRUE(out[0].early);
+  // At the crossing (port 51, the 51st record): the targets and outcomes of records 1..51
+  // (actions cycle Allow, Deny, Drop, Reset, none: 11 allow, 10 + 10 deny or reset, 10 drop).
+  ASSERT_EQ(out[0].targets.size(), 2u);
+  EXPECT_EQ(out[0].targets[0].attempts, 26u);  // 192.0.2.9: odd ports 1..51
+  EXPECT_EQ(out[0].targets[1].attempts, 25u);  // 192.0.2.10: even ports 2..50
+  EXPECT_EQ(out[0].outcomes.allowed, 11u);
+  EXPECT_EQ(out[0].outcomes.denied, 20u);
+  EXPECT_EQ(out[0].outcomes.dropped, 10u);
+  EXPECT_EQ(ev.stats().early_excluded, 1u);
+  EXPECT_EQ(ev.stats().early_sent, 1u);
+  EXPECT_EQ(flags, (std::vector<std::uint8_t>{key_state::crossed, key_state::crossed}));
+}
+
+}  // namespace
+}  // namespace portscand

@@ -70,6 +70,13 @@ TEST(RuleLoader, ARuleFileWindowAppliesUnlessTheConfigurationNamesOne) {
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0].path, "window");
 
+  config early;
+  early.early_alerts = true;  // early alerts announce tumbling bins
+  const auto pe = apply_rule_window(early, r.rule);
+  ASSERT_EQ(pe.size(), 1u);
+  EXPECT_EQ(pe[0].path, "window");
+  EXPECT_NE(pe[0].message.find("early_alerts"), std::string::npos);
+
   f.window = "hopping";
   const auto bad = build_rule(f);
   ASSERT_EQ(bad.problems.size(), 1u);

@@ -196,6 +196,30 @@ TEST(AlertJson, OcsfValidatesAgainstTheSchemaRelease) {
   EXPECT_TRUE(problems.empty()) << listing(problems);
 }
 
+// README "Early alerts": an early alert says so, and names the final alert it announces;
+// a final alert has neither field (its rendering is as before early alerts).
+TEST(AlertJson, AnEarlyAlertSaysSoInBothSchemas) {
+  alert a = sample_alert();
+  const auto plain = nlohmann::json::parse(render_alert(a, alert_schema::native));
+  EXPECT_FALSE(plain.contains("early"));
+  EXPECT_FALSE(plain.contains("final_alert_id"));
+  EXPECT_FALSE(
+      nlohmann::json::parse(render_alert(a, alert_schema::ocsf)).at("unmapped").contains("early"));
+  a.early = true;
+  a.final_alert_id = a.alert_id;
+  a.alert_id = "0b8fa3ab-0054-5ac9-9768-a2894def7e76";
+  const auto j = nlohmann::json::parse(render_alert(a, alert_schema::native));
+  EXPECT_EQ(j.at("early"), true);
+  EXPECT_EQ(j.at("final_alert_id"), sample_alert().alert_id);
+  EXPECT_EQ(j.at("alert_id"), "0b8fa3ab-0054-5ac9-9768-a2894def7e76");
+  const auto o = nlohmann::json::parse(render_alert(a, alert_schema::ocsf));
+  EXPECT_EQ(o.at("finding_info").at("uid"), "0b8fa3ab-0054-5ac9-9768-a2894def7e76");
+  EXPECT_EQ(o.at("unmapped").at("early"), true);
+  EXPECT_EQ(o.at("unmapped").at("final_alert_id"), sample_alert().alert_id);
+  const auto problems = test::ocsf_schema::vendored().problems(o, "detection_finding");
+  EXPECT_TRUE(problems.empty()) << listing(problems);
+}
+
 TEST(OcsfSchemaCheck, FindsWhatIsWrong) {
   // The validator itself: each kind of mistake it must catch, on a conforming alert.
   const auto good = nlohmann::json::parse(render_alert(sample_alert(), alert_schema::ocsf));

@@ -106,6 +106,26 @@ TEST(HttpBody, OneArrayAndNdjson) {
   EXPECT_NE(k, http_idempotency_key({"id-2", "id-1"}));
 }
 
+// An early alert (README "Early alerts") tells TheHive what it is: a tag to filter on and a
+// line naming the final alert that follows.
+TEST(HttpElement, TheHiveMarksAnEarlyAlert) {
+  http_output_config c;
+  c.preset = http_preset::thehive;
+  alert a = test_alert(0);
+  const json plain = json::parse(render_http_element(a, c, output_schema::native, "host"));
+  const auto plain_tags = plain["tags"].get<std::vector<std::string>>();
+  EXPECT_EQ(std::find(plain_tags.begin(), plain_tags.end(), "portscand:early"), plain_tags.end());
+  a.early = true;
+  a.final_alert_id = "11111111-2222-5333-8444-555555555555";
+  const json b = json::parse(render_http_element(a, c, output_schema::native, "host"));
+  const auto tags = b["tags"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(tags.begin(), tags.end(), "portscand:early"), tags.end());
+  EXPECT_EQ(b["sourceRef"], a.alert_id);
+  EXPECT_NE(b["description"].get<std::string>().find(
+                "follows with id 11111111-2222-5333-8444-555555555555"),
+            std::string::npos);
+}
+
 // ---------------------------------------------------------------------------------------
 // Spool
 

@@ -122,6 +122,23 @@ TEST(RenderCef, CarriesTargetsOutcomesAndTheIncident) {
   EXPECT_EQ(ext2["flexString1"], "192.0.2.10 (12), 2001:db8::1 (1), ...");
 }
 
+TEST(RenderCef, AnEarlyAlertNamesItsFinalAlert) {
+  alert a = awkward_alert();
+  auto ext_of = [](const alert& x) {
+    const auto m = parse_cef_message(render_cef(x, "1"));
+    EXPECT_TRUE(m);
+    return m ? std::map<std::string, std::string>(m->extension.begin(), m->extension.end())
+             : std::map<std::string, std::string>{};
+  };
+  EXPECT_EQ(ext_of(a).count("flexString2"), 0u);
+  a.early = true;
+  a.final_alert_id = "11111111-2222-5333-8444-555555555555";
+  auto ext = ext_of(a);
+  EXPECT_EQ(ext["flexString2Label"], "FinalAlertId");
+  EXPECT_EQ(ext["flexString2"], "11111111-2222-5333-8444-555555555555");
+  EXPECT_EQ(ext["externalId"], a.alert_id);
+}
+
 TEST(RenderCef, ParsesBackWithOurCefParserToTheSameValues) {
   const alert a = awkward_alert();
   const auto m = parse_cef_message(render_cef(a, "9.9|9"));

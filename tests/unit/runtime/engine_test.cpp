@@ -56,6 +56,11 @@ class harness {
     d_->flush();
     eng_->advance(w, w - 10 * us_per_minute).wait();
   }
+  // Lets the shards take every record sent so far, evaluating nothing.
+  void settle() {
+    d_->flush();
+    eng_->advance(INT64_MIN, std::nullopt).wait();
+  }
   std::vector<alert> finish() {
     d_->flush();
     eng_->advance(INT64_MAX, INT64_MAX).wait();
@@ -553,6 +558,128 @@ TEST(InputSink, FilebeatEnvelopesAroundCefAlertAndAreCounted) {
                                 {{"format", "envelope"}, {"reason", "envelope_without_message"}}),
             1u);
   eng.stop();
+}
+
+}  // namespace
+}  // namespace portscand
+
+namespace portscand {
+namespace {
+
+std::vector<std::string> early_ids(const std::vector<alert>& alerts) {
+  std::vector<std::string> out;
+  for (const auto& a : alerts)
+    if (a.early) out.push_back(format_iso8601(a.bin_start) + " " + a.source_text());
+  return out;
+}
+
+TEST(EarlyAlerts, AnAlertAtTheCrossingWithTheEvidenceSoFarAndTheFinalAlertAsBefore) {
+  harness h(detection_mode::standard, 2, rule_with("early_alerts: {enabled: true}"));
+  h.scan("203.0.113.7", t0, 60);   // ports 1..60 at t0 + 0..59 s: the 51st port at +50 s
+  h.scan("198.51.100.9", t0, 50);  // 50 ports: never over the threshold
+  h.settle();                      // no evaluation: the bin is still open
+  const auto early = h.alerts();
+  ASSERT_EQ(early.size(), 1u);
+  const alert& e = early[0];
+  EXPECT_TRUE(e.early);
+  EXPECT_EQ(e.source_text(), "203.0.113.7");
+  EXPECT_EQ(e.ports_count, 51u);
+  EXPECT_EQ(e.ports.front(), 1);
+  EXPECT_EQ(e.ports.back(), 51);
+  EXPECT_EQ(e.event_count, 51u);
+  EXPECT_EQ(e.first_seen, t0);
+  EXPECT_EQ(e.last_seen, t0 + 50 * us_per_second);
+  EXPECT_EQ(e.bin_start, t0);
+  EXPECT_EQ(e.bin_end, t0 + 5 * us_per_minute);
+  // UUIDv5 over "<rule id>|203.0.113.7|2026-01-15T10:05:00Z|early", and without "|early"
+  // (the final alert's id); the incident over "...|incident". Computed with Python's uuid5.
+  EXPECT_EQ(e.alert_id, "28e8ae37-12b0-5043-829e-4a6889837b4d");
+  EXPECT_EQ(e.final_alert_id, "456c89a4-ee06-592b-bb15-4205e5262e11");
+  EXPECT_EQ(e.incident_id, "cd99001c-7f78-52cb-8ebe-debd7baa7a90");
+  EXPECT_EQ(h.counted("portscand_early_alerts_total", {{"outcome", "sent"}}), 1u);
+  EXPECT_EQ(h.counted("portscand_alerts_total"), 0u);  // final alerts only
+
+  // The bin's final alert: as without early alerts, field for field.
+  harness plain;
+  plain.scan("203.0.113.7", t0, 60);
+  plain.scan("198.51.100.9", t0, 50);
+  const auto expected = plain.finish();
+  const auto all = h.finish();
+  ASSERT_EQ(all.size(), 2u);
+  ASSERT_EQ(expected.size(), 1u);
+  const alert& final_alert = all[0].early ? all[1] : all[0];
+  EXPECT_FALSE(final_alert.early);
+  EXPECT_EQ(render_alert(final_alert, alert_schema::native),
+            render_alert(expected[0], alert_schema::native));
+  EXPECT_EQ(final_alert.alert_id, e.final_alert_id);
+  EXPECT_EQ(final_alert.incident_id, e.incident_id);
+  EXPECT_EQ(final_alert.ports_count, 60u);
+}
+
+TEST(EarlyAlerts, OffByDefault) {
+  harness h;
+  h.scan("203.0.113.7", t0, 60);
+  h.settle();
+  EXPECT_TRUE(h.alerts().empty());
+  EXPECT_EQ(h.finish().size(), 1u);
+}
+
+TEST(EarlyAlerts, AReopenedKeyThatAlertedGetsNoEarlyAlert) {
+  harness h(detection_mode::standard, 2, rule_with("early_alerts: {enabled: true}"));
+  h.scan("203.0.113.7", t0, 60);
+  h.watermark(t0 + 16 * us_per_minute);  // the bin is evaluated: early + final
+  ASSERT_EQ(h.alerts().size(), 2u);
+  h.scan("203.0.113.7", t0, 10, 100);  // late records with new ports re-open the bin
+  h.settle();
+  EXPECT_EQ(h.alerts().size(), 2u);
+  EXPECT_EQ(h.counted("portscand_early_alerts_total", {{"outcome", "sent"}}), 1u);
+}
+
+TEST(EarlyAlerts, SuppressionHoldsBackTheEarlyAlertsOfBinsItWouldSuppress) {
+  harness h(detection_mode::standard, 2,
+            rule_with("early_alerts: {enabled: true}\nsuppression: {duration: 15m}"));
+  const timestamp_us bin = 5 * us_per_minute;
+  h.scan("203.0.113.7", t0, 60);            // 10:05: early alert
+  h.scan("203.0.113.7", t0 + bin, 60);      // 10:10: held back (an early alert 5 min before)
+  h.scan("203.0.113.7", t0 + 3 * bin, 60);  // 10:20: 15 min is not less than 15 min
+  h.settle();
+  EXPECT_EQ(early_ids(h.alerts()), (std::vector<std::string>{"2026-01-15T10:05:00Z 203.0.113.7",
+                                                             "2026-01-15T10:20:00Z 203.0.113.7"}));
+  EXPECT_EQ(h.counted("portscand_early_alerts_total", {{"outcome", "suppressed"}}), 1u);
+  // The final alerts decide as they always did: 10:05 and 10:20, 10:10 suppressed.
+  h.watermark(t0 + 36 * us_per_minute);  // evaluates the bins before 10:31
+  const auto all = h.alerts();
+  std::vector<std::string> finals;
+  for (const auto& a : all)
+    if (!a.early) finals.push_back(format_iso8601(a.bin_start));
+  EXPECT_EQ(finals, (std::vector<std::string>{"2026-01-15T10:05:00Z", "2026-01-15T10:20:00Z"}));
+  // A bin 10 min after the 10:20 alerts is held back.
+  h.scan("203.0.113.7", t0 + 5 * bin, 60);
+  h.settle();
+  EXPECT_EQ(h.counted("portscand_early_alerts_total", {{"outcome", "suppressed"}}), 2u);
+}
+
+TEST(EarlyAlerts, AReloadTurnsThemOnAndAKeyAlreadyOverTheThresholdAlertsAtItsNextNewPort) {
+  harness h;
+  h.scan("203.0.113.7", t0, 30);
+  h.scan("198.51.100.9", t0, 55);  // over the threshold before the reload: nothing yet
+  h.set_rule(rule_with("early_alerts: {enabled: true}"));
+  h.scan("198.51.100.9", t0, 10, 1);  // known ports: still nothing
+  h.settle();
+  EXPECT_TRUE(h.alerts().empty());
+  h.scan("203.0.113.7", t0 + 30 * us_per_second, 30, 31);  // ports 31..60: the 51st crosses
+  h.scan("198.51.100.9", t0, 5, 56);                       // port 56 is new
+  h.settle();
+  const auto a = h.alerts();
+  ASSERT_EQ(a.size(), 2u);
+  std::vector<std::string> got;
+  for (const auto& x : a) got.push_back(x.source_text() + " " + std::to_string(x.ports_count));
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"198.51.100.9 56", "203.0.113.7 51"}));
+  h.set_rule(default_rule());  // and off again
+  h.scan("192.0.2.200", t0, 60);
+  h.settle();
+  EXPECT_EQ(h.alerts().size(), 2u);
 }
 
 }  // namespace

@@ -366,3 +366,92 @@ TEST(ShardStateCheckpoint, CorruptOrTruncatedBytesAreRefusedNotCrashed) {
 
 }  // namespace
 }  // namespace portscand
+
+namespace portscand {
+namespace {
+
+// Early alerts: the handler sees each key once, at the record whose new port took it over
+// the threshold (threshold 50: the 51st distinct port), with that record in the state.
+struct crossings {
+  std::vector<std::string> seen;  // "source ports events last_offset_s"
+  shard_state::crossing_handler handler() {
+    return [this](key_view k) {
+      seen.push_back(k.src.to_string() + " " + std::to_string(k.state.ports.size()) + " " +
+                     std::to_string(k.state.events) + " " +
+                     std::to_string(k.state.last_offset / us_per_second));
+    };
+  }
+};
+
+window_config early_config() {
+  window_config c;
+  c.early_alerts = true;
+  return c;
+}
+
+TEST(ShardStateCrossing, TheHandlerSeesEachKeyOnceAtTheRecordThatCrossed) {
+  shard_state st(early_config());
+  crossings x;
+  st.set_crossing_handler(x.handler());
+  // 50 ports, then a repeated port (no crossing: 50 is not over 50), then the 51st at 60 s,
+  // then more: nothing more.
+  for (int p = 1; p <= 50; ++p) st.add(rec("203.0.113.7", t0 + p * us_per_second, p));
+  st.add(rec("203.0.113.7", t0 + 55 * us_per_second, 7));
+  EXPECT_TRUE(x.seen.empty());
+  st.add(rec("203.0.113.7", t0 + 60 * us_per_second, 51));
+  for (int p = 52; p <= 70; ++p) st.add(rec("203.0.113.7", t0 + 61 * us_per_second, p));
+  // The same source in the next bin is another key: it crosses on its own.
+  for (int p = 1; p <= 51; ++p)
+    st.add(rec("203.0.113.7", t0 + 5 * us_per_minute + us_per_second, p));
+  EXPECT_EQ(x.seen, (std::vector<std::string>{"203.0.113.7 51 52 60", "203.0.113.7 51 51 1"}));
+}
+
+TEST(ShardStateCrossing, OffOrAlreadyAlertedKeysAreNotHanded) {
+  shard_state off(window_config{});  // early_alerts false
+  crossings x;
+  off.set_crossing_handler(x.handler());
+  for (int p = 1; p <= 60; ++p) off.add(rec("203.0.113.7", t0, p));
+  EXPECT_TRUE(x.seen.empty());
+
+  // A key that alerted (its bin evaluated) and re-opens with new ports is not handed again;
+  // nor is one that was handed, after a checkpoint round trip.
+  shard_state st(early_config());
+  st.set_crossing_handler(x.handler());
+  for (int p = 1; p <= 51; ++p) st.add(rec("198.51.100.1", t0, p));  // handed
+  for (int p = 1; p <= 40; ++p) st.add(rec("198.51.100.2", t0, p));
+  st.evaluate_closed(t0 + 5 * us_per_minute, [](key_view k) {
+    if (k.state.ports.size() > 50) k.state.flags |= key_state::alerted;
+  });
+  // Handed, its bin still open (not alerted): only the crossing is remembered.
+  for (int p = 1; p <= 51; ++p) st.add(rec("198.51.100.3", t0 + 5 * us_per_minute, p));
+  ASSERT_EQ(x.seen.size(), 2u);
+  std::string bytes;
+  st.serialize(bytes);
+  shard_state restored(early_config());
+  restored.set_crossing_handler(x.handler());
+  ASSERT_TRUE(restored.deserialize(bytes, label_table::global()));
+  for (int p = 52; p <= 60; ++p) {
+    restored.add(rec("198.51.100.1", t0 + 1, p));
+    restored.add(rec("198.51.100.3", t0 + 5 * us_per_minute, p));
+  }
+  EXPECT_EQ(x.seen.size(), 2u);
+  // The key under the threshold still crosses, in its re-opened bin.
+  for (int p = 41; p <= 51; ++p) restored.add(rec("198.51.100.2", t0 + 2, p));
+  ASSERT_EQ(x.seen.size(), 3u);
+  EXPECT_EQ(x.seen[2], "198.51.100.2 51 51 0");
+}
+
+TEST(ShardStateCrossing, ALoweredThresholdHandsAKeyAlreadyOverItAtItsNextNewPort) {
+  shard_state st(early_config());
+  crossings x;
+  st.set_crossing_handler(x.handler());
+  for (int p = 1; p <= 40; ++p) st.add(rec("203.0.113.7", t0, p));
+  st.set_threshold(30);               // a reload
+  st.add(rec("203.0.113.7", t0, 5));  // a known port changes nothing
+  EXPECT_TRUE(x.seen.empty());
+  st.add(rec("203.0.113.7", t0, 41));
+  EXPECT_EQ(x.seen, std::vector<std::string>{"203.0.113.7 41 42 0"});
+}
+
+}  // namespace
+}  // namespace portscand

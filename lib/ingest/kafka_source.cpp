@@ -132,6 +132,11 @@ std::optional<std::int64_t> start_offset_policy::on_assign(const partition_key& 
   return std::nullopt;
 }
 
+std::optional<std::int64_t> consumer_lag(const partition_progress& p) {
+  if (!p.assigned || p.position < 0 || p.high_watermark < 0) return std::nullopt;
+  return std::max<std::int64_t>(0, p.high_watermark - p.position);
+}
+
 // librdkafka's callbacks with the exact C signatures it declares (a call through a cast
 // function pointer of another type is undefined behaviour).
 struct kafka_source::callbacks {
@@ -161,6 +166,12 @@ kafka_source::kafka_source(std::string name, const kafka_input_config& cfg,
   up_ = &metrics_.get_gauge(
       "portscand_kafka_input_up",
       "1 while the consumer can fetch: group joined, leaders of its partitions connected.", l);
+  catch_up_seconds_ = &metrics_.get_histogram(
+      "portscand_kafka_catch_up_seconds",
+      "Time from the assignment of a partition that starts at an offset the daemon chose (a "
+      "checkpoint's, a by-source partition's resume point) until the consumer has handed over "
+      "every message up to the end the partition had at the assignment.",
+      {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}, l);
 }
 
 kafka_source::~kafka_source() {
@@ -260,8 +271,15 @@ void kafka_source::on_rebalance(int err, void* parts) {
           if (auto off = start_offsets_.on_assign(key, pr.next_offset)) p.offset = *off;
         pr.assigned = true;
         pr.at_end = false;
+        // What an earlier assignment left is not this one's lag: a partition handed back
+        // with a re-read ahead must not read 0 until its first fetch.
+        pr.position = p.offset >= 0 ? p.offset : -1;
+        pr.high_watermark = -1;
+        fetched_since_assign_.erase(key);
+        catching_up_.erase(key);
       }
     }
+    read_partition_ends(partitions);
     spdlog::info("input {}: assigned {} partition(s){}", name_, partitions->cnt,
                  cooperative ? " (incremental)" : "");
     if (cooperative)
@@ -279,10 +297,10 @@ void kafka_source::on_rebalance(int err, void* parts) {
     sink_->on_revoked(revoked);
     {
       std::lock_guard lock(mu_);
-      for (int i = 0; i < partitions->cnt; ++i) {
-        auto it = progress_.find(
-            partition_key{partitions->elems[i].topic, partitions->elems[i].partition});
-        if (it != progress_.end()) it->second.assigned = false;
+      for (const auto& key : revoked) {
+        fetched_since_assign_.erase(key);
+        catching_up_.erase(key);  // not caught up here: not counted
+        if (auto it = progress_.find(key); it != progress_.end()) it->second.assigned = false;
       }
     }
     spdlog::info("input {}: {} {} partition(s)", name_,
@@ -297,6 +315,41 @@ void kafka_source::on_rebalance(int err, void* parts) {
     rd_kafka_error_destroy(error);
   } else if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     count_error("assign", rd_kafka_err2str(e));
+  }
+}
+
+// The end of each newly assigned partition whose start is known, from the broker (one
+// round trip per partition, inside the rebalance callback), so that its lag is known from
+// the assignment on: a by-source partition's re-read after a handover shows at once. At most
+// 2 s in all; a partition not answered for gets its end from its first fetch. A start below
+// the partition's first offset (the log was trimmed) reads from there
+// (auto.offset.reset: earliest).
+void kafka_source::read_partition_ends(const void* list) {
+  const auto* partitions = static_cast<const rd_kafka_topic_partition_list_t*>(list);
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    const auto& p = partitions->elems[i];
+    if (p.offset < 0) continue;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left <= 0ms) break;
+    std::int64_t low = -1, high = -1;
+    const rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        rk_, p.topic, p.partition, &low, &high, static_cast<int>(left.count()));
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      count_error("watermarks", std::string(p.topic) + "/" + std::to_string(p.partition) + ": " +
+                                    rd_kafka_err2str(e));
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    auto& pr = progress_[partition_key{p.topic, p.partition}];
+    // Unless a fetch of this assignment already told (it cannot have: the callback runs on
+    // the consumer thread, before any fetch of the new assignment is handed over).
+    if (pr.high_watermark < 0) {
+      pr.high_watermark = high;
+      pr.position = std::max(p.offset, low);
+      catching_up_[partition_key{p.topic, p.partition}] = {high, std::chrono::steady_clock::now()};
+    }
   }
 }
 
@@ -508,14 +561,23 @@ void kafka_source::run() {
       p.last_active = now;
     }
     pending_max_.clear();
-    for (const auto& [key, off] : next_offsets) {
+    for (const auto& [key, off] : next_offsets) progress_[key].next_offset = off;
+    // The cached end of the partition (from the last fetch response: no broker round trip),
+    // only once this assignment fetched from it: before that the cache may be a previous
+    // assignment's, below the records a re-read has ahead.
+    const auto steady_now = std::chrono::steady_clock::now();
+    for (const auto& [key, pos] : fetched_since_assign_) {
       auto& p = progress_[key];
-      p.next_offset = off;
-      // The cached end of the partition (from the last fetch response): no broker round
-      // trip. Not known before the first fetch; the lag stays unknown until then.
+      p.position = pos;
+      if (auto c = catching_up_.find(key); c != catching_up_.end() && pos >= c->second.end) {
+        catch_up_seconds_->observe(
+            std::chrono::duration<double>(steady_now - c->second.since).count());
+        catching_up_.erase(c);
+      }
       std::int64_t low = -1, high = -1;
       if (rd_kafka_get_watermark_offsets(rk_, key.topic.c_str(), key.partition, &low, &high) ==
-          RD_KAFKA_RESP_ERR_NO_ERROR)
+              RD_KAFKA_RESP_ERR_NO_ERROR &&
+          high >= 0)
         p.high_watermark = high;
     }
   };
@@ -569,9 +631,13 @@ void kafka_source::run() {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           if (m->rkt != nullptr) {
+            const partition_key key{rd_kafka_topic_name(m->rkt), m->partition};
+            // The offset of an end-of-partition event is the end: the position now.
+            fetched_since_assign_[key] = m->offset;
             std::lock_guard lock(mu_);
-            progress_[partition_key{rd_kafka_topic_name(m->rkt), m->partition}].at_end = true;
+            progress_[key].at_end = true;
           }
+          any = true;
         } else {
           count_error("fetch", rd_kafka_message_errstr(m));
         }
@@ -595,6 +661,7 @@ void kafka_source::run() {
         if (!inserted) it->second = std::max(it->second, t);
       }
       next_offsets[key] = m->offset + 1;
+      fetched_since_assign_[key] = m->offset + 1;
       rd_kafka_message_destroy(m);
     }
     if (any) publish_progress();

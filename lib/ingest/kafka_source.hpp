@@ -44,9 +44,20 @@ struct partition_progress {
   timestamp_us last_active = INT64_MIN;
   std::int64_t next_offset = -1;     // the offset after the last message handed to the sink
   std::int64_t high_watermark = -1;  // the broker's end of the partition, for the lag metric
+  // The next offset to read since the latest assignment: the start chosen for it (a sink's
+  // or a checkpoint's), then after each message or end of partition. -1: not known yet
+  // (reading starts from the group's committed offset and nothing has been fetched).
+  std::int64_t position = -1;
   bool assigned = false;
   bool at_end = false;  // reached the end of the partition since it was assigned
 };
+
+// Messages between the position and the partition end, for an assigned partition whose
+// position and end are both known since its latest assignment; nullopt otherwise. A
+// partition assigned with a start offset the daemon chose (a checkpoint's, a by-source
+// partition's resume point) has its lag from the moment of the assignment: a re-read shows
+// as lag before its first message arrives, never as 0.
+std::optional<std::int64_t> consumer_lag(const partition_progress& p);
 
 // Whether a consumer can fetch, judged from librdkafka's statistics (one JSON document every
 // statistics.interval.ms): the group coordinator is joined and the leader broker of every
@@ -166,6 +177,8 @@ class kafka_source {
   };
   void commit_now(const pending_commit& c, bool async);
   void read_committed(std::vector<assigned_partition>& parts);
+  // Takes an rd_kafka_topic_partition_list_t (librdkafka's type stays out of this header).
+  void read_partition_ends(const void* list);
   // Counts a failed librdkafka call by kind and logs it (rate-limited per kind).
   void count_error(const std::string& kind, const std::string& what);
 
@@ -194,6 +207,17 @@ class kafka_source {
 
   // Consumer-thread only: max event time per partition since the last flush.
   std::map<partition_key, timestamp_us> pending_max_;
+  // Consumer-thread only: the position of each partition fetched from since its latest
+  // assignment (its cached end of partition is from a fetch of this assignment).
+  std::map<partition_key, std::int64_t> fetched_since_assign_;
+  // Consumer-thread only: partitions assigned at a chosen offset that have not yet read up
+  // to the end they had at the assignment, with that end and the time of the assignment.
+  struct catch_up {
+    std::int64_t end = 0;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<partition_key, catch_up> catching_up_;
+  histogram* catch_up_seconds_ = nullptr;
   counter* messages_ = nullptr;
   counter* pauses_ = nullptr;
   gauge* up_ = nullptr;

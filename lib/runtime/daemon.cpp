@@ -608,20 +608,23 @@ void coordinator::feed_watermark(timestamp_us now) {
 
 // portscand_kafka_consumer_lag_messages of each partition the consumer has had: a partition
 // revoked since reads 0 (this instance has nothing left to read of it; its new owner
-// exports its lag).
+// exports its lag); an assigned one whose lag is not known yet (its first fetch of this
+// assignment is still to come, and reading starts from the group's committed offset) keeps
+// its last value. portscand_kafka_partition_assigned says which are this member's now.
 void coordinator::export_lag(const kafka_source& k) {
   for (const auto& [key, p] : k.progress()) {
-    const bool known = p.assigned && p.high_watermark >= 0 && p.next_offset >= 0;
-    if (!known && p.assigned) continue;
+    const metric_labels labels{
+        {"input", k.name()}, {"topic", key.topic}, {"partition", std::to_string(key.partition)}};
+    metrics_
+        .get_gauge("portscand_kafka_partition_assigned",
+                   "1 while this member of the group is assigned the partition, else 0.", labels)
+        .set(p.assigned ? 1.0 : 0.0);
+    const auto lag = consumer_lag(p);
+    if (!lag && p.assigned) continue;
     metrics_
         .get_gauge("portscand_kafka_consumer_lag_messages",
-                   "Messages between the consumer's position and the partition end.",
-                   {{"input", k.name()},
-                    {"topic", key.topic},
-                    {"partition", std::to_string(key.partition)}})
-        .set(known
-                 ? static_cast<double>(std::max<std::int64_t>(0, p.high_watermark - p.next_offset))
-                 : 0.0);
+                   "Messages between the consumer's position and the partition end.", labels)
+        .set(lag ? static_cast<double>(*lag) : 0.0);
   }
 }
 

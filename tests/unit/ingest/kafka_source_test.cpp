@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -503,6 +505,109 @@ TEST(kafka_source, a_stateful_sink_learns_the_committed_metadata_and_chooses_whe
   src.stop();
   std::lock_guard lock(sink.mu);
   EXPECT_EQ(sink.revoked, 2u) << "leaving the group revokes what the sink holds";
+}
+
+TEST(consumer_lag, is_known_only_for_an_assigned_partition_with_a_position_and_an_end) {
+  partition_progress p;
+  p.assigned = true;
+  p.position = 4;
+  p.high_watermark = 10;
+  EXPECT_EQ(consumer_lag(p), 6);
+  p.position = 12;  // an end from before the last message: never negative
+  EXPECT_EQ(consumer_lag(p), 0);
+  p.position = -1;
+  EXPECT_EQ(consumer_lag(p), std::nullopt);
+  p.position = 4;
+  p.high_watermark = -1;
+  EXPECT_EQ(consumer_lag(p), std::nullopt);
+  p.high_watermark = 10;
+  p.assigned = false;
+  EXPECT_EQ(consumer_lag(p), std::nullopt);
+}
+
+// A stateful sink that starts partition 0 at offset 3 and holds the consumer thread on the
+// first message until released: what the lag says while a re-read has not delivered yet.
+class gated_sink final : public kafka_unit_sink {
+ public:
+  bool wants_committed() const override { return true; }
+  void on_assigned(std::vector<assigned_partition>& parts) override {
+    for (auto& p : parts) p.start = 3;
+  }
+  void on_unit(std::string_view, const unit_meta&) override {
+    std::unique_lock lock(mu);
+    ++units;
+    cv.wait(lock, [&] { return open; });
+  }
+  void on_burst_end() override {}
+  bool try_flush() override { return true; }
+  timestamp_us take_max_event_time() override { return INT64_MIN; }
+  void release() {
+    {
+      std::lock_guard lock(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+  std::size_t count() {
+    std::lock_guard lock(mu);
+    return units;
+  }
+
+ private:
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::size_t units = 0;
+};
+
+// The by-source re-read after a handover: the new owner seeks back to a resume point. Its lag
+// must show the records ahead from the assignment on; before, it was unknown until the first
+// fetch had been handed over, and a gauge left at 0 by an earlier assignment said "done"
+// while the re-read had not begun.
+TEST(kafka_source, the_lag_of_a_partition_assigned_at_a_chosen_offset_is_known_before_any_message) {
+  test::mock_cluster mc(1, topic, 1);
+  produce(mc, 1, 10);
+  metrics_registry metrics;
+  system_clock clk;
+  auto owned = std::make_unique<gated_sink>();
+  gated_sink& sink = *owned;
+  kafka_source src("in", input_config(mc.bootstraps(), "g-lag"), std::move(owned), metrics, clk);
+  src.start();
+  // Released however the test ends: a consumer thread held for ever would never join.
+  struct releaser {
+    gated_sink& sink;
+    explicit releaser(gated_sink& s) : sink(s) {}
+    releaser(const releaser&) = delete;
+    releaser& operator=(const releaser&) = delete;
+    ~releaser() { sink.release(); }
+  } guard(sink);
+  ASSERT_TRUE(wait_for([&] { return sink.count() == 1; }, 30s));
+  // The consumer thread holds the first message (offset 3): nothing has been handed over.
+  const partition_progress held = src.progress().at({topic, 0});
+  EXPECT_EQ(held.next_offset, -1);
+  EXPECT_EQ(held.position, 3);
+  EXPECT_EQ(held.high_watermark, 10);
+  EXPECT_EQ(consumer_lag(held), 7);
+  // Caught up only once every message up to the end at the assignment is handed over: not
+  // before the release, which comes at least 300 ms after the assignment.
+  std::this_thread::sleep_for(300ms);
+  const std::string before = metrics.render();
+  EXPECT_NE(before.find("portscand_kafka_catch_up_seconds_count{input=\"in\"} 0\n"),
+            std::string::npos)
+      << before;
+  sink.release();
+  ASSERT_TRUE(wait_for([&] { return consumer_lag(src.progress().at({topic, 0})) == 0; }, 20s));
+  EXPECT_EQ(sink.count(), 7u);
+  EXPECT_EQ(src.progress().at({topic, 0}).position, 10);
+  const std::string after = metrics.render();
+  EXPECT_NE(after.find("portscand_kafka_catch_up_seconds_count{input=\"in\"} 1\n"),
+            std::string::npos)
+      << after;
+  EXPECT_NE(after.find("portscand_kafka_catch_up_seconds_bucket{input=\"in\",le=\"0.25\"} 0\n"),
+            std::string::npos)
+      << after;
+  EXPECT_EQ(errors(metrics, "watermarks"), 0u);
+  src.stop();
 }
 
 // Members of a group stop one after the other, as the instances of a deployment do: each

@@ -195,8 +195,9 @@ void engine::count_eval_stats(shard& s) {
 }
 
 void engine::watch_crossings(shard& s, shard_state& state) {
-  state.set_crossing_handler(
-      [this, &s](key_view k) { s.eval.early(*s.rule, k, clock_.now(), s.early); });
+  state.set_crossing_handler([this, &s](key_view k) {
+    if (s.announce_crossings) s.eval.early(*s.rule, k, clock_.now(), s.early);
+  });
 }
 
 void engine::publish_early(shard& s) {
@@ -282,12 +283,12 @@ void engine::run_shard(shard& s) {
       apply_exclusions(s, pb->records);
       apply_ipv6_prefix(pb->records);
       // A re-read after a handover rebuilds state the previous owner had: its crossings were
-      // announced there. Keys that cross in it get their early alert at their next new port
-      // after it (the same id, should the previous owner have sent it).
-      t.state.set_early_alerts(s.rule->early_alerts && pb->first_offset >= t.replay_end);
+      // announced there, so they are marked and not announced again.
+      s.announce_crossings = pb->first_offset >= t.replay_end;
       const std::size_t late = t.state.add_batch(pb->records.data(), pb->records.size());
       if (late != 0) late_counter_->inc(late);
       t.next_offset = pb->next_offset;
+      s.announce_crossings = true;
       publish_early(s);
       continue;
     }
@@ -296,7 +297,10 @@ void engine::run_shard(shard& s) {
       set_shard_rule(s, c.rule);
       s.state.set_threshold(c.rule->threshold);  // shedding protects the keys over the new one
       s.state.set_early_alerts(c.rule->early_alerts);
-      for (auto& [p, t] : s.tasks) t->state.set_threshold(c.rule->threshold);
+      for (auto& [p, t] : s.tasks) {
+        t->state.set_threshold(c.rule->threshold);
+        t->state.set_early_alerts(c.rule->early_alerts);
+      }
     }
     if (c.task) handle_task_op(s, *c.task, alerts);
     if (c.visit) (*c.visit)(s.index, s.state);

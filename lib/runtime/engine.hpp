@@ -295,6 +295,8 @@ class engine {
     std::vector<counter*> excluded_counters;
     evaluator::counters eval_seen;
     std::vector<alert> early;  // early alerts of the batch being added (published after it)
+    // False while a partition's re-read is added: its crossings are marked, not announced.
+    bool announce_crossings = true;
   };
 
   void run_shard(shard& s);

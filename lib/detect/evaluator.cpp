@@ -8,22 +8,27 @@
 
 namespace portscand {
 
-std::string make_sliding_alert_id(std::string_view rule_id, std::string_view source,
-                                  timestamp_us interval_start) {
-  // Not make_alert_id's name: a sliding interval may start on a bin edge, and a tumbling
-  // alert of that bin (other evidence) must never share its id.
+namespace {
+// UUIDv5 over rule_id|source|start_iso|kind: never make_alert_id's name, so an alert of
+// another kind for the same start (a sliding interval on a bin edge, an early alert) never
+// shares a final alert's id.
+std::string kind_alert_id(std::string_view rule_id, std::string_view source, timestamp_us start,
+                          std::string_view kind) {
   std::string name;
   name.append(rule_id).append("|").append(source).append("|");
-  name.append(format_iso8601(interval_start)).append("|sliding");
+  name.append(format_iso8601(start)).append("|").append(kind);
   return uuid_v5(alert_id_namespace, name);
+}
+}  // namespace
+
+std::string make_sliding_alert_id(std::string_view rule_id, std::string_view source,
+                                  timestamp_us interval_start) {
+  return kind_alert_id(rule_id, source, interval_start, "sliding");
 }
 
 std::string make_early_alert_id(std::string_view rule_id, std::string_view source,
                                 timestamp_us bin_start) {
-  std::string name;
-  name.append(rule_id).append("|").append(source).append("|");
-  name.append(format_iso8601(bin_start)).append("|early");
-  return uuid_v5(alert_id_namespace, name);
+  return kind_alert_id(rule_id, source, bin_start, "early");
 }
 
 std::size_t evaluator::evaluate_sliding(shard_state& state, const rule_definition& rule,

@@ -79,7 +79,7 @@ void run_list::push_back(port_run&& r) {
 void run_list::reallocate(std::uint32_t cap) {
   port_run* fresh = nullptr;
   if (cap > 0) {
-    fresh = static_cast<port_run*>(::operator new(std::size_t{cap} * sizeof(port_run)));
+    fresh = static_cast<port_run*>(::operator new (std::size_t{cap} * sizeof(port_run)));
     std::uninitialized_default_construct_n(fresh, cap);
     const std::uint32_t used = size_ > 0 ? size_ - 1 : 0;
     std::move(heap_, heap_ + std::min(used, cap), fresh);

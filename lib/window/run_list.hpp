@@ -65,8 +65,9 @@ class run_labels {
   bool empty() const noexcept { return word_ == 0; }
   bool is_inline() const noexcept { return (word_ & 1) != 0; }
   std::size_t heap_bytes() const noexcept {
-    return word_ != 0 && !is_inline() ? sizeof(std::vector<seen>) + heap()->capacity() * sizeof(seen)
-                                      : 0;
+    return word_ != 0 && !is_inline()
+               ? sizeof(std::vector<seen>) + heap()->capacity() * sizeof(seen)
+               : 0;
   }
 
  private:

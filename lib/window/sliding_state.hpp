@@ -79,7 +79,7 @@ class sliding_state {
   // record lies before the point already evaluated (it re-opens its source).
   bool add(const network_session& r);
   // Cache hints for a coming add(r): the index slot of its source, or (once that is cached)
-  // the source's entry and its first runs. No effect on the state.
+  // the source's entry. No effect on the state.
   void prefetch(const network_session& r, bool entry) const noexcept {
     if (r.src.is_v4()) {
       if (!entry) return v4_.prefetch_slot(r.src.v4());
@@ -88,6 +88,16 @@ class sliding_state {
       if (!entry) return v6_.prefetch_slot(r.src.bytes());
       v6_.prefetch_entry(r.src.bytes());
     }
+  }
+  // Once the entry is cached: the source's heap runs (its runs beyond the inline one).
+  void prefetch_runs(const network_session& r) const noexcept {
+    const sliding_source* s = nullptr;
+    if (r.src.is_v4()) {
+      if (const auto* e = v4_.home_entry(r.src.v4())) s = &e->state;
+    } else if (const auto* e = v6_.home_entry(r.src.bytes())) {
+      s = &e->state;
+    }
+    if (s != nullptr && s->runs.size() > 1) __builtin_prefetch(&s->runs[1]);
   }
 
   // Evaluates every source with records added since its last evaluation, or with records at

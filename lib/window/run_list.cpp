@@ -1,19 +1,37 @@
 #include "window/run_list.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 namespace portscand {
 
 void run_labels::release() noexcept {
-  if (word_ != 0 && !is_inline()) delete heap();
+  if (word_ != 0 && !is_inline()) ::operator delete(heap());
   word_ = 0;
 }
 
 void run_labels::to_heap(timestamp_us run_first) {
-  auto v = std::make_unique<std::vector<seen>>();
-  if (is_inline()) v->push_back({inline_id(), run_first});
-  word_ = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(v.release()));
+  const bool had_inline = is_inline();
+  const label_id id = inline_id();
+  void* mem = ::operator new(block_bytes(2));
+  auto* b = ::new (mem) block{0, 2};
+  word_ = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(b));
+  if (had_inline) push({id, run_first});
+}
+
+void run_labels::push(seen x) {
+  block* b = heap();
+  if (b->size == b->cap) {
+    const std::uint32_t cap = b->cap * 2;
+    void* mem = ::operator new(block_bytes(cap));
+    auto* grown = ::new (mem) block{b->size, cap};
+    std::memcpy(grown->items(), b->items(), std::size_t{b->size} * sizeof(seen));
+    ::operator delete(b);
+    word_ = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(grown));
+    b = grown;
+  }
+  b->items()[b->size++] = x;
 }
 
 void run_labels::insert(label_id id, timestamp_us t, timestamp_us run_first) {
@@ -29,13 +47,14 @@ void run_labels::insert(label_id id, timestamp_us t, timestamp_us run_first) {
     if (id == inline_id()) return;
     to_heap(run_first);
   }
-  std::vector<seen>& v = *heap();
-  for (seen& x : v)
-    if (x.id == id) {
-      x.first = std::min(x.first, t);
+  block* b = heap();
+  seen* items = b->items();
+  for (std::uint32_t i = 0; i < b->size; ++i)
+    if (items[i].id == id) {
+      items[i].first = std::min(items[i].first, t);
       return;
     }
-  if (v.size() < max_kept) v.push_back({id, t});
+  if (b->size < max_kept) push({id, t});
 }
 
 void run_labels::merge(run_labels& o, timestamp_us o_first, timestamp_us run_first) {
@@ -51,16 +70,16 @@ void run_labels::merge(run_labels& o, timestamp_us o_first, timestamp_us run_fir
     const label_id id = inline_id();
     word_ = 0;
     to_heap(first);
-    heap()->push_back({id, first});
+    push({id, first});
   }
   o.release();
 }
 
 void run_labels::settle(timestamp_us run_first) {
   if (word_ == 0 || is_inline()) return;
-  const std::vector<seen>& v = *heap();
-  if (v.size() != 1 || v.front().first != run_first) return;
-  const label_id id = v.front().id;
+  const block* b = heap();
+  if (b->size != 1 || b->items()[0].first != run_first) return;
+  const label_id id = b->items()[0].id;
   release();
   word_ = inline_word(id);
 }

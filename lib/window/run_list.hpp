@@ -6,7 +6,6 @@
 #include <memory>
 #include <new>
 #include <utility>
-#include <vector>
 
 #include "core/time.hpp"
 #include "event/label_table.hpp"
@@ -60,26 +59,39 @@ class run_labels {
   void for_each(timestamp_us run_first, Fn fn) const {
     if (word_ == 0) return;
     if (is_inline()) return fn(seen{inline_id(), run_first});
-    for (const seen& x : *heap()) fn(x);
+    const block* b = heap();
+    for (std::uint32_t i = 0; i < b->size; ++i) fn(b->items()[i]);
   }
   bool empty() const noexcept { return word_ == 0; }
   bool is_inline() const noexcept { return (word_ & 1) != 0; }
   std::size_t heap_bytes() const noexcept {
-    return word_ != 0 && !is_inline()
-               ? sizeof(std::vector<seen>) + heap()->capacity() * sizeof(seen)
-               : 0;
+    return word_ != 0 && !is_inline() ? block_bytes(heap()->cap) : 0;
   }
 
  private:
-  // 0: no label; odd: (id << 1) | 1, inline; otherwise an owned std::vector<seen>*.
+  // The heap form: one allocation, this header and then `cap` entries, `size` in use, in
+  // the order first seen (capacities 2, 4, 8, ... max_kept).
+  struct block {
+    std::uint32_t size;
+    std::uint32_t cap;
+    seen* items() noexcept { return reinterpret_cast<seen*>(this + 1); }
+    const seen* items() const noexcept { return reinterpret_cast<const seen*>(this + 1); }
+  };
+  static_assert(sizeof(block) % alignof(seen) == 0);
+  static std::size_t block_bytes(std::uint32_t cap) noexcept {
+    return sizeof(block) + std::size_t{cap} * sizeof(seen);
+  }
+
+  // 0: no label; odd: (id << 1) | 1, inline; otherwise an owned block*.
   std::uint64_t word_ = 0;
 
   label_id inline_id() const noexcept { return static_cast<label_id>(word_ >> 1); }
   static std::uint64_t inline_word(label_id id) noexcept { return std::uint64_t{id} << 1 | 1; }
-  std::vector<seen>* heap() const noexcept {
-    return reinterpret_cast<std::vector<seen>*>(static_cast<std::uintptr_t>(word_));
+  block* heap() const noexcept {
+    return reinterpret_cast<block*>(static_cast<std::uintptr_t>(word_));
   }
   void to_heap(timestamp_us run_first);  // the inline label (or none) becomes a heap array
+  void push(seen x);                     // appends to the heap array (below max_kept)
   void release() noexcept;
 };
 

@@ -165,9 +165,13 @@ TEST(run_labels, a_second_label_moves_both_to_the_heap_with_their_own_times) {
   l.insert(4, 60, 100);
   EXPECT_FALSE(l.is_inline());
   EXPECT_EQ(labels_of(l, 60), (seen_list{{3, 100}, {4, 60}}));
-  EXPECT_GE(l.heap_bytes(), sizeof(std::vector<run_labels::seen>) + 2 * sizeof(run_labels::seen));
+  // One block: an 8-byte header (size, capacity) and room for two (id, time) pairs.
+  EXPECT_EQ(l.heap_bytes(), 8 + 2 * sizeof(run_labels::seen));
+  l.insert(5, 120, 60);  // a third: the block doubles
+  EXPECT_EQ(l.heap_bytes(), 8 + 4 * sizeof(run_labels::seen));
+  EXPECT_EQ(labels_of(l, 60), (seen_list{{3, 100}, {4, 60}, {5, 120}}));
   l.insert(3, 50, 60);  // an earlier X lowers X's time only
-  EXPECT_EQ(labels_of(l, 50), (seen_list{{3, 50}, {4, 60}}));
+  EXPECT_EQ(labels_of(l, 50), (seen_list{{3, 50}, {4, 60}, {5, 120}}));
 }
 
 TEST(run_labels, keeps_at_most_max_kept_labels) {

@@ -118,8 +118,7 @@ TEST(SlidingLabels, WithoutTheBridgeTheLaterRunsLabelIsLeftOut) {
   const auto alerts = evaluate(s);
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].bin_end, t0 + 250 * sec);
-  EXPECT_EQ(alerts[0].reported_by,
-            (std::vector<std::string>{"Fortinet/FortiGate", "Zscaler/ZIA"}));
+  EXPECT_EQ(alerts[0].reported_by, (std::vector<std::string>{"Fortinet/FortiGate", "Zscaler/ZIA"}));
 }
 
 }  // namespace

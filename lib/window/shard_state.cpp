@@ -47,11 +47,13 @@ shard_state::add_result shard_state::add(const network_session& r) {
 std::size_t shard_state::add_batch(const network_session* records, std::size_t n) {
   // Distances in records: far enough for a memory load to land, near enough that the
   // prefetched lines are still in L1/L2 when used.
-  constexpr std::size_t slot_ahead = 16, entry_ahead = 8;
+  constexpr std::size_t slot_ahead = 16, entry_ahead = 8, runs_ahead = 4;
   std::size_t late = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (i + slot_ahead < n) prefetch(records[i + slot_ahead], false);
     if (i + entry_ahead < n) prefetch(records[i + entry_ahead], true);
+    // Sliding: a source's runs beyond the first are in a heap array of their own.
+    if (sliding_ && i + runs_ahead < n) sliding_->prefetch_runs(records[i + runs_ahead]);
     if (add(records[i]) == add_result::late) ++late;
   }
   return late;

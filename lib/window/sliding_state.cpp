@@ -19,7 +19,7 @@ std::size_t port_hash(std::uint16_t port) noexcept {
 // The slot of `port` in the source's index: the one naming a run of that port, or the empty
 // slot where it would go.
 std::size_t index_slot(const sliding_source& s, std::uint16_t port) noexcept {
-  const auto& index = *s.index;
+  const auto& index = s.index->slots;
   const std::size_t mask = index.size() - 1;
   std::size_t slot = port_hash(port) & mask;
   while (index[slot] != 0 && s.runs[index[slot] - 1].port != port) slot = (slot + 1) & mask;
@@ -31,18 +31,17 @@ std::size_t index_slot(const sliding_source& s, std::uint16_t port) noexcept {
 void rebuild_index(sliding_source& s) {
   if (s.runs.size() <= sliding_source::linear_runs) {
     s.index.reset();
-    for (auto& r : s.runs) r.next = none;
     return;
   }
   std::size_t slots = 16;
-  while (slots < s.runs.size() * 4) slots *= 2;
-  if (!s.index) s.index = std::make_unique<std::vector<std::uint32_t>>();
-  s.index->assign(slots, 0);
+  while (slots < std::size_t{s.runs.size()} * 4) slots *= 2;
+  if (!s.index) s.index = std::make_unique<run_index>();
+  s.index->slots.assign(slots, 0);
+  s.index->next.assign(s.runs.size(), none);
   for (std::uint32_t i = 0; i < s.runs.size(); ++i) {
-    port_run& r = s.runs[i];
-    const std::size_t slot = index_slot(s, r.port);
-    auto& v = (*s.index)[slot];
-    r.next = v == 0 ? none : v - 1;
+    const std::size_t slot = index_slot(s, s.runs[i].port);
+    auto& v = s.index->slots[slot];
+    s.index->next[i] = v == 0 ? none : v - 1;
     v = i + 1;
   }
 }
@@ -55,48 +54,24 @@ void for_each_run(const sliding_source& s, std::uint16_t port, Fn fn) {
       if (s.runs[i].port == port && s.runs[i].events != 0) fn(i);
     return;
   }
-  const std::uint32_t head = (*s.index)[index_slot(s, port)];
-  for (std::uint32_t i = head == 0 ? none : head - 1; i != none; i = s.runs[i].next)
+  const std::uint32_t head = s.index->slots[index_slot(s, port)];
+  for (std::uint32_t i = head == 0 ? none : head - 1; i != none; i = s.index->next[i])
     if (s.runs[i].events != 0) fn(i);
 }
 
 void merge_into(port_run& into, port_run& from) {
+  // Labels first: their inline form reads both runs' first times as they were.
+  into.labels.merge(from.labels, from.first, into.first);
   into.first = std::min(into.first, from.first);
   into.last = std::max(into.last, from.last);
   const std::uint64_t events = std::uint64_t{into.events} + from.events;
   into.events = static_cast<std::uint32_t>(std::min<std::uint64_t>(events, UINT32_MAX));
-  into.labels.merge(from.labels);
   from.events = 0;
-  from.labels = run_labels{};
 }
 
 constexpr std::uint32_t sliding_magic = 0x534c4453;  // "SDLS"
 
 }  // namespace
-
-void run_labels::insert(label_id id, timestamp_us t) {
-  if (first_ == INT64_MIN) {
-    id_ = id;
-    first_ = t;
-    return;
-  }
-  if (id == id_) {
-    first_ = std::min(first_, t);
-    return;
-  }
-  if (more_)
-    for (seen& x : *more_)
-      if (x.id == id) {
-        x.first = std::min(x.first, t);
-        return;
-      }
-  if (!more_) more_ = std::make_unique<std::vector<seen>>();
-  if (more_->size() + 1 < max_kept) more_->push_back({id, t});
-}
-
-void run_labels::merge(const run_labels& o) {
-  o.for_each([this](const seen& x) { insert(x.id, x.first); });
-}
 
 bool sliding_state::add(const network_session& r) {
   if (!r.has_port()) return false;
@@ -124,21 +99,17 @@ void sliding_state::insert(sliding_source& s, std::uint16_t port, timestamp_us t
   });
   if (joined != none) {
     port_run& run = s.runs[joined];
+    run.labels.insert(label, t, run.first);  // before `first` moves (run_labels)
     run.first = std::min(run.first, t);
     run.last = std::max(run.last, t);
     if (run.events != UINT32_MAX) ++run.events;
-    run.labels.insert(label, t);
     return;
   }
   port_run run;
   run.first = run.last = t;
   run.events = 1;
   run.port = port;
-  run.labels.insert(label, t);
-  // Grow one run at a time up to 4 (benign sources have 1-3 ports; doubling would leave a
-  // third of their runs empty), by half beyond.
-  if (s.runs.size() == s.runs.capacity())
-    s.runs.reserve(s.runs.size() < 4 ? s.runs.size() + 1 : s.runs.size() + s.runs.size() / 2);
+  run.labels.insert(label, t, t);
   s.runs.push_back(std::move(run));
   ++s.live;
   const auto i = static_cast<std::uint32_t>(s.runs.size() - 1);
@@ -146,25 +117,18 @@ void sliding_state::insert(sliding_source& s, std::uint16_t port, timestamp_us t
     if (s.runs.size() > sliding_source::linear_runs) rebuild_index(s);
     return;
   }
-  if (s.runs.size() * 2 > s.index->size()) {
+  if (std::size_t{s.runs.size()} * 2 > s.index->slots.size()) {
     rebuild_index(s);
     return;
   }
-  auto& slot = (*s.index)[index_slot(s, port)];
-  s.runs[i].next = slot == 0 ? none : slot - 1;
+  auto& slot = s.index->slots[index_slot(s, port)];
+  s.index->next.push_back(slot == 0 ? none : slot - 1);
   slot = i + 1;
 }
 
 void sliding_state::compact(sliding_source& s) const {
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < s.runs.size(); ++i) {
-    if (s.runs[i].events == 0) continue;
-    if (out != i) s.runs[out] = std::move(s.runs[i]);
-    ++out;
-  }
-  s.runs.resize(out);
-  if (s.runs.capacity() > 2 * s.runs.size() + 4) s.runs.shrink_to_fit();
-  s.live = static_cast<std::uint32_t>(out);
+  s.runs.retain_if([](const port_run& run) { return run.events != 0; });
+  s.live = s.runs.size();
   rebuild_index(s);
 }
 
@@ -204,7 +168,7 @@ void sliding_state::scan(const ip_address& src, sliding_source& s, timestamp_us 
       c.ports.push_back(run.port);
       c.first_seen = std::min(c.first_seen, std::max(run.first, c.start));
       c.events += run.events;
-      run.labels.for_each([&](const run_labels::seen& x) {
+      run.labels.for_each(run.first, [&](const run_labels::seen& x) {
         if (x.first <= t) c.labels.push_back(x.id);
       });
     }
@@ -224,7 +188,8 @@ std::size_t sliding_state::evaluate(timestamp_us close_before, std::uint32_t thr
       auto& e = table.at(i);
       sliding_source& s = e.state;
       const bool dirty = (s.flags & sliding_source::dirty) != 0;
-      s.flags = static_cast<std::uint8_t>(s.flags & ~sliding_source::dirty);
+      // Written only when set: a walk over 100k+ clean sources then dirties no cache line.
+      if (dirty) s.flags = static_cast<std::uint8_t>(s.flags & ~sliding_source::dirty);
       // At most `live` ports at any time: a benign source is settled here.
       if (s.live <= threshold) continue;
       timestamp_us newest = INT64_MIN;
@@ -256,7 +221,7 @@ void sliding_state::prune(timestamp_us horizon) {
         dropped = true;
       } else if (run.last + width_ < horizon) {
         run.events = 0;
-        run.labels = run_labels{};
+        run.labels = run_labels{};  // compact() below drops the run
         --s.live;
         dropped = true;
       }
@@ -309,10 +274,11 @@ std::size_t sliding_state::memory_bytes() const noexcept {
   auto add = [&](const auto& table) {
     for (std::size_t i = 0; i < table.size(); ++i) {
       const sliding_source& s = table.at(i).state;
-      total += s.runs.capacity() * sizeof(port_run);
+      total += s.runs.heap_bytes();
       for (const port_run& run : s.runs) total += run.labels.heap_bytes();
       if (s.index)
-        total += sizeof(std::vector<std::uint32_t>) + s.index->capacity() * sizeof(std::uint32_t);
+        total += sizeof(run_index) +
+                 (s.index->slots.capacity() + s.index->next.capacity()) * sizeof(std::uint32_t);
     }
   };
   add(v4_);
@@ -335,7 +301,7 @@ void sliding_state::serialize(binary_writer& w) const {
   auto collect = [&](const auto& table) {
     for (std::size_t i = 0; i < table.size(); ++i)
       for (const port_run& run : table.at(i).state.runs)
-        run.labels.for_each([&](const run_labels::seen& x) {
+        run.labels.for_each(run.first, [&](const run_labels::seen& x) {
           if (dict.emplace(x.id, static_cast<std::uint32_t>(order.size())).second)
             order.push_back(x.id);
         });
@@ -359,9 +325,9 @@ void sliding_state::serialize(binary_writer& w) const {
         w.put<std::uint32_t>(run.events);
         w.put<std::uint16_t>(run.port);
         std::uint8_t n = 0;
-        run.labels.for_each([&n](const run_labels::seen&) { ++n; });
+        run.labels.for_each(run.first, [&n](const run_labels::seen&) { ++n; });
         w.put<std::uint8_t>(n);
-        run.labels.for_each([&](const run_labels::seen& x) {
+        run.labels.for_each(run.first, [&](const run_labels::seen& x) {
           w.put<std::uint32_t>(dict.at(x.id));
           w.put<std::int64_t>(x.first);
         });
@@ -421,8 +387,9 @@ bool sliding_state::deserialize(binary_reader& r, label_table& labels) {
           if (!r.get(idx) || idx >= dict.size() || !r.get(seen) || seen < run.first ||
               seen > run.last)
             return false;
-          run.labels.insert(dict[idx], seen);
+          run.labels.insert(dict[idx], seen, run.first);
         }
+        run.labels.settle(run.first);
         s.runs.push_back(std::move(run));
       }
       // Runs of one port must be more than width apart (else they would be one run and

@@ -13,6 +13,7 @@
 #include "event/network_session.hpp"
 #include "window/key_table.hpp"
 #include "window/label_set.hpp"
+#include "window/run_list.hpp"
 
 namespace portscand {
 
@@ -24,53 +25,25 @@ namespace portscand {
 // that count only rises at a run's first time, which is a record time. Runs of one port never
 // overlap in that sense (a record that bridges two runs merges them), so the count of
 // covering runs is the count of distinct ports. See lib/window/README.md.
-// The labels of one run, each with the time it was first seen in the run, so that an alert
-// takes exactly the labels seen up to its crossing, whatever arrived after it (and so every
-// copy of the alert carries the same ReportedBy). One label inline (almost every run), more
-// on the heap, at most max_kept (beyond that a new label is not kept).
-class run_labels {
- public:
-  static constexpr std::size_t max_kept = 64;
-  struct seen {
-    label_id id;
-    timestamp_us first;
-  };
 
-  void insert(label_id id, timestamp_us t);
-  void merge(const run_labels& o);
-  template <typename Fn>
-  void for_each(Fn fn) const {
-    if (first_ == INT64_MIN) return;
-    fn(seen{id_, first_});
-    if (more_)
-      for (const seen& x : *more_) fn(x);
-  }
-  std::size_t heap_bytes() const noexcept {
-    return more_ ? sizeof(std::vector<seen>) + more_->capacity() * sizeof(seen) : 0;
-  }
-
- private:
-  timestamp_us first_ = INT64_MIN;  // INT64_MIN: no label yet
-  label_id id_ = 0;
-  std::unique_ptr<std::vector<seen>> more_;
+// A source's port -> runs lookup, once it has more than sliding_source::linear_runs runs:
+// the runs of one port are chained through `next`.
+struct run_index {
+  // port -> head of its run chain, open addressing (slot = run index + 1).
+  std::vector<std::uint32_t> slots;
+  // run index -> the next run of the same port, or UINT32_MAX.
+  std::vector<std::uint32_t> next;
 };
 
-struct port_run {
-  timestamp_us first = 0;
-  timestamp_us last = 0;
-  std::uint32_t events = 0;         // saturating; 0 marks a run merged into another (dead)
-  std::uint32_t next = UINT32_MAX;  // the next run of the same port (chain), or none
-  std::uint16_t port = 0;
-  run_labels labels;  // the vendor/product labels of the run's records
-};
-
+// 72 bytes: one run inline (a source with one port allocates nothing more), the others in
+// one heap array (run_list).
 struct sliding_source {
   static constexpr std::uint8_t dirty = 1;  // records added since the last evaluation
 
-  std::vector<port_run> runs;
-  // port -> head of its run chain, open addressing (slot = run index + 1); only for sources
-  // with more than linear_runs runs (scanners), absent for the benign 1-3 port sources.
-  std::unique_ptr<std::vector<std::uint32_t>> index;
+  run_list runs;
+  // Only for sources with more than linear_runs runs (scanners), absent for the benign 1-3
+  // port sources.
+  std::unique_ptr<run_index> index;
   // The earliest crossing that may alert: after an alert whose interval ends at c, c + width
   // + 1 us, so two alerts of one source never share a record. INT64_MIN: never alerted.
   timestamp_us next_allowed = INT64_MIN;
@@ -79,6 +52,7 @@ struct sliding_source {
 
   static constexpr std::size_t linear_runs = 8;
 };
+static_assert(sizeof(sliding_source) == 72);
 
 // One crossing found by sliding_state::evaluate: the interval [end - width, end] (both ends
 // included) held more than `threshold` distinct destination ports; `end` is the time of the
@@ -105,7 +79,7 @@ class sliding_state {
   // record lies before the point already evaluated (it re-opens its source).
   bool add(const network_session& r);
   // Cache hints for a coming add(r): the index slot of its source, or (once that is cached)
-  // the source's entry and its first runs. No effect on the state.
+  // the source's entry. No effect on the state.
   void prefetch(const network_session& r, bool entry) const noexcept {
     if (r.src.is_v4()) {
       if (!entry) return v4_.prefetch_slot(r.src.v4());
@@ -114,6 +88,16 @@ class sliding_state {
       if (!entry) return v6_.prefetch_slot(r.src.bytes());
       v6_.prefetch_entry(r.src.bytes());
     }
+  }
+  // Once the entry is cached: the source's heap runs (its runs beyond the inline one).
+  void prefetch_runs(const network_session& r) const noexcept {
+    const sliding_source* s = nullptr;
+    if (r.src.is_v4()) {
+      if (const auto* e = v4_.home_entry(r.src.v4())) s = &e->state;
+    } else if (const auto* e = v6_.home_entry(r.src.bytes())) {
+      s = &e->state;
+    }
+    if (s != nullptr && s->runs.size() > 1) __builtin_prefetch(&s->runs[1]);
   }
 
   // Evaluates every source with records added since its last evaluation, or with records at

@@ -102,11 +102,11 @@ alert evaluator::key_alert(const rule_definition& rule, key_view k, unsigned key
 }
 
 bool evaluator::early(const rule_definition& rule, key_view k, timestamp_us now,
-                      std::vector<alert>& out) {
+                      std::vector<alert>* out) {
   const unsigned key_bits = k.src.is_v4() ? 128 : ipv6_prefix_;
   if (rule.exclusions &&
       rule.exclusions->covers_source(k.src, key_bits, k.bin_start) != exclusion_set::none) {
-    ++stats_.early_excluded;
+    if (out != nullptr) ++stats_.early_excluded;
     return false;
   }
   if (rule.suppression > 0) {
@@ -121,31 +121,40 @@ bool evaluator::early(const rule_definition& rule, key_view k, timestamp_us now,
       return gap < rule.suppression;
     };
     if (near(last_alert_) || near(last_early_)) {
-      ++stats_.early_suppressed;
+      if (out != nullptr) ++stats_.early_suppressed;
       return false;
     }
     auto [it, fresh] = last_early_.try_emplace(k.src, k.bin_start);
     if (!fresh) it->second = std::max(it->second, k.bin_start);
   }
+  if (out == nullptr) {  // announced before: only the history that depends on it
+    note_early_incident(rule, k.src, k.bin_start);
+    return false;
+  }
   alert a = key_alert(rule, k, key_bits, now);
   a.early = true;
   a.final_alert_id = std::move(a.alert_id);
   a.alert_id = make_early_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
+  a.incident_id = make_incident_id(rule.metadata->id, a.source_text(),
+                                   note_early_incident(rule, a.src, a.bin_start));
+  ++stats_.early_sent;
+  out->push_back(std::move(a));
+  return true;
+}
+
+timestamp_us evaluator::note_early_incident(const rule_definition& rule, const ip_address& src,
+                                            timestamp_us bin_start) {
   // The incident the final alert will join: the current one is the latest opened, by a
   // final alert (incidents_) or by an early alert whose final alert is still to come.
-  timestamp_us start = a.bin_start;
-  if (rule.incident_grouping > 0) {
-    timestamp_us current = INT64_MIN;
-    if (auto it = incidents_.find(a.src); it != incidents_.end()) current = it->second;
-    if (auto it = early_incidents_.find(a.src); it != early_incidents_.end())
-      current = std::max(current, it->second);
-    if (current != INT64_MIN && a.bin_start < current + rule.incident_grouping) start = current;
-    early_incidents_[a.src] = start;
-  }
-  a.incident_id = make_incident_id(rule.metadata->id, a.source_text(), start);
-  ++stats_.early_sent;
-  out.push_back(std::move(a));
-  return true;
+  if (rule.incident_grouping <= 0) return bin_start;
+  timestamp_us current = INT64_MIN;
+  if (auto it = incidents_.find(src); it != incidents_.end()) current = it->second;
+  if (auto it = early_incidents_.find(src); it != early_incidents_.end())
+    current = std::max(current, it->second);
+  const timestamp_us start =
+      current != INT64_MIN && bin_start < current + rule.incident_grouping ? current : bin_start;
+  early_incidents_[src] = start;
+  return start;
 }
 
 std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,

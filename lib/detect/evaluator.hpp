@@ -35,11 +35,14 @@ class evaluator {
                        timestamp_us now, std::vector<alert>& out);
 
   // Early alerts: called (through shard_state's crossing handler) when key `k` has just
-  // crossed the threshold. Appends its early alert (the evidence so far, marked early, the
-  // final alert's id beside its own) unless an exclusion covers the source or suppression
-  // would hold the bin's final alert back. Marks nothing: the bin's final alert is decided
-  // by evaluate() exactly as without early alerts. Returns whether it appended one.
-  bool early(const rule_definition& rule, key_view k, timestamp_us now, std::vector<alert>& out);
+  // crossed the threshold. Appends its early alert to `out` (the evidence so far, marked
+  // early, the final alert's id beside its own) unless an exclusion covers the source or
+  // suppression would hold the bin's final alert back. Marks nothing: the bin's final alert
+  // is decided by evaluate() exactly as without early alerts. Returns whether it appended
+  // one. With `out` null (a crossing announced before, met again while a partition is
+  // re-read) it only keeps the history later early alerts depend on (suppression,
+  // incidents) as that announcement left it, counting nothing.
+  bool early(const rule_definition& rule, key_view k, timestamp_us now, std::vector<alert>* out);
 
   struct counters {
     // Keys over the threshold not alerted because an exclusion covers their source (one
@@ -73,6 +76,10 @@ class evaluator {
                                timestamp_us close_before, timestamp_us now,
                                std::vector<alert>& out);
 
+  // Early alerts: the start of the incident an early alert of (src, bin_start) names, noted
+  // in early_incidents_.
+  timestamp_us note_early_incident(const rule_definition& rule, const ip_address& src,
+                                   timestamp_us bin_start);
   // The alert of key k as the rule sees it now (the final alert's fields and id).
   alert key_alert(const rule_definition& rule, key_view k, unsigned key_bits, timestamp_us now);
   // Sets a.incident_id (rule.incident_grouping; incidents_).

@@ -196,7 +196,7 @@ void engine::count_eval_stats(shard& s) {
 
 void engine::watch_crossings(shard& s, shard_state& state) {
   state.set_crossing_handler([this, &s](key_view k) {
-    if (s.announce_crossings) s.eval.early(*s.rule, k, clock_.now(), s.early);
+    s.eval.early(*s.rule, k, clock_.now(), s.announce_crossings ? &s.early : nullptr);
   });
 }
 

@@ -9,7 +9,9 @@
 # The input topic has 8 partitions filled round robin (as a SIEM topic is: no key), so every
 # scan is spread over every partition and every instance. The by-source topic is created by
 # the harness (see below). Scenarios:
-#   spread   3 instances read the whole workload
+#   spread   3 instances read the whole workload, with early alerts on (README "Early
+#            alerts"): each alert comes with one early alert, whose evidence is part of its
+#            final alert's
 #   churn    3 instances read the first half; then one is killed -9 (not restarted), a
 #            fourth joins, the second half is produced and one of the first three stops
 #            gracefully (SIGTERM): the partitions of both move to the others with their
@@ -112,6 +114,7 @@ outputs:
     properties: {message.timeout.ms: "300000", retry.backoff.ms: "100"}
 metrics: {listen: "127.0.0.1:0"}
 YAML
+  [ "$scenario" = spread ] && echo 'early_alerts: {enabled: true}' >>"$work/portscand-$i.yaml"
   "$portscand" check-config --config "$work/portscand-$i.yaml" >/dev/null 2>"$work/check.log" ||
     fail "check-config refused the test config: $(cat "$work/check.log")"
 done
@@ -123,8 +126,8 @@ start() {  # start N
 assigned() {  # assigned N: the by-source consumer of instance N has partitions
   grep -q 'input scale_out: assigned' "$work/daemon-$1.log"
 }
-alerts_so_far() {  # distinct alert ids on the alert topic
-  kcat -C -b "$bootstrap" -t alerts -o beginning -e -q 2>/dev/null |
+alerts_so_far() {  # distinct alert ids on the alert topic, early alerts aside
+  kcat -C -b "$bootstrap" -t alerts -o beginning -e -q 2>/dev/null | grep -v '"early":true' |
     grep -o '"alert_id":"[^"]*"' | sort -u | wc -l
 }
 wait_for_alerts() {
@@ -227,6 +230,35 @@ kcat -C -b "$bootstrap" -t alerts -o beginning -e -q >"$work/published.jsonl" 2>
 summary=$(node "$here/dedupe_alerts.mjs" "$work/published.jsonl" "$work/actual.jsonl") ||
   fail "an alert id was published with different content"
 echo "$scenario: $summary (expected $expected)"
+if [ "$scenario" = spread ]; then
+  # One early alert per alert: its final_alert_id names it, it crossed at 51 ports, and its
+  # evidence is part of the final alert's (the by-source log orders each source's records,
+  # so the crossing record is the same whichever instance owned the partition).
+  grep '"early":true' "$work/actual.jsonl" >"$work/early.jsonl"
+  grep -v '"early":true' "$work/actual.jsonl" >"$work/finals.jsonl"
+  mv "$work/finals.jsonl" "$work/actual.jsonl"
+  node -e '
+    const fs = require("fs");
+    const read = (f) => fs.readFileSync(f, "utf8").split("\n").filter(Boolean).map(JSON.parse);
+    const finals = new Map(read(process.argv[2]).map((a) => [a.alert_id, a]));
+    const early = read(process.argv[1]);
+    const bad = [];
+    for (const e of early) {
+      const f = finals.get(e.final_alert_id);
+      if (!f) { bad.push(`early ${e.alert_id}: no final alert ${e.final_alert_id}`); continue; }
+      finals.delete(e.final_alert_id);
+      const listed = f.AttemptedPortsCount === f.AttemptedPorts.length;  // else the first 100
+      if (e.AttemptedPortsCount !== 51 || e.TimeGenerated !== f.TimeGenerated ||
+          (listed && !e.AttemptedPorts.every((p) => f.AttemptedPorts.includes(p))) ||
+          e.event_count > f.event_count || Date.parse(e.last_seen) > Date.parse(f.last_seen) ||
+          Date.parse(e.first_seen) < Date.parse(f.first_seen))
+        bad.push(`early ${e.alert_id} is not a part of ${f.alert_id}`);
+    }
+    for (const id of finals.keys()) bad.push(`final ${id}: no early alert`);
+    if (bad.length) { console.error(bad.slice(0, 10).join("\n")); process.exit(1); }
+    console.log(`${early.length} early alerts, one per alert`);
+  ' "$work/early.jsonl" "$work/actual.jsonl" || fail "the early alerts do not match the alerts"
+fi
 node "$oracle/compare.mjs" --names oracle,daemons "${compare_args[@]}" "$work/expected.jsonl" "$work/actual.jsonl" \
   >"$work/compare.log" 2>&1 || fail "alerts differ from the oracle: $(head -20 "$work/compare.log")"
 rm -rf "$work"

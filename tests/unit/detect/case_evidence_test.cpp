@@ -258,7 +258,7 @@ TEST(EarlyAlerts, AnExcludedSourceIsCountedNotAnnounced) {
   std::vector<alert> out;
   std::vector<std::uint8_t> flags;
   st.set_crossing_handler([&](key_view k) {
-    ev.early(rule, k, 0, out);
+    ev.early(rule, k, 0, &out);
     flags.push_back(k.state.flags);
   });
   for (const auto& r : scan("203.0.113.7", t0)) st.add(r);
@@ -277,6 +277,36 @@ TEST(EarlyAlerts, AnExcludedSourceIsCountedNotAnnounced) {
   EXPECT_EQ(ev.stats().early_excluded, 1u);
   EXPECT_EQ(ev.stats().early_sent, 1u);
   EXPECT_EQ(flags, (std::vector<std::uint8_t>{key_state::crossed, key_state::crossed}));
+}
+
+}  // namespace
+}  // namespace portscand
+
+namespace portscand {
+namespace {
+
+// A crossing met again while a partition is re-read (evaluator::early without an output)
+// announces nothing and counts nothing, but the next early alert of the source names the
+// incident that earlier announcement opened, as the previous owner's would have.
+TEST(EarlyAlerts, ARereadCrossingKeepsTheIncidentItsAnnouncementOpened) {
+  rule_definition rule = default_rule();
+  rule.early_alerts = true;
+  window_config wc;
+  wc.early_alerts = true;
+  shard_state st(wc);
+  evaluator ev;
+  std::vector<alert> out;
+  bool announce = false;
+  st.set_crossing_handler([&](key_view k) { ev.early(rule, k, 0, announce ? &out : nullptr); });
+  for (const auto& r : scan("198.51.100.7", t0)) st.add(r);  // 10:05, re-read
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(ev.stats().early_sent, 0u);
+  announce = true;
+  for (const auto& r : scan("198.51.100.7", t0 + 5 * minute)) st.add(r);  // 10:10, live
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(format_iso8601(out[0].bin_start), "2026-01-15T10:10:00Z");
+  // UUIDv5 over "<rule id>|198.51.100.7|2026-01-15T10:05:00Z|incident" (Python's uuid5).
+  EXPECT_EQ(out[0].incident_id, "998e6a42-d704-5241-8e78-f16a5257b7dc");
 }
 
 }  // namespace

@@ -240,6 +240,32 @@ TEST(CaseEvidence, TheCheckpointKeepsTheEvidenceAndReadsTheOldEncoding) {
 namespace portscand {
 namespace {
 
+// A window with early alerts on and an evaluator fed by its crossing handler, as a shard
+// runs them; `announce` false is a partition's re-read (no output).
+struct early_harness {
+  explicit early_harness(rule_definition r) : rule(std::move(r)), st(config()) {
+    rule.early_alerts = true;
+    st.set_crossing_handler([this](key_view k) {
+      ev.early(rule, k, 0, announce ? &out : nullptr);
+      flags.push_back(k.state.flags);
+    });
+  }
+  static window_config config() {
+    window_config wc;
+    wc.early_alerts = true;
+    return wc;
+  }
+  void add(const std::vector<network_session>& records) {
+    for (const auto& r : records) st.add(r);
+  }
+  rule_definition rule;
+  shard_state st;
+  evaluator ev;
+  std::vector<alert> out;
+  std::vector<std::uint8_t> flags;  // of each key handed over, at the crossing
+  bool announce = true;
+};
+
 // evaluator::early: a source an exclusion covers (one a reload added while its bin was open)
 // gets no early alert, counted; another source does, and nothing is marked on either key.
 TEST(EarlyAlerts, AnExcludedSourceIsCountedNotAnnounced) {
@@ -250,19 +276,10 @@ TEST(EarlyAlerts, AnExcludedSourceIsCountedNotAnnounced) {
   x.sources.push_back(*ip_network::parse("203.0.113.0/24", error));
   rule_definition rule = default_rule();
   rule.exclusions = std::make_shared<const exclusion_set>(std::vector<exclusion_config>{x});
-  rule.early_alerts = true;
-  window_config wc;
-  wc.early_alerts = true;
-  shard_state st(wc);
-  evaluator ev;
-  std::vector<alert> out;
-  std::vector<std::uint8_t> flags;
-  st.set_crossing_handler([&](key_view k) {
-    ev.early(rule, k, 0, &out);
-    flags.push_back(k.state.flags);
-  });
-  for (const auto& r : scan("203.0.113.7", t0)) st.add(r);
-  for (const auto& r : scan("198.51.100.7", t0)) st.add(r);
+  early_harness h(rule);
+  h.add(scan("203.0.113.7", t0));
+  h.add(scan("198.51.100.7", t0));
+  const auto& out = h.out;
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].source_text(), "198.51.100.7");
   EXPECT_TRUE(out[0].early);
@@ -274,39 +291,26 @@ TEST(EarlyAlerts, AnExcludedSourceIsCountedNotAnnounced) {
   EXPECT_EQ(out[0].outcomes.allowed, 11u);
   EXPECT_EQ(out[0].outcomes.denied, 20u);
   EXPECT_EQ(out[0].outcomes.dropped, 10u);
-  EXPECT_EQ(ev.stats().early_excluded, 1u);
-  EXPECT_EQ(ev.stats().early_sent, 1u);
-  EXPECT_EQ(flags, (std::vector<std::uint8_t>{key_state::crossed, key_state::crossed}));
+  EXPECT_EQ(h.ev.stats().early_excluded, 1u);
+  EXPECT_EQ(h.ev.stats().early_sent, 1u);
+  EXPECT_EQ(h.flags, (std::vector<std::uint8_t>{key_state::crossed, key_state::crossed}));
 }
-
-}  // namespace
-}  // namespace portscand
-
-namespace portscand {
-namespace {
 
 // A crossing met again while a partition is re-read (evaluator::early without an output)
 // announces nothing and counts nothing, but the next early alert of the source names the
 // incident that earlier announcement opened, as the previous owner's would have.
 TEST(EarlyAlerts, ARereadCrossingKeepsTheIncidentItsAnnouncementOpened) {
-  rule_definition rule = default_rule();
-  rule.early_alerts = true;
-  window_config wc;
-  wc.early_alerts = true;
-  shard_state st(wc);
-  evaluator ev;
-  std::vector<alert> out;
-  bool announce = false;
-  st.set_crossing_handler([&](key_view k) { ev.early(rule, k, 0, announce ? &out : nullptr); });
-  for (const auto& r : scan("198.51.100.7", t0)) st.add(r);  // 10:05, re-read
-  EXPECT_TRUE(out.empty());
-  EXPECT_EQ(ev.stats().early_sent, 0u);
-  announce = true;
-  for (const auto& r : scan("198.51.100.7", t0 + 5 * minute)) st.add(r);  // 10:10, live
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(format_iso8601(out[0].bin_start), "2026-01-15T10:10:00Z");
+  early_harness h(default_rule());
+  h.announce = false;
+  h.add(scan("198.51.100.7", t0));  // 10:05, re-read
+  EXPECT_TRUE(h.out.empty());
+  EXPECT_EQ(h.ev.stats().early_sent, 0u);
+  h.announce = true;
+  h.add(scan("198.51.100.7", t0 + 5 * minute));  // 10:10, live
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(format_iso8601(h.out[0].bin_start), "2026-01-15T10:10:00Z");
   // UUIDv5 over "<rule id>|198.51.100.7|2026-01-15T10:05:00Z|incident" (Python's uuid5).
-  EXPECT_EQ(out[0].incident_id, "998e6a42-d704-5241-8e78-f16a5257b7dc");
+  EXPECT_EQ(h.out[0].incident_id, "998e6a42-d704-5241-8e78-f16a5257b7dc");
 }
 
 }  // namespace

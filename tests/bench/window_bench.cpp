@@ -59,8 +59,8 @@ BENCHMARK(window_insert_new_keys)
     ->ArgsProduct({{100'000, 1'000'000}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
 
-// A realistic mix: 200k sources hitting 1-4 ports, repeated, plus scanners.
-void window_insert_mixed(benchmark::State& state) {
+// A realistic mix: 1M records of 200k sources hitting 1-4 ports, repeated, plus scanners.
+std::vector<network_session> mixed_records() {
   std::mt19937 rng(2);
   std::vector<network_session> records;
   for (int i = 0; i < 1'000'000; ++i) {
@@ -69,6 +69,11 @@ void window_insert_mixed(benchmark::State& state) {
         i % 50 == 0 ? static_cast<int>(rng() % 65536) : 443 + static_cast<int>(rng() % 4);
     records.push_back(rec(src, t0 + (i % 300) * us_per_second, port));
   }
+  return records;
+}
+
+void window_insert_mixed(benchmark::State& state) {
+  const std::vector<network_session> records = mixed_records();
   for (auto _ : state) {
     shard_state s(window_config{});
     add_all(s, records, state.range(0) != 0);
@@ -82,14 +87,7 @@ BENCHMARK(window_insert_mixed)->ArgName("batched")->Arg(0)->Arg(1)->Unit(benchma
 // add, with an evaluation every 16 batches as the engine's ticks do (nothing crosses: the
 // cost is the walk over the sources).
 void window_insert_mixed_sliding(benchmark::State& state) {
-  std::mt19937 rng(2);
-  std::vector<network_session> records;
-  for (int i = 0; i < 1'000'000; ++i) {
-    const std::uint32_t src = 0x0b000000u + static_cast<std::uint32_t>(rng() % 200'000) * 7919u;
-    const int port =
-        i % 50 == 0 ? static_cast<int>(rng() % 65536) : 443 + static_cast<int>(rng() % 4);
-    records.push_back(rec(src, t0 + (i % 300) * us_per_second, port));
-  }
+  const std::vector<network_session> records = mixed_records();
   std::size_t crossings = 0;
   for (auto _ : state) {
     window_config c;

@@ -12,12 +12,12 @@
 //
 // Port sweeps (--sweeps W; more than 50 destination addresses for one source and port in a
 // bin): named cases and W random sweepers, listed in the manifest's sweep_cases. Nothing
-// else is meant to sweep, but two things can by chance: a background source has at most 4
-// destinations, yet the many background sources that share 127.0.0.2 add up, and the planted
-// scans send each record to a random 198.18/16 address, so a case with ~40 records per port
-// (dup_heavy50, 203.0.113.93) passes 50 destinations on a few ports. Both are keys like any
-// other for the oracle and the daemon; check_planted only holds the planted sweeps to their
-// figures.
+// else is meant to sweep, but two things can by chance: the planted scans send each record
+// to a random 198.18/16 address, so a case with ~40 records per port (dup_heavy50,
+// 203.0.113.93) passes 50 destinations on a few ports; and a background source has at most
+// 4 destinations, but the background sources that share 127.0.0.2 could add up (none did in
+// 2,000,000 events from 100,000 sources). Both are keys like any other for the oracle and
+// the daemon; check_planted only holds the planted sweeps to their figures.
 //
 // Deliberately independent of lib/: its own time and IPv6 formatting, so a formatting bug in
 // the daemon cannot be mirrored in its input. Same arguments → same bytes, on any platform:

@@ -7,7 +7,12 @@
 // a broken daemon.
 //
 // usage: node check_planted.mjs --mode default|sentinel [--window tumbling|sliding]
-//                               [--rejects FILE] [--metrics FILE] MANIFEST ALERTS
+//                               [--sweeps] [--rejects FILE] [--metrics FILE] MANIFEST ALERTS
+//   --sweeps        the alerts include the port-sweep rule's (threshold 50; oracle.mjs
+//                   --sweep-threshold 50): each of the manifest's sweep cases (gen_workload
+//                   --sweeps W) must alert or not as designed, with the planted figures and
+//                   targets, and some figures are worked out here by hand again; every sweep
+//                   alert gets the rule's shape checks. Without it a sweep alert is an error
 //   --window sliding  the alerts are sliding-window ones (README "Sliding windows"): the
 //                   manifest's sliding cases (gen_workload --sliding-cases 1) are checked,
 //                   each source's alerts ending exactly where the generator worked out by
@@ -44,12 +49,14 @@ let mode = null;
 let rejectsFile = null;
 let metricsFile = null;
 let windowKind = 'tumbling';
+let sweeps = false;
 const files = [];
 for (let i = 0; i < args.length; ++i) {
   if (args[i] === '--mode' && i + 1 < args.length) mode = args[++i];
   else if (args[i] === '--rejects' && i + 1 < args.length) rejectsFile = args[++i];
   else if (args[i] === '--metrics' && i + 1 < args.length) metricsFile = args[++i];
   else if (args[i] === '--window' && i + 1 < args.length) windowKind = args[++i];
+  else if (args[i] === '--sweeps') sweeps = true;
   else if (args[i].startsWith('--')) usage(`unknown option ${args[i]}`);
   else files.push(args[i]);
 }
@@ -57,7 +64,10 @@ if (!['default', 'sentinel'].includes(mode) || files.length !== 2) usage();
 if (!['tumbling', 'sliding'].includes(windowKind)) usage('--window must be tumbling or sliding');
 
 const manifest = JSON.parse(fs.readFileSync(files[0], 'utf8'));
-const alerts = fs.readFileSync(files[1], 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+const allAlerts = fs.readFileSync(files[1], 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+// The port-sweep rule's alerts carry the swept port; the scan rule's do not.
+const alerts = allAlerts.filter((a) => a.DstPortNumber === undefined);
+const sweepAlerts = allAlerts.filter((a) => a.DstPortNumber !== undefined);
 const byKey = new Map(alerts.map((a) => [`${a.SrcIpAddr}|${a.TimeGenerated}`, a]));
 
 const failures = [];
@@ -146,6 +156,95 @@ for (const c of windowKind === 'sliding' ? [] : manifest.cases) {
 }
 if (alerts.length < expectedPresent) fail(`${alerts.length} alerts, fewer than the ${expectedPresent} planted ones`);
 
+// --- port sweeps ----------------------------------------------------------------------------
+const SWEEP_RULE_ID = '842a5b8e-315e-42ef-bb51-ef4a30b32fce';
+const SWEEP_REQUIRED = [
+  'sweep51', 'sweep300', 'sweep_v6', 'sweep_near50', 'sweep_split_first', 'sweep_split_second',
+  'sweep_two_ports_23', 'sweep_two_ports_2323', 'sweep_repeats', 'sweep_two_labels',
+  'sweep_and_scan_5900', 'sweep_dstless', 'sweep_dstless_near', 'sweep_portless', 'sweep_mapped',
+  'sweep_rounds_1', 'sweep_rounds_2', 'sweep_rounds_3',
+];
+const v4Value = (s) => v4Octets(s).reduce((n, o) => n * 256 + o, 0);
+let sweepExpected = 0;
+if (!sweeps && sweepAlerts.length > 0) fail(`${sweepAlerts.length} port-sweep alerts, but --sweeps was not given`);
+for (const a of sweeps ? sweepAlerts : []) {
+  const where = `sweep ${a.SrcIpAddr} @ ${a.TimeGenerated} port ${a.DstPortNumber}`;
+  if (!isCandidate(a.SrcIpAddr)) fail(`${where}: this source is not a candidate in ${mode} mode (SPEC §1), yet it alerted`);
+  if (/^::ffff:/i.test(a.SrcIpAddr)) fail(`${where}: an IPv4-mapped source must be reported as IPv4`);
+  const p = a.DstPortNumber;
+  if (!Number.isInteger(p) || p < 0 || p > 65535) fail(`${where}: DstPortNumber is not a port`);
+  if (a.rule?.id !== SWEEP_RULE_ID) fail(`${where}: rule id ${a.rule?.id}, not the port-sweep rule's`);
+  if (a.AttemptedPortsCount !== 1 || JSON.stringify(a.AttemptedPorts) !== JSON.stringify([p])) fail(`${where}: AttemptedPorts is not [the port]`);
+  if (!(a.TargetCount > 50)) fail(`${where}: TargetCount ${a.TargetCount} is not above 50`);
+  if (JSON.stringify(a.custom_details) !== JSON.stringify({ DstPortNumber: p, TargetCount: a.TargetCount })) fail(`${where}: custom_details ${JSON.stringify(a.custom_details)}`);
+  if (a.title !== `Potential port sweep of port ${p} from ${a.SrcIpAddr}`) fail(`${where}: title ${JSON.stringify(a.title)}`);
+  const targets = a.targets ?? [];
+  if (targets.length !== Math.min(100, a.TargetCount)) fail(`${where}: ${targets.length} targets listed for ${a.TargetCount}`);
+  if (a.targets_truncated !== a.TargetCount > 100) fail(`${where}: targets_truncated ${a.targets_truncated} for ${a.TargetCount} targets`);
+  if (targets.some((t, i) => v4Octets(t.address) === null || !(t.attempts >= 1) ||
+                   (i > 0 && v4Value(targets[i - 1].address) >= v4Value(t.address))))
+    fail(`${where}: targets are not distinct IPv4 addresses in ascending order with attempts`);
+  const listed = targets.reduce((n, t) => n + t.attempts, 0);
+  if (!(a.event_count >= a.TargetCount && a.event_count >= listed)) fail(`${where}: event_count ${a.event_count} below the targets`);
+  const labels = a.ReportedBy ?? [];
+  if (labels.length < 1 || labels.length > 20 || labels.some((l, i) => i > 0 && byteOrder(labels[i - 1], l) >= 0)) fail(`${where}: ReportedBy not 1..20 distinct labels in byte order`);
+  const start = Date.parse(a.TimeGenerated);
+  if (start % 300000 !== 0 || a.window?.start !== a.TimeGenerated || Date.parse(a.window?.end) - start !== 300000) fail(`${where}: not a 5-minute bin`);
+  if (!(Date.parse(a.first_seen) >= start && Date.parse(a.last_seen) < start + 300000 && a.first_seen <= a.last_seen)) fail(`${where}: first/last seen outside the bin`);
+}
+if (sweeps) {
+  const sweepCases = manifest.sweep_cases ?? [];
+  const names = new Set(sweepCases.map((c) => c.name));
+  for (const name of SWEEP_REQUIRED) if (!names.has(name)) fail(`the manifest has no sweep case '${name}' (gen_workload --sweeps)`);
+  const bySweepKey = new Map(sweepAlerts.map((a) => [`${a.SrcIpAddr}|${a.TimeGenerated}|${a.DstPortNumber}`, a]));
+  // Nothing but the planted cases sweeps from a planted sweeper in its bins.
+  const planted = new Set(sweepCases.map((c) => `${c.SrcIpAddr}|${c.TimeGenerated}`));
+  const wanted = new Set(sweepCases.filter((c) => (mode === 'default' ? c.alert_default : c.alert_sentinel))
+    .map((c) => `${c.SrcIpAddr}|${c.TimeGenerated}|${c.DstPortNumber}`));
+  for (const a of sweepAlerts) {
+    const key = `${a.SrcIpAddr}|${a.TimeGenerated}|${a.DstPortNumber}`;
+    if (planted.has(`${a.SrcIpAddr}|${a.TimeGenerated}`) && !wanted.has(key)) fail(`sweep ${key}: alerted, but no planted case says so`);
+  }
+  const found = new Map();
+  for (const c of sweepCases) {
+    const want = mode === 'default' ? c.alert_default : c.alert_sentinel;
+    const a = bySweepKey.get(`${c.SrcIpAddr}|${c.TimeGenerated}|${c.DstPortNumber}`);
+    const where = `sweep case ${c.name} (${c.SrcIpAddr} @ ${c.TimeGenerated} port ${c.DstPortNumber})`;
+    if (want) ++sweepExpected;
+    if (want && a === undefined) { fail(`${where}: must alert in ${mode} mode, no alert`); continue; }
+    if (!want && a !== undefined) { fail(`${where}: must not alert in ${mode} mode (${c.TargetCount} destinations planted), alerted with ${a.TargetCount}`); continue; }
+    if (!want) continue;
+    found.set(c.name, a);
+    for (const field of ['TargetCount', 'event_count', 'first_seen', 'last_seen']) {
+      if (a[field] !== c[field]) fail(`${where}: ${field} is ${JSON.stringify(a[field])}, planted ${JSON.stringify(c[field])}`);
+    }
+    if (JSON.stringify(a.ReportedBy) !== JSON.stringify(c.labels.slice(0, 20))) fail(`${where}: ReportedBy ${JSON.stringify(a.ReportedBy)}, planted ${JSON.stringify(c.labels)}`);
+    if (JSON.stringify(a.targets) !== JSON.stringify(c.targets)) fail(`${where}: the targets differ from the planted destinations`);
+  }
+  // Figures worked out by hand from how gen_workload plants the cases, not from its tally.
+  const hand = (name, check, text) => {
+    const a = found.get(name);
+    if (a !== undefined && !check(a)) fail(`sweep case ${name}: ${text}`);
+  };
+  hand('sweep51', (a) => a.TargetCount === 51 && a.event_count === 51 && a.first_seen === a.TimeGenerated,
+       '51 destinations in 51 records, the first at the bin start');
+  hand('sweep300', (a) => a.TargetCount === 300 && a.event_count === 360 && a.targets.length === 100 && a.targets_truncated,
+       '300 destinations in 360 records, 100 listed, truncated');
+  hand('sweep_repeats', (a) => a.event_count === 136 && a.targets.every((t, i) => t.attempts === 1 + (i % 4)),
+       'the i-th smallest destination has 1 + i % 4 records (136 in all)');
+  hand('sweep_two_labels', (a) => JSON.stringify(a.ReportedBy) === '["Fortinet/FortiGate","Palo Alto Networks/PAN-OS"]',
+       'ReportedBy is not the two labels in byte order');
+  hand('sweep_dstless', (a) => a.TargetCount === 51 && a.event_count === 61 && a.ReportedBy.length === 2,
+       '51 destinations, 61 records (10 without an address, with their own label)');
+  hand('sweep_mapped', (a) => a.SrcIpAddr === '203.0.113.211' && a.TargetCount === 60 && a.event_count === 66,
+       'the mapped and the plain spelling make one key of 60 destinations in 66 records');
+  hand('sweep_two_ports_23', (a) => a.TargetCount === 60 && a.event_count === 60, '60 destinations, 60 records');
+  hand('sweep_two_ports_2323', (a) => a.TargetCount === 70 && a.event_count === 70, '70 destinations, 70 records');
+  const scan = byKey.get(`203.0.113.207|${sweepCases.find((c) => c.name === 'sweep_and_scan_5900')?.TimeGenerated}`);
+  if (scan === undefined || scan.AttemptedPortsCount !== 61) fail('sweep case sweep_and_scan: the scan rule must also alert, with 61 ports (60 scanned + the swept one)');
+  if (sweepAlerts.length < sweepExpected) fail(`${sweepAlerts.length} sweep alerts, fewer than the ${sweepExpected} planted ones`);
+}
+
 // --- rejects ------------------------------------------------------------------------------
 if (rejectsFile !== null) {
   const got = JSON.parse(fs.readFileSync(rejectsFile, 'utf8'));
@@ -188,5 +287,7 @@ if (failures.length > 0) {
 const checkedCases = windowKind === 'sliding' ? (manifest.sliding_cases ?? []).length : manifest.cases.length;
 process.stdout.write(`check_planted (${mode}, ${windowKind}) ${files[1]}: ${checkedCases} planted cases as promised ` +
   `(${expectedPresent} alert), ${alerts.length} alerts pass the source filter and shape checks` +
+  `${sweeps ? `, ${(manifest.sweep_cases ?? []).length} planted sweep cases as promised (${sweepExpected} alert, ` +
+    `${sweepAlerts.length} sweep alerts pass the shape checks)` : ''}` +
   `${rejectsFile ? `, oracle rejects match (${manifest.malformed_total})` : ''}` +
   `${metricsFile ? `, daemon reject counters match (${manifest.malformed_total})` : ''}\n`);

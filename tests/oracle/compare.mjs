@@ -12,8 +12,13 @@
 // incident_id when the expected alert has one; and when the expected alert carries the
 // case evidence (`outcomes`): the targets' addresses and attempts, targets_truncated,
 // protocols and outcomes; early and final_alert_id when the expected alert is an early
-// one. Other fields (schema, rule metadata, title, detected_at, ...) are not the oracle's
-// business and are ignored. An alert is identified by (SrcIpAddr, TimeGenerated, early).
+// one. A port-sweep alert (one that carries DstPortNumber) is also compared on
+// DstPortNumber, TargetCount, and on what the expected alert says of the rule: schema,
+// rule (id, name, version, severity, tactics, techniques), title, description, entities
+// and custom_details. Other fields (detected_at, and the scan alerts' rule metadata and
+// texts) are not the oracle's business and are ignored. An alert is identified by
+// (SrcIpAddr, TimeGenerated, early), plus the rule id and the port when it carries a
+// DstPortNumber, so a sweep alert and a scan alert of one source and bin never collide.
 // --ignore FIELD leaves one of the compared fields out (scale-out: a record forwarded twice
 // after a crash may raise event_count, which its guarantee allows). Ignoring event_count
 // also ignores the other record counts: targets.attempts and outcomes.
@@ -40,7 +45,18 @@ const ALL_FIELDS = [
   ['outcomes', (a) => a.outcomes, (e) => 'outcomes' in e],
   ['early', (a) => a.early, (e) => e.early === true],
   ['final_alert_id', (a) => a.final_alert_id, (e) => e.early === true],
+  ['DstPortNumber', (a) => a.DstPortNumber, (e) => 'DstPortNumber' in e],
+  ['TargetCount', (a) => a.TargetCount, (e) => 'TargetCount' in e],
+  ['schema', (a) => a.schema, (e) => 'schema' in e],
+  ...['id', 'name', 'version', 'severity', 'tactics', 'techniques'].map(
+    (k) => [`rule.${k}`, (a) => a.rule?.[k], (e) => e.rule !== undefined && k in e.rule]),
+  ['title', (a) => a.title, (e) => 'title' in e],
+  ['description', (a) => a.description, (e) => 'description' in e],
+  ['entities', (a) => a.entities, (e) => 'entities' in e],
+  ['custom_details', (a) => a.custom_details, (e) => 'custom_details' in e],
 ];
+// Never ignored: they identify the alert.
+const IDENTITY = ['alert_id', 'SrcIpAddr', 'TimeGenerated', 'DstPortNumber', 'rule.id'];
 
 function usage(message) {
   if (message) process.stderr.write(`compare: ${message}\n`);
@@ -62,7 +78,7 @@ for (let i = 0; i < args.length; ++i) {
 }
 if (files.length !== 2 || names.length !== 2) usage();
 for (const f of ignored)
-  if (!ALL_FIELDS.some(([name]) => name === f) || f === 'alert_id' || f === 'SrcIpAddr' || f === 'TimeGenerated')
+  if (!ALL_FIELDS.some(([name]) => name === f) || IDENTITY.includes(f))
     usage(`cannot ignore ${f}`);
 if (ignored.has('event_count')) ignored.add('targets.attempts').add('outcomes');
 const FIELDS = ALL_FIELDS.filter(([name]) => !ignored.has(name));
@@ -84,7 +100,8 @@ function load(file, name) {
     try {
       const a = JSON.parse(line);
       if (a === null || typeof a !== 'object' || Array.isArray(a)) throw new Error('not an object');
-      alerts.push({ line: i + 1, alert: a, key: `${a.SrcIpAddr} @ ${a.TimeGenerated}${a.early === true ? ' (early)' : ''}` });
+      const rule = a.DstPortNumber !== undefined ? ` rule ${a.rule?.id} port ${a.DstPortNumber}` : '';
+      alerts.push({ line: i + 1, alert: a, key: `${a.SrcIpAddr} @ ${a.TimeGenerated}${rule}${a.early === true ? ' (early)' : ''}` });
     } catch (e) {
       report('unparseable', `${name}:${i + 1}: ${e.message}: ${line.slice(0, 120)}`);
     }
@@ -142,7 +159,8 @@ for (const a of actual) {
 }
 
 // Order: the common alerts must come in the same sequence (SPEC: by TimeGenerated, then
-// the address text), and so must the whole files once nothing is missing.
+// the address text; with sweeps, the scan alert, then the sweep alerts by port), and so
+// must the whole files once nothing is missing.
 const commonE = expected.filter((e) => byKeyA.has(e.key)).map((e) => e.key);
 const commonA = actual.filter((a) => byKeyE.has(a.key)).map((a) => a.key);
 for (let i = 0; i < Math.min(commonE.length, commonA.length); ++i) {

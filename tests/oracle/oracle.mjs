@@ -39,6 +39,10 @@
 //   --early-alerts      README "Early alerts": before each alert, its early alert (the
 //                       evidence up to the crossing record, from early_alerts.sql; the
 //                       final alert's incident id)
+//   --sweep-threshold N the built-in port-sweep rule too (sweep_alerts.sql): more than N
+//                       distinct destination addresses for one (source, port) in a bin; its
+//                       alerts are merged into the stream in replay's order (bin, source, the
+//                       scan alert, then the sweep alerts by port). Absent: no sweep alerts
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -54,6 +58,22 @@ const ALERT_ID_NAMESPACE = '3f6c1a2e-9b47-5d8e-a1c3-7e2b94d05f61';
 // README "Sliding windows": the interval is the 5 minutes up to the crossing record.
 const SLIDING_WIDTH_US = 300_000_000;
 
+// The built-in port-sweep rule (its contract, not lib/): metadata, texts, and how many
+// destination addresses an alert lists.
+const SWEEP_RULE = {
+  id: '842a5b8e-315e-42ef-bb51-ef4a30b32fce',
+  name: 'Port sweep detected (portscand)',
+  version: '1.0.0',
+  severity: 'Medium',
+  tactics: ['Discovery'],
+  techniques: ['T1046'],
+};
+const SWEEP_TITLE = 'Potential port sweep of port {{DstPortNumber}} from {{SrcIpAddr}}';
+const SWEEP_DESCRIPTION = 'Source {{SrcIpAddr}} tried destination port {{DstPortNumber}} on ' +
+  '{{TargetCount}} distinct destination addresses within one 5-minute window, a pattern ' +
+  'typical of a horizontal scan for one service.';
+const SWEEP_MAX_TARGETS = 100;
+
 function fail(message) {
   process.stderr.write(`oracle: ${message}\n`);
   process.exit(2);
@@ -63,7 +83,7 @@ function parseArgs(argv) {
   const opts = { mode: 'default', threshold: 50, rejectsOut: null, rejects: true,
                  sql: null, view: 'ps_expected_alerts', timing: false, baseline: false, input: null,
                  window: 'tumbling', exclusions: null, suppression: 0, maxTargets: 10,
-                 incidentGrouping: 86400 };
+                 incidentGrouping: 86400, sweepThreshold: null };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     const value = () => {
@@ -86,6 +106,7 @@ function parseArgs(argv) {
     else if (a === '--max-targets') opts.maxTargets = Number(value());
     else if (a === '--incident-grouping') opts.incidentGrouping = Number(value());
     else if (a === '--early-alerts') opts.early = true;
+    else if (a === '--sweep-threshold') opts.sweepThreshold = Number(value());
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (opts.input === null) opts.input = a;
     else fail('exactly one input file');
@@ -98,6 +119,12 @@ function parseArgs(argv) {
   if (opts.window === 'sliding' && opts.sql !== null) fail('--window sliding and --sql do not combine');
   if (opts.early && (opts.window !== 'tumbling' || opts.sql !== null || opts.suppression > 0))
     fail('--early-alerts is for the tumbling rule without --sql or --suppression');
+  if (opts.sweepThreshold !== null) {
+    if (!Number.isInteger(opts.sweepThreshold) || opts.sweepThreshold < 0)
+      fail('--sweep-threshold wants a non-negative integer');
+    if (opts.window !== 'tumbling' || opts.sql !== null || opts.early)
+      fail('--sweep-threshold is for the tumbling rules without --sql or --early-alerts');
+  }
   if (!/^[a-z_][a-z0-9_]*$/.test(opts.view)) fail(`--view ${opts.view} is not a plain name`);
   if (!fs.existsSync(opts.input)) fail(`no such file: ${opts.input}`);
   return opts;
@@ -179,6 +206,36 @@ function evidence(r) {
   return alert;
 }
 
+// A sweep alert (sweep_alerts.sql row) in the native schema's field order; detected_at, the
+// time of detection, is not the oracle's to know and is left out.
+function sweepAlert(alertId, incidentId, r) {
+  const port = Number(r.DstPortNumber);
+  const count = Number(r.TargetCount);
+  const e = evidence({ ...r, AttemptedPortsCount: 1, AttemptedPorts: [port] });
+  const fill = (text) => text.replaceAll('{{SrcIpAddr}}', e.SrcIpAddr)
+    .replaceAll('{{DstPortNumber}}', String(port)).replaceAll('{{TargetCount}}', String(count));
+  return {
+    alert_id: alertId, incident_id: incidentId, schema: 'portscand.alert.v1',
+    SrcIpAddr: e.SrcIpAddr, TimeGenerated: e.TimeGenerated, DstPortNumber: port, TargetCount: count,
+    AttemptedPortsCount: 1, AttemptedPorts: [port], ReportedBy: e.ReportedBy, window: e.window,
+    first_seen: e.first_seen, last_seen: e.last_seen, event_count: e.event_count,
+    rule: { ...SWEEP_RULE }, title: fill(SWEEP_TITLE), description: fill(SWEEP_DESCRIPTION),
+    entities: [{ type: 'ip', address: e.SrcIpAddr }],
+    custom_details: { DstPortNumber: port, TargetCount: count },
+    targets: e.targets, targets_truncated: e.targets_truncated, protocols: e.protocols,
+    outcomes: e.outcomes,
+  };
+}
+
+// Replay's output order with both rules: bin start, the source's text in byte order, the
+// scan alert, then the sweep alerts by ascending port.
+function streamOrder(a, b) {
+  return (Date.parse(a.r.TimeGenerated) - Date.parse(b.r.TimeGenerated)) ||
+    Buffer.compare(Buffer.from(a.r.SrcIpAddr, 'utf8'), Buffer.from(b.r.SrcIpAddr, 'utf8')) ||
+    ((a.rule === SWEEP_RULE.id) - (b.rule === SWEEP_RULE.id)) ||
+    (Number(a.r.DstPortNumber ?? -1) - Number(b.r.DstPortNumber ?? -1));
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const instance = await DuckDBInstance.create(':memory:');
@@ -193,6 +250,8 @@ async function main() {
     `SET VARIABLE mode = ${sqlString(opts.mode)};`,
     `SET VARIABLE threshold = ${opts.threshold};`,
     `SET VARIABLE max_targets = ${opts.maxTargets};`,
+    `SET VARIABLE sweep_threshold = ${opts.sweepThreshold ?? 0};`,
+    `SET VARIABLE sweep_max_targets = ${SWEEP_MAX_TARGETS};`,
     `SET VARIABLE ipv6_prefix = ${Number.isInteger(opts.ipv6Prefix) ? opts.ipv6Prefix : 128};`,
   ].join('\n'));
   await runScript(con, fs.readFileSync(path.join(here, 'spec_macros.sql'), 'utf8'));
@@ -233,6 +292,16 @@ async function main() {
   }
   const reader = await con.runAndReadAll(`SELECT * FROM ${view}`);
   const rows = reader.getRowObjectsJS();
+  // Each alert with its rule, in output order (the scan rule's rows already are).
+  const stream = rows.map((r) => ({ rule: RULE_ID, r }));
+  let sweepCount = 0;
+  if (opts.sweepThreshold !== null) {
+    await runScript(con, fs.readFileSync(path.join(here, 'sweep_alerts.sql'), 'utf8'));
+    const sweeps = (await con.runAndReadAll('SELECT * FROM ps_sweep_alerts')).getRowObjectsJS();
+    sweepCount = sweeps.length;
+    stream.push(...sweeps.map((r) => ({ rule: SWEEP_RULE.id, r })));
+    stream.sort(streamOrder);
+  }
   const early = new Map();  // "src|TimeGenerated" -> the key's early alert row
   if (opts.early) {
     await runScript(con, fs.readFileSync(path.join(here, 'early_alerts.sql'), 'utf8'));
@@ -242,27 +311,36 @@ async function main() {
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
 
   const out = [];
-  const lastKept = new Map();  // suppression: source -> bin start (ms) of its last alert
-  const incidents = new Map();  // source -> start (ms) of its current incident
-  for (const r of rows) {
+  // Suppression and incidents are per (rule, source): one rule's alerts never suppress or
+  // group another's, and a source's sweep alerts of all ports share them.
+  const lastKept = new Map();  // suppression: rule|source -> bin start (ms) of its last alert
+  const incidents = new Map();  // rule|source -> start (ms) of its current incident
+  for (const { rule, r } of stream) {
+    const owner = `${rule}|${r.SrcIpAddr}`;
     if (opts.suppression > 0) {
       const bin = Date.parse(r.TimeGenerated);
-      const last = lastKept.get(r.SrcIpAddr);
+      const last = lastKept.get(owner);
       if (last !== undefined && bin - last < opts.suppression * 1000) continue;
-      lastKept.set(r.SrcIpAddr, bin);
+      lastKept.set(owner, bin);
     }
     // The incident: it starts with a source's first alert; an alert whose bin starts
     // incident-grouping or more after that start opens the next one.
     const start = Date.parse(r.TimeGenerated);
-    let incident = incidents.get(r.SrcIpAddr);
+    let incident = incidents.get(owner);
     if (incident === undefined || opts.incidentGrouping === 0 ||
         start - incident.ms >= opts.incidentGrouping * 1000) {
       incident = { ms: start, text: r.TimeGenerated };
-      incidents.set(r.SrcIpAddr, incident);
+      incidents.set(owner, incident);
+    }
+    const incidentId = uuidV5(ALERT_ID_NAMESPACE, `${rule}|${r.SrcIpAddr}|${incident.text}|incident`);
+    if (rule === SWEEP_RULE.id) {
+      const alertId = uuidV5(ALERT_ID_NAMESPACE,
+                             `${rule}|${r.SrcIpAddr}|${r.TimeGenerated}|${Number(r.DstPortNumber)}`);
+      out.push(JSON.stringify(sweepAlert(alertId, incidentId, r)));
+      continue;
     }
     const alertId = uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${r.TimeGenerated}${
       opts.window === 'sliding' ? '|sliding' : ''}`);
-    const incidentId = uuidV5(ALERT_ID_NAMESPACE, `${RULE_ID}|${r.SrcIpAddr}|${incident.text}|incident`);
     if (opts.early) {
       const e = early.get(`${r.SrcIpAddr}|${r.TimeGenerated}`);
       if (e === undefined) fail(`no early alert for ${r.SrcIpAddr} ${r.TimeGenerated}`);
@@ -275,7 +353,8 @@ async function main() {
   if (opts.early && early.size * 2 !== out.length)
     fail(`${early.size} keys crossed the threshold, ${out.length / 2} alerted`);
   process.stdout.write(out.length ? out.join('\n') + '\n' : '');
-  if (opts.timing) process.stderr.write(`oracle: ${view}: ${rows.length} alerts in ${elapsed.toFixed(3)} s\n`);
+  if (opts.timing) process.stderr.write(`oracle: ${view}: ${rows.length} alerts${
+    opts.sweepThreshold !== null ? ` and ${sweepCount} sweep alerts` : ''} in ${elapsed.toFixed(3)} s\n`);
 
   if (opts.excludedOut) {
     const rows = (await con.runAndReadAll('SELECT idx, records FROM ps_excluded_counts')).getRowObjectsJS();

@@ -10,6 +10,15 @@
 // the count of deliberately malformed lines by reason, so the test can tell a broken oracle
 // from a broken daemon.
 //
+// Port sweeps (--sweeps W; more than 50 destination addresses for one source and port in a
+// bin): named cases and W random sweepers, listed in the manifest's sweep_cases. Nothing
+// else is meant to sweep, but two things can by chance: the planted scans send each record
+// to a random 198.18/16 address, so a case with ~40 records per port (dup_heavy50,
+// 203.0.113.93) passes 50 destinations on a few ports; and a background source has at most
+// 4 destinations, but the background sources that share 127.0.0.2 could add up (none did in
+// 2,000,000 events from 100,000 sources). Both are keys like any other for the oracle and
+// the daemon; check_planted only holds the planted sweeps to their figures.
+//
 // Deliberately independent of lib/: its own time and IPv6 formatting, so a formatting bug in
 // the daemon cannot be mirrored in its input. Same arguments → same bytes, on any platform:
 // splitmix64 and integer arithmetic only (std:: distributions are implementation-defined).
@@ -27,6 +36,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -375,6 +385,7 @@ struct record {
   port_style pstyle = port_style::number;
   std::uint16_t label = 0;
   std::uint32_t dst = 0;
+  bool no_dst = false;  // written without DstIpAddr
   fault bad = fault::none;
   std::uint8_t variant = 0;  // which malformed spelling
   usec delay = 0;            // written this much later than its time (out of order)
@@ -427,9 +438,11 @@ void append_record(std::string& out, const record& r) {
     out += ",\"SrcIpAddr\":";
     append_json_string_raw(out, r.src);
   }
-  out += ",\"DstIpAddr\":\"";
-  append_v4(out, r.dst);
-  out += '"';
+  if (!r.no_dst) {
+    out += ",\"DstIpAddr\":\"";
+    append_v4(out, r.dst);
+    out += '"';
+  }
   if (r.bad == fault::bad_dst_port) {
     static constexpr std::array<const char*, 4> bad_ports = {"70000", "-1", "\"http\"", "65536"};
     out += ",\"DstPortNumber\":";
@@ -481,6 +494,27 @@ struct key_stats {
   std::uint64_t events = 0;
 };
 
+// What was planted for one (source, bin, port): the port-sweep rule's key.
+struct sweep_stats {
+  std::map<std::uint32_t, std::uint64_t> attempts;  // destination -> records (IPv4 order)
+  std::set<std::string> labels;
+  usec first = 0, last = 0;
+  std::uint64_t events = 0;
+};
+
+// A planted sweep (--sweeps): whether (src, bin, port) alerts with the port-sweep rule at its
+// threshold of 50, and the distinct destinations planted, as designed by hand (check_sweeps
+// holds the planted records to it). port -1: the records carry no port, so no key at all.
+struct sweep_case {
+  std::string name;
+  std::string src;  // canonical
+  usec bin = 0;
+  std::int32_t port = -1;
+  bool alert_default = false;
+  bool alert_sentinel = false;
+  std::size_t targets = 0;
+};
+
 struct planted_case {
   std::string name;
   std::string src;  // canonical
@@ -501,31 +535,14 @@ class planter {
   void add(const std::string& written, const std::string& canonical, usec t, std::int32_t port,
            std::uint16_t label, std::optional<time_style> style = std::nullopt,
            std::optional<port_style> pstyle = std::nullopt) {
-    record r;
-    r.src = intern(written);
-    r.tstyle = style ? *style : pick_time_style();
-    r.time = effective_time(t, r.tstyle);
-    r.port = port;
-    r.pstyle = port < 0 ? (rng_.below(2) == 0 ? port_style::absent : port_style::json_null)
-               : pstyle ? *pstyle
-               : rng_.per_mille(150) ? port_style::string
-                                     : port_style::number;
-    r.label = label;
-    r.dst = 0xc6120000u | static_cast<std::uint32_t>(rng_.below(65536));  // 198.18/15
-    records_.push_back(r);
+    place(written, canonical, t, port, label, style, pstyle, std::nullopt, true);
+  }
 
-    const usec bin = floor_bin(r.time);
-    key_stats& k = keys_[{canonical, bin}];
-    if (k.events == 0) {
-      k.src = canonical;
-      k.bin = bin;
-      k.first = k.last = r.time;
-    }
-    if (port >= 0) k.ports.insert(port);
-    k.labels.insert(label_at(label).key);
-    k.first = std::min(k.first, r.time);
-    k.last = std::max(k.last, r.time);
-    ++k.events;
+  // One accepted record to a chosen destination; nullopt: a record without DstIpAddr.
+  void add_to(const std::string& written, const std::string& canonical, usec t, std::int32_t port,
+              std::uint16_t label, std::optional<std::uint32_t> dst) {
+    place(written, canonical, t, port, label, std::nullopt, std::nullopt, dst.value_or(0),
+          dst.has_value());
   }
 
   // A malformed line placed among a planted scan (counted as rejected, never as an event).
@@ -569,6 +586,13 @@ class planter {
   }
 
   void expect(planted_case c) { cases_.push_back(std::move(c)); }
+  void expect_sweep(sweep_case c) { sweep_cases_.push_back(std::move(c)); }
+  const std::vector<sweep_case>& sweep_cases() const { return sweep_cases_; }
+  // The planted records of a (source, bin, port) key; nullptr: none.
+  const sweep_stats* sweep_key(const std::string& src, usec bin, std::int32_t port) const {
+    const auto it = sweep_keys_.find({src, bin, port});
+    return it == sweep_keys_.end() ? nullptr : &it->second;
+  }
   // A sliding-window case (--sliding-cases): the source's sliding alerts must end exactly at
   // `window_ends` (none: it must not alert).
   void expect_sliding(std::string name, std::string src, std::vector<usec> window_ends) {
@@ -591,6 +615,48 @@ class planter {
   const std::array<std::uint64_t, fault_names.size()>& faults() const { return faults_; }
 
  private:
+  // One accepted record, tallied for its (source, bin) and, with a port, its (source, bin,
+  // port) key. dst nullopt: a random 198.18/16 destination, drawn after the time and port
+  // styles (the draw order every existing invocation's bytes depend on).
+  void place(const std::string& written, const std::string& canonical, usec t, std::int32_t port,
+             std::uint16_t label, std::optional<time_style> style, std::optional<port_style> pstyle,
+             std::optional<std::uint32_t> dst, bool has_dst) {
+    record r;
+    r.src = intern(written);
+    r.tstyle = style ? *style : pick_time_style();
+    r.time = effective_time(t, r.tstyle);
+    r.port = port;
+    r.pstyle = port < 0 ? (rng_.below(2) == 0 ? port_style::absent : port_style::json_null)
+               : pstyle ? *pstyle
+               : rng_.per_mille(150) ? port_style::string
+                                     : port_style::number;
+    r.label = label;
+    r.dst = dst ? *dst : 0xc6120000u | static_cast<std::uint32_t>(rng_.below(65536));  // 198.18/15
+    r.no_dst = !has_dst;
+    records_.push_back(r);
+
+    const usec bin = floor_bin(r.time);
+    key_stats& k = keys_[{canonical, bin}];
+    if (k.events == 0) {
+      k.src = canonical;
+      k.bin = bin;
+      k.first = k.last = r.time;
+    }
+    if (port >= 0) k.ports.insert(port);
+    k.labels.insert(label_at(label).key);
+    k.first = std::min(k.first, r.time);
+    k.last = std::max(k.last, r.time);
+    ++k.events;
+    if (port < 0) return;
+    sweep_stats& w = sweep_keys_[{canonical, bin, port}];
+    if (w.events == 0) w.first = w.last = r.time;
+    if (has_dst) ++w.attempts[r.dst];
+    w.labels.insert(label_at(label).key);
+    w.first = std::min(w.first, r.time);
+    w.last = std::max(w.last, r.time);
+    ++w.events;
+  }
+
   time_style pick_time_style() {
     const auto r = rng_.below(100);
     return r < 55   ? time_style::millis
@@ -605,6 +671,8 @@ class planter {
   std::vector<planted_case> cases_;
   std::vector<sliding_case> sliding_cases_;
   std::map<std::pair<std::string, usec>, key_stats> keys_;
+  std::map<std::tuple<std::string, usec, std::int32_t>, sweep_stats> sweep_keys_;
+  std::vector<sweep_case> sweep_cases_;
   std::array<std::uint64_t, fault_names.size()> faults_{};
 };
 
@@ -622,19 +690,22 @@ struct options {
   std::uint64_t jitter_s = 3;
   std::string manifest;
   bool sliding_cases = false;
+  std::uint64_t sweeps = 0;
 };
 
 [[noreturn]] void usage(int code) {
   std::fputs(
       "usage: gen_workload [--events N] [--sources S] [--seed X] [--start ISO] [--scans K]\n"
       "                    [--duration-min M] [--bad-lines B] [--jitter-s J] [--manifest FILE]\n"
-      "                    [--sliding-cases 1]\n"
+      "                    [--sliding-cases 1] [--sweeps W]\n"
       "Writes N ASIM NetworkSession NDJSON lines to stdout: background noise from S sources,\n"
       "the named edge-case scans, K random scans (plus K/4 near misses) and B malformed lines,\n"
       "over M minutes from --start (default 2026-01-15T10:00:00Z), each background time moved\n"
       "by up to J seconds. The manifest (JSON) lists the planted cases and malformed counts.\n"
       "--sliding-cases 1 adds the sliding-window cases (straddling and paced scans, records\n"
-      "written out of order) and lists their expected sliding alerts in the manifest.\n",
+      "written out of order) and lists their expected sliding alerts in the manifest.\n"
+      "--sweeps W adds the named port-sweep cases and W random sweepers (one port, 51..300\n"
+      "destination addresses in a bin) and lists them in the manifest (sweep_cases).\n",
       code == 0 ? stdout : stderr);
   std::exit(code);
 }
@@ -670,6 +741,8 @@ options parse_options(int argc, char** argv) {
       number(o.jitter_s);
     else if (a == "--manifest")
       o.manifest = v;
+    else if (a == "--sweeps")
+      number(o.sweeps);
     else if (a == "--sliding-cases")
       o.sliding_cases = v == "1";
     else if (a == "--start") {
@@ -1120,6 +1193,240 @@ void plant_sliding_cases(planter& p, usec first_bin, std::uint64_t bins) {
   }
 }
 
+// The port-sweep cases (--sweeps): more than 50 distinct destination addresses for one
+// (source, port) in a bin alert. Each named case says by hand how many distinct destinations
+// it plants and whether that alerts; check_sweeps holds the planted records to it. Sources
+// are from 203.0.113.128/25 and 2001:db8:5e::/48, which nothing else plants and the
+// background never uses, so every figure is exact; destinations are IPv4, from 198.19/16.
+void plant_sweeps(planter& p, splitmix64& rng, const options& o, usec first_bin,
+                  std::uint64_t bins) {
+  std::uint64_t slot = 0;
+  auto next_bin = [&] {
+    return first_bin + static_cast<usec>((slot++ * 7 + 1) % (bins - 1)) * bin_width;
+  };
+  auto at = [&](usec lo, usec hi) {
+    return lo + static_cast<usec>(rng.below(static_cast<std::uint64_t>(hi - lo)));
+  };
+  // `n` distinct destinations, ascending.
+  auto targets = [&](std::size_t n) {
+    std::set<std::uint32_t> set;
+    while (set.size() < n) set.insert(0xc6130000u | static_cast<std::uint32_t>(rng.below(65536)));
+    return std::vector<std::uint32_t>(set.begin(), set.end());
+  };
+  // Each destination once, then `extra` repeats of random ones, at random times in [lo, hi).
+  // Draws go into locals first: argument evaluation order is unspecified.
+  auto sweep = [&](const std::string& written, const std::string& canonical, std::int32_t port,
+                   const std::vector<std::uint32_t>& dsts, std::size_t extra,
+                   const std::vector<std::uint16_t>& labels, usec lo, usec hi) {
+    for (std::size_t i = 0; i < dsts.size() + extra; ++i) {
+      const usec t = at(lo, hi);
+      const std::uint16_t l = labels[rng.below(labels.size())];
+      const std::uint32_t d = i < dsts.size() ? dsts[i] : dsts[rng.below(dsts.size())];
+      p.add_to(written, canonical, t, port, l, d);
+    }
+  };
+  const std::vector<std::uint16_t> fg = {0}, two = {0, 1}, few = {3, 4};
+
+  {  // 51 destinations alert; the first record at the bin start, one in its last second.
+    const std::string s = "203.0.113.200";
+    const usec b = next_bin();
+    const auto d = targets(51);
+    p.add_to(s, s, b, 445, 0, d[0]);
+    p.add_to(s, s, b + bin_width - 1, 445, 0, d[1]);
+    sweep(s, s, 445, {d.begin() + 2, d.end()}, 0, fg, b, b + bin_width);
+    p.expect_sweep({"sweep51", s, b, 445, true, true, 51});
+  }
+  {  // 300 destinations: more than the 100 an alert lists (targets_truncated).
+    const std::string s = "203.0.113.201";
+    const usec b = next_bin();
+    sweep(s, s, 22, targets(300), 60, few, b, b + bin_width);
+    p.expect_sweep({"sweep300", s, b, 22, true, true, 300});
+  }
+  {  // An IPv6 sweeper: a candidate in default mode only.
+    const std::string s = "2001:db8:5e::1";
+    const usec b = next_bin();
+    sweep(s, s, 3389, targets(120), 10, fg, b, b + bin_width);
+    p.expect_sweep({"sweep_v6", s, b, 3389, true, false, 120});
+  }
+  {  // 50 destinations in 100 records: the count is of addresses, not records.
+    const std::string s = "203.0.113.202";
+    const usec b = next_bin();
+    sweep(s, s, 80, targets(50), 50, fg, b, b + bin_width);
+    p.expect_sweep({"sweep_near50", s, b, 80, false, false, 50});
+  }
+  {  // 40 + 40 destinations around a bin edge: two keys of 40, no alert.
+    const std::string s = "203.0.113.203";
+    const usec b = next_bin();
+    const usec end = b + bin_width;
+    const auto d = targets(80);
+    sweep(s, s, 443, {d.begin(), d.begin() + 40}, 5, fg, end - 20 * us_per_s, end);
+    sweep(s, s, 443, {d.begin() + 40, d.end()}, 5, fg, end, end + 20 * us_per_s);
+    p.expect_sweep({"sweep_split_first", s, b, 443, false, false, 40});
+    p.expect_sweep({"sweep_split_second", s, end, 443, false, false, 40});
+  }
+  {  // Two ports swept in one bin: two alerts, by port.
+    const std::string s = "203.0.113.204";
+    const usec b = next_bin();
+    sweep(s, s, 2323, targets(70), 0, fg, b, b + bin_width);
+    sweep(s, s, 23, targets(60), 0, fg, b, b + bin_width);
+    p.expect_sweep({"sweep_two_ports_23", s, b, 23, true, true, 60});
+    p.expect_sweep({"sweep_two_ports_2323", s, b, 2323, true, true, 70});
+  }
+  {  // Repeated destinations: the i-th (ascending) gets 1 + i % 4 records.
+    const std::string s = "203.0.113.205";
+    const usec b = next_bin();
+    const auto d = targets(55);
+    for (std::size_t i = 0; i < d.size(); ++i)
+      for (std::size_t k = 0; k <= i % 4; ++k) {
+        const usec t = at(b, b + bin_width);
+        p.add_to(s, s, t, 1433, 0, d[i]);
+      }
+    p.expect_sweep({"sweep_repeats", s, b, 1433, true, true, 55});
+  }
+  {  // Two vendor labels, alternating: ReportedBy lists both.
+    const std::string s = "203.0.113.206";
+    const usec b = next_bin();
+    const auto d = targets(64);
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      const usec t = at(b, b + bin_width);
+      p.add_to(s, s, t, 53, two[i % 2], d[i]);
+    }
+    p.expect_sweep({"sweep_two_labels", s, b, 53, true, true, 64});
+  }
+  {  // A vertical scan of one host and a sweep of another port in one bin: both rules alert
+     // (the scan counts 60 ports + the swept one).
+    const std::string s = "203.0.113.207";
+    const usec b = next_bin();
+    sweep(s, s, 5900, targets(70), 5, fg, b, b + bin_width);
+    for (std::int32_t port : planter::port_range(6000, 60)) {
+      const usec t = at(b, b + bin_width);
+      p.add_to(s, s, t, port, 0, 0xc613ff01u);  // 198.19.255.1
+    }
+    p.expect_sweep({"sweep_and_scan_5900", s, b, 5900, true, true, 70});
+    p.expect({"sweep_and_scan", s, b, true, true});
+  }
+  {  // Records without DstIpAddr count as events, never as destinations: 51 + 10 alert,
+     // 50 + 10 do not.
+    const std::string s1 = "203.0.113.208", s2 = "203.0.113.209";
+    const usec b = next_bin();
+    sweep(s1, s1, 8080, targets(51), 0, fg, b, b + bin_width);
+    sweep(s2, s2, 8443, targets(50), 0, fg, b, b + bin_width);
+    for (int i = 0; i < 10; ++i) {
+      const usec t1 = at(b, b + bin_width);
+      p.add_to(s1, s1, t1, 8080, 1, std::nullopt);
+      const usec t2 = at(b, b + bin_width);
+      p.add_to(s2, s2, t2, 8443, 1, std::nullopt);
+    }
+    p.expect_sweep({"sweep_dstless", s1, b, 8080, true, true, 51});
+    p.expect_sweep({"sweep_dstless_near", s2, b, 8443, false, false, 50});
+  }
+  {  // 60 destinations without any port: no (source, bin, port) key, no alert.
+    const std::string s = "203.0.113.210";
+    const usec b = next_bin();
+    sweep(s, s, -1, targets(60), 0, fg, b, b + bin_width);
+    p.expect_sweep({"sweep_portless", s, b, -1, false, false, 60});
+  }
+  {  // Written IPv4-mapped and plain: one source, one key of 60.
+    const std::string plain = "203.0.113.211", mapped = "::ffff:203.0.113.211";
+    const usec b = next_bin();
+    const auto d = targets(60);
+    sweep(mapped, plain, 161, {d.begin(), d.begin() + 30}, 3, fg, b, b + bin_width);
+    sweep(plain, plain, 161, {d.begin() + 30, d.end()}, 3, fg, b, b + bin_width);
+    p.expect_sweep({"sweep_mapped", plain, b, 161, true, true, 60});
+  }
+  {  // Three rounds of one sweeper: the first bin, 10 minutes on, and the last bin (for
+     // suppression and incidents: the second round is inside any suppression of 10 min or
+     // more, the third as far from the first as the file allows).
+    const std::string s = "203.0.113.212";
+    const usec b1 = first_bin, b2 = first_bin + 2 * bin_width;
+    const usec b3 = first_bin + static_cast<usec>(bins - 1) * bin_width;
+    sweep(s, s, 139, targets(55), 0, fg, b1, b1 + bin_width);
+    sweep(s, s, 139, targets(56), 0, fg, b2, b2 + bin_width);
+    sweep(s, s, 139, targets(57), 0, fg, b3, b3 + bin_width);
+    p.expect_sweep({"sweep_rounds_1", s, b1, 139, true, true, 55});
+    p.expect_sweep({"sweep_rounds_2", s, b2, 139, true, true, 56});
+    p.expect_sweep({"sweep_rounds_3", s, b3, 139, true, true, 57});
+  }
+
+  // Random sweepers: 51..300 destinations of one port in a random bin; every fifth also
+  // scans 51..80 ports of one host in that bin (both rules alert).
+  for (std::uint64_t i = 0; i < o.sweeps; ++i) {
+    std::string src;
+    if (i % 4 == 3 || i >= 64) {
+      src = v6_text({0x2001, 0x0db8, 0x005e, 1, 0, 0, static_cast<std::uint16_t>(i >> 16),
+                     static_cast<std::uint16_t>((i & 0xffff) + 1)});
+    } else {
+      src = v4_text(0xcb007180u + static_cast<std::uint32_t>(i - i / 4));  // 203.0.113.128+
+    }
+    const bool v6 = src.find(':') != std::string::npos;
+    const usec b = first_bin + static_cast<usec>(rng.below(bins)) * bin_width;
+    const std::size_t n = 51 + static_cast<std::size_t>(rng.below(250));
+    const auto port = static_cast<std::int32_t>(
+        rng.below(2) == 0 ? common_ports[rng.below(common_ports.size())] : rng.between(1, 65534));
+    const std::size_t extra = static_cast<std::size_t>(rng.below(n / 4 + 1));
+    std::vector<std::uint16_t> labels;
+    for (std::uint64_t k = 0, m = 1 + rng.below(2); k < m; ++k)
+      labels.push_back(static_cast<std::uint16_t>(rng.below(common_labels.size())));
+    sweep(src, src, port, targets(n), extra, labels, b, b + bin_width);
+    p.expect_sweep({"sweep_" + std::to_string(i), src, b, port, true, !v6, n});
+    if (i % 5 == 4) {
+      const std::size_t nports = 51 + static_cast<std::size_t>(rng.below(30));
+      std::vector<std::int32_t> ports = p.random_ports(nports + 1);
+      ports.erase(std::remove(ports.begin(), ports.end(), port), ports.end());
+      ports.resize(nports);
+      for (std::int32_t q : ports) {
+        const usec t = at(b, b + bin_width);
+        p.add_to(src, src, t, q, labels[0], 0xc613fe01u);  // 198.19.254.1
+      }
+      p.expect({"sweeper_scan_" + std::to_string(i), src, b, true, !v6});
+    }
+  }
+}
+
+// The manifest's sweep_cases: each case's expectation and, from the planted records, its
+// figures: the distinct destinations, the records, first/last seen, the labels in byte
+// order, and the smallest 100 destinations with their records.
+void write_sweep_cases(std::FILE* f, const planter& p) {
+  std::fputs(",\"sweep_cases\":[", f);
+  bool first = true;
+  for (const sweep_case& c : p.sweep_cases()) {
+    std::fprintf(f, "%s\n{\"name\":\"%s\",\"SrcIpAddr\":\"%s\",\"TimeGenerated\":\"%s\",",
+                 first ? "" : ",", c.name.c_str(), json_escape(c.src).c_str(),
+                 alert_time(c.bin).c_str());
+    first = false;
+    if (c.port < 0)
+      std::fputs("\"DstPortNumber\":null,", f);
+    else
+      std::fprintf(f, "\"DstPortNumber\":%d,", c.port);
+    std::fprintf(f, "\"alert_default\":%s,\"alert_sentinel\":%s,\"TargetCount\":%zu",
+                 c.alert_default ? "true" : "false", c.alert_sentinel ? "true" : "false",
+                 c.targets);
+    const sweep_stats* w = c.port < 0 ? nullptr : p.sweep_key(c.src, c.bin, c.port);
+    if (w == nullptr) {
+      std::fputs("}", f);
+      continue;
+    }
+    std::fprintf(f, ",\"event_count\":%llu,\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"labels\":[",
+                 static_cast<unsigned long long>(w->events), alert_time(w->first).c_str(),
+                 alert_time(w->last).c_str());
+    bool first_label = true;  // std::set<std::string> orders by bytes (char_traits compare)
+    for (const std::string& l : w->labels) {
+      std::fprintf(f, "%s\"%s\"", first_label ? "" : ",", json_escape(l).c_str());
+      first_label = false;
+    }
+    std::fputs("],\"targets\":[", f);
+    std::size_t listed = 0;
+    for (const auto& [dst, attempts] : w->attempts) {  // ascending IPv4 value
+      if (listed == 100) break;
+      std::fprintf(f, "%s{\"address\":\"%s\",\"attempts\":%llu}", listed ? "," : "",
+                   v4_text(dst).c_str(), static_cast<unsigned long long>(attempts));
+      ++listed;
+    }
+    std::fputs("]}", f);
+  }
+  std::fputs("\n]", f);
+}
+
 void write_manifest(const options& o, const planter& p, std::uint64_t lines,
                     const std::array<std::uint64_t, fault_names.size()>& faults,
                     std::uint64_t background, usec end) {
@@ -1169,7 +1476,9 @@ void write_manifest(const options& o, const planter& p, std::uint64_t lines,
     std::fputs("]}", f);
     first = false;
   }
-  std::fputs("\n]}\n", f);
+  std::fputs("\n]", f);
+  if (o.sweeps > 0) write_sweep_cases(f, p);
+  std::fputs("}\n", f);
   std::fclose(f);
 }
 
@@ -1190,6 +1499,22 @@ void check_cases(const planter& p) {
     if (c.exact && !c.alert_default && !c.alert_sentinel && n > 50) {
       std::fprintf(stderr, "gen_workload: case %s has %zu ports but expects no alert\n",
                    c.name.c_str(), n);
+      std::exit(1);
+    }
+  }
+}
+
+// Each sweep case must have planted what it says by hand: that many distinct destinations
+// for its key, and an alert exactly when there are more than 50.
+void check_sweeps(const planter& p) {
+  for (const sweep_case& c : p.sweep_cases()) {
+    if (c.port < 0) continue;
+    const sweep_stats* w = p.sweep_key(c.src, c.bin, c.port);
+    const std::size_t n = w == nullptr ? 0 : w->attempts.size();
+    if (n != c.targets || (c.alert_default || c.alert_sentinel) != (n > 50)) {
+      std::fprintf(stderr,
+                   "gen_workload: sweep case %s planted %zu destinations, designed %zu (%s)\n",
+                   c.name.c_str(), n, c.targets, c.alert_default ? "alert" : "no alert");
       std::exit(1);
     }
   }
@@ -1216,7 +1541,9 @@ int main(int argc, char** argv) {
   plant_named_cases(p, rng, first_bin, bins);
   plant_random_scans(p, rng, o, first_bin, bins);
   if (o.sliding_cases) plant_sliding_cases(p, first_bin, bins);
+  if (o.sweeps > 0) plant_sweeps(p, rng, o, first_bin, bins);
   check_cases(p);
+  check_sweeps(p);
 
   // The background must not touch a source whose figures the manifest promises; mapped
   // spellings of planted sources are kept out too.
@@ -1229,6 +1556,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& [src, exact] : case_exact)
     if (exact) reserved.insert(src);
+  for (const sweep_case& c : p.sweep_cases()) reserved.insert(c.src);
 
   std::vector<record>& planted = p.records();
   // In the order written: time plus the delay of a record planted out of order.

@@ -54,6 +54,25 @@ for variant in natural best; do
   done
 done
 
+# The port-sweep rule (sweep.jsonl, README.md here): with the scan rule, in both modes, and
+# with suppression per rule and source (600 s drops the sweeper's second port of the bin,
+# not its scan alert).
+for run in default:default sentinel:sentinel suppression:default; do
+  name=${run%%:*} mode=${run#*:}
+  extra=()
+  [ "$name" = suppression ] && extra=(--suppression 600)
+  node "$oracle/oracle.mjs" --mode "$mode" --threshold 2 --sweep-threshold 2 "${extra[@]}" \
+    --rejects-out "$work/sweep-rejects.$name.json" "$here/sweep.jsonl" >"$work/sweep.$name.jsonl"
+  node "$oracle/compare.mjs" --names hand,oracle "$here/sweep.$name.expected.jsonl" "$work/sweep.$name.jsonl" ||
+    fail "the oracle disagrees with the hand-computed sweep alerts ($name)"
+  grep -q '"rejected":1,"by_reason":{"bad_dst_port":1}' "$work/sweep-rejects.$name.json" ||
+    fail "the oracle's reject count of sweep.jsonl is not the one bad port ($name)"
+done
+# Without --sweep-threshold: the scan alert alone, as before the sweep rule.
+node "$oracle/oracle.mjs" --mode default --threshold 2 --no-rejects "$here/sweep.jsonl" >"$work/sweep.scan.jsonl"
+head -1 "$here/sweep.default.expected.jsonl" | cmp -s - "$work/sweep.scan.jsonl" ||
+  fail "without --sweep-threshold the oracle does not give the scan alert alone"
+
 # compare.mjs must notice each kind of difference; a comparator that cannot fail would
 # let every replay test pass.
 expected=$here/basic.default.expected.jsonl
@@ -89,6 +108,23 @@ sed '3s/"targets_truncated":true/"targets_truncated":false/' "$expected" >"$work
 must_differ "a different targets_truncated" "$work/truncated.jsonl"
 sed '1s/"incident_id":"e/"incident_id":"f/' "$expected" >"$work/incident.jsonl"
 must_differ "a different incident_id" "$work/incident.jsonl"
+# The same for sweep alerts: keyed by rule and port, compared on their own fields.
+expected=$here/sweep.default.expected.jsonl
+{ sed -n 1p "$expected"; sed -n 3p "$expected"; sed -n 2p "$expected"; sed -n '4,$p' "$expected"; } >"$work/sweep-swapped.jsonl"
+must_differ "two sweep alerts of one source and bin in the wrong port order" "$work/sweep-swapped.jsonl"
+{ sed -n 2p "$expected"; sed -n 1p "$expected"; sed -n '3,$p' "$expected"; } >"$work/sweep-first.jsonl"
+must_differ "a sweep alert before the scan alert of its source and bin" "$work/sweep-first.jsonl"
+sed '2s/"TargetCount":3,/"TargetCount":4,/' "$expected" >"$work/sweep-count.jsonl"
+must_differ "a different TargetCount" "$work/sweep-count.jsonl"
+sed '2s/"DstPortNumber":22,/"DstPortNumber":2222,/' "$expected" >"$work/sweep-port.jsonl"
+must_differ "a sweep alert for another port" "$work/sweep-port.jsonl"
+sed '3s/"title":"Potential port sweep/"title":"Port sweep/' "$expected" >"$work/sweep-title.jsonl"
+must_differ "a different sweep title" "$work/sweep-title.jsonl"
+sed '3s/"severity":"Medium"/"severity":"High"/' "$expected" >"$work/sweep-severity.jsonl"
+must_differ "a different sweep rule severity" "$work/sweep-severity.jsonl"
+sed '2d' "$expected" >"$work/sweep-missing.jsonl"
+must_differ "a missing sweep alert beside a scan alert" "$work/sweep-missing.jsonl"
+
 : >"$work/empty.jsonl"
 if node "$oracle/compare.mjs" "$work/empty.jsonl" "$work/empty.jsonl" >/dev/null; then
   fail "compare.mjs accepted two empty files"

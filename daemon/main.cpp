@@ -194,24 +194,40 @@ bool parse_count(const std::string& s, unsigned& out) {
 // properties). `replay` uses only the rule, mode, evaluation and limits of the file.
 enum class config_use : std::uint8_t { daemon, replay };
 
-// Loads the configuration and its rule; prints problems. Returns false when invalid.
-bool load_all(const std::string& path, config& cfg, rule_definition& rule, config_use use) {
+// The rule-level checks of a configuration and its rules, and the rules with the
+// configuration's options (what load_all and --rule share). Returns false when invalid.
+bool finish_rules(config& cfg, const rule_set& loaded, rule_set& rules, const std::string& where) {
+  bool ok = true;
+  if (const auto p = apply_rule_window(cfg, loaded.lead()); !p.empty()) {
+    print_problems(p, where);
+    ok = false;
+  }
+  if (loaded.sweep && cfg.evaluation.window == window_kind::sliding) {
+    print_problems({{"rules", "the sweep rule counts tumbling bins: not with a sliding window"}},
+                   where);
+    ok = false;
+  }
+  if (const auto p = check_exclusion_rules(cfg, loaded); !p.empty()) {
+    print_problems(p, where);
+    ok = false;
+  }
+  rules = with_options(loaded, cfg);
+  return ok;
+}
+
+// Loads the configuration and its rules; prints problems. Returns false when invalid.
+bool load_all(const std::string& path, config& cfg, rule_set& rules, config_use use) {
   auto loaded = use == config_use::daemon ? load_daemon_config(path, builtin_formats().names())
                                           : load_config_file(path, builtin_formats().names());
   bool ok = loaded.problems.empty();
   print_problems(loaded.problems, path);
   cfg = std::move(loaded.cfg);
-  auto r = load_rule(cfg.rule_path);
+  auto r = load_rules(cfg);
   if (!r.problems.empty()) {
-    print_problems(r.problems, cfg.rule_path);
-    ok = false;
+    print_problems(r.problems, cfg.rule_paths.empty() ? cfg.rule_path : path);
+    return false;
   }
-  if (const auto p = apply_rule_window(cfg, r.rule); !p.empty()) {
-    print_problems(p, cfg.rule_path);
-    ok = false;
-  }
-  rule = with_options(std::move(r.rule), cfg);
-  return ok;
+  return finish_rules(cfg, r.rules, rules, cfg.rule_paths.empty() ? cfg.rule_path : path) && ok;
 }
 
 // --envelope: auto, none, or message=PATH[,time=PATH][,host=PATH].
@@ -300,23 +316,22 @@ int cmd_replay(int argc, char** argv) {
     return exit_usage;
   }
   config cfg;
-  rule_definition rule = default_rule();
+  rule_set rules = rule_set::of(default_rule());
   if (const auto* path = option(a, "config")) {
-    if (!load_all(*path, cfg, rule, config_use::replay)) return exit_config;
+    if (!load_all(*path, cfg, rules, config_use::replay)) return exit_config;
   } else {
     cfg.shards = std::max(1u, std::thread::hardware_concurrency());
   }
-  if (const auto* path = option(a, "rule")) {
+  if (const auto* path = option(a, "rule")) {  // this rule alone, instead of the configuration's
     auto r = load_rule(*path);
     if (!r.problems.empty()) {
       print_problems(r.problems, *path);
       return exit_config;
     }
-    if (const auto p = apply_rule_window(cfg, r.rule); !p.empty()) {
-      print_problems(p, *path);
-      return exit_config;
-    }
-    rule = with_options(std::move(r.rule), cfg);
+    rule_set one;
+    (r.rule.kind == rule_kind::sweep ? one.sweep : one.vertical) =
+        std::make_shared<const rule_definition>(std::move(r.rule));
+    if (!finish_rules(cfg, one, rules, *path)) return exit_config;
   }
   replay_options opt;
   opt.files = a.positional;
@@ -348,7 +363,7 @@ int cmd_replay(int argc, char** argv) {
   }
   std::ios::sync_with_stdio(false);
   system_clock clk;
-  const replay_result r = run_replay(opt, rule, clk, std::cout, std::cerr);
+  const replay_result r = run_replay(opt, rules, clk, std::cout, std::cerr);
   return r.exit_code == 0 ? exit_ok : exit_runtime_error;
 }
 
@@ -372,8 +387,8 @@ int cmd_parse(int argc, char** argv) {
   const auto* input = option(a, "input");
   if (const auto* path = option(a, "config")) {
     config cfg;
-    rule_definition rule;
-    if (!load_all(*path, cfg, rule, config_use::replay)) return exit_config;
+    rule_set rules;
+    if (!load_all(*path, cfg, rules, config_use::replay)) return exit_config;
     opt.mode = cfg.mode;
     opt.reply_flows = cfg.reply_flows;
     if (input != nullptr) {
@@ -417,8 +432,8 @@ int cmd_run(int argc, char** argv) {
     return exit_usage;
   }
   config cfg;
-  rule_definition rule;
-  if (!load_all(*path, cfg, rule, config_use::daemon)) return exit_config;
+  rule_set rules;
+  if (!load_all(*path, cfg, rules, config_use::daemon)) return exit_config;
   std::string level = cfg.log_level;
   if (const auto* l = option(a, "log-level")) {
     spdlog::level::level_enum parsed;
@@ -431,7 +446,7 @@ int cmd_run(int argc, char** argv) {
   init_logging(level);
   system_clock clk;
   try {
-    return run_daemon(*path, std::move(cfg), std::move(rule), clk);
+    return run_daemon(*path, std::move(cfg), std::move(rules), clk);
   } catch (const std::exception& e) {
     // The configuration passed validation (the same checks as check-config): what fails now
     // is the environment (a port in use, a broker refusing), which a restart may fix.
@@ -454,13 +469,19 @@ int cmd_check_config(int argc, char** argv) {
     return exit_usage;
   }
   config cfg;
-  rule_definition rule;
-  if (!load_all(*path, cfg, rule, config_use::daemon)) return exit_config;
-  std::cout << *path << ": OK\n"
-            << describe_config(cfg) << "\nrule: " << rule.metadata->name << " ("
-            << rule.metadata->id << " v" << rule.metadata->version << "), threshold "
-            << rule.threshold << ", bin " << format_duration(rule.bin_width) << ", caps "
-            << rule.max_ports << "/" << rule.max_labels << '\n';
+  rule_set rules;
+  if (!load_all(*path, cfg, rules, config_use::daemon)) return exit_config;
+  std::cout << *path << ": OK\n" << describe_config(cfg) << '\n';
+  if (const auto& rule = rules.vertical)
+    std::cout << "rule: " << rule->metadata->name << " (" << rule->metadata->id << " v"
+              << rule->metadata->version << "), threshold " << rule->threshold << ", bin "
+              << format_duration(rule->bin_width) << ", caps " << rule->max_ports << "/"
+              << rule->max_labels << '\n';
+  if (const auto& rule = rules.sweep)
+    std::cout << "rule: " << rule->metadata->name << " (" << rule->metadata->id << " v"
+              << rule->metadata->version << "), sweep, threshold " << rule->threshold
+              << " destinations per port, bin " << format_duration(rule->bin_width)
+              << ", targets listed " << rule->max_targets << '\n';
   return exit_ok;
 }
 

@@ -257,12 +257,22 @@ class reader {
       problem("", "the configuration must be a YAML map");
       return;
     }
-    check_keys(
-        root, "",
-        {"rule", "mode", "evaluation", "shards", "state_dir", "checkpoint_interval", "inputs",
-         "outputs", "metrics", "limits", "scale_out", "log_level", "exclusions", "suppression",
-         "ipv6_prefix", "incidents", "evidence", "reply_flows", "early_alerts"});
+    check_keys(root, "", {"rule",         "mode",        "evaluation",
+                          "shards",       "state_dir",   "checkpoint_interval",
+                          "inputs",       "outputs",     "metrics",
+                          "limits",       "scale_out",   "log_level",
+                          "exclusions",   "suppression", "ipv6_prefix",
+                          "incidents",    "evidence",    "reply_flows",
+                          "early_alerts", "rules"});
     string_at(root, "rule", "", cfg.rule_path);
+    string_list_at(root, "rules", "", cfg.rule_paths);
+    if (root["rules"]) {
+      if (root["rules"].IsSequence() && root["rules"].size() == 0)
+        problem("rules",
+                "must name at least one rule (builtin:port-scan, builtin:port-sweep or "
+                "a rule file)");
+      if (root["rule"]) problem("rules", "use either rule: or rules:, not both");
+    }
     std::string mode;
     if (string_at(root, "mode", "", mode)) {
       if (mode == "default")
@@ -469,7 +479,8 @@ class reader {
         problem(path, "must be a map (sources, destinations, ports, reason, name, expires)");
         continue;
       }
-      check_keys(e, path, {"name", "reason", "sources", "destinations", "ports", "expires"});
+      check_keys(e, path,
+                 {"name", "reason", "sources", "destinations", "ports", "expires", "rules"});
       exclusion_config x;
       x.path = path;
       x.name = std::to_string(i);
@@ -490,6 +501,9 @@ class reader {
         problem(path,
                 "needs sources, destinations or ports (an entry without any would exclude "
                 "every record)");
+      string_list_at(e, "rules", path, x.rules);
+      if (e["rules"] && e["rules"].IsSequence() && e["rules"].size() == 0)
+        problem(path + ".rules", "must not be empty (leave the key out: every rule)");
       std::string expires;
       if (string_at(e, "expires", path, expires)) {
         const auto t = parse_iso8601(expires);

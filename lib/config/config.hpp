@@ -192,6 +192,8 @@ struct exclusion_config {
   std::vector<std::pair<std::uint16_t, std::uint16_t>> ports;  // inclusive ranges
   // Event time from which the entry no longer applies (records at or after it count).
   std::optional<timestamp_us> expires;
+  // Rule ids it applies to (README "Several rules"); empty = every rule.
+  std::vector<std::string> rules;
 };
 
 // `reply_flows:` (README "Reply flows"): whether records a parser marked as the answering
@@ -208,6 +210,9 @@ inline bool skips_reply_flows(reply_flows_policy p, detection_mode m) noexcept {
 
 struct config {
   std::string rule_path;  // "" = the built-in rule
+  // `rules:` (README "Several rules"): rule files or builtin:port-scan / builtin:port-sweep;
+  // empty = `rule:` alone.
+  std::vector<std::string> rule_paths;
   detection_mode mode = detection_mode::standard;
   evaluation_config evaluation;
   unsigned shards = 0;  // 0 = number of cores

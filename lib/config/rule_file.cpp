@@ -110,11 +110,15 @@ rule_file_result parse_rule_file_text(const std::string& yaml) {
     r.max_labels = integer(root, "max_labels", problems);
     r.bin = scalar(root, "bin", "", problems);
     r.window = scalar(root, "window", "", problems);
+    r.kind = scalar(root, "kind", "", problems);
+    r.max_targets = integer(root, "max_targets", problems);
     for (const auto& kv : root) {
-      static const char* known[] = {
-          "id",         "name",        "version",         "severity",     "tactics",   "techniques",
-          "title",      "description", "query_frequency", "query_period", "threshold", "max_ports",
-          "max_labels", "bin",         "window"};
+      static const char* known[] = {"id",           "name",        "version",
+                                    "severity",     "tactics",     "techniques",
+                                    "title",        "description", "query_frequency",
+                                    "query_period", "threshold",   "max_ports",
+                                    "max_labels",   "bin",         "window",
+                                    "kind",         "max_targets"};
       const std::string key = kv.first.Scalar();
       bool ok = false;
       for (const char* k : known) ok = ok || key == k;

@@ -27,7 +27,9 @@ struct rule_file {
   // portscand's own format only
   std::optional<long long> threshold, max_ports, max_labels;
   std::string bin;
-  std::string window;  // "tumbling" | "sliding" | "" (not named)
+  std::string window;                    // "tumbling" | "sliding" | "" (not named)
+  std::string kind;                      // "vertical" | "sweep" | "" (vertical)
+  std::optional<long long> max_targets;  // sweep only
 };
 
 struct rule_file_result {

@@ -38,15 +38,10 @@ std::size_t evaluator::evaluate_sliding(shard_state& state, const rule_definitio
       state.evaluate_sliding(close_before, rule.threshold, [&](const sliding_crossing& c) {
         // As in a tumbling bin: a source excluded (by a reload) since its records were counted
         // does not alert; an IPv6 source is its prefix.
-        const unsigned key_bits = c.src.is_v4() ? 128 : ipv6_prefix_;
-        if (rule.exclusions &&
-            rule.exclusions->covers_source(c.src, key_bits, c.start) != exclusion_set::none) {
-          ++stats_.excluded;
-          return;
-        }
+        if (excluded(rule, c.src, c.start, &stats_.excluded)) return;
         alert a;
         a.src = c.src;
-        a.src_prefix = static_cast<std::uint8_t>(key_bits);
+        a.src_prefix = static_cast<std::uint8_t>(key_bits(c.src));
         a.bin_start = c.start;
         a.bin_end = c.end;
         a.ports_count = static_cast<std::uint32_t>(c.ports.size());
@@ -101,43 +96,126 @@ alert evaluator::key_alert(const rule_definition& rule, key_view k, unsigned key
   return a;
 }
 
+alert evaluator::sweep_alert(const rule_definition& rule, sweep_view k, unsigned key_bits,
+                             timestamp_us now) {
+  const sweep_key_state& s = k.state;
+  alert a;
+  a.src = k.src;
+  a.src_prefix = static_cast<std::uint8_t>(key_bits);
+  a.bin_start = k.bin_start;
+  a.bin_end = k.bin_start + rule.bin_width;
+  a.swept_port = k.port;
+  a.target_count = s.destinations.size();
+  a.ports_count = 1;
+  a.ports = {k.port};
+  s.labels.first(rule.max_labels, labels_, a.reported_by);
+  a.first_seen = k.bin_start + s.first_offset;
+  a.last_seen = k.bin_start + s.last_offset;
+  a.event_count = s.events;
+  a.detected_at = now;
+  a.rule = rule.metadata;
+  a.alert_id = make_sweep_alert_id(rule.metadata->id, a.source_text(), a.bin_start, k.port);
+  a.has_targets = true;
+  s.evidence.targets(s.events, targets_);
+  a.targets.reserve(targets_.size());
+  for (const auto& t : targets_)
+    a.targets.push_back(alert_target{ip_address::from_v6(t.address), t.count});
+  a.targets_truncated = s.evidence.truncated();
+  a.protocols = s.protocols;
+  const outcome_counts outcomes = s.evidence.outcomes(s.events);
+  a.outcomes = alert_outcomes{outcomes.allowed, outcomes.denied, outcomes.dropped};
+  return a;
+}
+
+bool evaluator::excluded(const rule_definition& rule, const ip_address& src, timestamp_us bin_start,
+                         std::uint64_t* counter) const {
+  if (!rule.exclusions ||
+      rule.exclusions->covers_source(src, key_bits(src), bin_start) == exclusion_set::none)
+    return false;
+  if (counter != nullptr) ++*counter;
+  return true;
+}
+
+bool evaluator::suppress(const rule_definition& rule, const ip_address& src,
+                         timestamp_us bin_start) {
+  if (rule.suppression <= 0) return false;
+  // Event time: compared with the bin of the source's latest alert, either way (a re-opened
+  // older bin too), so a replay decides as the live run did.
+  auto [it, fresh] = history_of(rule).last_alert.try_emplace(src, bin_start);
+  if (fresh) return false;
+  const timestamp_us gap =
+      bin_start >= it->second ? bin_start - it->second : it->second - bin_start;
+  if (gap < rule.suppression) {
+    ++stats_.suppressed;
+    return true;
+  }
+  it->second = std::max(it->second, bin_start);
+  return false;
+}
+
+bool evaluator::suppress_early(const rule_definition& rule, const ip_address& src,
+                               timestamp_us bin_start) {
+  if (rule.suppression <= 0) return false;
+  history& h = history_of(rule);
+  // Suppressed when the bin's final alert would be: near a final alert already sent, or
+  // near an early alert whose final alert is still to come (then suppression decides
+  // against this bin's final alert too).
+  const auto near = [&](const std::unordered_map<ip_address, timestamp_us>& m) {
+    auto it = m.find(src);
+    if (it == m.end()) return false;
+    const timestamp_us gap =
+        bin_start >= it->second ? bin_start - it->second : it->second - bin_start;
+    return gap < rule.suppression;
+  };
+  if (near(h.last_alert) || near(h.last_early)) return true;
+  auto [it, fresh] = h.last_early.try_emplace(src, bin_start);
+  if (!fresh) it->second = std::max(it->second, bin_start);
+  return false;
+}
+
+void evaluator::finish_early(const rule_definition& rule, alert& a, std::string early_id) {
+  a.early = true;
+  a.final_alert_id = std::move(a.alert_id);
+  a.alert_id = std::move(early_id);
+  a.incident_id = make_incident_id(rule.metadata->id, a.source_text(),
+                                   note_early_incident(rule, a.src, a.bin_start));
+  ++stats_.early_sent;
+}
+
 bool evaluator::early(const rule_definition& rule, key_view k, timestamp_us now,
                       std::vector<alert>* out) {
-  const unsigned key_bits = k.src.is_v4() ? 128 : ipv6_prefix_;
-  if (rule.exclusions &&
-      rule.exclusions->covers_source(k.src, key_bits, k.bin_start) != exclusion_set::none) {
-    if (out != nullptr) ++stats_.early_excluded;
+  if (excluded(rule, k.src, k.bin_start, out != nullptr ? &stats_.early_excluded : nullptr))
     return false;
-  }
-  if (rule.suppression > 0) {
-    // Suppressed when the bin's final alert would be: near a final alert already sent, or
-    // near an early alert whose final alert is still to come (then suppression decides
-    // against this bin's final alert too).
-    const auto near = [&](const std::unordered_map<ip_address, timestamp_us>& m) {
-      auto it = m.find(k.src);
-      if (it == m.end()) return false;
-      const timestamp_us gap =
-          k.bin_start >= it->second ? k.bin_start - it->second : it->second - k.bin_start;
-      return gap < rule.suppression;
-    };
-    if (near(last_alert_) || near(last_early_)) {
-      if (out != nullptr) ++stats_.early_suppressed;
-      return false;
-    }
-    auto [it, fresh] = last_early_.try_emplace(k.src, k.bin_start);
-    if (!fresh) it->second = std::max(it->second, k.bin_start);
+  if (suppress_early(rule, k.src, k.bin_start)) {
+    if (out != nullptr) ++stats_.early_suppressed;
+    return false;
   }
   if (out == nullptr) {  // announced before: only the history that depends on it
     note_early_incident(rule, k.src, k.bin_start);
     return false;
   }
-  alert a = key_alert(rule, k, key_bits, now);
-  a.early = true;
-  a.final_alert_id = std::move(a.alert_id);
-  a.alert_id = make_early_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
-  a.incident_id = make_incident_id(rule.metadata->id, a.source_text(),
-                                   note_early_incident(rule, a.src, a.bin_start));
-  ++stats_.early_sent;
+  alert a = key_alert(rule, k, key_bits(k.src), now);
+  finish_early(rule, a, make_early_alert_id(rule.metadata->id, a.source_text(), a.bin_start));
+  out->push_back(std::move(a));
+  return true;
+}
+
+bool evaluator::early(const rule_definition& rule, sweep_view k, timestamp_us now,
+                      std::vector<alert>* out) {
+  if (excluded(rule, k.src, k.bin_start, out != nullptr ? &stats_.early_excluded : nullptr))
+    return false;
+  if (suppress_early(rule, k.src, k.bin_start)) {
+    if (out != nullptr) ++stats_.early_suppressed;
+    return false;
+  }
+  if (out == nullptr) {
+    note_early_incident(rule, k.src, k.bin_start);
+    return false;
+  }
+  alert a = sweep_alert(rule, k, key_bits(k.src), now);
+  finish_early(rule, a,
+               kind_alert_id(rule.metadata->id, a.source_text(), a.bin_start,
+                             std::to_string(k.port) + "|early"));
   out->push_back(std::move(a));
   return true;
 }
@@ -145,15 +223,16 @@ bool evaluator::early(const rule_definition& rule, key_view k, timestamp_us now,
 timestamp_us evaluator::note_early_incident(const rule_definition& rule, const ip_address& src,
                                             timestamp_us bin_start) {
   // The incident the final alert will join: the current one is the latest opened, by a
-  // final alert (incidents_) or by an early alert whose final alert is still to come.
+  // final alert (incidents) or by an early alert whose final alert is still to come.
   if (rule.incident_grouping <= 0) return bin_start;
+  history& h = history_of(rule);
   timestamp_us current = INT64_MIN;
-  if (auto it = incidents_.find(src); it != incidents_.end()) current = it->second;
-  if (auto it = early_incidents_.find(src); it != early_incidents_.end())
+  if (auto it = h.incidents.find(src); it != h.incidents.end()) current = it->second;
+  if (auto it = h.early_incidents.find(src); it != h.early_incidents.end())
     current = std::max(current, it->second);
   const timestamp_us start =
       current != INT64_MIN && bin_start < current + rule.incident_grouping ? current : bin_start;
-  early_incidents_[src] = start;
+  h.early_incidents[src] = start;
   return start;
 }
 
@@ -162,37 +241,55 @@ std::size_t evaluator::evaluate(shard_state& state, const rule_definition& rule,
                                 std::vector<alert>& out) {
   PORTSCAND_ASSERT(rule.bin_width == state.config().bin_width,
                    "the rule's bin width differs from the window's");
+  if (rule.kind == rule_kind::sweep) return evaluate_sweeps(state, rule, close_before, now, out);
   if (state.sliding()) return evaluate_sliding(state, rule, close_before, now, out);
   const std::size_t bins = state.evaluate_closed(close_before, [&](key_view k) {
     key_state& s = k.state;
     if (s.flags & key_state::alerted) return;
     if (s.ports.size() <= rule.threshold) return;
-    const unsigned key_bits = k.src.is_v4() ? 128 : ipv6_prefix_;
-    if (rule.exclusions &&
-        rule.exclusions->covers_source(k.src, key_bits, k.bin_start) != exclusion_set::none) {
-      ++stats_.excluded;
-      return;
-    }
-    if (rule.suppression > 0) {
-      // Event time: compared with the bin of the source's latest alert, either way (a
-      // re-opened older bin too), so a replay decides as the live run did.
-      auto [it, fresh] = last_alert_.try_emplace(k.src, k.bin_start);
-      if (!fresh) {
-        const timestamp_us gap =
-            k.bin_start >= it->second ? k.bin_start - it->second : it->second - k.bin_start;
-        if (gap < rule.suppression) {
-          s.flags |= key_state::alerted;  // handled: a later evaluation must not alert it
-          ++stats_.suppressed;
-          return;
-        }
-        it->second = std::max(it->second, k.bin_start);
-      }
-    }
-    s.flags |= key_state::alerted;
-    alert a = key_alert(rule, k, key_bits, now);
+    if (excluded(rule, k.src, k.bin_start, &stats_.excluded)) return;
+    s.flags |= key_state::alerted;  // handled: a later evaluation must not alert it
+    if (suppress(rule, k.src, k.bin_start)) return;
+    alert a = key_alert(rule, k, key_bits(k.src), now);
     assign_incident(rule, a);
     out.push_back(std::move(a));
   });
+  prune(state, rule);
+  return bins;
+}
+
+std::size_t evaluator::evaluate_sweeps(shard_state& state, const rule_definition& rule,
+                                       timestamp_us close_before, timestamp_us now,
+                                       std::vector<alert>& out) {
+  // The keys over the threshold, decided in (bin, source, port) order: suppression between
+  // two ports of one source in one bin must not depend on the order the keys were created.
+  struct candidate {
+    ip_address src;
+    std::uint16_t port;
+    timestamp_us bin_start;
+    sweep_key_state* state;
+  };
+  std::vector<candidate> over;
+  const std::size_t bins = state.evaluate_sweeps(close_before, [&](sweep_view k) {
+    const sweep_key_state& s = k.state;
+    if (s.flags & key_state::alerted) return;
+    if (s.destinations.size() <= rule.threshold) return;
+    over.push_back({k.src, k.port, k.bin_start, &k.state});
+  });
+  std::sort(over.begin(), over.end(), [](const candidate& a, const candidate& b) {
+    if (a.bin_start != b.bin_start) return a.bin_start < b.bin_start;
+    if (a.src != b.src) return a.src.bytes() < b.src.bytes();
+    return a.port < b.port;
+  });
+  for (const candidate& c : over) {
+    if (excluded(rule, c.src, c.bin_start, &stats_.excluded)) continue;
+    c.state->flags |= key_state::alerted;
+    if (suppress(rule, c.src, c.bin_start)) continue;
+    alert a =
+        sweep_alert(rule, sweep_view{c.src, c.port, c.bin_start, *c.state}, key_bits(c.src), now);
+    assign_incident(rule, a);
+    out.push_back(std::move(a));
+  }
   prune(state, rule);
   return bins;
 }
@@ -201,7 +298,7 @@ void evaluator::assign_incident(const rule_definition& rule, alert& a) {
   const std::string source = a.source_text();
   timestamp_us start = a.bin_start;
   if (rule.incident_grouping > 0) {
-    auto [it, fresh] = incidents_.try_emplace(a.src, a.bin_start);
+    auto [it, fresh] = history_of(rule).incidents.try_emplace(a.src, a.bin_start);
     // A later alert within the grouping of the incident's first joins it, so does an older
     // bin evaluated late; one past the grouping starts the next incident.
     if (!fresh && a.bin_start >= it->second + rule.incident_grouping) it->second = a.bin_start;
@@ -211,8 +308,8 @@ void evaluator::assign_incident(const rule_definition& rule, alert& a) {
 }
 
 void evaluator::prune(const shard_state& state, const rule_definition& rule) {
-  if (last_alert_.empty() && last_early_.empty() && incidents_.empty() && early_incidents_.empty())
-    return;
+  history& h = history_of(rule);
+  if (h.empty()) return;
   // An entry matters while a bin it decides for can still be evaluated: bins start no
   // earlier than the retention horizon (a late record re-opens nothing older).
   const timestamp_us horizon = state.watermark() == INT64_MIN
@@ -222,21 +319,23 @@ void evaluator::prune(const shard_state& state, const rule_definition& rule) {
   const auto stale = [&](const auto& e) {
     return d == 0 || (horizon != INT64_MIN && e.second <= horizon - d);
   };
-  std::erase_if(last_alert_, stale);
-  std::erase_if(last_early_, stale);
+  std::erase_if(h.last_alert, stale);
+  std::erase_if(h.last_early, stale);
   const timestamp_us g = rule.incident_grouping;
   const auto stale_incident = [&](const auto& e) {
     return g <= 0 || (horizon != INT64_MIN && e.second <= horizon - g);
   };
-  std::erase_if(incidents_, stale_incident);
-  std::erase_if(early_incidents_, stale_incident);
+  std::erase_if(h.incidents, stale_incident);
+  std::erase_if(h.early_incidents, stale_incident);
 }
 
 namespace {
 // "SUP1": the suppression map alone. "SUP2": the suppression map, then the incidents map
-// (same entry layout: 16-byte source, i64 bin start).
+// (same entry layout: 16-byte source, i64 bin start). "SUP3": SUP2's two maps of the
+// vertical rule, then the same two of the port-sweep rule.
 constexpr std::uint32_t history_magic_v1 = 0x31505553;
 constexpr std::uint32_t history_magic_v2 = 0x32505553;
+constexpr std::uint32_t history_magic_v3 = 0x33505553;
 
 void write_map(binary_writer& w, const std::unordered_map<ip_address, timestamp_us>& m) {
   w.put<std::uint64_t>(m.size());
@@ -263,25 +362,39 @@ bool read_map(binary_reader& r, std::size_t bytes,
 void evaluator::serialize_history(std::string& out) const {
   out.clear();
   binary_writer w(out);
-  w.put<std::uint32_t>(history_magic_v2);
-  write_map(w, last_alert_);
-  write_map(w, incidents_);
+  w.put<std::uint32_t>(history_magic_v3);
+  for (const history& h : histories_) {
+    write_map(w, h.last_alert);
+    write_map(w, h.incidents);
+  }
 }
 
 bool evaluator::deserialize_history(std::string_view in) {
-  last_alert_.clear();
-  incidents_.clear();
+  const auto clear = [this] {
+    for (history& h : histories_) {
+      h.last_alert.clear();
+      h.incidents.clear();
+    }
+  };
+  clear();
   if (in.empty()) return true;  // a checkpoint written without alert history
   binary_reader r(in);
   std::uint32_t magic = 0;
-  const bool ok = r.get(magic) && (magic == history_magic_v1 || magic == history_magic_v2) &&
-                  read_map(r, in.size(), last_alert_) &&
-                  (magic == history_magic_v1 || read_map(r, in.size(), incidents_)) && r.done();
-  if (!ok) {
-    last_alert_.clear();
-    incidents_.clear();
+  if (!r.get(magic) ||
+      (magic != history_magic_v1 && magic != history_magic_v2 && magic != history_magic_v3)) {
+    return false;
   }
-  return ok;
+  history& v = histories_[0];
+  bool ok = read_map(r, in.size(), v.last_alert) &&
+            (magic == history_magic_v1 || read_map(r, in.size(), v.incidents));
+  if (ok && magic == history_magic_v3)
+    ok = read_map(r, in.size(), histories_[1].last_alert) &&
+         read_map(r, in.size(), histories_[1].incidents);
+  if (!ok || !r.done()) {
+    clear();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace portscand

@@ -19,6 +19,31 @@ rule_definition default_rule() {
   return r;
 }
 
+rule_definition default_sweep_rule() {
+  auto m = std::make_shared<rule_metadata>();
+  m->id = "842a5b8e-315e-42ef-bb51-ef4a30b32fce";
+  m->name = "Port sweep detected (portscand)";
+  m->version = "1.0.0";
+  m->severity = "Medium";
+  m->tactics = {"Discovery"};
+  m->techniques = {"T1046"};
+  m->title_format = "Potential port sweep of port {{DstPortNumber}} from {{SrcIpAddr}}";
+  m->description_format =
+      "Source {{SrcIpAddr}} tried destination port {{DstPortNumber}} on {{TargetCount}} distinct "
+      "destination addresses within one 5-minute window, a pattern typical of a horizontal scan "
+      "for one service.";
+  rule_definition r;
+  r.metadata = std::move(m);
+  r.kind = rule_kind::sweep;
+  return r;
+}
+
+rule_set rule_set::of(rule_definition vertical) {
+  rule_set s;
+  s.vertical = std::make_shared<const rule_definition>(std::move(vertical));
+  return s;
+}
+
 rule_definition with_options(rule_definition rule, const config& cfg) {
   rule.exclusions =
       cfg.exclusions.empty() ? nullptr : std::make_shared<const exclusion_set>(cfg.exclusions);

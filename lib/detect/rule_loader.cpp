@@ -1,5 +1,6 @@
 #include "detect/rule_loader.hpp"
 
+#include <algorithm>
 #include <regex>
 
 namespace portscand {
@@ -232,6 +233,29 @@ rule_load_result build_rule(const rule_file& f) {
     auto q = read_sentinel_query(f.query, out.rule);
     problems.insert(problems.end(), q.begin(), q.end());
   } else {
+    if (f.kind == "sweep") {
+      // The sweep rule's metadata defaults (title, description) name its own placeholders.
+      const rule_definition sweep = default_sweep_rule();
+      out.rule.kind = rule_kind::sweep;
+      if (f.title_format.empty()) meta->title_format = sweep.metadata->title_format;
+      if (f.description_format.empty())
+        meta->description_format = sweep.metadata->description_format;
+      if (f.max_targets) {
+        if (*f.max_targets < 0 || *f.max_targets > 255)
+          problems.push_back({"max_targets", "must be 0..255"});
+        else
+          out.rule.max_targets = static_cast<std::uint32_t>(*f.max_targets);
+      }
+      if (f.max_ports) problems.push_back({"max_ports", "is not used by a sweep rule"});
+      if (!f.window.empty() && f.window != "tumbling")
+        problems.push_back({"window", "a sweep rule counts tumbling bins only"});
+    } else if (!f.kind.empty() && f.kind != "vertical") {
+      problems.push_back({"kind", "must be 'vertical' or 'sweep'"});
+    } else if (f.max_targets) {
+      problems.push_back({"max_targets",
+                          "is for sweep rules (evidence.max_targets sets a "
+                          "vertical rule's)"});
+    }
     duration(f.query_frequency, "query_frequency", out.rule.query_frequency);
     duration(f.query_period, "query_period", out.rule.query_period);
     if (f.threshold) {
@@ -294,10 +318,97 @@ std::vector<config_problem> apply_rule_window(config& cfg, const rule_definition
 }
 
 rule_load_result load_rule(const std::string& path) {
-  if (path.empty()) return {default_rule(), {}};
+  if (path.empty() || path == builtin_vertical_rule) return {default_rule(), {}};
+  if (path == builtin_sweep_rule) return {default_sweep_rule(), {}};
   rule_file_result f = load_rule_file(path);
   if (!f.problems.empty()) return {default_rule(), std::move(f.problems)};
   return build_rule(f.rule);
+}
+
+rule_set_load_result load_rules(const config& cfg) {
+  rule_set_load_result out;
+  std::vector<std::string> paths = cfg.rule_paths;
+  if (paths.empty()) paths.push_back(cfg.rule_path);
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const std::string where =
+        cfg.rule_paths.empty() ? std::string("rule") : "rules[" + std::to_string(i) + "]";
+    rule_load_result r = load_rule(paths[i]);
+    for (auto& p : r.problems)
+      out.problems.push_back({where + (p.path.empty() ? "" : "." + p.path), p.message});
+    if (!r.problems.empty()) continue;
+    auto& slot = r.rule.kind == rule_kind::sweep ? out.rules.sweep : out.rules.vertical;
+    if (slot) {
+      out.problems.push_back({where, std::string("a second ") +
+                                         (r.rule.kind == rule_kind::sweep ? "sweep" : "vertical") +
+                                         " rule: at most one rule of each kind runs"});
+      continue;
+    }
+    const rule_definition* lead = out.rules.vertical ? out.rules.vertical.get()
+                                  : out.rules.sweep  ? out.rules.sweep.get()
+                                                     : nullptr;
+    if (lead != nullptr &&
+        (lead->bin_width != r.rule.bin_width || lead->query_frequency != r.rule.query_frequency ||
+         lead->query_period != r.rule.query_period)) {
+      out.problems.push_back({where,
+                              "its bin, query_frequency and query_period must equal the first "
+                              "rule's (the rules share one window and one schedule)"});
+      continue;
+    }
+    if (lead != nullptr && lead->metadata->id == r.rule.metadata->id) {
+      out.problems.push_back({where, "the same rule id as another rule"});
+      continue;
+    }
+    slot = std::make_shared<const rule_definition>(std::move(r.rule));
+  }
+  if (out.problems.empty() && out.rules.sweep && out.rules.sweep->sliding_window.value_or(false))
+    out.problems.push_back({"rules", "a sweep rule counts tumbling bins only"});
+  if (out.problems.empty() && out.rules.vertical && out.rules.sweep &&
+      out.rules.vertical->sliding_window.value_or(false))
+    out.problems.push_back(
+        {"rules", "a sliding vertical rule cannot run beside a sweep rule (it counts bins)"});
+  return out;
+}
+
+rule_set with_options(const rule_set& rules, const config& cfg) {
+  rule_set out;
+  // Entries without `rules:` apply to every rule: one set, shared, so a record is matched once.
+  bool per_rule = false;
+  for (const auto& e : cfg.exclusions) per_rule = per_rule || !e.rules.empty();
+  std::shared_ptr<const exclusion_set> shared;
+  if (!per_rule && !cfg.exclusions.empty())
+    shared = std::make_shared<const exclusion_set>(cfg.exclusions);
+  const auto one = [&](const std::shared_ptr<const rule_definition>& r)
+      -> std::shared_ptr<const rule_definition> {
+    if (!r) return nullptr;
+    rule_definition d = with_options(*r, cfg);
+    if (per_rule) {
+      std::vector<exclusion_config> mine;
+      for (const auto& e : cfg.exclusions)
+        if (e.rules.empty() ||
+            std::find(e.rules.begin(), e.rules.end(), d.metadata->id) != e.rules.end())
+          mine.push_back(e);
+      d.exclusions = mine.empty() ? nullptr : std::make_shared<const exclusion_set>(mine);
+    } else {
+      d.exclusions = shared;
+    }
+    return std::make_shared<const rule_definition>(std::move(d));
+  };
+  out.vertical = one(rules.vertical);
+  out.sweep = one(rules.sweep);
+  return out;
+}
+
+std::vector<config_problem> check_exclusion_rules(const config& cfg, const rule_set& rules) {
+  std::vector<config_problem> problems;
+  for (const auto& e : cfg.exclusions)
+    for (std::size_t i = 0; i < e.rules.size(); ++i) {
+      const bool known = (rules.vertical && rules.vertical->metadata->id == e.rules[i]) ||
+                         (rules.sweep && rules.sweep->metadata->id == e.rules[i]);
+      if (!known)
+        problems.push_back({e.path + ".rules[" + std::to_string(i) + "]",
+                            "'" + e.rules[i] + "' is not the id of a rule in force"});
+    }
+  return problems;
 }
 
 }  // namespace portscand

@@ -89,6 +89,10 @@ nlohmann::ordered_json native_json(const alert& a) {
   j["schema"] = "portscand.alert.v1";
   j["SrcIpAddr"] = src;
   j["TimeGenerated"] = iso(a.bin_start);
+  if (a.sweep()) {
+    j["DstPortNumber"] = a.swept_port;
+    j["TargetCount"] = a.target_count;
+  }
   j["AttemptedPortsCount"] = a.ports_count;
   j["AttemptedPorts"] = a.ports;
   j["ReportedBy"] = a.reported_by;
@@ -103,7 +107,9 @@ nlohmann::ordered_json native_json(const alert& a) {
   j["title"] = expand_alert_format(r.title_format, a);
   j["description"] = expand_alert_format(r.description_format, a);
   j["entities"] = nlohmann::ordered_json::array({{{"type", "ip"}, {"address", src}}});
-  j["custom_details"] = {{"AttemptedPortsCount", a.ports_count}};
+  j["custom_details"] = a.sweep() ? nlohmann::ordered_json{{"DstPortNumber", a.swept_port},
+                                                           {"TargetCount", a.target_count}}
+                                  : nlohmann::ordered_json{{"AttemptedPortsCount", a.ports_count}};
   j["detected_at"] = iso(a.detected_at);
   return j;
 }
@@ -227,7 +233,7 @@ nlohmann::ordered_json ocsf_json(const alert& a) {
       {"uid", a.alert_id},
       {"title", expand_alert_format(r.title_format, a)},
       {"desc", expand_alert_format(r.description_format, a)},
-      {"types", {"Port Scan"}},
+      {"types", {a.sweep() ? "Port Sweep" : "Port Scan"}},
       {"first_seen_time", ms(a.first_seen)},
       {"last_seen_time", ms(a.last_seen)},
       {"analytic",
@@ -259,6 +265,10 @@ nlohmann::ordered_json ocsf_json(const alert& a) {
                    {"AttemptedPorts", a.ports},
                    {"ReportedBy", a.reported_by},
                    {"window", {{"start", iso(a.bin_start)}, {"end", iso(a.bin_end)}}}};
+  if (a.sweep()) {
+    j["unmapped"]["DstPortNumber"] = a.swept_port;
+    j["unmapped"]["TargetCount"] = a.target_count;
+  }
   if (!a.incident_id.empty()) j["unmapped"]["incident_id"] = a.incident_id;
   if (a.early) {
     j["unmapped"]["early"] = true;
@@ -303,6 +313,15 @@ std::string make_alert_id(std::string_view rule_id, std::string_view source,
   return uuid_v5(alert_id_namespace, name);
 }
 
+std::string make_sweep_alert_id(std::string_view rule_id, std::string_view source,
+                                timestamp_us bin_start, std::uint16_t port) {
+  std::string name;
+  name.reserve(104);
+  name.append(rule_id).append("|").append(source).append("|").append(iso(bin_start));
+  name.append("|").append(std::to_string(port));
+  return uuid_v5(alert_id_namespace, name);
+}
+
 std::string make_incident_id(std::string_view rule_id, std::string_view source,
                              timestamp_us incident_start) {
   std::string name;
@@ -333,6 +352,10 @@ std::string expand_alert_format(std::string_view format, const alert& a) {
       out += a.source_text();
     else if (key == "AttemptedPortsCount")
       out += std::to_string(a.ports_count);
+    else if (key == "DstPortNumber" && a.sweep())
+      out += std::to_string(a.swept_port);
+    else if (key == "TargetCount" && a.sweep())
+      out += std::to_string(a.target_count);
     else
       out.append(format.substr(open, close + 2 - open));  // unknown: left as written
     i = close + 2;

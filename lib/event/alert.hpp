@@ -20,7 +20,7 @@ struct rule_metadata {
   std::string severity;
   std::vector<std::string> tactics;
   std::vector<std::string> techniques;
-  std::string title_format;        // "{{SrcIpAddr}}" and "{{AttemptedPortsCount}}" are substituted
+  std::string title_format;        // placeholders: expand_alert_format
   std::string description_format;  // same placeholders
 };
 
@@ -72,6 +72,12 @@ struct alert {
   // final alert, which follows as usual.
   bool early = false;
   std::string final_alert_id;
+  // The port-sweep rule's alerts (README "Port sweeps"): the destination port swept and the
+  // distinct destination addresses tried on it (exact); ports_count is 1 and ports {port},
+  // the targets list up to the rule's max_targets of them. -1: a vertical-scan alert.
+  std::int32_t swept_port = -1;
+  std::uint32_t target_count = 0;
+  bool sweep() const noexcept { return swept_port >= 0; }
 
   // What the alert calls its source (SrcIpAddr, title, Kafka key, alert id): the address, or
   // for an IPv6 prefix "2001:db8:1:2::/64".
@@ -90,12 +96,16 @@ std::string make_alert_id(std::string_view rule_id, const ip_address& src, times
 // The same over a source text (alert::source_text()).
 std::string make_alert_id(std::string_view rule_id, std::string_view source,
                           timestamp_us bin_start);
+// A port-sweep alert's id: a UUIDv5 over rule_id|source|bin_start_iso|port (decimal).
+std::string make_sweep_alert_id(std::string_view rule_id, std::string_view source,
+                                timestamp_us bin_start, std::uint16_t port);
 // The incident id: a UUIDv5 over rule_id|source|incident_start_iso|incident, so it never
 // equals an alert id.
 std::string make_incident_id(std::string_view rule_id, std::string_view source,
                              timestamp_us incident_start);
 
-// Replaces {{SrcIpAddr}} and {{AttemptedPortsCount}} in a title/description format.
+// Replaces {{SrcIpAddr}}, {{AttemptedPortsCount}} and, in a sweep alert, {{DstPortNumber}}
+// and {{TargetCount}} in a title/description format.
 std::string expand_alert_format(std::string_view format, const alert& a);
 
 // One line of JSON (no trailing newline). Any thread.

@@ -55,6 +55,11 @@ struct network_session {
   flow_side side = flow_side::unknown;
   bool has_time = false;  // false: the record had no own time; the input sets receive time
   bool has_dst = false;
+  // The rules whose exclusions took this record (engine; bits below): the window does not
+  // count it for them. A record every rule excludes never reaches the window.
+  static constexpr std::uint8_t vertical_rule = 1;
+  static constexpr std::uint8_t sweep_rule = 2;
+  std::uint8_t excluded_from = 0;
 
   bool has_port() const noexcept { return dst_port >= 0; }
 };

@@ -39,7 +39,12 @@ ojson thehive_alert(const alert& a, const http_output_config& cfg) {
   for (const auto& t : r.tactics) tags.push_back(t);
   std::string description = expand_alert_format(r.description_format, a);
   description += "\n\n- Source: " + src;
-  description += "\n- Distinct destination ports: " + std::to_string(a.ports_count);
+  if (a.sweep()) {
+    description += "\n- Port swept: " + std::to_string(a.swept_port);
+    description += "\n- Distinct destination addresses: " + std::to_string(a.target_count);
+  } else {
+    description += "\n- Distinct destination ports: " + std::to_string(a.ports_count);
+  }
   if (!a.ports.empty())
     description +=
         "\n- Ports (first " + std::to_string(a.ports.size()) + "): " + join_ports(a.ports);
@@ -84,7 +89,7 @@ ojson thehive_alert(const alert& a, const http_output_config& cfg) {
   ojson observables = ojson::array();
   observables.push_back({{"dataType", "ip"},
                          {"data", src},
-                         {"message", "port scan source"},
+                         {"message", a.sweep() ? "port sweep source" : "port scan source"},
                          {"tags", {"src"}},
                          {"ioc", false}});
   for (const auto& t : a.targets)

@@ -107,8 +107,14 @@ std::string render_cef(const alert& a, std::string_view product_version) {
   if (!r.tactics.empty()) field("cat", join(r.tactics));
   field("cs1Label", "AttemptedPorts");
   field("cs1", join(a.ports));
-  field("cn1Label", "AttemptedPortsCount");
-  field("cn1", std::to_string(a.ports_count));
+  if (a.sweep()) {  // a port sweep: the port and how many addresses were tried on it
+    field("dpt", std::to_string(a.swept_port));
+    field("cn1Label", "TargetCount");
+    field("cn1", std::to_string(a.target_count));
+  } else {
+    field("cn1Label", "AttemptedPortsCount");
+    field("cn1", std::to_string(a.ports_count));
+  }
   if (!a.reported_by.empty()) {
     field("cs2Label", "ReportedBy");
     field("cs2", join(a.reported_by));

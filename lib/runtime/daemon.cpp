@@ -214,14 +214,14 @@ class scale_out_participants final : public checkpoint_participants {
 
 class coordinator {
  public:
-  coordinator(std::string config_path, config cfg, rule_definition rule, const clock& clk)
+  coordinator(std::string config_path, config cfg, rule_set rules, const clock& clk)
       : config_path_(std::move(config_path)),
         cfg_(std::move(cfg)),
-        rule_(std::make_shared<const rule_definition>(std::move(rule))),
+        rules_(std::make_shared<const rule_set>(std::move(rules))),
         clock_(clk),
         store_(cfg_.state_dir),
         tracker_({cfg_.evaluation.idle_timeout, true}),
-        schedule_(cfg_.evaluation.schedule, rule_->query_frequency,
+        schedule_(cfg_.evaluation.schedule, rules_->lead().query_frequency,
                   cfg_.evaluation.allowed_lateness) {}
 
   int run();
@@ -238,7 +238,7 @@ class coordinator {
 
   std::string config_path_;
   config cfg_;
-  std::shared_ptr<const rule_definition> rule_;
+  std::shared_ptr<const rule_set> rules_;
   const clock& clock_;
   metrics_registry metrics_;
   checkpoint_store store_;
@@ -310,8 +310,8 @@ void coordinator::build() {
   publisher_ = std::make_unique<publisher>(std::move(outputs), metrics_);
   engine_options eo;
   eo.shards = cfg_.shards;
-  eo.window.bin_width = rule_->bin_width;
-  eo.window.retention = rule_->query_period + cfg_.evaluation.allowed_lateness;
+  eo.window.bin_width = rules_->lead().bin_width;
+  eo.window.retention = rules_->lead().query_period + cfg_.evaluation.allowed_lateness;
   eo.window.max_keys = cfg_.limits.max_keys_per_shard;
   eo.window.max_targets = cfg_.max_targets;
   eo.window.sliding = cfg_.evaluation.window == window_kind::sliding;
@@ -326,7 +326,7 @@ void coordinator::build() {
     eo.partitioned = true;
     eo.forward = producer_.get();
   }
-  engine_ = std::make_unique<engine>(eo, rule_, clock_, *publisher_, metrics_);
+  engine_ = std::make_unique<engine>(eo, rules_, clock_, *publisher_, metrics_);
   watermark_lag_ = &metrics_.get_gauge("portscand_watermark_lag_seconds",
                                        "Wall clock minus the event-time watermark.");
   checkpoint_age_ = &metrics_.get_gauge("portscand_checkpoint_age_seconds",
@@ -392,7 +392,7 @@ void coordinator::build() {
     k.topics = {cfg_.scale_out.topic};
     k.group = cfg_.scale_out.group;
     k.properties = cfg_.scale_out.properties;
-    auto sink = std::make_unique<by_source_sink>(*engine_, rule_->bin_width, metrics_);
+    auto sink = std::make_unique<by_source_sink>(*engine_, rules_->lead().bin_width, metrics_);
     by_source_sink_ = sink.get();
     by_source_ = std::make_unique<kafka_source>("scale_out", k, std::move(sink), metrics_, clock_);
     instance_id_ = make_instance_id();
@@ -448,13 +448,13 @@ void coordinator::restore() {
   for (const auto& g : generations) {
     for (const auto& p : g.problems) spdlog::error("{}", p);
     problem_count += g.problems.size();
-    if (g.data.shards.size() != engine_->shards() || g.data.bin_width != rule_->bin_width) {
+    if (g.data.shards.size() != engine_->shards() || g.data.bin_width != rules_->lead().bin_width) {
       ++problem_count;
       spdlog::error(
           "checkpoint epoch {} was written with {} shards and bin {} (now {} and {}); it "
           "cannot be mapped",
           g.data.epoch, g.data.shards.size(), format_duration(g.data.bin_width), engine_->shards(),
-          format_duration(rule_->bin_width));
+          format_duration(rules_->lead().bin_width));
       continue;
     }
     usable.push_back(&g);
@@ -754,17 +754,29 @@ void coordinator::reload() {
     spdlog::error("reload refused: the running configuration stays in force");
     return;
   }
-  auto r = load_rule(loaded.cfg.rule_path);
+  auto r = load_rules(loaded.cfg);
   if (!r.problems.empty()) {
-    for (const auto& p : r.problems) spdlog::error("reload: rule {}: {}", p.path, p.message);
-    spdlog::error("reload refused: the running rule stays in force");
+    for (const auto& p : r.problems) spdlog::error("reload: {}: {}", p.path, p.message);
+    spdlog::error("reload refused: the running rules stay in force");
     return;
   }
-  if (r.rule.bin_width != rule_->bin_width) {
+  if (r.rules.lead().bin_width != rules_->lead().bin_width) {
     spdlog::error("reload refused: the bin width cannot change while running (restart instead)");
     return;
   }
-  apply_rule_window(loaded.cfg, r.rule);  // scale_out cannot change on reload either
+  if ((r.rules.vertical != nullptr) != (rules_->vertical != nullptr) ||
+      (r.rules.sweep != nullptr) != (rules_->sweep != nullptr)) {
+    spdlog::error(
+        "reload refused: the kinds of rules in force cannot change while running (restart "
+        "instead; the window holds state for the running ones)");
+    return;
+  }
+  if (const auto p = check_exclusion_rules(loaded.cfg, r.rules); !p.empty()) {
+    for (const auto& x : p) spdlog::error("reload: {}: {}", x.path, x.message);
+    spdlog::error("reload refused: the running rules stay in force");
+    return;
+  }
+  apply_rule_window(loaded.cfg, r.rules.lead());  // scale_out cannot change on reload either
   if (loaded.cfg.evaluation.window != cfg_.evaluation.window) {
     spdlog::error(
         "reload refused: evaluation.window cannot change while running (restart instead; the "
@@ -779,16 +791,23 @@ void coordinator::reload() {
   if (loaded.cfg.ipv6_prefix != cfg_.ipv6_prefix)
     spdlog::warn("reload: ipv6_prefix {} needs a restart; /{} stays in force",
                  loaded.cfg.ipv6_prefix, cfg_.ipv6_prefix);
-  rule_ = std::make_shared<const rule_definition>(with_options(std::move(r.rule), loaded.cfg));
-  engine_->set_rule(rule_);
-  schedule_.reconfigure(loaded.cfg.evaluation.schedule, rule_->query_frequency,
+  if (rules_->sweep && r.rules.sweep->max_targets != rules_->sweep->max_targets)
+    spdlog::warn("reload: the sweep rule's max_targets needs a restart; {} stays in force",
+                 rules_->sweep->max_targets);
+  rules_ = std::make_shared<const rule_set>(with_options(r.rules, loaded.cfg));
+  engine_->set_rules(rules_);
+  const rule_definition& lead = rules_->lead();
+  schedule_.reconfigure(loaded.cfg.evaluation.schedule, lead.query_frequency,
                         loaded.cfg.evaluation.allowed_lateness);
   spdlog::info(
-      "reloaded: threshold {}, caps {}/{}, schedule {}, {} exclusions; inputs, outputs, shards and "
-      "limits need a restart",
-      rule_->threshold, rule_->max_ports, rule_->max_labels,
+      "reloaded: threshold {}, caps {}/{}, schedule {}, {} exclusions{}; inputs, outputs, "
+      "shards and limits need a restart",
+      lead.threshold, lead.max_ports, lead.max_labels,
       loaded.cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close",
-      rule_->exclusions ? rule_->exclusions->size() : 0);
+      loaded.cfg.exclusions.size(),
+      rules_->vertical && rules_->sweep
+          ? fmt::format(", sweep threshold {}", rules_->sweep->threshold)
+          : std::string());
 }
 
 int coordinator::run() {
@@ -826,8 +845,8 @@ int coordinator::run() {
   }
   checkpoint_timing timing;
   timing.interval = cfg_.checkpoint_interval;
-  checkpoints_ = std::make_unique<checkpoint_protocol>(*participants_, timing, rule_->metadata->id,
-                                                       rule_->bin_width);
+  checkpoints_ = std::make_unique<checkpoint_protocol>(
+      *participants_, timing, rules_->lead().metadata->id, rules_->lead().bin_width);
   checkpoints_->restored(restored_epoch_, clock_.now());
   publisher_->start();
   if (!cfg_.metrics.listen.empty()) {
@@ -913,8 +932,8 @@ int coordinator::run() {
 
 }  // namespace
 
-int run_daemon(const std::string& config_path, config cfg, rule_definition rule, const clock& clk) {
-  coordinator c(config_path, std::move(cfg), std::move(rule), clk);
+int run_daemon(const std::string& config_path, config cfg, rule_set rules, const clock& clk) {
+  coordinator c(config_path, std::move(cfg), std::move(rules), clk);
   return c.run();
 }
 

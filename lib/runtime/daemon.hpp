@@ -13,6 +13,6 @@ namespace portscand {
 // the calling thread until SIGTERM/SIGINT (graceful stop: stop inputs, drain, checkpoint,
 // flush outputs) while SIGHUP reloads the rule parameters without losing window state.
 // Returns the process exit code.
-int run_daemon(const std::string& config_path, config cfg, rule_definition rule, const clock& clk);
+int run_daemon(const std::string& config_path, config cfg, rule_set rules, const clock& clk);
 
 }  // namespace portscand

@@ -16,9 +16,15 @@ constexpr const char* filtered_help =
 
 engine::engine(engine_options opt, const std::shared_ptr<const rule_definition>& rule,
                const clock& clk, alert_sink& sink, metrics_registry& metrics)
+    : engine(std::move(opt), std::make_shared<const rule_set>(rule_set{rule, nullptr}), clk, sink,
+             metrics) {}
+
+engine::engine(engine_options opt, const std::shared_ptr<const rule_set>& rules, const clock& clk,
+               alert_sink& sink, metrics_registry& metrics)
     : opt_(std::move(opt)), clock_(clk), sink_(sink), metrics_(metrics) {
   PORTSCAND_ASSERT(opt_.shards >= 1, "an engine needs at least one shard");
-  PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width,
+  PORTSCAND_ASSERT(rules->vertical || rules->sweep, "an engine needs a rule");
+  PORTSCAND_ASSERT(rules->lead().bin_width == opt_.window.bin_width,
                    "rule and window disagree on the bin width");
   late_counter_ = &metrics_.get_counter("portscand_records_late_total",
                                         "Records older than the retention horizon, dropped.");
@@ -51,13 +57,12 @@ engine::engine(engine_options opt, const std::shared_ptr<const rule_definition>&
       .get_gauge("portscand_tracked_keys_limit",
                  "The per-shard key cap (limits.max_keys_per_shard).")
       .set(static_cast<double>(opt_.window.max_keys));
-  // Shedding must know which keys will alert; the window learns the threshold from here
-  // (and from set_rule), as it may not depend on detect.
-  opt_.window.threshold = rule->threshold;
-  opt_.window.early_alerts = rule->early_alerts;
+  // Shedding must know which keys will alert; the window learns the thresholds from here
+  // (and from set_rules), as it may not depend on detect.
+  opt_.window = window_for(*rules);
   for (unsigned i = 0; i < opt_.shards; ++i) {
     auto s = std::make_unique<shard>(i, opt_.window, opt_.queue_batches);
-    set_shard_rule(*s, rule);
+    set_shard_rules(*s, rules);
     watch_crossings(*s, s->state);
     s->eval.set_ipv6_prefix(opt_.ipv6_prefix);
     const metric_labels shard_label{{"shard", std::to_string(i)}};
@@ -97,17 +102,37 @@ void engine::stop() {
     if (s->thread.joinable()) s->thread.join();
 }
 
-void engine::set_shard_rule(shard& s, const std::shared_ptr<const rule_definition>& rule) {
+window_config engine::window_for(const rule_set& rules) const {
+  window_config w = opt_.window;
+  w.vertical = rules.vertical != nullptr;
+  w.sweep = rules.sweep != nullptr;
+  if (rules.vertical) w.threshold = rules.vertical->threshold;
+  if (rules.sweep) {
+    w.sweep_threshold = rules.sweep->threshold;
+    w.sweep_max_targets = rules.sweep->max_targets;
+  }
+  w.early_alerts = rules.lead().early_alerts;
+  return w;
+}
+
+void engine::set_shard_rules(shard& s, const std::shared_ptr<const rule_set>& rules) {
   publish_exclusions(s);
-  s.rule = rule;
-  const std::size_t n = rule->exclusions ? rule->exclusions->size() : 0;
-  s.excluded_pending.assign(n, 0);
-  s.excluded_counters.assign(n, nullptr);
-  for (std::size_t i = 0; i < n; ++i)
-    s.excluded_counters[i] = &metrics_.get_counter(
-        "portscand_records_excluded_total",
-        "Records not counted because an `exclusions:` entry matched them, by entry.",
-        {{"exclusion", rule->exclusions->name(i)}});
+  s.rules = rules;
+  const exclusion_set* sets[2] = {
+      rules->vertical ? rules->vertical->exclusions.get() : nullptr,
+      rules->sweep && (!rules->vertical || rules->sweep->exclusions != rules->vertical->exclusions)
+          ? rules->sweep->exclusions.get()
+          : nullptr};
+  for (std::size_t k = 0; k < 2; ++k) {
+    const std::size_t n = sets[k] != nullptr ? sets[k]->size() : 0;
+    s.excluded_pending[k].assign(n, 0);
+    s.excluded_counters[k].assign(n, nullptr);
+    for (std::size_t i = 0; i < n; ++i)
+      s.excluded_counters[k][i] = &metrics_.get_counter(
+          "portscand_records_excluded_total",
+          "Records not counted because an `exclusions:` entry matched them, by entry.",
+          {{"exclusion", sets[k]->name(i)}});
+  }
 }
 
 void engine::apply_ipv6_prefix(std::vector<network_session>& batch) const {
@@ -117,23 +142,46 @@ void engine::apply_ipv6_prefix(std::vector<network_session>& batch) const {
 }
 
 void engine::publish_exclusions(shard& s) {
-  for (std::size_t i = 0; i < s.excluded_pending.size(); ++i) {
-    if (s.excluded_pending[i] != 0) s.excluded_counters[i]->inc(s.excluded_pending[i]);
-    s.excluded_pending[i] = 0;
-  }
+  for (std::size_t k = 0; k < 2; ++k)
+    for (std::size_t i = 0; i < s.excluded_pending[k].size(); ++i) {
+      if (s.excluded_pending[k][i] != 0) s.excluded_counters[k][i]->inc(s.excluded_pending[k][i]);
+      s.excluded_pending[k][i] = 0;
+    }
 }
 
 void engine::apply_exclusions(shard& s, std::vector<network_session>& batch) {
-  const exclusion_set* x = s.rule->exclusions.get();
-  if (x == nullptr || x->empty()) return;
+  const rule_set& rules = *s.rules;
+  const exclusion_set* v = rules.vertical ? rules.vertical->exclusions.get() : nullptr;
+  // The sweep rule's own set, when it has one (a set both rules share is matched once).
+  const exclusion_set* w =
+      rules.sweep && (!rules.vertical || rules.sweep->exclusions != rules.vertical->exclusions)
+          ? rules.sweep->exclusions.get()
+          : nullptr;
+  const bool v_empty = v == nullptr || v->empty(), w_empty = w == nullptr || w->empty();
+  if (v_empty && w_empty) return;
+  // The rules a record must be excluded from to leave the batch.
+  const std::uint8_t all =
+      static_cast<std::uint8_t>((rules.vertical ? network_session::vertical_rule : 0) |
+                                (rules.sweep ? network_session::sweep_rule : 0));
+  const bool shared = rules.vertical && rules.sweep && w == nullptr;
   std::size_t kept = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    const std::size_t e = x->match(batch[i]);
-    if (e != exclusion_set::none) {
-      ++s.excluded_pending[e];
-      continue;
+    network_session& r = batch[i];
+    std::uint8_t from = 0;
+    const std::size_t ev = v_empty ? exclusion_set::none : v->match(r);
+    if (ev != exclusion_set::none) {
+      ++s.excluded_pending[0][ev];
+      from |= shared ? all : network_session::vertical_rule;
     }
-    if (kept != i) batch[kept] = batch[i];
+    const std::size_t ew = w_empty ? exclusion_set::none : w->match(r);
+    if (ew != exclusion_set::none) {
+      // One count per record and entry: an entry of both sets counts where it matched first.
+      if (ev == exclusion_set::none || v->name(ev) != w->name(ew)) ++s.excluded_pending[1][ew];
+      from |= network_session::sweep_rule;
+    }
+    if ((from & all) == all) continue;
+    r.excluded_from = from;
+    if (kept != i) batch[kept] = r;
     ++kept;
   }
   batch.resize(kept);
@@ -168,7 +216,9 @@ void engine::evaluate(shard& s, shard_state& state, timestamp_us before,
                       std::vector<alert>& alerts) {
   const auto t0 = std::chrono::steady_clock::now();
   alerts.clear();
-  s.eval.evaluate(state, *s.rule, before, clock_.now(), alerts);
+  const timestamp_us now = clock_.now();
+  if (s.rules->vertical) s.eval.evaluate(state, *s.rules->vertical, before, now, alerts);
+  if (s.rules->sweep) s.eval.evaluate(state, *s.rules->sweep, before, now, alerts);
   count_eval_stats(s);
   eval_seconds_->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -196,7 +246,10 @@ void engine::count_eval_stats(shard& s) {
 
 void engine::watch_crossings(shard& s, shard_state& state) {
   state.set_crossing_handler([this, &s](key_view k) {
-    s.eval.early(*s.rule, k, clock_.now(), s.announce_crossings ? &s.early : nullptr);
+    s.eval.early(*s.rules->vertical, k, clock_.now(), s.announce_crossings ? &s.early : nullptr);
+  });
+  state.set_sweep_crossing_handler([this, &s](sweep_view k) {
+    s.eval.early(*s.rules->sweep, k, clock_.now(), s.announce_crossings ? &s.early : nullptr);
   });
 }
 
@@ -210,10 +263,7 @@ void engine::publish_early(shard& s) {
 partition_task& engine::task(shard& s, std::int32_t partition) {
   auto& slot = s.tasks[partition];
   if (!slot) {
-    window_config cfg = opt_.window;
-    cfg.threshold = s.rule->threshold;
-    cfg.early_alerts = s.rule->early_alerts;
-    slot = std::make_unique<partition_task>(cfg);
+    slot = std::make_unique<partition_task>(window_for(*s.rules));
     watch_crossings(s, slot->state);
   }
   return *slot;
@@ -293,14 +343,17 @@ void engine::run_shard(shard& s) {
       continue;
     }
     control& c = std::get<control>(*msg);
-    if (c.rule) {
-      set_shard_rule(s, c.rule);
-      s.state.set_threshold(c.rule->threshold);  // shedding protects the keys over the new one
-      s.state.set_early_alerts(c.rule->early_alerts);
-      for (auto& [p, t] : s.tasks) {
-        t->state.set_threshold(c.rule->threshold);
-        t->state.set_early_alerts(c.rule->early_alerts);
-      }
+    if (c.rules) {
+      set_shard_rules(s, c.rules);
+      // Shedding protects the keys over the new thresholds.
+      const window_config w = window_for(*c.rules);
+      const auto apply = [&w](shard_state& st) {
+        st.set_threshold(w.threshold);
+        st.set_sweep_threshold(w.sweep_threshold);
+        st.set_early_alerts(w.early_alerts);
+      };
+      apply(s.state);
+      for (auto& [p, t] : s.tasks) apply(t->state);
     }
     if (c.task) handle_task_op(s, *c.task, alerts);
     if (c.visit) (*c.visit)(s.index, s.state);
@@ -430,11 +483,18 @@ std::future<void> engine::visit_evaluators(std::function<void(std::size_t, evalu
 }
 
 void engine::set_rule(const std::shared_ptr<const rule_definition>& rule) {
-  PORTSCAND_ASSERT(rule->bin_width == opt_.window.bin_width,
+  set_rules(std::make_shared<const rule_set>(rule_set{rule, nullptr}));
+}
+
+void engine::set_rules(const std::shared_ptr<const rule_set>& rules) {
+  PORTSCAND_ASSERT(rules->lead().bin_width == opt_.window.bin_width,
                    "the bin width cannot change at run time");
+  PORTSCAND_ASSERT((rules->vertical != nullptr) == opt_.window.vertical &&
+                       (rules->sweep != nullptr) == opt_.window.sweep,
+                   "the kinds of rules cannot change at run time");
   for (auto& s : shards_) {
     control c;
-    c.rule = rule;
+    c.rules = rules;
     s->queue.push_control(std::move(c));
   }
 }

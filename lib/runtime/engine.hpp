@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -108,6 +109,10 @@ class engine {
  public:
   static constexpr std::size_t batch_size = 1024;
 
+  // The rules in force (README "Several rules"): every record feeds each of them.
+  engine(engine_options opt, const std::shared_ptr<const rule_set>& rules, const clock& clk,
+         alert_sink& sink, metrics_registry& metrics);
+  // The vertical rule alone.
   engine(engine_options opt, const std::shared_ptr<const rule_definition>& rule, const clock& clk,
          alert_sink& sink, metrics_registry& metrics);
   ~engine();
@@ -224,8 +229,10 @@ class engine {
   // Runs fn on every task, on its shard's thread in queue order.
   std::future<void> visit_tasks(std::function<void(std::int32_t, partition_task&)> fn);
 
-  // Swaps the rule (SIGHUP): threshold, caps and metadata apply from the next evaluation;
-  // window state is kept. The bin width cannot change at run time (the caller refuses it).
+  // Swaps the rules (SIGHUP): thresholds, caps and metadata apply from the next evaluation;
+  // window state is kept. The bin width and the kinds of rules in force cannot change at
+  // run time (the caller refuses it).
+  void set_rules(const std::shared_ptr<const rule_set>& rules);
   void set_rule(const std::shared_ptr<const rule_definition>& rule);
 
   // Closes the queues and joins the shard threads after they drained.
@@ -256,7 +263,7 @@ class engine {
   struct control {
     timestamp_us watermark = INT64_MIN;
     std::optional<timestamp_us> evaluate_before;
-    std::shared_ptr<const rule_definition> rule;  // non-null: switch to it first
+    std::shared_ptr<const rule_set> rules;  // non-null: switch to them first
     std::shared_ptr<completion> done;
     std::shared_ptr<std::function<void(std::size_t, shard_state&)>> visit;
     std::shared_ptr<std::function<void(std::int32_t, partition_task&)>> visit_tasks;
@@ -272,7 +279,7 @@ class engine {
     shard_state state;
     evaluator eval;
     bounded_queue<message> queue;
-    std::shared_ptr<const rule_definition> rule;
+    std::shared_ptr<const rule_set> rules;
     std::thread thread;
     // Published by the shard thread after each control message, read by snapshot().
     std::atomic<std::uint64_t> keys{0}, bins{0}, late{0}, reopened{0}, shed{0}, alerts{0};
@@ -289,10 +296,11 @@ class engine {
     // Partitioned engines: the tasks this shard owns, and their stats counted so far.
     std::map<std::int32_t, std::unique_ptr<partition_task>> tasks;
     shard_state::counters task_stats;
-    // Records the rule's exclusions took, per entry of the rule in force (counted here,
-    // added to the counters at each control message), and the evaluator's stats counted.
-    std::vector<std::uint64_t> excluded_pending;
-    std::vector<counter*> excluded_counters;
+    // Records the rules' exclusions took, per entry of each rule's set (vertical, sweep;
+    // counted here, added to the counters at each control message), and the evaluator's
+    // stats counted.
+    std::array<std::vector<std::uint64_t>, 2> excluded_pending;
+    std::array<std::vector<counter*>, 2> excluded_counters;
     evaluator::counters eval_seen;
     std::vector<alert> early;  // early alerts of the batch being added (published after it)
     // False while a partition's re-read is added: its crossings are marked, not announced.
@@ -300,10 +308,13 @@ class engine {
   };
 
   void run_shard(shard& s);
-  // Removes from `batch` the records the rule's exclusions match, counting them per entry.
+  // Removes from `batch` the records every rule's exclusions match, marks those only some
+  // rules' match (network_session::excluded_from), counting each record once per entry.
   static void apply_exclusions(shard& s, std::vector<network_session>& batch);
-  // Publishes the pending exclusion counts, then takes the counters of `rule`'s entries.
-  void set_shard_rule(shard& s, const std::shared_ptr<const rule_definition>& rule);
+  // Publishes the pending exclusion counts, then takes the counters of the rules' entries.
+  void set_shard_rules(shard& s, const std::shared_ptr<const rule_set>& rules);
+  // The window of a shard or task for the rules in force.
+  window_config window_for(const rule_set& rules) const;
   void publish_exclusions(shard& s);
   // IPv6 prefixes: replaces each IPv6 source by its prefix's network address (after the
   // exclusions, which see whole addresses).

@@ -313,8 +313,9 @@ class chunk_reader {
 
 }  // namespace
 
-replay_result run_replay(const replay_options& opt, const rule_definition& rule, const clock& clk,
+replay_result run_replay(const replay_options& opt, const rule_set& rules, const clock& clk,
                          std::ostream& out, std::ostream& summary) {
+  const rule_definition& rule = rules.lead();
   replay_result result;
   metrics_registry metrics;
   collecting_alert_sink alerts;
@@ -329,8 +330,7 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   eo.ipv6_prefix = opt.ipv6_prefix;
   eo.skip_reply_flows = skips_reply_flows(opt.reply_flows, opt.mode);
   eo.max_future_skew = opt.evaluation.max_future_skew;
-  auto rule_ptr = std::make_shared<const rule_definition>(rule);
-  engine eng(eo, rule_ptr, clk, alerts, metrics);
+  engine eng(eo, std::make_shared<const rule_set>(rules), clk, alerts, metrics);
 
   watermark_tracker tracker({opt.evaluation.idle_timeout, /*wall_clock_idleness=*/false});
   for (const auto& f : opt.files) tracker.add_input(f);
@@ -492,11 +492,15 @@ replay_result run_replay(const replay_options& opt, const rule_definition& rule,
   std::vector<std::pair<std::string, std::size_t>> order;
   order.reserve(all.size());
   for (std::size_t i = 0; i < all.size(); ++i) order.emplace_back(all[i].source_text(), i);
+  // By bin, then source; a source's scan alert before its sweep alerts, those by port; an
+  // early alert right before its final alert.
   std::sort(order.begin(), order.end(), [&all](const auto& a, const auto& b) {
-    if (all[a.second].bin_start != all[b.second].bin_start)
-      return all[a.second].bin_start < all[b.second].bin_start;
+    const alert& x = all[a.second];
+    const alert& y = all[b.second];
+    if (x.bin_start != y.bin_start) return x.bin_start < y.bin_start;
     if (a.first != b.first) return a.first < b.first;
-    return all[a.second].early && !all[b.second].early;  // an early alert before its final
+    if (x.swept_port != y.swept_port) return x.swept_port < y.swept_port;
+    return x.early && !y.early;
   });
   const alert_schema schema =
       opt.schema == output_schema::ocsf ? alert_schema::ocsf : alert_schema::native;

@@ -38,7 +38,7 @@ struct replay_result {
 // event-time watermark closes it (each file is one input of the watermark), evaluates
 // everything left at end of input, and writes the alerts as JSON lines to `out`, ordered by
 // TimeGenerated then SrcIpAddr. A summary of counts goes to `summary`.
-replay_result run_replay(const replay_options& opt, const rule_definition& rule, const clock& clk,
+replay_result run_replay(const replay_options& opt, const rule_set& rules, const clock& clk,
                          std::ostream& out, std::ostream& summary);
 
 }  // namespace portscand

@@ -182,6 +182,16 @@ class key_table {
   std::size_t size_ = 0;
 };
 
+// Shedding counts what it dropped by distance to the threshold (the ports a key still
+// needed to alert: threshold + 1 - ports), so an operator sees whether the cap hits keys
+// that were about to alert. Bands: [1, 5], [6, 20], [21, ...).
+inline constexpr std::size_t shed_distance_bands = 3;
+inline constexpr std::array<const char*, shed_distance_bands> shed_distance_band_names{
+    "1-5", "6-20", "21+"};
+constexpr std::size_t shed_distance_band(std::uint64_t distance) noexcept {
+  return distance <= 5 ? 0 : distance <= 20 ? 1 : 2;
+}
+
 struct v4_key_hash {
   std::size_t operator()(std::uint32_t k) const noexcept {
     std::uint64_t h = k * 0x9e3779b97f4a7c15ULL;

@@ -15,7 +15,30 @@ shard_state::shard_state(const window_config& config, const label_table& labels)
     : config_(config), labels_(labels), shed_at_(config.max_keys) {
   PORTSCAND_ASSERT(config_.bin_width > 0 && config_.bin_width <= 60 * us_per_minute,
                    "bin width must be in (0, 1h]: key_state stores 32-bit offsets");
+  PORTSCAND_ASSERT(!(config_.sliding && config_.sweep), "the sweep rule needs tumbling bins");
   if (config_.sliding) sliding_ = std::make_unique<sliding_state>(config_.bin_width, labels_);
+  if (config_.sweep)
+    sweep_ = std::make_unique<sweep_state>(
+        sweep_state::config{config_.bin_width, config_.sweep_threshold, config_.sweep_max_targets,
+                            config_.max_keys, config_.early_alerts},
+        labels_);
+}
+
+shard_state::counters shard_state::stats() const noexcept {
+  counters c = stats_;
+  if (sweep_) {
+    const auto& s = sweep_->stats();
+    c.shed_keys += s.shed_keys;
+    c.shed_passes += s.shed_passes;
+    for (std::size_t band = 0; band < shed_distance_bands; ++band)
+      c.shed_by_distance[band] += s.shed_by_distance[band];
+  }
+  return c;
+}
+
+std::size_t shard_state::evaluate_sweeps(timestamp_us close_before,
+                                         const std::function<void(sweep_view)>& fn) {
+  return sweep_ ? sweep_->evaluate_closed(close_before, fn) : 0;
 }
 
 shard_state::add_result shard_state::add(const network_session& r) {
@@ -29,8 +52,14 @@ shard_state::add_result shard_state::add(const network_session& r) {
     if (sliding_->add(r)) ++stats_.reopened;
     return add_result::added;
   }
-  if (keys_ >= shed_at_) shed();
   const timestamp_us start = floor_to(r.time, config_.bin_width);
+  // A rule's exclusions may take a record from that rule alone (engine: excluded_from).
+  if (sweep_ && r.has_port() && !(r.excluded_from & network_session::sweep_rule) &&
+      sweep_->add(r, start, source_offset_))
+    ++stats_.reopened;
+  if (!config_.vertical || (r.excluded_from & network_session::vertical_rule))
+    return add_result::added;
+  if (keys_ >= shed_at_) shed();
   if (start != last_bin_start_ || last_bin_ == nullptr) {
     last_bin_ = &bins_[start];  // std::map nodes are stable: the pointer stays valid until erase
     last_bin_start_ = start;
@@ -105,7 +134,14 @@ void shard_state::touch(bin& b, key_state& s, bool inserted, const network_sessi
 std::vector<std::pair<timestamp_us, std::int64_t>> shard_state::held_bins() const {
   std::vector<std::pair<timestamp_us, std::int64_t>> out;
   out.reserve(bins_.size());
-  for (const auto& [start, b] : bins_) out.emplace_back(start, b.first_source_offset);
+  if (!sweep_) {
+    for (const auto& [start, b] : bins_) out.emplace_back(start, b.first_source_offset);
+    return out;
+  }
+  std::map<timestamp_us, std::int64_t> merged;
+  for (const auto& [start, b] : bins_) merged.emplace(start, b.first_source_offset);
+  sweep_->held_bins(merged);
+  out.assign(merged.begin(), merged.end());
   return out;
 }
 
@@ -113,6 +149,7 @@ void shard_state::advance_watermark(timestamp_us watermark) {
   if (watermark <= watermark_) return;
   watermark_ = watermark;
   const timestamp_us horizon = watermark_ - config_.retention;
+  if (sweep_) stats_.freed_bins += sweep_->free_before(horizon);
   if (sliding_) {
     sliding_->prune(horizon);
     shed_at_ =
@@ -286,7 +323,8 @@ void shard_state::shed() {
 }
 
 std::size_t shard_state::memory_bytes() const noexcept {
-  std::size_t total = sliding_ ? sliding_->memory_bytes() : 0;
+  std::size_t total =
+      (sliding_ ? sliding_->memory_bytes() : 0) + (sweep_ ? sweep_->memory_bytes() : 0);
   for (const auto& [start, b] : bins_) {
     total += b.v4.memory_bytes() + b.v6.memory_bytes();
     const auto heap = [](const key_state& k) {
@@ -311,7 +349,10 @@ constexpr std::uint32_t state_version_1 = 1;
 constexpr std::uint32_t sliding_state_version = 2;
 // Version 3: tumbling state as version 1, each key followed by its protocols, outcome
 // counts and targets (key_state).
-constexpr std::uint32_t state_version = 3;
+constexpr std::uint32_t state_version_3 = 3;
+// Version 4: version 3, then the port-sweep rule's keys (sweep_state::serialize). Written
+// only when the sweep rule runs, so a state without it stays readable by older releases.
+constexpr std::uint32_t state_version = 4;
 
 template <typename Table, typename WriteKey>
 void write_table(binary_writer& w, const Table& t,
@@ -359,12 +400,13 @@ void shard_state::clear() noexcept {
   last_bin_start_ = INT64_MIN;
   watermark_ = INT64_MIN;
   if (sliding_) sliding_->clear();
+  if (sweep_) sweep_->clear();
 }
 
 void shard_state::serialize(std::string& out) const {
   binary_writer w(out);
   w.put(state_magic);
-  w.put(sliding_ ? sliding_state_version : state_version);
+  w.put(sliding_ ? sliding_state_version : sweep_ ? state_version : state_version_3);
   w.put<std::int64_t>(config_.bin_width);
   w.put<std::int64_t>(watermark_);
   if (sliding_) {
@@ -396,6 +438,7 @@ void shard_state::serialize(std::string& out) const {
     write_table(w, b.v6, dict,
                 [](binary_writer& bw, const v6_key& k) { bw.put_bytes(k.data(), k.size()); });
   }
+  if (sweep_) sweep_->serialize(w);
 }
 
 bool shard_state::deserialize(std::string_view in, label_table& labels) {
@@ -405,8 +448,9 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
   std::int64_t bin_width = 0, watermark = 0;
   // A checkpoint of the other window kind is refused: the state does not translate.
   if (!r.get(magic) || magic != state_magic || !r.get(version)) return false;
-  if (sliding_ ? version != sliding_state_version
-               : version != state_version && version != state_version_1)
+  if (sliding_
+          ? version != sliding_state_version
+          : version != state_version && version != state_version_3 && version != state_version_1)
     return false;
   if (!r.get(bin_width) || bin_width != config_.bin_width || !r.get(watermark)) return false;
   if (sliding_) {
@@ -459,7 +503,7 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
         if (!r.get(idx) || idx >= dict.size()) return false;
         s.labels.insert(dict[idx], labels_);
       }
-      if (version == state_version) {
+      if (version >= state_version_3) {
         std::uint8_t protocols = 0, truncated = 0, ntargets = 0;
         outcome_counts outcomes;
         if (!r.get(protocols) || !r.get(outcomes.allowed) || !r.get(outcomes.denied) ||
@@ -495,6 +539,15 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
     const bool ok = read_table(b.v4, [&r](std::uint32_t& k) { return r.get(k); }) &&
                     read_table(b.v6, [&r](v6_key& k) { return r.get_bytes(k.data(), k.size()); });
     if (!ok) {
+      clear();
+      return false;
+    }
+  }
+  if (version == state_version) {
+    // The sweep keys: restored when the rule runs, read and dropped when it no longer does
+    // (the bytes are still checked).
+    sweep_state dropped(sweep_state::config{config_.bin_width}, labels_);
+    if (!(sweep_ ? *sweep_ : dropped).deserialize(r, labels)) {
       clear();
       return false;
     }

@@ -13,6 +13,7 @@
 #include "event/network_session.hpp"
 #include "window/key_table.hpp"
 #include "window/sliding_state.hpp"
+#include "window/sweep_state.hpp"
 
 namespace portscand {
 
@@ -35,17 +36,13 @@ struct window_config {
   // `early_alerts`: call the crossing handler when a key's distinct ports first exceed the
   // threshold (tumbling only). Runtime copies it from the rule, as the threshold.
   bool early_alerts = false;
+  // Which rules the state serves (README "Several rules"): the vertical rule's keys
+  // (source, bin), the port-sweep rule's (source, destination port, bin) in a sweep_state.
+  bool vertical = true;
+  bool sweep = false;
+  std::uint32_t sweep_threshold = 50;     // the sweep rule's, as `threshold`
+  std::uint32_t sweep_max_targets = 100;  // destinations a sweep key keeps for its alert
 };
-
-// Shedding counts what it dropped by distance to the threshold (the ports a key still
-// needed to alert: threshold + 1 - ports), so an operator sees whether the cap hits keys
-// that were about to alert. Bands: [1, 5], [6, 20], [21, ...).
-inline constexpr std::size_t shed_distance_bands = 3;
-inline constexpr std::array<const char*, shed_distance_bands> shed_distance_band_names{
-    "1-5", "6-20", "21+"};
-constexpr std::size_t shed_distance_band(std::uint64_t distance) noexcept {
-  return distance <= 5 ? 0 : distance <= 20 ? 1 : 2;
-}
 
 // One (source, bin) as the rule sees it when a bin is evaluated.
 struct key_view {
@@ -80,6 +77,9 @@ class shard_state {
   // re-opened one. Marks those bins evaluated and the keys clean. Returns the bins visited.
   std::size_t evaluate_closed(timestamp_us close_before, const std::function<void(key_view)>& fn);
 
+  // The port-sweep rule's keys of every closed bin, as evaluate_closed (config().sweep).
+  std::size_t evaluate_sweeps(timestamp_us close_before, const std::function<void(sweep_view)>& fn);
+
   // Sliding mode only: every crossing (sliding_state::evaluate) whose interval ends before
   // close_before and that may alert. Returns the sources scanned.
   std::size_t evaluate_sliding(timestamp_us close_before, std::uint32_t threshold,
@@ -94,8 +94,13 @@ class shard_state {
   // (INT64_MAX when set_source_offset was never called).
   std::vector<std::pair<timestamp_us, std::int64_t>> held_bins() const;
 
-  std::size_t keys() const noexcept { return sliding_ ? sliding_->keys() : keys_; }
-  std::size_t bins() const noexcept { return bins_.size(); }
+  // Keys of both rules; bins of the vertical rule (of the sweep rule when it runs alone).
+  std::size_t keys() const noexcept {
+    return (sliding_ ? sliding_->keys() : keys_) + (sweep_ ? sweep_->keys() : 0);
+  }
+  std::size_t bins() const noexcept {
+    return config_.vertical || !sweep_ ? bins_.size() : sweep_->bins();
+  }
   std::size_t memory_bytes() const noexcept;  // tables + heap tiers (computed by a walk: not hot)
 
   struct counters {
@@ -107,7 +112,8 @@ class shard_state {
     std::array<std::uint64_t, shed_distance_bands> shed_by_distance{};
     std::uint64_t freed_bins = 0;
   };
-  const counters& stats() const noexcept { return stats_; }
+  // Both rules' keys (the sweep keys' shedding included).
+  counters stats() const noexcept;
 
   // Checkpoint encoding of the whole state (bins, keys with their ports, labels as strings,
   // flags, the watermark). Labels are written as strings because label ids are per process.
@@ -116,9 +122,11 @@ class shard_state {
   // bytes are not a valid encoding; never reads out of bounds.
   bool deserialize(std::string_view in, label_table& labels);
   const window_config& config() const noexcept { return config_; }
+  // The cap applies to each rule's keys on its own (the vertical and the sweep keys).
   void set_max_keys(std::size_t max_keys) noexcept {
     config_.max_keys = max_keys;
     shed_at_ = max_keys;
+    if (sweep_) sweep_->set_max_keys(max_keys);
   }
   // The rule's current threshold (SIGHUP may change it): shedding never drops a key over it.
   // A change re-arms shedding at the cap: keys a raised threshold no longer protects may go.
@@ -127,6 +135,10 @@ class shard_state {
     config_.threshold = threshold;
     shed_at_ = config_.max_keys;
   }
+  void set_sweep_threshold(std::uint32_t threshold) noexcept {
+    config_.sweep_threshold = threshold;
+    if (sweep_) sweep_->set_threshold(threshold);
+  }
 
   // Early alerts: with config().early_alerts, add() calls the handler (on the shard thread,
   // inside add) with the key whose record just took its distinct ports over the threshold,
@@ -134,7 +146,14 @@ class shard_state {
   // valid during the call only.
   using crossing_handler = std::function<void(key_view)>;
   void set_crossing_handler(crossing_handler h) { on_crossing_ = std::move(h); }
-  void set_early_alerts(bool on) noexcept { config_.early_alerts = on; }
+  // The same for the sweep keys (their distinct destinations over sweep_threshold).
+  void set_sweep_crossing_handler(sweep_state::crossing_handler h) {
+    if (sweep_) sweep_->set_crossing_handler(std::move(h));
+  }
+  void set_early_alerts(bool on) noexcept {
+    config_.early_alerts = on;
+    if (sweep_) sweep_->set_early_alerts(on);
+  }
 
   // What one shedding pass leaves: max_keys minus a tenth of it (at least one key), so the
   // next pass is a tenth of the cap of new keys away, not one.
@@ -177,6 +196,7 @@ class shard_state {
   timestamp_us last_bin_start_ = INT64_MIN;
   bin* last_bin_ = nullptr;
   std::unique_ptr<sliding_state> sliding_;  // sliding mode: all the state (bins_ stays empty)
+  std::unique_ptr<sweep_state> sweep_;      // config().sweep
   crossing_handler on_crossing_;
 };
 

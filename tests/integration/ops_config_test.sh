@@ -96,6 +96,16 @@ builtin_rule=$(grep '^rule: ' "$work/builtin.out")
 file_rule=$(grep '^rule: ' "$work/file.out")
 [ -n "$builtin_rule" ] && [ "$builtin_rule" = "$file_rule" ] ||
   failed "the rule file differs from the built-in rule: '$file_rule' vs '$builtin_rule'"
+# The same for the exported sweep rule, listed beside the vertical rule.
+printf 'rules: [builtin:port-scan, builtin:port-sweep]\nstate_dir: %s\noutputs: [{type: stdout}]\n' "$work/state" >"$work/builtin2.yaml"
+printf 'rules: [%s, %s]\nstate_dir: %s\noutputs: [{type: stdout}]\n' "$src/config/rules/port-scan.yaml" \
+  "$src/config/rules/port-sweep.yaml" "$work/state" >"$work/file2.yaml"
+check builtin2 "$work/builtin2.yaml" || failed "check-config refuses the two built-in rules: $(cat "$work/builtin2.out")"
+check file2 "$work/file2.yaml" || failed "check-config refuses config/rules/port-sweep.yaml: $(cat "$work/file2.out")"
+builtin_sweep=$(grep '^rule: .*, sweep, ' "$work/builtin2.out")
+file_sweep=$(grep '^rule: .*, sweep, ' "$work/file2.out")
+[ -n "$builtin_sweep" ] && [ "$builtin_sweep" = "$file_sweep" ] ||
+  failed "the sweep rule file differs from the built-in sweep rule: '$file_sweep' vs '$builtin_sweep'"
 demo=$src/deploy/demo/sessions.jsonl
 strip_detected_at() { sed -E 's/,?"detected_at":"[^"]*"//'; }
 "$portscand" replay --format asim "$demo" 2>/dev/null | strip_detected_at >"$work/builtin.jsonl" ||

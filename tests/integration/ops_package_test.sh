@@ -48,6 +48,7 @@ expected=(
   /usr/lib/tmpfiles.d/portscand.conf
   /etc/portscand/portscand.yaml
   /etc/portscand/rules/port-scan.yaml
+  /etc/portscand/rules/port-sweep.yaml
   /usr/share/man/man1/portscand.1.gz
   /usr/share/doc/portscand/README.md
   /usr/share/doc/portscand/README.deploy.md

@@ -220,6 +220,46 @@ TEST(AlertJson, AnEarlyAlertSaysSoInBothSchemas) {
   EXPECT_TRUE(problems.empty()) << listing(problems);
 }
 
+// README "Port sweeps": a sweep alert names the port and the distinct addresses tried on
+// it, in the native columns, the custom details, the title and OCSF's unmapped; its id is
+// a UUIDv5 over rule|source|bin|port.
+TEST(AlertJson, ASweepAlertCarriesThePortAndTheTargetCount) {
+  // Independently: python3 -c "import uuid;
+  // print(uuid.uuid5(uuid.UUID('3f6c1a2e-9b47-5d8e-a1c3-7e2b94d05f61'),
+  //   '842a5b8e-315e-42ef-bb51-ef4a30b32fce|203.0.113.7|2026-11-28T10:05:00Z|445'))"
+  EXPECT_EQ(make_sweep_alert_id("842a5b8e-315e-42ef-bb51-ef4a30b32fce", "203.0.113.7",
+                                *parse_iso8601("2026-11-28T10:05:00Z"), 445),
+            "42c0c19f-6c57-5f1e-a745-cefbb273dc8b");
+  alert a = sample_alert();
+  auto rule = std::make_shared<rule_metadata>(*a.rule);
+  rule->title_format = "Sweep of port {{DstPortNumber}} from {{SrcIpAddr}}";
+  rule->description_format = "{{TargetCount}} addresses on port {{DstPortNumber}}";
+  a.rule = rule;
+  a.swept_port = 445;
+  a.target_count = 173;
+  a.ports_count = 1;
+  a.ports = {445};
+  const auto j = nlohmann::json::parse(render_alert(a, alert_schema::native));
+  EXPECT_EQ(j.at("DstPortNumber"), 445);
+  EXPECT_EQ(j.at("TargetCount"), 173);
+  EXPECT_EQ(j.at("AttemptedPorts"), nlohmann::json::array({445}));
+  EXPECT_EQ(j.at("custom_details"), nlohmann::json({{"DstPortNumber", 445}, {"TargetCount", 173}}));
+  EXPECT_EQ(j.at("title"), "Sweep of port 445 from 203.0.113.7");
+  EXPECT_EQ(j.at("description"), "173 addresses on port 445");
+  const auto o = nlohmann::json::parse(render_alert(a, alert_schema::ocsf));
+  EXPECT_EQ(o.at("unmapped").at("DstPortNumber"), 445);
+  EXPECT_EQ(o.at("unmapped").at("TargetCount"), 173);
+  EXPECT_EQ(o.at("finding_info").at("types"), nlohmann::json::array({"Port Sweep"}));
+  const auto problems = test::ocsf_schema::vendored().problems(o, "detection_finding");
+  EXPECT_TRUE(problems.empty()) << listing(problems);
+  // A vertical alert has neither field, and its placeholders of a sweep stay as written.
+  alert v = sample_alert();
+  const auto k = nlohmann::json::parse(render_alert(v, alert_schema::native));
+  EXPECT_FALSE(k.contains("DstPortNumber"));
+  EXPECT_FALSE(k.contains("TargetCount"));
+  EXPECT_EQ(expand_alert_format("{{DstPortNumber}}", v), "{{DstPortNumber}}");
+}
+
 TEST(OcsfSchemaCheck, FindsWhatIsWrong) {
   // The validator itself: each kind of mistake it must catch, on a conforming alert.
   const auto good = nlohmann::json::parse(render_alert(sample_alert(), alert_schema::ocsf));

@@ -126,6 +126,20 @@ TEST(HttpElement, TheHiveMarksAnEarlyAlert) {
             std::string::npos);
 }
 
+// A sweep alert (README "Port sweeps") tells TheHive the port and the addresses tried.
+TEST(HttpElement, TheHiveDescribesASweep) {
+  http_output_config c;
+  c.preset = http_preset::thehive;
+  alert a = test_alert(0);
+  a.swept_port = 445;
+  a.target_count = 77;
+  const json b = json::parse(render_http_element(a, c, output_schema::native, "host"));
+  const std::string d = b["description"].get<std::string>();
+  EXPECT_NE(d.find("- Port swept: 445\n- Distinct destination addresses: 77"), std::string::npos);
+  EXPECT_EQ(d.find("Distinct destination ports"), std::string::npos);
+  EXPECT_EQ(b["observables"][0]["message"], "port sweep source");
+}
+
 // ---------------------------------------------------------------------------------------
 // Spool
 

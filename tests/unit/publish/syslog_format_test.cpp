@@ -139,6 +139,26 @@ TEST(RenderCef, AnEarlyAlertNamesItsFinalAlert) {
   EXPECT_EQ(ext["externalId"], a.alert_id);
 }
 
+// README "Port sweeps": the port swept in dpt, the distinct addresses in cn1 (labelled so).
+TEST(RenderCef, ASweepAlertNamesThePortAndTheTargetCount) {
+  alert a = awkward_alert();
+  a.swept_port = 3389;
+  a.target_count = 240;
+  a.ports = {3389};
+  a.ports_count = 1;
+  const auto m = parse_cef_message(render_cef(a, "1"));
+  ASSERT_TRUE(m);
+  std::map<std::string, std::string> ext(m->extension.begin(), m->extension.end());
+  EXPECT_EQ(ext["dpt"], "3389");
+  EXPECT_EQ(ext["cn1Label"], "TargetCount");
+  EXPECT_EQ(ext["cn1"], "240");
+  const auto v = parse_cef_message(render_cef(awkward_alert(), "1"));
+  ASSERT_TRUE(v);
+  std::map<std::string, std::string> vext(v->extension.begin(), v->extension.end());
+  EXPECT_EQ(vext.count("dpt"), 0u);
+  EXPECT_EQ(vext["cn1Label"], "AttemptedPortsCount");
+}
+
 TEST(RenderCef, ParsesBackWithOurCefParserToTheSameValues) {
   const alert a = awkward_alert();
   const auto m = parse_cef_message(render_cef(a, "9.9|9"));

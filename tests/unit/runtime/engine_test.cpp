@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "detect/rule_loader.hpp"
 #include "parse/decoder.hpp"
 #include "runtime/input_sink.hpp"
 #include "runtime_test_util.hpp"
@@ -680,6 +681,83 @@ TEST(EarlyAlerts, AReloadTurnsThemOnAndAKeyAlreadyOverTheThresholdAlertsAtItsNex
   h.scan("192.0.2.200", t0, 60);
   h.settle();
   EXPECT_EQ(h.alerts().size(), 2u);
+}
+
+}  // namespace
+}  // namespace portscand
+
+namespace portscand {
+namespace {
+
+// README "Several rules": one pass feeds both rules; an exclusion entry that names the sweep
+// rule takes records from it alone; a record is counted once per entry however many rules
+// it is excluded from.
+TEST(EngineRules, EveryRecordFeedsBothRulesAndPerRuleExclusionsCountOnce) {
+  const auto cfg = load_config_text(R"(
+rules: [builtin:port-scan, builtin:port-sweep]
+exclusions:
+  - {name: all, reason: a scanner nobody is paged for, sources: [198.51.100.0/24]}
+  - {name: dns, reason: resolvers ask every server, ports: [53],
+     rules: [842a5b8e-315e-42ef-bb51-ef4a30b32fce]}
+)",
+                                    {});
+  ASSERT_TRUE(cfg.problems.empty()) << cfg.problems[0].path << ": " << cfg.problems[0].message;
+  const auto loaded = load_rules(cfg.cfg);
+  ASSERT_TRUE(loaded.problems.empty());
+  const auto rules = std::make_shared<const rule_set>(with_options(loaded.rules, cfg.cfg));
+  manual_clock clk(at("2026-01-15T12:00:00Z"));
+  collecting_sink sink;
+  metrics_registry metrics;
+  engine_options o;
+  o.shards = 2;
+  o.window.retention = 70 * us_per_minute;
+  engine eng(o, rules, clk, sink, metrics);
+  auto d = eng.make_dispatcher("test");
+  parse_context ctx;
+  const auto send = [&](const char* src, timestamp_us t, int port, int host) {
+    network_session r;
+    r.src = *ip_address::parse(src);
+    r.time = t;
+    r.has_time = true;
+    r.dst_port = port;
+    r.dst = *ip_address::parse("198.19.0." + std::to_string(host));
+    r.has_dst = true;
+    d->begin_unit(ctx, nullptr);
+    d->record(r);
+  };
+  const timestamp_us bin = at("2026-01-15T10:05:00Z");
+  // 203.0.113.7: port 53 and port 445 each on 60 hosts, and ports 1..60 on host 200.
+  for (int h = 1; h <= 60; ++h) {
+    send("203.0.113.7", bin + h * us_per_second, 53, h);
+    send("203.0.113.7", bin + h * us_per_second, 445, h);
+    send("203.0.113.7", bin + h * us_per_second, h, 200);
+  }
+  // 198.51.100.5 does the same sweep of 445: excluded from both rules.
+  for (int h = 1; h <= 60; ++h) send("198.51.100.5", bin + h * us_per_second, 445, h);
+  d->flush();
+  eng.advance(INT64_MAX, INT64_MAX).wait();
+  std::vector<alert> got;
+  {
+    std::lock_guard lock(sink.mu);
+    got = sink.got;
+  }
+  std::sort(got.begin(), got.end(),
+            [](const alert& a, const alert& b) { return a.swept_port < b.swept_port; });
+  ASSERT_EQ(got.size(), 2u);
+  // The vertical scan: ports 1..60 and 445 (53 is one of 1..60), all 180 records.
+  EXPECT_EQ(got[0].rule->id, "1da9853f-3dea-4ea9-b7e5-26730da3d537");
+  EXPECT_EQ(got[0].ports_count, 61u);
+  EXPECT_EQ(got[0].event_count, 180u);
+  // The sweep of 445; the sweep of 53 is excluded for the sweep rule.
+  EXPECT_EQ(got[1].rule->id, "842a5b8e-315e-42ef-bb51-ef4a30b32fce");
+  EXPECT_EQ(got[1].swept_port, 445);
+  EXPECT_EQ(got[1].target_count, 60u);
+  EXPECT_EQ(got[1].src.to_string(), "203.0.113.7");
+  // Each excluded record once per entry: 60 of 198.51.100.5; 60 sweep records of port 53
+  // and the scan's record to port 53.
+  EXPECT_EQ(metrics.counter_sum("portscand_records_excluded_total", {{"exclusion", "all"}}), 60u);
+  EXPECT_EQ(metrics.counter_sum("portscand_records_excluded_total", {{"exclusion", "dns"}}), 61u);
+  eng.stop();
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ replay_run replay(std::vector<std::string> files, std::size_t chunk_bytes = 4u <
   opt.chunk_bytes = chunk_bytes;
   manual_clock clk(*parse_iso8601("2026-01-15T12:00:00Z"));
   std::ostringstream out, summary;
-  run_replay(opt, default_rule(), clk, out, summary);
+  run_replay(opt, rule_set::of(default_rule()), clk, out, summary);
   replay_run r;
   r.summary = summary.str();
   std::istringstream lines(out.str());
@@ -93,7 +93,7 @@ TEST(Replay, TheTimeZoneOptionReadsZoneLessTimesAsTheDevicesWallClock) {
     std::string error;
     if (*zone_name) opt.zone = *local_zone::find(zone_name, error);
     std::ostringstream out, summary;
-    run_replay(opt, default_rule(), clk, out, summary);
+    run_replay(opt, rule_set::of(default_rule()), clk, out, summary);
     return out.str();
   };
   // In UTC the times are six hours ahead of the clock: dropped as future-dated.
@@ -114,7 +114,7 @@ TEST(Replay, TheModeDecidesWhichSideOfAnInboundWfpEventIsTheSource) {
     opt.files = {file};
     opt.mode = mode;
     std::ostringstream out, summary;
-    run_replay(opt, default_rule(), clk, out, summary);
+    run_replay(opt, rule_set::of(default_rule()), clk, out, summary);
     std::vector<nlohmann::json> alerts;
     std::istringstream lines(out.str());
     for (std::string l; std::getline(lines, l);) alerts.push_back(nlohmann::json::parse(l));
@@ -251,7 +251,7 @@ TEST(Replay, AFileThatCannotBeReadIsReportedNotIgnored) {
   opt.files = {"/nonexistent/portscand-input"};
   manual_clock clk(0);
   std::ostringstream out, summary;
-  const auto r = run_replay(opt, default_rule(), clk, out, summary);
+  const auto r = run_replay(opt, rule_set::of(default_rule()), clk, out, summary);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(summary.str().find("cannot read /nonexistent/portscand-input"), std::string::npos);
 }
@@ -292,7 +292,7 @@ TEST(Replay, AHeaderLineAppliesToEveryLaterChunkWhateverThreadParsesIt) {
   opt.parse_threads = 3;
   manual_clock clk(*parse_iso8601("2026-01-15T12:00:00Z"));
   std::ostringstream out, summary;
-  run_replay(opt, default_rule(), clk, out, summary);
+  run_replay(opt, rule_set::of(default_rule()), clk, out, summary);
   EXPECT_NE(summary.str().find("60 records parsed, 0 rejected"), std::string::npos)
       << summary.str();
   EXPECT_NE(out.str().find("\"AttemptedPortsCount\":60"), std::string::npos);

@@ -1184,8 +1184,14 @@ config_load_result load_config_file(const std::string& path,
 
 std::string describe_config(const config& cfg) {
   std::ostringstream o;
-  o << "rule=" << (cfg.rule_path.empty() ? "(built-in)" : cfg.rule_path)
-    << " mode=" << (cfg.mode == detection_mode::sentinel ? "sentinel" : "default")
+  if (cfg.rule_paths.empty()) {
+    o << "rule=" << (cfg.rule_path.empty() ? "(built-in)" : cfg.rule_path);
+  } else {
+    o << "rules=";
+    for (std::size_t i = 0; i < cfg.rule_paths.size(); ++i)
+      o << (i ? "," : "") << cfg.rule_paths[i];
+  }
+  o << " mode=" << (cfg.mode == detection_mode::sentinel ? "sentinel" : "default")
     << " schedule=" << (cfg.evaluation.schedule == schedule_kind::hourly ? "hourly" : "on_close")
     << " allowed_lateness=" << format_duration(cfg.evaluation.allowed_lateness)
     << " idle_timeout=" << format_duration(cfg.evaluation.idle_timeout)

@@ -64,11 +64,12 @@ class key_table {
   entry& find_or_insert(const Key& key, bool& inserted) {
     if ((size_ + 1) * 4 > index_.size() * 3) grow_index();
     const std::size_t mask = index_.size() - 1;
-    std::size_t slot = Hash{}(key)&mask;
+    const std::size_t hash = Hash{}(key);
+    std::size_t slot = hash & mask;
     while (true) {
       const slot_t v = index_[slot];
       if (v == 0) break;
-      if (holds(v, key)) {
+      if (holds(v, key, hash)) {
         entry& e = at(number_of(v) - 1);
         if (tagged || e.key == key) {
           inserted = false;
@@ -82,7 +83,7 @@ class key_table {
       chunks_.push_back(std::make_unique<entry[]>(chunk_size));
     entry& e = at(size_);
     e.key = key;
-    index_[slot] = make_slot(key, ++size_);
+    index_[slot] = make_slot(key, ++size_, hash);
     inserted = true;
     return e;
   }
@@ -94,8 +95,9 @@ class key_table {
   }
   void prefetch_entry(const Key& key) const noexcept {
     if (index_.empty()) return;
-    const slot_t v = index_[Hash{}(key) & (index_.size() - 1)];
-    if (v == 0 || !holds(v, key)) return;
+    const std::size_t hash = Hash{}(key);
+    const slot_t v = index_[hash & (index_.size() - 1)];
+    if (v == 0 || !holds(v, key, hash)) return;
     const entry& e = at(number_of(v) - 1);
     __builtin_prefetch(&e);
     // An entry over a cache line (sliding sources: 80 and 88 bytes) usually spans two.
@@ -106,8 +108,9 @@ class key_table {
   // table but was probed past): for cache hints that may miss, not for lookups.
   const entry* home_entry(const Key& key) const noexcept {
     if (index_.empty()) return nullptr;
-    const slot_t v = index_[Hash{}(key) & (index_.size() - 1)];
-    if (v == 0 || !holds(v, key)) return nullptr;
+    const std::size_t hash = Hash{}(key);
+    const slot_t v = index_[hash & (index_.size() - 1)];
+    if (v == 0 || !holds(v, key, hash)) return nullptr;
     const entry& e = at(number_of(v) - 1);
     return tagged || e.key == key ? &e : nullptr;
   }
@@ -146,17 +149,28 @@ class key_table {
   static constexpr std::size_t chunk_size = 1024;
   // A slot: the entry number + 1 (0 = empty), and for 32-bit keys the key in the upper half.
   static constexpr bool tagged = std::is_same_v<Key, std::uint32_t>;
-  using slot_t = std::conditional_t<tagged, std::uint64_t, std::uint32_t>;
-  static slot_t make_slot(const Key& key, std::size_t number) noexcept {
+  // A Hash that says `tag_slots` gets 64-bit slots holding the upper half of the key's
+  // hash: a probe past other keys then reads their entries only on a 32-bit tag match (the
+  // sweep keys: millions, and 18 bytes to compare).
+  static constexpr bool hash_tagged = requires { Hash::tag_slots; };
+  using slot_t = std::conditional_t<tagged || hash_tagged, std::uint64_t, std::uint32_t>;
+  static slot_t make_slot([[maybe_unused]] const Key& key, std::size_t number,
+                          [[maybe_unused]] std::size_t hash) noexcept {
     if constexpr (tagged)
       return std::uint64_t{key} << 32 | number;
+    else if constexpr (hash_tagged)
+      return (std::uint64_t{hash} >> 32) << 32 | number;
     else
       return static_cast<slot_t>(number);
   }
   static std::size_t number_of(slot_t v) noexcept { return static_cast<std::uint32_t>(v); }
-  // Whether the slot may be the key's: exactly when tagged, else it must be compared.
-  static bool holds(slot_t v, const Key& key) noexcept {
-    if constexpr (tagged)
+  // Whether the slot may be the key's: exactly when tagged, else (hash tags: on a tag
+  // match) it must be compared.
+  static bool holds(slot_t v, [[maybe_unused]] const Key& key,
+                    [[maybe_unused]] std::size_t hash) noexcept {
+    if constexpr (hash_tagged)
+      return (v >> 32) == (std::uint64_t{hash} >> 32);
+    else if constexpr (tagged)
       return (v >> 32) == key;
     else
       return true;
@@ -171,9 +185,10 @@ class key_table {
     index_.assign(buckets, 0);
     const std::size_t mask = buckets - 1;
     for (std::size_t i = 0; i < size_; ++i) {
-      std::size_t slot = Hash{}(at(i).key) & mask;
+      const std::size_t hash = Hash{}(at(i).key);
+      std::size_t slot = hash & mask;
       while (index_[slot] != 0) slot = (slot + 1) & mask;
-      index_[slot] = make_slot(at(i).key, i + 1);
+      index_[slot] = make_slot(at(i).key, i + 1, hash);
     }
   }
 

@@ -54,22 +54,24 @@ shard_state::add_result shard_state::add(const network_session& r) {
   }
   const timestamp_us start = floor_to(r.time, config_.bin_width);
   // A rule's exclusions may take a record from that rule alone (engine: excluded_from).
-  if (sweep_ && r.has_port() && !(r.excluded_from & network_session::sweep_rule) &&
-      sweep_->add(r, start, source_offset_))
-    ++stats_.reopened;
-  if (!config_.vertical || (r.excluded_from & network_session::vertical_rule))
-    return add_result::added;
-  if (keys_ >= shed_at_) shed();
-  if (start != last_bin_start_ || last_bin_ == nullptr) {
-    last_bin_ = &bins_[start];  // std::map nodes are stable: the pointer stays valid until erase
-    last_bin_start_ = start;
+  const bool vertical = config_.vertical && !(r.excluded_from & network_session::vertical_rule);
+  if (vertical) {
+    if (keys_ >= shed_at_) shed();
+    if (start != last_bin_start_ || last_bin_ == nullptr) {
+      last_bin_ = &bins_[start];  // std::map nodes are stable: valid until erase
+      last_bin_start_ = start;
+    }
+    bin& b = *last_bin_;
+    b.first_source_offset = std::min(b.first_source_offset, source_offset_);
+    bool inserted = false;
+    key_state& s = r.src.is_v4() ? b.v4.find_or_insert(r.src.v4(), inserted).state
+                                 : b.v6.find_or_insert(r.src.bytes(), inserted).state;
+    touch(b, s, inserted, r, start);
   }
-  bin& b = *last_bin_;
-  b.first_source_offset = std::min(b.first_source_offset, source_offset_);
-  bool inserted = false;
-  key_state& s = r.src.is_v4() ? b.v4.find_or_insert(r.src.v4(), inserted).state
-                               : b.v6.find_or_insert(r.src.bytes(), inserted).state;
-  touch(b, s, inserted, r, start);
+  // A record that re-opens both rules' bins is one re-opening record (counted by touch).
+  if (sweep_ && r.has_port() && !(r.excluded_from & network_session::sweep_rule) &&
+      sweep_->add(r, start, source_offset_) && !vertical)
+    ++stats_.reopened;
   return add_result::added;
 }
 
@@ -90,6 +92,7 @@ std::size_t shard_state::add_batch(const network_session* records, std::size_t n
 
 void shard_state::prefetch(const network_session& r, bool entry) const noexcept {
   if (sliding_) return sliding_->prefetch(r, entry);
+  if (sweep_) sweep_->prefetch(r, entry);
   if (last_bin_ == nullptr || r.time < last_bin_start_ ||
       r.time - last_bin_start_ >= config_.bin_width)
     return;

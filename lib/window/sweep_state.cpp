@@ -1,6 +1,7 @@
 #include "window/sweep_state.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -8,54 +9,82 @@
 
 namespace portscand {
 
+static_assert(sizeof(destination_set) == 12);
+static_assert(sizeof(sweep_key_state) == 44);
+static_assert(sizeof(key_table<sweep_key, sweep_key_hash, sweep_key_state>::entry) == 64,
+              "a sweep key and its state fill one cache line");
+
+namespace {
+constexpr std::array<std::uint8_t, 12> v4_mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+bool is_v4(const v6_key& a) noexcept {
+  return std::memcmp(a.data(), v4_mapped.data(), 12) == 0;
+}
+std::uint32_t v4_of(const v6_key& a) noexcept {
+  return std::uint32_t{a[12]} << 24 | std::uint32_t{a[13]} << 16 | std::uint32_t{a[14]} << 8 |
+         a[15];
+}
+v6_key v6_of(std::uint32_t v4) noexcept {
+  v6_key a{};
+  std::memcpy(a.data(), v4_mapped.data(), 12);
+  a[12] = static_cast<std::uint8_t>(v4 >> 24);
+  a[13] = static_cast<std::uint8_t>(v4 >> 16);
+  a[14] = static_cast<std::uint8_t>(v4 >> 8);
+  a[15] = static_cast<std::uint8_t>(v4);
+  return a;
+}
+}  // namespace
+
+void destination_set::release() noexcept {
+  if (size_ & on_heap) delete u_.heap;
+  size_ = 0;
+}
+
 bool destination_set::insert(const v6_key& a) {
-  if (size_ == 0) {
-    first_ = a;
+  if (size_ == 0 && is_v4(a)) {
+    u_.v4 = v4_of(a);
     size_ = 1;
     return true;
   }
-  if (!more_) {
-    if (a == first_) return false;
-    more_ = std::make_unique<std::unordered_set<v6_key, v6_key_hash>>();
-    more_->insert(first_);
+  if (!(size_ & on_heap)) {
+    if (size_ == 1 && is_v4(a) && v4_of(a) == u_.v4) return false;
+    auto* all = new set();
+    if (size_ == 1) all->insert(v6_of(u_.v4));
+    u_.heap = all;
+    size_ |= on_heap;
   }
-  if (!more_->insert(a).second) return false;
+  if (!u_.heap->insert(a).second) return false;
   ++size_;
   return true;
 }
 
 void destination_set::list(std::vector<v6_key>& out) const {
   out.clear();
-  if (size_ == 0) return;
-  if (!more_) {
-    out.push_back(first_);
-    return;
-  }
-  out.assign(more_->begin(), more_->end());
+  if (size_ & on_heap)
+    out.assign(u_.heap->begin(), u_.heap->end());
+  else if (size_ == 1)
+    out.push_back(v6_of(u_.v4));
 }
 
 std::size_t destination_set::heap_bytes() const noexcept {
-  if (!more_) return 0;
-  // A node per address (the key and the next pointer, rounded by the allocator) and the
-  // bucket array.
-  return sizeof(*more_) + more_->size() * 32 + more_->bucket_count() * sizeof(void*);
+  if (!(size_ & on_heap)) return 0;
+  // The set itself (56 bytes in libstdc++), a node per address (the key and the next
+  // pointer, rounded by the allocator) and the bucket array.
+  return 56 + u_.heap->size() * 32 + u_.heap->bucket_count() * sizeof(void*);
 }
 
 namespace {
 sweep_key make_key(const ip_address& src, std::uint16_t port) noexcept {
   sweep_key k;
-  std::memcpy(k.data(), src.bytes().data(), 16);
-  k[16] = static_cast<std::uint8_t>(port >> 8);
-  k[17] = static_cast<std::uint8_t>(port & 0xff);
+  std::memcpy(&k.high, src.bytes().data(), 8);
+  std::memcpy(&k.low, src.bytes().data() + 8, 8);
+  k.port = port;
   return k;
 }
 ip_address key_source(const sweep_key& k) noexcept {
   v6_key b;
-  std::memcpy(b.data(), k.data(), 16);
+  std::memcpy(b.data(), &k.high, 8);
+  std::memcpy(b.data() + 8, &k.low, 8);
   return ip_address::from_v6(b);
-}
-std::uint16_t key_port(const sweep_key& k) noexcept {
-  return static_cast<std::uint16_t>(k[16] << 8 | k[17]);
 }
 }  // namespace
 
@@ -84,8 +113,8 @@ bool sweep_state::add(const network_session& r, timestamp_us start, std::int64_t
   bin& b = *last_bin_;
   b.first_source_offset = std::min(b.first_source_offset, source_offset);
   bool inserted = false;
-  auto& e = b.keys.find_or_insert(make_key(r.src, static_cast<std::uint16_t>(r.dst_port)),
-                                  inserted);
+  auto& e =
+      b.keys.find_or_insert(make_key(r.src, static_cast<std::uint16_t>(r.dst_port)), inserted);
   sweep_key_state& s = e.state;
   const auto offset = static_cast<std::uint32_t>(r.time - start);
   if (inserted) {
@@ -115,6 +144,14 @@ bool sweep_state::add(const network_session& r, timestamp_us start, std::int64_t
   return reopened;
 }
 
+void sweep_state::prefetch(const network_session& r, bool entry) const noexcept {
+  if (last_bin_ == nullptr || !r.has_port() || r.time < last_bin_start_ ||
+      r.time - last_bin_start_ >= cfg_.bin_width)
+    return;
+  const sweep_key k = make_key(r.src, static_cast<std::uint16_t>(r.dst_port));
+  entry ? last_bin_->keys.prefetch_entry(k) : last_bin_->keys.prefetch_slot(k);
+}
+
 std::size_t sweep_state::evaluate_closed(timestamp_us close_before,
                                          const std::function<void(sweep_view)>& fn) {
   std::size_t visited = 0;
@@ -126,7 +163,7 @@ std::size_t sweep_state::evaluate_closed(timestamp_us close_before,
       auto& e = b.keys.at(i);
       if (only_dirty && !(e.state.flags & key_state::dirty)) continue;
       e.state.flags = static_cast<std::uint8_t>(e.state.flags & ~key_state::dirty);
-      fn(sweep_view{key_source(e.key), key_port(e.key), start, e.state});
+      fn(sweep_view{key_source(e.key), e.key.port, start, e.state});
     }
     b.evaluated = true;
     b.reopened = false;
@@ -259,7 +296,9 @@ void sweep_state::serialize(binary_writer& w) const {
     for (std::size_t i = 0; i < b.keys.size(); ++i) {
       const auto& e = b.keys.at(i);
       const sweep_key_state& s = e.state;
-      w.put_bytes(e.key.data(), e.key.size());
+      w.put_bytes(key_source(e.key).bytes().data(), 16);
+      w.put<std::uint8_t>(static_cast<std::uint8_t>(e.key.port >> 8));  // big-endian
+      w.put<std::uint8_t>(static_cast<std::uint8_t>(e.key.port & 0xff));
       w.put<std::uint32_t>(s.first_offset);
       w.put<std::uint32_t>(s.last_offset);
       w.put<std::uint32_t>(s.events);
@@ -315,17 +354,21 @@ bool sweep_state::deserialize(binary_reader& r, label_table& labels) {
     b.evaluated = bin_flags & 1;
     b.reopened = bin_flags & 2;
     for (std::uint64_t k = 0; k < n; ++k) {
-      sweep_key key;
-      if (!r.get_bytes(key.data(), key.size())) return fail();
+      v6_key src;
+      std::uint8_t port_high = 0, port_low = 0;
+      if (!r.get_bytes(src.data(), src.size()) || !r.get(port_high) || !r.get(port_low))
+        return fail();
+      const sweep_key key =
+          make_key(ip_address::from_v6(src), static_cast<std::uint16_t>(port_high << 8 | port_low));
       bool inserted = false;
       sweep_key_state& s = b.keys.find_or_insert(key, inserted).state;
       if (!inserted) return fail();  // a key twice: corrupt
       ++keys_;
       std::uint32_t first = 0, last = 0, events = 0, ndst = 0;
       std::uint8_t flags = 0, protocols = 0, nlabels = 0;
-      if (!r.get(first) || !r.get(last) || !r.get(events) || !r.get(flags) ||
-          !r.get(protocols) || !r.get(ndst) || first > last ||
-          static_cast<timestamp_us>(last) >= cfg_.bin_width || ndst > events)
+      if (!r.get(first) || !r.get(last) || !r.get(events) || !r.get(flags) || !r.get(protocols) ||
+          !r.get(ndst) || first > last || static_cast<timestamp_us>(last) >= cfg_.bin_width ||
+          ndst > events)
         return fail();
       s.first_offset = first;
       s.last_offset = last;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,24 +18,51 @@
 namespace portscand {
 
 // The distinct destination addresses of one sweep key, exactly (the sweep rule counts
-// them): one inline, a hash set beyond. 24 bytes.
-class destination_set {
+// them), in 12 bytes: one IPv4 address inline (almost every key: a benign source talks to
+// one server per port), a hash set of all of them beyond (or for an IPv6 address).
+// Not thread-safe: owned by one shard. Packed like key_state's members.
+class __attribute__((packed)) destination_set {
  public:
+  destination_set() noexcept { u_.heap = nullptr; }
+  ~destination_set() { release(); }
+  destination_set(const destination_set&) = delete;
+  destination_set& operator=(const destination_set&) = delete;
+  destination_set(destination_set&& o) noexcept : size_(o.size_) {
+    std::memcpy(&u_, &o.u_, sizeof u_);
+    o.size_ = 0;
+  }
+  destination_set& operator=(destination_set&& o) noexcept {
+    if (this != &o) {
+      release();
+      std::memcpy(&u_, &o.u_, sizeof u_);
+      size_ = o.size_;
+      o.size_ = 0;
+    }
+    return *this;
+  }
+
   // True when `a` was not in the set.
   bool insert(const v6_key& a);
-  std::uint32_t size() const noexcept { return size_; }
+  std::uint32_t size() const noexcept { return size_ & ~on_heap; }
   // Every address, in no particular order (checkpoints).
   void list(std::vector<v6_key>& out) const;
   std::size_t heap_bytes() const noexcept;
 
  private:
-  std::unique_ptr<std::unordered_set<v6_key, v6_key_hash>> more_;  // all of them, once 2+
-  v6_key first_{};
+  using set = std::unordered_set<v6_key, v6_key_hash>;
+  static constexpr std::uint32_t on_heap = 1u << 31;  // in size_: u_.heap holds them all
+  void release() noexcept;
+
+  union {
+    std::uint32_t v4;  // host order, the one address (size 1, not on the heap)
+    set* heap;
+  } u_;
   std::uint32_t size_ = 0;
 };
 
-// Everything the port-sweep rule and its alert need of one (source, destination port, bin).
-struct sweep_key_state {
+// Everything the port-sweep rule and its alert need of one (source, destination port,
+// bin): 44 bytes, packed as key_state.
+struct __attribute__((packed, aligned(4))) sweep_key_state {
   destination_set destinations;
   label_set labels;
   std::uint32_t first_offset = 0;  // first_seen - bin start, microseconds
@@ -45,14 +73,22 @@ struct sweep_key_state {
   key_evidence evidence;  // outcome counts and the smallest targets (read with `events`)
 };
 
-// A sweep key: the 16-byte source, then the destination port (big-endian).
-using sweep_key = std::array<std::uint8_t, 18>;
+// A sweep key: the 16-byte source as two words (compared inline) and the destination port;
+// 18 bytes, so that a table entry with its state is 64.
+struct __attribute__((packed, aligned(2))) sweep_key {
+  std::uint64_t high = 0, low = 0;
+  std::uint16_t port = 0;
+  bool operator==(const sweep_key& o) const noexcept {
+    return low == o.low && high == o.high && port == o.port;
+  }
+};
 struct sweep_key_hash {
+  static constexpr bool tag_slots = true;  // key_table: 64-bit slots with a hash tag
   std::size_t operator()(const sweep_key& k) const noexcept {
-    v6_key src;
-    std::memcpy(src.data(), k.data(), 16);
-    const std::size_t port = std::size_t{k[16]} << 8 | k[17];
-    return v6_key_hash{}(src) ^ (port * 0x9e3779b97f4a7c15ULL);
+    std::uint64_t h = (k.high ^ (k.low * 0xc2b2ae3d27d4eb4fULL)) + k.port;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return static_cast<std::size_t>(h ^ (h >> 31));
   }
 };
 
@@ -85,9 +121,12 @@ class sweep_state {
   // already-evaluated bin (re-opened it).
   bool add(const network_session& r, timestamp_us start, std::int64_t source_offset);
 
+  // Cache hints for a coming add(r) in the bin of the last record (shard_state::add_batch):
+  // its index slot (`entry` false) or, once that is cached, its entry.
+  void prefetch(const network_session& r, bool entry) const noexcept;
+
   // As shard_state::evaluate_closed, over the sweep keys.
-  std::size_t evaluate_closed(timestamp_us close_before,
-                              const std::function<void(sweep_view)>& fn);
+  std::size_t evaluate_closed(timestamp_us close_before, const std::function<void(sweep_view)>& fn);
   // Frees evaluated bins that end at or before `horizon`. Returns how many.
   std::size_t free_before(timestamp_us horizon);
   // The bins held with the smallest source offset that added to each.

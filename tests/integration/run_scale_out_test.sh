@@ -7,7 +7,9 @@
 #   run_scale_out_test.sh PORTSCAND GEN_WORKLOAD MOCK_BROKER SCENARIO
 #
 # The input topic has 8 partitions filled round robin (as a SIEM topic is: no key), so every
-# scan is spread over every partition and every instance. The by-source topic is created by
+# scan is spread over every partition and every instance. Both built-in rules run (README
+# "Port sweeps and several rules"): the workload has planted sweeps too, and the sweep keys
+# move with their partitions as the vertical keys do. The by-source topic is created by
 # the harness (see below). Scenarios:
 #   spread   3 instances read the whole workload, with early alerts on (README "Early
 #            alerts"): each alert comes with one early alert, whose evidence is part of its
@@ -60,9 +62,11 @@ for _ in $(seq 100); do [ -s "$work/broker.out" ] && break; sleep 0.1; done
 bootstrap=$(head -1 "$work/broker.out")
 [ -n "$bootstrap" ] || fail "the mock broker printed no bootstrap address"
 
-"$gen" --events 40000 --sources 6000 --scans 24 --seed 41 --duration-min 60 --bad-lines 10 \
+"$gen" --events 40000 --sources 6000 --scans 24 --sweeps 6 --seed 41 --duration-min 60 --bad-lines 10 \
   --manifest "$work/manifest.json" >"$work/workload.jsonl" || fail "gen_workload failed"
-node "$oracle/oracle.mjs" "$work/workload.jsonl" >"$work/expected.jsonl" || fail "the oracle failed"
+node "$oracle/oracle.mjs" --sweep-threshold 50 "$work/workload.jsonl" >"$work/expected.jsonl" ||
+  fail "the oracle failed"
+grep -q '"DstPortNumber"' "$work/expected.jsonl" || fail "the oracle expects no sweep alert: nothing proved for the sweep rule"
 expected=$(wc -l <"$work/expected.jsonl")
 [ "$expected" -gt 10 ] || fail "the oracle expects only $expected alerts: the workload is too small to prove anything"
 lines=$(wc -l <"$work/workload.jsonl")
@@ -89,6 +93,7 @@ input_count() {
 for i in 1 2 3 4; do
   cat >"$work/portscand-$i.yaml" <<YAML
 mode: default
+rules: [builtin:port-scan, builtin:port-sweep]
 evaluation: {schedule: on_close, allowed_lateness: 10m, idle_timeout: 15s}
 shards: 2
 state_dir: $work/state-$i
@@ -247,9 +252,15 @@ if [ "$scenario" = spread ]; then
       const f = finals.get(e.final_alert_id);
       if (!f) { bad.push(`early ${e.alert_id}: no final alert ${e.final_alert_id}`); continue; }
       finals.delete(e.final_alert_id);
-      const listed = f.AttemptedPortsCount === f.AttemptedPorts.length;  // else the first 100
-      if (e.AttemptedPortsCount !== 51 || e.TimeGenerated !== f.TimeGenerated ||
-          (listed && !e.AttemptedPorts.every((p) => f.AttemptedPorts.includes(p))) ||
+      // A scan crosses at 51 ports, a sweep at 51 addresses of its port.
+      const sweep = f.DstPortNumber !== undefined;
+      const listed = sweep ? !f.targets_truncated : f.AttemptedPortsCount === f.AttemptedPorts.length;
+      const addresses = (x) => x.targets.map((t) => t.address);
+      if ((sweep ? e.TargetCount !== 51 || e.DstPortNumber !== f.DstPortNumber
+                 : e.AttemptedPortsCount !== 51) ||
+          e.TimeGenerated !== f.TimeGenerated ||
+          (listed && !sweep && !e.AttemptedPorts.every((p) => f.AttemptedPorts.includes(p))) ||
+          (listed && sweep && !addresses(e).every((a) => addresses(f).includes(a))) ||
           e.event_count > f.event_count || Date.parse(e.last_seen) > Date.parse(f.last_seen) ||
           Date.parse(e.first_seen) < Date.parse(f.first_seen))
         bad.push(`early ${e.alert_id} is not a part of ${f.alert_id}`);

@@ -118,8 +118,7 @@ TEST(SweepRule, SuppressionDecidesPortsInOrderAndEachRuleHasItsOwnHistory) {
     ASSERT_EQ(sweeps.size(), 1u) << port_3389_first;
     EXPECT_EQ(sweeps[0].swept_port, 445);  // the smaller port; 3389 suppressed
     EXPECT_EQ(ev.stats().suppressed, 1u);
-    EXPECT_EQ(sweeps[0].incident_id,
-              make_incident_id(sweep_rule.metadata->id, "203.0.113.7", t0));
+    EXPECT_EQ(sweeps[0].incident_id, make_incident_id(sweep_rule.metadata->id, "203.0.113.7", t0));
     EXPECT_NE(sweeps[0].incident_id, scans[0].incident_id);
   }
 }
@@ -171,7 +170,8 @@ TEST(SweepRule, AnEarlyAlertAtTheCrossingNamesTheFinalAlert) {
   ASSERT_EQ(early.size(), 1u);
   EXPECT_TRUE(early[0].early);
   EXPECT_EQ(early[0].target_count, 51u);  // the evidence up to the crossing record
-  // python3 -c "... '842a5b8e-315e-42ef-bb51-ef4a30b32fce|203.0.113.7|2026-01-15T10:05:00Z|445|early'"
+  // python3 -c "...
+  // '842a5b8e-315e-42ef-bb51-ef4a30b32fce|203.0.113.7|2026-01-15T10:05:00Z|445|early'"
   EXPECT_EQ(early[0].alert_id, "81ad97f8-bdaf-54c7-9d6c-be9a490b9fe6");
   EXPECT_EQ(early[0].final_alert_id, "b971cbc3-61cf-5bef-95cc-3c85d2e89300");
   std::vector<alert> final_alerts;
@@ -217,7 +217,8 @@ TEST(RuleSet, BuiltInNamesAndARuleFileOfKindSweep) {
 }
 
 TEST(RuleSet, RefusesTwoOfAKindRulesThatDifferInBinAndBadKinds) {
-  auto r = load_rules(with_rules({"builtin:port-sweep", fixtures + "/rules/portscand-sweep-rule.yaml"}));
+  auto r =
+      load_rules(with_rules({"builtin:port-sweep", fixtures + "/rules/portscand-sweep-rule.yaml"}));
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_EQ(r.problems[0].path, "rules[1]");
   EXPECT_NE(r.problems[0].message.find("at most one rule of each kind"), std::string::npos);

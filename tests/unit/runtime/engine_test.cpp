@@ -760,5 +760,46 @@ exclusions:
   eng.stop();
 }
 
+// A reload (set_rules) takes the sweep rule's new threshold from the next evaluation, the
+// window state kept: a 60-address sweep counted before the reload does not alert at 80.
+TEST(EngineRules, AReloadedSweepThresholdAppliesToTheOpenBins) {
+  const auto loaded = load_rules(load_config_text("rules: [builtin:port-sweep]\n", {}).cfg);
+  ASSERT_TRUE(loaded.problems.empty());
+  manual_clock clk(at("2026-01-15T12:00:00Z"));
+  collecting_sink sink;
+  metrics_registry metrics;
+  engine_options o;
+  o.shards = 1;
+  o.window.retention = 70 * us_per_minute;
+  engine eng(o, std::make_shared<const rule_set>(loaded.rules), clk, sink, metrics);
+  auto d = eng.make_dispatcher("test");
+  parse_context ctx;
+  const timestamp_us bin = at("2026-01-15T10:05:00Z");
+  const auto sweep = [&](const char* src, timestamp_us start) {
+    for (int h = 1; h <= 60; ++h) {
+      network_session r;
+      r.src = *ip_address::parse(src);
+      r.time = start + h * us_per_second;
+      r.has_time = true;
+      r.dst_port = 3389;
+      r.dst = *ip_address::parse("198.19.0." + std::to_string(h));
+      r.has_dst = true;
+      d->begin_unit(ctx, nullptr);
+      d->record(r);
+    }
+    d->flush();
+  };
+  sweep("203.0.113.7", bin);
+  rule_definition raised = *loaded.rules.sweep;
+  raised.threshold = 80;
+  eng.set_rules(std::make_shared<const rule_set>(
+      rule_set{nullptr, std::make_shared<const rule_definition>(raised)}));
+  sweep("203.0.113.8", bin + 5 * us_per_minute);
+  eng.advance(INT64_MAX, INT64_MAX).wait();
+  std::lock_guard lock(sink.mu);
+  EXPECT_TRUE(sink.got.empty());       // neither sweep has more than 80 addresses
+  EXPECT_EQ(eng.snapshot().keys, 2u);  // both keys were kept through the reload
+}
+
 }  // namespace
 }  // namespace portscand

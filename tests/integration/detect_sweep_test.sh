@@ -10,7 +10,8 @@
 #      --sweep-threshold 50: every field, the order (bin, source, the scan alert, then the
 #      sweep alerts by port), and the planted cases again;
 #   3. a portscand rule file of kind sweep with threshold 80 equals --sweep-threshold 80;
-#   4. suppression of 90 minutes equals the oracle's post-filter, per rule and source.
+#   4. suppression of 90 minutes equals the oracle's post-filter, per rule and source;
+#   5. IPv6 /64 prefixes and exclusions (a source block, a port) equal the oracle's.
 #
 # Fails, never skips, when anything it needs is missing. Keeps its work directory when it
 # fails (the path is printed), removes it when it passes.
@@ -127,6 +128,23 @@ node -e '
   failed "suppression: the oracle does not suppress per rule and source as designed"
 check suppression_90m 'rules: [builtin:port-scan, builtin:port-sweep]
 suppression: {duration: 90m}' --sweep-threshold 50 --suppression 5400
+
+# --- 5. IPv6 prefixes and exclusions apply to the sweep rule as to the scan rule: sources
+# per /64, a block of sweepers and one port taken out of the count.
+cat >"$work/exclusions.json" <<'JSON'
+[{"name": "sweepers", "sources": ["203.0.113.128/28"]}, {"name": "telnet", "ports": [23]}]
+JSON
+if check prefix_exclusions 'rules: [builtin:port-scan, builtin:port-sweep]
+ipv6_prefix: 64
+exclusions:
+  - {name: sweepers, reason: known scanners, sources: [203.0.113.128/28]}
+  - {name: telnet, reason: honeypot noise, ports: [23]}' --sweep-threshold 50 --ipv6-prefix 64 \
+  --exclusions "$work/exclusions.json"; then
+  cmp -s "$work/sweep50.oracle.jsonl" "$work/prefix_exclusions.oracle.jsonl" &&
+    failed "prefix_exclusions: the options change nothing on this workload (nothing proved)"
+  grep -q '"DstPortNumber":23,' "$work/prefix_exclusions.replay.jsonl" &&
+    failed "prefix_exclusions: a sweep of the excluded port 23 alerted"
+fi
 
 if [ "$failures" -eq 0 ]; then
   rm -rf "$work"

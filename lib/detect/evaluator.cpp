@@ -67,63 +67,57 @@ std::size_t evaluator::evaluate_sliding(shard_state& state, const rule_definitio
   return n;
 }
 
-alert evaluator::key_alert(const rule_definition& rule, key_view k, unsigned key_bits,
-                           timestamp_us now) {
-  const key_state& s = k.state;
-  alert a;
-  a.src = k.src;
-  a.src_prefix = static_cast<std::uint8_t>(key_bits);
-  a.bin_start = k.bin_start;
-  a.bin_end = k.bin_start + rule.bin_width;
-  a.ports_count = s.ports.size();
-  s.ports.first(rule.max_ports, a.ports);
-  s.labels.first(rule.max_labels, labels_, a.reported_by);
-  a.first_seen = k.bin_start + s.first_offset;
-  a.last_seen = k.bin_start + s.last_offset;
+namespace {
+// The fields every key's alert takes from its state alike (key_state, sweep_key_state).
+template <typename State>
+void from_key(alert& a, const State& s, const rule_definition& rule, const label_table& labels,
+              std::vector<target_set::target>& scratch) {
+  s.labels.first(rule.max_labels, labels, a.reported_by);
+  a.first_seen = a.bin_start + s.first_offset;
+  a.last_seen = a.bin_start + s.last_offset;
   a.event_count = s.events;
-  a.detected_at = now;
   a.rule = rule.metadata;
-  a.alert_id = make_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
   a.has_targets = true;
-  s.evidence.targets(s.events, targets_);
-  a.targets.reserve(targets_.size());
-  for (const auto& t : targets_)
+  s.evidence.targets(s.events, scratch);
+  a.targets.reserve(scratch.size());
+  for (const auto& t : scratch)
     a.targets.push_back(alert_target{ip_address::from_v6(t.address), t.count});
   a.targets_truncated = s.evidence.truncated();
   a.protocols = s.protocols;
   const outcome_counts outcomes = s.evidence.outcomes(s.events);
   a.outcomes = alert_outcomes{outcomes.allowed, outcomes.denied, outcomes.dropped};
+}
+}  // namespace
+
+alert evaluator::key_alert(const rule_definition& rule, key_view k, unsigned key_bits,
+                           timestamp_us now) {
+  alert a;
+  a.src = k.src;
+  a.src_prefix = static_cast<std::uint8_t>(key_bits);
+  a.bin_start = k.bin_start;
+  a.bin_end = k.bin_start + rule.bin_width;
+  a.detected_at = now;
+  a.ports_count = k.state.ports.size();
+  k.state.ports.first(rule.max_ports, a.ports);
+  from_key(a, k.state, rule, labels_, targets_);
+  a.alert_id = make_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
   return a;
 }
 
 alert evaluator::sweep_alert(const rule_definition& rule, sweep_view k, unsigned key_bits,
                              timestamp_us now) {
-  const sweep_key_state& s = k.state;
   alert a;
   a.src = k.src;
   a.src_prefix = static_cast<std::uint8_t>(key_bits);
   a.bin_start = k.bin_start;
   a.bin_end = k.bin_start + rule.bin_width;
+  a.detected_at = now;
   a.swept_port = k.port;
-  a.target_count = s.destinations.size();
+  a.target_count = k.state.destinations.size();
   a.ports_count = 1;
   a.ports = {k.port};
-  s.labels.first(rule.max_labels, labels_, a.reported_by);
-  a.first_seen = k.bin_start + s.first_offset;
-  a.last_seen = k.bin_start + s.last_offset;
-  a.event_count = s.events;
-  a.detected_at = now;
-  a.rule = rule.metadata;
+  from_key(a, k.state, rule, labels_, targets_);
   a.alert_id = make_sweep_alert_id(rule.metadata->id, a.source_text(), a.bin_start, k.port);
-  a.has_targets = true;
-  s.evidence.targets(s.events, targets_);
-  a.targets.reserve(targets_.size());
-  for (const auto& t : targets_)
-    a.targets.push_back(alert_target{ip_address::from_v6(t.address), t.count});
-  a.targets_truncated = s.evidence.truncated();
-  a.protocols = s.protocols;
-  const outcome_counts outcomes = s.evidence.outcomes(s.events);
-  a.outcomes = alert_outcomes{outcomes.allowed, outcomes.denied, outcomes.dropped};
   return a;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -32,6 +33,26 @@ struct __attribute__((packed, aligned(4))) key_state {
   std::uint8_t protocols = 0;  // protocol_bit()s of the records seen
   key_evidence evidence;       // outcome counts and targets (read with `events`)
 };
+
+// What every key counts of a record, whatever its rule (key_state, sweep_key_state): first
+// and last seen, the event count (saturating), the label, the protocol and the case
+// evidence. The rule's own distinct set (ports, addresses) is the caller's.
+template <typename State>
+void count_record(State& s, bool inserted, const network_session& r, timestamp_us bin_start,
+                  const label_table& labels, std::uint32_t max_targets) {
+  const auto offset = static_cast<std::uint32_t>(r.time - bin_start);
+  if (inserted) {
+    s.first_offset = s.last_offset = offset;
+  } else {
+    s.first_offset = std::min(s.first_offset, offset);
+    s.last_offset = std::max(s.last_offset, offset);
+  }
+  const std::uint32_t prior = s.events;
+  if (s.events != UINT32_MAX) ++s.events;
+  s.labels.insert(r.reported_by, labels);
+  s.protocols |= protocol_bit(r.protocol);
+  s.evidence.add(r, prior, max_targets);
+}
 
 // Dense, chunked storage of (key, state) plus an open-addressing index (linear probing)
 // whose slots hold the entry's number. For 32-bit keys (IPv4) a slot also holds the key

@@ -106,20 +106,9 @@ void shard_state::prefetch(const network_session& r, bool entry) const noexcept 
 
 void shard_state::touch(bin& b, key_state& s, bool inserted, const network_session& r,
                         timestamp_us bin_start) {
-  const auto offset = static_cast<std::uint32_t>(r.time - bin_start);
-  if (inserted) {
-    ++keys_;
-    s.first_offset = s.last_offset = offset;
-  } else {
-    s.first_offset = std::min(s.first_offset, offset);
-    s.last_offset = std::max(s.last_offset, offset);
-  }
-  const std::uint32_t prior = s.events;
-  if (s.events != UINT32_MAX) ++s.events;
+  if (inserted) ++keys_;
+  count_record(s, inserted, r, bin_start, labels_, config_.max_targets);
   const bool new_port = r.has_port() && s.ports.insert(static_cast<std::uint16_t>(r.dst_port));
-  s.labels.insert(r.reported_by, labels_);
-  s.protocols |= protocol_bit(r.protocol);
-  s.evidence.add(r, prior, config_.max_targets);
   if (b.evaluated) {
     ++stats_.reopened;
     s.flags |= key_state::dirty;

@@ -116,20 +116,9 @@ bool sweep_state::add(const network_session& r, timestamp_us start, std::int64_t
   auto& e =
       b.keys.find_or_insert(make_key(r.src, static_cast<std::uint16_t>(r.dst_port)), inserted);
   sweep_key_state& s = e.state;
-  const auto offset = static_cast<std::uint32_t>(r.time - start);
-  if (inserted) {
-    ++keys_;
-    s.first_offset = s.last_offset = offset;
-  } else {
-    s.first_offset = std::min(s.first_offset, offset);
-    s.last_offset = std::max(s.last_offset, offset);
-  }
-  const std::uint32_t prior = s.events;
-  if (s.events != UINT32_MAX) ++s.events;
+  if (inserted) ++keys_;
+  count_record(s, inserted, r, start, labels_, cfg_.max_targets);
   const bool new_destination = r.has_dst && s.destinations.insert(r.dst.bytes());
-  s.labels.insert(r.reported_by, labels_);
-  s.protocols |= protocol_bit(r.protocol);
-  s.evidence.add(r, prior, cfg_.max_targets);
   bool reopened = false;
   if (b.evaluated) {
     reopened = true;

@@ -66,8 +66,10 @@ engine::engine(engine_options opt, const std::shared_ptr<const rule_set>& rules,
     watch_crossings(*s, s->state);
     s->eval.set_ipv6_prefix(opt_.ipv6_prefix);
     const metric_labels shard_label{{"shard", std::to_string(i)}};
-    s->keys_gauge = &metrics_.get_gauge("portscand_tracked_keys",
-                                        "Tracked (source, bin) keys per shard.", shard_label);
+    s->keys_gauge = &metrics_.get_gauge(
+        "portscand_tracked_keys",
+        "Tracked keys per shard: (source, bin), and (source, port, bin) of the sweep rule.",
+        shard_label);
     s->bytes_gauge =
         &metrics_.get_gauge("portscand_state_bytes", "Window state bytes per shard.", shard_label);
     s->shed_counter = &metrics_.get_counter(

@@ -226,7 +226,11 @@ case "$scenario" in
     wait_for_alerts 240 || fail "only $(alerts_so_far) of $expected alerts after the churn"
     stop_all
     # A record forwarded twice (read again after the kill) may raise event_count: allowed.
-    compare_args=(--ignore event_count)
+    # A new owner rebuilds incidents from what it re-reads (README "Incidents"): a sweeper
+    # alerting in bins an hour apart may get a new incident id where the first owner had
+    # freed the incident's first bin (the wall clock closes this old workload's bins when
+    # the inputs idle); the alert id and evidence stay.
+    compare_args=(--ignore event_count --ignore incident_id)
     ;;
   *) die "unknown scenario $scenario" ;;
 esac

@@ -134,4 +134,39 @@ std::size_t key_evidence::heap_bytes() const noexcept {
   return (kind_ & on_heap) ? sizeof(detail) + u_.heap->targets.heap_bytes() : 0;
 }
 
+void key_evidence::write(binary_writer& w, std::uint32_t events,
+                         std::vector<target_set::target>& scratch) const {
+  const outcome_counts counts = outcomes(events);
+  w.put<std::uint32_t>(counts.allowed);
+  w.put<std::uint32_t>(counts.denied);
+  w.put<std::uint32_t>(counts.dropped);
+  targets(events, scratch);
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(truncated() ? 1 : 0));
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(scratch.size()));
+  for (const auto& t : scratch) {
+    w.put_bytes(t.address.data(), t.address.size());
+    w.put<std::uint32_t>(t.count);
+  }
+}
+
+bool key_evidence::read(binary_reader& r, std::uint32_t events, std::uint32_t max_targets,
+                        std::vector<target_set::target>& scratch) {
+  std::uint8_t truncated = 0, ntargets = 0;
+  outcome_counts counts;
+  if (!r.get(counts.allowed) || !r.get(counts.denied) || !r.get(counts.dropped) ||
+      !r.get(truncated) || truncated > 1 || !r.get(ntargets))
+    return false;
+  scratch.clear();
+  for (std::uint8_t k = 0; k < ntargets; ++k) {
+    target_set::target t{};
+    // Ascending and distinct, as written.
+    if (!r.get_bytes(t.address.data(), t.address.size()) || !r.get(t.count) ||
+        (k != 0 && std::memcmp(scratch.back().address.data(), t.address.data(), 16) >= 0))
+      return false;
+    scratch.push_back(t);
+  }
+  restore(events, counts, scratch, truncated != 0, max_targets);
+  return true;
+}
+
 }  // namespace portscand

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/binary_io.hpp"
 #include "event/network_session.hpp"
 #include "window/target_set.hpp"
 
@@ -53,6 +54,14 @@ class __attribute__((packed)) key_evidence {
   void restore(std::uint32_t events, const outcome_counts& counts,
                const std::vector<target_set::target>& targets, bool truncated,
                std::uint32_t max_targets);
+
+  // Checkpoint encoding of what restore() takes (lib/window/README.md): the outcome counts,
+  // the truncated flag and the targets, ascending. `scratch` is reused between keys. read()
+  // refuses targets out of order or repeated, and restores with `max_targets`.
+  void write(binary_writer& w, std::uint32_t events,
+             std::vector<target_set::target>& scratch) const;
+  bool read(binary_reader& r, std::uint32_t events, std::uint32_t max_targets,
+            std::vector<target_set::target>& scratch);
 
   outcome_counts outcomes(std::uint32_t events) const noexcept;
   // The kept targets, ascending by address.

@@ -368,17 +368,7 @@ void write_table(binary_writer& w, const Table& t,
     w.put<std::uint8_t>(static_cast<std::uint8_t>(ids.size()));
     for (auto id : ids) w.put<std::uint32_t>(dict.at(id));
     w.put<std::uint8_t>(s.protocols);
-    const outcome_counts outcomes = s.evidence.outcomes(s.events);
-    w.put<std::uint32_t>(outcomes.allowed);
-    w.put<std::uint32_t>(outcomes.denied);
-    w.put<std::uint32_t>(outcomes.dropped);
-    s.evidence.targets(s.events, targets);
-    w.put<std::uint8_t>(static_cast<std::uint8_t>(s.evidence.truncated() ? 1 : 0));
-    w.put<std::uint8_t>(static_cast<std::uint8_t>(targets.size()));
-    for (const auto& t : targets) {
-      w.put_bytes(t.address.data(), t.address.size());
-      w.put<std::uint32_t>(t.count);
-    }
+    s.evidence.write(w, s.events, targets);
   }
 }
 
@@ -496,22 +486,10 @@ bool shard_state::deserialize(std::string_view in, label_table& labels) {
         s.labels.insert(dict[idx], labels_);
       }
       if (version >= state_version_3) {
-        std::uint8_t protocols = 0, truncated = 0, ntargets = 0;
-        outcome_counts outcomes;
-        if (!r.get(protocols) || !r.get(outcomes.allowed) || !r.get(outcomes.denied) ||
-            !r.get(outcomes.dropped) || !r.get(truncated) || truncated > 1 || !r.get(ntargets))
+        std::uint8_t protocols = 0;
+        if (!r.get(protocols) || !s.evidence.read(r, events, config_.max_targets, targets))
           return false;
         s.protocols = protocols;
-        targets.clear();
-        for (std::uint8_t k = 0; k < ntargets; ++k) {
-          target_set::target t{};
-          // Ascending and distinct, as written.
-          if (!r.get_bytes(t.address.data(), t.address.size()) || !r.get(t.count) ||
-              (k != 0 && std::memcmp(targets.back().address.data(), t.address.data(), 16) >= 0))
-            return false;
-          targets.push_back(t);
-        }
-        s.evidence.restore(events, outcomes, targets, truncated != 0, config_.max_targets);
       }
       ++keys_;
     }

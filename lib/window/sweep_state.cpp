@@ -300,17 +300,7 @@ void sweep_state::serialize(binary_writer& w) const {
       s.labels.ids(ids);
       w.put<std::uint8_t>(static_cast<std::uint8_t>(ids.size()));
       for (auto id : ids) w.put<std::uint32_t>(dict.at(id));
-      const outcome_counts outcomes = s.evidence.outcomes(s.events);
-      w.put<std::uint32_t>(outcomes.allowed);
-      w.put<std::uint32_t>(outcomes.denied);
-      w.put<std::uint32_t>(outcomes.dropped);
-      s.evidence.targets(s.events, targets);
-      w.put<std::uint8_t>(static_cast<std::uint8_t>(s.evidence.truncated() ? 1 : 0));
-      w.put<std::uint8_t>(static_cast<std::uint8_t>(targets.size()));
-      for (const auto& t : targets) {
-        w.put_bytes(t.address.data(), t.address.size());
-        w.put<std::uint32_t>(t.count);
-      }
+      s.evidence.write(w, s.events, targets);
     }
   }
 }
@@ -374,20 +364,7 @@ bool sweep_state::deserialize(binary_reader& r, label_table& labels) {
         if (!r.get(idx) || idx >= dict.size()) return fail();
         s.labels.insert(dict[idx], labels_);
       }
-      std::uint8_t truncated = 0, ntargets = 0;
-      outcome_counts outcomes;
-      if (!r.get(outcomes.allowed) || !r.get(outcomes.denied) || !r.get(outcomes.dropped) ||
-          !r.get(truncated) || truncated > 1 || !r.get(ntargets))
-        return fail();
-      targets.clear();
-      for (std::uint8_t t = 0; t < ntargets; ++t) {
-        target_set::target x{};
-        if (!r.get_bytes(x.address.data(), x.address.size()) || !r.get(x.count) ||
-            (t != 0 && std::memcmp(targets.back().address.data(), x.address.data(), 16) >= 0))
-          return fail();
-        targets.push_back(x);
-      }
-      s.evidence.restore(events, outcomes, targets, truncated != 0, cfg_.max_targets);
+      if (!s.evidence.read(r, events, cfg_.max_targets, targets)) return fail();
     }
   }
   return true;

@@ -70,8 +70,14 @@ std::size_t evaluator::evaluate_sliding(shard_state& state, const rule_definitio
 namespace {
 // The fields every key's alert takes from its state alike (key_state, sweep_key_state).
 template <typename State>
-void from_key(alert& a, const State& s, const rule_definition& rule, const label_table& labels,
-              std::vector<target_set::target>& scratch) {
+void from_key(alert& a, const ip_address& src, timestamp_us bin_start, unsigned key_bits,
+              timestamp_us now, const State& s, const rule_definition& rule,
+              const label_table& labels, std::vector<target_set::target>& scratch) {
+  a.src = src;
+  a.src_prefix = static_cast<std::uint8_t>(key_bits);
+  a.bin_start = bin_start;
+  a.bin_end = bin_start + rule.bin_width;
+  a.detected_at = now;
   s.labels.first(rule.max_labels, labels, a.reported_by);
   a.first_seen = a.bin_start + s.first_offset;
   a.last_seen = a.bin_start + s.last_offset;
@@ -92,14 +98,9 @@ void from_key(alert& a, const State& s, const rule_definition& rule, const label
 alert evaluator::key_alert(const rule_definition& rule, key_view k, unsigned key_bits,
                            timestamp_us now) {
   alert a;
-  a.src = k.src;
-  a.src_prefix = static_cast<std::uint8_t>(key_bits);
-  a.bin_start = k.bin_start;
-  a.bin_end = k.bin_start + rule.bin_width;
-  a.detected_at = now;
   a.ports_count = k.state.ports.size();
   k.state.ports.first(rule.max_ports, a.ports);
-  from_key(a, k.state, rule, labels_, targets_);
+  from_key(a, k.src, k.bin_start, key_bits, now, k.state, rule, labels_, targets_);
   a.alert_id = make_alert_id(rule.metadata->id, a.source_text(), a.bin_start);
   return a;
 }
@@ -107,16 +108,11 @@ alert evaluator::key_alert(const rule_definition& rule, key_view k, unsigned key
 alert evaluator::sweep_alert(const rule_definition& rule, sweep_view k, unsigned key_bits,
                              timestamp_us now) {
   alert a;
-  a.src = k.src;
-  a.src_prefix = static_cast<std::uint8_t>(key_bits);
-  a.bin_start = k.bin_start;
-  a.bin_end = k.bin_start + rule.bin_width;
-  a.detected_at = now;
   a.swept_port = k.port;
   a.target_count = k.state.destinations.size();
   a.ports_count = 1;
   a.ports = {k.port};
-  from_key(a, k.state, rule, labels_, targets_);
+  from_key(a, k.src, k.bin_start, key_bits, now, k.state, rule, labels_, targets_);
   a.alert_id = make_sweep_alert_id(rule.metadata->id, a.source_text(), a.bin_start, k.port);
   return a;
 }
@@ -176,18 +172,23 @@ void evaluator::finish_early(const rule_definition& rule, alert& a, std::string 
   ++stats_.early_sent;
 }
 
+bool evaluator::announce_early(const rule_definition& rule, const ip_address& src,
+                               timestamp_us bin_start, bool send) {
+  if (excluded(rule, src, bin_start, send ? &stats_.early_excluded : nullptr)) return false;
+  if (suppress_early(rule, src, bin_start)) {
+    if (send) ++stats_.early_suppressed;
+    return false;
+  }
+  if (!send) {  // announced before: only the history that depends on it
+    note_early_incident(rule, src, bin_start);
+    return false;
+  }
+  return true;
+}
+
 bool evaluator::early(const rule_definition& rule, key_view k, timestamp_us now,
                       std::vector<alert>* out) {
-  if (excluded(rule, k.src, k.bin_start, out != nullptr ? &stats_.early_excluded : nullptr))
-    return false;
-  if (suppress_early(rule, k.src, k.bin_start)) {
-    if (out != nullptr) ++stats_.early_suppressed;
-    return false;
-  }
-  if (out == nullptr) {  // announced before: only the history that depends on it
-    note_early_incident(rule, k.src, k.bin_start);
-    return false;
-  }
+  if (!announce_early(rule, k.src, k.bin_start, out != nullptr)) return false;
   alert a = key_alert(rule, k, key_bits(k.src), now);
   finish_early(rule, a, make_early_alert_id(rule.metadata->id, a.source_text(), a.bin_start));
   out->push_back(std::move(a));
@@ -196,16 +197,7 @@ bool evaluator::early(const rule_definition& rule, key_view k, timestamp_us now,
 
 bool evaluator::early(const rule_definition& rule, sweep_view k, timestamp_us now,
                       std::vector<alert>* out) {
-  if (excluded(rule, k.src, k.bin_start, out != nullptr ? &stats_.early_excluded : nullptr))
-    return false;
-  if (suppress_early(rule, k.src, k.bin_start)) {
-    if (out != nullptr) ++stats_.early_suppressed;
-    return false;
-  }
-  if (out == nullptr) {
-    note_early_incident(rule, k.src, k.bin_start);
-    return false;
-  }
+  if (!announce_early(rule, k.src, k.bin_start, out != nullptr)) return false;
   alert a = sweep_alert(rule, k, key_bits(k.src), now);
   finish_early(rule, a,
                kind_alert_id(rule.metadata->id, a.source_text(), a.bin_start,

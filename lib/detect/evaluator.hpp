@@ -113,6 +113,11 @@ class evaluator {
   // The final alert's suppression decision for a key: true = suppressed (counted), else
   // its bin is noted as the source's latest alert.
   bool suppress(const rule_definition& rule, const ip_address& src, timestamp_us bin_start);
+  // Whether a crossing of (src, bin_start) is to be sent as an early alert: not when an
+  // exclusion or suppression holds it back (counted when `send`); without `send` (met
+  // again in a re-read) only the history is kept. The shared part of both early()s.
+  bool announce_early(const rule_definition& rule, const ip_address& src, timestamp_us bin_start,
+                      bool send);
   // The early alert's suppression decision (see early()); notes the early alert if not.
   bool suppress_early(const rule_definition& rule, const ip_address& src, timestamp_us bin_start);
   // Completes an early alert built as the final one would be (id, final id, incident).

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -80,7 +81,7 @@ const char* const replay_help =
 const char* const parse_help =
     "Usage: portscand parse [--config FILE [--input NAME]] [--mode default|sentinel]\n"
     "                       [--format NAME|auto] [--timezone ZONE] [--envelope SPEC]\n"
-    "                       FILE... | -\n"
+    "                       [--received TIME] FILE... | -\n"
     "\n"
     "Reads records as the file input does (lines, or JSON documents spanning lines) and\n"
     "prints what the parse layer makes of each, one JSON object per line: the file, the line\n"
@@ -99,7 +100,10 @@ const char* const parse_help =
     "  --format NAME   the record format, or auto (detected per record; default)\n"
     "  --timezone Z    zone of zone-less times: an IANA name or an offset; default UTC\n"
     "  --envelope SPEC shipper envelopes: auto (default), none, or message=PATH[,time=PATH]\n"
-    "                  [,host=PATH]\n";
+    "                  [,host=PATH]\n"
+    "  --received TIME read as if every record arrived at TIME (ISO 8601 with a zone), not\n"
+    "                  now: the year of year-less syslog times and the time of records that\n"
+    "                  carry none come from it\n";
 
 const char* const run_help =
     "Usage: portscand run --config FILE [--log-level LEVEL]\n"
@@ -369,7 +373,8 @@ int cmd_replay(int argc, char** argv) {
 
 int cmd_parse(int argc, char** argv) {
   const args a =
-      parse_args(argc, argv, 2, {"config", "input", "mode", "format", "timezone", "envelope"});
+      parse_args(argc, argv, 2,
+                 {"config", "input", "mode", "format", "timezone", "envelope", "received"});
   if (a.help) {
     std::cout << parse_help;
     return exit_ok;
@@ -408,8 +413,20 @@ int cmd_parse(int argc, char** argv) {
     return exit_usage;
   }
   if (!decode_options(a, "parse", opt.mode, opt.format, opt.envelope, opt.zone)) return exit_usage;
+  std::optional<timestamp_us> received;
+  if (const auto* t = option(a, "received")) {
+    received = parse_iso8601(*t);
+    if (!received || !iso8601_has_zone(*t)) {
+      std::cerr << "portscand parse: --received: '" << *t
+                << "' is not an ISO 8601 time with a zone (e.g. 2026-03-01T12:00:00Z)\n";
+      return exit_usage;
+    }
+  }
   std::ios::sync_with_stdio(false);
-  system_clock clk;
+  system_clock wall;
+  manual_clock fixed(received.value_or(0));
+  const portscand::clock& clk =
+      received ? static_cast<const portscand::clock&>(fixed) : wall;
   const inspect_result r = run_inspect(opt, clk, std::cout, std::cerr);
   return r.exit_code == 0 ? exit_ok : exit_runtime_error;
 }

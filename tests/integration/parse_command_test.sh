@@ -8,7 +8,9 @@
 #   2. standard input with `-`, one JSON line per record, the summary on standard error;
 #   3. usage errors exit 2 with a message: no file, --input without --config, an input
 #      the configuration does not have, an unknown format; an unreadable file exits 1 and
-#      the readable ones are still printed.
+#      the readable ones are still printed;
+#   4. --received: the year of a year-less syslog header and the time of a record without
+#      one come from it; a time without a zone is a usage error.
 # Expected values are worked out by hand below.
 set -uo pipefail
 
@@ -88,6 +90,28 @@ grep -q "unknown format 'nope'" "$work/e4" || failed "unknown format: $(cat "$wo
 expect "unreadable file: exit status" $? 1
 grep -q "missing.log: No such file or directory" "$work/e5" || failed "unreadable file: $(cat "$work/e5")"
 expect "the readable file is still read" "$(wc -l <"$work/out3.jsonl")" 2
+
+# 4. --received: a BSD syslog header has no year. Received on 2026-03-01, "Dec 31" was
+# 2025's; received on 2027-01-02, 2026's; a record with no time of its
+# own (no rt) takes the receive time itself.
+printf '%s\n' '<134>Dec 31 23:59:00 fw1 CEF:0|Acme|FW|1.0|100|conn|5|src=203.0.113.9 dst=198.51.100.1 dpt=80 proto=TCP' \
+  >"$work/yearless.log"
+"$portscand" parse --received 2026-03-01T00:00:00Z --format cef "$work/yearless.log" \
+  >"$work/out4.jsonl" 2>/dev/null
+expect "--received: exit status" $? 0
+expect "year of a year-less header, received in March" "$(jq -r .time "$work/out4.jsonl")" \
+  "2025-12-31T23:59:00Z"
+"$portscand" parse --received 2027-01-02T00:00:00Z --format cef "$work/yearless.log" \
+  >"$work/out5.jsonl" 2>/dev/null
+expect "year of a year-less header, received in January" "$(jq -r .time "$work/out5.jsonl")" \
+  "2026-12-31T23:59:00Z"
+printf '%s\n' 'CEF:0|Acme|FW|1.0|100|conn|5|src=203.0.113.9 dst=198.51.100.1 dpt=80 proto=TCP' |
+  "$portscand" parse --received 2026-03-01T10:00:00+02:00 - >"$work/out6.jsonl" 2>/dev/null
+expect "no time of its own: the receive time" "$(jq -r '.time + " " + .time_from' "$work/out6.jsonl")" \
+  "2026-03-01T08:00:00Z receive"
+"$portscand" parse --received 2026-03-01 "$work/in.log" >/dev/null 2>"$work/e6"
+expect "--received without a zone: exit status" $? 2
+grep -q "not an ISO 8601 time with a zone" "$work/e6" || failed "--received: $(cat "$work/e6")"
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)" >&2; exit 1; }
 echo "parse_command: OK"

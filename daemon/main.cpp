@@ -372,9 +372,8 @@ int cmd_replay(int argc, char** argv) {
 }
 
 int cmd_parse(int argc, char** argv) {
-  const args a =
-      parse_args(argc, argv, 2,
-                 {"config", "input", "mode", "format", "timezone", "envelope", "received"});
+  const args a = parse_args(
+      argc, argv, 2, {"config", "input", "mode", "format", "timezone", "envelope", "received"});
   if (a.help) {
     std::cout << parse_help;
     return exit_ok;
@@ -425,8 +424,7 @@ int cmd_parse(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   system_clock wall;
   manual_clock fixed(received.value_or(0));
-  const portscand::clock& clk =
-      received ? static_cast<const portscand::clock&>(fixed) : wall;
+  const portscand::clock& clk = received ? static_cast<const portscand::clock&>(fixed) : wall;
   const inspect_result r = run_inspect(opt, clk, std::cout, std::cerr);
   return r.exit_code == 0 ? exit_ok : exit_runtime_error;
 }

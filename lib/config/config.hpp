@@ -31,9 +31,6 @@ struct evaluation_config {
   bool window_set = false;  // the file names evaluation.window (it then wins over a rule file's)
 };
 
-// Where a record's event time comes from (SPEC §1 "event time").
-enum class event_time_source : std::uint8_t { record, receive };
-
 struct kafka_input_config {
   std::string brokers;
   std::vector<std::string> topics;

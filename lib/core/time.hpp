@@ -14,6 +14,9 @@ using timestamp_us = std::int64_t;
 inline constexpr timestamp_us us_per_second = 1'000'000;
 inline constexpr timestamp_us us_per_minute = 60 * us_per_second;
 
+// Where a record's event time comes from (SPEC §1 "event time"; an input's `event_time:`).
+enum class event_time_source : std::uint8_t { record, receive };
+
 // Days since 1970-01-01 of a proleptic Gregorian civil date (H. Hinnant's algorithm).
 constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
   y -= m <= 2;

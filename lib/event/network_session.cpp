@@ -35,6 +35,18 @@ std::string_view to_string(dvc_action a) noexcept {
   return "";
 }
 
+std::string_view to_string(time_origin o) noexcept {
+  switch (o) {
+    case time_origin::record:
+      return "record";
+    case time_origin::header:
+      return "header";
+    case time_origin::receive:
+      return "receive";
+  }
+  return "";
+}
+
 std::string_view to_string(flow_side s) noexcept {
   switch (s) {
     case flow_side::unknown:

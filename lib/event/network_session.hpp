@@ -37,9 +37,16 @@ enum class flow_side : std::uint8_t {
 };
 std::string_view to_string(flow_side s) noexcept;  // "", "initiator", "reply"
 
+// Where a record's event time came from (lib/parse/normalize.hpp): its own field, the unit's
+// syslog header or shipper envelope, or the time it was received.
+enum class time_origin : std::uint8_t { record, header, receive };
+std::string_view to_string(time_origin o) noexcept;  // "record", "header", "receive"
+
 // THE normalized record: one network session as the rule sees it (the ASIM NetworkSession
-// columns the rule and its alert use, plus what an analyst wants next to them).
-// 64 bytes (58 used), trivially copyable: it moves through the shard queues by value.
+// columns the rule and its alert use, plus what an analyst wants next to them). Parsers
+// fill in what the record says; normalize() (lib/parse/normalize.hpp) applies the rules
+// shared by every format before anything counts it.
+// 64 bytes, trivially copyable: it moves through the shard queues by value.
 struct network_session {
   static constexpr std::int32_t no_port = -1;
   static constexpr std::uint16_t no_protocol = 0xffff;
@@ -53,8 +60,12 @@ struct network_session {
   std::uint16_t protocol = no_protocol;          // IANA protocol number (NetworkProtocol)
   dvc_action action = dvc_action::unknown;
   flow_side side = flow_side::unknown;
-  bool has_time = false;  // false: the record had no own time; the input sets receive time
+  bool has_time = false;  // false: the record had no own time (normalize() supplies one)
   bool has_dst = false;
+  // Set by normalize() (one byte for both, to stay at 64): where the time came from, and
+  // whether it removed the port of a protocol that has none (ICMP's type or a 0; the record
+  // still counts as an event, its "port" does not).
+  std::uint8_t normalized = 0;
   // The rules whose exclusions took this record (engine; bits below): the window does not
   // count it for them. A record every rule excludes never reaches the window.
   static constexpr std::uint8_t vertical_rule = 1;
@@ -62,6 +73,15 @@ struct network_session {
   std::uint8_t excluded_from = 0;
 
   bool has_port() const noexcept { return dst_port >= 0; }
+  time_origin time_from() const noexcept { return static_cast<time_origin>(normalized & 3); }
+  bool port_not_counted() const noexcept { return (normalized & port_not_counted_bit) != 0; }
+  void set_time_from(time_origin o) noexcept {
+    normalized = static_cast<std::uint8_t>((normalized & ~3) | static_cast<std::uint8_t>(o));
+  }
+  void set_port_not_counted() noexcept { normalized |= port_not_counted_bit; }
+
+ private:
+  static constexpr std::uint8_t port_not_counted_bit = 4;
 };
 
 // IANA protocol number from a name ("TCP", "udp", "icmp", "IPv6-ICMP", "6"); no_protocol

@@ -212,8 +212,8 @@ class aws_vpc_parser final : public format_parser {
         sink.rejected("bad_dst_port");
         return;
       }
-      // ICMP rows carry 0 in the port columns: a placeholder, not a port that was probed.
-      if (s.protocol != 1 && s.protocol != 58) s.dst_port = static_cast<std::int32_t>(p);
+      // ICMP rows carry 0 here (ASIM keeps it; normalize() decides whether it counts).
+      s.dst_port = static_cast<std::int32_t>(p);
     }
 
     const std::string_view t = field(start);
@@ -246,10 +246,7 @@ class aws_vpc_parser final : public format_parser {
       s.action = dvc_action::deny;
 
     const std::string_view vpc = field(vpc_id);
-    if (!vpc.empty())
-      s.device = labels_.get(vpc);
-    else if (!ctx.host.empty())
-      s.device = labels_.get(ctx.host);
+    if (!vpc.empty()) s.device = labels_.get(vpc);
 
     s.reported_by = label_;
     sink.record(s);

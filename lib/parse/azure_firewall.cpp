@@ -62,7 +62,8 @@ bool parse_port(std::string_view text, std::int32_t& out) noexcept {
 
 // Splits "ip:port", "[v6]:port", "ip:" or a bare "ip" (ICMP). The port is whatever follows
 // the LAST colon, so a bare IPv6 address with a port also splits; a token that only parses
-// as a whole (IPv6 without port) is taken whole.
+// as a whole (IPv6 without port) is taken whole, and so is any address of an ICMP request
+// (Azure writes those without a port, so a bare IPv6 one is never split).
 void split_endpoint(std::string_view tok, bool icmp, std::string_view& host,
                     std::string_view& port) noexcept {
   host = tok;
@@ -121,7 +122,7 @@ const char* parse_msg(std::string_view msg, network_session& s) noexcept {
     s.dst = *ip;
     s.has_dst = true;
   }
-  if (!icmp && !port.empty() && !parse_port(port, s.dst_port)) return "bad_dst_port";
+  if (!port.empty() && !parse_port(port, s.dst_port)) return "bad_dst_port";
 
   constexpr std::string_view action_tag = "Action: ";
   const std::size_t a = rest.find(action_tag);
@@ -357,7 +358,7 @@ class azure_firewall_parser final : public format_parser {
         s.has_dst = true;
       }
       s.protocol = firewall_protocol(r.protocol);
-      if (!is_icmp(s.protocol)) s.dst_port = r.dst_port;
+      s.dst_port = r.dst_port;  // ICMP rows say 0 (normalize() decides whether it counts)
       // NAT rule rows have no Action: the DNAT let the connection through.
       s.action = r.action.empty() ? dvc_action::allow : firewall_action(r.action);
     }

@@ -539,11 +539,7 @@ class cef_parser final : public format_parser {
     }
 
     std::string_view device = !e.dvchost.empty() ? e.dvchost : e.dev_id;
-    if (!device.empty())
-      device = unescape(device, true, device_buf_);
-    else
-      device = ctx.host;
-    if (!device.empty()) r.device = labels_.get(device);
+    if (!device.empty()) r.device = labels_.get(unescape(device, true, device_buf_));
 
     switch (kind) {
       case vendor_kind::panos:

@@ -233,14 +233,10 @@ class checkpoint_parser final : public format_parser {
         sink.rejected("bad_time");
         return;
       }
-    } else if (ctx.header_time != 0) {
-      base.time = ctx.header_time;
-      base.has_time = true;
     }
     base.reported_by = labels_.reported_by("Check Point", "Firewall");
     std::string_view device = sic_common_name(sicname);
     if (device.empty()) device = origin;
-    if (device.empty()) device = ctx.host;
     if (!device.empty()) base.device = labels_.get(device);
 
     if (tuples) {
@@ -268,8 +264,6 @@ class checkpoint_parser final : public format_parser {
       return;
     }
     s.protocol = protocol_from_name(proto);
-    if ((s.protocol == 1 || s.protocol == 58) && s.dst_port == 0)
-      s.dst_port = network_session::no_port;  // an ICMP tuple's "port" 0 is no port
     sink.record(s);
   }
 

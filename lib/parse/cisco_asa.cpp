@@ -426,6 +426,8 @@ class cisco_asa_parser final : public format_parser {
       r.has_dst = true;
     }
     if (r.protocol == 1 && !r.src.is_v4()) r.protocol = 58;  // ASA says "icmp" for ICMPv6 too
+    // In an ICMP message the number after the '/' is the ICMP id or type, not a port (as in
+    // ASIM's ASA parser): the message has no port to extract.
     if (!is_icmp(r.protocol) && !dst.port.empty()) {
       if (is_digit(dst.port[0])) {
         unsigned v = 0;
@@ -521,12 +523,7 @@ class cisco_asa_parser final : public format_parser {
       r.time = own.time;
       r.has_time = true;
     }
-    if (!r.has_time && ctx.header_time != 0) {
-      r.time = ctx.header_time;
-      r.has_time = true;
-    }
-    const std::string_view host = own.host.empty() ? ctx.host : own.host;
-    if (!host.empty()) r.device = labels_.get(host);
+    if (!own.host.empty()) r.device = labels_.get(own.host);
     r.reported_by = labels_.get(mid.kind == product::asa ? "Cisco/ASA" : "Cisco/FTD");
     sink.record(r);
   }

@@ -3,9 +3,47 @@
 #include <stdexcept>
 
 #include "parse/json_util.hpp"
+#include "parse/normalize.hpp"
 #include "parse/syslog_header.hpp"
 
 namespace portscand {
+
+namespace {
+
+// Hands on what a parser reports, each record after normalize() with what the unit's
+// syslog header, envelope and transport said (the parser's own context).
+class normalizing_sink final : public parse_sink {
+ public:
+  normalizing_sink(parse_sink& out, const parse_context& ctx, label_cache& labels) noexcept
+      : out_(out), host_(ctx.host), labels_(labels) {
+    origin_.header_time = ctx.header_time;
+    origin_.receive_time = ctx.receive_time;
+    origin_.time_source = ctx.time_source;
+    origin_.mode = ctx.mode;
+  }
+
+  void record(const network_session& s) override {
+    network_session r = s;
+    // The host is interned once per unit, and only for a record that names no device.
+    if (r.device == label_table::empty_id && !host_.empty()) {
+      origin_.host = labels_.get(host_);
+      host_ = {};
+    }
+    normalize(r, origin_);
+    out_.record(r);
+  }
+  void skipped(std::string_view reason) override { out_.skipped(reason); }
+  void rejected(std::string_view reason) override { out_.rejected(reason); }
+  void ignored_field(std::string_view reason) override { out_.ignored_field(reason); }
+
+ private:
+  parse_sink& out_;
+  std::string_view host_;
+  label_cache& labels_;
+  record_origin origin_;
+};
+
+}  // namespace
 
 unit_decoder::unit_decoder(const format_registry& registry, std::string_view format,
                            std::size_t max_unit_bytes, envelope_options envelope)
@@ -209,7 +247,8 @@ void unit_decoder::decode_line(std::string_view unit, const parse_context& ctx, 
     index = static_cast<std::size_t>(e - registry_.entries().data());
   }
   last_format_ = registry_.entries()[index].name;
-  parser_for(index).parse(unit, body_ctx, sink);
+  normalizing_sink normalized(sink, body_ctx, labels_);
+  parser_for(index).parse(unit, body_ctx, normalized);
 }
 
 }  // namespace portscand

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "event/label_table.hpp"
 #include "parse/envelope.hpp"
 #include "parse/registry.hpp"
 
@@ -23,6 +24,9 @@ namespace portscand {
 // seen to fail and those whose probe_scope rules the unit out. So a stream of one format pays
 // one probe per unit, a stream that switches format (or interleaves a few) is still detected
 // unit by unit, and a winner that stops matching is replaced at the first unit it refuses.
+//
+// Every record a parser reports goes through normalize() (parse/normalize.hpp) before the
+// caller's sink sees it: event time, device and port rules shared by every format.
 class unit_decoder {
  public:
   // format: a registered name or "auto". Throws std::invalid_argument for an unknown name
@@ -70,6 +74,7 @@ class unit_decoder {
   int fixed_ = -1;                     // index into registry entries, -1 = auto
   const format_entry* ecs_ = nullptr;  // the one JSON format whose documents may be envelopes
   envelope_reader envelopes_;
+  label_cache labels_;  // syslog and envelope hosts, as devices (normalize())
   std::vector<std::unique_ptr<format_parser>> parsers_;  // lazily built, by entry index
   std::array<std::size_t, max_recent> recent_{};         // entry indices, most recent first
   std::size_t recent_count_ = 0;

@@ -207,8 +207,6 @@ class ecs_parser final : public json::record_parser {
     s.protocol = protocol_from_name(f.transport);
     if (s.protocol == network_session::no_protocol) s.protocol = protocol_from_name(f.iana_number);
     if (s.protocol == network_session::no_protocol) s.protocol = protocol_from_name(f.protocol);
-    // ICMP rows carry 0 or the ICMP type/code where a port would be: not a port.
-    if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
     const std::string_view when = !f.timestamp.empty() ? f.timestamp : f.event_start;
     if (!when.empty()) {
       auto t = json::time_from_text(when, ctx.zone);
@@ -245,8 +243,6 @@ class ecs_parser final : public json::record_parser {
       s.device = labels_.get(f.observer_host);
     else if (!f.host_name.empty())
       s.device = labels_.get(f.host_name);
-    else if (!ctx.host.empty())
-      s.device = labels_.get(ctx.host);
     sink.record(s);
     return true;
   }

@@ -199,8 +199,6 @@ class flow_json_parser final : public json::record_parser {
       return true;
     }
     s.protocol = protocol_from_name(proto);
-    // ICMP flows carry type/code (or 0) where the port would be.
-    if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
     const std::string_view when = start_rank > 0 ? start : received;
     if (!when.empty()) {
       auto t = json::time_from_text(when, ctx.zone);
@@ -233,8 +231,6 @@ class flow_json_parser final : public json::record_parser {
       s.device = labels_.get(std::string_view(buf.data(), n));
     } else if (!exporter_text.empty()) {
       s.device = labels_.get(exporter_text);
-    } else if (!ctx.host.empty()) {
-      s.device = labels_.get(ctx.host);
     }
     sink.record(s);
     return true;

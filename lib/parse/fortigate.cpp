@@ -157,15 +157,10 @@ class fortigate_parser final : public format_parser {
         sink.rejected("bad_time");
         return;
       }
-      if (ctx.header_time != 0) {
-        s.time = ctx.header_time;
-        s.has_time = true;
-      }
     }
 
     s.reported_by = labels_.reported_by("Fortinet", "Fortigate");
-    const std::string_view device = !devname.empty() ? devname : ctx.host;
-    if (!device.empty()) s.device = labels_.get(device);
+    if (!devname.empty()) s.device = labels_.get(devname);
     sink.record(s);
   }
 

@@ -186,7 +186,7 @@ class iptables_parser final : public format_parser {
     if (have_proto) s.protocol = protocol_from_name(proto);
     if (s.protocol == 6) s.side = side_from_packet_tcp_flags(flags);
     // No DPT: ICMP (TYPE/CODE), ESP (SPI), or a fragment after the first.
-    if (have_dpt && text::carries_ports(s.protocol) && !text::parse_port(dpt, s.dst_port)) {
+    if (have_dpt && !text::parse_port(dpt, s.dst_port)) {
       sink.rejected("bad_dst_port");
       return;
     }
@@ -197,11 +197,6 @@ class iptables_parser final : public format_parser {
     std::string_view prefix = log_prefix(unit.substr(0, start));
     if (prefix.empty() && !ctx.app.empty() && ctx.app != "kernel") prefix = ctx.app;
     s.action = action_from_prefix(prefix);
-    if (ctx.header_time != 0) {
-      s.time = ctx.header_time;
-      s.has_time = true;
-    }
-    if (!ctx.host.empty()) s.device = labels_.get(ctx.host);
     s.reported_by = labels_.reported_by("Linux", "iptables");
     sink.record(s);
   }

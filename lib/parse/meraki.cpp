@@ -242,15 +242,11 @@ class meraki_parser final : public format_parser {
         sink.rejected("bad_time");
         return;
       }
-    } else if (ctx.header_time != 0) {
-      s.time = ctx.header_time;
-      s.has_time = true;
     }
     if (have_alert_time && !alert_us) sink.ignored_field("bad_time_field");
 
     s.reported_by = labels_.reported_by("Cisco", "Meraki");
-    const std::string_view device = !h.device.empty() ? h.device : ctx.host;
-    if (!device.empty()) s.device = labels_.get(device);
+    if (!h.device.empty()) s.device = labels_.get(h.device);
     sink.record(s);
   }
 

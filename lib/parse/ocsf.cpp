@@ -143,8 +143,6 @@ class ocsf_parser final : public json::record_parser {
     }
     s.protocol = protocol_from_name(f.proto_num);
     if (s.protocol == network_session::no_protocol) s.protocol = protocol_from_name(f.proto_name);
-    // ICMP rows carry 0 or the ICMP type/code where a port would be: not a port.
-    if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
     const std::string_view when = !f.time.empty() ? f.time : f.start_time;
     if (!when.empty()) {
       auto t = ocsf_time(when, ctx.zone);
@@ -169,10 +167,7 @@ class ocsf_parser final : public json::record_parser {
         s.action = dvc_action::reset;
     }
     s.reported_by = labels_.reported_by(f.vendor, f.product);
-    if (!f.hostname.empty())
-      s.device = labels_.get(f.hostname);
-    else if (!ctx.host.empty())
-      s.device = labels_.get(ctx.host);
+    if (!f.hostname.empty()) s.device = labels_.get(f.hostname);
     sink.record(s);
     return true;
   }

@@ -193,9 +193,6 @@ class panos_parser final : public format_parser {
       return;
     }
     s.protocol = protocol_from_name(f[f_protocol]);
-    // PAN-OS writes port 0 for ICMP sessions: that is "no port", not port 0 probed.
-    if ((s.protocol == 1 || s.protocol == 58) && s.dst_port == 0)
-      s.dst_port = network_session::no_port;
     s.action = action_from_panos(f[f_action]);
 
     // When the dataplane logged the session: the high-resolution timestamp with the device's
@@ -213,9 +210,7 @@ class panos_parser final : public format_parser {
     s.has_time = true;
 
     s.reported_by = labels_.reported_by("Palo Alto", "PanOS");
-    const std::string_view device =
-        n > f_device_name && !f[f_device_name].empty() ? f[f_device_name] : ctx.host;
-    if (!device.empty()) s.device = labels_.get(device);
+    if (n > f_device_name && !f[f_device_name].empty()) s.device = labels_.get(f[f_device_name]);
     sink.record(s);
   }
 

@@ -30,6 +30,8 @@ struct parse_context {
   // needs part: `sentinel` maps fields exactly as ASIM does (windows-wfp inbound events
   // keep WFP's local-first orientation); `default` (standard) puts the initiator first.
   detection_mode mode = detection_mode::standard;
+  // The input's `event_time:` (for normalize(), not for parsers).
+  event_time_source time_source = event_time_source::record;
 };
 
 inline constexpr std::size_t unit_padding = 64;  // == SIMDJSON_PADDING

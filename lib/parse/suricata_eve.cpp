@@ -109,7 +109,6 @@ class suricata_eve_parser final : public json::record_parser {
       return true;
     }
     s.protocol = protocol_from_name(proto);
-    if (s.protocol == 1 || s.protocol == 58) s.dst_port = network_session::no_port;
     // A flow event is written when the flow ends (timeout, up to minutes later): the
     // flow's first packet is when the connection was tried.
     const std::string_view when = !flow_start.empty() ? flow_start : timestamp;
@@ -123,10 +122,7 @@ class suricata_eve_parser final : public json::record_parser {
       s.has_time = true;
     }
     s.reported_by = labels_.reported_by(vendor, product);
-    if (!host.empty())
-      s.device = labels_.get(host);
-    else if (!ctx.host.empty())
-      s.device = labels_.get(ctx.host);
+    if (!host.empty()) s.device = labels_.get(host);
     sink.record(s);
     return true;
   }

@@ -147,7 +147,7 @@ class sysmon_linux_parser final : public format_parser {
       }
       s.protocol = protocol_from_name(*v);
     }
-    if (f.have_dst_port && !f.dst_port.empty() && text::carries_ports(s.protocol)) {
+    if (f.have_dst_port && !f.dst_port.empty()) {
       v = xml::decode(f.dst_port, scratch_);
       if (!v || !text::parse_port(*v, s.dst_port)) {
         sink.rejected("bad_dst_port");
@@ -168,9 +168,6 @@ class sysmon_linux_parser final : public format_parser {
       }
       s.time = *t;
       s.has_time = true;
-    } else if (ctx.header_time != 0) {
-      s.time = ctx.header_time;
-      s.has_time = true;
     }
     if (f.have_computer && !f.computer.empty()) {
       v = xml::decode(f.computer, scratch_);
@@ -179,8 +176,6 @@ class sysmon_linux_parser final : public format_parser {
         return;
       }
       s.device = labels_.get(*v);
-    } else if (!ctx.host.empty()) {
-      s.device = labels_.get(ctx.host);
     }
     s.reported_by = labels_.reported_by("Microsoft", "Sysmon for Linux");
     sink.record(s);

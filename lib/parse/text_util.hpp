@@ -32,22 +32,6 @@ inline bool parse_port(std::string_view s, std::int32_t& out) noexcept {
   return true;
 }
 
-// Whether a protocol's sessions have ports the rule can count. Unknown protocols keep what
-// the record says; ICMP, ESP, GRE... have none (a "port" there is a type/code or junk).
-constexpr bool carries_ports(std::uint16_t protocol) noexcept {
-  switch (protocol) {
-    case network_session::no_protocol:
-    case 6:    // TCP
-    case 17:   // UDP
-    case 33:   // DCCP
-    case 132:  // SCTP
-    case 136:  // UDP-Lite
-      return true;
-    default:
-      return false;
-  }
-}
-
 constexpr char ascii_upper(char c) noexcept {
   return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
 }

@@ -93,10 +93,7 @@ class vectra_parser final : public json::record_parser {
     // Same reading of conn_state as zeek-conn: only REJ says what the network did.
     if (conn_state == "REJ") s.action = dvc_action::reset;
     s.reported_by = labels_.reported_by(vendor, product);
-    if (!hostname.empty())
-      s.device = labels_.get(hostname);
-    else if (!ctx.host.empty())
-      s.device = labels_.get(ctx.host);
+    if (!hostname.empty()) s.device = labels_.get(hostname);
     sink.record(s);
     return true;
   }

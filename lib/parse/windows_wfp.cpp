@@ -421,7 +421,7 @@ class windows_wfp_parser final : public format_parser {
       sink.rejected("bad_dst_port");
       return;
     }
-    if (v && !text::trim(*v).empty() && text::carries_ports(s.protocol)) {
+    if (v && !text::trim(*v).empty()) {
       if (!text::parse_port(text::trim(*v), s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
@@ -437,16 +437,9 @@ class windows_wfp_parser final : public format_parser {
       }
       s.time = *t;
       s.has_time = true;
-    } else if (ctx.header_time != 0) {
-      s.time = ctx.header_time;
-      s.has_time = true;
     }
     v = decoded(f.computer, f.system_xml);
-    if (v && !v->empty()) {
-      s.device = labels_.get(*v);
-    } else if (!ctx.host.empty()) {
-      s.device = labels_.get(ctx.host);
-    }
+    if (v && !v->empty()) s.device = labels_.get(*v);
     s.reported_by = labels_.reported_by("Microsoft", "Windows Firewall");
     sink.record(s);
   }

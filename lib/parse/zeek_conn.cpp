@@ -24,10 +24,6 @@ dvc_action action_from_conn_state(std::string_view s) noexcept {
   return s == "REJ" ? dvc_action::reset : dvc_action::unknown;
 }
 
-bool is_icmp(std::uint16_t protocol) noexcept {
-  return protocol == 1 || protocol == 58;
-}
-
 // Fields of one conn record, as text views, gathered in any order and checked at the end so
 // that JSON and TSV share one set of rules.
 struct conn_fields {
@@ -57,8 +53,8 @@ void finish(const conn_fields& f, const parse_context& ctx, label_cache& labels,
     }
   }
   s.protocol = protocol_from_name(f.proto);
-  if (f.has_resp_p && !is_icmp(s.protocol)) {
-    // ICMP rows carry the ICMP type/code in the port columns: not ports, so no port.
+  if (f.has_resp_p) {
+    // ICMP rows carry the ICMP code here, as ASIM maps it (normalize() does not count it).
     std::int64_t port = 0;
     if (!json::parse_int64(f.resp_p, port) || port < 0 || port > 65535) {
       sink.rejected("bad_dst_port");
@@ -79,10 +75,7 @@ void finish(const conn_fields& f, const parse_context& ctx, label_cache& labels,
   // A conn record is the whole connection, told from the originator's side.
   s.side = flow_side::initiator;
   s.reported_by = labels.reported_by(vendor, product);
-  if (!f.system_name.empty())
-    s.device = labels.get(f.system_name);
-  else if (!ctx.host.empty())
-    s.device = labels.get(ctx.host);
+  if (!f.system_name.empty()) s.device = labels.get(f.system_name);
   sink.record(s);
 }
 

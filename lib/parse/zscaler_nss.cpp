@@ -388,7 +388,7 @@ class zscaler_nss_parser final : public format_parser {
     }
     if (f.proto) s.protocol = protocol_from_name(text::trim(*f.proto));
     const opt_view port = f.cdport && !text::trim(*f.cdport).empty() ? f.cdport : f.sdport;
-    if (port && !text::trim(*port).empty() && text::carries_ports(s.protocol)) {
+    if (port && !text::trim(*port).empty()) {
       if (!text::parse_port(text::trim(*port), s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
@@ -400,8 +400,8 @@ class zscaler_nss_parser final : public format_parser {
       return;
     }
     // devicehostname/devicename name the user's machine (ASIM's SrcHostname), not the
-    // reporting device: the device is the NSS that sent the message.
-    if (!ctx.host.empty()) s.device = labels_.get(ctx.host);
+    // reporting device: the device is the NSS that sent the message (its syslog host, which
+    // normalize() supplies).
     s.reported_by = labels_.reported_by("Zscaler", "ZIA Firewall");
     sink.record(s);
   }
@@ -430,11 +430,6 @@ class zscaler_nss_parser final : public format_parser {
       const auto t = json::epoch_to_us(text::trim(*f.epoch));
       if (!t) return "bad_time";
       s.time = *t;
-      s.has_time = true;
-      return nullptr;
-    }
-    if (ctx.header_time != 0) {
-      s.time = ctx.header_time;
       s.has_time = true;
     }
     return nullptr;

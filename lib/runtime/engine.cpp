@@ -514,13 +514,12 @@ engine::totals engine::snapshot() const {
   return t;
 }
 
-std::unique_ptr<engine::dispatcher> engine::make_dispatcher(std::string input_name,
-                                                            event_time_source time_source) {
-  return std::make_unique<dispatcher>(*this, std::move(input_name), time_source);
+std::unique_ptr<engine::dispatcher> engine::make_dispatcher(std::string input_name) {
+  return std::make_unique<dispatcher>(*this, std::move(input_name));
 }
 
-engine::dispatcher::dispatcher(engine& e, std::string input_name, event_time_source time_source)
-    : engine_(e), input_(std::move(input_name)), time_source_(time_source), pending_(e.shards()) {
+engine::dispatcher::dispatcher(engine& e, std::string input_name)
+    : engine_(e), input_(std::move(input_name)), pending_(e.shards()) {
   for (auto& p : pending_) p.reserve(batch_size);
   const source_class classes[] = {source_class::candidate, source_class::private_v4,
                                   source_class::loopback, source_class::private_v6,
@@ -603,15 +602,10 @@ void engine::dispatcher::record(const network_session& in) {
     return;
   }
   network_session r = in;
-  if (time_source_ == event_time_source::receive || !r.has_time) {
-    // The unit's syslog header time (the decoder split the header off), else the one the
-    // transport brought.
-    const timestamp_us header = decoder_ != nullptr ? decoder_->header_time()
-                                : ctx_ != nullptr   ? ctx_->header_time
-                                                    : 0;
-    r.time = (time_source_ == event_time_source::record && header != 0)
-                 ? header
-                 : (ctx_ != nullptr && ctx_->receive_time != 0 ? ctx_->receive_time : now_);
+  // The decoder's normalize() set the time (README "Normalization"); a record that did not
+  // come through a decoder with a receive time takes the dispatcher's.
+  if (!r.has_time) {
+    r.time = now_;
     r.has_time = true;
   }
   const source_class c = classify_source(r.src, engine_.opt_.mode);

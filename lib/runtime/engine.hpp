@@ -123,14 +123,14 @@ class engine {
   // and routes them to the owning shard in batches. Not thread-safe.
   class dispatcher final : public parse_sink {
    public:
-    dispatcher(engine& e, std::string input_name, event_time_source time_source);
+    dispatcher(engine& e, std::string input_name);
     ~dispatcher() override { publish_counts(); }
     dispatcher(const dispatcher&) = delete;
     dispatcher& operator=(const dispatcher&) = delete;
 
-    // Call before decoding a unit: its context fills in missing times.
+    // Call before decoding a unit: the decoder names the format for the counts, the receive
+    // time is the "now" of the future-skew check.
     void begin_unit(const parse_context& ctx, const unit_decoder* decoder) noexcept {
-      ctx_ = &ctx;
       decoder_ = decoder;
       // Inputs stamp units with their receive time; reading the clock per record costs more
       // than the check it serves (future skew is a matter of minutes).
@@ -173,8 +173,6 @@ class engine {
 
     engine& engine_;
     std::string input_;
-    event_time_source time_source_;
-    const parse_context* ctx_ = nullptr;
     const unit_decoder* decoder_ = nullptr;
     timestamp_us now_ = 0;
     // Adds the counts kept below to the shared counters.
@@ -201,8 +199,7 @@ class engine {
     rate_limited_log log_;
   };
 
-  std::unique_ptr<dispatcher> make_dispatcher(
-      std::string input_name, event_time_source time_source = event_time_source::record);
+  std::unique_ptr<dispatcher> make_dispatcher(std::string input_name);
 
   // The registry the engine counts into, for the stages that feed it (input sinks). Any thread.
   metrics_registry& metrics() noexcept { return metrics_; }

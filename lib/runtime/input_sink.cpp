@@ -28,7 +28,8 @@ input_sink::input_sink(engine& eng, const std::string& input_name, const std::st
                to_envelope_options(envelope)),
       zone_(std::move(zone)),
       mode_(eng.mode()),
-      dispatcher_(eng.make_dispatcher(input_name, time_source)),
+      time_source_(time_source),
+      dispatcher_(eng.make_dispatcher(input_name)),
       progress_(progress),
       // Counted before parsing: for one-record-per-unit inputs (NDJSON, syslog lines) received
       // = parsed + rejected + skipped, so a unit lost between input and parser shows up.
@@ -50,6 +51,7 @@ void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
   parse_context ctx;
   ctx.receive_time = meta.receive_time;
   ctx.mode = mode_;
+  ctx.time_source = time_source_;
   if (!zone_.is_utc()) ctx.zone = &zone_;
   dispatcher_->begin_unit(ctx, &decoder_);
   decoder_.decode(unit, ctx, *dispatcher_);

@@ -60,7 +60,8 @@ class input_sink final : public kafka_unit_sink {
 
   unit_decoder decoder_;
   local_zone zone_;
-  detection_mode mode_;  // the engine's: some parsers map fields per mode
+  detection_mode mode_;            // the engine's: some parsers map fields per mode
+  event_time_source time_source_;  // the input's `event_time:` (normalize())
   std::unique_ptr<engine::dispatcher> dispatcher_;
   input_progress* progress_;
   counter* received_;

@@ -170,11 +170,12 @@ class inspector {
     ctx.receive_time = clk_.now();
     ctx.zone = &zone_;
     ctx.mode = opt_.mode;
+    ctx.time_source = opt_.time_source;
     decoder_.decode(u, ctx, sink_);
     for (const auto& r : sink_.reports) {
       switch (r.what) {
         case collecting_sink::report::kind::record:
-          emit_record(r, ctx.receive_time);
+          emit_record(r);
           break;
         case collecting_sink::report::kind::skipped:
           ++result.skipped;
@@ -218,24 +219,12 @@ class inspector {
     for (auto r : ignored) a.push_back(r);
   }
 
-  void emit_record(const collecting_sink::report& r, timestamp_us receive_time) {
+  void emit_record(const collecting_sink::report& r) {
     ++result.records;
     const network_session& s = r.session;
     ordered_json j = head("record");
-    // Where the time comes from, as the daemon's inputs take it: the record's own, else the
-    // unit's header (syslog or envelope), else the receive time; always the receive time
-    // under `event_time: receive`.
-    timestamp_us t = s.time;
-    std::string_view from = "record";
-    if (opt_.time_source == event_time_source::receive) {
-      t = receive_time;
-      from = "receive";
-    } else if (!s.has_time) {
-      t = decoder_.header_time() != 0 ? decoder_.header_time() : receive_time;
-      from = decoder_.header_time() != 0 ? "header" : "receive";
-    }
-    j["time"] = format_iso8601(t);
-    j["time_from"] = from;
+    j["time"] = format_iso8601(s.time);
+    j["time_from"] = to_string(s.time_from());
     j["src"] = s.src.to_string();
     j["dst"] = s.has_dst ? ordered_json(s.dst.to_string()) : ordered_json();
     j["dst_port"] = s.has_port() ? ordered_json(s.dst_port) : ordered_json();
@@ -256,6 +245,9 @@ class inspector {
     } else if (c != source_class::candidate) {
       j["counted"] = false;
       j["not_counted"] = to_string(c);
+    } else if (s.port_not_counted()) {
+      j["counted"] = false;
+      j["not_counted"] = "portless_protocol";
     } else if (!s.has_port()) {
       j["counted"] = false;
       j["not_counted"] = "no_port";

@@ -26,7 +26,9 @@ const expected_session isession_lines[] = {
     {"203.0.113.50", "192.0.2.10", 23, 6, "2024-11-28T10:00:01.120Z", dvc_action::unknown, ""},
     {"203.0.113.50", "192.0.2.10", 443, 6, "2024-11-28T10:00:02.500Z", dvc_action::unknown, ""},
     {"2001:db8::50", "2001:db8::10", 53, 17, "2024-11-28T10:00:10Z", dvc_action::unknown, ""},
-    {"198.51.100.7", "192.0.2.10", 0, 1, "2024-11-28T10:00:20Z", dvc_action::unknown, ""},
+    // ICMP: resp_p 0 is the ICMP code; in default mode normalize() does not count it.
+    {"198.51.100.7", "192.0.2.10", network_session::no_port, 1, "2024-11-28T10:00:20Z",
+     dvc_action::unknown, ""},
     {"198.51.100.8", "192.0.2.11", 3389, 6, "2024-11-28T10:00:30Z", dvc_action::unknown,
      "vectra-collector-1"},
 };

@@ -52,10 +52,13 @@ struct proto_name {
   std::string_view name;
   std::uint16_t number;
 };
+// The first entry of a number is its IANA keyword, what protocol_name prints; the others
+// are matched too. Matching ignores case only against the upper-case entries, so the
+// mixed-case keyword "IPv6-ICMP" also has its upper-case twin.
 constexpr proto_name protocols[] = {
-    {"ICMP", 1},   {"IGMP", 2},   {"TCP", 6},       {"UDP", 17},       {"GRE", 47},
-    {"ESP", 50},   {"AH", 51},    {"ICMPV6", 58},   {"IPV6-ICMP", 58}, {"OSPF", 89},
-    {"SCTP", 132}, {"ICMP6", 58}, {"IPV6ICMP", 58},
+    {"ICMP", 1},  {"IGMP", 2},   {"TCP", 6},        {"UDP", 17},      {"GRE", 47},
+    {"ESP", 50},  {"AH", 51},    {"IPv6-ICMP", 58}, {"ICMPV6", 58},   {"IPV6-ICMP", 58},
+    {"OSPF", 89}, {"SCTP", 132}, {"ICMP6", 58},     {"IPV6ICMP", 58},
 };
 
 // `b` is upper case ASCII. No locale: protocol names are ASCII, and std::toupper is a call.

@@ -67,7 +67,8 @@ struct network_session {
 // IANA protocol number from a name ("TCP", "udp", "icmp", "IPv6-ICMP", "6"); no_protocol
 // when unknown.
 std::uint16_t protocol_from_name(std::string_view name) noexcept;
-// Upper-case name ("TCP") or the number as text for unnamed ones; "" for no_protocol.
+// The IANA keyword ("TCP", "IPv6-ICMP") or the number as text for unnamed ones; "" for
+// no_protocol.
 std::string protocol_name(std::uint16_t number);
 
 // What an alert says of the protocols a key saw, one bit each (key_state::protocols,

@@ -77,6 +77,14 @@ std::vector<config_problem> read_sentinel_query(const std::string& raw_query,
   auto fail = [&problems](const std::string& where, const std::string& what) {
     problems.push_back({"query", where + ": " + what});
   };
+  // The shape is checked with std::regex, whose matcher recurses once per character: a
+  // query tens of kilobytes long would overflow the stack. The published rule's is about
+  // 600 characters.
+  if (raw_query.size() > max_query_chars) {
+    fail("query", "longer than " + std::to_string(max_query_chars) +
+                      " characters (the published rule's is about 600)");
+    return problems;
+  }
   std::string query = raw_query;
   // Comments would hide constructs from the shape check: refuse them explicitly.
   if (query.find("//") != std::string::npos) {

@@ -43,7 +43,9 @@ std::vector<config_problem> check_exclusion_rules(const config& cfg, const rule_
 // partition handover rebuilds state by bins). Returns the problems (path "window").
 std::vector<config_problem> apply_rule_window(config& cfg, const rule_definition& rule);
 
-// Reads just the query (exposed for tests): fills threshold, bin width and caps.
+// Reads just the query (exposed for tests): fills threshold, bin width and caps. A query
+// longer than max_query_chars is refused (the regex shape check recurses per character).
+inline constexpr std::size_t max_query_chars = 4096;
 std::vector<config_problem> read_sentinel_query(const std::string& query, rule_definition& rule);
 
 }  // namespace portscand

@@ -137,13 +137,24 @@ INSTANTIATE_TEST_SUITE_P(
                           "a missing private filter",
                           replace(good_query, "| where ipv4_is_private(SrcIpAddr) == False\n", ""),
                           "stage"},
-                      query_case{"a comment", "// hi\n" + good_query, "comments"}),
+                      query_case{"a comment", "// hi\n" + good_query, "comments"},
+                      // The regex shape check recursed once per character: 32 KB of query
+                      // overflowed the stack (fuzz_rule_file).
+                      query_case{"a query of 64 KB", "let x = " + std::string(65536, 'a'),
+                                 "longer than 4096 characters"}),
     test::why_name{});
 
 TEST(RuleQuery, ALiteralThresholdIsAccepted) {
   rule_definition r = default_rule();
   EXPECT_TRUE(read_sentinel_query(replace(good_query, "> PortScanThreshold", "> 7"), r).empty());
   EXPECT_EQ(r.threshold, 7u);
+}
+
+TEST(RuleQuery, AQueryAtTheLengthLimitIsStillRead) {
+  rule_definition r = default_rule();
+  std::string q = good_query + std::string(max_query_chars - good_query.size(), ' ');
+  ASSERT_EQ(q.size(), max_query_chars);
+  EXPECT_TRUE(read_sentinel_query(q, r).empty());
 }
 
 TEST(RuleQuery, WhitespaceAndLineBreaksDoNotMatter) {

@@ -43,8 +43,8 @@ constexpr bool carries_ports(std::uint16_t protocol) noexcept {
 // What the unit around a record says (the decoder's parse_context after the syslog header
 // and the envelope were read).
 struct record_origin {
-  timestamp_us header_time = 0;   // the syslog header's or envelope's time, 0 when none
-  timestamp_us receive_time = 0;  // 0: not known (the record's time stays unset)
+  timestamp_us header_time = 0;           // the syslog header's or envelope's time, 0 when none
+  timestamp_us receive_time = 0;          // 0: not known (the record's time stays unset)
   label_id host = label_table::empty_id;  // the header's or envelope's host, interned
   event_time_source time_source = event_time_source::record;
   detection_mode mode = detection_mode::standard;

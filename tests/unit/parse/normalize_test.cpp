@@ -140,11 +140,18 @@ const icmp_case icmp_cases[] = {
      R"({"ts":1551399000.57855,"uid":"Cc6NJ3GRlfjE44I3h","id.orig_h":"192.168.2.205","id.orig_p":3,"id.resp_h":"89.160.20.156","id.resp_p":3,"proto":"icmp","conn_state":"OTH"})",
      3},
     // AWS writes 0 in an ICMP row's port columns (v2 default order).
-    {"aws-vpc", "2 123456789012 eni-0a1b2c3d 203.0.113.9 198.51.100.1 0 0 1 1 84 1700000000 1700000060 REJECT OK",
+    {"aws-vpc",
+     "2 123456789012 eni-0a1b2c3d 203.0.113.9 198.51.100.1 0 0 1 1 84 1700000000 1700000060 REJECT "
+     "OK",
      0},
     // PAN-OS writes port 0 for an ICMP session (the PAN-OS fixture's line 2, a ping).
     {"panos",
-     "Nov 30 16:09:10 PA-220 1,2018/11/30 16:09:09,012801096514,TRAFFIC,end,2049,2018/11/30 16:09:09,192.168.15.224,175.16.199.1,192.168.1.63,175.16.199.1,new_outbound_from_trust,,,ping,vsys1,trust,untrust,ethernet1/2,ethernet1/1,send_to_mac,2018/11/30 16:09:09,24223,6,0,0,0,0,0x500019,icmp,allow,1176,588,588,12,2018/11/30 16:08:55,0,any,0,32091113,0x0,192.168.0.0-192.168.255.255,United States,0,6,6,aged-out,0,0,0,0,,PA-220,from-policy,,,0,,0,,N/A,0,0,0,0",
+     "Nov 30 16:09:10 PA-220 1,2018/11/30 16:09:09,012801096514,TRAFFIC,end,2049,2018/11/30 "
+     "16:09:09,192.168.15.224,175.16.199.1,192.168.1.63,175.16.199.1,new_outbound_from_trust,,,"
+     "ping,vsys1,trust,untrust,ethernet1/2,ethernet1/1,send_to_mac,2018/11/30 "
+     "16:09:09,24223,6,0,0,0,0,0x500019,icmp,allow,1176,588,588,12,2018/11/30 "
+     "16:08:55,0,any,0,32091113,0x0,192.168.0.0-192.168.255.255,United "
+     "States,0,6,6,aged-out,0,0,0,0,,PA-220,from-policy,,,0,,0,,N/A,0,0,0,0",
      0},
 };
 

@@ -29,6 +29,11 @@ engine::engine(engine_options opt, const std::shared_ptr<const rule_set>& rules,
   late_counter_ = &metrics_.get_counter("portscand_records_late_total",
                                         "Records older than the retention horizon, dropped.");
   alerts_counter_ = &metrics_.get_counter("portscand_alerts_total", "Alerts emitted by the rule.");
+  for (const auto& [i, kind] : {std::pair<std::size_t, const char*>{0, "vertical"}, {1, "sweep"}})
+    rule_alerts_counters_[i] = &metrics_.get_counter(
+        "portscand_rule_alerts_total",
+        "Alerts emitted, by rule kind (vertical: the port-scan rule; sweep: the port-sweep rule).",
+        {{"kind", kind}});
   alerts_excluded_counter_ = &metrics_.get_counter(
       "portscand_alerts_excluded_total",
       "Keys over the threshold not alerted because an exclusion added while their bin was open "
@@ -220,12 +225,15 @@ void engine::evaluate(shard& s, shard_state& state, timestamp_us before,
   alerts.clear();
   const timestamp_us now = clock_.now();
   if (s.rules->vertical) s.eval.evaluate(state, *s.rules->vertical, before, now, alerts);
+  const std::size_t vertical = alerts.size();
   if (s.rules->sweep) s.eval.evaluate(state, *s.rules->sweep, before, now, alerts);
   count_eval_stats(s);
   eval_seconds_->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!alerts.empty()) {
     alerts_counter_->inc(alerts.size());
+    if (vertical != 0) rule_alerts_counters_[0]->inc(vertical);
+    if (alerts.size() != vertical) rule_alerts_counters_[1]->inc(alerts.size() - vertical);
     s.alerts.fetch_add(alerts.size(), std::memory_order_relaxed);
     sink_.publish(std::move(alerts));
     alerts = {};

@@ -335,6 +335,7 @@ class engine {
   std::vector<std::unique_ptr<shard>> shards_;
   counter* late_counter_;
   counter* alerts_counter_;
+  std::array<counter*, 2> rule_alerts_counters_{};  // by rule kind: vertical, sweep
   counter* alerts_excluded_counter_;
   counter* alerts_suppressed_counter_;
   counter* early_sent_counter_;

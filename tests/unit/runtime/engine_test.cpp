@@ -85,8 +85,8 @@ class harness {
     d_->flush();
     eng_->set_rule(std::make_shared<const rule_definition>(std::move(rule)));
   }
-  // Decodes a unit as an input does: receive time in the context, the decoder's syslog header
-  // and the record's own time left to the dispatcher.
+  // Decodes a unit as an input does: receive time in the context; the decoder's normalize()
+  // chooses between the record's own time, its syslog header's and the receive time.
   void decode(const std::string& unit, timestamp_us received) {
     if (!decoder_) decoder_ = std::make_unique<unit_decoder>(builtin_formats(), "auto");
     parse_context ctx;
@@ -757,6 +757,10 @@ exclusions:
   // and the scan's record to port 53.
   EXPECT_EQ(metrics.counter_sum("portscand_records_excluded_total", {{"exclusion", "all"}}), 60u);
   EXPECT_EQ(metrics.counter_sum("portscand_records_excluded_total", {{"exclusion", "dns"}}), 61u);
+  // The alerts by rule: one each, and together the rules' total.
+  EXPECT_EQ(metrics.counter_sum("portscand_rule_alerts_total", {{"kind", "vertical"}}), 1u);
+  EXPECT_EQ(metrics.counter_sum("portscand_rule_alerts_total", {{"kind", "sweep"}}), 1u);
+  EXPECT_EQ(metrics.counter_sum("portscand_alerts_total"), 2u);
   eng.stop();
 }
 

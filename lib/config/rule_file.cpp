@@ -50,24 +50,8 @@ std::optional<long long> integer(const YAML::Node& n, const char* key,
   }
 }
 
-}  // namespace
-
-rule_file_result parse_rule_file_text(const std::string& yaml) {
-  rule_file_result out;
-  auto& r = out.rule;
-  auto& problems = out.problems;
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::Exception& e) {
-    problems.push_back(
-        {"", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
-    return out;
-  }
-  if (!root.IsMap()) {
-    problems.push_back({"", "a rule file must be a YAML map"});
-    return out;
-  }
+// The fields of a rule file's top-level map, per layout.
+void read_fields(const YAML::Node& root, rule_file& r, std::vector<config_problem>& problems) {
   r.sentinel = static_cast<bool>(root["query"]);
   r.id = scalar(root, "id", "", problems);
   r.name = scalar(root, "name", "", problems);
@@ -81,7 +65,9 @@ rule_file_result parse_rule_file_text(const std::string& yaml) {
     r.query_period = scalar(root, "queryPeriod", "", problems);
     r.trigger_operator = scalar(root, "triggerOperator", "", problems);
     r.trigger_threshold = integer(root, "triggerThreshold", problems);
-    if (const YAML::Node o = root["alertDetailsOverride"]) {
+    if (const YAML::Node o = root["alertDetailsOverride"]; o && !o.IsMap()) {
+      problems.push_back({"alertDetailsOverride", "must be a map"});
+    } else if (o) {
       r.title_format = scalar(o, "alertDisplayNameFormat", "alertDetailsOverride", problems);
       r.description_format = scalar(o, "alertDescriptionFormat", "alertDetailsOverride", problems);
     }
@@ -89,11 +75,21 @@ rule_file_result parse_rule_file_text(const std::string& yaml) {
       r.description_format = scalar(root, "description", "", problems);
     if (const YAML::Node em = root["entityMappings"]; em && em.IsSequence()) {
       for (std::size_t i = 0; i < em.size(); ++i) {
-        const std::string type = em[i]["entityType"] ? em[i]["entityType"].as<std::string>("") : "";
-        if (const YAML::Node fm = em[i]["fieldMappings"]; fm && fm.IsSequence())
-          for (std::size_t k = 0; k < fm.size(); ++k)
-            r.entity_columns.emplace_back(
-                type, fm[k]["columnName"] ? fm[k]["columnName"].as<std::string>("") : "");
+        const std::string at = "entityMappings[" + std::to_string(i) + "]";
+        if (!em[i].IsMap()) {
+          problems.push_back({at, "must be a map {entityType, fieldMappings}"});
+          continue;
+        }
+        const std::string type = scalar(em[i], "entityType", at, problems);
+        const YAML::Node fm = em[i]["fieldMappings"];
+        if (!fm || !fm.IsSequence()) continue;
+        for (std::size_t k = 0; k < fm.size(); ++k) {
+          const std::string field = at + ".fieldMappings[" + std::to_string(k) + "]";
+          if (!fm[k].IsMap())
+            problems.push_back({field, "must be a map {identifier, columnName}"});
+          else
+            r.entity_columns.emplace_back(type, scalar(fm[k], "columnName", field, problems));
+        }
       }
     }
     if (const YAML::Node cd = root["customDetails"]; cd && cd.IsMap())
@@ -126,6 +122,33 @@ rule_file_result parse_rule_file_text(const std::string& yaml) {
         problems.push_back(
             {key, "unknown key in a portscand rule file (a Sentinel rule needs a query:)"});
     }
+  }
+}
+
+}  // namespace
+
+rule_file_result parse_rule_file_text(const std::string& yaml) {
+  rule_file_result out;
+  auto& r = out.rule;
+  auto& problems = out.problems;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    problems.push_back(
+        {"", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
+    return out;
+  }
+  if (!root.IsMap()) {
+    problems.push_back({"", "a rule file must be a YAML map"});
+    return out;
+  }
+  try {
+    read_fields(root, r, problems);
+  } catch (const YAML::Exception& e) {
+    // Every shape is checked before it is read; this is the net for one that is not.
+    problems.push_back({"", "unexpected YAML structure at line " + std::to_string(e.mark.line + 1) +
+                                ": " + e.msg});
   }
   return out;
 }

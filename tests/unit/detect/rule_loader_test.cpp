@@ -150,6 +150,27 @@ TEST(RuleQuery, ALiteralThresholdIsAccepted) {
   EXPECT_EQ(r.threshold, 7u);
 }
 
+// Shapes a rule file may have but its reader must not index into (fuzz_rule_file found the
+// first: yaml-cpp threw BadSubscript out of the reader and check-config aborted).
+TEST(RuleFile, MisshapenSentinelSectionsAreProblemsNotExceptions) {
+  const std::string head = "id: x\nname: y\nquery: q\n";
+  const char* bodies[] = {
+      "entityMappings:\n  - IP\n",
+      "entityMappings:\n  - entityType: IP\n    fieldMappings:\n      - SrcIpAddr\n",
+      "entityMappings:\n  - entityType: [IP]\n",
+      "alertDetailsOverride: a title\n",
+  };
+  const char* paths[] = {"entityMappings[0]", "entityMappings[0].fieldMappings[0]",
+                         "entityMappings[0].entityType", "alertDetailsOverride"};
+  for (std::size_t i = 0; i < std::size(bodies); ++i) {
+    SCOPED_TRACE(bodies[i]);
+    rule_file_result r;
+    ASSERT_NO_THROW(r = parse_rule_file_text(head + bodies[i]));
+    ASSERT_EQ(r.problems.size(), 1u);
+    EXPECT_EQ(r.problems[0].path, paths[i]);
+  }
+}
+
 TEST(RuleQuery, AQueryAtTheLengthLimitIsStillRead) {
   rule_definition r = default_rule();
   std::string q = good_query + std::string(max_query_chars - good_query.size(), ' ');

@@ -47,17 +47,12 @@ class azure_nsg_parser final : public format_parser {
   azure_nsg_parser() : label_(labels_.reported_by("Microsoft", "NSGFlow")) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(
-        parser_, unit, ctx, scratch_, sink,
+    json_.read(
+        unit, ctx, json::unit_shape::document, sink,
         [this, &sink](object o, bool top_level) { return parse_record(o, sink, top_level); });
   }
 
  private:
-  void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_record(arr, sink,
-                          [this, &sink](object o, bool) { return parse_record(o, sink, false); });
-  }
-
   // One record: time, category, resourceId and properties.flows[].flows[].flowTuples[].
   // The tuples are collected first and emitted after the whole record has been read,
   // because the category and resourceId may follow the properties. Returns false when the
@@ -72,13 +67,8 @@ class azure_nsg_parser final : public format_parser {
       if (v_at == nullptr) return false;
       value& v = *v_at;
       if (key == "records" && top_level) {
-        simdjson::ondemand::array arr;
-        if (v.get_array().get(arr) != simdjson::SUCCESS) {
-          sink.rejected("bad_envelope");
-          return false;
-        }
-        parse_array(arr, sink);
-        return false;
+        return json::read_wrapper(
+            v, sink, [this, &sink](object o, bool) { return parse_record(o, sink, false); });
       }
       if (key == "category") {
         std::string_view text;
@@ -245,8 +235,7 @@ class azure_nsg_parser final : public format_parser {
     sink.record(s);
   }
 
-  simdjson::ondemand::parser parser_;
-  std::string scratch_;
+  json::document_reader json_;
   std::vector<std::string_view> tuples_;  // views into the parser's string buffer
   label_cache labels_;
   label_id label_;

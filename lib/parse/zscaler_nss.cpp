@@ -263,39 +263,8 @@ class zscaler_nss_parser final : public format_parser {
   }
 
   void parse_json(std::string_view text, const parse_context& ctx, parse_sink& sink) {
-    simdjson::ondemand::document doc;
-    if (parser_.iterate(json::padded_view(text, ctx, json_scratch_)).get(doc) !=
-        simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    json_type t;
-    if (doc.type().get(t) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    if (t == json_type::array) {
-      simdjson::ondemand::array arr;
-      if (doc.get_array().get(arr) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return;
-      }
-      for (auto element : arr) {
-        object o;
-        if (element.get_object().get(o) != simdjson::SUCCESS) {
-          sink.rejected("not_an_object");
-          return;
-        }
-        if (!parse_object(o, ctx, sink)) return;
-      }
-      return;
-    }
-    object obj;
-    if (t != json_type::object || doc.get_object().get(obj) != simdjson::SUCCESS) {
-      sink.rejected("not_an_object");
-      return;
-    }
-    parse_object(obj, ctx, sink);
+    json_.read(text, ctx, json::unit_shape::document, sink,
+               [&](object o, bool) { return parse_object(o, ctx, sink); });
   }
 
   // Reads the fields of `obj` into f; the template's "event" object is read in place.
@@ -435,8 +404,7 @@ class zscaler_nss_parser final : public format_parser {
     return nullptr;
   }
 
-  simdjson::ondemand::parser parser_;
-  std::string json_scratch_;
+  json::document_reader json_;
   label_cache labels_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 
 namespace portscand {
@@ -51,13 +52,6 @@ std::string_view resource_name(std::string_view id) noexcept {
   while (!id.empty() && id.back() == '/') id.remove_suffix(1);
   const std::size_t slash = id.rfind('/');
   return slash == std::string_view::npos ? id : id.substr(slash + 1);
-}
-
-bool parse_port(std::string_view text, std::int32_t& out) noexcept {
-  std::int64_t n = 0;
-  if (!json::parse_int64(text, n) || n < 0 || n > 65535) return false;
-  out = static_cast<std::int32_t>(n);
-  return true;
 }
 
 // Splits "ip:port", "[v6]:port", "ip:" or a bare "ip" (ICMP). The port is whatever follows

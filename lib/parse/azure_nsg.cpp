@@ -7,6 +7,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 
 namespace portscand {
@@ -208,12 +209,10 @@ class azure_nsg_parser final : public format_parser {
       s.has_dst = true;
     }
     if (!f[4].empty()) {
-      std::int64_t port = 0;
-      if (!json::parse_int64(f[4], port) || port < 0 || port > 65535) {
+      if (!parse_port(f[4], s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
       }
-      s.dst_port = static_cast<std::int32_t>(port);
     }
     // The tuple is initiator first in both directions (I: a remote peer connecting to the
     // VM; O: the VM connecting out), so no swap.

@@ -14,6 +14,7 @@
 #include "core/ip_address.hpp"
 #include "core/time.hpp"
 #include "parse/parser.hpp"
+#include "parse/port.hpp"
 
 namespace portscand::json {
 
@@ -138,8 +139,8 @@ field_status read_text(simdjson::ondemand::value& v, Read read) noexcept {
   return read(text) ? field_status::ok : field_status::invalid;
 }
 
-// A destination port from a number or a numeric string; null/"" -> absent; anything not an
-// integer in 0..65535 -> invalid.
+// A destination port from a number or a numeric string, read by read_port (port.hpp) from
+// the raw text: null/"" -> absent; anything not plain digits in 0..65535 -> invalid.
 field_status as_port(simdjson::ondemand::value& v, std::int32_t& out) noexcept;
 
 // An integer from a number or a numeric string.

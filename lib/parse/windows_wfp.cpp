@@ -7,6 +7,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 #include "parse/text_util.hpp"
 #include "parse/xml_scan.hpp"
@@ -387,7 +388,9 @@ class windows_wfp_parser final : public format_parser {
       return;
     }
     if (v && !text::trim(*v).empty()) {
-      if (!text::parse_port(text::trim(*v), s.dst_port)) {
+      // Trimmed first: white space around a <Data> value (pretty-printed XML) is tolerated
+      // here, where read_port alone would refuse it.
+      if (!parse_port(text::trim(*v), s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
       }

@@ -8,6 +8,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 #include "parse/text_util.hpp"
 
@@ -358,7 +359,9 @@ class zscaler_nss_parser final : public format_parser {
     if (f.proto) s.protocol = protocol_from_name(text::trim(*f.proto));
     const opt_view port = f.cdport && !text::trim(*f.cdport).empty() ? f.cdport : f.sdport;
     if (port && !text::trim(*port).empty()) {
-      if (!text::parse_port(text::trim(*port), s.dst_port)) {
+      // Trimmed first, as every value of this format is: spaces a feed template leaves
+      // around a value are tolerated here, where read_port alone would refuse them.
+      if (!parse_port(text::trim(*port), s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
       }

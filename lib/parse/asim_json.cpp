@@ -78,17 +78,12 @@ asim_field field_of(std::string_view key) noexcept {
 class asim_json_parser final : public format_parser {
  public:
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(
-        parser_, unit, ctx, scratch_, sink,
+    json_.read(
+        unit, ctx, json::unit_shape::document, sink,
         [this, &sink](object o, bool top_level) { return parse_object(o, sink, top_level); });
   }
 
  private:
-  void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_record(arr, sink,
-                          [this, &sink](object o, bool) { return parse_object(o, sink, false); });
-  }
-
   // Returns false when the document can no longer be read.
   bool parse_object(object obj, parse_sink& sink, bool top_level) {
     network_session s;
@@ -107,13 +102,8 @@ class asim_json_parser final : public format_parser {
       }
       value& v = result.value_unsafe().value();
       if (top_level && f == asim_field::records) {
-        simdjson::ondemand::array arr;
-        if (v.get_array().get(arr) != simdjson::SUCCESS) {
-          sink.rejected("bad_envelope");
-          return false;
-        }
-        parse_array(arr, sink);
-        return false;  // whatever followed the envelope's array is not a record
+        return json::read_wrapper(
+            v, sink, [this, &sink](object o, bool) { return parse_object(o, sink, false); });
       }
       if (reject != nullptr) continue;  // keep consuming to stay in sync, value unread
       std::string_view text;
@@ -214,8 +204,7 @@ class asim_json_parser final : public format_parser {
     return st == json::field_status::invalid ? "bad_time" : nullptr;
   }
 
-  simdjson::ondemand::parser parser_;
-  std::string scratch_;
+  json::document_reader json_;
   label_cache labels_;
 };
 

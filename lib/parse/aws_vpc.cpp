@@ -6,6 +6,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 #include "parse/tcp_flags.hpp"
 
@@ -207,13 +208,11 @@ class aws_vpc_parser final : public format_parser {
 
     const std::string_view port = field(dstport);
     if (!port.empty()) {
-      std::int64_t p = 0;
-      if (!json::parse_int64(port, p) || p < 0 || p > 65535) {
+      // ICMP rows carry 0 here (ASIM keeps it; normalize() decides whether it counts).
+      if (!parse_port(port, s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
       }
-      // ICMP rows carry 0 here (ASIM keeps it; normalize() decides whether it counts).
-      s.dst_port = static_cast<std::int32_t>(p);
     }
 
     const std::string_view t = field(start);

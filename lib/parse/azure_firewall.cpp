@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 
 namespace portscand {
@@ -51,13 +52,6 @@ std::string_view resource_name(std::string_view id) noexcept {
   while (!id.empty() && id.back() == '/') id.remove_suffix(1);
   const std::size_t slash = id.rfind('/');
   return slash == std::string_view::npos ? id : id.substr(slash + 1);
-}
-
-bool parse_port(std::string_view text, std::int32_t& out) noexcept {
-  std::int64_t n = 0;
-  if (!json::parse_int64(text, n) || n < 0 || n > 65535) return false;
-  out = static_cast<std::int32_t>(n);
-  return true;
 }
 
 // Splits "ip:port", "[v6]:port", "ip:" or a bare "ip" (ICMP). The port is whatever follows
@@ -178,17 +172,11 @@ class azure_firewall_parser final : public format_parser {
   azure_firewall_parser() : label_(labels_.reported_by("Microsoft", "Azure Firewall")) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(
-        parser_, unit, ctx, scratch_, sink,
-        [this, &sink](object o, bool top_level) { return parse_row(o, sink, top_level); });
+    json_.read(unit, ctx, json::unit_shape::document, sink,
+               [this, &sink](object o, bool top_level) { return parse_row(o, sink, top_level); });
   }
 
  private:
-  void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_record(arr, sink,
-                          [this, &sink](object o, bool) { return parse_row(o, sink, false); });
-  }
-
   // Reads one record's fields at this level, descending into `properties`. Returns false
   // when the document can no longer be read (or it was an envelope, already handled).
   bool read_fields(object obj, row& r, bool top_level, bool row_level, parse_sink& sink) {
@@ -221,13 +209,8 @@ class azure_firewall_parser final : public format_parser {
           break;
         case 7:
           if (key == "records" && top_level) {
-            simdjson::ondemand::array arr;
-            if (v.get_array().get(arr) != simdjson::SUCCESS) {
-              sink.rejected("bad_envelope");
-              return false;
-            }
-            parse_array(arr, sink);
-            return false;
+            return json::read_wrapper(
+                v, sink, [this, &sink](object o, bool) { return parse_row(o, sink, false); });
           }
           break;
         case 8:
@@ -370,8 +353,7 @@ class azure_firewall_parser final : public format_parser {
     sink.record(s);
   }
 
-  simdjson::ondemand::parser parser_;
-  std::string scratch_;
+  json::document_reader json_;
   label_cache labels_;
   label_id label_;
 };

@@ -7,6 +7,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 
 namespace portscand {
@@ -47,17 +48,12 @@ class azure_nsg_parser final : public format_parser {
   azure_nsg_parser() : label_(labels_.reported_by("Microsoft", "NSGFlow")) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(
-        parser_, unit, ctx, scratch_, sink,
+    json_.read(
+        unit, ctx, json::unit_shape::document, sink,
         [this, &sink](object o, bool top_level) { return parse_record(o, sink, top_level); });
   }
 
  private:
-  void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_record(arr, sink,
-                          [this, &sink](object o, bool) { return parse_record(o, sink, false); });
-  }
-
   // One record: time, category, resourceId and properties.flows[].flows[].flowTuples[].
   // The tuples are collected first and emitted after the whole record has been read,
   // because the category and resourceId may follow the properties. Returns false when the
@@ -72,13 +68,8 @@ class azure_nsg_parser final : public format_parser {
       if (v_at == nullptr) return false;
       value& v = *v_at;
       if (key == "records" && top_level) {
-        simdjson::ondemand::array arr;
-        if (v.get_array().get(arr) != simdjson::SUCCESS) {
-          sink.rejected("bad_envelope");
-          return false;
-        }
-        parse_array(arr, sink);
-        return false;
+        return json::read_wrapper(
+            v, sink, [this, &sink](object o, bool) { return parse_record(o, sink, false); });
       }
       if (key == "category") {
         std::string_view text;
@@ -218,12 +209,10 @@ class azure_nsg_parser final : public format_parser {
       s.has_dst = true;
     }
     if (!f[4].empty()) {
-      std::int64_t port = 0;
-      if (!json::parse_int64(f[4], port) || port < 0 || port > 65535) {
+      if (!parse_port(f[4], s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
       }
-      s.dst_port = static_cast<std::int32_t>(port);
     }
     // The tuple is initiator first in both directions (I: a remote peer connecting to the
     // VM; O: the VM connecting out), so no swap.
@@ -245,8 +234,7 @@ class azure_nsg_parser final : public format_parser {
     sink.record(s);
   }
 
-  simdjson::ondemand::parser parser_;
-  std::string scratch_;
+  json::document_reader json_;
   std::vector<std::string_view> tuples_;  // views into the parser's string buffer
   label_cache labels_;
   label_id label_;

@@ -1,11 +1,11 @@
 #include "parse/cef.hpp"
 
 #include <array>
-#include <charconv>
 #include <string>
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/syslog_header.hpp"
 
 namespace portscand {
@@ -398,15 +398,6 @@ time_status cef_time(std::string_view v, timestamp_us receive_time, const zone_l
   }
   // A year-less date without a receive time to place it is not wrong, only unplaceable.
   return f.year < 0 && receive_time <= 0 ? time_status::absent : time_status::bad;
-}
-
-bool parse_port(std::string_view s, std::int32_t& out) noexcept {
-  if (s.empty() || s.size() > 5) return false;
-  unsigned v = 0;
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc{} || r.ptr != s.data() + s.size() || v > 65535) return false;
-  out = static_cast<std::int32_t>(v);
-  return true;
 }
 
 class cef_parser final : public format_parser {

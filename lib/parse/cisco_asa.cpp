@@ -1,8 +1,7 @@
 #include "parse/cisco_asa.hpp"
 
-#include <charconv>
-
 #include "event/network_session.hpp"
+#include "parse/port.hpp"
 #include "parse/syslog_header.hpp"
 
 namespace portscand {
@@ -430,11 +429,7 @@ class cisco_asa_parser final : public format_parser {
     // ASIM's ASA parser): the message has no port to extract.
     if (!is_icmp(r.protocol) && !dst.port.empty()) {
       if (is_digit(dst.port[0])) {
-        unsigned v = 0;
-        const auto res = std::from_chars(dst.port.data(), dst.port.data() + dst.port.size(), v);
-        if (res.ec != std::errc{} || res.ptr != dst.port.data() + dst.port.size() || v > 65535)
-          return sink.rejected("bad_dst_port");
-        r.dst_port = static_cast<std::int32_t>(v);
+        if (!parse_port(dst.port, r.dst_port)) return sink.rejected("bad_dst_port");
       } else {
         r.dst_port = service_port(dst.port);
       }
@@ -484,11 +479,7 @@ class cisco_asa_parser final : public format_parser {
       r.has_dst = true;
     }
     if (!dst_port.empty()) {
-      unsigned v = 0;
-      const auto res = std::from_chars(dst_port.data(), dst_port.data() + dst_port.size(), v);
-      if (res.ec != std::errc{} || res.ptr != dst_port.data() + dst_port.size() || v > 65535)
-        return sink.rejected("bad_dst_port");
-      r.dst_port = static_cast<std::int32_t>(v);
+      if (!parse_port(dst_port, r.dst_port)) return sink.rejected("bad_dst_port");
     }
     r.protocol = protocol_from_name(proto);
     if (id == 430001) {

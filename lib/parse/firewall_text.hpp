@@ -3,7 +3,6 @@
 // Helpers shared by the plain-text firewall formats (fortigate, panos, checkpoint, meraki):
 // bounded scanning of views into the unit, no allocation, no exceptions.
 
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -19,25 +18,6 @@ inline bool is_digit(char c) noexcept {
 
 inline bool is_space(char c) noexcept {
   return c == ' ' || c == '\t';
-}
-
-// A decimal integer without sign that fills all of `s`.
-inline bool parse_u64(std::string_view s, std::uint64_t& out) noexcept {
-  if (s.empty() || !is_digit(s[0])) return false;
-  const char* end = s.data() + s.size();
-  auto [p, ec] = std::from_chars(s.data(), end, out);
-  return ec == std::errc() && p == end;
-}
-
-enum class port_status : std::uint8_t { ok, absent, invalid };
-
-// "" -> absent; a decimal 0..65535 -> ok; anything else -> invalid.
-inline port_status parse_port(std::string_view s, std::int32_t& out) noexcept {
-  if (s.empty()) return port_status::absent;
-  std::uint64_t v = 0;
-  if (!parse_u64(s, v) || v > 65535) return port_status::invalid;
-  out = static_cast<std::int32_t>(v);
-  return port_status::ok;
 }
 
 // Drops a leading syslog PRI ("<134>") and the blanks after it: several vendors send

@@ -3,6 +3,7 @@
 #include "event/network_session.hpp"
 #include "parse/firewall_text.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 
 namespace portscand {
@@ -125,7 +126,7 @@ class fortigate_parser final : public format_parser {
       s.dst = *ip;
       s.has_dst = true;
     }
-    if (fwtext::parse_port(dstport, s.dst_port) == fwtext::port_status::invalid) {
+    if (read_port(dstport, s.dst_port) == port_status::invalid) {
       sink.rejected("bad_dst_port");
       return;
     }

@@ -1,6 +1,7 @@
 #include "parse/iptables.hpp"
 
 #include "event/network_session.hpp"
+#include "parse/port.hpp"
 #include "parse/tcp_flags.hpp"
 #include "parse/text_util.hpp"
 
@@ -186,7 +187,7 @@ class iptables_parser final : public format_parser {
     if (have_proto) s.protocol = protocol_from_name(proto);
     if (s.protocol == 6) s.side = side_from_packet_tcp_flags(flags);
     // No DPT: ICMP (TYPE/CODE), ESP (SPI), or a fragment after the first.
-    if (have_dpt && !text::parse_port(dpt, s.dst_port)) {
+    if (have_dpt && !parse_port(dpt, s.dst_port)) {
       sink.rejected("bad_dst_port");
       return;
     }

@@ -1,8 +1,7 @@
 #pragma once
 
-// Shared driver for the JSON formats whose units carry one record object, a JSON array of
-// them, or (NDJSON-native formats) several newline-separated documents: the format supplies
-// on_object(), the driver handles the envelope and the error rules of simdjson ondemand.
+// Field helpers for the JSON formats, and record_parser: the JSON driver (document_reader,
+// json_util.hpp) as a format_parser base for formats that take no record wrapper.
 // Header-only so that adding a format stays one line in CMake.
 
 #include <simdjson.h>
@@ -19,31 +18,18 @@
 
 namespace portscand::json {
 
+// The format_parser of a JSON format without a record wrapper: the one driver
+// (document_reader) with the format's on_object(). split_lines: the unit is NDJSON when it
+// holds a newline (unit_shape::lines); formats whose documents may be pretty-printed over
+// many lines (OCSF, ECS) pass false.
 class record_parser : public format_parser {
  public:
-  // split_lines: a unit holding several lines is parsed line by line (a Kafka producer that
-  // batches NDJSON lines into one message). Formats whose documents may be pretty-printed
-  // over many lines (OCSF, ECS) pass false.
-  explicit record_parser(bool split_lines) : split_lines_(split_lines) {}
+  explicit record_parser(bool split_lines)
+      : shape_(split_lines ? unit_shape::lines : unit_shape::document) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) final {
-    if (split_lines_ && unit.find('\n') != std::string_view::npos) {
-      while (!unit.empty()) {
-        const std::size_t nl = unit.find('\n');
-        std::string_view line = unit.substr(0, nl);
-        unit = nl == std::string_view::npos ? std::string_view{} : unit.substr(nl + 1);
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
-          line.remove_suffix(1);
-        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
-          line.remove_prefix(1);
-        if (line.empty()) continue;
-        // Lines are copied (padded_view with an unpadded context): the bytes after a line are
-        // the next line, and the last line's padding is only promised for the whole unit.
-        parse_document(line, parse_context{}, sink);
-      }
-      return;
-    }
-    parse_document(unit, ctx, sink);
+    reader_.read(unit, ctx, shape_, sink,
+                 [&](simdjson::ondemand::object o, bool) { return on_object(o, ctx, sink); });
   }
 
  protected:
@@ -53,46 +39,8 @@ class record_parser : public format_parser {
                          parse_sink& sink) = 0;
 
  private:
-  void parse_document(std::string_view text, const parse_context& ctx, parse_sink& sink) {
-    simdjson::ondemand::document doc;
-    if (parser_.iterate(padded_view(text, ctx, scratch_)).get(doc) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    simdjson::ondemand::json_type t;
-    if (doc.type().get(t) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    if (t == simdjson::ondemand::json_type::array) {
-      simdjson::ondemand::array arr;
-      if (doc.get_array().get(arr) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return;
-      }
-      std::size_t objects = 0;
-      if (for_each_object(arr, sink, [&](simdjson::ondemand::object o, bool) {
-            ++objects;
-            return on_object(o, ctx, sink);
-          }))
-        finish_document(doc, objects, sink);
-      return;
-    }
-    if (t != simdjson::ondemand::json_type::object) {
-      sink.rejected("not_an_object");
-      return;
-    }
-    simdjson::ondemand::object obj;
-    if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    if (on_object(obj, ctx, sink)) finish_document(doc, 1, sink);
-  }
-
-  bool split_lines_;
-  simdjson::ondemand::parser parser_;
-  std::string scratch_;
+  unit_shape shape_;
+  document_reader reader_;
 };
 
 // A time given as ISO 8601 text or as an epoch number (s/ms/us/ns by magnitude; see

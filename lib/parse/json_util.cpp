@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 
 namespace portscand::json {
@@ -62,12 +63,18 @@ field_status as_int64(simdjson::ondemand::value& v, std::int64_t& out) noexcept 
 }
 
 field_status as_port(simdjson::ondemand::value& v, std::int32_t& out) noexcept {
-  std::int64_t n = 0;
-  const field_status st = as_int64(v, n);
+  std::string_view text;
+  const field_status st = as_text(v, text);
   if (st != field_status::ok) return st;
-  if (n < 0 || n > 65535) return field_status::invalid;
-  out = static_cast<std::int32_t>(n);
-  return field_status::ok;
+  switch (read_port(text, out)) {
+    case port_status::ok:
+      return field_status::ok;
+    case port_status::absent:
+      return field_status::absent;
+    case port_status::invalid:
+      break;
+  }
+  return field_status::invalid;
 }
 
 std::optional<timestamp_us> epoch_to_us(std::string_view s) noexcept {

@@ -14,6 +14,7 @@
 #include "core/ip_address.hpp"
 #include "core/time.hpp"
 #include "parse/parser.hpp"
+#include "parse/port.hpp"
 
 namespace portscand::json {
 
@@ -138,8 +139,8 @@ field_status read_text(simdjson::ondemand::value& v, Read read) noexcept {
   return read(text) ? field_status::ok : field_status::invalid;
 }
 
-// A destination port from a number or a numeric string; null/"" -> absent; anything not an
-// integer in 0..65535 -> invalid.
+// A destination port from a number or a numeric string, read by read_port (port.hpp) from
+// the raw text: null/"" -> absent; anything not plain digits in 0..65535 -> invalid.
 field_status as_port(simdjson::ondemand::value& v, std::int32_t& out) noexcept;
 
 // An integer from a number or a numeric string.
@@ -200,44 +201,107 @@ inline void finish_document(simdjson::ondemand::document& doc, std::size_t objec
     sink.skipped("empty");
 }
 
-// The document shapes the single-object JSON formats accept: one record object
-// (on_object(obj, /*top_level=*/true)) or an array of them (on_object(obj, false) each).
-// Anything else is rejected with its reason.
+// How a unit's bytes divide into documents.
+enum class unit_shape : std::uint8_t {
+  // One document (an object or an array of objects), which may be pretty-printed over
+  // many lines.
+  document,
+  // As `document`, except that a unit holding a newline is NDJSON: each non-blank line is
+  // a document of its own (a Kafka producer that batches lines into one message).
+  lines,
+};
+
+// A record wrapper met inside a top-level object (`{"records":[...]}`, `{"events":[...]}`):
+// `v` must be an array of record objects, each given to on_object(obj, /*top_level=*/false);
+// anything else is rejected as `bad_envelope`. Always returns false, the per-object
+// function's "stop here": whatever follows the wrapper's array is not a record, and the
+// unit's trailing-content check does not apply once a wrapper has been read. ondemand reads
+// in one pass, so a format finds its wrapper key in its own field loop and hands the value
+// here; a format accepts exactly the wrapper keys it passes on.
 template <typename OnObject>
-void parse_document(simdjson::ondemand::parser& parser, std::string_view unit,
-                    const parse_context& ctx, std::string& scratch, parse_sink& sink,
-                    OnObject on_object) {
-  simdjson::ondemand::document doc;
-  simdjson::ondemand::json_type t;
-  if (parser.iterate(padded_view(unit, ctx, scratch)).get(doc) != simdjson::SUCCESS ||
-      doc.type().get(t) != simdjson::SUCCESS) {
-    sink.rejected("invalid_json");
-    return;
+bool read_wrapper(simdjson::ondemand::value& v, parse_sink& sink, OnObject on_object) {
+  simdjson::ondemand::array arr;
+  if (v.get_array().get(arr) != simdjson::SUCCESS) {
+    sink.rejected("bad_envelope");
+    return false;
   }
-  if (t == simdjson::ondemand::json_type::array) {
-    simdjson::ondemand::array arr;
-    if (doc.get_array().get(arr) != simdjson::SUCCESS) {
+  for_each_record(arr, sink, on_object);
+  return false;
+}
+
+// The one JSON driver: unit -> documents -> record objects, and every rule of that walk.
+// A format owns one reader and supplies only its per-object function,
+// on_object(obj, top_level) -> bool: top_level is true for a document's root object (the
+// only place a record wrapper may appear, see read_wrapper) and false for an array element;
+// it returns false when the document can no longer be read (after a simdjson error, which
+// it has rejected) or it consumed a wrapper; the rest of the document is then not read.
+// The reader rejects what is not JSON (`invalid_json`), a document that is neither an
+// object nor an array of objects (`not_an_object`; in an array, the first non-object element
+// ends the array), bytes after a document (`trailing_content`), and skips an array without
+// objects as `empty`, so that every unit is accounted for.
+class document_reader {
+ public:
+  template <typename OnObject>
+  void read(std::string_view unit, const parse_context& ctx, unit_shape shape, parse_sink& sink,
+            OnObject on_object) {
+    if (shape == unit_shape::lines && unit.find('\n') != std::string_view::npos) {
+      while (!unit.empty()) {
+        const std::size_t nl = unit.find('\n');
+        std::string_view line = unit.substr(0, nl);
+        unit = nl == std::string_view::npos ? std::string_view{} : unit.substr(nl + 1);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+          line.remove_suffix(1);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+          line.remove_prefix(1);
+        if (line.empty()) continue;
+        // Lines are copied (padded_view with an unpadded context): the bytes after a line
+        // are the next line, and the last line's padding is only promised for the whole unit.
+        read_document(line, parse_context{}, sink, on_object);
+      }
+      return;
+    }
+    read_document(unit, ctx, sink, on_object);
+  }
+
+ private:
+  template <typename OnObject>
+  void read_document(std::string_view text, const parse_context& ctx, parse_sink& sink,
+                     OnObject& on_object) {
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::json_type t;
+    if (parser_.iterate(padded_view(text, ctx, scratch_)).get(doc) != simdjson::SUCCESS ||
+        doc.type().get(t) != simdjson::SUCCESS) {
       sink.rejected("invalid_json");
       return;
     }
-    std::size_t objects = 0;
-    if (for_each_object(arr, sink, [&](simdjson::ondemand::object o, bool top_level) {
-          ++objects;
-          return on_object(o, top_level);
-        }))
-      finish_document(doc, objects, sink);
-    return;
+    if (t == simdjson::ondemand::json_type::array) {
+      simdjson::ondemand::array arr;
+      if (doc.get_array().get(arr) != simdjson::SUCCESS) {
+        sink.rejected("invalid_json");
+        return;
+      }
+      std::size_t objects = 0;
+      if (for_each_object(arr, sink, [&](simdjson::ondemand::object o, bool) {
+            ++objects;
+            return on_object(o, false);
+          }))
+        finish_document(doc, objects, sink);
+      return;
+    }
+    if (t != simdjson::ondemand::json_type::object) {
+      sink.rejected("not_an_object");
+      return;
+    }
+    simdjson::ondemand::object obj;
+    if (doc.get_object().get(obj) != simdjson::SUCCESS) {
+      sink.rejected("invalid_json");
+      return;
+    }
+    if (on_object(obj, true)) finish_document(doc, 1, sink);
   }
-  if (t != simdjson::ondemand::json_type::object) {
-    sink.rejected("not_an_object");
-    return;
-  }
-  simdjson::ondemand::object obj;
-  if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-    sink.rejected("invalid_json");
-    return;
-  }
-  if (on_object(obj, true)) finish_document(doc, 1, sink);
-}
+
+  simdjson::ondemand::parser parser_;
+  std::string scratch_;
+};
 
 }  // namespace portscand::json

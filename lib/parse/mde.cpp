@@ -100,17 +100,11 @@ class mde_parser final : public format_parser {
   mde_parser() : label_(labels_.reported_by("Microsoft", "M365 Defender for Endpoint")) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(
-        parser_, unit, ctx, scratch_, sink,
-        [this, &sink](object o, bool top_level) { return parse_event(o, sink, top_level); });
+    json_.read(unit, ctx, json::unit_shape::document, sink,
+               [this, &sink](object o, bool top_level) { return parse_event(o, sink, top_level); });
   }
 
  private:
-  void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_record(arr, sink,
-                          [this, &sink](object o, bool) { return parse_event(o, sink, false); });
-  }
-
   // Reads one event's fields at this level, descending into `properties`. Returns false
   // when the document can no longer be read.
   // envelope_level: the event object itself (not its properties); top_level: the document
@@ -135,13 +129,8 @@ class mde_parser final : public format_parser {
             read_ip(v, r.local.ip, r);
           } else if (key == "records" && top_level) {
             // {"records":[...]}: every element is an event; nothing else in this object is.
-            simdjson::ondemand::array arr;
-            if (v.get_array().get(arr) != simdjson::SUCCESS) {
-              sink.rejected("bad_envelope");
-              return false;
-            }
-            parse_array(arr, sink);
-            return false;
+            return json::read_wrapper(
+                v, sink, [this, &sink](object o, bool) { return parse_event(o, sink, false); });
           }
           break;
         case 8:
@@ -278,8 +267,7 @@ class mde_parser final : public format_parser {
     return true;
   }
 
-  simdjson::ondemand::parser parser_;
-  std::string scratch_;
+  json::document_reader json_;
   label_cache labels_;
   label_id label_;
 };

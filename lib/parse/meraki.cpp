@@ -5,6 +5,7 @@
 #include "event/network_session.hpp"
 #include "parse/firewall_text.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 
 namespace portscand {
 namespace {
@@ -217,8 +218,7 @@ class meraki_parser final : public format_parser {
       s.dst = *ip;
       s.has_dst = true;
     }
-    if (fwtext::parse_port(have_dport ? dport : dst_port, s.dst_port) ==
-        fwtext::port_status::invalid) {
+    if (read_port(have_dport ? dport : dst_port, s.dst_port) == port_status::invalid) {
       sink.rejected("bad_dst_port");
       return;
     }

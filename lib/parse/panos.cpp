@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/firewall_text.hpp"
+#include "parse/port.hpp"
 
 namespace portscand {
 namespace {
@@ -188,7 +189,7 @@ class panos_parser final : public format_parser {
       s.dst = *ip;
       s.has_dst = true;
     }
-    if (fwtext::parse_port(f[f_dst_port], s.dst_port) == fwtext::port_status::invalid) {
+    if (read_port(f[f_dst_port], s.dst_port) == port_status::invalid) {
       sink.rejected("bad_dst_port");
       return;
     }

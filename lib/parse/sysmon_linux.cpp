@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/text_util.hpp"
 #include "parse/xml_scan.hpp"
 
@@ -149,7 +150,7 @@ class sysmon_linux_parser final : public format_parser {
     }
     if (f.have_dst_port && !f.dst_port.empty()) {
       v = xml::decode(f.dst_port, scratch_);
-      if (!v || !text::parse_port(*v, s.dst_port)) {
+      if (!v || !parse_port(*v, s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
       }

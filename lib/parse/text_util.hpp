@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "event/network_session.hpp"
+#include "parse/port.hpp"
 
 namespace portscand::text {
 
@@ -17,19 +18,6 @@ constexpr std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
-}
-
-// A port 0..65535 written as plain decimal digits (no sign, no space).
-inline bool parse_port(std::string_view s, std::int32_t& out) noexcept {
-  if (s.empty() || s.size() > 5) return false;
-  std::int32_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  if (v > 65535) return false;
-  out = v;
-  return true;
 }
 
 constexpr char ascii_upper(char c) noexcept {

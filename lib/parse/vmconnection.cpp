@@ -43,17 +43,11 @@ class vmconnection_parser final : public format_parser {
   vmconnection_parser() : label_(labels_.reported_by("Microsoft", "VMConnection")) {}
 
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
-    json::parse_document(
-        parser_, unit, ctx, scratch_, sink,
-        [this, &sink](object o, bool top_level) { return parse_row(o, sink, top_level); });
+    json_.read(unit, ctx, json::unit_shape::document, sink,
+               [this, &sink](object o, bool top_level) { return parse_row(o, sink, top_level); });
   }
 
  private:
-  void parse_array(simdjson::ondemand::array arr, parse_sink& sink) {
-    json::for_each_record(arr, sink,
-                          [this, &sink](object o, bool) { return parse_row(o, sink, false); });
-  }
-
   // Reads the columns at this level; a `properties` object (diagnostic-settings shape) is
   // read the same way. Returns false when the document can no longer be read (or it was
   // an envelope, already handled).
@@ -72,13 +66,8 @@ class vmconnection_parser final : public format_parser {
           break;
         case 7:
           if (key == "records" && top_level) {
-            simdjson::ondemand::array arr;
-            if (v.get_array().get(arr) != simdjson::SUCCESS) {
-              sink.rejected("bad_envelope");
-              return false;
-            }
-            parse_array(arr, sink);
-            return false;
+            return json::read_wrapper(
+                v, sink, [this, &sink](object o, bool) { return parse_row(o, sink, false); });
           }
           break;
         case 8:
@@ -203,8 +192,7 @@ class vmconnection_parser final : public format_parser {
     sink.record(s);
   }
 
-  simdjson::ondemand::parser parser_;
-  std::string scratch_;
+  json::document_reader json_;
   label_cache labels_;
   label_id label_;
 };

@@ -7,6 +7,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 #include "parse/text_util.hpp"
 #include "parse/xml_scan.hpp"
@@ -166,37 +167,8 @@ class windows_wfp_parser final : public format_parser {
   }
 
   void parse_json(std::string_view text, const parse_context& ctx, parse_sink& sink) {
-    simdjson::ondemand::document doc;
-    if (parser_.iterate(json::padded_view(text, ctx, json_scratch_)).get(doc) !=
-        simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    json_type t;
-    if (doc.type().get(t) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    if (t == json_type::array) {
-      simdjson::ondemand::array arr;
-      if (doc.get_array().get(arr) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return;
-      }
-      std::size_t objects = 0;
-      if (json::for_each_object(arr, sink, [&](object o, bool) {
-            ++objects;
-            return parse_document(o, ctx, sink, false);
-          }))
-        json::finish_document(doc, objects, sink);
-      return;
-    }
-    object obj;
-    if (t != json_type::object || doc.get_object().get(obj) != simdjson::SUCCESS) {
-      sink.rejected("not_an_object");
-      return;
-    }
-    if (parse_document(obj, ctx, sink, /*top_level=*/true)) json::finish_document(doc, 1, sink);
+    json_.read(text, ctx, json::unit_shape::document, sink,
+               [&](object o, bool top_level) { return parse_event(o, ctx, sink, top_level); });
   }
 
   // Calls on_field(key, value) for each field of an object value. Returns false on a JSON
@@ -237,7 +209,7 @@ class windows_wfp_parser final : public format_parser {
 
   // One Winlogbeat/Elastic document or one Sentinel row. Returns false when the document
   // can no longer be read.
-  bool parse_document(object obj, const parse_context& ctx, parse_sink& sink, bool top_level) {
+  bool parse_event(object obj, const parse_context& ctx, parse_sink& sink, bool top_level) {
     wfp_fields f;
     opt_view winlog_id, flat_id, code, created, at_timestamp, generated;
     opt_view computer_name, flat_computer, host_name, data_xml;
@@ -308,14 +280,8 @@ class windows_wfp_parser final : public format_parser {
         });
       } else if (top_level && key == "events") {
         // The {"events":[...]} batch Elastic's pipeline tests (and some shippers) use.
-        simdjson::ondemand::array arr;
-        if (v.get_array().get(arr) != simdjson::SUCCESS) {
-          sink.rejected("bad_envelope");
-          return false;
-        }
-        json::for_each_record(arr, sink,
-                              [&](object o, bool) { return parse_document(o, ctx, sink, false); });
-        return false;
+        return json::read_wrapper(v, sink,
+                                  [&](object o, bool) { return parse_event(o, ctx, sink, false); });
       }
       if (!ok) {
         sink.rejected("invalid_json");
@@ -422,7 +388,9 @@ class windows_wfp_parser final : public format_parser {
       return;
     }
     if (v && !text::trim(*v).empty()) {
-      if (!text::parse_port(text::trim(*v), s.dst_port)) {
+      // Trimmed first: white space around a <Data> value (pretty-printed XML) is tolerated
+      // here, where read_port alone would refuse it.
+      if (!parse_port(text::trim(*v), s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
       }
@@ -444,8 +412,7 @@ class windows_wfp_parser final : public format_parser {
     sink.record(s);
   }
 
-  simdjson::ondemand::parser parser_;
-  std::string json_scratch_;
+  json::document_reader json_;
   std::string scratch_;
   label_cache labels_;
 };

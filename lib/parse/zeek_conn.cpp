@@ -4,6 +4,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_records.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 
 namespace portscand {
@@ -55,12 +56,10 @@ void finish(const conn_fields& f, const parse_context& ctx, label_cache& labels,
   s.protocol = protocol_from_name(f.proto);
   if (f.has_resp_p) {
     // ICMP rows carry the ICMP code here, as ASIM maps it (normalize() does not count it).
-    std::int64_t port = 0;
-    if (!json::parse_int64(f.resp_p, port) || port < 0 || port > 65535) {
+    if (!parse_port(f.resp_p, s.dst_port)) {
       sink.rejected("bad_dst_port");
       return;
     }
-    s.dst_port = static_cast<std::int32_t>(port);
   }
   if (f.has_ts) {
     auto t = json::time_from_text(f.ts, ctx.zone);

@@ -8,6 +8,7 @@
 
 #include "event/network_session.hpp"
 #include "parse/json_util.hpp"
+#include "parse/port.hpp"
 #include "parse/probe_util.hpp"
 #include "parse/text_util.hpp"
 
@@ -263,39 +264,8 @@ class zscaler_nss_parser final : public format_parser {
   }
 
   void parse_json(std::string_view text, const parse_context& ctx, parse_sink& sink) {
-    simdjson::ondemand::document doc;
-    if (parser_.iterate(json::padded_view(text, ctx, json_scratch_)).get(doc) !=
-        simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    json_type t;
-    if (doc.type().get(t) != simdjson::SUCCESS) {
-      sink.rejected("invalid_json");
-      return;
-    }
-    if (t == json_type::array) {
-      simdjson::ondemand::array arr;
-      if (doc.get_array().get(arr) != simdjson::SUCCESS) {
-        sink.rejected("invalid_json");
-        return;
-      }
-      for (auto element : arr) {
-        object o;
-        if (element.get_object().get(o) != simdjson::SUCCESS) {
-          sink.rejected("not_an_object");
-          return;
-        }
-        if (!parse_object(o, ctx, sink)) return;
-      }
-      return;
-    }
-    object obj;
-    if (t != json_type::object || doc.get_object().get(obj) != simdjson::SUCCESS) {
-      sink.rejected("not_an_object");
-      return;
-    }
-    parse_object(obj, ctx, sink);
+    json_.read(text, ctx, json::unit_shape::document, sink,
+               [&](object o, bool) { return parse_object(o, ctx, sink); });
   }
 
   // Reads the fields of `obj` into f; the template's "event" object is read in place.
@@ -389,7 +359,9 @@ class zscaler_nss_parser final : public format_parser {
     if (f.proto) s.protocol = protocol_from_name(text::trim(*f.proto));
     const opt_view port = f.cdport && !text::trim(*f.cdport).empty() ? f.cdport : f.sdport;
     if (port && !text::trim(*port).empty()) {
-      if (!text::parse_port(text::trim(*port), s.dst_port)) {
+      // Trimmed first, as every value of this format is: spaces a feed template leaves
+      // around a value are tolerated here, where read_port alone would refuse them.
+      if (!parse_port(text::trim(*port), s.dst_port)) {
         sink.rejected("bad_dst_port");
         return;
       }
@@ -435,8 +407,7 @@ class zscaler_nss_parser final : public format_parser {
     return nullptr;
   }
 
-  simdjson::ondemand::parser parser_;
-  std::string json_scratch_;
+  json::document_reader json_;
   label_cache labels_;
 };
 

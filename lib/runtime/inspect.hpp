@@ -38,8 +38,8 @@ struct inspect_result {
 // unit, with the file, the line the unit starts on, the format and envelope that read it.
 // A record shows its normalized fields, where its time came from (record, header, receive),
 // and whether the window engine would count it (`counted`, else `not_counted` with the
-// reason: a reply flow skipped under `reply_flows`, the source filter of `mode`, or no
-// destination port). A summary line of counts
+// reason: a reply flow skipped under `reply_flows`, the source filter of `mode`, the port
+// of a port-less protocol (normalize()), or no destination port). A summary line of counts
 // goes to `summary`. Event-time checks that depend on the stream (late, future-dated) are
 // not applied: they depend on when and beside what the record arrives.
 inspect_result run_inspect(const inspect_options& opt, const clock& clk, std::ostream& out,

@@ -142,7 +142,7 @@ class aws_vpc_parser final : public format_parser {
  public:
   aws_vpc_parser() : label_(labels_.reported_by("AWS", "VPC")) {}
 
-  void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
+  void parse(std::string_view unit, const parse_context& /*ctx*/, parse_sink& sink) override {
     const std::size_t n = split_fields(unit, fields_);
     if (n > max_fields) {
       sink.rejected("too_many_fields");

@@ -146,7 +146,7 @@ void take(std::string_view& field, bool& seen, std::string_view value) noexcept 
 
 class meraki_parser final : public format_parser {
  public:
-  void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
+  void parse(std::string_view unit, const parse_context& /*ctx*/, parse_sink& sink) override {
     meraki_head h;
     if (!locate_head(unit, h)) {
       sink.rejected("no_meraki_header");

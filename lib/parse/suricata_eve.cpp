@@ -20,7 +20,7 @@ class suricata_eve_parser final : public json::record_parser {
   suricata_eve_parser() : record_parser(true) {}
 
  protected:
-  bool on_object(object obj, const parse_context& ctx, parse_sink& sink) override {
+  bool on_object(object obj, const parse_context& /*ctx*/, parse_sink& sink) override {
     network_session s;
     std::string_view event_type, timestamp, flow_start, proto, host;
     bool has_type = false, has_src = false;

@@ -37,7 +37,7 @@ void set_once(std::string_view value, std::string_view& slot, bool& have, const 
 
 class sysmon_linux_parser final : public format_parser {
  public:
-  void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
+  void parse(std::string_view unit, const parse_context& /*ctx*/, parse_sink& sink) override {
     const std::size_t at = xml::find_event_element(unit);
     if (at == std::string_view::npos) {
       sink.rejected("no_event_xml");
@@ -113,11 +113,11 @@ class sysmon_linux_parser final : public format_parser {
       sink.rejected("missing_event_id");
       return;
     }
-    emit(f, ctx, sink);
+    emit(f, sink);
   }
 
  private:
-  void emit(const sysmon_fields& f, const parse_context& ctx, parse_sink& sink) {
+  void emit(const sysmon_fields& f, parse_sink& sink) {
     network_session s;
     if (!f.have_src_ip || f.src_ip.empty()) {
       sink.rejected("missing_src_ip");

@@ -318,6 +318,7 @@ YAML
   # again from its start onto the restored windows, so an alert first emitted now may count
   # records twice (event_count; README, Delivery guarantees): compared without it.
   echo "broker up -1" >&7
+  restart_config
   start_daemon
   wait_for 90 topic_ids_ge "$(wc -l <"$work/expected.jsonl")" ||
     fail "not every alert arrived after the restart"

@@ -256,6 +256,10 @@ class coordinator {
   std::vector<std::pair<std::string, std::unique_ptr<input_progress>>>
       progress_;  // non-Kafka inputs
   std::map<std::string, watermark_tracker::input_id> tracker_ids_;
+  // A restored checkpoint's watermark, until feed_watermark applies it; and the wall time by
+  // which it applies whatever the inputs do.
+  timestamp_us pending_seed_ = INT64_MIN;
+  timestamp_us seed_deadline_ = INT64_MIN;
   // Scale-out (cfg_.scale_out.enabled): the stage-1 producer and the stage-2 consumer.
   std::unique_ptr<by_source_producer> producer_;
   std::unique_ptr<kafka_source> by_source_;
@@ -543,13 +547,26 @@ void coordinator::restore() {
     }
   }
   // Bins the checkpoint left open must still close when no new record comes.
-  tracker_.seed(*std::max_element(watermarks.begin(), watermarks.end()));
+  // Not at once: an input read again from its start (a file) brings the rest of those bins'
+  // records, and a seeded watermark would close them on the restored state alone. The seed
+  // waits until every file and syslog input has reached its end once, or idle_timeout.
+  pending_seed_ = *std::max_element(watermarks.begin(), watermarks.end());
   last_watermark_ = INT64_MIN;
   spdlog::info("restored checkpoint epoch {} written {}", usable.front()->data.epoch,
                format_iso8601(usable.front()->data.created));
 }
 
 void coordinator::feed_watermark(timestamp_us now) {
+  if (pending_seed_ != INT64_MIN) {
+    if (seed_deadline_ == INT64_MIN) seed_deadline_ = now + cfg_.evaluation.idle_timeout;
+    bool caught_up = true;
+    for (auto& [name, p] : progress_)
+      caught_up = caught_up && p->reached_end.load(std::memory_order_acquire);
+    if (caught_up || now >= seed_deadline_) {
+      tracker_.seed(pending_seed_);
+      pending_seed_ = INT64_MIN;
+    }
+  }
   bool hold = false;
   // An assigned partition that has delivered nothing yet and is not known to be empty may
   // hold the oldest data of all: nothing may close before it has spoken (otherwise the

@@ -81,6 +81,7 @@ void input_sink::end_burst(bool continues) {
       progress_->max_event.store(pending_max_, std::memory_order_release);
     if (last_receive_ != INT64_MIN)
       progress_->last_active.store(last_receive_, std::memory_order_release);
+    if (!continues) progress_->reached_end.store(true, std::memory_order_release);
     if (busy_ != continues) {
       progress_->busy.store(continues, std::memory_order_release);
       busy_ = continues;

@@ -22,6 +22,9 @@ struct input_progress {
   // the input waits for room in full shard queues (a file read faster than the shards keep
   // up, a TCP syslog peer under backpressure).
   std::atomic<bool> busy{false};
+  // Set when the input first handed a burst over with nothing more to read (a file at its
+  // end): after a restart, the restored watermark waits for it (coordinator::feed_watermark).
+  std::atomic<bool> reached_end{false};
 };
 
 // Feeds one non-Kafka input's progress to the watermark tracker at wall time `now`. An input

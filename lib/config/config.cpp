@@ -352,13 +352,6 @@ class reader {
     read_inputs(root["inputs"], cfg);
     read_outputs(root["outputs"], cfg);
     read_scale_out(root["scale_out"], cfg);
-    // A by-source partition resumes by re-reading the records of the bins it held
-    // (partition_resume); sliding state has no bins to name, so the handover could not
-    // rebuild it exactly.
-    if (cfg.scale_out.enabled && cfg.evaluation.window == window_kind::sliding)
-      problem("evaluation.window",
-              "'sliding' cannot be combined with scale_out (a partition handover rebuilds "
-              "state by bins); use 'tumbling' or run without scale_out");
     read_exclusions(root["exclusions"], cfg);
     if (const YAML::Node n = root["suppression"]) {
       if (!n.IsMap()) {

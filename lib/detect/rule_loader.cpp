@@ -305,13 +305,6 @@ std::vector<config_problem> apply_rule_window(config& cfg, const rule_definition
   std::vector<config_problem> problems;
   if (!cfg.evaluation.window_set && rule.sliding_window)
     cfg.evaluation.window = *rule.sliding_window ? window_kind::sliding : window_kind::tumbling;
-  // The configuration's own evaluation.window: sliding with scale_out is refused by the
-  // configuration reader; here only what the rule file brought in.
-  if (!cfg.evaluation.window_set && cfg.scale_out.enabled &&
-      cfg.evaluation.window == window_kind::sliding)
-    problems.push_back({"window",
-                        "'sliding' cannot be combined with the configuration's scale_out (a "
-                        "partition handover rebuilds state by bins)"});
   if (!cfg.evaluation.window_set && cfg.suppression != 0 &&
       cfg.evaluation.window == window_kind::sliding)
     problems.push_back({"window",

@@ -39,8 +39,8 @@ rule_set with_options(const rule_set& rules, const config& cfg);
 std::vector<config_problem> check_exclusion_rules(const config& cfg, const rule_set& rules);
 
 // Takes a rule file's `window:` into the configuration when the configuration does not name
-// evaluation.window itself (it wins when it does), then refuses sliding with scale_out (a
-// partition handover rebuilds state by bins). Returns the problems (path "window").
+// evaluation.window itself (it wins when it does), then refuses sliding with what needs
+// tumbling bins (suppression, early alerts). Returns the problems (path "window").
 std::vector<config_problem> apply_rule_window(config& cfg, const rule_definition& rule);
 
 // Reads just the query (exposed for tests): fills threshold, bin width and caps. A query

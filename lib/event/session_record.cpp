@@ -175,6 +175,41 @@ std::optional<mark_record> decode_mark_record(std::string_view value) {
   return m;
 }
 
+std::string encode_note_record(const note_record& n) {
+  std::string out;
+  binary_writer w(out);
+  w.put<std::uint8_t>(note_record_v1);
+  w.put<std::uint8_t>(n.source.is_v4() ? 0 : 1);
+  w.put<std::uint64_t>(n.writer);
+  w.put<std::uint64_t>(n.seq);
+  w.put<std::int64_t>(n.next_allowed);
+  if (n.source.is_v4())
+    w.put<std::uint32_t>(n.source.v4());
+  else
+    w.put_bytes(n.source.bytes().data(), 16);
+  return out;
+}
+
+std::optional<note_record> decode_note_record(std::string_view value) {
+  if (value.size() < 2 || static_cast<std::uint8_t>(value[0]) != note_record_v1)
+    return std::nullopt;
+  const auto flags = static_cast<std::uint8_t>(value[1]);
+  if (flags > 1 || value.size() != 26 + (flags == 1 ? 16u : 4u)) return std::nullopt;
+  binary_reader r(value.substr(2));
+  note_record n;
+  if (!r.get(n.writer) || !r.get(n.seq) || !r.get(n.next_allowed)) return std::nullopt;
+  if (flags == 0) {
+    std::uint32_t v4 = 0;
+    if (!r.get(v4)) return std::nullopt;
+    n.source = ip_address::from_v4(v4);
+  } else {
+    std::array<std::uint8_t, 16> bytes{};
+    if (!r.get_bytes(bytes.data(), bytes.size())) return std::nullopt;
+    n.source = ip_address::from_v6(bytes);
+  }
+  return n;
+}
+
 std::string encode_partition_resume(const partition_resume& r) {
   std::string out =
       "psd1 wm=" + std::to_string(r.watermark) + " end=" + std::to_string(r.end) + " bins=";
@@ -182,6 +217,7 @@ std::string encode_partition_resume(const partition_resume& r) {
     if (i != 0) out += ',';
     out += std::to_string(r.bins[i]);
   }
+  if (r.floor != INT64_MIN) out += " floor=" + std::to_string(r.floor);
   return out;
 }
 
@@ -203,7 +239,10 @@ std::optional<partition_resume> decode_partition_resume(std::string_view text) {
   const auto wm = field("wm=");
   const auto end = field("end=");
   const auto bins = field("bins=");
+  // Written by sliding windows only: older releases' metadata has none.
+  const auto floor = text.empty() ? std::optional<std::string_view>() : field("floor=");
   if (!magic || !magic->empty() || !wm || !end || !bins || !text.empty()) return std::nullopt;
+  if (floor && (!number(*floor, r.floor) || r.floor == INT64_MIN)) return std::nullopt;
   if (!number(*wm, r.watermark) || !number(*end, r.end) || r.end < 0) return std::nullopt;
   std::string_view rest = *bins;
   while (!rest.empty()) {

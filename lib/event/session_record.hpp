@@ -24,6 +24,14 @@ namespace portscand {
 //   tick:    0x02 | flags (1: evaluate) | watermark i64 | evaluate_before i64
 //   mark:    0x03 | flags (1: final) | watermark i64 | producer (len u8 + bytes)
 //            | covered count u16 | covered input partitions (len u8 + "topic/partition")
+//   note:    0x04 | flags (1: IPv6 source) | writer u64 | seq u64 | next_allowed i64
+//            | source (4|16 bytes)
+//
+// Notes carry the sliding window's alert history through the log (lib/runtime/README.md,
+// "Sliding windows"): when an owner's evaluation moves a source's next allowed crossing, it
+// appends (source, next_allowed) to the partition; a task applies a note where it reads it
+// (the larger value wins), so a new owner re-reading the log learns what the previous one
+// decided. `writer` names the task that wrote it (random per task), `seq` counts its notes.
 //
 // Marks are how stage 1 tells stage 2 how far it has read: each instance appends its own
 // input watermark to every partition, with the Kafka input partitions it reads, and an
@@ -36,6 +44,7 @@ namespace portscand {
 inline constexpr std::uint8_t session_record_v1 = 0x01;
 inline constexpr std::uint8_t tick_record_v1 = 0x02;
 inline constexpr std::uint8_t mark_record_v1 = 0x03;
+inline constexpr std::uint8_t note_record_v1 = 0x04;
 
 // The message key of a session: the canonical text of the source (dotted quad, RFC 5952).
 std::string session_record_key(const ip_address& src);
@@ -76,10 +85,23 @@ std::optional<mark_record> decode_mark_record(std::string_view value);
 // `watermark` (in force at that offset), and below `end` (the owner's position when it
 // committed) take only the records of `bins` (the bins it held then); from `end` on, every
 // record. Text: "psd1 wm=<µs> end=<offset> bins=<µs>,<µs>,...".
+struct note_record {
+  std::uint64_t writer = 0;
+  std::uint64_t seq = 0;
+  ip_address source;
+  timestamp_us next_allowed = INT64_MIN;
+  bool operator==(const note_record&) const = default;
+};
+std::string encode_note_record(const note_record& n);
+std::optional<note_record> decode_note_record(std::string_view value);
+
 struct partition_resume {
   timestamp_us watermark = INT64_MIN;
   std::int64_t end = 0;
   std::vector<timestamp_us> bins;  // ascending
+  // Sliding windows: crossings before it are not the new owner's to decide (their history
+  // is before the resume offset). INT64_MIN (tumbling, or nothing evaluated yet): none.
+  timestamp_us floor = INT64_MIN;
   bool operator==(const partition_resume&) const = default;
 };
 std::string encode_partition_resume(const partition_resume& r);

@@ -329,6 +329,9 @@ void coordinator::build() {
     producer_ = std::make_unique<by_source_producer>(cfg_.scale_out, metrics_);
     eo.partitioned = true;
     eo.forward = producer_.get();
+    eo.write_note = [p = producer_.get()](std::int32_t partition, const note_record& n) {
+      p->produce_note(partition, n);
+    };
   }
   engine_ = std::make_unique<engine>(eo, rules_, clock_, *publisher_, metrics_);
   watermark_lag_ = &metrics_.get_gauge("portscand_watermark_lag_seconds",

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <random>
 
 #include "core/thread_guard.hpp"
 
@@ -196,12 +197,21 @@ void engine::apply_exclusions(shard& s, std::vector<network_session>& batch) {
 
 std::optional<std::pair<std::int64_t, partition_resume>> partition_task::resume_point() const {
   if (next_offset < 0 || next_offset < replay_end) return std::nullopt;
+  // A note not yet in the log before next_offset: a new owner starting there would decide
+  // without it.
+  if (notes_read_back < notes_written) return std::nullopt;
   partition_resume r;
   r.end = next_offset < 0 ? 0 : next_offset;
   std::int64_t from = r.end;
   for (const auto& [start, first] : state.held_bins()) {
     r.bins.push_back(start);
     from = std::min(from, first);
+  }
+  if (state.sliding()) {
+    r.floor = state.decided_before();
+    // The notes that still block a crossing the new owner may decide.
+    for (const auto& [offset, next_allowed] : notes)
+      if (next_allowed > r.floor) from = std::min(from, offset);
   }
   // The watermark in force at `from`: the one after the last tick before it.
   r.watermark = start_watermark;
@@ -217,6 +227,8 @@ void partition_task::forget_ticks_before(std::int64_t offset) {
     start_watermark = ticks.front().second;
     ticks.pop_front();
   }
+  const timestamp_us decided = state.decided_before();
+  std::erase_if(notes, [decided](const auto& n) { return n.second <= decided; });
 }
 
 void engine::evaluate(shard& s, shard_state& state, timestamp_us before,
@@ -275,6 +287,12 @@ partition_task& engine::task(shard& s, std::int32_t partition) {
   if (!slot) {
     slot = std::make_unique<partition_task>(window_for(*s.rules));
     watch_crossings(s, slot->state);
+    if (auto* w = slot->state.sliding_window(); w != nullptr && opt_.write_note) {
+      w->keep_notes(true);
+      // Tells this task's notes from a previous owner's (or an earlier task's here).
+      std::random_device rd;
+      slot->writer = (std::uint64_t{rd()} << 32) | rd();
+    }
   }
   return *slot;
 }
@@ -301,6 +319,19 @@ void engine::handle_task_op(shard& s, const task_op& op, std::vector<alert>& ale
       t.next_offset = op.offset;
       t.replay_end = op.end;
       if (op.watermark != INT64_MIN) t.state.advance_watermark(op.watermark);
+      if (auto* w = t.state.sliding_window(); w != nullptr && op.floor != INT64_MIN)
+        w->set_floor(op.floor);
+      return;
+    }
+    case task_op::kind::note: {
+      partition_task& t = task(s, op.partition);
+      if (auto* w = t.state.sliding_window(); w != nullptr && op.note) {
+        w->apply_note(op.note->source, op.note->next_allowed);
+        t.notes.emplace_back(op.offset, op.note->next_allowed);
+        if (op.note->writer == t.writer)
+          t.notes_read_back = std::max(t.notes_read_back, op.note->seq);
+      }
+      t.next_offset = op.offset + 1;
       return;
     }
     case task_op::kind::close:
@@ -313,7 +344,18 @@ void engine::handle_task_op(shard& s, const task_op& op, std::vector<alert>& ale
       partition_task& t = task(s, op.partition);
       if (op.watermark != INT64_MIN) t.state.advance_watermark(op.watermark);
       if (op.evaluate_before) {
+        // Below replay_end the previous owner decided, and its notes say what: a re-read
+        // only marks its sources evaluated.
+        sliding_state* w = t.state.sliding_window();
+        if (w != nullptr) w->set_replaying(op.offset < t.replay_end);
         evaluate(s, t.state, *op.evaluate_before, alerts);
+        if (w != nullptr) {
+          w->set_replaying(false);
+          for (const auto& [src, next_allowed] : w->take_notes()) {
+            note_record n{t.writer, ++t.notes_written, src, next_allowed};
+            opt_.write_note(op.partition, n);
+          }
+        }
         // As for advance(): the bins just evaluated may now be freed.
         if (op.watermark != INT64_MIN && op.watermark != INT64_MAX)
           t.state.advance_watermark(op.watermark + 1);

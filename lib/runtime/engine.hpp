@@ -49,6 +49,14 @@ struct partition_task {
   timestamp_us start_watermark = INT64_MIN;  // in force before the first tick in `ticks`
   std::deque<std::pair<std::int64_t, timestamp_us>> ticks;  // (offset, watermark after it)
   shard_state::counters seen;                               // the state's stats already counted
+  // Sliding windows (lib/runtime/README.md, "Sliding windows"): the notes read, (offset,
+  // next_allowed), while a new owner may still need them; this task's own notes (`writer`,
+  // random) written and read back. A resume point waits until every note written is in the
+  // log before it.
+  std::deque<std::pair<std::int64_t, timestamp_us>> notes;
+  std::uint64_t writer = 0;
+  std::uint64_t notes_written = 0;
+  std::uint64_t notes_read_back = 0;
 
   // Where a new owner must start reading (the smallest offset of the bins held; the next
   // offset when none is held) and what it must know there. Nothing while the task is still
@@ -68,14 +76,20 @@ struct partition_batch {
 
 // The life of a task and the ticks read from its partition, in log order with its records.
 struct task_op {
-  enum class kind : std::uint8_t { open, tick, close };
+  enum class kind : std::uint8_t { open, tick, note, close };
   kind op = kind::tick;
   std::int32_t partition = 0;
   std::int64_t offset = -1;            // tick: its offset; open: where reading starts
   timestamp_us watermark = INT64_MIN;  // tick: the owner's; open: the resume point's
   std::int64_t end = -1;               // open: the resume point's end (see partition_resume)
   std::optional<timestamp_us> evaluate_before;  // tick only
+  timestamp_us floor = INT64_MIN;               // open: the resume point's (sliding)
+  std::optional<note_record> note;              // note only
 };
+
+// Scale-out with sliding windows: appends an owner's note to its partition (the by-source
+// producer). Called on shard threads: must be thread-safe; may wait for room, never drops.
+using note_writer = std::function<void(std::int32_t partition, const note_record& note)>;
 
 // Scale-out stage 1: where dispatchers send the records that passed the filters instead of
 // the shards (the by-source topic). Called from ingest threads: must be thread-safe.
@@ -91,6 +105,7 @@ class record_forwarder {
 struct engine_options {
   bool partitioned = false;             // scale-out stage 2: state per partition task (see above)
   record_forwarder* forward = nullptr;  // scale-out stage 1: dispatchers forward, not route
+  note_writer write_note;               // scale-out stage 2, sliding windows
   unsigned shards = 2;
   window_config window;
   detection_mode mode = detection_mode::standard;

@@ -88,6 +88,10 @@ by_source_producer::by_source_producer(const scale_out_config& cfg, metrics_regi
       marks_(&metrics.get_counter(
           "portscand_scale_out_marks_total",
           "Marks (this instance's input watermark) appended to the by-source topic.")),
+      notes_(&metrics.get_counter(
+          "portscand_scale_out_notes_total",
+          "Sliding-window decisions (a source's next allowed crossing) appended to owned "
+          "partitions of the by-source topic.")),
       queue_full_(&metrics.get_counter(
           "portscand_scale_out_queue_full_total",
           "Times a forward found the producer's queue full (the input waited or dropped).")) {}
@@ -287,6 +291,11 @@ bool by_source_producer::produce_tick(std::int32_t partition, const tick_record&
   return true;
 }
 
+void by_source_producer::produce_note(std::int32_t partition, const note_record& note) {
+  produce({}, encode_note_record(note), partition, true);
+  notes_->inc();
+}
+
 bool by_source_producer::produce_mark(const mark_record& mark) {
   const std::string value = encode_mark_record(mark);
   bool all = true;
@@ -362,6 +371,7 @@ void by_source_sink::on_assigned(std::vector<assigned_partition>& parts) {
     if (resume) {
       open.watermark = resume->watermark;
       open.end = resume->end;
+      open.floor = resume->floor;
       if (resume->end > a.committed) p.replay = filter{resume->end, resume->bins};
     }
     opened_->inc();
@@ -455,6 +465,20 @@ void by_source_sink::on_unit(std::string_view unit, const unit_meta& meta) {
     op.offset = meta.offset;
     op.watermark = t->watermark;
     op.evaluate_before = t->evaluate_before;
+    queue_op(op);
+    return;
+  }
+  if (!unit.empty() && static_cast<std::uint8_t>(unit[0]) == note_record_v1) {
+    auto n = decode_note_record(unit);
+    if (!n) {
+      reject("bad_note");
+      return;
+    }
+    task_op op;
+    op.op = task_op::kind::note;
+    op.partition = pid;
+    op.offset = meta.offset;
+    op.note = std::move(n);
     queue_op(op);
     return;
   }

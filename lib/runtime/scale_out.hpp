@@ -46,6 +46,9 @@ class by_source_producer final : public record_forwarder {
   bool forward(std::vector<network_session>& batch, bool block) override;
   // Appends a tick to one partition. Never blocks; false when it could not be queued.
   bool produce_tick(std::int32_t partition, const tick_record& tick);
+  // Appends a sliding-window note to one partition; waits while the queue is full (a lost
+  // note would hold every later resume point of the partition).
+  void produce_note(std::int32_t partition, const note_record& note);
   // Appends this instance's mark to every partition (behind every record forwarded before
   // it). Never blocks; false when it could not be queued everywhere.
   bool produce_mark(const mark_record& mark);
@@ -84,6 +87,7 @@ class by_source_producer final : public record_forwarder {
   counter* wire_bytes_;
   std::uint64_t wire_seen_ = 0;  // librdkafka's thread only
   counter* marks_;
+  counter* notes_;
   counter* queue_full_;
   std::mutex log_mu_;
   rate_limited_log log_;

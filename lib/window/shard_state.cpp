@@ -50,6 +50,10 @@ shard_state::add_result shard_state::add(const network_session& r) {
   if (sliding_) {
     if (sliding_->keys() >= shed_at_) shed();
     if (sliding_->add(r)) ++stats_.reopened;
+    if (source_offset_ != INT64_MAX) {
+      auto [it, fresh] = panes_.try_emplace(floor_to(r.time, config_.bin_width), source_offset_);
+      if (!fresh) it->second = std::min(it->second, source_offset_);
+    }
     return add_result::added;
   }
   const timestamp_us start = floor_to(r.time, config_.bin_width);
@@ -123,8 +127,22 @@ void shard_state::touch(bin& b, key_state& s, bool inserted, const network_sessi
   }
 }
 
+timestamp_us shard_state::decided_before() const noexcept {
+  if (!sliding_ || watermark_ == INT64_MIN) return INT64_MIN;
+  return std::min(sliding_->evaluated_to(), watermark_ - config_.retention);
+}
+
 std::vector<std::pair<timestamp_us, std::int64_t>> shard_state::held_bins() const {
   std::vector<std::pair<timestamp_us, std::int64_t>> out;
+  if (sliding_) {
+    // Records from a width before the earliest undecided interval's start: a run that began
+    // earlier then starts, rebuilt, before that interval too (first_seen stays its start).
+    const timestamp_us decided = decided_before();
+    const timestamp_us from = decided == INT64_MIN ? INT64_MIN : decided - 2 * config_.bin_width;
+    for (const auto& [start, offset] : panes_)
+      if (from == INT64_MIN || start + config_.bin_width > from) out.emplace_back(start, offset);
+    return out;
+  }
   out.reserve(bins_.size());
   if (!sweep_) {
     for (const auto& [start, b] : bins_) out.emplace_back(start, b.first_source_offset);
@@ -144,6 +162,10 @@ void shard_state::advance_watermark(timestamp_us watermark) {
   if (sweep_) stats_.freed_bins += sweep_->free_before(horizon);
   if (sliding_) {
     sliding_->prune(horizon);
+    if (const timestamp_us decided = decided_before(); decided != INT64_MIN)
+      while (!panes_.empty() &&
+             panes_.begin()->first + config_.bin_width <= decided - 2 * config_.bin_width)
+        panes_.erase(panes_.begin());
     shed_at_ =
         std::max(config_.max_keys, std::min(shed_at_, keys() + (config_.max_keys - shed_target())));
     return;
@@ -382,6 +404,7 @@ void shard_state::clear() noexcept {
   last_bin_start_ = INT64_MIN;
   watermark_ = INT64_MIN;
   if (sliding_) sliding_->clear();
+  panes_.clear();
   if (sweep_) sweep_->clear();
 }
 

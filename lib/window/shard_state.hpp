@@ -31,7 +31,7 @@ struct window_config {
   // (target_set: the smallest ones). 0 keeps none.
   std::uint32_t max_targets = 10;
   // `evaluation: {window: sliding}`: per-source sliding state (sliding_state) instead of
-  // bins; evaluate_sliding() instead of evaluate_closed(). Scale-out refuses it (config).
+  // bins; evaluate_sliding() instead of evaluate_closed().
   bool sliding = false;
   // `early_alerts`: call the crossing handler when a key's distinct ports first exceed the
   // threshold (tumbling only). Runtime copies it from the rule, as the threshold.
@@ -85,13 +85,22 @@ class shard_state {
   std::size_t evaluate_sliding(timestamp_us close_before, std::uint32_t threshold,
                                const std::function<void(const sliding_crossing&)>& fn);
   bool sliding() const noexcept { return sliding_ != nullptr; }
+  // Sliding mode: the sliding state itself (scale-out's floor, replay and notes); nullptr
+  // in tumbling mode.
+  sliding_state* sliding_window() noexcept { return sliding_.get(); }
+  // Sliding mode: no alert from here on can have its crossing before this time
+  // (lib/runtime/README.md, "Sliding windows"): every earlier crossing was evaluated and
+  // only records at or after the late-record horizon can still change a count.
+  timestamp_us decided_before() const noexcept;
 
   // Scale-out: the log offset the records added from now on come from (at most theirs).
   // Each bin keeps the smallest such offset of the records it took, so that a partition's
   // state can be rebuilt by reading its log from the smallest offset of the bins held.
   void set_source_offset(std::int64_t offset) noexcept { source_offset_ = offset; }
   // The bins held, ascending by start, with the smallest source offset that added to each
-  // (INT64_MAX when set_source_offset was never called).
+  // (INT64_MAX when set_source_offset was never called). In sliding mode the bin-wide panes
+  // of record time a new owner needs: those after decided_before() - 2 widths (the records
+  // of every undecided interval, and a width before it).
   std::vector<std::pair<timestamp_us, std::int64_t>> held_bins() const;
 
   // Keys of both rules; bins of the vertical rule (of the sweep rule when it runs alone).
@@ -196,7 +205,10 @@ class shard_state {
   timestamp_us last_bin_start_ = INT64_MIN;
   bin* last_bin_ = nullptr;
   std::unique_ptr<sliding_state> sliding_;  // sliding mode: all the state (bins_ stays empty)
-  std::unique_ptr<sweep_state> sweep_;      // config().sweep
+  // Sliding mode with source offsets (scale-out): per bin-wide pane of record time, the
+  // smallest source offset that added to it (held_bins).
+  std::map<timestamp_us, std::int64_t> panes_;
+  std::unique_ptr<sweep_state> sweep_;  // config().sweep
   crossing_handler on_crossing_;
 };
 

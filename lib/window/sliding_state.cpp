@@ -157,7 +157,9 @@ void sliding_state::scan(const ip_address& src, sliding_source& s, timestamp_us 
       count += edges_[k].delta;
       starts |= edges_[k].delta > 0;
     }
-    if (!starts || t < s.next_allowed || count <= static_cast<std::int64_t>(threshold)) continue;
+    if (!starts || t < s.next_allowed || t < floor_ ||
+        count <= static_cast<std::int64_t>(threshold))
+      continue;
     sliding_crossing c;
     c.src = src;
     c.start = t - width_;
@@ -176,8 +178,16 @@ void sliding_state::scan(const ip_address& src, sliding_source& s, timestamp_us 
     std::sort(c.labels.begin(), c.labels.end());
     c.labels.erase(std::unique(c.labels.begin(), c.labels.end()), c.labels.end());
     s.next_allowed = t + width_ + 1;
+    if (keep_notes_) notes_.emplace_back(src, s.next_allowed);
     fn(c);
   }
+}
+
+void sliding_state::apply_note(const ip_address& src, timestamp_us next_allowed) {
+  bool inserted = false;
+  sliding_source& s = src.is_v4() ? v4_.find_or_insert(src.v4(), inserted).state
+                                  : v6_.find_or_insert(src.bytes(), inserted).state;
+  s.next_allowed = std::max(s.next_allowed, next_allowed);
 }
 
 std::size_t sliding_state::evaluate(timestamp_us close_before, std::uint32_t threshold,
@@ -196,7 +206,7 @@ std::size_t sliding_state::evaluate(timestamp_us close_before, std::uint32_t thr
       for (const port_run& run : s.runs)
         if (run.events != 0) newest = std::max(newest, run.last);
       // Nothing new and every run start was already behind the previous close: settled.
-      if (!dirty && newest < evaluated_to_) continue;
+      if (replaying_ || (!dirty && newest < evaluated_to_)) continue;
       ++scanned;
       scan(to_ip(e.key), s, close_before, threshold, fn);
     }
@@ -226,8 +236,10 @@ void sliding_state::prune(timestamp_us horizon) {
         dropped = true;
       }
     }
-    if (s.live == 0) return false;
     if (dropped) compact(s);
+    // A crossing from here on is at or after the horizon: a next_allowed not after it
+    // blocks nothing any more.
+    if (s.live == 0) return s.next_allowed > horizon;
     return true;
   };
   v4_.retain_if(keep);
@@ -363,8 +375,9 @@ bool sliding_state::deserialize(binary_reader& r, label_table& labels) {
       std::int64_t next_allowed = 0;
       std::uint8_t flags = 0;
       std::uint32_t nruns = 0;
-      if (!inserted || !r.get(next_allowed) || !r.get(flags) || !r.get(nruns) || nruns == 0 ||
-          nruns > (1u << 24))
+      // A source without runs is kept only for its next_allowed (prune, apply_note).
+      if (!inserted || !r.get(next_allowed) || !r.get(flags) || !r.get(nruns) ||
+          (nruns == 0 && next_allowed == INT64_MIN) || nruns > (1u << 24))
         return false;
       if (next_allowed != INT64_MIN &&
           (next_allowed < -(timestamp_us{1} << 62) || next_allowed > (timestamp_us{1} << 62)))

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/binary_io.hpp"
@@ -102,13 +103,29 @@ class sliding_state {
 
   // Evaluates every source with records added since its last evaluation, or with records at
   // or after the previous close_before: finds, in time order, each crossing c < close_before
-  // with c >= the source's next_allowed, and calls fn for it. Returns the sources scanned.
+  // with c >= the source's next_allowed and c >= the floor (set_floor), and calls fn for it.
+  // Returns the sources scanned. While replaying (set_replaying) it only marks the sources
+  // evaluated: the decisions are the notes' (apply_note).
   std::size_t evaluate(timestamp_us close_before, std::uint32_t threshold,
                        const std::function<void(const sliding_crossing&)>& fn);
 
+  // Scale-out (lib/runtime/README.md, "Sliding windows"). A crossing before the floor is
+  // never decided here: its history is older than what this state was rebuilt from.
+  void set_floor(timestamp_us floor) noexcept { floor_ = floor; }
+  void set_replaying(bool on) noexcept { replaying_ = on; }
+  // Keep (source, next_allowed) of every decision, for take_notes().
+  void keep_notes(bool on) noexcept { keep_notes_ = on; }
+  std::vector<std::pair<ip_address, timestamp_us>> take_notes() {
+    return std::exchange(notes_, {});
+  }
+  // What another owner decided: the source's next_allowed becomes at least `next_allowed`
+  // (a source without records is kept for it, see prune()).
+  void apply_note(const ip_address& src, timestamp_us next_allowed);
+
   // Drops runs that can no longer cover a crossing at or after `horizon` (last + width <
   // horizon) nor an unevaluated one (at or after evaluated_to()), and sources left without
-  // runs. Cheap to call often: it walks the sources only
+  // runs whose next_allowed is not after the horizon (one that is still blocks a crossing,
+  // whenever the walk comes). Cheap to call often: it walks the sources only
   // when the horizon moved a window width past the previous walk.
   void prune(timestamp_us horizon);
 
@@ -140,6 +157,10 @@ class sliding_state {
   v4_table v4_;
   v6_table v6_;
   timestamp_us evaluated_to_ = INT64_MIN;  // the close_before of the last evaluation
+  timestamp_us floor_ = INT64_MIN;         // set_floor
+  bool replaying_ = false;
+  bool keep_notes_ = false;
+  std::vector<std::pair<ip_address, timestamp_us>> notes_;
   timestamp_us pruned_at_ = INT64_MIN;
   // Scratch for scan(): (time, +1 start / -1 end, run).
   struct edge {

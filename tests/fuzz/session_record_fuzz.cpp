@@ -1,6 +1,7 @@
 // Fuzzes the scale-out topic's decoders: the session record (key and value), the tick, the
-// mark and the committed resume metadata. The first byte says where the key ends, the rest is the
-// value; whatever decodes must encode back to the same bytes (the format has one encoding).
+// mark, the note and the committed resume metadata. The first byte says where the key ends, the
+// rest is the value; whatever decodes must encode back to the same bytes (the format has one
+// encoding).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,6 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (const auto m = portscand::decode_mark_record(value)) {
     if (portscand::encode_mark_record(*m) != value) __builtin_trap();
+  }
+  if (const auto n = portscand::decode_note_record(value)) {
+    if (portscand::encode_note_record(*n) != value) __builtin_trap();
   }
   if (const auto r = portscand::decode_partition_resume(all)) {
     if (portscand::decode_partition_resume(portscand::encode_partition_resume(*r)) != r)

@@ -31,8 +31,18 @@ for (const line of fs.readFileSync(input, 'utf8').split('\n')) {
   }
 }
 const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+// ISO times with and without a fraction (sliding intervals start at record times) do not
+// sort as text ("10:04:17.865Z" < "10:04:17Z"): by whole seconds, then the fraction.
+const instant = (t) => {
+  const m = /^(.*?)(?:\.(\d+))?Z$/.exec(t);
+  return m ? [Date.parse(`${m[1]}Z`), (m[2] ?? '').padEnd(9, '0')] : [NaN, t];
+};
+const byTime = (a, b) => {
+  const [x, y] = [instant(a), instant(b)];
+  return cmp(x[0], y[0]) || cmp(x[1], y[1]);
+};
 const sorted = [...byId.values()].map((v) => v.alert).sort((a, b) =>
-  cmp(a.TimeGenerated, b.TimeGenerated) || cmp(Buffer.from(a.SrcIpAddr), Buffer.from(b.SrcIpAddr)));
+  byTime(a.TimeGenerated, b.TimeGenerated) || cmp(Buffer.from(a.SrcIpAddr), Buffer.from(b.SrcIpAddr)));
 fs.writeFileSync(output, sorted.map((a) => JSON.stringify(a)).join('\n') + (sorted.length ? '\n' : ''));
 console.log(`alerts=${sorted.length} duplicates=${duplicates}`);
 process.exit(conflicts ? 1 : 0);

@@ -294,6 +294,105 @@ TEST(Sliding, CheckpointRoundTripKeepsAlertsAndPolicy) {
   }
 }
 
+// Scale-out's handover (lib/runtime/README.md, "Sliding windows"), on the paced scan of
+// ASourceAlertsAgainOnlyAfterThePreviousIntervalHasPassed (alerts at t0 + 300, 606, 912 s).
+std::vector<network_session> paced_scan() {
+  std::vector<network_session> v;
+  for (int i = 0; i < 200; ++i) v.push_back(rec("192.0.2.44", t0 + i * 6 * sec, i));
+  return v;
+}
+
+// A re-read below the previous owner's position decides nothing; the note it reads there
+// (the previous owner's alert at t0 + 300 s: next allowed t0 + 600 s + 1 us) makes the
+// later decisions those of the uninterrupted run.
+TEST(SlidingHandover, AReReadDecidesNothingAndTheNotesCarryTheDecisions) {
+  const rule_definition rule = default_rule();
+  evaluator ev;
+  std::vector<alert> out;
+  shard_state s(config(true));
+  sliding_state& w = *s.sliding_window();
+  w.keep_notes(true);
+  for (const auto& r : paced_scan()) s.add(r);
+  w.set_replaying(true);
+  ev.evaluate(s, rule, t0 + 400 * sec, 0, out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(w.take_notes().empty());
+  w.set_replaying(false);
+  w.apply_note(*ip_address::parse("192.0.2.44"), t0 + 600 * sec + 1);
+  ev.evaluate(s, rule, INT64_MAX, 0, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].bin_end, t0 + 606 * sec);
+  EXPECT_EQ(out[1].bin_end, t0 + 912 * sec);
+  // Its own decisions become notes: next allowed after each interval.
+  const auto notes = w.take_notes();
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_EQ(notes[0].second, t0 + 906 * sec + 1);
+  EXPECT_EQ(notes[1].second, t0 + 1212 * sec + 1);
+  EXPECT_EQ(notes[1].first.to_string(), "192.0.2.44");
+  // Notes only raise it: an older note changes nothing.
+  shard_state again(config(true));
+  for (const auto& r : paced_scan()) again.add(r);
+  again.sliding_window()->apply_note(*ip_address::parse("192.0.2.44"), t0 + 600 * sec + 1);
+  again.sliding_window()->apply_note(*ip_address::parse("192.0.2.44"), t0 + 10 * sec);
+  out.clear();
+  ev.evaluate(again, rule, INT64_MAX, 0, out);
+  EXPECT_EQ(out.size(), 2u);
+}
+
+// A state rebuilt from part of the log: crossings before its floor are the previous
+// owner's. Without the floor the first port it holds (i = 40 at t0 + 240 s, its records
+// from there on) would alert at i = 90 (t0 + 540 s), which the whole log never alerts.
+TEST(SlidingHandover, CrossingsBeforeTheFloorAreNotDecided) {
+  const rule_definition rule = default_rule();
+  evaluator ev;
+  const auto v = paced_scan();
+  const std::vector<network_session> tail(v.begin() + 40, v.end());
+  std::vector<alert> out;
+  shard_state without(config(true));
+  for (const auto& r : tail) without.add(r);
+  ev.evaluate(without, rule, INT64_MAX, 0, out);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].bin_end, t0 + 540 * sec);
+
+  out.clear();
+  shard_state with(config(true));
+  with.sliding_window()->set_floor(t0 + 541 * sec);
+  with.sliding_window()->apply_note(*ip_address::parse("192.0.2.44"), t0 + 600 * sec + 1);
+  for (const auto& r : tail) with.add(r);
+  ev.evaluate(with, rule, INT64_MAX, 0, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].bin_end, t0 + 606 * sec);
+  EXPECT_EQ(out[1].bin_end, t0 + 912 * sec);
+}
+
+// A note for a source this state holds no records of keeps it (no runs, its next allowed
+// crossing) until the late-record horizon passes that time: records that come meanwhile
+// cannot alert before it.
+TEST(SlidingHandover, ANoteKeepsASourceWithoutRecordsUntilTheHorizonPassesIt) {
+  const rule_definition rule = default_rule();
+  evaluator ev;
+  std::vector<alert> out;
+  window_config c = config(true);
+  c.retention = 10 * minute;
+  shard_state s(c);
+  s.sliding_window()->apply_note(*ip_address::parse("192.0.2.44"), t0 + 600 * sec + 1);
+  ev.evaluate(s, rule, t0, 0, out);
+  s.advance_watermark(t0 + 8 * minute);   // horizon t0 - 2 min: kept
+  s.advance_watermark(t0 + 15 * minute);  // horizon t0 (what was evaluated): kept
+  EXPECT_EQ(s.keys(), 1u);
+  for (const auto& r : paced_scan())
+    if (r.time >= t0 + 5 * minute) s.add(r);
+  ev.evaluate(s, rule, INT64_MAX, 0, out);
+  ASSERT_EQ(out.size(), 2u);  // 51 ports by t0 + 600 s (i = 50..100), blocked until then
+  EXPECT_EQ(out[0].bin_end, t0 + 606 * sec);
+  EXPECT_EQ(out[1].bin_end, t0 + 912 * sec);
+  shard_state gone(c);
+  gone.sliding_window()->apply_note(*ip_address::parse("192.0.2.44"), t0 + 600 * sec + 1);
+  ev.evaluate(gone, rule, t0 + 11 * minute, 0, out);
+  gone.advance_watermark(t0 + 21 * minute);  // horizon t0 + 11 min: past it, dropped
+  EXPECT_EQ(gone.keys(), 0u);
+}
+
 // The key cap sheds the benign sources first and never the one over the threshold.
 TEST(Sliding, SheddingKeepsTheScanner) {
   window_config c = config(true);

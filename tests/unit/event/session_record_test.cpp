@@ -132,8 +132,35 @@ TEST(PartitionResume, RoundTripAndStrictness) {
   for (const char* bad :
        {"", "psd1", "psd2 wm=1 end=2 bins=", "psd1 wm=x end=2 bins=", "psd1 wm=1 end=-2 bins=",
         "psd1 wm=1 end=2 bins=5,4", "psd1 wm=1 end=2 bins=5,", "psd1 wm=1 end=2 bins=1 extra",
-        "psd1 end=2 wm=1 bins="})
+        "psd1 end=2 wm=1 bins=", "psd1 wm=1 end=2 bins= floor=", "psd1 wm=1 end=2 bins= floor=x",
+        "psd1 wm=1 end=2 bins= floor=-9223372036854775808", "psd1 wm=1 end=2 bins= floor=3 x"})
     EXPECT_FALSE(decode_partition_resume(bad)) << bad;
+  // Sliding windows add their floor; without one the text is what older releases wrote.
+  partition_resume sliding = r;
+  sliding.floor = 1'736'934'600'000'000;
+  EXPECT_EQ(encode_partition_resume(sliding), text + " floor=1736934600000000");
+  EXPECT_EQ(decode_partition_resume(encode_partition_resume(sliding)), sliding);
+}
+
+TEST(NoteRecord, RoundTripAndStrictness) {
+  const note_record v4{0x1122334455667788u, 7, *ip_address::parse("203.0.113.7"),
+                       1'736'935'200'000'001};
+  const std::string a = encode_note_record(v4);
+  EXPECT_EQ(a.size(), 1u + 1 + 8 + 8 + 8 + 4);
+  EXPECT_EQ(decode_note_record(a), v4);
+  EXPECT_TRUE(decode_note_record(a)->source.is_v4());
+  const note_record v6{1, 1, *ip_address::parse("2001:db8::7"), INT64_MAX};
+  const std::string b = encode_note_record(v6);
+  EXPECT_EQ(b.size(), 1u + 1 + 8 + 8 + 8 + 16);
+  EXPECT_EQ(decode_note_record(b), v6);
+  for (std::size_t n = 0; n < b.size(); ++n) EXPECT_FALSE(decode_note_record(b.substr(0, n))) << n;
+  EXPECT_FALSE(decode_note_record(a + "x"));
+  std::string bad = a;
+  bad[1] = 2;  // unknown flag
+  EXPECT_FALSE(decode_note_record(bad));
+  bad[1] = 1;  // says IPv6, holds 4 bytes
+  EXPECT_FALSE(decode_note_record(bad));
+  EXPECT_FALSE(decode_note_record(encode_tick_record({1, 2})));
 }
 
 }  // namespace

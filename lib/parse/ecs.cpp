@@ -50,8 +50,9 @@ struct ecs_fields {
   bool has_address_src = false, has_address_dst = false;
   // What makes a document ECS's under auto (parse_sink::claim): an ECS key (@timestamp, ecs,
   // ecs.version, source.ip) and an endpoint (a source.* or destination.* field), as the probe
-  // and the decoder's endpoint check read them.
-  bool ecs_key = false, endpoint = false;
+  // and the decoder's endpoint check read them, or a category (the envelope reader's
+  // "normalized event") in a document without Winlogbeat's winlog (windows-wfp's events).
+  bool ecs_key = false, endpoint = false, winlog = false;
   const char* reject = nullptr;
 };
 
@@ -61,6 +62,8 @@ void note_claim(std::string_view p, ecs_fields& f) noexcept {
     f.ecs_key = f.ecs_key || p == "source.ip";
   } else if (p == "@timestamp" || p == "ecs" || p.starts_with("ecs.")) {
     f.ecs_key = true;
+  } else if (p == "winlog" || p.starts_with("winlog.")) {
+    f.winlog = true;
   }
 }
 
@@ -185,7 +188,7 @@ class ecs_parser final : public json::record_parser {
       sink.rejected("invalid_json");
       return false;
     }
-    if (f.ecs_key && f.endpoint) sink.claim();
+    if (f.ecs_key && (f.endpoint || (f.has_category && !f.winlog))) sink.claim();
     // Only network events are sessions: a document that states its category must list
     // network; one that does not must still name both ends.
     if (f.has_category && !f.network_category) {

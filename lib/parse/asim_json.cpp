@@ -105,6 +105,9 @@ class asim_json_parser final : public format_parser {
         return json::read_wrapper(
             v, sink, [this, &sink](object o, bool) { return parse_object(o, sink, false); });
       }
+      // The key the probe looks for makes the unit ASIM's (auto's sticky winner, see
+      // parse_sink::claim): whatever its value, the record is ASIM's to report.
+      if (f == asim_field::src_ip) sink.claim();
       if (reject != nullptr) continue;  // keep consuming to stay in sync, value unread
       std::string_view text;
       json::field_status st;
@@ -216,8 +219,11 @@ bool probe_asim(std::string_view head) noexcept {
 }  // namespace
 
 format_entry asim_json_format() {
-  return {"asim", "ASIM NetworkSession JSON (object per line, array, or {\"records\":[...]})",
-          [] { return std::make_unique<asim_json_parser>(); }, probe_asim};
+  format_entry e{"asim",
+                 "ASIM NetworkSession JSON (object per line, array, or {\"records\":[...]})",
+                 [] { return std::make_unique<asim_json_parser>(); }, probe_asim};
+  e.claims = true;
+  return e;
 }
 
 }  // namespace portscand

@@ -43,6 +43,42 @@ class normalizing_sink final : public parse_sink {
   record_origin origin_;
 };
 
+// What the last winner's parser reports for a unit it was handed without its probe: passed
+// on once the parser has claimed the unit; a report before that makes the unit "not mine",
+// and it and everything after it are dropped (the unit goes to detection).
+class claim_sink final : public parse_sink {
+ public:
+  explicit claim_sink(parse_sink& out) noexcept : out_(out) {}
+
+  void claim() override {
+    if (!disowned_) claimed_ = true;
+  }
+  void record(const network_session& s) override {
+    if (pass()) out_.record(s);
+  }
+  void skipped(std::string_view reason) override {
+    if (pass()) out_.skipped(reason);
+  }
+  void rejected(std::string_view reason) override {
+    if (pass()) out_.rejected(reason);
+  }
+  void ignored_field(std::string_view reason) override {
+    if (pass()) out_.ignored_field(reason);
+  }
+
+  bool mine() const noexcept { return claimed_; }
+
+ private:
+  bool pass() noexcept {
+    disowned_ = disowned_ || !claimed_;
+    return claimed_;
+  }
+
+  parse_sink& out_;
+  bool claimed_ = false;
+  bool disowned_ = false;
+};
+
 }  // namespace
 
 unit_decoder::unit_decoder(const format_registry& registry, std::string_view format,
@@ -89,9 +125,24 @@ const format_entry* unit_decoder::detect(std::string_view unit) {
   return found;
 }
 
+bool unit_decoder::winner_takes(std::string_view unit, const parse_context& ctx, parse_sink& sink) {
+  if (fixed_ >= 0 || recent_count_ == 0) return false;
+  const std::size_t index = recent_[0];
+  const format_entry& e = registry_.entries()[index];
+  if (!e.claims) return false;
+  normalizing_sink normalized(sink, ctx, labels_);
+  claim_sink claims(normalized);
+  parser_for(index).parse(unit, ctx, claims);
+  if (!claims.mine()) return false;
+  last_format_ = e.name;
+  return true;
+}
+
 void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse_sink& sink) {
   last_format_ = {};
   last_envelope_ = {};
+  const bool was_enveloped = enveloped_;
+  enveloped_ = false;
   header_time_ = ctx.header_time;
   while (!unit.empty() && (unit.back() == '\n' || unit.back() == '\r')) unit.remove_suffix(1);
   if (unit.size() > max_unit_bytes_) {
@@ -108,9 +159,16 @@ void unit_decoder::decode(std::string_view unit, const parse_context& ctx, parse
   // Only a unit that starts with '{' can be an envelope: any other unit pays one compare.
   const format_entry* detected = nullptr;
   bool have_detected = false;
-  if (unit[first] == '{' && envelopes_.mode() != envelope_options::kind::none &&
-      try_envelope(unit, ctx, sink, detected, have_detected))
-    return;
+  if (unit[first] == '{' && envelopes_.mode() != envelope_options::kind::none) {
+    // The last winner, when the last unit came bare, takes a JSON object before the envelope
+    // check: it claims by keys that no envelope (shipper fields and a message) has; ECS's
+    // endpoint fields make a document a record for the envelope reader too. A unit it
+    // disowns (an envelope, another format's record) goes through the check and detection.
+    if (!was_enveloped && envelopes_.mode() != envelope_options::kind::custom &&
+        winner_takes(unit, ctx, sink))
+      return;
+    if (try_envelope(unit, ctx, sink, detected, have_detected)) return;
+  }
   decode_line(unit, ctx, sink, detected, have_detected);
 }
 
@@ -180,6 +238,7 @@ bool unit_decoder::try_envelope(std::string_view unit, const parse_context& ctx,
       break;
   }
   last_envelope_ = env.shape;
+  enveloped_ = true;
   if (env.bad_time || env.bad_host) {
     last_format_ = "envelope";
     if (env.bad_time) sink.ignored_field("envelope_bad_time");
@@ -236,6 +295,7 @@ void unit_decoder::decode_line(std::string_view unit, const parse_context& ctx, 
   if (fixed_ >= 0) {
     index = static_cast<std::size_t>(fixed_);
   } else {
+    if (!have_detected && winner_takes(unit, body_ctx, sink)) return;
     const format_entry* e = have_detected ? detected : detect(unit);
     // A record carried in the structured data beside a message the probes do not know
     // (Check Point's Fields@ element): the format finds it in the context.

@@ -18,12 +18,16 @@ namespace portscand {
 // the format whose probe matches. One per thread (owns parser instances) and per stream where
 // the input has one (a replayed file; a Kafka input, a syslog listener thread, a file input).
 //
-// Auto-detection is sticky: the formats that won the last units (up to max_recent, most recent
-// first) are probed first, and the first of them whose probe claims the unit takes it; only
-// when none does do the other formats' probes run, in registry order, skipping those already
-// seen to fail and those whose probe_scope rules the unit out. So a stream of one format pays
-// one probe per unit, a stream that switches format (or interleaves a few) is still detected
-// unit by unit, and a winner that stops matching is replaced at the first unit it refuses.
+// Auto-detection is sticky. The last winner, when its parser claims units
+// (format_entry::claims), parses the next unit directly, without its probe and, for a JSON
+// object that follows a bare unit, without the envelope check; its parser says "not mine"
+// (reports before claiming) for a unit of another format, and only then does detection run:
+// the formats that won the last units (up to max_recent, most recent first) are probed first,
+// and the first of them whose probe claims the unit takes it; only when none does do the
+// other formats' probes run, in registry order, skipping those already seen to fail and those
+// whose probe_scope rules the unit out. So a stream of one format pays one probe per unit at
+// most, a stream that switches format (or interleaves a few) is still detected unit by unit,
+// and a winner that stops matching is replaced at the first unit it refuses.
 //
 // Every record a parser reports goes through normalize() (parse/normalize.hpp) before the
 // caller's sink sees it: event time, device and port rules shared by every format.
@@ -57,6 +61,9 @@ class unit_decoder {
 
  private:
   format_parser& parser_for(std::size_t index);
+  // Under auto: the last winner parses the unit if its parser claims it (false, nothing
+  // reported: "not mine", or the winner's format does not claim).
+  bool winner_takes(std::string_view unit, const parse_context& ctx, parse_sink& sink);
   // Auto-detection of one unit (a body or a JSON object): the recent winners' probes, then the
   // registry's order; the winner moves to the front of the recent list. nullptr: no format.
   const format_entry* detect(std::string_view unit);
@@ -78,6 +85,7 @@ class unit_decoder {
   std::vector<std::unique_ptr<format_parser>> parsers_;  // lazily built, by entry index
   std::array<std::size_t, max_recent> recent_{};         // entry indices, most recent first
   std::size_t recent_count_ = 0;
+  bool enveloped_ = false;  // the last unit came in an envelope: its next one is read as one
   std::string_view last_format_;
   std::string_view last_envelope_;
   timestamp_us header_time_ = 0;

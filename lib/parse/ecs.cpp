@@ -48,8 +48,24 @@ struct ecs_fields {
   bool broken = false;  // a simdjson error inside an array: the document is unusable
   ip_address address_src, address_dst;
   bool has_address_src = false, has_address_dst = false;
+  // What makes a document ECS's under auto (parse_sink::claim): an ECS key (@timestamp, ecs,
+  // ecs.version, source.ip) and an endpoint (a source.* or destination.* field), as the probe
+  // and the decoder's endpoint check read them, or a category (the envelope reader's
+  // "normalized event") in a document without Winlogbeat's winlog (windows-wfp's events).
+  bool ecs_key = false, endpoint = false, winlog = false;
   const char* reject = nullptr;
 };
+
+void note_claim(std::string_view p, ecs_fields& f) noexcept {
+  if (p.starts_with("source.") || p.starts_with("destination.")) {
+    f.endpoint = true;
+    f.ecs_key = f.ecs_key || p == "source.ip";
+  } else if (p == "@timestamp" || p == "ecs" || p.starts_with("ecs.")) {
+    f.ecs_key = true;
+  } else if (p == "winlog" || p.starts_with("winlog.")) {
+    f.winlog = true;
+  }
+}
 
 // Calls f(text) for a string or for each string of an array (event.category, event.type).
 // Returns false when the document can no longer be read.
@@ -164,11 +180,15 @@ class ecs_parser final : public json::record_parser {
     ecs_fields f;
     std::array<char, 96> path{};
     if (!json::walk_paths(obj, path.data(), 0, path.size(), 0, ecs_descend,
-                          [&f](std::string_view p, value v) { ecs_leaf(p, v, f); }) ||
+                          [&f](std::string_view p, value v) {
+                            note_claim(p, f);
+                            ecs_leaf(p, v, f);
+                          }) ||
         f.broken) {
       sink.rejected("invalid_json");
       return false;
     }
+    if (f.ecs_key && (f.endpoint || (f.has_category && !f.winlog))) sink.claim();
     // Only network events are sessions: a document that states its category must list
     // network; one that does not must still name both ends.
     if (f.has_category && !f.network_category) {
@@ -265,8 +285,10 @@ bool probe_ecs(std::string_view head) noexcept {
 }  // namespace
 
 format_entry ecs_format() {
-  return {"ecs", "Elastic Common Schema network events (Beats/Logstash/Agent JSON)",
-          [] { return std::make_unique<ecs_parser>(); }, probe_ecs};
+  format_entry e{"ecs", "Elastic Common Schema network events (Beats/Logstash/Agent JSON)",
+                 [] { return std::make_unique<ecs_parser>(); }, probe_ecs};
+  e.claims = true;
+  return e;
 }
 
 }  // namespace portscand

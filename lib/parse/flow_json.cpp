@@ -105,6 +105,9 @@ class flow_json_parser final : public json::record_parser {
     std::int64_t forwarding_status = -1;
     std::int64_t tcp_flags = -1;
     const char* reject = nullptr;
+    // The probe's keys (parse_sink::claim): pmacct's ip_src, peer_ip_src or writer_id;
+    // goflow2's SamplerAddress, TimeFlowStart*, SrcAddr with DstAddr, or v2's snake_case ones.
+    bool signature = false, src_addr_key = false, dst_addr_key = false;
     auto time_candidate = [](value v, std::string_view& slot, int& slot_rank, int rank) {
       std::string_view text;
       if (rank > slot_rank && json::as_text(v, text) == json::field_status::ok &&
@@ -118,6 +121,14 @@ class flow_json_parser final : public json::record_parser {
       value* const v_at = json::field_value(field, key, sink);
       if (v_at == nullptr) return false;
       value& v = *v_at;
+      if (!signature) {
+        src_addr_key = src_addr_key || key == "SrcAddr";
+        dst_addr_key = dst_addr_key || key == "DstAddr";
+        signature = key == "ip_src" || key == "peer_ip_src" || key == "writer_id" ||
+                    key == "SamplerAddress" || key.starts_with("TimeFlowStart") ||
+                    (src_addr_key && dst_addr_key) || key == "sampler_address" ||
+                    key == "time_flow_start_ns" || key == "time_received_ns";
+      }
       if (reject != nullptr) continue;
       std::string_view text;
       // pmacct
@@ -184,6 +195,7 @@ class flow_json_parser final : public json::record_parser {
         if (json::as_int64(v, n) == json::field_status::ok) forwarding_status = n;
       }
     }
+    if (signature) sink.claim();
     // pmacct writes BGP/BMP/telemetry messages and purge_init/purge_close markers to the
     // same kind of topic: only "purge" (and an event_type-less print record) is a flow.
     if (kind == flavor::pmacct && has_event_type && event_type != "purge") {
@@ -253,8 +265,10 @@ bool probe_flow_json(std::string_view head) noexcept {
 }  // namespace
 
 format_entry flow_json_format() {
-  return {"flow-json", "NetFlow/IPFIX/sFlow collector JSON (pmacct, goflow2)",
-          [] { return std::make_unique<flow_json_parser>(); }, probe_flow_json};
+  format_entry e{"flow-json", "NetFlow/IPFIX/sFlow collector JSON (pmacct, goflow2)",
+                 [] { return std::make_unique<flow_json_parser>(); }, probe_flow_json};
+  e.claims = true;
+  return e;
 }
 
 }  // namespace portscand

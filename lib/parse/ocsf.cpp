@@ -47,8 +47,15 @@ struct ocsf_fields {
   std::string_view time, start_time, proto_num, proto_name, vendor, product, hostname;
   std::int64_t class_uid = -1, type_uid = -1, disposition_id = -1, action_id = -1, activity_id = -1;
   bool has_src = false;
+  // The probe's keys, class_uid, src_endpoint or dst_endpoint, were seen: the document is
+  // OCSF's under auto (parse_sink::claim).
+  bool signature = false;
   const char* reject = nullptr;
 };
+
+bool is_endpoint(std::string_view path, std::string_view name) noexcept {
+  return path.starts_with(name) && (path.size() == name.size() || path[name.size()] == '.');
+}
 
 void read_int(value v, std::int64_t& out) noexcept {
   std::int64_t n = 0;
@@ -115,11 +122,16 @@ class ocsf_parser final : public json::record_parser {
   bool on_object(object obj, const parse_context& ctx, parse_sink& sink) override {
     ocsf_fields f;
     std::array<char, 96> path{};
-    if (!json::walk_paths(obj, path.data(), 0, path.size(), 0, ocsf_descend,
-                          [&f](std::string_view p, value v) { ocsf_leaf(p, v, f); })) {
+    if (!json::walk_paths(
+            obj, path.data(), 0, path.size(), 0, ocsf_descend, [&f](std::string_view p, value v) {
+              f.signature = f.signature || p == "class_uid" || is_endpoint(p, "src_endpoint") ||
+                            is_endpoint(p, "dst_endpoint");
+              ocsf_leaf(p, v, f);
+            })) {
       sink.rejected("invalid_json");
       return false;
     }
+    if (f.signature) sink.claim();
     if (f.reject != nullptr) {
       sink.rejected(f.reject);
       return true;
@@ -185,8 +197,10 @@ bool probe_ocsf(std::string_view head) noexcept {
 }  // namespace
 
 format_entry ocsf_format() {
-  return {"ocsf", "OCSF Network Activity (class_uid 4001) JSON",
-          [] { return std::make_unique<ocsf_parser>(); }, probe_ocsf};
+  format_entry e{"ocsf", "OCSF Network Activity (class_uid 4001) JSON",
+                 [] { return std::make_unique<ocsf_parser>(); }, probe_ocsf};
+  e.claims = true;
+  return e;
 }
 
 }  // namespace portscand

@@ -56,6 +56,12 @@ class parse_sink {
   // read and was passed over (a malformed `start=` beside a usable `rt=`): counted by format
   // and reason, so the flaw is visible without losing the record. Call before the record.
   virtual void ignored_field(std::string_view reason) = 0;
+  // The parser says the unit is of its format (it has seen the format's identifying keys or
+  // signature), before it reports anything for the unit. Only auto-detection listens: it
+  // hands the last winner's parser the next unit without running the probe, and a unit
+  // that reaches a report unclaimed is "not mine" (nothing reaches the caller; detection
+  // runs). A format whose parser calls it sets format_entry::claims. Other sinks ignore it.
+  virtual void claim() {}
 };
 
 // One parser instance per thread: parsers keep scratch state (a simdjson parser, a label

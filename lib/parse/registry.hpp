@@ -44,6 +44,11 @@ struct format_entry {
   // not count. Set in builtin_formats.cpp.
   bool reads_json = false;
   probe_scope scope = probe_scope::any;
+  // True when the parser calls parse_sink::claim() for every unit of its format before
+  // reporting anything for it, and only for such units (the probe's signature, read in the
+  // parse): as the sticky winner under auto it then takes the next unit without its probe
+  // (unit_decoder, lib/parse/README.md "Auto-detection"). Set by the format's own file.
+  bool claims = false;
 };
 
 // The first bytes of a unit as first-byte dispatch sees them.

@@ -24,12 +24,18 @@ class suricata_eve_parser final : public json::record_parser {
     network_session s;
     std::string_view event_type, timestamp, flow_start, proto, host;
     bool has_type = false, has_src = false;
+    // The probe's signature, read as keys: event_type and timestamp, and neither of pmacct's
+    // writer_id and peer_ip_src.
+    bool type_key = false, timestamp_key = false, pmacct_key = false;
     const char* reject = nullptr;
     for (auto field : obj) {
       std::string_view key;
       value* const v_at = json::field_value(field, key, sink);
       if (v_at == nullptr) return false;
       value& v = *v_at;
+      type_key = type_key || key == "event_type";
+      timestamp_key = timestamp_key || key == "timestamp";
+      pmacct_key = pmacct_key || key == "writer_id" || key == "peer_ip_src";
       // Once the event is known not to be a flow, or is already rejected, the remaining
       // values are skipped unread (stats events are kilobytes of counters).
       if (reject != nullptr || (has_type && event_type != "flow")) continue;
@@ -89,6 +95,7 @@ class suricata_eve_parser final : public json::record_parser {
           break;
       }
     }
+    if (type_key && timestamp_key && !pmacct_key) sink.claim();
     if (!has_type) {
       sink.rejected("missing_event_type");
       return true;
@@ -144,8 +151,10 @@ bool probe_suricata_eve(std::string_view head) noexcept {
 }  // namespace
 
 format_entry suricata_eve_format() {
-  return {"suricata-eve", "Suricata EVE JSON (flow events)",
-          [] { return std::make_unique<suricata_eve_parser>(); }, probe_suricata_eve};
+  format_entry e{"suricata-eve", "Suricata EVE JSON (flow events)",
+                 [] { return std::make_unique<suricata_eve_parser>(); }, probe_suricata_eve};
+  e.claims = true;
+  return e;
 }
 
 }  // namespace portscand

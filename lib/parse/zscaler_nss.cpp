@@ -225,6 +225,7 @@ class zscaler_nss_parser final : public format_parser {
   void parse_kv(std::string_view unit, const parse_context& ctx, parse_sink& sink) {
     nss_fields f;
     bool any = false;
+    std::size_t first_key = 0;
     if (unit.find('\t') != std::string_view::npos) {
       // Tab-separated (what Zscaler recommends): values may hold spaces, never tabs.
       std::string_view rest = unit;
@@ -239,6 +240,7 @@ class zscaler_nss_parser final : public format_parser {
         const std::size_t sp = key.rfind(' ');
         if (sp != std::string_view::npos) key.remove_prefix(sp + 1);
         on_field(f, key, unquote(field.substr(eq + 1)));
+        if (!any) first_key = static_cast<std::size_t>(key.data() - unit.data());
         any = true;
       }
     } else {
@@ -246,6 +248,7 @@ class zscaler_nss_parser final : public format_parser {
       // its spaces.
       std::size_t eq = 0;
       std::size_t k = next_key(unit, 0, eq);
+      first_key = k;
       while (k != std::string_view::npos) {
         std::size_t next_eq = 0;
         const std::size_t next = next_key(unit, eq + 1, next_eq);
@@ -260,6 +263,12 @@ class zscaler_nss_parser final : public format_parser {
       sink.rejected("no_fields");
       return;
     }
+    // The probe's name=value signature (parse_sink::claim): csip and cdip or cdport, in a
+    // line that is not CEF or LEEF (Zscaler can send those too; they are their formats'):
+    // their header precedes the first name=value field.
+    const std::string_view before = unit.substr(0, first_key);
+    if (f.csip && (f.cdip || f.cdport) && !probe_has(before, "CEF:") && !probe_has(before, "LEEF:"))
+      sink.claim();
     emit(f, ctx, sink);
   }
 
@@ -320,6 +329,9 @@ class zscaler_nss_parser final : public format_parser {
   bool parse_object(object obj, const parse_context& ctx, parse_sink& sink) {
     nss_fields f;
     if (!read_fields(obj, f, true, sink)) return false;
+    // The probe's JSON keys (parse_sink::claim): csip and cdip or cdport. Not the sourcetype
+    // alone: a Splunk HEC envelope names it too, around a name=value line to unwrap.
+    if (f.csip && (f.cdip || f.cdport)) sink.claim();
     emit(f, ctx, sink);
     return true;
   }
@@ -438,9 +450,11 @@ bool probe_zscaler_nss(std::string_view head) noexcept {
 }  // namespace
 
 format_entry zscaler_nss_format() {
-  return {"zscaler-nss",
-          "Zscaler ZIA NSS firewall feed: JSON template or name=value (tab/space separated)",
-          [] { return std::make_unique<zscaler_nss_parser>(); }, probe_zscaler_nss};
+  format_entry e{"zscaler-nss",
+                 "Zscaler ZIA NSS firewall feed: JSON template or name=value (tab/space separated)",
+                 [] { return std::make_unique<zscaler_nss_parser>(); }, probe_zscaler_nss};
+  e.claims = true;
+  return e;
 }
 
 }  // namespace portscand

@@ -204,6 +204,125 @@ TEST(StickyAutoDetection, AnEnvelopeAfterAJsonWinnerIsStillUnwrapped) {
   EXPECT_EQ(decode(d, asim_line).format, "asim");
 }
 
+// The sticky winner parses the next unit without its probe when its format claims units
+// (ASIM, Suricata EVE): a stream alternating record by record between claiming formats and
+// others still gives every unit to its own format, and a disowned unit reports nothing of
+// the winner's (the transcript is exactly the other format's).
+TEST(StickyAutoDetection, AStreamAlternatingRecordByRecordReachesEachFormat) {
+  const std::string eve = first_session("suricata-eve", "suricata-eve/test-eve-small.log");
+  const std::string flow = first_session("flow-json", "flow-json/flows.jsonl");
+  const std::string cef = first_session("cef", "cef/elastic-cef-checkpoint-asa.cef");
+  const std::string asa = first_session("cisco-asa", "cisco-asa/test-sample.log");
+  const std::string vm = first_session("vmconnection", "vmconnection/handmade.jsonl");
+  const std::vector<std::pair<std::string, std::string>> cycle = {
+      {"asim", asim_line},   {"suricata-eve", eve}, {"asim", asim_line}, {"flow-json", flow},
+      {"suricata-eve", eve}, {"cef", cef},          {"asim", asim_line}, {"cisco-asa", asa},
+      {"suricata-eve", eve}, {"vmconnection", vm},  {"asim", asim_line}, {"asim", asim_line},
+      {"suricata-eve", eve}, {"suricata-eve", eve}, {"flow-json", flow}};
+  unit_decoder d(builtin_formats(), "auto");
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& [format, unit] : cycle) {
+      SCOPED_TRACE(format + " in round " + std::to_string(round));
+      const outcome got = decode(d, unit);
+      EXPECT_EQ(got.format, format);
+      EXPECT_EQ(got, fixed(format, unit));
+    }
+  }
+}
+
+// A malformed record of the winner's format is the winner's to reject, with its own reason:
+// not re-detected into unknown_format, and the winner stays.
+TEST(StickyAutoDetection, AMalformedRecordOfTheWinnersFormatKeepsItsRejectionReason) {
+  unit_decoder d(builtin_formats(), "auto");
+  ASSERT_EQ(decode(d, asim_line).format, "asim");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"SrcIpAddr":"not-an-address","DstPortNumber":22})", "rejected bad_src_ip"},
+      {R"({"TimeGenerated":"yesterday","SrcIpAddr":"203.0.113.7"})", "rejected bad_time"},
+      {R"({"SrcIpAddr":"203.0.113.7","DstPortNumber":70000})", "rejected bad_dst_port"},
+      {R"({"SrcIpAddr":"203.0.113.7","DstPortNumber":)", "rejected invalid_json"},
+      {R"({"SrcIpAddr":"","DstPortNumber":22})", "rejected missing_src_ip"}};
+  for (const auto& [unit, reason] : bad) {
+    SCOPED_TRACE(unit);
+    const outcome got = decode(d, unit);
+    EXPECT_EQ(got.format, "asim");
+    EXPECT_EQ(got.events, std::vector<std::string>{reason});
+    EXPECT_EQ(got, fixed("asim", unit));
+    EXPECT_EQ(decode(d, asim_line).format, "asim");
+  }
+  // Suricata's: a flow event whose source is unreadable, and one without event_type's value.
+  const std::string eve = first_session("suricata-eve", "suricata-eve/test-eve-small.log");
+  ASSERT_EQ(decode(d, eve).format, "suricata-eve");
+  const std::string bad_eve =
+      R"({"timestamp":"2024-01-01T00:00:00.000000+0000","event_type":"flow",)"
+      R"("src_ip":"nope","dest_ip":"198.51.100.1","dest_port":22,"proto":"TCP"})";
+  EXPECT_EQ(decode(d, bad_eve).events, std::vector<std::string>{"rejected bad_src_ip"});
+  EXPECT_EQ(d.last_format(), "suricata-eve");
+  EXPECT_EQ(decode(d, R"({"timestamp":"2024-01-01T00:00:00Z","event_type":null})").events,
+            std::vector<std::string>{"rejected missing_event_type"});
+  EXPECT_EQ(d.last_format(), "suricata-eve");
+}
+
+// Envelopes after bare records of a claiming winner are unwrapped (the winner disowns them),
+// a run of envelopes keeps being unwrapped, and bare records after them are the winner's.
+TEST(StickyAutoDetection, EnvelopesAfterBareRecordsAreUnwrappedAndBareRecordsAfterThem) {
+  const std::vector<std::string> filebeat = fixture_lines("envelopes/filebeat.ndjson");
+  const std::vector<std::string> vector = fixture_lines("envelopes/vector.ndjson");
+  ASSERT_GE(filebeat.size(), 2u);
+  ASSERT_FALSE(vector.empty());
+  const std::string eve = first_session("suricata-eve", "suricata-eve/test-eve-small.log");
+  unit_decoder reference(builtin_formats(), "auto");
+  unit_decoder d(builtin_formats(), "auto");
+  for (const std::string& bare : {asim_line, eve}) {
+    ASSERT_FALSE(decode(d, bare).events.empty());
+    for (const std::string& unit : {filebeat[0], filebeat[1], vector[0], filebeat[0]}) {
+      const outcome got = decode(d, unit);
+      EXPECT_NE(d.last_envelope(), "") << unit;
+      EXPECT_EQ(got, decode(reference, unit)) << unit;
+    }
+    const outcome again = decode(d, bare);
+    EXPECT_EQ(d.last_envelope(), "");
+    EXPECT_EQ(again, decode(reference, bare));
+  }
+}
+
+// For each format whose parser claims units, over every fixture line: with that format as
+// the sticky winner, each line decodes as a decoder without a winner decodes it (its format
+// found by the probes in registry order), so the claim in the parse agrees with the probe.
+TEST(StickyAutoDetection, AClaimingWinnerTakesWhatDetectionWouldGiveIt) {
+  std::vector<std::string> units;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(std::string(PORTSCAND_FIXTURES))) {
+    if (!entry.is_regular_file()) continue;
+    const std::string rel =
+        std::filesystem::relative(entry.path(), std::string(PORTSCAND_FIXTURES)).string();
+    if (rel.find("expected") != std::string::npos) continue;
+    for (auto& line : fixture_lines(rel)) units.push_back(std::move(line));
+  }
+  std::size_t claiming = 0;
+  for (const auto& e : builtin_formats().entries()) {
+    if (!e.claims) continue;
+    ++claiming;
+    std::string primer;
+    for (const auto& unit : units) {
+      if (!e.probe(std::string_view(unit).substr(0, probe_window))) continue;
+      const outcome o = fixed(e.name, unit);
+      if (o.events.size() == 1 && o.events[0].starts_with("record ")) {
+        primer = unit;
+        break;
+      }
+    }
+    ASSERT_FALSE(primer.empty()) << e.name;
+    for (const auto& unit : units) {
+      unit_decoder sticky(builtin_formats(), "auto");
+      ASSERT_EQ(decode(sticky, primer).format, e.name);
+      unit_decoder fresh(builtin_formats(), "auto");
+      EXPECT_EQ(decode(sticky, unit), decode(fresh, unit))
+          << e.name << " winning: " << std::string_view(unit).substr(0, 160);
+    }
+  }
+  EXPECT_GE(claiming, 2u);
+}
+
 // First-byte dispatch skips a probe only where its scope says it cannot match. Checked over
 // every line of every fixture (all formats, envelopes, samples of things that are no format)
 // and units whose first bytes sit on the edges of the rules.

@@ -20,6 +20,30 @@ TEST(Decoder, AutoRejectsAUnitNoFormatRecognizes) {
   EXPECT_EQ(s.rejects, std::vector<std::string>{"unknown_format"});
 }
 
+// A fixed format reports what its parser makes of every unit: the claim auto-detection
+// listens to changes nothing there (a unit without ASIM's signature is ASIM's to reject).
+TEST(Decoder, AFixedFormatReportsUnitsItsParserDoesNotClaim) {
+  auto s = parse_with("asim", R"({"DstPortNumber":22})");
+  EXPECT_TRUE(s.records.empty());
+  EXPECT_EQ(s.rejects, std::vector<std::string>{"missing_src_ip"});
+  auto eve = parse_with("suricata-eve", R"({"event_type":"flow","src_ip":"203.0.113.7"})");
+  EXPECT_EQ(eve.records.size(), 1u);
+}
+
+// Under auto, a unit the last winner disowns reports nothing of the winner's: a JSON object
+// without ASIM's key after ASIM records is unknown_format, not ASIM's missing_src_ip.
+TEST(Decoder, AutoReportsNothingOfAWinnerThatDisownsAUnit) {
+  unit_decoder d(builtin_formats(), "auto");
+  collecting_sink first;
+  d.decode(R"({"SrcIpAddr":"203.0.113.7","DstPortNumber":22})", parse_context{}, first);
+  ASSERT_EQ(first.records.size(), 1u);
+  collecting_sink second;
+  d.decode(R"({"DstPortNumber":22})", parse_context{}, second);
+  EXPECT_TRUE(second.records.empty());
+  EXPECT_EQ(second.rejects, std::vector<std::string>{"unknown_format"});
+  EXPECT_EQ(d.last_format(), "");
+}
+
 TEST(Decoder, TrailingLineTerminatorsAreNotPartOfTheUnit) {
   auto s = parse_with("asim", "{\"SrcIpAddr\":\"203.0.113.7\"}\r\n");
   EXPECT_EQ(s.records.size(), 1u);

@@ -1,9 +1,12 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
+#include <type_traits>
 
 namespace portscand {
 
@@ -15,10 +18,12 @@ struct field_name {
 };
 
 // A fixed set of field names, each mapped to an id, for the parsers that match a record's keys
-// against the fields they read. Built at compile time (make_field_table); a lookup goes to the
+// against the fields they read. Built at compile time (make_field_table). A lookup goes to the
 // names of the key's length (a bucket, in the order the table lists them) and compares the
-// first and last character before the whole name, so a key outside the set usually costs an
-// index and one or two byte compares: what a hand-written `switch (key.size())` did.
+// key's first and last word (8, 4 or for 1 to 3 characters the first, middle and last one)
+// with each name's, kept in the table beside it: two loads of the key, then two compares per
+// name, as the hand-written `switch (key.size())` of compares with constants did. Only names
+// longer than 16 characters compare their middle too.
 // Names are non-empty, unique and at most max_name_size characters long (a table breaking
 // this does not compile); the empty key and keys longer than every name are misses.
 template <typename Id, std::size_t N>
@@ -29,10 +34,13 @@ class field_table {
   // The id of `key`, or `none` (the table's miss value) when no name equals it.
   constexpr Id find(std::string_view key) const noexcept {
     const std::size_t n = key.size();
-    if (n > longest_) return none_;
+    if (n > longest_ || n == 0) return none_;
+    const words w = words_of(key.data(), n);
     for (std::size_t i = start_[n]; i < start_[n + 1]; ++i) {
-      const std::string_view name = names_[i];
-      if (name[0] == key[0] && name[n - 1] == key[n - 1] && name == key) return ids_[i];
+      const entry& e = entries_[i];
+      if (e.w.head == w.head && e.w.tail == w.tail &&
+          (n <= 16 || e.name.substr(8, n - 16) == key.substr(8, n - 16)))
+        return e.id;
     }
     return none_;
   }
@@ -43,10 +51,45 @@ class field_table {
   friend consteval field_table<I, M> make_field_table(I none, const field_name<I> (&fields)[M]);
 
  private:
+  struct words {
+    std::uint64_t head = 0, tail = 0;
+  };
+  struct entry {
+    words w;
+    std::string_view name;
+    Id id{};
+  };
+
   consteval field_table() = default;
 
-  std::array<std::string_view, N> names_{};  // by length, then in the order given
-  std::array<Id, N> ids_{};
+  // The bytes at p as a Word, as memcpy gives them (native byte order), at compile time too.
+  template <typename Word>
+  static constexpr Word load(const char* p) noexcept {
+    if (std::is_constant_evaluated()) {
+      Word w = 0;
+      for (std::size_t i = 0; i < sizeof(Word); ++i) {
+        const auto byte = static_cast<Word>(static_cast<unsigned char>(p[i]));
+        w |= std::endian::native == std::endian::little ? byte << (8 * i)
+                                                        : byte << (8 * (sizeof(Word) - 1 - i));
+      }
+      return w;
+    }
+    Word w;
+    std::memcpy(&w, p, sizeof(Word));
+    return w;
+  }
+
+  // The first and last word of p[0, n), n >= 1; they overlap when n < 16.
+  static constexpr words words_of(const char* p, std::size_t n) noexcept {
+    if (n >= 8) return {load<std::uint64_t>(p), load<std::uint64_t>(p + n - 8)};
+    if (n >= 4) return {load<std::uint32_t>(p), load<std::uint32_t>(p + n - 4)};
+    const auto byte = [p](std::size_t i) { return static_cast<unsigned char>(p[i]); };
+    return {static_cast<std::uint64_t>(byte(0)) | static_cast<std::uint64_t>(byte(n / 2)) << 8 |
+                static_cast<std::uint64_t>(byte(n - 1)) << 16,
+            0};
+  }
+
+  std::array<entry, N> entries_{};  // by length, then in the order given
   // The names of length L are [start_[L], start_[L + 1]).
   std::array<std::uint16_t, max_name_size + 2> start_{};
   std::size_t longest_ = 0;
@@ -74,8 +117,9 @@ consteval field_table<Id, N> make_field_table(Id none, const field_name<Id> (&fi
     t.start_[len] = static_cast<std::uint16_t>(at);
     for (std::size_t i = 0; i < N; ++i) {
       if (fields[i].name.size() != len) continue;
-      t.names_[at] = fields[i].name;
-      t.ids_[at] = fields[i].id;
+      t.entries_[at].w = field_table<Id, N>::words_of(fields[i].name.data(), len);
+      t.entries_[at].name = fields[i].name;
+      t.entries_[at].id = fields[i].id;
       ++at;
     }
   }

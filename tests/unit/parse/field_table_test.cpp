@@ -67,6 +67,30 @@ TEST(FieldTable, KeysNeedNotBeTerminated) {
   EXPECT_EQ(colors.find(std::string_view(text).substr(3, 4)), color::none);
 }
 
+TEST(FieldTable, EveryCharacterCounts) {
+  // Names of each word size: 1-3 characters (first, middle, last), 4-7 and 8-16 (first and
+  // last word, overlapping), longer (the middle too). A key differing from a name in any one
+  // character misses.
+  constexpr auto t = make_field_table(0, {{"a", 1},
+                                          {"abc", 2},
+                                          {"abcde", 3},
+                                          {"abcdefghij", 4},
+                                          {"abcdefghijklmnop", 5},
+                                          {"log.syslog.hostname", 6},
+                                          {"FortinetFortiGateeventtime", 7}});
+  for (const std::string_view name : {"a", "abc", "abcde", "abcdefghij", "abcdefghijklmnop",
+                                      "log.syslog.hostname", "FortinetFortiGateeventtime"}) {
+    ASSERT_NE(t.find(name), 0) << name;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      std::string key(name);
+      key[i] = '#';
+      EXPECT_EQ(t.find(key), 0) << key;
+    }
+  }
+  EXPECT_EQ(t.find("log.syslog.hostname"), 6);
+  EXPECT_EQ(t.find("FortinetFortiGateeventtime"), 7);
+}
+
 struct slots {
   std::string_view a, b;
 };

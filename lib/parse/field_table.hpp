@@ -21,9 +21,9 @@ struct field_name {
 // against the fields they read. Built at compile time (make_field_table). A lookup goes to the
 // names of the key's length (a bucket, in the order the table lists them) and compares the
 // key's first and last word (8, 4 or for 1 to 3 characters the first, middle and last one)
-// with each name's, kept in the table beside it: two loads of the key, then two compares per
-// name, as the hand-written `switch (key.size())` of compares with constants did. Only names
-// longer than 16 characters compare their middle too.
+// with each name's, kept in the table beside it: two loads of the key, then one compare per
+// name (two for names of 8 characters or more), as the hand-written `switch (key.size())` of
+// compares with constants did. Only names longer than 16 characters compare their middle too.
 // Names are non-empty, unique and at most max_name_size characters long (a table breaking
 // this does not compile); the empty key and keys longer than every name are misses.
 template <typename Id, std::size_t N>
@@ -38,8 +38,9 @@ class field_table {
     const words w = words_of(key.data(), n);
     for (std::size_t i = start_[n]; i < start_[n + 1]; ++i) {
       const entry& e = entries_[i];
-      if (e.w.head == w.head && e.w.tail == w.tail &&
-          (n <= 16 || e.name.substr(8, n - 16) == key.substr(8, n - 16)))
+      if (e.w.head == w.head &&
+          (n < 8 ||
+           (e.w.tail == w.tail && (n <= 16 || e.name.substr(8, n - 16) == key.substr(8, n - 16)))))
         return e.id;
     }
     return none_;
@@ -79,10 +80,15 @@ class field_table {
     return w;
   }
 
-  // The first and last word of p[0, n), n >= 1; they overlap when n < 16.
+  // The first and last word of p[0, n), n >= 1, overlapping when n < 16; below 8 characters
+  // both fit the head (two 4-byte words, or the first, middle and last character), so a name
+  // that short is one compare.
   static constexpr words words_of(const char* p, std::size_t n) noexcept {
     if (n >= 8) return {load<std::uint64_t>(p), load<std::uint64_t>(p + n - 8)};
-    if (n >= 4) return {load<std::uint32_t>(p), load<std::uint32_t>(p + n - 4)};
+    if (n >= 4)
+      return {load<std::uint32_t>(p) | static_cast<std::uint64_t>(load<std::uint32_t>(p + n - 4))
+                                           << 32,
+              0};
     const auto byte = [p](std::size_t i) { return static_cast<unsigned char>(p[i]); };
     return {static_cast<std::uint64_t>(byte(0)) | static_cast<std::uint64_t>(byte(n / 2)) << 8 |
                 static_cast<std::uint64_t>(byte(n - 1)) << 16,

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/json_util.hpp"
 #include "parse/probe_util.hpp"
 
@@ -42,37 +43,21 @@ enum class asim_field : std::uint8_t {
   protocol
 };
 
+constexpr auto asim_fields =
+    make_field_table(asim_field::other, {{"records", asim_field::records},
+                                         {"SrcIpAddr", asim_field::src_ip},
+                                         {"DstIpAddr", asim_field::dst_ip},
+                                         {"DvcAction", asim_field::action},
+                                         {"EventVendor", asim_field::vendor},
+                                         {"DvcHostname", asim_field::hostname},
+                                         {"EventProduct", asim_field::product},
+                                         {"TimeGenerated", asim_field::time_generated},
+                                         {"DstPortNumber", asim_field::dst_port},
+                                         {"EventStartTime", asim_field::event_start},
+                                         {"NetworkProtocol", asim_field::protocol}});
+
 asim_field field_of(std::string_view key) noexcept {
-  switch (key.size()) {
-    case 7:
-      if (key == "records") return asim_field::records;
-      break;
-    case 9:
-      if (key == "SrcIpAddr") return asim_field::src_ip;
-      if (key == "DstIpAddr") return asim_field::dst_ip;
-      if (key == "DvcAction") return asim_field::action;
-      break;
-    case 11:
-      if (key == "EventVendor") return asim_field::vendor;
-      if (key == "DvcHostname") return asim_field::hostname;
-      break;
-    case 12:
-      if (key == "EventProduct") return asim_field::product;
-      break;
-    case 13:
-      if (key == "TimeGenerated") return asim_field::time_generated;
-      if (key == "DstPortNumber") return asim_field::dst_port;
-      break;
-    case 14:
-      if (key == "EventStartTime") return asim_field::event_start;
-      break;
-    case 15:
-      if (key == "NetworkProtocol") return asim_field::protocol;
-      break;
-    default:
-      break;
-  }
-  return asim_field::other;
+  return asim_fields.find(key);
 }
 
 class asim_json_parser final : public format_parser {

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/json_util.hpp"
 #include "parse/port.hpp"
 #include "parse/probe_util.hpp"
@@ -167,6 +168,43 @@ void read_text(value v, std::string_view& out) noexcept {
   if (json::as_text(v, text) == json::field_status::ok) out = text;
 }
 
+// The keys read at a row's level and inside its `properties`.
+enum class firewall_field : std::uint8_t {
+  other,
+  msg,
+  time,
+  type,
+  action,
+  records,
+  source_ip,
+  protocol,
+  category,
+  resource,
+  properties,
+  destination_ip,
+  time_generated,
+  destination_port
+};
+
+constexpr auto firewall_fields = make_field_table(
+    firewall_field::other, {{"msg", firewall_field::msg},
+                            {"msg_s", firewall_field::msg},
+                            {"time", firewall_field::time},
+                            {"Type", firewall_field::type},
+                            {"Action", firewall_field::action},
+                            {"records", firewall_field::records},
+                            {"SourceIp", firewall_field::source_ip},
+                            {"Protocol", firewall_field::protocol},
+                            {"category", firewall_field::category},
+                            {"Category", firewall_field::category},
+                            {"resourceId", firewall_field::resource},
+                            {"ResourceId", firewall_field::resource},
+                            {"_ResourceId", firewall_field::resource},
+                            {"properties", firewall_field::properties},
+                            {"DestinationIp", firewall_field::destination_ip},
+                            {"TimeGenerated", firewall_field::time_generated},
+                            {"DestinationPort", firewall_field::destination_port}});
+
 class azure_firewall_parser final : public format_parser {
  public:
   azure_firewall_parser() : label_(labels_.reported_by("Microsoft", "Azure Firewall")) {}
@@ -185,52 +223,46 @@ class azure_firewall_parser final : public format_parser {
       value* const v_at = json::field_value(field, key, sink);
       if (v_at == nullptr) return false;
       value& v = *v_at;
-      switch (key.size()) {
-        case 3:
-          if (key == "msg") {
-            read_text(v, r.msg);
-            r.has_msg = true;
-          }
+      switch (firewall_fields.find(key)) {
+        case firewall_field::msg:
+          read_text(v, r.msg);
+          r.has_msg = true;
           break;
-        case 4:
-          if (key == "time" && row_level)
-            read_time(v, r);
-          else if (key == "Type")
-            read_text(v, r.table);
+        case firewall_field::time:
+          if (row_level) read_time(v, r);
           break;
-        case 5:
-          if (key == "msg_s") {
-            read_text(v, r.msg);
-            r.has_msg = true;
-          }
+        case firewall_field::type:
+          read_text(v, r.table);
           break;
-        case 6:
-          if (key == "Action") read_text(v, r.action);
+        case firewall_field::action:
+          read_text(v, r.action);
           break;
-        case 7:
-          if (key == "records" && top_level) {
+        case firewall_field::records:
+          if (top_level) {
             return json::read_wrapper(
                 v, sink, [this, &sink](object o, bool) { return parse_row(o, sink, false); });
           }
           break;
-        case 8:
-          if (key == "SourceIp") {
-            std::string_view text;
-            const json::field_status st = json::as_text(v, text);
-            if (st == json::field_status::ok)
-              r.src = text;
-            else if (st == json::field_status::invalid)
-              note(r, "bad_src_ip");
-          } else if (key == "Protocol") {
-            read_text(v, r.protocol);
-          } else if (key == "category" || key == "Category") {
-            read_text(v, r.category);
-          }
+        case firewall_field::source_ip: {
+          std::string_view text;
+          const json::field_status st = json::as_text(v, text);
+          if (st == json::field_status::ok)
+            r.src = text;
+          else if (st == json::field_status::invalid)
+            note(r, "bad_src_ip");
           break;
-        case 10:
-          if (key == "resourceId" || key == "ResourceId") {
-            read_text(v, r.resource);
-          } else if (key == "properties" && row_level) {
+        }
+        case firewall_field::protocol:
+          read_text(v, r.protocol);
+          break;
+        case firewall_field::category:
+          read_text(v, r.category);
+          break;
+        case firewall_field::resource:
+          read_text(v, r.resource);
+          break;
+        case firewall_field::properties:
+          if (row_level) {
             object props;
             if (v.get_object().get(props) != simdjson::SUCCESS) {
               note(r, "bad_properties");
@@ -239,23 +271,19 @@ class azure_firewall_parser final : public format_parser {
             if (!read_fields(props, r, false, false, sink)) return false;
           }
           break;
-        case 11:
-          if (key == "_ResourceId") read_text(v, r.resource);
+        case firewall_field::destination_ip:
+          read_text(v, r.dst);
           break;
-        case 13:
-          if (key == "DestinationIp")
-            read_text(v, r.dst);
-          else if (key == "TimeGenerated")
-            read_time(v, r);
+        case firewall_field::time_generated:
+          read_time(v, r);
           break;
-        case 15:
-          if (key == "DestinationPort") {
-            const json::field_status st = json::as_port(v, r.dst_port);
-            if (st == json::field_status::invalid) note(r, "bad_dst_port");
-            if (st != json::field_status::ok) r.dst_port = network_session::no_port;
-          }
+        case firewall_field::destination_port: {
+          const json::field_status st = json::as_port(v, r.dst_port);
+          if (st == json::field_status::invalid) note(r, "bad_dst_port");
+          if (st != json::field_status::ok) r.dst_port = network_session::no_port;
           break;
-        default:
+        }
+        case firewall_field::other:
           break;
       }
     }

@@ -1,3 +1,4 @@
+// The header of each factory formats.def names: the compiler checks the list against them.
 #include "parse/asim_json.hpp"
 #include "parse/aws_vpc.hpp"
 #include "parse/azure_firewall.hpp"
@@ -44,35 +45,18 @@ format_entry text_only(format_entry e) {
   return e;
 }
 
+// A format whose units are text and whose probe may look at any unit.
+format_entry plain(format_entry e) {
+  return e;
+}
+
 }  // namespace
 
-// Probe order matters: specific signatures first, generic ones last.
+// The formats of formats.def, in its order: the probe order.
 void register_builtin_formats(format_registry& r) {
-  r.add(json_only(asim_json_format()));
-  // JSON formats with distinctive keys
-  r.add(json_only(azure_nsg_format()));
-  r.add(json_only(azure_firewall_format()));
-  r.add(json_only(mde_format()));
-  r.add(json_only(vmconnection_format()));
-  r.add(json(windows_wfp_format()));
-  r.add(json(zscaler_nss_format()));
-  r.add(json_only(vectra_format()));  // before zeek-conn: Vectra reuses Zeek's id.* keys
-  r.add(json(zeek_conn_format()));
-  r.add(json_only(ocsf_format()));
-  r.add(json_only(flow_json_format()));  // before suricata-eve: pmacct also writes "event_type"
-  r.add(json_only(suricata_eve_format()));
-  r.add(json_only(ecs_format()));  // generic ("@timestamp"): after every specific JSON probe
-  // syslog-borne text formats (probes see the body after any syslog header)
-  r.add(text_only(cef_format()));  // before the device natives: a CEF line may quote their messages
-  r.add(text_only(cisco_asa_format()));
-  r.add(checkpoint_format());
-  r.add(panos_format());
-  r.add(meraki_format());
-  r.add(fortigate_format());
-  r.add(sysmon_linux_format());
-  r.add(iptables_format());
-  // plain text
-  r.add(text_only(aws_vpc_format()));  // last: its probe is the loosest (space-separated fields)
+#define PORTSCAND_FORMAT(id, name, factory, scope, bench_fixture) r.add(scope(factory()));
+#include "parse/formats.def"
+#undef PORTSCAND_FORMAT
 }
 
 }  // namespace portscand

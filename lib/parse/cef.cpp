@@ -4,6 +4,7 @@
 #include <string>
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/json_util.hpp"
 #include "parse/port.hpp"
 #include "parse/syslog_header.hpp"
@@ -88,68 +89,35 @@ struct extension {
   // FortinetFortiGate in AdditionalExtensions, and rows exported from there carry that.
   std::string_view fgt_start, fgt_eventtime, fgt_tz;
 
-  void set(std::string_view key, std::string_view value) noexcept {
-    switch (key.size()) {
-      case 2:
-        if (key == "rt") rt = value;
-        break;
-      case 3:
-        if (key == "src")
-          src = value;
-        else if (key == "dst")
-          dst = value;
-        else if (key == "dpt")
-          dpt = value;
-        else if (key == "act")
-          act = value;
-        else if (key == "end")
-          end = value;
-        else if (key == "cat")
-          cat = value;
-        else if (key == "msg")
-          msg = value;
-        break;
-      case 4:
-        if (key == "c6a2")
-          c6a2 = value;
-        else if (key == "c6a3")
-          c6a3 = value;
-        break;
-      case 5:
-        if (key == "proto")
-          proto = value;
-        else if (key == "start")
-          start = value;
-        break;
-      case 7:
-        if (key == "dvchost") dvchost = value;
-        break;
-      case 9:
-        if (key == "FTNTFGTtz") fgt_tz = value;
-        break;
-      case 12:
-        if (key == "FTNTFGTstart") fgt_start = value;
-        break;
-      case 16:
-        if (key == "deviceExternalId")
-          dev_id = value;
-        else if (key == "FTNTFGTeventtime")
-          fgt_eventtime = value;
-        break;
-      case 19:
-        if (key == "FortinetFortiGatetz") fgt_tz = value;
-        break;
-      case 22:
-        if (key == "FortinetFortiGatestart") fgt_start = value;
-        break;
-      case 26:
-        if (key == "FortinetFortiGateeventtime") fgt_eventtime = value;
-        break;
-      default:
-        break;
-    }
-  }
+  void set(std::string_view key, std::string_view value) noexcept;
 };
+
+// Each extension key the record needs, to the member that keeps its value.
+constexpr auto extension_fields = make_field_table<std::string_view extension::*>(
+    nullptr, {{"rt", &extension::rt},
+              {"src", &extension::src},
+              {"dst", &extension::dst},
+              {"dpt", &extension::dpt},
+              {"act", &extension::act},
+              {"end", &extension::end},
+              {"cat", &extension::cat},
+              {"msg", &extension::msg},
+              {"c6a2", &extension::c6a2},
+              {"c6a3", &extension::c6a3},
+              {"proto", &extension::proto},
+              {"start", &extension::start},
+              {"dvchost", &extension::dvchost},
+              {"FTNTFGTtz", &extension::fgt_tz},
+              {"FTNTFGTstart", &extension::fgt_start},
+              {"deviceExternalId", &extension::dev_id},
+              {"FTNTFGTeventtime", &extension::fgt_eventtime},
+              {"FortinetFortiGatetz", &extension::fgt_tz},
+              {"FortinetFortiGatestart", &extension::fgt_start},
+              {"FortinetFortiGateeventtime", &extension::fgt_eventtime}});
+
+void extension::set(std::string_view key, std::string_view value) noexcept {
+  if (const auto field = extension_fields.find(key)) this->*field = value;
+}
 
 constexpr bool is_key_char(char c) noexcept {
   return is_alnum(c) || c == '_' || c == '.' || c == '-' || c == '[' || c == ']';

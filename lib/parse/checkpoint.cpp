@@ -1,6 +1,7 @@
 #include "parse/checkpoint.hpp"
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/firewall_text.hpp"
 #include "parse/json_util.hpp"
 #include "parse/port.hpp"
@@ -124,6 +125,37 @@ void take(std::string_view& field, bool& seen, std::string_view value) noexcept 
   field = value;
 }
 
+// The pairs a record reads; `svc` and `ProductName` are the Fields@ form's names.
+enum class checkpoint_field : std::uint8_t {
+  other,
+  src,
+  dst,
+  dport,
+  time,
+  proto,
+  action,
+  origin,
+  product,
+  packets,
+  sys_message,
+  sicname
+};
+
+constexpr auto checkpoint_fields =
+    make_field_table(checkpoint_field::other, {{"src", checkpoint_field::src},
+                                               {"dst", checkpoint_field::dst},
+                                               {"svc", checkpoint_field::dport},
+                                               {"time", checkpoint_field::time},
+                                               {"proto", checkpoint_field::proto},
+                                               {"action", checkpoint_field::action},
+                                               {"origin", checkpoint_field::origin},
+                                               {"service", checkpoint_field::dport},
+                                               {"product", checkpoint_field::product},
+                                               {"packets", checkpoint_field::packets},
+                                               {"ProductName", checkpoint_field::product},
+                                               {"sys_message", checkpoint_field::sys_message},
+                                               {"originsicname", checkpoint_field::sicname}});
+
 class checkpoint_parser final : public format_parser {
  public:
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
@@ -157,45 +189,41 @@ class checkpoint_parser final : public format_parser {
     while (scan.next(kv)) {
       const std::string_view k = kv.key;
       const std::string_view v = kv.value;
-      switch (k.size()) {
-        case 3:
-          if (k == "src")
-            take(src, have_src, v);
-          else if (k == "dst")
-            take(dst, have_dst, v);
-          else if (k == "svc")
-            take(dport, have_dport, v);  // Fields@ form
+      switch (checkpoint_fields.find(k)) {
+        case checkpoint_field::src:
+          take(src, have_src, v);
           break;
-        case 4:
-          if (k == "time") take(time, have_time, v);
+        case checkpoint_field::dst:
+          take(dst, have_dst, v);
           break;
-        case 5:
-          if (k == "proto") take(proto, have_proto, v);
+        case checkpoint_field::dport:
+          take(dport, have_dport, v);
           break;
-        case 6:
-          if (k == "action")
-            take(action, have_action, v);
-          else if (k == "origin")
-            take(origin, have_origin, v);
+        case checkpoint_field::time:
+          take(time, have_time, v);
           break;
-        case 7:
-          if (k == "service")
-            take(dport, have_dport, v);
-          else if (k == "product")
-            take(product, have_product, v);
-          else if (k == "packets")
-            take(packets, have_packets, v);
+        case checkpoint_field::proto:
+          take(proto, have_proto, v);
           break;
-        case 11:
-          if (k == "ProductName")
-            take(product, have_product, v);  // Fields@ form
-          else if (k == "sys_message")
-            have_sys_message = true;
+        case checkpoint_field::action:
+          take(action, have_action, v);
           break;
-        case 13:
-          if (k == "originsicname") take(sicname, have_sic, v);
+        case checkpoint_field::origin:
+          take(origin, have_origin, v);
           break;
-        default:
+        case checkpoint_field::product:
+          take(product, have_product, v);
+          break;
+        case checkpoint_field::packets:
+          take(packets, have_packets, v);
+          break;
+        case checkpoint_field::sys_message:
+          have_sys_message = true;
+          break;
+        case checkpoint_field::sicname:
+          take(sicname, have_sic, v);
+          break;
+        case checkpoint_field::other:
           break;
       }
     }

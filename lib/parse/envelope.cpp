@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "parse/field_table.hpp"
 #include "parse/json_util.hpp"
 #include "parse/syslog_header.hpp"
 
@@ -151,10 +152,87 @@ void read_name(value& v, scan& s, std::array<std::string_view, N>& slots, std::s
     s.broken = true;
 }
 
-bool is_endpoint_key(std::string_view key) noexcept {
-  return key == "source.ip" || key == "source.address" || key == "destination.ip" ||
-         key == "destination.address" || key == "destination.port";
-}
+// The top-level keys the envelope reader looks at. `elastic` and `endpoint` stand for several
+// keys with the same meaning: an Elastic shipper's marks, an ECS endpoint field.
+enum class envelope_key : std::uint8_t {
+  other,
+  msg,
+  log,
+  elastic,
+  host,
+  time,
+  date,
+  upper_host,
+  upper_date,
+  event,
+  ident,
+  rawmsg,
+  source,
+  message,
+  upper_message,
+  appname,
+  isodate,
+  program,
+  hostname,
+  version,
+  app_name,
+  timestamp,
+  host_name,
+  endpoint,
+  at_timestamp,
+  source_type,
+  destination,
+  fromhost_ip,
+  programname,
+  timereported,
+  host_hostname,
+  event_original,
+  event_category,
+  log_syslog_appname,
+  log_syslog_hostname
+};
+
+constexpr auto envelope_keys = make_field_table(
+    envelope_key::other, {{"msg", envelope_key::msg},
+                          {"log", envelope_key::log},
+                          {"ecs", envelope_key::elastic},
+                          {"host", envelope_key::host},
+                          {"time", envelope_key::time},
+                          {"date", envelope_key::date},
+                          {"HOST", envelope_key::upper_host},
+                          {"DATE", envelope_key::upper_date},
+                          {"event", envelope_key::event},
+                          {"agent", envelope_key::elastic},
+                          {"ident", envelope_key::ident},
+                          {"rawmsg", envelope_key::rawmsg},
+                          {"source", envelope_key::source},
+                          {"message", envelope_key::message},
+                          {"MESSAGE", envelope_key::upper_message},
+                          {"appname", envelope_key::appname},
+                          {"ISODATE", envelope_key::isodate},
+                          {"PROGRAM", envelope_key::program},
+                          {"hostname", envelope_key::hostname},
+                          {"@version", envelope_key::version},
+                          {"app-name", envelope_key::app_name},
+                          {"timestamp", envelope_key::timestamp},
+                          {"host.name", envelope_key::host_name},
+                          {"source.ip", envelope_key::endpoint},
+                          {"@timestamp", envelope_key::at_timestamp},
+                          {"source_type", envelope_key::source_type},
+                          {"ecs.version", envelope_key::elastic},
+                          {"destination", envelope_key::destination},
+                          {"fromhost-ip", envelope_key::fromhost_ip},
+                          {"programname", envelope_key::programname},
+                          {"timereported", envelope_key::timereported},
+                          {"host.hostname", envelope_key::host_hostname},
+                          {"event.original", envelope_key::event_original},
+                          {"event.category", envelope_key::event_category},
+                          {"source.address", envelope_key::endpoint},
+                          {"destination.ip", envelope_key::endpoint},
+                          {"destination.port", envelope_key::endpoint},
+                          {"log.syslog.appname", envelope_key::log_syslog_appname},
+                          {"log.syslog.hostname", envelope_key::log_syslog_hostname},
+                          {"destination.address", envelope_key::endpoint}});
 
 // Calls f(key, value&) for each field of the object `v`; false when it cannot be read.
 template <class F>
@@ -178,144 +256,148 @@ bool is_object(value& v) noexcept {
 
 void scan_field(std::string_view key, value& v, scan& s) noexcept {
   if (s.broken) return;
-  switch (key.size()) {
-    case 3:
-      if (key == "msg") {
-        read_message(v, s, m_msg);
-      } else if (key == "log") {
-        if (is_object(v)) {
-          s.elastic = true;
-          s.broken |= !for_each_field(v, [&s](std::string_view k, value& sub) {
-            if (k == "syslog" && is_object(sub)) {
-              s.marks = true;
-              s.broken |= !for_each_field(sub, [&s](std::string_view k2, value& leaf) {
-                if (k2 == "hostname")
-                  read_name(leaf, s, s.host, h_log_syslog_hostname);
-                else if (k2 == "appname")
-                  read_name(leaf, s, s.app, a_log_syslog_appname);
-              });
-            }
-          });
-        } else {
-          read_message(v, s, m_log);
-        }
-      } else if (key == "ecs") {
-        s.elastic = s.marks = true;
+  switch (envelope_keys.find(key)) {
+    case envelope_key::msg:
+      read_message(v, s, m_msg);
+      return;
+    case envelope_key::log:
+      if (is_object(v)) {
+        s.elastic = true;
+        s.broken |= !for_each_field(v, [&s](std::string_view k, value& sub) {
+          if (k == "syslog" && is_object(sub)) {
+            s.marks = true;
+            s.broken |= !for_each_field(sub, [&s](std::string_view k2, value& leaf) {
+              if (k2 == "hostname")
+                read_name(leaf, s, s.host, h_log_syslog_hostname);
+              else if (k2 == "appname")
+                read_name(leaf, s, s.app, a_log_syslog_appname);
+            });
+          }
+        });
+      } else {
+        read_message(v, s, m_log);
       }
       return;
-    case 4:
-      if (key == "host") {
-        if (is_object(v)) {
-          s.broken |= !for_each_field(v, [&s](std::string_view k, value& leaf) {
-            if (k == "name")
-              read_name(leaf, s, s.host, h_host_name);
-            else if (k == "hostname")
-              read_name(leaf, s, s.host, h_host_hostname);
-          });
-        } else {
-          read_name(v, s, s.host, h_host_text);
-        }
-      } else if (key == "time") {
-        read_time(v, s, t_time);
-      } else if (key == "date") {
-        read_time(v, s, t_date);
-        s.fluent_date = true;
-      } else if (key == "HOST") {
-        read_name(v, s, s.host, h_upper_host);
-        s.marks = true;
-      } else if (key == "DATE") {
-        read_time(v, s, t_upper_date);
+    case envelope_key::elastic:
+      s.elastic = s.marks = true;
+      return;
+    case envelope_key::host:
+      if (is_object(v)) {
+        s.broken |= !for_each_field(v, [&s](std::string_view k, value& leaf) {
+          if (k == "name")
+            read_name(leaf, s, s.host, h_host_name);
+          else if (k == "hostname")
+            read_name(leaf, s, s.host, h_host_hostname);
+        });
+      } else {
+        read_name(v, s, s.host, h_host_text);
       }
       return;
-    case 5:
-      if (key == "event") {
-        if (is_object(v)) {
-          s.broken |= !for_each_field(v, [&s](std::string_view k, value& leaf) {
-            if (k == "original")
-              read_message(leaf, s, m_event_original);
-            else if (k == "category")
-              s.category = true;
-          });
-        } else {
-          read_message(v, s, m_event_text);
-        }
-      } else if (key == "agent") {
-        s.elastic = s.marks = true;
-      } else if (key == "ident") {
-        read_name(v, s, s.app, a_ident);
+    case envelope_key::time:
+      read_time(v, s, t_time);
+      return;
+    case envelope_key::date:
+      read_time(v, s, t_date);
+      s.fluent_date = true;
+      return;
+    case envelope_key::upper_host:
+      read_name(v, s, s.host, h_upper_host);
+      s.marks = true;
+      return;
+    case envelope_key::upper_date:
+      read_time(v, s, t_upper_date);
+      return;
+    case envelope_key::event:
+      if (is_object(v)) {
+        s.broken |= !for_each_field(v, [&s](std::string_view k, value& leaf) {
+          if (k == "original")
+            read_message(leaf, s, m_event_original);
+          else if (k == "category")
+            s.category = true;
+        });
+      } else {
+        read_message(v, s, m_event_text);
       }
       return;
-    case 6:
-      if (key == "rawmsg") {
-        read_message(v, s, m_rawmsg);
-      } else if (key == "source") {
-        s.endpoint |= is_object(v);
-      }
+    case envelope_key::ident:
+      read_name(v, s, s.app, a_ident);
       return;
-    case 7:
-      if (key == "message") {
-        read_message(v, s, m_message);
-      } else if (key == "MESSAGE") {
-        read_message(v, s, m_upper_message);
-      } else if (key == "appname") {
-        read_name(v, s, s.app, a_appname);
-      } else if (key == "ISODATE") {
-        read_time(v, s, t_isodate);
-      } else if (key == "PROGRAM") {
-        read_name(v, s, s.app, a_program);
-        s.marks = true;
-      }
+    case envelope_key::rawmsg:
+      read_message(v, s, m_rawmsg);
       return;
-    case 8:
-      if (key == "hostname") {
-        read_name(v, s, s.host, h_hostname);
-      } else if (key == "@version") {
-        s.logstash = s.marks = true;
-      } else if (key == "app-name") {
-        read_name(v, s, s.app, a_app_name);
-      }
+    case envelope_key::source:
+      s.endpoint |= is_object(v);
       return;
-    case 9:
-      if (key == "timestamp") read_time(v, s, t_timestamp);
-      if (key == "host.name") read_name(v, s, s.host, h_host_name);
-      if (key == "source.ip") s.endpoint = true;
+    case envelope_key::message:
+      read_message(v, s, m_message);
       return;
-    case 10:
-      if (key == "@timestamp") read_time(v, s, t_at_timestamp);
+    case envelope_key::upper_message:
+      read_message(v, s, m_upper_message);
       return;
-    case 11:
-      if (key == "source_type") s.vector = s.marks = true;
-      if (key == "ecs.version") s.elastic = s.marks = true;
-      if (key == "destination") s.endpoint |= is_object(v);
-      if (key == "fromhost-ip") {
-        read_name(v, s, s.host, h_fromhost_ip);
-        s.marks = true;
-      }
-      if (key == "programname") read_name(v, s, s.app, a_programname);
+    case envelope_key::appname:
+      read_name(v, s, s.app, a_appname);
       return;
-    case 12:
-      if (key == "timereported") {
-        read_time(v, s, t_timereported);
-        s.marks = true;
-      }
+    case envelope_key::isodate:
+      read_time(v, s, t_isodate);
       return;
-    case 13:
-      if (key == "host.hostname") read_name(v, s, s.host, h_host_hostname);
+    case envelope_key::program:
+      read_name(v, s, s.app, a_program);
+      s.marks = true;
       return;
-    case 14:
-      if (key == "event.original") read_message(v, s, m_event_original);
-      if (key == "event.category") s.category = true;
-      if (is_endpoint_key(key)) s.endpoint = true;
+    case envelope_key::hostname:
+      read_name(v, s, s.host, h_hostname);
       return;
-    case 18:
-      if (key == "log.syslog.appname") read_name(v, s, s.app, a_log_syslog_appname);
+    case envelope_key::version:
+      s.logstash = s.marks = true;
       return;
-    case 19:
-      if (key == "log.syslog.hostname") read_name(v, s, s.host, h_log_syslog_hostname);
-      if (is_endpoint_key(key)) s.endpoint = true;
+    case envelope_key::app_name:
+      read_name(v, s, s.app, a_app_name);
       return;
-    default:
-      if (is_endpoint_key(key)) s.endpoint = true;
+    case envelope_key::timestamp:
+      read_time(v, s, t_timestamp);
+      return;
+    case envelope_key::host_name:
+      read_name(v, s, s.host, h_host_name);
+      return;
+    case envelope_key::endpoint:
+      s.endpoint = true;
+      return;
+    case envelope_key::at_timestamp:
+      read_time(v, s, t_at_timestamp);
+      return;
+    case envelope_key::source_type:
+      s.vector = s.marks = true;
+      return;
+    case envelope_key::destination:
+      s.endpoint |= is_object(v);
+      return;
+    case envelope_key::fromhost_ip:
+      read_name(v, s, s.host, h_fromhost_ip);
+      s.marks = true;
+      return;
+    case envelope_key::programname:
+      read_name(v, s, s.app, a_programname);
+      return;
+    case envelope_key::timereported:
+      read_time(v, s, t_timereported);
+      s.marks = true;
+      return;
+    case envelope_key::host_hostname:
+      read_name(v, s, s.host, h_host_hostname);
+      return;
+    case envelope_key::event_original:
+      read_message(v, s, m_event_original);
+      return;
+    case envelope_key::event_category:
+      s.category = true;
+      return;
+    case envelope_key::log_syslog_appname:
+      read_name(v, s, s.app, a_log_syslog_appname);
+      return;
+    case envelope_key::log_syslog_hostname:
+      read_name(v, s, s.host, h_log_syslog_hostname);
+      return;
+    case envelope_key::other:
       return;
   }
 }

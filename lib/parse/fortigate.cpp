@@ -1,6 +1,7 @@
 #include "parse/fortigate.hpp"
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/firewall_text.hpp"
 #include "parse/json_util.hpp"
 #include "parse/port.hpp"
@@ -39,6 +40,35 @@ void take(std::string_view& field, bool& seen, std::string_view value) noexcept 
   field = value;
 }
 
+// The pairs a traffic record reads.
+enum class fortigate_field : std::uint8_t {
+  other,
+  tz,
+  type,
+  date,
+  time,
+  srcip,
+  dstip,
+  proto,
+  action,
+  dstport,
+  devname,
+  eventtime
+};
+
+constexpr auto fortigate_fields =
+    make_field_table(fortigate_field::other, {{"tz", fortigate_field::tz},
+                                              {"type", fortigate_field::type},
+                                              {"date", fortigate_field::date},
+                                              {"time", fortigate_field::time},
+                                              {"srcip", fortigate_field::srcip},
+                                              {"dstip", fortigate_field::dstip},
+                                              {"proto", fortigate_field::proto},
+                                              {"action", fortigate_field::action},
+                                              {"dstport", fortigate_field::dstport},
+                                              {"devname", fortigate_field::devname},
+                                              {"eventtime", fortigate_field::eventtime}});
+
 class fortigate_parser final : public format_parser {
  public:
   void parse(std::string_view unit, const parse_context& ctx, parse_sink& sink) override {
@@ -56,42 +86,44 @@ class fortigate_parser final : public format_parser {
     while (scan.next(kv)) {
       const std::string_view k = kv.key;
       const std::string_view v = kv.value;
-      switch (k.size()) {
-        case 2:
-          if (k == "tz" && !offset) {
+      switch (fortigate_fields.find(k)) {
+        case fortigate_field::tz:
+          if (!offset) {
             offset = fwtext::parse_utc_offset(v);
             tz = v;
           }
           break;
-        case 4:
-          if (k == "type")
-            take(type, have_type, v);
-          else if (k == "date")
-            take(date, have_date, v);
-          else if (k == "time")
-            take(time, have_time, v);
+        case fortigate_field::type:
+          take(type, have_type, v);
           break;
-        case 5:
-          if (k == "srcip")
-            take(srcip, have_src, v);
-          else if (k == "dstip")
-            take(dstip, have_dst, v);
-          else if (k == "proto")
-            take(proto, have_proto, v);
+        case fortigate_field::date:
+          take(date, have_date, v);
           break;
-        case 6:
-          if (k == "action") take(action, have_action, v);
+        case fortigate_field::time:
+          take(time, have_time, v);
           break;
-        case 7:
-          if (k == "dstport")
-            take(dstport, have_dport, v);
-          else if (k == "devname")
-            take(devname, have_devname, v);
+        case fortigate_field::srcip:
+          take(srcip, have_src, v);
           break;
-        case 9:
-          if (k == "eventtime") take(eventtime, have_eventtime, v);
+        case fortigate_field::dstip:
+          take(dstip, have_dst, v);
           break;
-        default:
+        case fortigate_field::proto:
+          take(proto, have_proto, v);
+          break;
+        case fortigate_field::action:
+          take(action, have_action, v);
+          break;
+        case fortigate_field::dstport:
+          take(dstport, have_dport, v);
+          break;
+        case fortigate_field::devname:
+          take(devname, have_devname, v);
+          break;
+        case fortigate_field::eventtime:
+          take(eventtime, have_eventtime, v);
+          break;
+        case fortigate_field::other:
           break;
       }
     }

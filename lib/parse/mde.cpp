@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/json_util.hpp"
 #include "parse/probe_util.hpp"
 
@@ -95,6 +96,41 @@ void read_port(value v, endpoint& e) noexcept {
   if (st != json::field_status::ok) e.port = network_session::no_port;
 }
 
+// The keys read at an event's level and inside its `properties`.
+enum class mde_field : std::uint8_t {
+  other,
+  time,
+  type,
+  local_ip,
+  records,
+  remote_ip,
+  protocol,
+  category,
+  local_port,
+  timestamp,
+  remote_port,
+  action_type,
+  device_name,
+  properties,
+  time_generated
+};
+
+constexpr auto mde_fields =
+    make_field_table(mde_field::other, {{"time", mde_field::time},
+                                        {"Type", mde_field::type},
+                                        {"LocalIP", mde_field::local_ip},
+                                        {"records", mde_field::records},
+                                        {"RemoteIP", mde_field::remote_ip},
+                                        {"Protocol", mde_field::protocol},
+                                        {"category", mde_field::category},
+                                        {"LocalPort", mde_field::local_port},
+                                        {"Timestamp", mde_field::timestamp},
+                                        {"RemotePort", mde_field::remote_port},
+                                        {"ActionType", mde_field::action_type},
+                                        {"DeviceName", mde_field::device_name},
+                                        {"properties", mde_field::properties},
+                                        {"TimeGenerated", mde_field::time_generated}});
+
 class mde_parser final : public format_parser {
  public:
   mde_parser() : label_(labels_.reported_by("Microsoft", "M365 Defender for Endpoint")) {}
@@ -115,53 +151,58 @@ class mde_parser final : public format_parser {
       value* const v_at = json::field_value(field, key, sink);
       if (v_at == nullptr) return false;
       value& v = *v_at;
-      switch (key.size()) {
-        case 4:
-          if (key == "time" && envelope_level) {
+      switch (mde_fields.find(key)) {
+        case mde_field::time:
+          if (envelope_level) {
             if (!read_time(v, r.envelope_time, r.has_envelope_time) && !r.reject)
               r.reject = "bad_time";
-          } else if (key == "Type") {
-            if (json::as_text(v, r.table) != json::field_status::ok) r.table = {};
           }
           break;
-        case 7:
-          if (key == "LocalIP") {
-            read_ip(v, r.local.ip, r);
-          } else if (key == "records" && top_level) {
+        case mde_field::type:
+          if (json::as_text(v, r.table) != json::field_status::ok) r.table = {};
+          break;
+        case mde_field::local_ip:
+          read_ip(v, r.local.ip, r);
+          break;
+        case mde_field::records:
+          if (top_level) {
             // {"records":[...]}: every element is an event; nothing else in this object is.
             return json::read_wrapper(
                 v, sink, [this, &sink](object o, bool) { return parse_event(o, sink, false); });
           }
           break;
-        case 8:
-          if (key == "RemoteIP") {
-            read_ip(v, r.remote.ip, r);
-          } else if (key == "Protocol") {
-            if (json::as_text(v, r.protocol) != json::field_status::ok) r.protocol = {};
-          } else if (key == "category") {
-            if (json::as_text(v, r.category) != json::field_status::ok) r.category = {};
-          }
+        case mde_field::remote_ip:
+          read_ip(v, r.remote.ip, r);
           break;
-        case 9:
-          if (key == "LocalPort") {
-            read_port(v, r.local);
-          } else if (key == "Timestamp") {
-            if (!read_time(v, r.event_time, r.has_event_time) && !r.reject) r.reject = "bad_time";
-          }
+        case mde_field::protocol:
+          if (json::as_text(v, r.protocol) != json::field_status::ok) r.protocol = {};
           break;
-        case 10:
-          if (key == "RemotePort") {
-            read_port(v, r.remote);
-          } else if (key == "ActionType") {
-            std::string_view a;
-            const json::field_status st = json::as_text(v, a);
-            if (st == json::field_status::ok && !a.empty())
-              r.orient = orientation_of(a);
-            else if (st == json::field_status::invalid && !r.reject)
-              r.reject = "bad_action_type";
-          } else if (key == "DeviceName") {
-            if (json::as_text(v, r.device) != json::field_status::ok) r.device = {};
-          } else if (key == "properties" && envelope_level) {
+        case mde_field::category:
+          if (json::as_text(v, r.category) != json::field_status::ok) r.category = {};
+          break;
+        case mde_field::local_port:
+          read_port(v, r.local);
+          break;
+        case mde_field::timestamp:
+          if (!read_time(v, r.event_time, r.has_event_time) && !r.reject) r.reject = "bad_time";
+          break;
+        case mde_field::remote_port:
+          read_port(v, r.remote);
+          break;
+        case mde_field::action_type: {
+          std::string_view a;
+          const json::field_status st = json::as_text(v, a);
+          if (st == json::field_status::ok && !a.empty())
+            r.orient = orientation_of(a);
+          else if (st == json::field_status::invalid && !r.reject)
+            r.reject = "bad_action_type";
+          break;
+        }
+        case mde_field::device_name:
+          if (json::as_text(v, r.device) != json::field_status::ok) r.device = {};
+          break;
+        case mde_field::properties:
+          if (envelope_level) {
             object props;
             if (v.get_object().get(props) != simdjson::SUCCESS) {
               if (!r.reject) r.reject = "bad_properties";
@@ -170,13 +211,11 @@ class mde_parser final : public format_parser {
             if (!read_fields(props, r, false, false, sink)) return false;
           }
           break;
-        case 13:
-          if (key == "TimeGenerated") {
-            if (!read_time(v, r.generated_time, r.has_generated_time) && !r.reject)
-              r.reject = "bad_time";
-          }
+        case mde_field::time_generated:
+          if (!read_time(v, r.generated_time, r.has_generated_time) && !r.reject)
+            r.reject = "bad_time";
           break;
-        default:
+        case mde_field::other:
           break;
       }
     }

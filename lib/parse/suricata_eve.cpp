@@ -1,6 +1,7 @@
 #include "parse/suricata_eve.hpp"
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/json_records.hpp"
 #include "parse/probe_util.hpp"
 
@@ -14,6 +15,29 @@ using simdjson::ondemand::value;
 // product the way the other labels do.
 constexpr std::string_view vendor = "OISF";
 constexpr std::string_view product = "Suricata";
+
+// The keys of a flow event the record reads.
+enum class eve_field : std::uint8_t {
+  other,
+  event_type,
+  timestamp,
+  dest_port,
+  src_ip,
+  dest_ip,
+  proto,
+  host,
+  flow
+};
+
+constexpr auto eve_fields =
+    make_field_table(eve_field::other, {{"event_type", eve_field::event_type},
+                                        {"timestamp", eve_field::timestamp},
+                                        {"dest_port", eve_field::dest_port},
+                                        {"src_ip", eve_field::src_ip},
+                                        {"dest_ip", eve_field::dest_ip},
+                                        {"proto", eve_field::proto},
+                                        {"host", eve_field::host},
+                                        {"flow", eve_field::flow}});
 
 class suricata_eve_parser final : public json::record_parser {
  public:
@@ -40,58 +64,51 @@ class suricata_eve_parser final : public json::record_parser {
       // values are skipped unread (stats events are kilobytes of counters).
       if (reject != nullptr || (has_type && event_type != "flow")) continue;
       std::string_view text;
-      switch (key.size()) {
-        case 10:
-          if (key == "event_type") {
-            has_type = json::as_text(v, event_type) == json::field_status::ok;
-          }
+      switch (eve_fields.find(key)) {
+        case eve_field::event_type:
+          has_type = json::as_text(v, event_type) == json::field_status::ok;
           break;
-        case 9:
-          if (key == "timestamp") {
-            if (json::as_text(v, text) == json::field_status::ok) timestamp = text;
-          } else if (key == "dest_port") {
-            const auto st = json::as_port(v, s.dst_port);
-            if (st == json::field_status::invalid)
-              reject = "bad_dst_port";
-            else if (st == json::field_status::absent)
-              s.dst_port = network_session::no_port;
-          }
+        case eve_field::timestamp:
+          if (json::as_text(v, text) == json::field_status::ok) timestamp = text;
           break;
-        case 6:
-          if (key == "src_ip") {
-            if (!json::read_ip(v, s.src, has_src)) reject = "bad_src_ip";
-          }
+        case eve_field::dest_port: {
+          const auto st = json::as_port(v, s.dst_port);
+          if (st == json::field_status::invalid)
+            reject = "bad_dst_port";
+          else if (st == json::field_status::absent)
+            s.dst_port = network_session::no_port;
           break;
-        case 7:
-          if (key == "dest_ip") {
-            bool present = false;
-            // The rule does not use the destination: an unreadable one leaves it unset.
-            if (json::read_ip(v, s.dst, present)) s.has_dst = present;
-          }
+        }
+        case eve_field::src_ip:
+          if (!json::read_ip(v, s.src, has_src)) reject = "bad_src_ip";
           break;
-        case 5:
-          if (key == "proto") {
-            if (json::as_text(v, text) == json::field_status::ok) proto = text;
-          }
+        case eve_field::dest_ip: {
+          bool present = false;
+          // The rule does not use the destination: an unreadable one leaves it unset.
+          if (json::read_ip(v, s.dst, present)) s.has_dst = present;
           break;
-        case 4:
-          if (key == "host") {
-            if (json::as_text(v, text) == json::field_status::ok) host = text;
-          } else if (key == "flow") {
-            object flow;
-            if (v.get_object().get(flow) == simdjson::SUCCESS) {
-              for (auto f : flow) {
-                std::string_view k;
-                value* const fv_at = json::field_value(f, k, sink);
-                if (fv_at == nullptr) return false;
-                value& fv = *fv_at;
-                if (k == "start" && json::as_text(fv, text) == json::field_status::ok)
-                  flow_start = text;
-              }
+        }
+        case eve_field::proto:
+          if (json::as_text(v, text) == json::field_status::ok) proto = text;
+          break;
+        case eve_field::host:
+          if (json::as_text(v, text) == json::field_status::ok) host = text;
+          break;
+        case eve_field::flow: {
+          object flow;
+          if (v.get_object().get(flow) == simdjson::SUCCESS) {
+            for (auto f : flow) {
+              std::string_view k;
+              value* const fv_at = json::field_value(f, k, sink);
+              if (fv_at == nullptr) return false;
+              value& fv = *fv_at;
+              if (k == "start" && json::as_text(fv, text) == json::field_status::ok)
+                flow_start = text;
             }
           }
           break;
-        default:
+        }
+        case eve_field::other:
           break;
       }
     }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/json_util.hpp"
 #include "parse/port.hpp"
 #include "parse/text_util.hpp"
@@ -34,6 +35,16 @@ void set_once(std::string_view value, std::string_view& slot, bool& have, const 
   slot = value;
   have = true;
 }
+
+// The <Data Name="..."> elements the record reads.
+enum class data_field : std::uint8_t { other, utc_time, protocol, src_ip, dst_ip, dst_port };
+
+constexpr auto data_fields =
+    make_field_table(data_field::other, {{"UtcTime", data_field::utc_time},
+                                         {"Protocol", data_field::protocol},
+                                         {"SourceIp", data_field::src_ip},
+                                         {"DestinationIp", data_field::dst_ip},
+                                         {"DestinationPort", data_field::dst_port}});
 
 class sysmon_linux_parser final : public format_parser {
  public:
@@ -76,23 +87,23 @@ class sysmon_linux_parser final : public format_parser {
           return true;
         },
         [&f](std::string_view name, std::string_view value) {
-          switch (name.size()) {
-            case 7:
-              if (name == "UtcTime") set_once(value, f.utc_time, f.have_utc_time, f.reject);
+          switch (data_fields.find(name)) {
+            case data_field::utc_time:
+              set_once(value, f.utc_time, f.have_utc_time, f.reject);
               break;
-            case 8:
-              if (name == "Protocol")
-                set_once(value, f.protocol, f.have_protocol, f.reject);
-              else if (name == "SourceIp")
-                set_once(value, f.src_ip, f.have_src_ip, f.reject);
+            case data_field::protocol:
+              set_once(value, f.protocol, f.have_protocol, f.reject);
               break;
-            case 13:
-              if (name == "DestinationIp") set_once(value, f.dst_ip, f.have_dst_ip, f.reject);
+            case data_field::src_ip:
+              set_once(value, f.src_ip, f.have_src_ip, f.reject);
               break;
-            case 15:
-              if (name == "DestinationPort") set_once(value, f.dst_port, f.have_dst_port, f.reject);
+            case data_field::dst_ip:
+              set_once(value, f.dst_ip, f.have_dst_ip, f.reject);
               break;
-            default:
+            case data_field::dst_port:
+              set_once(value, f.dst_port, f.have_dst_port, f.reject);
+              break;
+            case data_field::other:
               break;
           }
           return f.reject == nullptr;

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/json_util.hpp"
 #include "parse/probe_util.hpp"
 
@@ -38,6 +39,33 @@ void note(row& r, const char* reason) noexcept {
   if (r.reject == nullptr) r.reject = reason;
 }
 
+// The columns read at a row's level and inside its `properties`.
+enum class vmconnection_field : std::uint8_t {
+  other,
+  type,
+  records,
+  source_ip,
+  computer,
+  protocol,
+  direction,
+  properties,
+  destination_ip,
+  time_generated,
+  destination_port
+};
+
+constexpr auto vmconnection_fields = make_field_table(
+    vmconnection_field::other, {{"Type", vmconnection_field::type},
+                                {"records", vmconnection_field::records},
+                                {"SourceIp", vmconnection_field::source_ip},
+                                {"Computer", vmconnection_field::computer},
+                                {"Protocol", vmconnection_field::protocol},
+                                {"Direction", vmconnection_field::direction},
+                                {"properties", vmconnection_field::properties},
+                                {"DestinationIp", vmconnection_field::destination_ip},
+                                {"TimeGenerated", vmconnection_field::time_generated},
+                                {"DestinationPort", vmconnection_field::destination_port}});
+
 class vmconnection_parser final : public format_parser {
  public:
   vmconnection_parser() : label_(labels_.reported_by("Microsoft", "VMConnection")) {}
@@ -58,44 +86,42 @@ class vmconnection_parser final : public format_parser {
       if (v_at == nullptr) return false;
       value& v = *v_at;
       std::string_view text;
-      switch (key.size()) {
-        case 4:
-          if (key == "Type") {
-            if (json::as_text(v, text) == json::field_status::ok) r.table = text;
-          }
+      switch (vmconnection_fields.find(key)) {
+        case vmconnection_field::type:
+          if (json::as_text(v, text) == json::field_status::ok) r.table = text;
           break;
-        case 7:
-          if (key == "records" && top_level) {
+        case vmconnection_field::records:
+          if (top_level) {
             return json::read_wrapper(
                 v, sink, [this, &sink](object o, bool) { return parse_row(o, sink, false); });
           }
           break;
-        case 8:
-          if (key == "SourceIp") {
-            const json::field_status st = json::as_text(v, text);
-            if (st == json::field_status::ok)
-              r.src = text;
-            else if (st == json::field_status::invalid)
-              note(r, "bad_src_ip");
-          } else if (key == "Computer") {
-            if (json::as_text(v, text) == json::field_status::ok) r.computer = text;
-          } else if (key == "Protocol") {
-            if (json::as_text(v, text) == json::field_status::ok) r.protocol = text;
+        case vmconnection_field::source_ip: {
+          const json::field_status st = json::as_text(v, text);
+          if (st == json::field_status::ok)
+            r.src = text;
+          else if (st == json::field_status::invalid)
+            note(r, "bad_src_ip");
+          break;
+        }
+        case vmconnection_field::computer:
+          if (json::as_text(v, text) == json::field_status::ok) r.computer = text;
+          break;
+        case vmconnection_field::protocol:
+          if (json::as_text(v, text) == json::field_status::ok) r.protocol = text;
+          break;
+        case vmconnection_field::direction: {
+          const json::field_status st = json::as_text(v, text);
+          if (st == json::field_status::ok && !text.empty()) {
+            r.direction = text;
+            r.has_direction = true;
+          } else if (st == json::field_status::invalid) {
+            note(r, "bad_direction");
           }
           break;
-        case 9:
-          if (key == "Direction") {
-            const json::field_status st = json::as_text(v, text);
-            if (st == json::field_status::ok && !text.empty()) {
-              r.direction = text;
-              r.has_direction = true;
-            } else if (st == json::field_status::invalid) {
-              note(r, "bad_direction");
-            }
-          }
-          break;
-        case 10:
-          if (key == "properties" && row_level) {
+        }
+        case vmconnection_field::properties:
+          if (row_level) {
             object props;
             if (v.get_object().get(props) != simdjson::SUCCESS) {
               note(r, "bad_properties");
@@ -104,34 +130,33 @@ class vmconnection_parser final : public format_parser {
             if (!read_fields(props, r, false, false, sink)) return false;
           }
           break;
-        case 13:
-          if (key == "DestinationIp") {
-            if (json::as_text(v, text) == json::field_status::ok) r.dst = text;
-          } else if (key == "TimeGenerated") {
-            const json::field_status st = json::as_text(v, text);
-            if (st == json::field_status::ok && !text.empty()) {
-              if (auto t = parse_iso8601(text)) {
-                r.time = *t;
-                r.has_time = true;
-              } else if (auto e = json::epoch_to_us(text)) {
-                r.time = *e;
-                r.has_time = true;
-              } else {
-                note(r, "bad_time");
-              }
-            } else if (st == json::field_status::invalid) {
+        case vmconnection_field::destination_ip:
+          if (json::as_text(v, text) == json::field_status::ok) r.dst = text;
+          break;
+        case vmconnection_field::time_generated: {
+          const json::field_status st = json::as_text(v, text);
+          if (st == json::field_status::ok && !text.empty()) {
+            if (auto t = parse_iso8601(text)) {
+              r.time = *t;
+              r.has_time = true;
+            } else if (auto e = json::epoch_to_us(text)) {
+              r.time = *e;
+              r.has_time = true;
+            } else {
               note(r, "bad_time");
             }
+          } else if (st == json::field_status::invalid) {
+            note(r, "bad_time");
           }
           break;
-        case 15:
-          if (key == "DestinationPort") {
-            const json::field_status st = json::as_port(v, r.dst_port);
-            if (st == json::field_status::invalid) note(r, "bad_dst_port");
-            if (st != json::field_status::ok) r.dst_port = network_session::no_port;
-          }
+        }
+        case vmconnection_field::destination_port: {
+          const json::field_status st = json::as_port(v, r.dst_port);
+          if (st == json::field_status::invalid) note(r, "bad_dst_port");
+          if (st != json::field_status::ok) r.dst_port = network_session::no_port;
           break;
-        default:
+        }
+        case vmconnection_field::other:
           break;
       }
     }

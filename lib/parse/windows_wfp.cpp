@@ -6,6 +6,7 @@
 #include <string>
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/json_util.hpp"
 #include "parse/port.hpp"
 #include "parse/probe_util.hpp"
@@ -30,32 +31,19 @@ struct wfp_fields {
   const char* reject = nullptr;
 };
 
+// Where each EventData value the format uses goes.
+constexpr auto data_slots =
+    make_field_table<opt_view wfp_fields::*>(nullptr, {{"DestPort", &wfp_fields::dst_port},
+                                                       {"Protocol", &wfp_fields::protocol},
+                                                       {"Direction", &wfp_fields::direction},
+                                                       {"SourcePort", &wfp_fields::src_port},
+                                                       {"DestAddress", &wfp_fields::dst_addr},
+                                                       {"SourceAddress", &wfp_fields::src_addr}});
+
 // Where an EventData value the format uses goes, or nullptr for the others.
 opt_view* data_slot(wfp_fields& f, std::string_view name) noexcept {
-  opt_view* slot = nullptr;
-  switch (name.size()) {
-    case 8:
-      if (name == "DestPort")
-        slot = &f.dst_port;
-      else if (name == "Protocol")
-        slot = &f.protocol;
-      break;
-    case 9:
-      if (name == "Direction") slot = &f.direction;
-      break;
-    case 10:
-      if (name == "SourcePort") slot = &f.src_port;
-      break;
-    case 11:
-      if (name == "DestAddress") slot = &f.dst_addr;
-      break;
-    case 13:
-      if (name == "SourceAddress") slot = &f.src_addr;
-      break;
-    default:
-      break;
-  }
-  return slot;
+  const auto member = data_slots.find(name);
+  return member != nullptr ? &(f.*member) : nullptr;
 }
 
 void on_data(wfp_fields& f, std::string_view name, std::string_view value) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "event/network_session.hpp"
+#include "parse/field_table.hpp"
 #include "parse/json_util.hpp"
 #include "parse/port.hpp"
 #include "parse/probe_util.hpp"
@@ -30,50 +31,26 @@ struct nss_fields {
   const char* reject = nullptr;
 };
 
+// Where each field the record uses goes.
+constexpr auto field_slots =
+    make_field_table<opt_view nss_fields::*>(nullptr, {{"tz", &nss_fields::tz},
+                                                       {"csip", &nss_fields::csip},
+                                                       {"cdip", &nss_fields::cdip},
+                                                       {"sdip", &nss_fields::sdip},
+                                                       {"time", &nss_fields::time},
+                                                       {"proto", &nss_fields::proto},
+                                                       {"cdport", &nss_fields::cdport},
+                                                       {"sdport", &nss_fields::sdport},
+                                                       {"action", &nss_fields::action},
+                                                       {"ipproto", &nss_fields::proto},
+                                                       {"datetime", &nss_fields::time},
+                                                       {"epochtime", &nss_fields::epoch},
+                                                       {"sourcetype", &nss_fields::sourcetype}});
+
 // Where a field the record uses goes, or nullptr for the others.
 opt_view* field_slot(nss_fields& f, std::string_view key) noexcept {
-  opt_view* slot = nullptr;
-  switch (key.size()) {
-    case 2:
-      if (key == "tz") slot = &f.tz;
-      break;
-    case 4:
-      if (key == "csip")
-        slot = &f.csip;
-      else if (key == "cdip")
-        slot = &f.cdip;
-      else if (key == "sdip")
-        slot = &f.sdip;
-      else if (key == "time")
-        slot = &f.time;
-      break;
-    case 5:
-      if (key == "proto") slot = &f.proto;
-      break;
-    case 6:
-      if (key == "cdport")
-        slot = &f.cdport;
-      else if (key == "sdport")
-        slot = &f.sdport;
-      else if (key == "action")
-        slot = &f.action;
-      break;
-    case 7:
-      if (key == "ipproto") slot = &f.proto;
-      break;
-    case 8:
-      if (key == "datetime") slot = &f.time;
-      break;
-    case 9:
-      if (key == "epochtime") slot = &f.epoch;
-      break;
-    case 10:
-      if (key == "sourcetype") slot = &f.sourcetype;
-      break;
-    default:
-      break;
-  }
-  return slot;
+  const auto member = field_slots.find(key);
+  return member != nullptr ? &(f.*member) : nullptr;
 }
 
 void on_field(nss_fields& f, std::string_view key, std::string_view value) {

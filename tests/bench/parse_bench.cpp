@@ -1,6 +1,6 @@
 // Parse throughput per format, one core: records/s (items) and bytes/s over the sample units
-// of a fixture file. Each format adds a pair of BENCHMARK_CAPTURE(run_fixture, ...) lines below:
-// its fixed format and `auto`.
+// of a fixture file. Each format of lib/parse/formats.def gets a pair of benchmarks below: its
+// fixed format and `auto`, over the fixture the list names.
 #include <benchmark/benchmark.h>
 
 #include <fstream>
@@ -95,90 +95,14 @@ void run_vector_asa(benchmark::State& state, bool envelope) {
   run_units(state, "auto", units);
 }
 
-// Per format, alphabetical: the fixed format, then `auto` (the default) over the same units
-// through the same decoder. The pair's ratio is what auto-detection costs on that workload.
-BENCHMARK_CAPTURE(run_fixture, asim, std::string("asim"), std::string("asim/sample.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, asim_auto, std::string("auto"), std::string("asim/sample.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, aws_vpc, std::string("aws-vpc"),
-                  std::string("aws-vpc/test-extra-samples.log"));
-BENCHMARK_CAPTURE(run_fixture, aws_vpc_auto, std::string("auto"),
-                  std::string("aws-vpc/test-extra-samples.log"));
-BENCHMARK_CAPTURE(run_fixture, azure_firewall, std::string("azure-firewall"),
-                  std::string("azure-firewall/test-networkrules-raw.log"));
-BENCHMARK_CAPTURE(run_fixture, azure_firewall_auto, std::string("auto"),
-                  std::string("azure-firewall/test-networkrules-raw.log"));
-BENCHMARK_CAPTURE(run_fixture, azure_nsg, std::string("azure-nsg"),
-                  std::string("azure-nsg/sample_logs-testdata.log"));
-BENCHMARK_CAPTURE(run_fixture, azure_nsg_auto, std::string("auto"),
-                  std::string("azure-nsg/sample_logs-testdata.log"));
-BENCHMARK_CAPTURE(run_fixture, cef, std::string("cef"),
-                  std::string("cef/elastic-cef-checkpoint-asa.cef"));
-BENCHMARK_CAPTURE(run_fixture, cef_auto, std::string("auto"),
-                  std::string("cef/elastic-cef-checkpoint-asa.cef"));
-BENCHMARK_CAPTURE(run_fixture, checkpoint, std::string("checkpoint"),
-                  std::string("checkpoint/test-r81x.log"));
-BENCHMARK_CAPTURE(run_fixture, checkpoint_auto, std::string("auto"),
-                  std::string("checkpoint/test-r81x.log"));
-BENCHMARK_CAPTURE(run_fixture, cisco_asa, std::string("cisco-asa"),
-                  std::string("cisco-asa/test-sample.log"));
-BENCHMARK_CAPTURE(run_fixture, cisco_asa_auto, std::string("auto"),
-                  std::string("cisco-asa/test-sample.log"));
-BENCHMARK_CAPTURE(run_fixture, ecs, std::string("ecs"),
-                  std::string("ecs/aws-vpcflow-extra-samples.ecs.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, ecs_auto, std::string("auto"),
-                  std::string("ecs/aws-vpcflow-extra-samples.ecs.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, flow_json, std::string("flow-json"),
-                  std::string("flow-json/flows.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, flow_json_auto, std::string("auto"),
-                  std::string("flow-json/flows.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, fortigate, std::string("fortigate"),
-                  std::string("fortigate/test-fortinet.log"));
-BENCHMARK_CAPTURE(run_fixture, fortigate_auto, std::string("auto"),
-                  std::string("fortigate/test-fortinet.log"));
-BENCHMARK_CAPTURE(run_fixture, iptables, std::string("iptables"),
-                  std::string("iptables/test-iptables-raw.log"));
-BENCHMARK_CAPTURE(run_fixture, iptables_auto, std::string("auto"),
-                  std::string("iptables/test-iptables-raw.log"));
-BENCHMARK_CAPTURE(run_fixture, mde, std::string("mde"),
-                  std::string("mde/test-device.DeviceNetworkEvents-subset.log"));
-BENCHMARK_CAPTURE(run_fixture, mde_auto, std::string("auto"),
-                  std::string("mde/test-device.DeviceNetworkEvents-subset.log"));
-BENCHMARK_CAPTURE(run_fixture, meraki, std::string("meraki"), std::string("meraki/test-flows.log"));
-BENCHMARK_CAPTURE(run_fixture, meraki_auto, std::string("auto"),
-                  std::string("meraki/test-flows.log"));
-BENCHMARK_CAPTURE(run_fixture, ocsf, std::string("ocsf"), std::string("ocsf/bench.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, ocsf_auto, std::string("auto"), std::string("ocsf/bench.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, panos, std::string("panos"),
-                  std::string("panos/test-panw-panos-traffic-sample.first34.log"));
-BENCHMARK_CAPTURE(run_fixture, panos_auto, std::string("auto"),
-                  std::string("panos/test-panw-panos-traffic-sample.first34.log"));
-BENCHMARK_CAPTURE(run_fixture, suricata_eve, std::string("suricata-eve"),
-                  std::string("suricata-eve/test-eve-small.log"));
-BENCHMARK_CAPTURE(run_fixture, suricata_eve_auto, std::string("auto"),
-                  std::string("suricata-eve/test-eve-small.log"));
-BENCHMARK_CAPTURE(run_fixture, sysmon_linux, std::string("sysmon-linux"),
-                  std::string("sysmon-linux/pop-ecx-wazuh-blog-sysmon3.log"));
-BENCHMARK_CAPTURE(run_fixture, sysmon_linux_auto, std::string("auto"),
-                  std::string("sysmon-linux/pop-ecx-wazuh-blog-sysmon3.log"));
-BENCHMARK_CAPTURE(run_fixture, vectra, std::string("vectra"), std::string("vectra/isession.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, vectra_auto, std::string("auto"),
-                  std::string("vectra/isession.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, vmconnection, std::string("vmconnection"),
-                  std::string("vmconnection/handmade.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, vmconnection_auto, std::string("auto"),
-                  std::string("vmconnection/handmade.jsonl"));
-BENCHMARK_CAPTURE(run_fixture, windows_wfp, std::string("windows-wfp"),
-                  std::string("windows-wfp/oneline.log"));
-BENCHMARK_CAPTURE(run_fixture, windows_wfp_auto, std::string("auto"),
-                  std::string("windows-wfp/oneline.log"));
-BENCHMARK_CAPTURE(run_fixture, zeek_conn, std::string("zeek-conn"),
-                  std::string("zeek-conn/test-conn.log"));
-BENCHMARK_CAPTURE(run_fixture, zeek_conn_auto, std::string("auto"),
-                  std::string("zeek-conn/test-conn.log"));
-BENCHMARK_CAPTURE(run_fixture, zscaler_nss, std::string("zscaler-nss"),
-                  std::string("zscaler-nss/test-firewall-http-endpoint.log"));
-BENCHMARK_CAPTURE(run_fixture, zscaler_nss_auto, std::string("auto"),
-                  std::string("zscaler-nss/test-firewall-http-endpoint.log"));
+// Per format of lib/parse/formats.def, in its order: the fixed format, then `auto` (the
+// default) over the same units through the same decoder. The pair's ratio is what
+// auto-detection costs on that workload.
+#define PORTSCAND_FORMAT(id, name, factory, scope, bench_fixture)                    \
+  BENCHMARK_CAPTURE(run_fixture, id, std::string(name), std::string(bench_fixture)); \
+  BENCHMARK_CAPTURE(run_fixture, id##_auto, std::string("auto"), std::string(bench_fixture));
+#include "parse/formats.def"
+#undef PORTSCAND_FORMAT
 // Shipper envelopes (auto, as an input's default) beside the same lines bare.
 BENCHMARK_CAPTURE(run_fixture, envelope_filebeat_cef, std::string("auto"),
                   std::string("envelopes/filebeat.ndjson"));

@@ -31,9 +31,11 @@ else
     -DPORTSCAND_BUILD_BENCH=OFF >/dev/null || { echo "FAIL: configure" >&2; exit 1; }
 fi
 
+# Every target has a seed corpus directory (tests/fuzz/CMakeLists.txt; the formats' targets
+# come from lib/parse/formats.def and share one source, so sources do not name them).
 stems=()
-for src in "$root"/tests/fuzz/*_fuzz.cpp; do
-  stem=$(basename "$src" _fuzz.cpp)
+for dir in "$root"/tests/fuzz/corpus/*/; do
+  stem=$(basename "$dir")
   stems+=("$stem")
 done
 targets=("${stems[@]/#/fuzz_}")

@@ -459,11 +459,7 @@ void by_source_sink::on_unit(std::string_view unit, const unit_meta& meta) {
       reject("bad_tick");
       return;
     }
-    task_op op;
-    op.op = task_op::kind::tick;
-    op.partition = pid;
-    op.offset = meta.offset;
-    op.watermark = t->watermark;
+    task_op op{task_op::kind::tick, pid, meta.offset, t->watermark};
     op.evaluate_before = t->evaluate_before;
     queue_op(op);
     return;
@@ -474,10 +470,7 @@ void by_source_sink::on_unit(std::string_view unit, const unit_meta& meta) {
       reject("bad_note");
       return;
     }
-    task_op op;
-    op.op = task_op::kind::note;
-    op.partition = pid;
-    op.offset = meta.offset;
+    task_op op{task_op::kind::note, pid, meta.offset};
     op.note = std::move(n);
     queue_op(op);
     return;

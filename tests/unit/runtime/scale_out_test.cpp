@@ -151,6 +151,22 @@ class owner {
 // records (a stage-1 instance that re-read its input), late records that re-open evaluated
 // bins, records behind the retention horizon, marks, and the owner's ticks as an owner
 // following the records' time would write them.
+// A scan of ports 1..60 by `src`, one a second from `start` + 1 s.
+std::vector<entry> scan(timestamp_us start, const char* src) {
+  std::vector<entry> out;
+  for (int port = 1; port <= 60; ++port) {
+    network_session s;
+    s.src = *ip_address::parse(src);
+    s.time = start + port * us_per_second;
+    s.has_time = true;
+    s.dst_port = port;
+    std::string value;
+    encode_session_record(s, "Fortinet/FortiGate", "", value);
+    out.push_back({session_record_key(s.src), value});
+  }
+  return out;
+}
+
 // `persistent`: also a source that hits the same 60 ports, each every 2 minutes, for the
 // whole log (over the threshold throughout: in sliding mode it alerts once).
 std::vector<entry> make_log(unsigned seed, bool persistent = false) {
@@ -265,17 +281,7 @@ TEST(ScaleOutHandover, WithoutTheResumeMetadataTheRebuiltAlertsDiffer) {
   const timestamp_us burst_time = at("2026-01-15T08:00:00Z");
   ASSERT_GT(rp0->second.watermark - 70 * us_per_minute, burst_time + us_per_minute)
       << "the burst must be behind the retention horizon there";
-  std::vector<entry> burst;
-  for (int port = 1; port <= 60; ++port) {
-    network_session s;
-    s.src = *ip_address::parse("203.0.113.99");
-    s.time = burst_time + port * us_per_second;
-    s.has_time = true;
-    s.dst_port = port;
-    std::string value;
-    encode_session_record(s, "Fortinet/FortiGate", "", value);
-    burst.push_back({session_record_key(s.src), value});
-  }
+  const std::vector<entry> burst = scan(burst_time, "203.0.113.99");
   log.insert(log.begin() + static_cast<long>(at_offset), burst.begin(), burst.end());
 
   owner whole;
@@ -396,18 +402,8 @@ TEST(ScaleOutHandover, SlidingWindowsHandOverThroughTheirNotes) {
 // A resume point waits until the owner's notes are in the log before it: a new owner
 // starting earlier would decide without them.
 TEST(ScaleOutHandover, ASlidingResumePointWaitsForTheOwnersNotes) {
-  std::vector<entry> log;
   const timestamp_us t0 = at("2026-01-15T10:00:00Z");
-  for (int port = 1; port <= 60; ++port) {
-    network_session s;
-    s.src = *ip_address::parse("203.0.113.7");
-    s.time = t0 + port * us_per_second;
-    s.has_time = true;
-    s.dst_port = port;
-    std::string value;
-    encode_session_record(s, "Fortinet/FortiGate", "", value);
-    log.push_back({session_record_key(s.src), value});
-  }
+  std::vector<entry> log = scan(t0, "203.0.113.7");
   log.push_back({"", encode_tick_record({t0 + 20 * us_per_minute, t0 + 10 * us_per_minute})});
   for (int i = 0; i < 5; ++i)
     log.push_back(

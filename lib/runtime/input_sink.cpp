@@ -1,5 +1,7 @@
 #include "runtime/input_sink.hpp"
 
+#include <utility>
+
 namespace portscand {
 
 envelope_options to_envelope_options(const envelope_config& c) {
@@ -42,30 +44,53 @@ input_sink::input_sink(engine& eng, const std::string& input_name, const std::st
   dispatcher_->set_drop_when_full(lossy);
 }
 
+namespace {
+class null_sink final : public parse_sink {
+ public:
+  void record(const network_session&) override {}
+  void skipped(std::string_view) override {}
+  void rejected(std::string_view) override {}
+  void ignored_field(std::string_view) override {}
+};
+}  // namespace
+
+parse_context input_sink::context(timestamp_us receive_time) {
+  parse_context ctx;
+  ctx.receive_time = receive_time;
+  ctx.mode = mode_;
+  ctx.time_source = time_source_;
+  ctx.padded = padded_;
+  if (!zone_.is_utc()) ctx.zone = &zone_;
+  return ctx;
+}
+
+void input_sink::prime(std::string_view header, timestamp_us receive_time) {
+  null_sink ignore;
+  parse_context ctx = context(receive_time);
+  ctx.padded = false;  // a copy of the line, not followed by the chunk's padding
+  decoder_.decode(header, ctx, ignore);
+}
+
 void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
-  received_->inc();
+  ++received_pending_;
   if (progress_ != nullptr && !busy_) {
     progress_->busy.store(true, std::memory_order_release);
     busy_ = true;
   }
-  parse_context ctx;
-  ctx.receive_time = meta.receive_time;
-  ctx.mode = mode_;
-  ctx.time_source = time_source_;
-  if (!zone_.is_utc()) ctx.zone = &zone_;
+  const parse_context ctx = context(meta.receive_time);
   dispatcher_->begin_unit(ctx, &decoder_);
   decoder_.decode(unit, ctx, *dispatcher_);
   if (const std::string_view shape = decoder_.last_envelope(); !shape.empty()) {
     // Shapes are a handful of static strings: a short list found by pointer.
-    counter* c = nullptr;
-    for (const auto& [name, ctr] : unwrapped_)
-      if (name == shape.data()) c = ctr;
-    if (c == nullptr) {
-      c = &metrics_->get_counter("portscand_records_unwrapped_total", unwrapped_help,
-                                 {{"input", input_name_}, {"envelope", std::string(shape)}});
-      unwrapped_.emplace_back(shape.data(), c);
-    }
-    c->inc();
+    unwrapped_shape* found = nullptr;
+    for (auto& u : unwrapped_)
+      if (u.name == shape.data()) found = &u;
+    if (found == nullptr)
+      found = &unwrapped_.emplace_back(unwrapped_shape{
+          shape.data(),
+          &metrics_->get_counter("portscand_records_unwrapped_total", unwrapped_help,
+                                 {{"input", input_name_}, {"envelope", std::string(shape)}})});
+    ++found->pending;
   }
   const timestamp_us t = dispatcher_->take_max_event_time();
   pending_max_ = std::max(pending_max_, t);
@@ -75,6 +100,7 @@ void input_sink::on_unit(std::string_view unit, const unit_meta& meta) {
 
 void input_sink::end_burst(bool continues) {
   dispatcher_->flush();
+  publish_counts();
   if (progress_ != nullptr) {
     if (pending_max_ != INT64_MIN &&
         pending_max_ > progress_->max_event.load(std::memory_order_relaxed))
@@ -91,7 +117,16 @@ void input_sink::end_burst(bool continues) {
 }
 
 bool input_sink::try_flush() {
+  publish_counts();
   return dispatcher_->try_flush();
+}
+
+void input_sink::publish_counts() {
+  // Added here, not per unit: replay's parse threads share a file's counters, and an atomic
+  // add per unit on a shared cache line costs them (the dispatcher counts the same way).
+  if (received_pending_ != 0) received_->inc(std::exchange(received_pending_, 0));
+  for (auto& u : unwrapped_)
+    if (u.pending != 0) u.total->inc(std::exchange(u.pending, 0));
 }
 
 bool observe_progress(watermark_tracker& tracker, watermark_tracker::input_id id,

@@ -51,6 +51,14 @@ class input_sink final : public kafka_unit_sink {
              event_time_source time_source, input_progress* progress, bool lossy,
              local_zone zone = {}, const envelope_config& envelope = {});
 
+  // Units are followed by simdjson's padding (replay's chunks): JSON formats parse them in
+  // place.
+  void set_padded(bool padded) noexcept { padded_ = padded; }
+  // Decodes a header line (a stateful format's layout: Zeek's #fields, an AWS VPC header)
+  // that was counted where it was read, so that the units after it parse under it: replay
+  // gives each chunk, parsed on any thread, the headers the file had before it.
+  void prime(std::string_view header, timestamp_us receive_time);
+
   void on_unit(std::string_view unit, const unit_meta& meta) override;
   void on_burst_end() override { end_burst(false); }
   void on_burst_continues() override { end_burst(true); }
@@ -60,6 +68,8 @@ class input_sink final : public kafka_unit_sink {
  private:
   // Pushes the partial batches and publishes the progress; `continues`: the input stays busy.
   void end_burst(bool continues);
+  parse_context context(timestamp_us receive_time);
+  void publish_counts();  // received and unwrapped units, to the shared counters
 
   unit_decoder decoder_;
   local_zone zone_;
@@ -70,12 +80,20 @@ class input_sink final : public kafka_unit_sink {
   counter* received_;
   std::string input_name_;
   metrics_registry* metrics_;
-  // portscand_records_unwrapped_total by envelope shape (the decoder's static names).
-  std::vector<std::pair<const char*, counter*>> unwrapped_;
+  // portscand_records_unwrapped_total by envelope shape (the decoder's static names), and
+  // the units not yet added to it (end_burst adds them, and the received units).
+  struct unwrapped_shape {
+    const char* name;
+    counter* total;
+    std::uint64_t pending = 0;
+  };
+  std::vector<unwrapped_shape> unwrapped_;
+  std::uint64_t received_pending_ = 0;
   timestamp_us pending_max_ = INT64_MIN;  // for input_progress, published after a flush
   timestamp_us message_max_ = INT64_MIN;  // for take_max_event_time (Kafka, per message)
   timestamp_us last_receive_ = INT64_MIN;
   bool busy_ = false;  // progress_->busy as this thread last set it
+  bool padded_ = false;
 };
 
 }  // namespace portscand

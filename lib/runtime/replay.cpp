@@ -151,14 +151,6 @@ class header_tracker {
   std::shared_ptr<const std::vector<std::string>> current_;
 };
 
-class null_sink final : public parse_sink {
- public:
-  void record(const network_session&) override {}
-  void skipped(std::string_view) override {}
-  void rejected(std::string_view) override {}
-  void ignored_field(std::string_view) override {}
-};
-
 struct chunk_done {
   std::size_t file = 0;
   std::size_t seq = 0;
@@ -348,57 +340,24 @@ replay_result run_replay(const replay_options& opt, const rule_set& rules, const
   std::vector<std::thread> pool;
   for (unsigned w = 0; w < workers; ++w) {
     pool.emplace_back(guarded("replay-parse", [&] {
-      // Per file: a dispatcher (the file is the input label) and a decoder, so that the
-      // header state of one file never applies to another.
-      std::map<std::size_t, std::unique_ptr<engine::dispatcher>> dispatchers;
-      std::map<std::size_t, std::unique_ptr<unit_decoder>> decoders;
-      local_zone zone = opt.zone;  // this thread's copy: the offset cache is per thread
+      // Per file an input_sink, as a daemon input has (the file is the input label): its
+      // decoder keeps the header state of that file only, its dispatcher routes to the shards.
+      std::map<std::size_t, std::unique_ptr<input_sink>> sinks;
       while (auto c = chunks.pop()) {
-        auto& d = dispatchers[c->file];
-        if (!d) d = eng.make_dispatcher(opt.files[c->file] == "-" ? "stdin" : opt.files[c->file]);
-        auto& dec = decoders[c->file];
-        if (!dec)
-          dec = std::make_unique<unit_decoder>(builtin_formats(), opt.format,
-                                               unit_decoder::default_max_unit_bytes,
-                                               to_envelope_options(opt.envelope));
-        unit_decoder& decoder = *dec;
-        parse_context ctx;
-        ctx.padded = true;
-        ctx.receive_time = clk.now();
-        ctx.mode = opt.mode;
-        if (!zone.is_utc()) ctx.zone = &zone;
-        if (c->preamble) {
-          parse_context header_ctx;
-          header_ctx.receive_time = ctx.receive_time;
-          header_ctx.mode = ctx.mode;
-          null_sink ignore;
-          for (const auto& h : *c->preamble) decoder.decode(h, header_ctx, ignore);
+        auto& sink = sinks[c->file];
+        if (!sink) {
+          sink = std::make_unique<input_sink>(
+              eng, opt.files[c->file] == "-" ? "stdin" : opt.files[c->file], opt.format,
+              event_time_source::record, nullptr, false, opt.zone, opt.envelope);
+          sink->set_padded(true);
         }
+        unit_meta meta;
+        meta.receive_time = clk.now();
+        if (c->preamble)
+          for (const auto& h : *c->preamble) sink->prime(h, meta.receive_time);
         const char* p = c->data->data();
         const char* end = p + c->size;
-        // Unwrapped envelopes, counted in runs of one shape (the names are static strings).
-        std::string_view shape;
-        std::uint64_t unwrapped = 0;
-        auto count_unwrapped = [&] {
-          if (unwrapped == 0) return;
-          metrics
-              .get_counter("portscand_records_unwrapped_total", unwrapped_help,
-                           {{"input", opt.files[c->file] == "-" ? "stdin" : opt.files[c->file]},
-                            {"envelope", std::string(shape)}})
-              .inc(unwrapped);
-          unwrapped = 0;
-        };
-        auto decode_unit = [&](std::string_view unit) {
-          d->begin_unit(ctx, &decoder);
-          decoder.decode(unit, ctx, *d);
-          if (const std::string_view e = decoder.last_envelope(); !e.empty()) {
-            if (e.data() != shape.data()) {
-              count_unwrapped();
-              shape = e;
-            }
-            ++unwrapped;
-          }
-        };
+        auto decode_unit = [&](std::string_view unit) { sink->on_unit(unit, meta); };
         if (c->documents) {
           json_documents::split(std::string_view(p, c->size), true, decode_unit);
           p = end;
@@ -410,9 +369,8 @@ replay_result run_replay(const replay_options& opt, const rule_set& rules, const
           decode_unit(std::string_view(p, static_cast<std::size_t>(line_end - p)));
           p = line_end + 1;
         }
-        count_unwrapped();
-        d->flush();
-        done.push(chunk_done{c->file, c->seq, d->take_max_event_time()});
+        sink->on_burst_end();
+        done.push(chunk_done{c->file, c->seq, sink->take_max_event_time()});
       }
     }));
   }

@@ -6,7 +6,7 @@
 # replay, ...) so that a noisy spell of a shared machine hits all alike; the table shows
 # each one's fastest round (its CPU and RSS from that round).
 #
-#   replay          portscand replay --format asim FILE
+#   replay          portscand replay FILE (default options: the format is detected, `auto`)
 #   duckdb best     tests/bench/duckdb_best.sql: hand pre-filtered (count(*) per key before
 #                   any distinct aggregate), the fastest DuckDB formulation we found
 #   duckdb natural  tests/bench/duckdb_natural.sql: one GROUP BY with distinct aggregates
@@ -80,7 +80,7 @@ ok=1
 rm -f "$scratch"/*.time "$scratch"/*.round
 for round in $(seq "$repeat"); do
   echo "round $round of $repeat" >&2
-  run replay "$portscand" replay --format asim "$workload" || ok=0
+  run replay "$portscand" replay "$workload" || ok=0
   run duckdb_best node "$oracle/oracle.mjs" --sql "$root/tests/bench/duckdb_best.sql" \
     --view ps_bench_alerts "$workload" || ok=0
   run duckdb_natural node "$oracle/oracle.mjs" --sql "$root/tests/bench/duckdb_natural.sql" \

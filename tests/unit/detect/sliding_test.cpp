@@ -393,6 +393,61 @@ TEST(SlidingHandover, ANoteKeepsASourceWithoutRecordsUntilTheHorizonPassesIt) {
   EXPECT_EQ(gone.keys(), 0u);
 }
 
+// What a new owner must re-read (shard_state::held_bins in sliding mode): the panes from two
+// widths before the floor, so that a port's run that began long before is rebuilt starting
+// before every undecided interval and the alert's first_seen stays the interval start. Port
+// 9 is hit every 4 minutes from 10:00; a scan of 50 ports from 10:32:00 to 10:32:30 (late,
+// after evaluation closed 10:30 and the watermark reached 10:40) crosses at 10:32:30 with
+// port 9: interval [10:27:30, 10:32:30], first_seen 10:27:30 (port 9's run began before).
+// From 10:25 only, port 9's run would start at 10:28 and first_seen would say so.
+TEST(SlidingHandover, TheReReadKeepsFirstSeenOfARunThatBeganLongBefore) {
+  const rule_definition rule = default_rule();
+  window_config c = config(true);
+  c.retention = 10 * minute;
+  const timestamp_us ten = t0 - 5 * minute;  // 10:00
+  std::vector<network_session> before, after;
+  for (timestamp_us t = ten; t <= ten + 28 * minute; t += 4 * minute)
+    before.push_back(rec("203.0.113.9", t, 9));
+  after.push_back(rec("203.0.113.9", ten + 32 * minute, 9));
+  for (int i = 0; i < 50; ++i)
+    after.push_back(rec("203.0.113.9", ten + 32 * minute + 30 * sec * i / 49, 100 + i));
+
+  evaluator whole_ev;
+  std::vector<alert> whole_out, rebuilt_out;
+  shard_state whole(c);
+  std::int64_t offset = 0;
+  for (const auto& r : before) {
+    whole.set_source_offset(offset++);
+    whole.add(r);
+  }
+  whole_ev.evaluate(whole, rule, ten + 30 * minute, 0, whole_out);
+  whole.advance_watermark(ten + 40 * minute);
+  ASSERT_EQ(whole.decided_before(), ten + 30 * minute);
+  const auto panes = whole.held_bins();
+  ASSERT_FALSE(panes.empty());
+  EXPECT_EQ(panes.front().first, ten + 20 * minute);
+
+  evaluator rebuilt_ev;
+  shard_state rebuilt(c);
+  rebuilt.sliding_window()->set_floor(whole.decided_before());
+  for (const auto& r : before)  // under the watermark in force where they were read
+    if (floor_to(r.time, 5 * minute) >= panes.front().first) rebuilt.add(r);
+  rebuilt.advance_watermark(ten + 40 * minute);
+  for (const auto& r : after) {
+    whole.add(r);
+    rebuilt.add(r);
+  }
+  whole_ev.evaluate(whole, rule, INT64_MAX, 0, whole_out);
+  rebuilt_ev.evaluate(rebuilt, rule, INT64_MAX, 0, rebuilt_out);
+  ASSERT_EQ(whole_out.size(), 1u);
+  ASSERT_EQ(rebuilt_out.size(), 1u);
+  EXPECT_EQ(whole_out[0].bin_end, ten + 32 * minute + 30 * sec);
+  EXPECT_EQ(whole_out[0].first_seen, ten + 27 * minute + 30 * sec);
+  EXPECT_EQ(rebuilt_out[0].first_seen, whole_out[0].first_seen);
+  EXPECT_EQ(rebuilt_out[0].alert_id, whole_out[0].alert_id);
+  EXPECT_EQ(rebuilt_out[0].ports, whole_out[0].ports);
+}
+
 // The key cap sheds the benign sources first and never the one over the threshold.
 TEST(Sliding, SheddingKeepsTheScanner) {
   window_config c = config(true);

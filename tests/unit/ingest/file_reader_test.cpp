@@ -55,6 +55,24 @@ file_reader::emit_fn collector(read_out& out) {
   };
 }
 
+// A reader of units up to 1 KiB and its collected output, for tests that drive it by hand.
+struct harness {
+  explicit harness(std::size_t read_bytes, bool count_lines = false)
+      : pool(file_reader::buffer_bytes(read_bytes, 1024)),
+        reader(pool, read_bytes, 1024, count_lines),
+        emit(collector(out)) {}
+  // Reads f to its current end.
+  void drain(const mem_file& f) {
+    while (reader.read_some(f.fd(), emit) > 0) {
+    }
+  }
+
+  buffer_pool pool;
+  file_reader reader;
+  read_out out;
+  file_reader::emit_fn emit;
+};
+
 read_out read_all(std::string_view text, std::size_t read_bytes, std::size_t max_unit = 1u << 20) {
   buffer_pool pool(file_reader::buffer_bytes(read_bytes, max_unit));
   file_reader reader(pool, read_bytes, max_unit, /*count_lines=*/true);
@@ -91,17 +109,13 @@ TEST(file_reader, lines_with_their_line_numbers_a_last_line_without_a_break_incl
 }
 
 TEST(file_reader, a_last_line_without_a_break_waits_for_finish) {
-  buffer_pool pool(file_reader::buffer_bytes(64, 1024));
-  file_reader reader(pool, 64, 1024);
-  read_out out;
-  const auto emit = collector(out);
+  harness h(64);
   mem_file f("one\ntwo");
-  while (reader.read_some(f.fd(), emit) > 0) {
-  }
+  h.drain(f);
   // A file followed as it grows: "two" may still be being written.
-  EXPECT_EQ(out.units, std::vector<std::string>{"one"});
-  reader.finish(emit);
-  EXPECT_EQ(out.units, (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(h.out.units, std::vector<std::string>{"one"});
+  h.reader.finish(h.emit);
+  EXPECT_EQ(h.out.units, (std::vector<std::string>{"one", "two"}));
 }
 
 // A line over the limit goes out cut to limit + 1 bytes (the decoder rejects it as
@@ -167,35 +181,26 @@ TEST(file_reader, an_unterminated_document_goes_out_at_the_end_for_the_decoder_t
 
 // After reset() the next file decides its own mode and counts its lines from 1.
 TEST(file_reader, reset_starts_a_new_file) {
-  buffer_pool pool(file_reader::buffer_bytes(8, 1024));
-  file_reader reader(pool, 8, 1024, /*count_lines=*/true);
-  read_out out;
-  const auto emit = collector(out);
+  harness h(8, /*count_lines=*/true);
   mem_file docs("{\n\"a\": 1\n}\n");
   mem_file lines("x\ny\n");
-  while (reader.read_some(docs.fd(), emit) > 0) {
-  }
-  reader.reset();
-  while (reader.read_some(lines.fd(), emit) > 0) {
-  }
-  reader.finish(emit);
-  EXPECT_EQ(out.units, (std::vector<std::string>{"{\n\"a\": 1\n}", "x", "y"}));
-  EXPECT_EQ(out.lines, (std::vector<std::size_t>{1, 1, 2}));
+  h.drain(docs);
+  h.reader.reset();
+  h.drain(lines);
+  h.reader.finish(h.emit);
+  EXPECT_EQ(h.out.units, (std::vector<std::string>{"{\n\"a\": 1\n}", "x", "y"}));
+  EXPECT_EQ(h.out.lines, (std::vector<std::size_t>{1, 1, 2}));
 }
 
 // A failed read is reported, and what was read before it is kept.
 TEST(file_reader, a_read_error_is_reported_and_keeps_what_was_read) {
-  buffer_pool pool(file_reader::buffer_bytes(64, 1024));
-  file_reader reader(pool, 64, 1024);
-  read_out out;
-  const auto emit = collector(out);
+  harness h(64);
   mem_file f("a\npartial");
-  while (reader.read_some(f.fd(), emit) > 0) {
-  }
-  EXPECT_EQ(reader.read_some(-1, emit), -1);
+  h.drain(f);
+  EXPECT_EQ(h.reader.read_some(-1, h.emit), -1);
   EXPECT_EQ(errno, EBADF);
-  reader.finish(emit);
-  EXPECT_EQ(out.units, (std::vector<std::string>{"a", "partial"}));
+  h.reader.finish(h.emit);
+  EXPECT_EQ(h.out.units, (std::vector<std::string>{"a", "partial"}));
 }
 
 }  // namespace

@@ -8,27 +8,33 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <vector>
 
 #include "core/thread_guard.hpp"
-#include "ingest/json_documents.hpp"
 
 namespace portscand {
 
 namespace {
-constexpr std::size_t max_line = 4u << 20;
-}
+constexpr std::size_t read_bytes = 1u << 20;
+constexpr std::size_t max_unit = 4u << 20;  // the decoder's default_max_unit_bytes
+}  // namespace
 
 file_source::file_source(std::string name, const file_input_config& cfg,
                          std::unique_ptr<unit_sink> sink, metrics_registry& metrics,
                          const clock& clk)
-    : name_(std::move(name)), cfg_(cfg), sink_(std::move(sink)), clock_(clk), buf_(1u << 20) {
+    : name_(std::move(name)),
+      cfg_(cfg),
+      sink_(std::move(sink)),
+      clock_(clk),
+      buffers_(file_reader::buffer_bytes(read_bytes, max_unit)),
+      reader_(buffers_, read_bytes, max_unit),
+      deliver_([this](file_chunk&& c) { deliver(c); }) {
   lines_ = &metrics.get_counter("portscand_file_lines_total",
                                 "Lines (or multi-line JSON documents) read by file inputs.",
                                 {{"input", name_}});
   too_long_ = &metrics.get_counter(
       "portscand_file_lines_too_long_total",
-      "Lines (or JSON documents) longer than 4 MiB, skipped by file inputs.", {{"input", name_}});
+      "Lines (or JSON documents) longer than 4 MiB, cut by file inputs (rejected too_large).",
+      {{"input", name_}});
   errors_ = &metrics.get_counter("portscand_file_read_errors_total",
                                  "Read or stat errors of file inputs (the file is reopened).",
                                  {{"input", name_}});
@@ -54,8 +60,7 @@ void file_source::count_error(const char* what, int err) {
 
 bool file_source::drain(int fd) {
   while (!stop_.load(std::memory_order_relaxed)) {
-    const ssize_t n = ::read(fd, buf_.data(), buf_.size());
-    if (n < 0 && errno == EINTR) continue;
+    const ssize_t n = reader_.read_some(fd, deliver_);
     if (n < 0) {
       count_error("cannot read", errno);
       sink_->on_burst_end();  // not busy while it waits to reopen
@@ -63,93 +68,23 @@ bool file_source::drain(int fd) {
     }
     if (n == 0) return true;  // the caller ends the burst
     offset_ += n;
-    consume(std::string_view(buf_.data(), static_cast<std::size_t>(n)), clock_.now());
     sink_->on_burst_continues();
   }
   return true;
 }
 
-void file_source::consume(std::string_view data, timestamp_us now) {
-  if (mode_ == read_mode::documents) {
-    consume_documents(data, now);
-    return;
-  }
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    if (data[i] != '\n') continue;
-    if (skipping_) {
-      skipping_ = false;
-      start = i + 1;
-      continue;
-    }
-    std::string_view line = data.substr(start, i - start);
-    if (!pending_.empty()) {
-      pending_.append(line);
-      line = pending_;
-    }
-    if (mode_ == read_mode::undecided &&
-        line.find_first_not_of(" \t\r") != std::string_view::npos) {
-      // The file's first non-blank line decides how the whole file is read.
-      if (json_documents::opens_multiline_document(line)) {
-        mode_ = read_mode::documents;
-        std::string first(line);
-        first += '\n';
-        pending_.clear();
-        consume_documents(first, now);
-        consume_documents(data.substr(i + 1), now);
-        return;
-      }
-      mode_ = read_mode::lines;
-    }
-    sink_->on_unit(line, unit_meta{now, {}});
-    lines_->inc();
-    pending_.clear();
-    start = i + 1;
-  }
-  if (!skipping_) pending_.append(data.substr(start));
-  if (pending_.size() > max_line) {
-    too_long_->inc();
-    pending_.clear();
-    skipping_ = true;
-  }
-}
-
-void file_source::consume_documents(std::string_view data, timestamp_us now) {
-  if (skipping_) {
-    // After a document longer than the limit: reading resumes after the next line break.
-    const std::size_t nl = data.find('\n');
-    if (nl == std::string_view::npos) return;
-    skipping_ = false;
-    data.remove_prefix(nl + 1);
-  }
-  pending_.append(data);
-  const std::size_t used = json_documents::split(pending_, false, [&](std::string_view unit) {
-    sink_->on_unit(unit, unit_meta{now, {}});
-    lines_->inc();
+void file_source::deliver(const file_chunk& chunk) {
+  const unit_meta meta{clock_.now(), {}};
+  std::uint64_t units = 0;
+  for_each_unit(chunk, [&](std::string_view unit) {
+    sink_->on_unit(unit, meta);
+    ++units;
   });
-  pending_.erase(0, used);
-  if (pending_.size() > max_line) {
-    too_long_->inc();
-    const std::size_t nl = pending_.find('\n', max_line);
-    std::string rest = nl == std::string::npos ? std::string() : pending_.substr(nl + 1);
-    skipping_ = nl == std::string::npos;
-    pending_.clear();
-    if (!rest.empty()) consume_documents(rest, now);
+  lines_->inc(units);
+  if (const std::size_t cut = reader_.cut_units(); cut != cut_seen_) {
+    too_long_->inc(cut - cut_seen_);
+    cut_seen_ = cut;
   }
-}
-
-void file_source::flush_partial_line() {
-  if (mode_ == read_mode::documents && !skipping_) {
-    json_documents::split(pending_, true, [&](std::string_view unit) {
-      sink_->on_unit(unit, unit_meta{clock_.now(), {}});
-      lines_->inc();
-    });
-  } else if (!pending_.empty() && !skipping_) {
-    sink_->on_unit(pending_, unit_meta{clock_.now(), {}});
-    lines_->inc();
-  }
-  pending_.clear();
-  skipping_ = false;
 }
 
 void file_source::run() {
@@ -188,9 +123,7 @@ void file_source::run() {
       inode = st.st_ino;
       device = st.st_dev;
       offset_ = 0;
-      pending_.clear();
-      skipping_ = false;
-      mode_ = read_mode::undecided;
+      reader_.reset();
     }
     if (!drain(fd)) {
       close_fd();
@@ -208,7 +141,7 @@ void file_source::run() {
       // Rotated (renamed or removed): what the writer appended to the old file before it
       // moved is still to be read through the open descriptor, then its last line.
       drain(fd);
-      flush_partial_line();
+      reader_.finish(deliver_);
       sink_->on_burst_end();
       close_fd();
     } else if (st.st_size < offset_) {
@@ -219,9 +152,7 @@ void file_source::run() {
         continue;
       }
       offset_ = 0;
-      pending_.clear();
-      skipping_ = false;
-      mode_ = read_mode::undecided;
+      reader_.reset();
     }
   }
   // A last line without newline at shutdown may still be being written: it is left out.

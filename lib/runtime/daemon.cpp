@@ -373,6 +373,7 @@ void coordinator::build() {
       tracker_ids_[in.name] = tracker_.add_input(in.name);
       auto sink = std::make_unique<input_sink>(*engine_, in.name, in.format, in.time_source,
                                                progress, false, in.zone, in.envelope);
+      sink->set_padded(true);  // a file input's units are views of padded chunks
       files_.push_back(
           std::make_unique<file_source>(in.name, *f, std::move(sink), metrics_, clock_));
     } else if (const auto* sl = std::get_if<syslog_input_config>(&in.transport)) {

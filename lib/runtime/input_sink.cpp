@@ -2,7 +2,12 @@
 
 #include <utility>
 
+#include "ingest/file_reader.hpp"
+
 namespace portscand {
+
+static_assert(chunk_padding == unit_padding,
+              "the file reader pads its chunks for the decoder's in-place parsing");
 
 envelope_options to_envelope_options(const envelope_config& c) {
   envelope_options o;

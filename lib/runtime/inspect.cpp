@@ -11,7 +11,7 @@
 #include "core/ip_address.hpp"
 #include "event/label_table.hpp"
 #include "event/network_session.hpp"
-#include "ingest/json_documents.hpp"
+#include "ingest/file_reader.hpp"
 #include "parse/decoder.hpp"
 #include "runtime/input_sink.hpp"
 
@@ -20,7 +20,6 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-// What the file input does with a line (or document) longer than this: skip it, counted.
 constexpr std::size_t max_unit = unit_decoder::default_max_unit_bytes;
 
 // Collects the reports of one unit, so that each printed line can carry the format and
@@ -60,107 +59,40 @@ class inspector {
         clk_(clk),
         out_(out),
         zone_(opt.zone),
-        decoder_(builtin_formats(), opt.format, max_unit, to_envelope_options(opt.envelope)) {}
+        decoder_(builtin_formats(), opt.format, max_unit, to_envelope_options(opt.envelope)),
+        buffers_(file_reader::buffer_bytes(opt.read_bytes, max_unit)),
+        reader_(buffers_, opt.read_bytes, max_unit, /*count_lines=*/true) {}
 
   inspect_result result;
 
-  // Reads one input to its end. False when it cannot be opened or read.
+  // Reads one input to its end, as the file and replay inputs do. False when it cannot be
+  // read.
   bool read(const std::string& name, int fd, std::ostream& summary) {
     file_ = name;
-    line_ = 1;
-    mode_ = mode::undecided;
-    buf_.clear();
-    skipping_ = false;
-    std::string block(std::max<std::size_t>(opt_.read_bytes, 1), '\0');
-    for (;;) {
-      const ssize_t n = ::read(fd, block.data(), block.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        summary << "portscand parse: " << name << ": " << std::strerror(errno) << "\n";
-        return false;
-      }
-      if (n == 0) break;
-      buf_.append(block.data(), static_cast<std::size_t>(n));
-      consume(false);
+    reader_.reset();
+    const file_reader::emit_fn emit = [this](file_chunk&& c) { units_of(c); };
+    ssize_t n = 0;
+    while ((n = reader_.read_some(fd, emit)) > 0) {
     }
-    consume(true);
+    if (n < 0) {
+      const int err = errno;
+      reader_.reset();
+      summary << "portscand parse: " << name << ": " << std::strerror(err) << "\n";
+      return false;
+    }
+    reader_.finish(emit);
     return true;
   }
 
  private:
-  enum class mode : std::uint8_t { undecided, lines, documents };
-
-  // Emits the complete units at the front of buf_ (all of it at end of input).
-  void consume(bool at_end) {
-    std::size_t pos = 0;
-    while (pos < buf_.size()) {
-      if (skipping_) {  // after an over-long unit: resume after the next line break
-        const std::size_t nl = buf_.find('\n', pos);
-        if (nl == std::string::npos) {
-          pos = buf_.size();
-          break;
-        }
-        ++line_;
-        pos = nl + 1;
-        skipping_ = false;
-        continue;
-      }
-      if (mode_ == mode::documents) {
-        const std::string_view rest = std::string_view(buf_).substr(pos);
-        counted_to_ = rest.data();
-        const std::size_t used = json_documents::split(rest, at_end, [&](std::string_view u) {
-          count_lines_to(u.data());
-          unit(u);
-        });
-        count_lines_to(rest.data() + used);
-        pos += used;
-        break;
-      }
-      const std::size_t nl = buf_.find('\n', pos);
-      if (nl == std::string::npos && !at_end) break;
-      const std::size_t end = nl == std::string::npos ? buf_.size() : nl;
-      const std::string_view line = std::string_view(buf_).substr(pos, end - pos);
-      if (mode_ == mode::undecided && line.find_first_not_of(" \t\r") != std::string_view::npos) {
-        // The first non-blank line decides, as for the file input.
-        if (json_documents::opens_multiline_document(line)) {
-          mode_ = mode::documents;
-          continue;  // split from this line on as documents
-        }
-        mode_ = mode::lines;
-      }
-      if (!line.empty() || nl != std::string::npos) unit(line);
-      ++line_;
-      pos = nl == std::string::npos ? buf_.size() : nl + 1;
-    }
-    counted_to_ = nullptr;
-    buf_.erase(0, pos);
-    if (buf_.size() > max_unit) {
-      // A unit that never ends within the limit: reported once, skipped to its line's end.
-      ++result.units;
-      ++result.rejected;
-      ordered_json j = head("rejected", false);
-      j["reason"] = "too_large";  // the decoder's reason for a unit over the limit
-      print(j);
-      const std::size_t nl = buf_.find('\n', max_unit);
-      if (nl == std::string::npos) {
-        line_ += static_cast<std::size_t>(std::count(buf_.begin(), buf_.end(), '\n'));
-        skipping_ = true;
-        buf_.clear();
-      } else {
-        const std::string_view skipped(buf_.data(), nl + 1);
-        line_ += static_cast<std::size_t>(std::count(skipped.begin(), skipped.end(), '\n'));
-        buf_.erase(0, nl + 1);
-        consume(at_end);
-      }
-    }
-  }
-
-  // Advances line_ over the newlines between the last counted position and p (both in buf_).
-  void count_lines_to(const char* p) {
-    const char* from = counted_to_ != nullptr ? counted_to_ : buf_.data();
-    for (; from < p; ++from)
-      if (*from == '\n') ++line_;
-    counted_to_ = p;
+  void units_of(const file_chunk& c) {
+    line_ = c.first_line;
+    const char* counted = c.data->data();
+    for_each_unit(c, [&](std::string_view u) {
+      line_ += static_cast<std::size_t>(std::count(counted, u.data(), '\n'));
+      counted = u.data();
+      unit(u);
+    });
   }
 
   void unit(std::string_view u) {
@@ -265,12 +197,10 @@ class inspector {
   local_zone zone_;  // this thread's copy (its offset cache is per thread)
   unit_decoder decoder_;
   collecting_sink sink_;
+  buffer_pool buffers_;
+  file_reader reader_;
   std::string file_;
-  std::size_t line_ = 1;  // of the next unread byte of buf_ (of counted_to_ in documents mode)
-  mode mode_ = mode::undecided;
-  std::string buf_;
-  const char* counted_to_ = nullptr;
-  bool skipping_ = false;
+  std::size_t line_ = 1;  // of the unit being decoded
 };
 
 }  // namespace

@@ -9,10 +9,9 @@
 #include <map>
 #include <thread>
 
-#include "core/assert.hpp"
 #include "core/metrics.hpp"
 #include "core/thread_guard.hpp"
-#include "ingest/json_documents.hpp"
+#include "ingest/file_reader.hpp"
 #include "parse/decoder.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/input_sink.hpp"
@@ -38,59 +37,11 @@ class collecting_alert_sink final : public alert_sink {
   std::vector<alert> alerts_;
 };
 
-// Read buffers, recycled: a fresh multi-megabyte allocation per chunk costs page faults and
-// zeroing on every chunk. Bytes are left uninitialized. All buffers have one capacity, so
-// any free one serves any request and the pool never holds more than were in flight at
-// once. Any thread.
-class buffer_pool {
- public:
-  explicit buffer_pool(std::size_t capacity) : capacity_(capacity) {}
-  struct buffer {
-    std::unique_ptr<char[]> bytes;
-    std::size_t capacity = 0;
-    char* data() noexcept { return bytes.get(); }
-  };
-  using handle = std::shared_ptr<buffer>;
-
-  std::size_t capacity() const noexcept { return capacity_; }
-
-  // A buffer of capacity() bytes; it returns to the pool when the last handle goes.
-  handle acquire() {
-    std::unique_ptr<buffer> b;
-    {
-      std::lock_guard lock(mu_);
-      if (!free_.empty()) {
-        b = std::move(free_.back());
-        free_.pop_back();
-      }
-    }
-    if (!b) {
-      b = std::make_unique<buffer>();
-      b->bytes.reset(new char[capacity_]);
-      b->capacity = capacity_;
-    }
-    return handle(b.release(), [this](buffer* released) {
-      std::lock_guard lock(mu_);
-      free_.emplace_back(released);
-    });
-  }
-
- private:
-  const std::size_t capacity_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<buffer>> free_;
-};
-
-// A piece of one file that ends at a line boundary, with unit_padding readable bytes after
-// `size` (so JSON formats parse in place).
+// A chunk of one file (see ingest/file_reader.hpp), in the order the file was read.
 struct chunk {
   std::size_t file = 0;
   std::size_t seq = 0;
-  buffer_pool::handle data;
-  std::size_t size = 0;
-  // The file is read as JSON documents (see ingest/json_documents.hpp): the chunk ends
-  // between units, and its units are found with json_documents::split, not by line.
-  bool documents = false;
+  file_chunk units;
   // The file's latest header lines before this chunk (stateful formats, see
   // format_entry::is_header): replayed silently into the parsing thread's decoder first.
   std::shared_ptr<const std::vector<std::string>> preamble;
@@ -159,150 +110,6 @@ struct chunk_done {
   bool read_error = false;
 };
 
-// Reads files into line-aligned chunks. A line longer than max_line is cut into a unit of
-// max_line + 1 bytes (which the decoder rejects as too_large) and the rest of it skipped.
-// A file whose first non-blank line opens a JSON document that continues on later lines is
-// read as documents: chunks end between units (json_documents), and a document longer than
-// max_line is cut like an over-long line (reading resumes after the next line break).
-class chunk_reader {
- public:
-  chunk_reader(buffer_pool& pool, std::size_t chunk_bytes, std::size_t max_line)
-      : pool_(pool), chunk_bytes_(chunk_bytes), max_line_(max_line) {
-    // The carried tail of a chunk is at most max_line bytes (longer lines are cut).
-    PORTSCAND_ASSERT(pool.capacity() >= max_line + chunk_bytes + unit_padding,
-                     "replay buffers too small");
-  }
-
-  // Calls emit(chunk) for each chunk of the file; returns false on a read error.
-  template <typename Emit>
-  bool read_file(std::size_t file_index, int fd, Emit emit, std::size_t& chunks,
-                 std::string& error) {
-    std::vector<char> carry;
-    bool skipping = false;  // inside an over-long line, looking for its end
-    bool decided = false;   // whether the file is read as lines or as documents
-    bool documents = false;
-    std::size_t seq = 0;
-    // One unit of max_line + 1 bytes from `from`, which the decoder rejects as too_large. In
-    // a documents file the cut document holds line breaks: its chunk is split as documents,
-    // which keeps it one unit.
-    auto emit_too_large = [&](const char* from) {
-      auto unit = pool_.acquire();
-      std::memcpy(unit->data(), from, max_line_ + 1);
-      unit->data()[max_line_ + 1] = '\n';
-      const std::size_t size = max_line_ + 2;
-      std::memset(unit->data() + size, ' ', unit_padding);
-      emit(chunk{file_index, seq++, std::move(unit), size, documents});
-    };
-    while (true) {
-      auto buf = pool_.acquire();
-      char* const data = buf->data();
-      if (!carry.empty()) std::memcpy(data, carry.data(), carry.size());
-      const std::size_t start = carry.size();
-      carry.clear();
-      ssize_t n;
-      do {
-        n = ::read(fd, data + start, chunk_bytes_);
-      } while (n < 0 && errno == EINTR);
-      if (n < 0) {
-        error = std::strerror(errno);
-        chunks = seq;
-        return false;
-      }
-      const std::size_t filled = start + static_cast<std::size_t>(n);
-      const bool eof = n == 0;
-      std::size_t begin = 0;
-      if (skipping) {
-        const void* nl = std::memchr(data, '\n', filled);
-        if (nl == nullptr) {
-          if (eof) break;
-          continue;
-        }
-        begin = static_cast<std::size_t>(static_cast<const char*>(nl) - data) + 1;
-        skipping = false;
-      }
-      if (!decided) {
-        // The first non-blank line decides, once it is complete (or the file ends).
-        std::size_t first = begin;
-        while (first < filled && (data[first] == '\n' || data[first] == '\r' ||
-                                  data[first] == ' ' || data[first] == '\t'))
-          ++first;
-        if (first < filled) {
-          const void* nl = std::memchr(data + first, '\n', filled - first);
-          if (nl != nullptr || eof || filled - first > max_line_) {
-            const std::size_t line_end =
-                nl != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nl) - data)
-                              : filled;
-            documents = json_documents::opens_multiline_document(
-                std::string_view(data + first, line_end - first));
-            decided = true;
-          }
-        }
-      }
-      if (documents) {
-        const std::string_view text(data + begin, filled - begin);
-        const std::size_t end = begin + json_documents::split(text, eof, [](std::string_view) {});
-        const std::size_t rest = filled - end;
-        const bool too_large = !eof && rest > max_line_;
-        // The carried tail is copied before the units' padding overwrites its first bytes.
-        if (!too_large && !eof) carry.assign(data + end, data + filled);
-        if (end > begin) {
-          const std::size_t size = end - begin;
-          if (too_large) {
-            // The over-long tail stays in this buffer: the units go out in a copy.
-            auto units = pool_.acquire();
-            std::memcpy(units->data(), data + begin, size);
-            std::memset(units->data() + size, ' ', unit_padding);
-            emit(chunk{file_index, seq++, std::move(units), size, true});
-          } else {
-            if (begin != 0) std::memmove(data, data + begin, size);
-            std::memset(data + size, ' ', unit_padding);
-            emit(chunk{file_index, seq++, std::move(buf), size, true});
-          }
-        }
-        if (too_large) {
-          char* tail = data + end;
-          emit_too_large(tail);
-          carry.assign(tail + max_line_ + 1, data + filled);
-          skipping = true;
-        }
-        if (eof) break;
-        continue;
-      }
-      std::size_t end = filled;
-      if (!eof) {
-        // Cut after the last newline; the tail is carried into the next chunk.
-        const void* nl = ::memrchr(data + begin, '\n', filled - begin);
-        if (nl == nullptr) {
-          // No newline at all since `begin`: a line longer than what we hold.
-          if (filled - begin > max_line_) {
-            emit_too_large(data + begin);
-            skipping = true;
-          } else {
-            carry.assign(data + begin, data + filled);
-          }
-          continue;
-        }
-        end = static_cast<std::size_t>(static_cast<const char*>(nl) - data) + 1;
-        carry.assign(data + end, data + filled);
-      }
-      if (end > begin) {
-        const std::size_t size = end - begin;
-        if (begin != 0) std::memmove(data, data + begin, size);
-        std::memset(data + size, ' ', unit_padding);
-        emit(chunk{file_index, seq++, std::move(buf), size});
-      }
-      if (eof) break;
-    }
-    chunks = seq;
-    return true;
-  }
-
- private:
-  buffer_pool& pool_;
-  std::size_t chunk_bytes_;
-  std::size_t max_line_;
-};
-
 }  // namespace
 
 replay_result run_replay(const replay_options& opt, const rule_set& rules, const clock& clk,
@@ -333,7 +140,8 @@ replay_result run_replay(const replay_options& opt, const rule_set& rules, const
                                ? opt.parse_threads
                                : std::max(1u, std::thread::hardware_concurrency());
   // Declared before the queue: queued chunks return their buffers to it.
-  buffer_pool buffers(opt.chunk_bytes + unit_decoder::default_max_unit_bytes + unit_padding);
+  buffer_pool buffers(
+      file_reader::buffer_bytes(opt.chunk_bytes, unit_decoder::default_max_unit_bytes));
   bounded_queue<chunk> chunks(workers * 2);
   bounded_queue<chunk_done> done(1u << 20);
 
@@ -355,20 +163,7 @@ replay_result run_replay(const replay_options& opt, const rule_set& rules, const
         meta.receive_time = clk.now();
         if (c->preamble)
           for (const auto& h : *c->preamble) sink->prime(h, meta.receive_time);
-        const char* p = c->data->data();
-        const char* end = p + c->size;
-        auto decode_unit = [&](std::string_view unit) { sink->on_unit(unit, meta); };
-        if (c->documents) {
-          json_documents::split(std::string_view(p, c->size), true, decode_unit);
-          p = end;
-        }
-        while (p < end) {
-          const char* nl =
-              static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-          const char* line_end = nl != nullptr ? nl : end;
-          decode_unit(std::string_view(p, static_cast<std::size_t>(line_end - p)));
-          p = line_end + 1;
-        }
+        for_each_unit(c->units, [&](std::string_view unit) { sink->on_unit(unit, meta); });
         sink->on_burst_end();
         done.push(chunk_done{c->file, c->seq, sink->take_max_event_time()});
       }
@@ -376,28 +171,37 @@ replay_result run_replay(const replay_options& opt, const rule_set& rules, const
   }
 
   std::thread reader(guarded("replay-reader", [&] {
-    chunk_reader rd(buffers, opt.chunk_bytes, unit_decoder::default_max_unit_bytes);
+    file_reader rd(buffers, opt.chunk_bytes, unit_decoder::default_max_unit_bytes);
     header_tracker headers(builtin_formats(), opt.format);
     for (std::size_t i = 0; i < opt.files.size(); ++i) {
       headers.reset();
       const std::string& path = opt.files[i];
       const int fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      std::size_t n = 0;
+      std::size_t seq = 0;
+      const file_reader::emit_fn emit = [&](file_chunk&& units) {
+        chunk c{i, seq++, std::move(units), nullptr};
+        c.preamble = headers.preamble_for(c.units.data->data(), c.units.size);
+        chunks.push(std::move(c));
+      };
       std::string error;
       bool ok = fd >= 0;
-      if (!ok)
+      if (!ok) {
         error = std::strerror(errno);
-      else
-        ok = rd.read_file(
-            i, fd,
-            [&chunks, &headers](chunk c) {
-              c.preamble = headers.preamble_for(c.data->data(), c.size);
-              chunks.push(std::move(c));
-            },
-            n, error);
+      } else {
+        ssize_t n = 0;
+        while ((n = rd.read_some(fd, emit)) > 0) {
+        }
+        ok = n == 0;
+        if (ok) {
+          rd.finish(emit);
+        } else {
+          error = std::strerror(errno);
+          rd.reset();
+        }
+      }
       if (fd > 0) ::close(fd);
       if (!ok) summary << "portscand replay: cannot read " << path << ": " << error << '\n';
-      done.push(chunk_done{i, n, INT64_MIN, true, !ok});
+      done.push(chunk_done{i, seq, INT64_MIN, true, !ok});
     }
     chunks.close();
   }));

@@ -1,9 +1,10 @@
-// Fuzzes `portscand parse` (runtime/inspect): how it cuts a file into units (lines, or JSON
-// documents spanning lines, the unit limit) and numbers their lines, with every format
-// detected under auto. The file is read twice, with reads of 1 MiB and of a small size the
-// first byte picks: the output must be the same (where reads end carries no meaning). Every
-// output line is a JSON object whose line number lies within the file, never going back;
-// there is one output line per record, skip and rejection, and at least one per unit.
+// Fuzzes `portscand parse` (runtime/inspect): how it cuts a file into units with the file
+// input's reader, ingest/file_reader (lines, or JSON documents spanning lines, the unit limit) and
+// numbers their lines, with every format detected under auto. The file is read twice, with reads of
+// 1 MiB and of a small size the first byte picks: the output must be the same (where reads end
+// carries no meaning). Every output line is a JSON object whose line number lies within the file,
+// never going back; there is one output line per record, skip and rejection, and at least one per
+// unit.
 #include <sys/mman.h>
 #include <unistd.h>
 

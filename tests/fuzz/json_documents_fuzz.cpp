@@ -1,6 +1,6 @@
 // Fuzzes the framing of files of multi-line JSON documents (ingest/json_documents). The
 // stream is split twice: whole, and fed in pieces (the first byte picks their size) the way
-// file_source and replay's reader feed it, carrying the unconsumed rest. Both runs must give
+// ingest/file_reader feeds it, carrying the unconsumed rest. Both runs must give
 // the same units: read boundaries carry no meaning. Units are never empty and never start or
 // end with a blank or a line break.
 #include <cstdint>

@@ -158,16 +158,13 @@ void file_reader::process(buffer_pool::handle buf, std::size_t filled, bool at_e
   if (mode_ == mode::documents) {
     std::size_t end = 0;
     while (true) {
-      end = begin + json_documents::split(std::string_view(data + begin, filled - begin), at_end,
-                                          [](std::string_view) {});
-      // A whole unit longer than max_unit is cut too, as if it had come in smaller reads;
-      // only a stretch longer than max_unit can hold one.
-      if (end - begin <= max_unit_) break;
+      // A whole unit longer than max_unit is cut too, as if it had come in smaller reads.
       const char* over = nullptr;
-      json_documents::split(std::string_view(data + begin, end - begin), true,
-                            [&over, this](std::string_view u) {
-                              if (over == nullptr && u.size() > max_unit_) over = u.data();
-                            });
+      end = begin + json_documents::split(std::string_view(data + begin, filled - begin), at_end,
+                                          [&over, this](std::string_view u) {
+                                            if (over == nullptr && u.size() > max_unit_)
+                                              over = u.data();
+                                          });
       if (over == nullptr) break;
       const auto at = static_cast<std::size_t>(over - data);
       if (at > begin) emit_copy(data + begin, at - begin, emit);
